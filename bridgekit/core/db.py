@@ -1,0 +1,127 @@
+"""Engine setup, the write path, and migrations.
+
+SQLite (the embedded default) gets WAL, ``synchronous=NORMAL``, a busy timeout and foreign
+keys, and one dedicated writer connection that begins with ``BEGIN IMMEDIATE``: SQLite has a
+single writer anyway, and taking the lock up front avoids ``database is locked`` errors when
+a deferred transaction upgrades. Readers use a separate pool and never wait for the writer.
+PostgreSQL uses one asyncpg pool for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bridgekit.exceptions import ConfigError
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN would be
+    # DEFERRED and is skipped for some statements).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+class Database:
+    """The store's connections: ``write()`` for transactions, ``read()`` for queries."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:
+            raise ConfigError(f"invalid database URL {url!r}: {exc}") from exc
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.get_driver_name() != "aiosqlite":
+                parsed = parsed.set(drivername="sqlite+aiosqlite")
+            self.writer = create_async_engine(parsed, echo=echo, pool_size=1, max_overflow=0)
+            self.reader = create_async_engine(parsed, echo=echo, pool_size=4, max_overflow=4)
+            for engine, begin in ((self.writer, "BEGIN IMMEDIATE"), (self.reader, "BEGIN")):
+                event.listen(engine.sync_engine, "connect", _sqlite_connect)
+                event.listen(engine.sync_engine, "begin", _begin_with(begin))
+        elif self.dialect == "postgresql":
+            if parsed.get_driver_name() != "asyncpg":
+                parsed = parsed.set(drivername="postgresql+asyncpg")
+            self.writer = create_async_engine(parsed, echo=echo, pool_size=10, max_overflow=10)
+            self.reader = self.writer
+        else:
+            raise ConfigError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+        self.sqlalchemy_url = parsed
+        # One writer at a time on SQLite; PostgreSQL takes row locks instead.
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction that commits on normal exit."""
+        if self._write_lock is None:
+            async with self.writer.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.reader.connect() as conn:
+            yield conn
+
+    async def migrate(self) -> None:
+        """Apply every pending Alembic migration (idempotent)."""
+        engine = create_async_engine(self.sqlalchemy_url, poolclass=NullPool)
+        if self.is_sqlite:
+            event.listen(engine.sync_engine, "connect", _sqlite_connect)
+            event.listen(engine.sync_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade_to_head)
+        finally:
+            await engine.dispose()
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _begin_with(statement: str) -> Any:
+    def begin(conn: Connection) -> None:
+        conn.exec_driver_sql(statement)
+
+    return begin
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("bridgekit") / "migrations"))
+    return cfg
+
+
+def _upgrade_to_head(sync_conn: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, "head")

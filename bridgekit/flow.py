@@ -1,0 +1,98 @@
+"""Events handed to bot hooks, and the actions a bot can take on them.
+
+A bot never writes to the database itself: it records actions on the event (``reply``,
+``note``, ``tag``, ``assign``, ``close``) and may ``stop()`` further processing. The core
+applies every recorded action in one transaction together with marking the event done, so a
+crash re-runs the hooks but never applies an action twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from bridgekit.model import Integration
+
+ChatState = Literal["open", "snoozed", "closed", "queued"]
+Direction = Literal["inbound", "outbound", "note"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    id: int
+    state: ChatState
+    title: str | None
+    customer_id: int
+    integration_id: int | None
+    channel: str | None
+    assignee_id: int | None = None
+    team_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: int
+    direction: Direction
+    text: str
+    author_kind: str
+    created_at: datetime
+    automated: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing a bot asked for. ``kind`` is reply | note | tag | assign | close."""
+
+    kind: Literal["reply", "note", "tag", "assign", "close"]
+    value: Any = None
+    bot: str = ""
+
+
+@dataclass(slots=True)
+class FlowEvent:
+    """Base of every flow event: the chat, its integration, and the action recorder."""
+
+    chat: ChatView
+    integration: Integration | None
+    actions: list[Action] = field(default_factory=list)
+    stopped: bool = False
+    current_plugin: str = ""
+
+    def reply(self, text: str) -> None:
+        """Send ``text`` to the customer through the chat's integration (via the outbox)."""
+        self.actions.append(Action("reply", text, self.current_plugin))
+
+    def note(self, text: str) -> None:
+        """Add an internal note that only managers see; never delivered out."""
+        self.actions.append(Action("note", text, self.current_plugin))
+
+    def tag(self, name: str) -> None:
+        self.actions.append(Action("tag", name, self.current_plugin))
+
+    def assign(self, manager_id: int) -> None:
+        self.actions.append(Action("assign", manager_id, self.current_plugin))
+
+    def close(self) -> None:
+        self.actions.append(Action("close", None, self.current_plugin))
+
+    def stop(self) -> None:
+        """Skip the remaining plugins' implementations of this hook for this event."""
+        self.stopped = True
+
+
+@dataclass(slots=True)
+class MessageEvent(FlowEvent):
+    """A message was received from a customer, or sent to one."""
+
+    message: MessageView | None = None
+
+
+@dataclass(slots=True)
+class ChatStateEvent(FlowEvent):
+    """A chat changed state (opened, closed, reopened, snoozed...)."""
+
+    old_state: ChatState | None = None
+    new_state: ChatState = "open"

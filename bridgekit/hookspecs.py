@@ -1,0 +1,173 @@
+"""The bridgekit hook contract.
+
+A plugin is any object or module with functions decorated ``@bridgekit.hookimpl`` whose
+names match the specifications below. It is installed as a distribution that registers it
+in the ``bridgekit`` entry-point group::
+
+    [project.entry-points.bridgekit]
+    line = "bridgekit_line.plugin"
+
+Every hook may be implemented as a plain function or as ``async def``; the core awaits
+coroutines (pluggy itself is synchronous, see ``bridgekit.plugins.HookCaller``).
+
+There are three families:
+
+Channel hooks (``bridgekit_ingest``, ``bridgekit_identify_customer``, ``bridgekit_deliver``,
+``bridgekit_bill``)
+    Called only on the plugin that declared the integration's channel in
+    ``bridgekit_channels``. A plugin never has to check whether a call is meant for it.
+
+Flow hooks (``bridgekit_message_received``, ``bridgekit_message_sent``,
+``bridgekit_chat_state_changed``)
+    Called on every plugin, in pluggy's call order, for bots. They run after the triggering
+    change was committed; actions they record are applied atomically afterwards.
+
+Lifecycle hooks (``bridgekit_startup``, ``bridgekit_shutdown``, ``bridgekit_routes``)
+    Start and stop background servers (the email plugin's SMTP server) and add HTTP routes.
+
+An exception escaping any implementation is logged with the plugin's name, counted in
+``/metrics`` as ``bridgekit_plugin_errors_total`` and isolated: the server keeps serving and
+no acknowledged message is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from bridgekit.flow import ChatStateEvent, MessageEvent
+from bridgekit.model import (
+    ChannelSpec,
+    Charge,
+    CustomerProfile,
+    DeliveryResult,
+    InboundMessage,
+    IngestResult,
+    Integration,
+    OutboundMessage,
+    RawDelivery,
+)
+
+if TYPE_CHECKING:
+    from aiohttp.web import AbstractRouteDef
+
+    from bridgekit.core.bridge import Bridge
+
+hookspec = pluggy.HookspecMarker("bridgekit")
+
+
+# --- declaration -------------------------------------------------------------------------
+
+
+@hookspec
+def bridgekit_channels() -> Iterable[ChannelSpec]:
+    """Declare the channel kinds this plugin provides.
+
+    Return one :class:`~bridgekit.model.ChannelSpec` per kind (Kakao declares three:
+    consultation talk, Alimtalk and brand message). The spec's ``inbox_slot`` fixes where
+    the channel appears in every list (SPEC P3); its ``capabilities`` are enforced by the
+    core. A channel name may be declared by one plugin only.
+    """
+    raise NotImplementedError
+
+
+# --- channel hooks -----------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def bridgekit_ingest(integration: Integration, delivery: RawDelivery) -> IngestResult:
+    """Verify and parse one raw inbound delivery for ``integration``.
+
+    Verify first (signature, secret token) and raise
+    :class:`~bridgekit.exceptions.SignatureError` if it fails: the core answers 401 and keeps
+    nothing. Raise :class:`~bridgekit.exceptions.MalformedDelivery` for an authentic delivery
+    that cannot be parsed: it is kept raw and answered 400. Otherwise return the normalised
+    messages (possibly none, for a verification ping) and any delivery status updates.
+    Handshake GET requests (Meta's ``hub.challenge``) arrive here too; answer them through
+    ``IngestResult.response``. Do no slow I/O here: providers time out (LINE: 2 s).
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def bridgekit_identify_customer(integration: Integration, message: InboundMessage) -> CustomerProfile | None:
+    """Tell who sent ``message``: a display name and further contact handles.
+
+    Called before the message is stored; may call the provider (LINE's profile API).
+    Return ``None`` to let the core use ``message.sender`` as it is. The core matches the
+    profile's verified handles against known customers and otherwise creates a lead.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def bridgekit_deliver(integration: Integration, message: OutboundMessage) -> DeliveryResult:
+    """Send one outbound message through the provider.
+
+    Return a :class:`~bridgekit.model.DeliveryResult` on success. Raise
+    :class:`~bridgekit.exceptions.TransientDeliveryError` when a retry may succeed (the
+    outbox retries with exponential backoff and jitter) and
+    :class:`~bridgekit.exceptions.PermanentDeliveryError` when it cannot. Pass
+    ``message.idempotency_key`` to the provider where it supports one: after a crash the
+    same message may be handed to this hook again.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def bridgekit_bill(
+    integration: Integration, message: OutboundMessage, result: DeliveryResult
+) -> Charge | None:
+    """Price one successful delivery in PU; ``None`` means free.
+
+    Written to the ledger in the same transaction that marks the message sent, so a charge
+    is recorded exactly once. Failed sends are never billed.
+    """
+    raise NotImplementedError
+
+
+# --- flow hooks (bots) -------------------------------------------------------------------
+
+
+@hookspec
+def bridgekit_message_received(event: MessageEvent) -> None:
+    """A customer's message was stored (not called for auto-replies and bounces).
+
+    Record actions on ``event`` (``reply``, ``note``, ``tag``, ``assign``, ``close``); call
+    ``event.stop()`` to keep later plugins from seeing the event. Filter on
+    ``event.chat.channel`` or ``event.integration`` to act on some integrations only.
+    """
+
+
+@hookspec
+def bridgekit_message_sent(event: MessageEvent) -> None:
+    """A manager's or bot's message was delivered to the customer."""
+
+
+@hookspec
+def bridgekit_chat_state_changed(event: ChatStateEvent) -> None:
+    """A chat was opened, closed, reopened or snoozed."""
+
+
+# --- lifecycle ---------------------------------------------------------------------------
+
+
+@hookspec
+def bridgekit_startup(bridge: Bridge) -> None:
+    """The server is starting: the database is migrated and ``bridge`` accepts deliveries.
+
+    Start background servers here (the email plugin's SMTP listener) on the running event
+    loop; hand their deliveries to ``bridge.submit``.
+    """
+
+
+@hookspec
+def bridgekit_shutdown(bridge: Bridge) -> None:
+    """The server is stopping: stop what ``bridgekit_startup`` started."""
+
+
+@hookspec
+def bridgekit_routes(bridge: Bridge) -> Iterable[AbstractRouteDef] | None:
+    """Return extra aiohttp routes (``aiohttp.web.get(...)`` and friends) to mount."""

@@ -1,0 +1,265 @@
+"""Plain data that crosses the hook boundary.
+
+Plugins receive and return only these types (and builtins), never database rows or aiohttp
+objects, so a plugin can be unit-tested without a running bridgekit. Everything here is an
+immutable dataclass; JSON-able ``meta`` mappings carry provider-specific extras.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+
+class InboxSlot(enum.IntEnum):
+    """The fixed inbox order of integration types (SPEC P3).
+
+    A channel declares its slot; lists of channels and integrations are sorted by slot, then
+    by name. Users cannot change it, and neither can install or registration order.
+    """
+
+    PHONE = 10
+    EMAIL = 20
+    KAKAO = 30
+    INSTAGRAM = 40
+    NAVER_TALKTALK = 50
+    LINE = 60
+    OTHER = 1000
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where an outbound message stands. ``READ`` only for channels that report reads (I19)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+ClosedChatPolicy = Literal["new_chat", "reopen"]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can do; the core and the manager API enforce these limits."""
+
+    reports_reads: bool = False
+    max_attachments: int = 10
+    max_attachment_bytes: int = 1024**3
+    max_text_bytes: int | None = None
+    supports_images: bool = True
+    manager_can_reopen: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """A channel kind a plugin provides, returned from ``bridgekit_channels``.
+
+    ``name`` is what integrations refer to in the configuration (``channel = "line"``).
+    ``closed_chat_policy`` says what a customer's message does to a closed chat: open a
+    ``"new_chat"`` (email, E6) or ``"reopen"`` it.
+    """
+
+    name: str
+    title: str
+    inbox_slot: InboxSlot = InboxSlot.OTHER
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    closed_chat_policy: ClosedChatPolicy = "reopen"
+    mark: str = ""
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        return (int(self.inbox_slot), self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """One linked messenger account (a LINE bot, a forwarding address...)."""
+
+    id: int
+    name: str
+    channel: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RawDelivery:
+    """One inbound delivery exactly as received: the webhook request or the SMTP envelope.
+
+    ``headers`` keys are lower-case. ``body`` is the raw bytes, unchanged, because signatures
+    are computed over them.
+    """
+
+    integration: str
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    remote: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A handle that reaches a person: an email address, a phone number, a messenger id.
+
+    ``shared`` handles (email addresses, phone numbers) identify the same person across
+    integrations; non-shared ones (a LINE userId) are only meaningful within one integration.
+    ``verified`` means the provider vouches for the handle; a customer is joined to an
+    existing record only through a verified handle (E7).
+    """
+
+    kind: str
+    value: str
+    name: str | None = None
+    verified: bool = True
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One normalised customer message (or customer event) produced by ``bridgekit_ingest``.
+
+    ``event_id`` is the provider's id for the event; a second delivery with the same id on
+    the same integration is acknowledged and adds nothing. ``thread_key`` names the
+    conversation on the provider's side (a LINE userId, an email Message-ID); ``thread_refs``
+    are keys of earlier messages this one answers (email References). ``automated`` marks
+    auto-replies and bounces: stored, but bots are not run for them.
+    """
+
+    event_id: str
+    sender: Contact
+    thread_key: str
+    text: str = ""
+    title: str | None = None
+    thread_refs: Sequence[str] = ()
+    attachments: Sequence[InboundAttachment] = ()
+    sent_at: datetime | None = None
+    automated: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A provider's report about an earlier outbound message (delivered, read, failed)."""
+
+    provider_message_id: str
+    status: DeliveryStatus
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HookResponse:
+    """What to answer the provider with, when the default ``200 OK`` is not right
+    (Meta's ``hub.challenge`` handshake, for example)."""
+
+    status: int = 200
+    body: bytes | str = b"OK"
+    content_type: str = "text/plain"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What ``bridgekit_ingest`` makes of one delivery. Empty is fine (a verify ping)."""
+
+    messages: Sequence[InboundMessage] = ()
+    status_updates: Sequence[StatusUpdate] = ()
+    response: HookResponse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerProfile:
+    """Who sent a message, as the plugin knows them (``bridgekit_identify_customer``)."""
+
+    name: str | None = None
+    contacts: Sequence[Contact] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAttachment:
+    filename: str
+    content_type: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message to deliver through ``bridgekit_deliver``.
+
+    ``idempotency_key`` is stable across retries and restarts: pass it to providers that
+    support one (LINE ``X-Line-Retry-Key``) so a retry after a crash is never a second send.
+    ``reply_context`` is the ``meta`` of the customer's latest inbound message in the chat
+    (a LINE reply token, an email Message-ID...). ``attempt`` starts at 1.
+    """
+
+    message_id: int
+    chat_id: int
+    idempotency_key: str
+    recipient: Contact
+    thread_key: str
+    text: str
+    title: str | None = None
+    author_name: str | None = None
+    attachments: Sequence[OutboundAttachment] = ()
+    reply_context: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """A successful send. Failures are raised as ``DeliveryError`` subclasses instead.
+
+    ``thread_key`` (optional) is registered as another key of the chat, so a customer's
+    reply that refers to it threads into the same chat (an email's Message-ID).
+    """
+
+    provider_message_id: str | None = None
+    status: DeliveryStatus = DeliveryStatus.SENT
+    thread_key: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """The price of one successful external send in PU (1 PU = 1 KRW), for the ledger."""
+
+    amount_pu: int
+    category: str
+    description: str = ""
+
+
+IngestStatus = Literal["accepted", "duplicate", "rejected", "malformed", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What the core did with one delivery handed to ``Bridge.submit``.
+
+    ``accepted`` and ``duplicate`` are durable (committed) before this is returned, so the
+    caller may acknowledge the provider. ``rejected`` (bad signature) kept nothing;
+    ``malformed`` and ``error`` kept the raw delivery for inspection and replay.
+    """
+
+    status: IngestStatus
+    http_status: int
+    message_ids: Sequence[int] = ()
+    response: HookResponse | None = None
+    detail: str = ""
