@@ -167,8 +167,8 @@ class PluginHost:
     def _collect_channels(self) -> dict[str, LoadedChannel]:
         collected: dict[str, LoadedChannel] = {}
         for impl in self.hooks.implementations("bridgekit_channels"):
-            specs = impl.function()
-            for spec in specs or ():
+            specs: Iterable[object] = impl.function() or ()  # type: ignore[assignment]
+            for spec in specs:
                 if not isinstance(spec, ChannelSpec):
                     raise PluginError(f"plugin {impl.plugin_name!r} declared {spec!r}, not a ChannelSpec")
                 if spec.name in collected:

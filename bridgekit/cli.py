@@ -1,0 +1,150 @@
+"""``bridgekit serve | migrate | plugins | managers``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from bridgekit import __version__
+from bridgekit.config import Config, load_config
+from bridgekit.core.bridge import Bridge, load_plugins
+from bridgekit.core.db import Database
+from bridgekit.exceptions import BridgekitError
+from bridgekit.logs import setup_logging
+
+log = logging.getLogger("bridgekit")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = args.config or (
+        Path(os.environ["BRIDGEKIT_CONFIG"]) if os.environ.get("BRIDGEKIT_CONFIG") else None
+    )
+    if path is None and Path("bridgekit.toml").exists():
+        path = Path("bridgekit.toml")
+    return load_config(path)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bridgekit.web.app import create_app
+
+    config = _config(args)
+    if args.port is not None or args.host is not None:
+        from dataclasses import replace
+
+        config = replace(config, port=args.port or config.port, host=args.host or config.host)
+    plugins = load_plugins(config)
+    bridge = Bridge(config, plugins)
+    where = "defaults (no configuration file)" if config.source is None else str(config.source)
+    print(
+        f"bridgekit {__version__}: configuration {where}\n"
+        f"  database  {config.database_url}\n"
+        f"  data dir  {config.data_dir}\n"
+        f"  channels  {', '.join(plugins.channels) or 'none'}\n"
+        f"  listening {config.base_url}  (health: {config.base_url}/health)",
+        flush=True,
+    )
+    web.run_app(create_app(bridge), host=config.host, port=config.port, print=None, access_log=None)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    config = _config(args)
+    asyncio.run(Database(config.database_url).migrate())
+    print(f"database is up to date: {config.database_url}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    config = _config(args)
+    plugins = load_plugins(config)
+    for ch in plugins.channels.values():
+        print(f"{ch.spec.name:<16} {ch.spec.title:<20} {ch.plugin_name} {ch.version or ''}".rstrip())
+    others = [
+        p
+        for p in plugins.plugins.values()
+        if p.name not in {c.plugin_name for c in plugins.channels.values()}
+    ]
+    for p in sorted(others, key=lambda p: p.name):
+        print(f"{'(no channel)':<16} {'':<20} {p.name} {p.version or ''}".rstrip())
+    return 0
+
+
+def cmd_managers(args: argparse.Namespace) -> int:
+    from bridgekit.core.managers import create_manager, rotate_token
+
+    config = _config(args)
+
+    async def run() -> str:
+        plugins = load_plugins(config)
+        bridge = Bridge(config, plugins)
+        await bridge.db.migrate()
+        channel_id = await bridge._ensure_channel()
+        try:
+            if args.action == "create":
+                perms = tuple(p for p in (args.permission or []))
+                manager_id, token = await create_manager(
+                    bridge.db, channel_id, args.name, operator=args.operator, permissions=perms
+                )
+                return f"manager {manager_id} created; API token (shown once): {token}"
+            token = await rotate_token(bridge.db, args.id)
+            return f"new API token for manager {args.id} (shown once): {token}"
+        finally:
+            await bridge.db.dispose()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bridgekit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"bridgekit {__version__}")
+    parser.add_argument("--log-level", default=os.environ.get("BRIDGEKIT_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--config", "-c", type=Path, help="bridgekit.toml (default: ./bridgekit.toml if present)"
+        )
+        return p
+
+    serve = with_config(sub.add_parser("serve", help="run the server"))
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    with_config(sub.add_parser("migrate", help="apply database migrations")).set_defaults(func=cmd_migrate)
+    with_config(sub.add_parser("plugins", help="list loaded channels in inbox order")).set_defaults(
+        func=cmd_plugins
+    )
+
+    managers = with_config(sub.add_parser("managers", help="create managers, rotate API tokens"))
+    msub = managers.add_subparsers(dest="action", required=True)
+    create = msub.add_parser("create")
+    create.add_argument("name")
+    create.add_argument("--operator", action="store_true", help="give the operator seat")
+    create.add_argument("--permission", action="append", help="e.g. delete_chats (repeatable)")
+    rotate = msub.add_parser("rotate")
+    rotate.add_argument("id", type=int)
+    for p in (create, rotate):
+        p.set_defaults(func=cmd_managers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return int(args.func(args))
+    except BridgekitError as exc:
+        print(f"bridgekit: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

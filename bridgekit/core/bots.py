@@ -1,0 +1,199 @@
+"""The flow worker: runs bot hooks for committed events and applies their actions.
+
+Events are rows in ``flow_events``, written in the transaction that made the change. The
+worker reads them in order, calls the flow hook on every plugin (``HookCaller.call_flow``,
+exceptions isolated), then applies the recorded actions and deletes the event in one
+transaction. A crash before that commit re-runs the hooks; actions are never applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.core import schema as s
+from bridgekit.core.clock import utcnow
+from bridgekit.core.db import Database
+from bridgekit.core.integrations import IntegrationRegistry
+from bridgekit.core.outbox import enqueue_message
+from bridgekit.flow import Action, ChatStateEvent, ChatView, FlowEvent, MessageEvent, MessageView
+from bridgekit.plugins import HookCaller
+
+log = logging.getLogger("bridgekit.bots")
+
+MAX_TAGS_PER_CHAT = 8  # I6
+HOOK_FOR_KIND = {
+    "message_received": "bridgekit_message_received",
+    "message_sent": "bridgekit_message_sent",
+    "chat_state_changed": "bridgekit_chat_state_changed",
+}
+
+
+class FlowWorker:
+    def __init__(
+        self,
+        db: Database,
+        hooks: HookCaller,
+        registry: IntegrationRegistry,
+        poll_interval: float = 1.0,
+        on_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.hooks = hooks
+        self.registry = registry
+        self.poll_interval = poll_interval
+        self.on_outbox = on_outbox
+        self.wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="flow")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("flow pass failed")
+                handled = 0
+            if handled == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), self.poll_interval)
+                self.wakeup.clear()
+
+    async def run_once(self, limit: int = 100) -> int:
+        async with self.db.read() as conn:
+            events = (
+                await conn.execute(select(s.flow_events).order_by(s.flow_events.c.id).limit(limit))
+            ).all()
+        for row in events:
+            await self._handle(row)
+        return len(events)
+
+    async def _handle(self, row: Any) -> None:
+        event = await self._build(row)
+        if event is not None:
+            await self.hooks.call_flow(HOOK_FOR_KIND[row.kind], event)
+        enqueued = False
+        async with self.db.write() as conn:
+            if event is not None:
+                for action in event.actions:
+                    try:
+                        enqueued |= await self._apply(conn, event, action)
+                    except Exception:
+                        log.exception("bot action %s from %r failed", action.kind, action.bot)
+            await conn.execute(delete(s.flow_events).where(s.flow_events.c.id == row.id))
+        if enqueued:
+            self.on_outbox()
+
+    async def _build(self, row: Any) -> FlowEvent | None:
+        async with self.db.read() as conn:
+            chat = (await conn.execute(select(s.chats).where(s.chats.c.id == row.chat_id))).first()
+            if chat is None:
+                return None
+            message = None
+            if row.message_id is not None:
+                message = (
+                    await conn.execute(select(s.messages).where(s.messages.c.id == row.message_id))
+                ).first()
+        bound = self.registry.by_id(chat.integration_id) if chat.integration_id else None
+        view = ChatView(
+            id=chat.id,
+            state=chat.state,
+            title=chat.title,
+            customer_id=chat.customer_id,
+            integration_id=chat.integration_id,
+            channel=bound.integration.channel if bound else None,
+            assignee_id=chat.assignee_id,
+            team_id=chat.team_id,
+        )
+        integration = bound.integration if bound else None
+        if row.kind == "chat_state_changed":
+            payload = row.payload or {}
+            return ChatStateEvent(
+                view, integration, old_state=payload.get("old"), new_state=payload.get("new", chat.state)
+            )
+        if message is None:
+            return None
+        return MessageEvent(
+            view,
+            integration,
+            message=MessageView(
+                id=message.id,
+                direction=message.direction,
+                text=message.text,
+                author_kind=message.author_kind,
+                created_at=message.created_at,
+                automated=message.automated,
+                meta=dict(message.meta or {}),
+            ),
+        )
+
+    async def _apply(self, conn: AsyncConnection, event: FlowEvent, action: Action) -> bool:
+        """Apply one bot action; returns True when it queued an outbound message."""
+        chat_id = event.chat.id
+        now = utcnow()
+        if action.kind == "reply":
+            await enqueue_message(
+                conn, chat_id=chat_id, text=str(action.value), author_kind="bot", author_name=action.bot
+            )
+            return True
+        if action.kind == "note":
+            await conn.execute(
+                s.messages.insert().values(
+                    chat_id=chat_id,
+                    direction="note",
+                    author_kind="bot",
+                    author_name=action.bot,
+                    text=str(action.value),
+                    meta={},
+                    created_at=now,
+                )
+            )
+        elif action.kind == "tag":
+            tags = set(
+                (
+                    await conn.execute(select(s.chat_tags.c.tag).where(s.chat_tags.c.chat_id == chat_id))
+                ).scalars()
+            )
+            if action.value not in tags and len(tags) < MAX_TAGS_PER_CHAT:
+                await conn.execute(s.chat_tags.insert().values(chat_id=chat_id, tag=str(action.value)))
+        elif action.kind == "assign":
+            exists = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(s.managers)
+                    .where(s.managers.c.id == int(action.value), s.managers.c.operator)
+                )
+            ).scalar_one()
+            if exists:
+                await conn.execute(
+                    update(s.chats).where(s.chats.c.id == chat_id).values(assignee_id=int(action.value))
+                )
+        elif action.kind == "close":
+            await conn.execute(
+                update(s.chats)
+                .where(s.chats.c.id == chat_id)
+                .values(state="closed", closed_at=now, updated_at=now)
+            )
+            await conn.execute(
+                s.flow_events.insert().values(
+                    kind="chat_state_changed",
+                    chat_id=chat_id,
+                    payload={"old": event.chat.state, "new": "closed"},
+                    created_at=now,
+                )
+            )
+        return False

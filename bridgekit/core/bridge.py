@@ -1,0 +1,128 @@
+"""The running bridge: store, plugins, ingest pipeline and workers, started and stopped as one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bridgekit.config import Config
+from bridgekit.core import schema as s
+from bridgekit.core.bots import FlowWorker
+from bridgekit.core.clock import utcnow
+from bridgekit.core.db import Database
+from bridgekit.core.files import FileStore
+from bridgekit.core.ingest import IngestPipeline
+from bridgekit.core.integrations import IntegrationRegistry
+from bridgekit.core.metrics import Metrics
+from bridgekit.core.outbox import OutboxWorker
+from bridgekit.model import IngestOutcome, Integration, RawDelivery
+from bridgekit.plugins import PluginHost
+
+log = logging.getLogger("bridgekit")
+
+
+class Bridge:
+    """What plugins see of the running server (``bridgekit_startup(bridge)``).
+
+    Public for plugins: :meth:`submit`, :meth:`integrations_for`, :meth:`plugin_settings`,
+    :attr:`data_dir`, :attr:`config`, :attr:`db`.
+    """
+
+    def __init__(self, config: Config, plugins: PluginHost) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.hooks = plugins.hooks
+        self.db = Database(config.database_url)
+        self.metrics = Metrics()
+        self.registry = IntegrationRegistry(plugins)
+        self.files = FileStore(config.data_dir)
+        self.channel_id = 0
+        self.ingest: IngestPipeline | None = None
+        self.outbox: OutboxWorker | None = None
+        self.flow: FlowWorker | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+    def plugin_settings(self, plugin_name: str) -> Mapping[str, Any]:
+        """The ``[plugins.settings.<plugin_name>]`` table of the configuration."""
+        return self.config.plugin_settings.get(plugin_name, {})
+
+    def integrations_for(self, channel: str) -> list[Integration]:
+        return self.registry.for_channel(channel)
+
+    async def submit(self, delivery: RawDelivery) -> IngestOutcome:
+        """Hand one inbound delivery to the pipeline; durable when it returns accepted."""
+        assert self.ingest is not None, "the bridge is not started"
+        return await self.ingest.submit(delivery)
+
+    def wake_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wakeup.set()
+
+    def _wake_flow(self) -> None:
+        if self.flow is not None:
+            self.flow.wakeup.set()
+
+    async def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.db.migrate()
+        self.channel_id = await self._ensure_channel()
+        await self.registry.sync(self.db, self.channel_id, self.config.integrations)
+        self.ingest = IngestPipeline(
+            self.db,
+            self.hooks,
+            self.registry,
+            self.files,
+            self.metrics,
+            self.channel_id,
+            on_commit=self._wake_flow,
+        )
+        self.outbox = OutboxWorker(
+            self.db,
+            self.hooks,
+            self.registry,
+            self.metrics,
+            self.config.outbox,
+            self.channel_id,
+            self._wake_flow,
+        )
+        self.flow = FlowWorker(
+            self.db, self.hooks, self.registry, self.config.outbox.poll_interval, self.wake_outbox
+        )
+        self.outbox.start()
+        self.flow.start()
+        await self.hooks.call_all("bridgekit_startup", bridge=self)
+
+    async def stop(self) -> None:
+        await self.hooks.call_all("bridgekit_shutdown", bridge=self)
+        for worker in (self.outbox, self.flow):
+            if worker is not None:
+                await worker.stop()
+        if self.ingest is not None:
+            await self.ingest.close()
+        await self.db.dispose()
+
+    async def _ensure_channel(self) -> int:
+        async with self.db.write() as conn:
+            existing = (
+                await conn.execute(select(s.channels.c.id).order_by(s.channels.c.id).limit(1))
+            ).scalar()
+            if existing is not None:
+                return int(existing)
+            result = await conn.execute(
+                s.channels.insert().values(name="default", created_at=utcnow()).returning(s.channels.c.id)
+            )
+            return int(result.scalar_one())
+
+
+def load_plugins(config: Config) -> PluginHost:
+    host = PluginHost()
+    host.load_entry_points(config.enabled_plugins)
+    host.load_modules(config.plugin_modules)
+    return host

@@ -1,0 +1,612 @@
+"""The ingest pipeline: raw delivery -> plugin ingest -> dedupe -> customer -> chat -> commit.
+
+Concurrent deliveries share one transaction (group commit): ``submit`` parks each verified
+delivery in a queue and one committer task writes everything queued so far with batched
+Core statements, then resolves every waiter. A caller acknowledges its provider only after
+its future resolves, i.e. after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.core import schema as s
+from bridgekit.core.clock import utcnow
+from bridgekit.core.db import Database
+from bridgekit.core.files import FileStore, StoredFile
+from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
+from bridgekit.core.metrics import Metrics
+from bridgekit.core.sql import insert_returning_ids, upsert
+from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
+from bridgekit.model import (
+    Contact,
+    CustomerProfile,
+    DeliveryStatus,
+    InboundMessage,
+    IngestOutcome,
+    IngestResult,
+    IngestStatus,
+    RawDelivery,
+    StatusUpdate,
+)
+from bridgekit.plugins import HookCaller
+
+log = logging.getLogger("bridgekit.ingest")
+
+MAX_BATCH = 256
+
+# Status updates only move forward: a late "delivered" never hides an earlier "read".
+STATUS_RANK = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.SENDING: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.READ: 4,
+    DeliveryStatus.FAILED: 5,
+}
+
+
+@dataclass(slots=True)
+class _Item:
+    bound: BoundIntegration
+    delivery: RawDelivery
+    result: IngestResult
+    messages: list[InboundMessage]
+    profiles: list[CustomerProfile | None]
+    files: list[list[StoredFile]]
+    future: asyncio.Future[IngestOutcome]
+    message_ids: list[int] = field(default_factory=list)
+
+
+def _contacts_of(message: InboundMessage, profile: CustomerProfile | None) -> list[Contact]:
+    contacts = [message.sender]
+    if profile is not None:
+        contacts.extend(c for c in profile.contacts if c not in contacts)
+    return contacts
+
+
+def _scope(contact: Contact, integration_id: int) -> int:
+    return 0 if contact.shared else integration_id
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        db: Database,
+        hooks: HookCaller,
+        registry: IntegrationRegistry,
+        files: FileStore,
+        metrics: Metrics,
+        channel_id: int,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.hooks = hooks
+        self.registry = registry
+        self.files = files
+        self.metrics = metrics
+        self.channel_id = channel_id
+        self.on_commit = on_commit
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._committer: asyncio.Task[None] | None = None
+
+    # --- entry point ---------------------------------------------------------------------
+
+    async def submit(self, delivery: RawDelivery) -> IngestOutcome:
+        """Verify, parse and durably store one delivery. Never raises for bad input."""
+        try:
+            bound = self.registry.get(delivery.integration)
+        except UnknownIntegration as exc:
+            self.metrics.inc("bridgekit_ingest_total", outcome="unknown_integration")
+            return IngestOutcome("rejected", 404, detail=str(exc))
+        if delivery.received_at is None:
+            delivery = _with_received_at(delivery)
+        owner = bound.channel.plugin
+        name = bound.integration.name
+        try:
+            result = await self.hooks.call_owner(
+                "bridgekit_ingest", owner, integration=bound.integration, delivery=delivery
+            )
+            if not isinstance(result, IngestResult):
+                raise TypeError(f"bridgekit_ingest returned {type(result).__name__}, not IngestResult")
+        except SignatureError as exc:
+            self.metrics.inc("bridgekit_ingest_total", outcome="bad_signature", integration=name)
+            return IngestOutcome("rejected", 401, detail=str(exc) or "signature verification failed")
+        except MalformedDelivery as exc:
+            self.metrics.inc("bridgekit_ingest_total", outcome="malformed", integration=name)
+            await self._keep_raw(bound, delivery, "malformed", str(exc))
+            return IngestOutcome("malformed", 400, detail=str(exc))
+        except Exception as exc:
+            self.hooks.record_failure(bound.channel.plugin_name, "bridgekit_ingest")
+            log.exception("ingest failed in plugin %r for %s", bound.channel.plugin_name, name)
+            self.metrics.inc("bridgekit_ingest_total", outcome="plugin_error", integration=name)
+            await self._keep_raw(bound, delivery, "error", f"{type(exc).__name__}: {exc}")
+            return IngestOutcome("error", 500, detail="internal error; the delivery was kept for replay")
+
+        if delivery.method == "GET" and not result.messages and not result.status_updates:
+            return IngestOutcome("accepted", 200, response=result.response)  # a handshake
+
+        messages = await self._unseen(bound.integration.id, result.messages)
+        profiles = [await self._identify(bound, m) for m in messages]
+        files = [[await self.files.put(a.data) for a in m.attachments] for m in messages]
+        future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
+        self._ensure_committer()
+        await self._queue.put(_Item(bound, delivery, result, messages, profiles, files, future))
+        return await future
+
+    async def _unseen(self, integration_id: int, messages: Sequence[InboundMessage]) -> list[InboundMessage]:
+        """Drop redeliveries early so they cost no profile lookups (the commit re-checks)."""
+        if not messages:
+            return []
+        ids = list({m.event_id for m in messages})
+        async with self.db.read() as conn:
+            seen = set(
+                (
+                    await conn.execute(
+                        select(s.messages.c.event_id).where(
+                            s.messages.c.integration_id == integration_id, s.messages.c.event_id.in_(ids)
+                        )
+                    )
+                ).scalars()
+            )
+        out, batch_seen = [], set()
+        for m in messages:
+            if m.event_id not in seen and m.event_id not in batch_seen:
+                out.append(m)
+                batch_seen.add(m.event_id)
+        return out
+
+    async def _identify(self, bound: BoundIntegration, message: InboundMessage) -> CustomerProfile | None:
+        try:
+            profile = await self.hooks.call_owner(
+                "bridgekit_identify_customer",
+                bound.channel.plugin,
+                integration=bound.integration,
+                message=message,
+            )
+        except Exception:
+            # A profile lookup must never cost the message: fall back to the sender handle.
+            self.hooks.record_failure(bound.channel.plugin_name, "bridgekit_identify_customer")
+            log.exception("identify_customer failed in %r", bound.channel.plugin_name)
+            return None
+        return profile if isinstance(profile, CustomerProfile) else None
+
+    async def _keep_raw(
+        self, bound: BoundIntegration, delivery: RawDelivery, status: str, error: str
+    ) -> None:
+        try:
+            async with self.db.write() as conn:
+                await conn.execute(
+                    s.raw_deliveries.insert().values(**_raw_row(bound, delivery, status, error))
+                )
+        except Exception:
+            log.exception("could not keep raw delivery for %s", delivery.integration)
+
+    # --- group commit --------------------------------------------------------------------
+
+    def _ensure_committer(self) -> None:
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.get_running_loop().create_task(
+                self._commit_loop(), name="ingest-commit"
+            )
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+
+    async def _commit_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except Exception:
+                log.exception("group commit of %d deliveries failed; retrying one by one", len(batch))
+                for item in batch:
+                    try:
+                        await self._commit([item])
+                    except Exception as exc:
+                        log.exception("delivery for %s could not be stored", item.delivery.integration)
+                        item.messages, item.message_ids = [], []
+                        await self._keep_raw(
+                            item.bound, item.delivery, "error", f"{type(exc).__name__}: {exc}"
+                        )
+                        if not item.future.done():
+                            item.future.set_result(
+                                IngestOutcome(
+                                    "error", 500, detail="could not store the delivery; it was kept raw"
+                                )
+                            )
+            self.on_commit()
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        async with self.db.write() as conn:
+            await _BatchWriter(conn, batch, self.channel_id).write()
+        for item in batch:
+            count = len(item.message_ids)
+            status: IngestStatus = "accepted" if count or not item.result.messages else "duplicate"
+            self.metrics.inc(
+                "bridgekit_ingest_total", outcome=status, integration=item.bound.integration.name
+            )
+            if not item.future.done():
+                item.future.set_result(
+                    IngestOutcome(
+                        status, 200, message_ids=list(item.message_ids), response=item.result.response
+                    )
+                )
+
+
+def _with_received_at(delivery: RawDelivery) -> RawDelivery:
+    return replace(delivery, received_at=utcnow())
+
+
+def _raw_row(
+    bound: BoundIntegration, delivery: RawDelivery, status: str, error: str | None
+) -> dict[str, Any]:
+    return {
+        "integration_id": bound.integration.id,
+        "received_at": delivery.received_at or utcnow(),
+        "method": delivery.method,
+        "path": delivery.path,
+        "headers": dict(delivery.headers),
+        "query": dict(delivery.query),
+        "body": delivery.body,
+        "remote": delivery.remote,
+        "status": status,
+        "error": error,
+    }
+
+
+class _BatchWriter:
+    """Writes one batch of verified deliveries with a fixed number of statements."""
+
+    def __init__(self, conn: AsyncConnection, batch: list[_Item], channel_id: int) -> None:
+        self.conn = conn
+        self.batch = batch
+        self.channel_id = channel_id
+        self.now = utcnow()
+
+    async def write(self) -> None:
+        raw_ids = await insert_returning_ids(
+            self.conn, s.raw_deliveries, [_raw_row(i.bound, i.delivery, "accepted", None) for i in self.batch]
+        )
+        await self._drop_duplicates()
+        entries = [
+            (item, raw_id, idx)
+            for item, raw_id in zip(self.batch, raw_ids, strict=True)
+            for idx in range(len(item.messages))
+        ]
+        if entries:
+            customer_ids = await self._customers(entries)
+            chat_ids = await self._chats(entries, customer_ids)
+            await self._messages(entries, chat_ids)
+        await self._status_updates()
+
+    async def _drop_duplicates(self) -> None:
+        pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
+        if not pairs:
+            return
+        seen = set(
+            (
+                await self.conn.execute(
+                    select(s.messages.c.integration_id, s.messages.c.event_id).where(
+                        tuple_(s.messages.c.integration_id, s.messages.c.event_id).in_(list(pairs))
+                    )
+                )
+            ).tuples()
+        )
+        claimed: set[tuple[int, str]] = set()
+        for item in self.batch:
+            keep = []
+            for msg, profile, files in zip(item.messages, item.profiles, item.files, strict=True):
+                key = (item.bound.integration.id, msg.event_id)
+                if key in seen or key in claimed:
+                    continue
+                claimed.add(key)
+                keep.append((msg, profile, files))
+            item.messages = [k[0] for k in keep]
+            item.profiles = [k[1] for k in keep]
+            item.files = [k[2] for k in keep]
+
+    async def _customers(self, entries: list[tuple[_Item, int, int]]) -> list[int]:
+        """Find or create the customer of every entry (E7: join only via a verified handle)."""
+        wanted: dict[tuple[str, int, str], Contact] = {}
+        per_entry: list[list[tuple[str, int, str]]] = []
+        for item, _raw, idx in entries:
+            iid = item.bound.integration.id
+            keys = []
+            for c in _contacts_of(item.messages[idx], item.profiles[idx]):
+                key = (c.kind, _scope(c, iid), c.value)
+                wanted.setdefault(key, c)
+                keys.append(key)
+            per_entry.append(keys)
+        rows = (
+            await self.conn.execute(
+                select(
+                    s.contacts.c.kind,
+                    s.contacts.c.scope,
+                    s.contacts.c.value,
+                    s.contacts.c.customer_id,
+                    s.contacts.c.verified,
+                    s.customers.c.is_lead,
+                )
+                .join(s.customers, s.customers.c.id == s.contacts.c.customer_id)
+                .where(tuple_(s.contacts.c.kind, s.contacts.c.scope, s.contacts.c.value).in_(list(wanted)))
+                .order_by(s.contacts.c.id)
+            )
+        ).all()
+        verified: dict[tuple[str, int, str], int] = {}
+        lead: dict[tuple[str, int, str], int] = {}
+        owned: set[tuple[int, str, int, str]] = set()
+        for r in rows:
+            key = (r.kind, r.scope, r.value)
+            owned.add((r.customer_id, *key))
+            if r.verified:
+                verified.setdefault(key, r.customer_id)
+            elif r.is_lead:
+                lead.setdefault(key, r.customer_id)
+
+        result: list[int | None] = []
+        new_customers: list[dict[str, Any]] = []
+        new_for_key: dict[tuple[str, int, str], int] = {}  # handle -> index in new_customers
+        pending_new: list[tuple[int, int]] = []  # (entry index, new customer index)
+        for n, keys in enumerate(per_entry):
+            found = next((verified[k] for k in keys if k in verified), None)
+            if found is None:
+                found = next((lead[k] for k in keys if k in lead), None)
+            if found is None:
+                new_index = next((new_for_key[k] for k in keys if k in new_for_key), None)
+                if new_index is None:
+                    item, _raw, idx = entries[n]
+                    profile = item.profiles[idx]
+                    sender = item.messages[idx].sender
+                    name = (profile.name if profile and profile.name else None) or sender.name
+                    new_index = len(new_customers)
+                    new_customers.append(
+                        {
+                            "channel_id": self.channel_id,
+                            "name": name,
+                            "is_lead": True,
+                            "profile": dict(profile.meta) if profile else {},
+                            "created_at": self.now,
+                            "updated_at": self.now,
+                        }
+                    )
+                for k in keys:
+                    new_for_key.setdefault(k, new_index)
+                pending_new.append((n, new_index))
+            result.append(found)
+        new_ids = await insert_returning_ids(self.conn, s.customers, new_customers)
+        for n, new_index in pending_new:
+            result[n] = new_ids[new_index]
+
+        contact_rows: dict[tuple[int, str, int, str], dict[str, Any]] = {}
+        for n, keys in enumerate(per_entry):
+            cid = result[n]
+            assert cid is not None
+            for key in keys:
+                if (cid, *key) in owned or (cid, *key) in contact_rows:
+                    continue
+                contact_rows[(cid, *key)] = {
+                    "customer_id": cid,
+                    "kind": key[0],
+                    "scope": key[1],
+                    "value": key[2],
+                    "verified": wanted[key].verified,
+                    "created_at": self.now,
+                }
+        if contact_rows:
+            await self.conn.execute(s.contacts.insert(), list(contact_rows.values()))
+        return [cid for cid in result if cid is not None]
+
+    async def _chats(self, entries: list[tuple[_Item, int, int]], customer_ids: list[int]) -> list[int]:
+        """Find the chat of every entry by its thread keys, or open one (closed-chat policy)."""
+        lookups: set[tuple[int, str]] = set()
+        for item, _raw, idx in entries:
+            msg = item.messages[idx]
+            iid = item.bound.integration.id
+            lookups.add((iid, msg.thread_key))
+            lookups.update((iid, ref) for ref in msg.thread_refs)
+        rows = (
+            await self.conn.execute(
+                select(
+                    s.chat_keys.c.integration_id,
+                    s.chat_keys.c.key,
+                    s.chats.c.id,
+                    s.chats.c.customer_id,
+                    s.chats.c.state,
+                )
+                .join(s.chats, s.chats.c.id == s.chat_keys.c.chat_id)
+                .where(tuple_(s.chat_keys.c.integration_id, s.chat_keys.c.key).in_(list(lookups)))
+            )
+        ).all()
+        by_key = {(r.integration_id, r.key): r for r in rows}
+        state: dict[int, str] = {r.id: r.state for r in rows}
+
+        chat_of: list[int | None] = []
+        new_chats: list[dict[str, Any]] = []
+        pending: list[tuple[int, int]] = []
+        new_by_thread: dict[tuple[int, str, int], int] = {}
+        reopened: list[int] = []
+        for n, (item, _raw, idx) in enumerate(entries):
+            msg = item.messages[idx]
+            iid = item.bound.integration.id
+            customer = customer_ids[n]
+            found = None
+            for key in (*msg.thread_refs, msg.thread_key):
+                row = by_key.get((iid, key))
+                # A reply from a different sender never joins someone else's chat.
+                if row is not None and row.customer_id == customer:
+                    found = row.id
+                    break
+            if found is not None and state[found] == "closed":
+                if item.bound.channel.spec.closed_chat_policy == "reopen":
+                    state[found] = "open"
+                    reopened.append(found)
+                else:
+                    found = None
+            if found is None:
+                thread = (iid, msg.thread_key, customer)
+                if thread not in new_by_thread:
+                    new_by_thread[thread] = len(new_chats)
+                    new_chats.append(
+                        {
+                            "channel_id": self.channel_id,
+                            "integration_id": iid,
+                            "customer_id": customer,
+                            "thread_key": msg.thread_key,
+                            "title": msg.title,
+                            "state": "open",
+                            "created_at": self.now,
+                            "updated_at": self.now,
+                            "last_message_at": self.now,
+                        }
+                    )
+                pending.append((n, new_by_thread[thread]))
+            chat_of.append(found)
+        new_ids = await insert_returning_ids(self.conn, s.chats, new_chats)
+        for n, new_index in pending:
+            chat_of[n] = new_ids[new_index]
+        if reopened:
+            await self.conn.execute(
+                update(s.chats).where(s.chats.c.id.in_(reopened)).values(state="open", closed_at=None)
+            )
+        flow = [
+            {
+                "kind": "chat_state_changed",
+                "chat_id": cid,
+                "payload": {"old": "closed", "new": "open"},
+                "created_at": self.now,
+            }
+            for cid in reopened
+        ] + [
+            {
+                "kind": "chat_state_changed",
+                "chat_id": cid,
+                "payload": {"old": None, "new": "open"},
+                "created_at": self.now,
+            }
+            for cid in new_ids
+        ]
+        if flow:
+            await self.conn.execute(s.flow_events.insert(), flow)
+
+        key_rows = {}
+        for n, (item, _raw, idx) in enumerate(entries):
+            msg = item.messages[idx]
+            iid = item.bound.integration.id
+            key_rows[(iid, msg.thread_key)] = {
+                "integration_id": iid,
+                "key": msg.thread_key,
+                "chat_id": chat_of[n],
+            }
+        await upsert(self.conn, s.chat_keys, list(key_rows.values()), ["integration_id", "key"], ["chat_id"])
+        return [c for c in chat_of if c is not None]
+
+    async def _messages(self, entries: list[tuple[_Item, int, int]], chat_ids: list[int]) -> None:
+        rows = []
+        for n, (item, raw_id, idx) in enumerate(entries):
+            msg = item.messages[idx]
+            profile = item.profiles[idx]
+            rows.append(
+                {
+                    "chat_id": chat_ids[n],
+                    "integration_id": item.bound.integration.id,
+                    "direction": "inbound",
+                    "author_kind": "customer",
+                    "author_name": (profile.name if profile and profile.name else None) or msg.sender.name,
+                    "text": msg.text,
+                    "meta": dict(msg.meta),
+                    "event_id": msg.event_id,
+                    "automated": msg.automated,
+                    "raw_delivery_id": raw_id,
+                    "created_at": self.now,
+                }
+            )
+        ids = await insert_returning_ids(self.conn, s.messages, rows)
+        attachment_rows, flow_rows = [], []
+        for n, (item, _raw, idx) in enumerate(entries):
+            msg = item.messages[idx]
+            item.message_ids.append(ids[n])
+            for att, stored in zip(msg.attachments, item.files[idx], strict=True):
+                attachment_rows.append(
+                    {
+                        "message_id": ids[n],
+                        "filename": att.filename,
+                        "content_type": att.content_type,
+                        "size": stored.size,
+                        "sha256": stored.sha256,
+                        "storage_path": str(stored.path),
+                        "created_at": self.now,
+                    }
+                )
+            if not msg.automated:
+                flow_rows.append(
+                    {
+                        "kind": "message_received",
+                        "chat_id": chat_ids[n],
+                        "message_id": ids[n],
+                        "payload": {},
+                        "created_at": self.now,
+                    }
+                )
+        if attachment_rows:
+            await self.conn.execute(s.attachments.insert(), attachment_rows)
+        if flow_rows:
+            await self.conn.execute(s.flow_events.insert(), flow_rows)
+        await self.conn.execute(
+            update(s.chats)
+            .where(s.chats.c.id.in_(set(chat_ids)))
+            .values(last_message_at=self.now, updated_at=self.now)
+        )
+
+    async def _status_updates(self) -> None:
+        updates: list[tuple[int, StatusUpdate]] = [
+            (i.bound.integration.id, u) for i in self.batch for u in i.result.status_updates
+        ]
+        if not updates:
+            return
+        rows = (
+            await self.conn.execute(
+                select(
+                    s.messages.c.id,
+                    s.messages.c.integration_id,
+                    s.messages.c.provider_message_id,
+                    s.messages.c.delivery_status,
+                ).where(
+                    or_(
+                        *(
+                            and_(
+                                s.messages.c.integration_id == iid,
+                                s.messages.c.provider_message_id == u.provider_message_id,
+                            )
+                            for iid, u in updates
+                        )
+                    )
+                )
+            )
+        ).all()
+        current = {(r.integration_id, r.provider_message_id): r for r in rows}
+        for iid, u in updates:
+            row = current.get((iid, u.provider_message_id))
+            if row is None:
+                continue
+            old = DeliveryStatus(row.delivery_status) if row.delivery_status else DeliveryStatus.PENDING
+            if STATUS_RANK[u.status] <= STATUS_RANK[old] and u.status != DeliveryStatus.FAILED:
+                continue
+            await self.conn.execute(
+                update(s.messages)
+                .where(s.messages.c.id == row.id)
+                .values(delivery_status=u.status.value, delivery_error=u.reason)
+            )

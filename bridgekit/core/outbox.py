@@ -1,0 +1,412 @@
+"""The outbox: durable outbound delivery with leases, retries and billing.
+
+A manager's or bot's message and its outbox row are written in one transaction
+(:func:`enqueue_message`). The worker claims due rows by setting a lease (PostgreSQL:
+``FOR UPDATE SKIP LOCKED``, so several processes can share the work), calls the owning
+plugin's ``bridgekit_deliver`` outside any transaction, and records the result — status,
+provider id, ledger row, ``message_sent`` flow event — in one transaction. A process that
+dies mid-send leaves a lease that expires; the retry carries the same idempotency key, so a
+provider that honours it never sends twice.
+
+The retry schedule lives in the database (``next_attempt_at``) because a retry must survive
+a restart; an in-process retry library cannot express that, so :func:`backoff` is the only
+hand-written piece: exponential with "equal jitter".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.config import OutboxConfig
+from bridgekit.core import schema as s
+from bridgekit.core.clock import utcnow
+from bridgekit.core.db import Database
+from bridgekit.core.integrations import IntegrationRegistry
+from bridgekit.core.metrics import Metrics
+from bridgekit.core.sql import upsert
+from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
+from bridgekit.model import (
+    Charge,
+    Contact,
+    DeliveryResult,
+    DeliveryStatus,
+    OutboundAttachment,
+    OutboundMessage,
+)
+from bridgekit.plugins import HookCaller
+
+log = logging.getLogger("bridgekit.outbox")
+
+
+def backoff(attempt: int, cfg: OutboxConfig, retry_after: float | None = None) -> float:
+    """Seconds to wait before attempt ``attempt + 1`` (attempt counts from 1)."""
+    ceiling = float(min(cfg.max_delay, cfg.base_delay * 2.0 ** (attempt - 1)))
+    delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cfg.max_delay))
+    return delay
+
+
+async def enqueue_message(
+    conn: AsyncConnection,
+    *,
+    chat_id: int,
+    text: str,
+    author_kind: str,
+    author_id: int | None = None,
+    author_name: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> int:
+    """Write an outbound message and its delivery job in the caller's transaction."""
+    now = utcnow()
+    chat = (await conn.execute(select(s.chats.c.integration_id).where(s.chats.c.id == chat_id))).one()
+    message_id = (
+        await conn.execute(
+            s.messages.insert()
+            .values(
+                chat_id=chat_id,
+                integration_id=chat.integration_id,
+                direction="outbound",
+                author_kind=author_kind,
+                author_id=author_id,
+                author_name=author_name,
+                text=text,
+                meta=meta or {},
+                delivery_status=DeliveryStatus.PENDING.value,
+                created_at=now,
+            )
+            .returning(s.messages.c.id)
+        )
+    ).scalar_one()
+    if chat.integration_id is not None:
+        await conn.execute(
+            s.outbox.insert().values(
+                message_id=message_id,
+                integration_id=chat.integration_id,
+                idempotency_key=uuid.uuid4().hex,
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    await conn.execute(
+        update(s.chats).where(s.chats.c.id == chat_id).values(last_message_at=now, updated_at=now)
+    )
+    return int(message_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    id: int
+    message_id: int
+    integration_id: int
+    idempotency_key: str
+    attempts: int
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        hooks: HookCaller,
+        registry: IntegrationRegistry,
+        metrics: Metrics,
+        cfg: OutboxConfig,
+        channel_id: int,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.hooks = hooks
+        self.registry = registry
+        self.metrics = metrics
+        self.cfg = cfg
+        self.channel_id = channel_id
+        self.on_commit = on_commit
+        self.wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(cfg.concurrency)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._inflight):
+            task.cancel()
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                claimed = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed")
+                claimed = 0
+            if claimed == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), self.cfg.poll_interval)
+                self.wakeup.clear()
+
+    async def run_once(self) -> int:
+        """Claim the due jobs that fit in free slots and start delivering them."""
+        free = self.cfg.concurrency - len(self._inflight)
+        if free <= 0:
+            await asyncio.sleep(0.01)
+            return 0
+        jobs = await self._claim(free)
+        for job in jobs:
+            task = asyncio.get_running_loop().create_task(self._deliver(job))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(jobs)
+
+    async def _claim(self, limit: int) -> list[_Job]:
+        now = utcnow()
+        o = s.outbox
+        due = or_(
+            and_(o.c.state == "pending", o.c.next_attempt_at <= now),
+            and_(o.c.state == "sending", o.c.lease_until < now),
+        )
+        query = select(o.c.id, o.c.message_id, o.c.integration_id, o.c.idempotency_key, o.c.attempts).where(
+            due
+        )
+        query = query.order_by(o.c.next_attempt_at, o.c.id).limit(limit)
+        if not self.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        async with self.db.write() as conn:
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return []
+            await conn.execute(
+                update(o)
+                .where(o.c.id.in_([r.id for r in rows]))
+                .values(
+                    state="sending",
+                    attempts=o.c.attempts + 1,
+                    lease_until=now + timedelta(seconds=self.cfg.lease_seconds),
+                    updated_at=now,
+                )
+            )
+        return [_Job(r.id, r.message_id, r.integration_id, r.idempotency_key, r.attempts + 1) for r in rows]
+
+    async def _outbound(self, job: _Job) -> OutboundMessage:
+        m, c, ct = s.messages, s.chats, s.contacts
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        m.c.id,
+                        m.c.chat_id,
+                        m.c.text,
+                        m.c.author_name,
+                        c.c.thread_key,
+                        c.c.title,
+                        c.c.customer_id,
+                        c.c.contact_id,
+                    )
+                    .join(c, c.c.id == m.c.chat_id)
+                    .where(m.c.id == job.message_id)
+                )
+            ).one()
+            contact_query = select(ct.c.kind, ct.c.value, ct.c.verified, ct.c.scope).where(
+                ct.c.customer_id == row.customer_id, ct.c.scope.in_([0, job.integration_id])
+            )
+            contacts = (await conn.execute(contact_query.order_by(ct.c.scope.desc(), ct.c.id))).all()
+            last_inbound = (
+                await conn.execute(
+                    select(m.c.meta)
+                    .where(m.c.chat_id == row.chat_id, m.c.direction == "inbound")
+                    .order_by(m.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar()
+            files = (
+                await conn.execute(
+                    select(s.attachments)
+                    .where(s.attachments.c.message_id == job.message_id)
+                    .order_by(s.attachments.c.id)
+                )
+            ).all()
+            customer_name = (
+                await conn.execute(select(s.customers.c.name).where(s.customers.c.id == row.customer_id))
+            ).scalar()
+        channel = self.registry.by_id(job.integration_id)
+        kinds = {channel.integration.channel} if channel else set()
+        # Prefer the integration's own handle (a LINE userId), else a shared one (email).
+        pick = next((x for x in contacts if x.scope == job.integration_id), None) or next(
+            (x for x in contacts if x.kind in kinds or x.scope == 0), None
+        )
+        recipient = (
+            Contact(pick.kind, pick.value, customer_name, pick.verified, pick.scope == 0)
+            if pick
+            else Contact("unknown", "", customer_name)
+        )
+        return OutboundMessage(
+            message_id=row.id,
+            chat_id=row.chat_id,
+            idempotency_key=job.idempotency_key,
+            recipient=recipient,
+            thread_key=row.thread_key or "",
+            text=row.text,
+            title=row.title,
+            author_name=row.author_name,
+            attachments=[
+                OutboundAttachment(f.filename, f.content_type, f.size, Path(f.storage_path)) for f in files
+            ],
+            reply_context=dict(last_inbound or {}),
+            attempt=job.attempts,
+        )
+
+    async def _deliver(self, job: _Job) -> None:
+        bound = self.registry.by_id(job.integration_id)
+        if bound is None:
+            await self._fail(job, "integration is not enabled", permanent=False)
+            return
+        try:
+            message = await self._outbound(job)
+            result = await self.hooks.call_owner(
+                "bridgekit_deliver", bound.channel.plugin, integration=bound.integration, message=message
+            )
+            if not isinstance(result, DeliveryResult):
+                raise TypeError(f"bridgekit_deliver returned {type(result).__name__}, not DeliveryResult")
+        except PermanentDeliveryError as exc:
+            await self._fail(job, exc.reason, permanent=True)
+            return
+        except TransientDeliveryError as exc:
+            await self._fail(job, exc.reason, permanent=False, retry_after=exc.retry_after)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A plugin bug: counted and retried like a transient failure, never fatal.
+            self.hooks.record_failure(bound.channel.plugin_name, "bridgekit_deliver")
+            log.exception("deliver raised in plugin %r", bound.channel.plugin_name)
+            await self._fail(job, f"{type(exc).__name__}: {exc}", permanent=False)
+            return
+        charge = None
+        try:
+            charge = await self.hooks.call_owner(
+                "bridgekit_bill",
+                bound.channel.plugin,
+                integration=bound.integration,
+                message=message,
+                result=result,
+            )
+        except Exception:
+            self.hooks.record_failure(bound.channel.plugin_name, "bridgekit_bill")
+            log.exception(
+                "bill raised in plugin %r; the send is recorded unbilled", bound.channel.plugin_name
+            )
+        await self._succeed(job, message, result, charge if isinstance(charge, Charge) else None)
+
+    async def _succeed(
+        self, job: _Job, message: OutboundMessage, result: DeliveryResult, charge: Charge | None
+    ) -> None:
+        now = utcnow()
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(s.outbox)
+                .where(s.outbox.c.id == job.id)
+                .values(state="sent", lease_until=None, last_error=None, updated_at=now)
+            )
+            await conn.execute(
+                update(s.messages)
+                .where(s.messages.c.id == job.message_id)
+                .values(
+                    delivery_status=result.status.value,
+                    provider_message_id=result.provider_message_id,
+                    delivery_error=None,
+                )
+            )
+            if charge is not None and charge.amount_pu:
+                await conn.execute(
+                    s.ledger.insert().values(
+                        channel_id=self.channel_id,
+                        outbox_id=job.id,
+                        message_id=job.message_id,
+                        integration_id=job.integration_id,
+                        amount_pu=charge.amount_pu,
+                        category=charge.category,
+                        description=charge.description,
+                        created_at=now,
+                    )
+                )
+            if result.thread_key:
+                await upsert(
+                    conn,
+                    s.chat_keys,
+                    [
+                        {
+                            "integration_id": job.integration_id,
+                            "key": result.thread_key,
+                            "chat_id": message.chat_id,
+                        }
+                    ],
+                    ["integration_id", "key"],
+                    ["chat_id"],
+                )
+            await conn.execute(
+                s.flow_events.insert().values(
+                    kind="message_sent",
+                    chat_id=message.chat_id,
+                    message_id=job.message_id,
+                    payload={},
+                    created_at=now,
+                )
+            )
+        self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
+        self.on_commit()
+
+    async def _fail(
+        self, job: _Job, reason: str, *, permanent: bool, retry_after: float | None = None
+    ) -> None:
+        now = utcnow()
+        final = permanent or job.attempts >= self.cfg.max_attempts
+        async with self.db.write() as conn:
+            if final:
+                await conn.execute(
+                    update(s.outbox)
+                    .where(s.outbox.c.id == job.id)
+                    .values(state="failed", lease_until=None, last_error=reason, updated_at=now)
+                )
+                await conn.execute(
+                    update(s.messages)
+                    .where(s.messages.c.id == job.message_id)
+                    .values(delivery_status=DeliveryStatus.FAILED.value, delivery_error=reason)
+                )
+            else:
+                delay = backoff(job.attempts, self.cfg, retry_after)
+                await conn.execute(
+                    update(s.outbox)
+                    .where(s.outbox.c.id == job.id)
+                    .values(
+                        state="pending",
+                        lease_until=None,
+                        last_error=reason,
+                        next_attempt_at=now + timedelta(seconds=delay),
+                        updated_at=now,
+                    )
+                )
+        self.metrics.inc("bridgekit_deliveries_total", outcome="failed" if final else "retry")
+        log.warning(
+            "delivery of message %s %s: %s", job.message_id, "failed" if final else "will retry", reason
+        )

@@ -1,0 +1,61 @@
+"""The aiohttp application: webhooks, health, metrics, the manager API, plugin routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bridgekit import __version__
+from bridgekit.core.bridge import Bridge
+from bridgekit.web import api
+from bridgekit.web.hooks import handle_hook
+from bridgekit.web.keys import BRIDGE
+
+
+async def health(request: web.Request) -> web.Response:
+    bridge = request.app[BRIDGE]
+    try:
+        async with bridge.db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:
+        database = f"error: {exc}"
+    status = 200 if database == "ok" else 503
+    return web.json_response(
+        {
+            "status": "ok" if status == 200 else "degraded",
+            "version": __version__,
+            "database": database,
+            "channels": list(bridge.plugins.channels),
+            "integrations": [b.integration.name for b in bridge.registry.ordered()],
+        },
+        status=status,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    bridge = request.app[BRIDGE]
+    return web.Response(text=bridge.metrics.render(bridge.hooks.errors), content_type="text/plain")
+
+
+async def create_app(bridge: Bridge) -> web.Application:
+    """Build the app (plugin routes included); the bridge starts and stops with it."""
+    app = web.Application(middlewares=[api.auth_middleware], client_max_size=bridge.config.max_body_bytes)
+    app[BRIDGE] = bridge
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await bridge.start()
+        yield
+        await bridge.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_route("POST", "/hooks/{integration}", handle_hook)
+    app.router.add_route("GET", "/hooks/{integration}", handle_hook)
+    app.router.add_routes(api.routes)
+    for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):
+        app.router.add_routes(list(defs))
+    return app

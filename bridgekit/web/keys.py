@@ -1,0 +1,19 @@
+"""Typed application keys shared by the web modules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from bridgekit.core.bridge import Bridge
+    from bridgekit.core.managers import Manager
+
+BRIDGE: web.AppKey[Bridge] = web.AppKey("bridge")
+MANAGER_KEY = "bridgekit.manager"
+
+
+def current_manager(request: web.Request) -> Manager:
+    manager: Manager = request[MANAGER_KEY]
+    return manager

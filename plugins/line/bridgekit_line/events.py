@@ -1,0 +1,260 @@
+"""Turn a verified LINE webhook body into normalised inbound messages (no I/O here).
+
+Wire format: the request body is ``{"destination": <bot userId>, "events": [...]}``; every
+event carries ``type``, ``timestamp`` (ms), ``mode``, ``webhookEventId`` (a ULID, stable
+across redeliveries), ``deliveryContext.isRedelivery`` and usually ``source`` and
+``replyToken`` (https://developers.line.biz/en/reference/messaging-api/#webhook-event-objects,
+and ``webhook.yml`` in github.com/line/line-openapi).
+
+Every event becomes exactly one :class:`~bridgekit.model.InboundMessage`, so nothing a
+customer did is ever dropped: text as it is; media as a placeholder text plus a
+:class:`MediaRef` the plugin resolves through the data API; stickers and locations as
+readable text with details in ``meta``; follow/unfollow as a customer-state message; and
+anything else as ``[unsupported event type X]`` with the raw event in ``meta``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bridgekit.exceptions import MalformedDelivery
+from bridgekit.model import Contact, InboundMessage
+
+#: Contact kind of a LINE user (a userId, meaningful only within one LINE channel).
+CONTACT_KIND = "line"
+#: Contact kinds used when a group or room event names no user (join, leave...).
+GROUP_CONTACT_KIND = "line_group"
+ROOM_CONTACT_KIND = "line_room"
+
+MEDIA_TYPES = frozenset({"image", "video", "audio", "file"})
+_MEDIA_LABELS = {"image": "Image", "video": "Video", "audio": "Audio", "file": "File"}
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """Content the plugin must fetch from the data API for one message event."""
+
+    message_id: str
+    kind: str
+    file_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    message: InboundMessage
+    media: MediaRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    destination: str | None
+    events: Sequence[ParsedEvent]
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _event_id(event: Mapping[str, Any]) -> str:
+    event_id = _str(event.get("webhookEventId"))
+    if event_id:
+        return event_id
+    # Very old payloads lack webhookEventId. A digest of the canonical event is stable
+    # across LINE's redeliveries of the same event, so the core's dedupe still works.
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _sent_at(timestamp: Any) -> datetime | None:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        return None
+    try:
+        # Naive UTC, like every timestamp the core stores (bridgekit.core.clock).
+        return datetime.fromtimestamp(timestamp / 1000, UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _who(source: Mapping[str, Any], destination: str | None) -> tuple[str, Contact, dict[str, Any]]:
+    """Thread key, sender and source meta for an event's ``source`` object."""
+    source_type = _str(source.get("type")) or "unknown"
+    user_id = _str(source.get("userId"))
+    meta: dict[str, Any] = {"source_type": source_type}
+    if user_id:
+        meta["user_id"] = user_id
+    container_id = None
+    container_kind = None
+    if source_type == "group":
+        container_id, container_kind = _str(source.get("groupId")), GROUP_CONTACT_KIND
+        meta["group_id"] = container_id
+    elif source_type == "room":
+        container_id, container_kind = _str(source.get("roomId")), ROOM_CONTACT_KIND
+        meta["room_id"] = container_id
+    if container_id and container_kind:
+        # A group or multi-person chat is one conversation; its members are the senders.
+        sender = (
+            Contact(kind=CONTACT_KIND, value=user_id)
+            if user_id
+            else Contact(kind=container_kind, value=container_id)
+        )
+        return container_id, sender, meta
+    if user_id:
+        return user_id, Contact(kind=CONTACT_KIND, value=user_id), meta
+    # No source at all (module/bot-level events): keep it, on a thread of the bot itself.
+    bot = destination or "unknown"
+    return f"bot:{bot}", Contact(kind="line_bot", value=bot, verified=False), meta
+
+
+def _media_text(kind: str, message: Mapping[str, Any]) -> str:
+    label = _MEDIA_LABELS[kind]
+    if kind == "file":
+        name = _str(message.get("fileName")) or "file"
+        size = message.get("fileSize")
+        return f"[File] {name}" + (f" ({size} bytes)" if isinstance(size, int) else "")
+    image_set = message.get("imageSet")
+    if kind == "image" and isinstance(image_set, Mapping):
+        index, total = image_set.get("index"), image_set.get("total")
+        if isinstance(index, int) and isinstance(total, int):
+            return f"[Image {index}/{total}]"
+    return f"[{label}]"
+
+
+def _location_text(message: Mapping[str, Any]) -> str:
+    parts = [p for p in (_str(message.get("title")), _str(message.get("address"))) if p]
+    lat, lon = message.get("latitude"), message.get("longitude")
+    text = "[Location]"
+    if parts:
+        text += " " + ", ".join(parts)
+    if isinstance(lat, int | float) and isinstance(lon, int | float):
+        text += f" ({lat}, {lon})"
+    return text
+
+
+def _message_event(
+    message: Mapping[str, Any], meta: dict[str, Any]
+) -> tuple[str, MediaRef | None, bool]:
+    """Text, media reference and "automated" flag of a ``message`` event."""
+    mtype = _str(message.get("type")) or "unknown"
+    message_id = _str(message.get("id"))
+    meta["message_type"] = mtype
+    if message_id:
+        meta["message_id"] = message_id
+    for key, meta_key in (("quoteToken", "quote_token"), ("quotedMessageId", "quoted_message_id")):
+        if _str(message.get(key)):
+            meta[meta_key] = message[key]
+
+    if mtype == "text":
+        text = message.get("text")
+        return (text if isinstance(text, str) else ""), None, False
+    if mtype in MEDIA_TYPES:
+        text = _media_text(mtype, message)
+        if isinstance(message.get("duration"), int):
+            meta["duration_ms"] = message["duration"]
+        if mtype == "file":
+            meta["file"] = {"name": message.get("fileName"), "size": message.get("fileSize")}
+        if isinstance(message.get("imageSet"), Mapping):
+            meta["image_set"] = dict(message["imageSet"])
+        provider = message.get("contentProvider")
+        provider = provider if isinstance(provider, Mapping) else {"type": "line"}
+        meta["content_provider"] = dict(provider)
+        if provider.get("type") == "external":
+            # The content lives on the sender's own server, not in LINE's data API: keep
+            # the URLs (shown to the manager) and fetch nothing we were not asked to trust.
+            url = _str(provider.get("originalContentUrl"))
+            return (f"{text} {url}" if url else text), None, False
+        if not message_id:
+            return text, None, False
+        return text, MediaRef(message_id, mtype, _str(message.get("fileName"))), False
+    if mtype == "sticker":
+        meta["sticker"] = {
+            key: message[key]
+            for key in ("packageId", "stickerId", "stickerResourceType", "keywords", "text")
+            if key in message
+        }
+        extra = _str(message.get("text"))
+        return ("[Sticker] " + extra if extra else "[Sticker]"), None, False
+    if mtype == "location":
+        meta["location"] = {
+            key: message.get(key) for key in ("title", "address", "latitude", "longitude")
+        }
+        return _location_text(message), None, False
+    meta["raw_message"] = dict(message)
+    return f"[unsupported message type {mtype}]", None, True
+
+
+def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEvent:
+    """Normalise one webhook event object. Never raises for an unknown or odd event."""
+    etype = _str(event.get("type")) or "unknown"
+    source = event.get("source")
+    thread_key, sender, meta = _who(source if isinstance(source, Mapping) else {}, destination)
+    delivery_context = event.get("deliveryContext")
+    meta.update(
+        {
+            "line_event_type": etype,
+            "webhook_event_id": _str(event.get("webhookEventId")),
+            "event_timestamp": event.get("timestamp"),
+            "is_redelivery": bool(
+                isinstance(delivery_context, Mapping) and delivery_context.get("isRedelivery") is True
+            ),
+            "mode": event.get("mode"),
+            "destination": destination,
+        }
+    )
+    reply_token = _str(event.get("replyToken"))
+    if reply_token:
+        meta["reply_token"] = reply_token
+
+    media: MediaRef | None = None
+    automated = False
+    message = event.get("message")
+    if etype == "message" and isinstance(message, Mapping):
+        text, media, automated = _message_event(message, meta)
+    elif etype == "follow":
+        follow = event.get("follow")
+        unblocked = isinstance(follow, Mapping) and follow.get("isUnblocked") is True
+        meta["customer_state"] = "following"
+        meta["is_unblocked"] = unblocked
+        text = "[Unblocked the LINE account]" if unblocked else "[Added the LINE account as a friend]"
+    elif etype == "unfollow":
+        # The customer blocked the account: pushes to them fail from now on. Stored for
+        # the managers to see; marked automated so no bot tries to answer it.
+        meta["customer_state"] = "blocked"
+        text, automated = "[Blocked the LINE account]", True
+    else:
+        meta["raw_event"] = dict(event)
+        text, automated = f"[unsupported event type {etype}]", True
+
+    return ParsedEvent(
+        InboundMessage(
+            event_id=_event_id(event),
+            sender=sender,
+            thread_key=thread_key,
+            text=text,
+            sent_at=_sent_at(event.get("timestamp")),
+            automated=automated,
+            meta=meta,
+        ),
+        media,
+    )
+
+
+def parse_body(body: bytes) -> ParsedBody:
+    """Parse a verified webhook body; raise :class:`MalformedDelivery` if it is not one."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedDelivery(f"LINE webhook body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MalformedDelivery("LINE webhook body is not a JSON object")
+    events = data.get("events")
+    if not isinstance(events, list):
+        raise MalformedDelivery("LINE webhook body has no 'events' array")
+    if not all(isinstance(event, dict) for event in events):
+        raise MalformedDelivery("LINE webhook 'events' holds something that is not an object")
+    destination = _str(data.get("destination"))
+    return ParsedBody(destination, [parse_event(event, destination) for event in events])
