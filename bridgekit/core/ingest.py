@@ -233,6 +233,7 @@ class IngestPipeline:
     async def _commit(self, batch: list[_Item]) -> None:
         async with self.db.write() as conn:
             await _BatchWriter(conn, batch, self.channel_id).write()
+        self.metrics.inc("bridgekit_ingest_commits_total")
         for item in batch:
             count = len(item.message_ids)
             status: IngestStatus = "accepted" if count or not item.result.messages else "duplicate"
@@ -297,14 +298,14 @@ class _BatchWriter:
         pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
         if not pairs:
             return
-        seen = set(
+        seen: set[tuple[int, str]] = set(
             (
                 await self.conn.execute(
                     select(s.messages.c.integration_id, s.messages.c.event_id).where(
                         tuple_(s.messages.c.integration_id, s.messages.c.event_id).in_(list(pairs))
                     )
                 )
-            ).tuples()
+            ).all()
         )
         claimed: set[tuple[int, str]] = set()
         for item in self.batch:

@@ -56,9 +56,8 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 def graph_error(body: Any) -> Mapping[str, Any] | None:
     """The ``error`` object of a Graph response body, if it has one."""
-    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
-        return body["error"]
-    return None
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return error if isinstance(error, Mapping) else None
 
 
 def describe(error: Mapping[str, Any]) -> str:

@@ -135,9 +135,7 @@ def _location_text(message: Mapping[str, Any]) -> str:
     return text
 
 
-def _message_event(
-    message: Mapping[str, Any], meta: dict[str, Any]
-) -> tuple[str, MediaRef | None, bool]:
+def _message_event(message: Mapping[str, Any], meta: dict[str, Any]) -> tuple[str, MediaRef | None, bool]:
     """Text, media reference and "automated" flag of a ``message`` event."""
     mtype = _str(message.get("type")) or "unknown"
     message_id = _str(message.get("id"))
@@ -179,9 +177,7 @@ def _message_event(
         extra = _str(message.get("text"))
         return ("[Sticker] " + extra if extra else "[Sticker]"), None, False
     if mtype == "location":
-        meta["location"] = {
-            key: message.get(key) for key in ("title", "address", "latitude", "longitude")
-        }
+        meta["location"] = {key: message.get(key) for key in ("title", "address", "latitude", "longitude")}
         return _location_text(message), None, False
     meta["raw_message"] = dict(message)
     return f"[unsupported message type {mtype}]", None, True

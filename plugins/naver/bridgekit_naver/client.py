@@ -155,4 +155,3 @@ __all__ = [
     "check_response",
     "parse_retry_after",
 ]
-

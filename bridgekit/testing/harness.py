@@ -1,0 +1,119 @@
+"""Start a real bridgekit in-process for tests: ``start_bridge`` and ``RunningBridge``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from bridgekit.config import Config, IntegrationConfig, OutboxConfig
+from bridgekit.core.bridge import Bridge
+from bridgekit.core.managers import create_manager
+from bridgekit.plugins import PluginHost
+from bridgekit.web.app import create_app
+
+# Fast retries and polling so tests observe retries in well under a second.
+TEST_OUTBOX = OutboxConfig(max_attempts=5, base_delay=0.05, max_delay=0.5, poll_interval=0.1, lease_seconds=5)
+
+
+class RunningBridge:
+    """A started bridgekit with an operator manager's API session.
+
+    ``url`` is the server's base URL: providers post to ``{url}/hooks/<integration>``.
+    """
+
+    def __init__(self, bridge: Bridge, server: TestServer, session: aiohttp.ClientSession) -> None:
+        self.bridge = bridge
+        self.server = server
+        self.session = session
+        self.url = str(server.make_url("")).rstrip("/")
+
+    async def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        async with self.session.request(method, f"{self.url}/api/v1{path}", **kwargs) as resp:
+            data = await resp.json()
+            if resp.status >= 400:
+                raise AssertionError(f"{method} {path} -> {resp.status}: {data}")
+            return data
+
+    async def chats(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.api("GET", "/chats?limit=200")
+        return result
+
+    async def messages(self, chat_id: int) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.api("GET", f"/chats/{chat_id}/messages")
+        return result
+
+    async def reply(self, chat_id: int, text: str) -> dict[str, Any]:
+        """A manager's reply to the customer, queued in the outbox."""
+        result: dict[str, Any] = await self.api("POST", f"/chats/{chat_id}/messages", json={"text": text})
+        return result
+
+    async def note(self, chat_id: int, text: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.api(
+            "POST", f"/chats/{chat_id}/messages", json={"text": text, "kind": "note"}
+        )
+        return result
+
+    async def post_hook(
+        self, integration: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, str]:
+        async with self.session.post(f"{self.url}/hooks/{integration}", data=body, headers=headers) as resp:
+            return resp.status, await resp.text()
+
+    async def wait_for(
+        self, predicate: Callable[[], Awaitable[Any] | Any], timeout: float = 10.0, interval: float = 0.05
+    ) -> Any:
+        """Poll ``predicate`` (sync or async) until it returns something truthy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
+                value = await value
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s")
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        await self.session.close()
+        await self.server.close()
+
+
+async def start_bridge(
+    *,
+    database_url: str,
+    data_dir: Path,
+    plugins: Mapping[str, object],
+    integrations: Mapping[str, Mapping[str, Any]] | None = None,
+    config: Config | None = None,
+) -> RunningBridge:
+    """Start bridgekit with exactly ``plugins`` registered (no entry points are loaded)."""
+    host = PluginHost()
+    for name, plugin in plugins.items():
+        host.register(plugin, name)
+    base = config or Config(outbox=TEST_OUTBOX)
+    configured = tuple(
+        IntegrationConfig(
+            name, str(spec["channel"]), dict(spec.get("settings", {})), dict(spec.get("secrets", {}))
+        )
+        for name, spec in (integrations or {}).items()
+    )
+    cfg = replace(base, database_url=database_url, data_dir=data_dir, integrations=configured)
+    bridge = Bridge(cfg, host)
+    app = await create_app(bridge)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        _, token = await create_manager(bridge.db, bridge.channel_id, "Test Operator", operator=True)
+    except BaseException:
+        await server.close()
+        raise
+    session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
+    return RunningBridge(bridge, server, session)

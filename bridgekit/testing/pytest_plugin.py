@@ -1,0 +1,59 @@
+"""pytest fixtures for bridgekit and plugin test suites.
+
+``db_url``        an empty database; parametrised over SQLite and, when
+                  ``BRIDGEKIT_TEST_POSTGRES`` is set, PostgreSQL.
+``make_bridge``   async factory starting a real bridgekit on that database:
+                  ``running = await make_bridge(plugins={"x": plugin}, integrations={...})``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from bridgekit.testing.databases import postgres_admin_url, temporary_database
+from bridgekit.testing.harness import RunningBridge, start_bridge
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames:
+        backends = ["sqlite"] + (["postgresql"] if postgres_admin_url() else [])
+        metafunc.parametrize("db_backend", backends, scope="function")
+
+
+@pytest_asyncio.fixture
+async def db_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with temporary_database(db_backend, tmp_path) as url:
+        yield url
+
+
+MakeBridge = Callable[..., Awaitable[RunningBridge]]
+
+
+@pytest_asyncio.fixture
+async def make_bridge(db_url: str, tmp_path: Path) -> AsyncIterator[MakeBridge]:
+    started: list[RunningBridge] = []
+
+    async def factory(
+        *,
+        plugins: Mapping[str, object],
+        integrations: Mapping[str, Mapping[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> RunningBridge:
+        running = await start_bridge(
+            database_url=db_url,
+            data_dir=tmp_path / f"data{len(started)}",
+            plugins=plugins,
+            integrations=integrations,
+            **kwargs,
+        )
+        started.append(running)
+        return running
+
+    yield factory
+    for running in reversed(started):
+        await running.close()

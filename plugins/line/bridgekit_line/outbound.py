@@ -1,0 +1,132 @@
+"""Build LINE message objects for one outbound message, within LINE's limits.
+
+Limits (Messaging API reference): at most 5 message objects per reply/push call; a text
+object holds at most 5000 characters (LINE counts UTF-16 code units: an emoji outside the
+BMP counts twice); an image object needs ``originalContentUrl`` and ``previewImageUrl``,
+both HTTPS, at most 2000 characters, JPEG or PNG, at most 10 MB (preview 1 MB).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from bridgekit.exceptions import PermanentDeliveryError
+from bridgekit.model import OutboundAttachment, OutboundMessage
+
+MAX_MESSAGES_PER_CALL = 5
+MAX_TEXT_CHARS = 5000
+#: A long manager reply becomes at most this many text objects (25 000 characters).
+MAX_TEXT_OBJECTS = 5
+MAX_URL_CHARS = 2000
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+
+#: Namespace of the retry keys derived from bridgekit idempotency keys (uuid5 below).
+RETRY_KEY_NAMESPACE = uuid.UUID("6f0c7d52-9a43-5b8e-8c1e-4b1d2f3a5c61")
+
+
+def utf16_len(text: str) -> int:
+    """Length as LINE counts it: UTF-16 code units."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _max_prefix(text: str, limit: int) -> int:
+    """Largest ``i`` with ``utf16_len(text[:i]) <= limit``."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            return i
+    return len(text)
+
+
+def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
+    """Split ``text`` into chunks of at most ``limit`` UTF-16 units, preferring to break
+    after a newline, then after a space, in the second half of a chunk."""
+    chunks: list[str] = []
+    rest = text
+    while utf16_len(rest) > limit:
+        cut = _max_prefix(rest, limit)
+        for sep in ("\n", " "):
+            at = rest.rfind(sep, cut // 2, cut)
+            if at != -1:
+                cut = at + 1
+                break
+        chunks.append(rest[:cut])
+        rest = rest[cut:]
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
+def retry_key(idempotency_key: str, batch: int) -> str:
+    """The ``X-Line-Retry-Key`` of call ``batch`` of an outbound message.
+
+    Derived (UUIDv5) from the message's idempotency key, so every attempt — including one
+    after a crash and restart — sends the same key and LINE accepts the push only once.
+    """
+    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{idempotency_key}#{batch}"))
+
+
+def public_url(base: str, attachment: OutboundAttachment) -> str:
+    """Where ``attachment`` is served under ``public_base_url``: ``{base}/{stored name}``.
+
+    The stored file name is the content's SHA-256 (bridgekit's content-addressed store), so
+    the URL is stable and not guessable; the original file name is appended as a query
+    only to give LINE (and the customer's download) a readable name.
+    """
+    return f"{base}/{quote(attachment.path.name)}?name={quote(attachment.filename)}"
+
+
+def _image(base: str, attachment: OutboundAttachment) -> dict[str, Any]:
+    if attachment.size > MAX_IMAGE_BYTES:
+        raise PermanentDeliveryError(
+            f"LINE image messages are limited to {MAX_IMAGE_BYTES // (1024 * 1024)} MB; "
+            f"{attachment.filename!r} is {attachment.size} bytes"
+        )
+    url = public_url(base, attachment)
+    if len(url) > MAX_URL_CHARS:
+        raise PermanentDeliveryError(
+            f"image URL for {attachment.filename!r} is over {MAX_URL_CHARS} characters"
+        )
+    return {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
+
+
+def build_messages(message: OutboundMessage, public_base_url: str | None) -> list[dict[str, Any]]:
+    """All LINE message objects for ``message``: its text, then one per attachment.
+
+    JPEG/PNG attachments become image messages; other files (LINE bots cannot send files)
+    become a text message with a download link. Both need ``public_base_url``.
+    """
+    objects: list[dict[str, Any]] = []
+    chunks = split_text(message.text) if message.text.strip() else []
+    if len(chunks) > MAX_TEXT_OBJECTS:
+        raise PermanentDeliveryError(
+            f"message is too long for LINE: {utf16_len(message.text)} characters, at most "
+            f"{MAX_TEXT_OBJECTS * MAX_TEXT_CHARS} ({MAX_TEXT_OBJECTS} messages of {MAX_TEXT_CHARS})"
+        )
+    objects.extend({"type": "text", "text": chunk} for chunk in chunks)
+    if message.attachments and not public_base_url:
+        raise PermanentDeliveryError(
+            "LINE can only send attachments as public HTTPS URLs, and this integration has no "
+            "'public_base_url' setting; configure it or send text only"
+        )
+    for attachment in message.attachments:
+        assert public_base_url is not None
+        if attachment.content_type.lower() in IMAGE_TYPES:
+            objects.append(_image(public_base_url, attachment))
+        else:
+            link = public_url(public_base_url, attachment)
+            objects.append({"type": "text", "text": f"📎 {attachment.filename}: {link}"[:MAX_TEXT_CHARS]})
+    if not objects:
+        raise PermanentDeliveryError("nothing to send: the message has no text and no attachments")
+    return objects
+
+
+def batches(objects: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split message objects into calls of at most :data:`MAX_MESSAGES_PER_CALL`."""
+    step = MAX_MESSAGES_PER_CALL
+    return [list(objects[i : i + step]) for i in range(0, len(objects), step)]

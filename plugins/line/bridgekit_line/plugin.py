@@ -1,0 +1,268 @@
+"""The LINE Messaging API channel: bridgekit hook implementations.
+
+Inbound: LINE POSTs signed webhook events to ``/hooks/<integration>``; ``bridgekit_ingest``
+verifies ``X-Line-Signature`` over the raw body first, then normalises each event (see
+:mod:`bridgekit_line.events`) and downloads media from the data API. ``bridgekit_identify_
+customer`` names the sender through the profile API (cached, never fatal).
+
+Outbound: ``bridgekit_deliver`` answers through the free reply API while the customer's
+reply token is fresh and unused, and through the push API otherwise, with an
+``X-Line-Retry-Key`` derived from the message's idempotency key so a retry is never a
+second message. LINE sends are not billed in PU (``bridgekit_bill`` returns ``None``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import mimetypes
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import aiohttp
+
+import bridgekit
+from bridgekit.exceptions import ConfigError
+from bridgekit.model import (
+    Capabilities,
+    ChannelSpec,
+    Charge,
+    Contact,
+    CustomerProfile,
+    DeliveryResult,
+    DeliveryStatus,
+    InboundAttachment,
+    InboundMessage,
+    InboxSlot,
+    IngestResult,
+    Integration,
+    OutboundMessage,
+    RawDelivery,
+)
+from bridgekit_line import events as ev
+from bridgekit_line.cache import TTLCache
+from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, SendResult
+from bridgekit_line.outbound import batches, build_messages, retry_key
+from bridgekit_line.settings import LineSettings, secret
+from bridgekit_line.signature import SIGNATURE_HEADER, verify
+
+log = logging.getLogger("bridgekit.line")
+
+CHANNEL = ChannelSpec(
+    name="line",
+    title="LINE",
+    inbox_slot=InboxSlot.LINE,
+    # LINE's standard Messaging API does not tell a bot when its messages are read, so the
+    # inbox shows "sent" rather than "read" (I19).
+    capabilities=Capabilities(reports_reads=False, supports_images=True),
+    closed_chat_policy="reopen",
+    mark="LINE",
+)
+
+#: How many used reply tokens to remember (a token is useless after a minute anyway).
+_USED_TOKENS_MAX = 10_000
+_PROFILE_CACHE_MAX = 10_000
+#: A failed or empty profile look-up is retried after this long, not on every message.
+_PROFILE_NEGATIVE_TTL = 60.0
+
+
+def _filename(media: ev.MediaRef, content_type: str) -> str:
+    if media.file_name:
+        return media.file_name
+    ext = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+    if ext == ".jpe":
+        ext = ".jpg"
+    return f"line-{media.kind}-{media.message_id}{ext}"
+
+
+class LinePlugin:
+    """The ``line`` channel. One instance may serve many LINE integrations (bots).
+
+    ``clock`` (seconds since the epoch) is injectable so tests can age reply tokens.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self.client = LineClient(self._get_session)
+        self._profiles: TTLCache[tuple[str, str], str | None] = TTLCache(_PROFILE_CACHE_MAX, 3600.0)
+        self._used_reply_tokens: TTLCache[str, bool] = TTLCache(_USED_TOKENS_MAX, 120.0)
+
+    async def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # Per-request timeouts come from each integration's settings.
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (also done by ``bridgekit_shutdown``)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- declaration ---------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_channels(self) -> Iterable[ChannelSpec]:
+        return [CHANNEL]
+
+    # --- inbound -------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        """Verify the signature, then normalise every event of one webhook delivery."""
+        verify(secret(integration, "channel_secret"), delivery.body, delivery.headers.get(SIGNATURE_HEADER))
+        parsed = ev.parse_body(delivery.body)
+        if not parsed.events:
+            # The console's "Verify" button sends an empty events list: answer 200.
+            return IngestResult()
+        with_media = [(i, p.media) for i, p in enumerate(parsed.events) if p.media is not None]
+        messages = [p.message for p in parsed.events]
+        if with_media:
+            fetched: list[tuple[bytes, str] | BaseException]
+            try:
+                settings = LineSettings.from_integration(integration)
+                token = secret(integration, "channel_access_token")
+            except ConfigError as exc:
+                # Still store the messages: the content can be fetched once this is fixed.
+                fetched = [ContentUnavailable(str(exc))] * len(with_media)
+            else:
+                fetched = await asyncio.gather(
+                    *(self.client.content(settings, token, media.message_id) for _, media in with_media),
+                    return_exceptions=True,
+                )
+            for (index, media), outcome in zip(with_media, fetched, strict=True):
+                messages[index] = self._with_content(messages[index], media, outcome)
+        return IngestResult(messages=messages)
+
+    def _with_content(
+        self, message: InboundMessage, media: ev.MediaRef, outcome: tuple[bytes, str] | BaseException
+    ) -> InboundMessage:
+        if isinstance(outcome, tuple):
+            data, content_type = outcome
+            attachment = InboundAttachment(_filename(media, content_type), content_type, data)
+            return dataclasses.replace(message, attachments=(attachment,))
+        if not isinstance(outcome, Exception):
+            raise outcome  # CancelledError and friends must propagate
+        # The message is stored anyway, so the manager sees the customer sent something;
+        # meta keeps the message id to fetch the content again while LINE still has it.
+        log.warning("LINE content of message %s not fetched: %s", media.message_id, outcome)
+        meta = {**message.meta, "content_pending": True, "content_error": str(outcome)}
+        return dataclasses.replace(
+            message, text=f"{message.text} (content could not be loaded: {outcome})", meta=meta
+        )
+
+    @bridgekit.hookimpl
+    async def bridgekit_identify_customer(
+        self, integration: Integration, message: InboundMessage
+    ) -> CustomerProfile | None:
+        """The LINE userId as a verified, non-shared handle, named from the profile API."""
+        if message.sender.kind != ev.CONTACT_KIND:
+            return None
+        user_id = message.sender.value
+        name = await self._display_name(integration, message.meta, user_id)
+        contact = Contact(kind=ev.CONTACT_KIND, value=user_id, name=name, verified=True, shared=False)
+        return CustomerProfile(name=name, contacts=(contact,))
+
+    async def _display_name(
+        self, integration: Integration, meta: Mapping[str, Any], user_id: str
+    ) -> str | None:
+        # Group and room members who are not friends of the bot have no /profile; LINE
+        # offers member-profile endpoints for them instead.
+        if meta.get("source_type") == "group" and meta.get("group_id"):
+            path = f"group/{meta['group_id']}/member/{user_id}"
+        elif meta.get("source_type") == "room" and meta.get("room_id"):
+            path = f"room/{meta['room_id']}/member/{user_id}"
+        else:
+            path = f"profile/{user_id}"
+        key = (integration.name, path)
+        hit, cached = self._profiles.get(key)
+        if hit:
+            return cached
+        try:
+            settings = LineSettings.from_integration(integration)
+            profile = await self.client.profile(settings, secret(integration, "channel_access_token"), path)
+        except Exception as exc:
+            # A profile failure must never fail ingest: the customer simply has no name yet.
+            log.warning("LINE profile look-up for %s failed: %s", user_id, exc)
+            self._profiles.set(key, None, _PROFILE_NEGATIVE_TTL)
+            return None
+        name = profile.get("displayName") if profile else None
+        name = name if isinstance(name, str) and name else None
+        self._profiles.set(key, name, settings.profile_cache_ttl if name else _PROFILE_NEGATIVE_TTL)
+        return name
+
+    # --- outbound ------------------------------------------------------------------
+
+    def _reply_token(self, settings: LineSettings, message: OutboundMessage, calls: int) -> str | None:
+        """The reply token to use for this send, or ``None`` to push."""
+        ctx = message.reply_context
+        token = ctx.get("reply_token")
+        timestamp = ctx.get("event_timestamp")
+        if not settings.use_reply_api or not isinstance(token, str) or not token:
+            return None
+        if calls != 1 or message.attempt != 1 or ctx.get("is_redelivery"):
+            # Reply calls carry no retry key: a retried or multi-call send pushes instead, so
+            # every part of it is covered by X-Line-Retry-Key and can never go out twice.
+            return None
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+            return None
+        if self._clock() - timestamp / 1000 > settings.reply_token_max_age:
+            return None
+        if token in self._used_reply_tokens:
+            return None  # a reply token works once
+        return token
+
+    @bridgekit.hookimpl
+    async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        """Reply while the reply token is fresh and unused, push otherwise."""
+        settings = LineSettings.from_integration(integration)
+        token = secret(integration, "channel_access_token")
+        calls = batches(build_messages(message, settings.public_base_url))
+        results: list[SendResult] = []
+        reply_token = self._reply_token(settings, message, len(calls))
+        if reply_token is not None:
+            self._used_reply_tokens.set(reply_token, True)
+            try:
+                results.append(await self.client.reply(settings, token, reply_token, calls[0]))
+            except InvalidReplyToken:
+                log.info("LINE reply token for message %s was no longer valid; pushing", message.message_id)
+        if not results:
+            for index, objects in enumerate(calls):
+                key = retry_key(message.idempotency_key, index)
+                results.append(await self.client.push(settings, token, message.thread_key, objects, key))
+        ids = [mid for result in results for mid in result.message_ids]
+        meta: dict[str, Any] = {
+            "via": results[0].via,
+            "sent_message_ids": ids,
+            "request_ids": [r.request_id for r in results if r.request_id],
+        }
+        accepted = [r.accepted_request_id for r in results if r.accepted_request_id]
+        if accepted:
+            meta["accepted_request_ids"] = accepted
+        quotes = [q for r in results for q in r.quote_tokens]
+        if quotes:
+            meta["quote_tokens"] = quotes
+        return DeliveryResult(
+            provider_message_id=",".join(ids) or None, status=DeliveryStatus.SENT, meta=meta
+        )
+
+    @bridgekit.hookimpl
+    def bridgekit_bill(
+        self, integration: Integration, message: OutboundMessage, result: DeliveryResult
+    ) -> Charge | None:
+        """LINE sends cost no PU: LINE bills the account owner directly (its own message
+        plans), and bridgekit's PU ledger covers SMS/Kakao-style per-message sends only."""
+        return None
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    async def bridgekit_shutdown(self) -> None:
+        await self.aclose()
+
+
+plugin = LinePlugin()
+"""The instance registered through the ``bridgekit`` entry point ``line``."""

@@ -1,0 +1,340 @@
+"""The Naver TalkTalk channel plugin: hook implementations.
+
+Inbound: ``POST /hooks/<integration>?token=<secret>`` -> :mod:`.access` (token and source
+address) -> :mod:`.events` (parse and normalise; images are fetched here).
+Outbound: :mod:`.outbound` plans the ``send`` events, :mod:`.client` posts them, images go
+through the Image Upload API via a signed URL served by :mod:`.media`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import posixpath
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+import bridgekit
+from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
+from bridgekit.model import (
+    Capabilities,
+    ChannelSpec,
+    Charge,
+    CustomerProfile,
+    DeliveryResult,
+    DeliveryStatus,
+    InboundAttachment,
+    InboundMessage,
+    InboxSlot,
+    IngestResult,
+    Integration,
+    OutboundAttachment,
+    OutboundMessage,
+    RawDelivery,
+)
+from bridgekit_naver import media
+from bridgekit_naver.access import verify_delivery
+from bridgekit_naver.client import DEFAULT_API_BASE, TalkTalkClient
+from bridgekit_naver.events import CONTACT_KIND, event_id_for, normalise, parse_event
+from bridgekit_naver.outbound import MAX_IMAGE_BYTES, describe_progress, plan_parts
+
+if TYPE_CHECKING:
+    from aiohttp.web import AbstractRouteDef
+
+    from bridgekit.core.bridge import Bridge
+
+CHANNEL = "naver"
+
+#: Declared capabilities. Naver reports no read receipts (SPEC I19: the manager sees
+#: "sent", never "read"); images only, up to 20 MB each (README, imageContent). Text has a
+#: 10,000-character limit, which deliver handles by splitting, so no byte cap is declared.
+CHANNEL_SPEC = ChannelSpec(
+    name=CHANNEL,
+    title="Naver TalkTalk",
+    inbox_slot=InboxSlot.NAVER_TALKTALK,
+    capabilities=Capabilities(
+        reports_reads=False,
+        max_attachments=10,
+        max_attachment_bytes=MAX_IMAGE_BYTES,
+        supports_images=True,
+    ),
+    closed_chat_policy="reopen",
+    mark="N",
+)
+
+#: Total time for one call to TalkTalk's API.
+API_TIMEOUT_SECONDS = 15.0
+#: TalkTalk waits 5 s for our webhook answer (README: "Read timed out: 5초"), and the image
+#: is fetched before we answer, so leave it well under that.
+DEFAULT_IMAGE_FETCH_TIMEOUT = 3.0
+#: Identical webhook bodies within this many seconds are one event (see events.event_id_for).
+DEFAULT_DEDUPE_WINDOW = 10.0
+#: How many partly delivered messages to remember (so a retry resumes, see deliver).
+_PROGRESS_LIMIT = 1024
+
+
+class NaverPlugin:
+    """Naver TalkTalk Chat Bot API channel.
+
+    One instance serves every ``naver`` integration. It holds one lazily created
+    ``aiohttp.ClientSession`` (closed in ``bridgekit_shutdown``) and a little in-process
+    state: the signing keys of integrations it has seen (for the media route) and how far
+    a multi-part delivery got (so an outbox retry does not resend the parts that went out).
+    """
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._progress: OrderedDict[str, int] = OrderedDict()
+        self._media_keys: dict[str, bytes] = {}
+        self._bridge: Any = None
+
+    # --- declaration ---------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_channels(self) -> Iterable[ChannelSpec]:
+        """Declare the ``naver`` channel (SPEC P2, P3 slot NAVER_TALKTALK, I19 no reads)."""
+        return [CHANNEL_SPEC]
+
+    # --- inbound -------------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        """Check the path token and source address, then normalise the event."""
+        verify_delivery(integration, delivery)
+        self._remember(integration)
+        if delivery.method.upper() != "POST":
+            return IngestResult()  # a browser or monitor checking the URL: nothing to do
+        event = parse_event(delivery.body)
+        window = float(integration.settings.get("dedupe_window_seconds", DEFAULT_DEDUPE_WINDOW))
+        event_id = event_id_for(delivery.body, delivery.received_at, window)
+        attachments: tuple[InboundAttachment, ...] = ()
+        image_error: str | None = None
+        if event.name == "send" and event.text_content is None and event.image_url:
+            timeout = float(integration.settings.get("image_fetch_timeout", DEFAULT_IMAGE_FETCH_TIMEOUT))
+            try:
+                attachments = (await self._fetch_image(event.image_url, timeout),)
+            except ImageFetchError as exc:
+                image_error = str(exc)
+        messages = normalise(
+            event, event_id, sent_at=delivery.received_at, attachments=attachments, image_error=image_error
+        )
+        return IngestResult(messages=messages)
+
+    @bridgekit.hookimpl
+    def bridgekit_identify_customer(
+        self, integration: Integration, message: InboundMessage
+    ) -> CustomerProfile | None:
+        """TalkTalk gives no name with an event.
+
+        Its Profile API (nickname, phone, address) interrupts the conversation with a
+        consent dialog for the customer, so bridgekit never calls it on its own; the core
+        uses the sender's TalkTalk id as the handle.
+        """
+        return None
+
+    async def _fetch_image(self, url: str, limit_seconds: float) -> InboundAttachment:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ImageFetchError(f"not an http(s) URL: {url}")
+        session = await self._client_session()
+        try:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=limit_seconds)) as resp:
+                if resp.status != 200:
+                    raise ImageFetchError(f"HTTP {resp.status}")
+                if resp.content_length is not None and resp.content_length > MAX_IMAGE_BYTES:
+                    raise ImageFetchError(f"larger than {MAX_IMAGE_BYTES} bytes")
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data.extend(chunk)
+                    if len(data) > MAX_IMAGE_BYTES:
+                        raise ImageFetchError(f"larger than {MAX_IMAGE_BYTES} bytes")
+                content_type = resp.content_type
+        except TimeoutError:
+            raise ImageFetchError(f"timed out after {limit_seconds:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise ImageFetchError(str(exc) or type(exc).__name__) from None
+        if not content_type.startswith("image/"):
+            content_type = sniff_image_type(bytes(data)) or content_type
+        name = posixpath.basename(parts.path) or "image"
+        if "." not in name:
+            name += mimetypes.guess_extension(content_type) or ""
+        return InboundAttachment(filename=name, content_type=content_type, data=bytes(data))
+
+    # --- outbound ------------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        """Send text (split at 10,000 characters) and images (uploaded, then sent by imageId).
+
+        TalkTalk returns no message id, so ``provider_message_id`` is ``None``: nothing
+        ever refers back to a sent message (no delivery or read reports, SPEC I19).
+        """
+        key = integration.secrets.get("authorization_key")
+        if not key:
+            raise PermanentDeliveryError(
+                f"integration {integration.name!r} has no secrets.authorization_key "
+                "(partner center > 개발자도구 > 챗봇API 설정 > 보내기 API > 생성)"
+            )
+        self._remember(integration)
+        user = message.recipient.value if message.recipient.kind == CONTACT_KIND else ""
+        user = user or message.thread_key
+        if not user:
+            raise PermanentDeliveryError("no TalkTalk user id to send to")
+        parts = plan_parts(message)
+        client = TalkTalkClient(
+            await self._client_session(),
+            str(integration.settings.get("api_base") or DEFAULT_API_BASE),
+            key,
+        )
+        done = self._progress.get(message.idempotency_key, 0)
+        image_ids: list[str] = []
+        for index, part in enumerate(parts):
+            if index < done:
+                continue  # went out on an earlier attempt (same process): never twice
+            try:
+                if part.attachment is not None:
+                    image_id = await self._upload(integration, client, part.attachment)
+                    image_ids.append(image_id)
+                    payload: dict[str, Any] = {"imageContent": {"imageId": image_id}}
+                else:
+                    payload = {"textContent": {"text": part.text}}
+                await client.send_event({"event": "send", "user": user, **payload})
+            except TransientDeliveryError as exc:
+                self._set_progress(message.idempotency_key, index)
+                raise TransientDeliveryError(
+                    exc.reason + describe_progress(index, parts), retry_after=exc.retry_after
+                ) from None
+            except PermanentDeliveryError as exc:
+                self._progress.pop(message.idempotency_key, None)
+                raise PermanentDeliveryError(exc.reason + describe_progress(index, parts)) from None
+            self._set_progress(message.idempotency_key, index + 1)
+        self._progress.pop(message.idempotency_key, None)
+        return DeliveryResult(
+            provider_message_id=None,
+            status=DeliveryStatus.SENT,
+            meta={"parts": len(parts), "image_ids": image_ids},
+        )
+
+    async def _upload(self, integration: Integration, client: TalkTalkClient, att: OutboundAttachment) -> str:
+        base = str(integration.settings.get("public_url") or self._public_url() or "").rstrip("/")
+        if not base:
+            raise PermanentDeliveryError(
+                "sending images to Naver TalkTalk needs a public URL Naver can download them from: "
+                "set [server] public_url or the integration's settings.public_url"
+            )
+        ttl = float(integration.settings.get("media_ttl_seconds", media.DEFAULT_TTL_SECONDS))
+        grant = media.MediaGrant(
+            integration=integration.name,
+            path=att.path,
+            content_type=att.content_type.lower().replace("image/jpg", "image/jpeg"),
+            expires_at=time.time() + ttl,
+        )
+        token = media.sign(grant, self._media_keys[integration.name])
+        return await client.upload_image(f"{base}{media.MEDIA_PREFIX}{token}")
+
+    def _set_progress(self, key: str, done: int) -> None:
+        self._progress[key] = done
+        self._progress.move_to_end(key)
+        while len(self._progress) > _PROGRESS_LIMIT:
+            self._progress.popitem(last=False)
+
+    @bridgekit.hookimpl
+    def bridgekit_bill(
+        self, integration: Integration, message: OutboundMessage, result: DeliveryResult
+    ) -> Charge | None:
+        """TalkTalk messages are free: nothing is billed in PU."""
+        return None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_startup(self, bridge: Bridge) -> None:
+        """Remember the bridge: its public URL and integrations serve the media route."""
+        self._bridge = bridge
+
+    @bridgekit.hookimpl
+    async def bridgekit_shutdown(self, bridge: Bridge) -> None:
+        """Close the HTTP session."""
+        await self.aclose()
+
+    @bridgekit.hookimpl
+    def bridgekit_routes(self, bridge: Bridge) -> Iterable[AbstractRouteDef]:
+        """``GET /naver/media/{token}``: signed, short-lived image downloads for Naver."""
+        if bridge is not None:
+            self._bridge = bridge
+        return [web.get(media.MEDIA_ROUTE, media.media_handler(self._media_key_for))]
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (also usable without a running bridge, in tests)."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+        self._session_loop = None
+
+    # --- helpers -------------------------------------------------------------------------
+
+    async def _client_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            # A session is bound to its event loop; a new loop (tests, a restart in the same
+            # process) needs a new session.
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
+            self._session_loop = loop
+        return self._session
+
+    def _remember(self, integration: Integration) -> None:
+        secret = integration.secrets.get("path_token") or integration.secrets.get("authorization_key")
+        if secret:
+            self._media_keys[integration.name] = media.media_key(secret)
+
+    def _media_key_for(self, name: str) -> bytes | None:
+        key = self._media_keys.get(name)
+        if key is not None:
+            return key
+        # Another process may have signed the URL: find the integration through the bridge.
+        registry = getattr(self._bridge, "integrations", None)
+        getter = getattr(registry, "get", None)
+        if getter is None:
+            return None
+        try:
+            bound = getter(name)
+        except Exception:
+            return None
+        integration = getattr(bound, "integration", bound)
+        if isinstance(integration, Integration) and integration.channel == CHANNEL:
+            self._remember(integration)
+            return self._media_keys.get(name)
+        return None
+
+    def _public_url(self) -> str | None:
+        config = getattr(self._bridge, "config", None)
+        value = getattr(config, "public_url", None)
+        return value if isinstance(value, str) and value else None
+
+
+class ImageFetchError(Exception):
+    """A customer's image could not be downloaded (the message keeps its URL instead)."""
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The image type from magic bytes, for servers that send a generic Content-Type."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+plugin = NaverPlugin()
+"""The instance registered through the ``bridgekit`` entry point."""
