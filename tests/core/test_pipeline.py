@@ -34,7 +34,8 @@ async def test_customer_message_reaches_bot_reply_is_delivered_and_billed(
 
     chats = await running.chats()
     assert len(chats) == 1
-    assert chats[0]["integration"] == "acme" and chats[0]["state"] == "open"
+    assert chats[0]["integration"] == "acme"
+    assert chats[0]["state"] == "open"
     await running.wait_for(lambda: sandbox.texts == ["echo: hello"])
 
     messages = await running.wait_for(
@@ -43,8 +44,10 @@ async def test_customer_message_reaches_bot_reply_is_delivered_and_billed(
         )
     )
     inbound, reply = messages
-    assert inbound["text"] == "hello" and inbound["author_name"] == "Kim Minji"
-    assert reply["author_kind"] == "bot" and reply["provider_message_id"] == "msg-1"
+    assert inbound["text"] == "hello"
+    assert inbound["author_name"] == "Kim Minji"
+    assert reply["author_kind"] == "bot"
+    assert reply["provider_message_id"] == "msg-1"
     async with running.bridge.db.read() as conn:
         ledger = (await conn.execute(select(s.ledger.c.amount_pu, s.ledger.c.category))).all()
         tags = (await conn.execute(select(s.chat_tags.c.tag))).scalars().all()
@@ -71,7 +74,8 @@ async def test_manager_reply_is_delivered_once_and_note_never(
 
     note = await running.note(chat_id, "internal: VIP customer")
     reply = await running.reply(chat_id, "Hello, how can we help?")
-    assert note["delivery_status"] is None and reply["delivery_status"] == "pending"
+    assert note["delivery_status"] is None
+    assert reply["delivery_status"] == "pending"
     await running.wait_for(lambda: sandbox.texts == ["Hello, how can we help?"])
     await asyncio.sleep(0.3)
     assert [c["body"]["text"] for c in sandbox.calls] == ["Hello, how can we help?"]
@@ -131,7 +135,8 @@ async def test_malformed_delivery_is_kept_raw_with_a_clear_error(
 
     body = b'{"not-events": []}'
     status, text = await running.post_hook("acme", body, {SIGNATURE_HEADER: sign("s3cret", body)})
-    assert status == 400 and "not a test-channel webhook" in text
+    assert status == 400
+    assert "not a test-channel webhook" in text
     async with running.bridge.db.read() as conn:
         raw = (await conn.execute(select(s.raw_deliveries.c.status, s.raw_deliveries.c.body))).all()
     assert [(r.status, r.body) for r in raw] == [("malformed", body)]
@@ -149,7 +154,9 @@ async def test_a_plugin_that_raises_leaves_the_server_serving_and_keeps_the_deli
     assert status == 500  # the provider redelivers later
     async with running.bridge.db.read() as conn:
         kept = (await conn.execute(select(s.raw_deliveries.c.status, s.raw_deliveries.c.error))).all()
-    assert len(kept) == 1 and kept[0].status == "error" and "plugin bug" in kept[0].error
+    assert len(kept) == 1
+    assert kept[0].status == "error"
+    assert "plugin bug" in kept[0].error
 
     # The server still serves, and a crashing bot does not stop the other bot.
     body, headers = signed({"id": "ev-2", "user": "u-1", "text": "still there?"})
@@ -174,7 +181,8 @@ async def test_transient_failures_are_retried_and_the_message_is_sent_once(
     await running.reply(chat_id, "retry me")
     await running.wait_for(lambda: sandbox.texts == ["retry me"])
     keys = [c["key"] for c in sandbox.calls]
-    assert len(keys) == 3 and len(set(keys)) == 1  # same idempotency key on every attempt
+    assert len(keys) == 3
+    assert len(set(keys)) == 1
     async with running.bridge.db.read() as conn:
         job = (await conn.execute(select(s.outbox.c.state, s.outbox.c.attempts))).one()
         ledger = await conn.execute(select(func.count()).select_from(s.ledger))
@@ -302,5 +310,6 @@ async def test_a_verified_handle_joins_the_existing_customer_across_integrations
     body, headers = signed({"id": "1", "user": "u-b", "text": "from two"})
     await running.post_hook("two", body, headers)
     chats = await running.chats()
-    assert len(chats) == 2 and chats[0]["customer_id"] == chats[1]["customer_id"]
+    assert len(chats) == 2
+    assert chats[0]["customer_id"] == chats[1]["customer_id"]
     assert await count(running, s.customers) == 1

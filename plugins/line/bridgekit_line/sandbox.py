@@ -3,7 +3,7 @@
 It serves the endpoints the ``line`` plugin calls, with LINE's request checks and LINE's
 success and error bodies:
 
-* ``POST /v2/bot/message/reply`` — bearer token, JSON shape, 1–5 messages, text length
+* ``POST /v2/bot/message/reply`` — bearer token, JSON shape, 1-5 messages, text length
   (5000 UTF-16 units), HTTPS media URLs; reply tokens are single-use and expire
   (``reply_token_ttl``, LINE documents one minute); a retry key is refused here (LINE: 400).
 * ``POST /v2/bot/message/push`` — the same checks, ``to`` shape, ``X-Line-Retry-Key`` must be
@@ -306,9 +306,8 @@ class LineSandbox:
             return web.json_response(
                 fault.body, status=fault.status, headers={"x-line-request-id": str(uuid.uuid4()), **headers}
             ), None
-        if request.method == "POST":
-            if not isinstance(body, dict):
-                return _error(400, "The request body has 1 error(s)", [{"message": "Invalid JSON"}]), None
+        if request.method == "POST" and not isinstance(body, dict):
+            return _error(400, "The request body has 1 error(s)", [{"message": "Invalid JSON"}]), None
         return None, body
 
     def _accept(self, via: str, to: str, messages: list[dict[str, Any]], retry_key: str | None) -> _Accepted:
