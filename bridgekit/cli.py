@@ -123,13 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_plugins
     )
 
-    managers = with_config(sub.add_parser("managers", help="create managers, rotate API tokens"))
+    managers = sub.add_parser("managers", help="create managers, rotate API tokens")
     msub = managers.add_subparsers(dest="action", required=True)
-    create = msub.add_parser("create")
+    create = with_config(msub.add_parser("create"))
     create.add_argument("name")
     create.add_argument("--operator", action="store_true", help="give the operator seat")
     create.add_argument("--permission", action="append", help="e.g. delete_chats (repeatable)")
-    rotate = msub.add_parser("rotate")
+    rotate = with_config(msub.add_parser("rotate"))
     rotate.add_argument("id", type=int)
     for p in (create, rotate):
         p.set_defaults(func=cmd_managers)

@@ -149,13 +149,19 @@ class PluginHost:
             self.register(plugin, name, version)
 
     def load_modules(self, modules: Iterable[str]) -> None:
-        """Register plugins by import path (``package.module``), like pytest's ``-p``."""
+        """Register plugins by import path, like pytest's ``-p``.
+
+        ``package.module`` registers the module itself; ``package.module:attr`` registers the
+        object ``attr`` of that module (an instance with hook methods).
+        """
         for dotted in modules:
+            module_name, _, attr = dotted.partition(":")
             try:
-                module = importlib.import_module(dotted)
-            except ImportError as exc:
-                raise PluginError(f"plugin module {dotted!r} cannot be imported: {exc}") from exc
-            self.register(module, dotted)
+                module = importlib.import_module(module_name)
+                plugin = getattr(module, attr) if attr else module
+            except (ImportError, AttributeError) as exc:
+                raise PluginError(f"plugin {dotted!r} cannot be imported: {exc}") from exc
+            self.register(plugin, dotted)
 
     @property
     def channels(self) -> dict[str, LoadedChannel]:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from bridgekit.core.managers import Manager
 
 BRIDGE: web.AppKey[Bridge] = web.AppKey("bridge")
-MANAGER_KEY: web.RequestKey[Manager] = web.RequestKey("manager", "bridgekit.core.managers.Manager")
+MANAGER_KEY: web.RequestKey[Manager] = web.RequestKey("manager")
 
 
 def current_manager(request: web.Request) -> Manager:

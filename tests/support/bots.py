@@ -48,3 +48,7 @@ class CrashingBot:
     @bridgekit.hookimpl
     def bridgekit_message_received(self, event: MessageEvent) -> None:
         raise RuntimeError("bot bug")
+
+
+echo_bot = EchoBot()
+"""Instance loadable with ``[plugins] modules = ["tests.support.bots:echo_bot"]``."""

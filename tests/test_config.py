@@ -1,0 +1,67 @@
+"""Configuration: embedded defaults, TOML, and secrets from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridgekit.config import env_secret_name, load_config, parse_config
+from bridgekit.exceptions import ConfigError
+
+
+def test_no_configuration_means_a_sqlite_file_in_the_working_directory_on_loopback(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, env={})
+    assert config.database_url == f"sqlite+aiosqlite:///{tmp_path / 'bridgekit.db'}"
+    assert (config.host, config.port) == ("127.0.0.1", 8080)
+    assert config.enabled_plugins is None  # every installed plugin
+
+
+def test_toml_integrations_with_secrets_overridden_by_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "bridgekit.toml"
+    path.write_text(
+        """
+[database]
+url = "postgresql+asyncpg://bk@db/bk"
+[plugins]
+enabled = ["line"]
+[integrations.acme-line]
+channel = "line"
+settings = { api_base = "http://127.0.0.1:9" }
+secrets = { channel_secret = "from-file", channel_access_token = "tok" }
+"""
+    )
+    env = {env_secret_name("acme-line", "channel_secret"): "from-env"}
+    assert env_secret_name("acme-line", "channel_secret") == "BRIDGEKIT_INTEGRATION_ACME_LINE_CHANNEL_SECRET"
+    config = load_config(path, env=env)
+    (integration,) = config.integrations
+    assert integration.secrets == {"channel_secret": "from-env", "channel_access_token": "tok"}
+    assert integration.settings == {"api_base": "http://127.0.0.1:9"}
+    assert config.enabled_plugins == ("line",)
+    assert config.data_dir == tmp_path / "bridgekit-data"
+
+
+def test_database_url_from_the_environment_wins() -> None:
+    config = parse_config({"database": {"url": "sqlite:///a.db"}}, env={"BRIDGEKIT_DATABASE_URL": "sqlite:///b.db"})
+    assert config.database_url == "sqlite:///b.db"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"srever": {}}, "unknown configuration section"),
+        ({"server": {"port": "80"}}, "server.port has the wrong type"),
+        ({"integrations": {"bad name!": {"channel": "line"}}}, "integration names are"),
+        ({"integrations": {"x": {}}}, "integrations.x.channel has the wrong type"),
+        ({"outbox": {"max_attemps": 3}}, "outbox:"),
+    ],
+)
+def test_mistakes_are_reported_clearly(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data, env={})
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
