@@ -15,7 +15,9 @@ from tests.support.processes import env, free_port
 pytestmark = pytest.mark.slow
 
 
-async def test_serve_without_configuration_uses_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
+async def test_serve_without_configuration_uses_a_sqlite_file_in_the_working_directory(
+    tmp_path: Path,
+) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridgekit.cli", "serve", "--port", str(port)],
@@ -48,7 +50,11 @@ async def test_serve_without_configuration_uses_a_sqlite_file_in_the_working_dir
 
 def test_migrate_creates_the_database(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bridgekit.cli", "migrate"], cwd=tmp_path, env=env(), capture_output=True, text=True
+        [sys.executable, "-m", "bridgekit.cli", "migrate"],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert "database is up to date" in done.stdout
@@ -58,7 +64,11 @@ def test_migrate_creates_the_database(tmp_path: Path) -> None:
 def test_a_configuration_error_is_reported_without_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "bridgekit.toml").write_text("[srever]\n")
     done = subprocess.run(
-        [sys.executable, "-m", "bridgekit.cli", "plugins"], cwd=tmp_path, env=env(), capture_output=True, text=True
+        [sys.executable, "-m", "bridgekit.cli", "plugins"],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 2
     assert "unknown configuration section(s): srever" in done.stderr

@@ -10,7 +10,9 @@ from bridgekit.config import env_secret_name, load_config, parse_config
 from bridgekit.exceptions import ConfigError
 
 
-def test_no_configuration_means_a_sqlite_file_in_the_working_directory_on_loopback(tmp_path, monkeypatch) -> None:
+def test_no_configuration_means_a_sqlite_file_in_the_working_directory_on_loopback(
+    tmp_path, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     config = load_config(None, env={})
     assert config.database_url == f"sqlite+aiosqlite:///{tmp_path / 'bridgekit.db'}"
@@ -43,7 +45,9 @@ secrets = { channel_secret = "from-file", channel_access_token = "tok" }
 
 
 def test_database_url_from_the_environment_wins() -> None:
-    config = parse_config({"database": {"url": "sqlite:///a.db"}}, env={"BRIDGEKIT_DATABASE_URL": "sqlite:///b.db"})
+    config = parse_config(
+        {"database": {"url": "sqlite:///a.db"}}, env={"BRIDGEKIT_DATABASE_URL": "sqlite:///b.db"}
+    )
     assert config.database_url == "sqlite:///b.db"
 
 

@@ -92,8 +92,22 @@ async def test_sigkill_between_acknowledgement_and_delivery_loses_nothing_and_se
     port = free_port()
     config = write_config(tmp_path, db_url, port, sandbox_url)
     created = subprocess.run(
-        [sys.executable, "-m", "bridgekit.cli", "managers", "create", "Operator", "--operator", "--config", str(config)],
-        cwd=tmp_path, env=env(), capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "bridgekit.cli",
+            "managers",
+            "create",
+            "Operator",
+            "--operator",
+            "--config",
+            str(config),
+        ],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     token = re.search(r"(bk_\S+)", created.stdout).group(1)  # type: ignore[union-attr]
 
@@ -110,7 +124,9 @@ async def test_sigkill_between_acknowledgement_and_delivery_loses_nothing_and_se
         async with session.get(f"{base}/api/v1/chats") as resp:
             chat_ids = [c["id"] for c in await resp.json()]
         for n, chat_id in enumerate(chat_ids):  # managers reply; each reply is acknowledged
-            async with session.post(f"{base}/api/v1/chats/{chat_id}/messages", json={"text": f"answer {n}"}) as resp:
+            async with session.post(
+                f"{base}/api/v1/chats/{chat_id}/messages", json={"text": f"answer {n}"}
+            ) as resp:
                 assert resp.status == 201
         for _ in range(200):
             if sandbox.calls:

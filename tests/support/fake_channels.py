@@ -14,5 +14,14 @@ sms = TestChannelPlugin("z-sms", InboxSlot.PHONE)
 third_party_b = TestChannelPlugin("b-thirdparty")
 third_party_a = TestChannelPlugin("a-thirdparty")
 
-IN_INBOX_ORDER = ["z-sms", "e-email", "d-kakao", "c-instagram", "b-naver", "a-line", "a-thirdparty", "b-thirdparty"]
+IN_INBOX_ORDER = [
+    "z-sms",
+    "e-email",
+    "d-kakao",
+    "c-instagram",
+    "b-naver",
+    "a-line",
+    "a-thirdparty",
+    "b-thirdparty",
+]
 ATTRS = ["line", "naver", "instagram", "kakao", "email", "sms", "third_party_b", "third_party_a"]
