@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -313,3 +314,46 @@ async def test_a_verified_handle_joins_the_existing_customer_across_integrations
     assert len(chats) == 2
     assert chats[0]["customer_id"] == chats[1]["customer_id"]
     assert await count(running, s.customers) == 1
+
+
+async def test_attachments_are_stored_on_disk_and_listed_with_the_message(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    import base64
+    import hashlib
+
+    running = await make_bridge(
+        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
+    )
+    photo = bytes(range(256)) * 40
+    files = [{"name": "receipt.png", "type": "image/png", "data": base64.b64encode(photo).decode()}]
+    body, headers = signed({"id": "ev-1", "user": "u-1", "text": "see attached", "files": files})
+    assert (await running.post_hook("acme", body, headers))[0] == 200
+    chat_id = (await running.chats())[0]["id"]
+    (message,) = await running.messages(chat_id)
+    assert message["attachments"] == [
+        {
+            "id": message["attachments"][0]["id"],
+            "filename": "receipt.png",
+            "content_type": "image/png",
+            "size": 10240,
+        }
+    ]
+    async with running.bridge.db.read() as conn:
+        path = (await conn.execute(select(s.attachments.c.storage_path))).scalar_one()
+    stored = await asyncio.to_thread(Path(path).read_bytes)
+    assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(photo).hexdigest()
+
+
+async def test_a_get_handshake_is_answered_by_the_plugin_and_stores_nothing(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    running = await make_bridge(
+        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
+    )
+    async with running.session.get(f"{running.url}/hooks/acme?verify=s3cret&challenge=12345") as resp:
+        assert resp.status == 200
+        assert await resp.text() == "12345"
+    async with running.session.get(f"{running.url}/hooks/acme?verify=nope&challenge=12345") as resp:
+        assert resp.status == 401
+    assert await count(running, s.raw_deliveries) == 0

@@ -7,6 +7,7 @@ read. Sends go to the sandbox's ``POST /v1/send`` with an ``Idempotency-Key``.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 from typing import Any
@@ -28,6 +29,8 @@ from bridgekit.model import (
     CustomerProfile,
     DeliveryResult,
     DeliveryStatus,
+    HookResponse,
+    InboundAttachment,
     InboundMessage,
     InboxSlot,
     IngestResult,
@@ -54,6 +57,10 @@ class TestChannelPlugin:
 
     @bridgekit.hookimpl
     def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        if delivery.method == "GET":  # a subscription handshake, like Meta's hub.challenge
+            if delivery.query.get("verify") != integration.secrets["secret"]:
+                raise SignatureError("bad verify token")
+            return IngestResult(response=HookResponse(200, delivery.query.get("challenge", "")))
         given = delivery.headers.get(SIGNATURE_HEADER.lower(), "")
         if not hmac.compare_digest(given, sign(integration.secrets["secret"], delivery.body)):
             raise SignatureError("bad X-Test-Signature")
@@ -77,6 +84,10 @@ class TestChannelPlugin:
                     title=e.get("title"),
                     automated=bool(e.get("auto")),
                     meta={"reply_token": e["id"]},
+                    attachments=[
+                        InboundAttachment(a["name"], a["type"], base64.b64decode(a["data"]))
+                        for a in e.get("files", [])
+                    ],
                 )
             )
         return IngestResult(messages=messages, status_updates=reads)

@@ -42,10 +42,6 @@ from bridgekit.model import Contact, InboundAttachment, InboundMessage
 #: is not ``shared`` across integrations; TalkTalk vouches for it, so it is ``verified``.
 CONTACT_KIND = "naver"
 
-IGNORED_EVENTS: frozenset[str] = frozenset(
-    {"open", "leave", "action", "handover", "echo", "persistentMenu", "profile"}
-)
-
 
 @dataclass(frozen=True, slots=True)
 class TalkTalkEvent:
@@ -167,7 +163,8 @@ def normalise(
                 meta={"naver_event": "friend", "set": state},
             )
         ]
-    # IGNORED_EVENTS and anything newer than this plugin: acknowledged, nothing stored.
+    # echo, open, leave, action, handover, persistentMenu, profile and anything newer than
+    # this plugin: acknowledged, nothing stored (see the module docstring for why).
     return []
 
 

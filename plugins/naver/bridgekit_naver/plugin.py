@@ -125,7 +125,7 @@ class NaverPlugin:
         messages = normalise(
             event, event_id, sent_at=delivery.received_at, attachments=attachments, image_error=image_error
         )
-        return IngestResult(messages=messages)
+        return IngestResult(messages=tuple(messages))
 
     @bridgekit.hookimpl
     def bridgekit_identify_customer(
@@ -298,19 +298,14 @@ class NaverPlugin:
         key = self._media_keys.get(name)
         if key is not None:
             return key
-        # Another process may have signed the URL: find the integration through the bridge.
-        registry = getattr(self._bridge, "integrations", None)
-        getter = getattr(registry, "get", None)
-        if getter is None:
+        # Another process may have signed the URL: every process knows every integration.
+        integrations_for = getattr(self._bridge, "integrations_for", None)
+        if integrations_for is None:
             return None
-        try:
-            bound = getter(name)
-        except Exception:
-            return None
-        integration = getattr(bound, "integration", bound)
-        if isinstance(integration, Integration) and integration.channel == CHANNEL:
-            self._remember(integration)
-            return self._media_keys.get(name)
+        for integration in integrations_for(CHANNEL):
+            if isinstance(integration, Integration) and integration.name == name:
+                self._remember(integration)
+                return self._media_keys.get(name)
         return None
 
     def _public_url(self) -> str | None:

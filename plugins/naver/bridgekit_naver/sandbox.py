@@ -73,6 +73,7 @@ class Failure:
     delay: float = 0.0
     retry_after: str | None = None
     body: str | None = None
+    skip: int = 0
 
 
 @dataclass(slots=True)
@@ -204,19 +205,26 @@ class TalkTalkSandbox:
         delay: float = 0.0,
         retry_after: str | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
         """Make the next ``times`` calls to ``endpoint`` fail.
 
         ``status`` other than 200 answers that HTTP status; ``result_code`` answers HTTP 200
         with ``{"success": false, "resultCode": ...}``; ``delay`` sleeps first (longer than
-        the client's timeout = a timeout).
+        the client's timeout = a timeout). ``after`` lets that many calls succeed first.
         """
-        for _ in range(times):
-            self._failures[endpoint].append(Failure(status, result_code, result_message, delay, retry_after))
+        for index in range(times):
+            skip = after if index == 0 else 0
+            self._failures[endpoint].append(
+                Failure(status, result_code, result_message, delay, retry_after, skip=skip)
+            )
 
     async def _injected(self, endpoint: Endpoint) -> web.Response | None:
         queue = self._failures[endpoint]
         if not queue:
+            return None
+        if queue[0].skip > 0:
+            queue[0].skip -= 1
             return None
         failure = queue.popleft()
         if failure.delay:
