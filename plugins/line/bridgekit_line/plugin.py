@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 import bridgekit
-from bridgekit.exceptions import ConfigError
+from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -230,9 +230,12 @@ class LinePlugin:
             except InvalidReplyToken:
                 log.info("LINE reply token for message %s was no longer valid; pushing", message.message_id)
         if not results:
+            to = message.thread_key or (message.recipient.value if message.recipient.kind == "line" else "")
+            if not to:
+                raise PermanentDeliveryError("no LINE userId, groupId or roomId to push to")
             for index, objects in enumerate(calls):
                 key = retry_key(message.idempotency_key, index)
-                results.append(await self.client.push(settings, token, message.thread_key, objects, key))
+                results.append(await self.client.push(settings, token, to, objects, key))
         ids = [mid for result in results for mid in result.message_ids]
         meta: dict[str, Any] = {
             "via": results[0].via,

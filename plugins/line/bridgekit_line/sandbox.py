@@ -101,6 +101,15 @@ class _Fault:
         return self.remaining > 0 and self.endpoint in (None, endpoint)
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """The outcome of the common checks: an early response, or the body to act on."""
+
+    early: web.Response | None
+    body: Any = None
+    late: float = 0.0
+
+
 @dataclass(slots=True)
 class _Accepted:
     request_id: str
@@ -278,8 +287,8 @@ class LineSandbox:
                 return fault
         return None
 
-    async def _prologue(self, request: web.Request, endpoint: str) -> tuple[web.Response | None, Any]:
-        """Record, authenticate, apply faults and parse JSON; a response ends the call."""
+    async def _prologue(self, request: web.Request, endpoint: str) -> _Call:
+        """Record, authenticate, apply faults and parse JSON; ``call.early`` ends the call."""
         raw = await request.read()
         body: Any = None
         if raw:
@@ -292,23 +301,28 @@ class LineSandbox:
         )
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
-            return _error(401, AUTH_REQUIRED), None
+            return _Call(_error(401, AUTH_REQUIRED))
         if not secrets.compare_digest(auth[len("Bearer ") :], self.access_token):
-            return _error(401, AUTH_FAILED), None
+            return _Call(_error(401, AUTH_FAILED))
+        late = 0.0
         slow = self._take_fault(endpoint, delay=True)
         if slow is not None and not slow.after_accept:
             await asyncio.sleep(slow.delay)
         elif slow is not None:
-            request["late_by"] = slow.delay
+            late = slow.delay
         fault = self._take_fault(endpoint, delay=False)
         if fault is not None:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            return web.json_response(
-                fault.body, status=fault.status, headers={"x-line-request-id": str(uuid.uuid4()), **headers}
-            ), None
+            return _Call(
+                web.json_response(
+                    fault.body,
+                    status=fault.status,
+                    headers={"x-line-request-id": str(uuid.uuid4()), **headers},
+                )
+            )
         if request.method == "POST" and not isinstance(body, dict):
-            return _error(400, "The request body has 1 error(s)", [{"message": "Invalid JSON"}]), None
-        return None, body
+            return _Call(_error(400, "The request body has 1 error(s)", [{"message": "Invalid JSON"}]))
+        return _Call(None, body, late)
 
     def _accept(self, via: str, to: str, messages: list[dict[str, Any]], retry_key: str | None) -> _Accepted:
         accepted = _Accepted(str(uuid.uuid4()))
@@ -322,10 +336,9 @@ class LineSandbox:
             self.sent.append(SentMessage(message_id, via, to, message, accepted.request_id, retry_key))
         return accepted
 
-    async def _respond(self, request: web.Request, accepted: _Accepted) -> web.Response:
-        late = request.get("late_by")
-        if late:
-            await asyncio.sleep(late)
+    async def _respond(self, call: _Call, accepted: _Accepted) -> web.Response:
+        if call.late:
+            await asyncio.sleep(call.late)
         return web.json_response(
             {"sentMessages": accepted.sent}, headers={"x-line-request-id": accepted.request_id}
         )
@@ -333,9 +346,10 @@ class LineSandbox:
     # --- endpoints -------------------------------------------------------------------
 
     async def _reply(self, request: web.Request) -> web.Response:
-        early, body = await self._prologue(request, "reply")
-        if early is not None:
-            return early
+        call = await self._prologue(request, "reply")
+        if call.early is not None:
+            return call.early
+        body = call.body
         if "X-Line-Retry-Key" in request.headers:
             # The retry key is only supported on push/multicast/narrowcast/broadcast.
             return _error(400, "X-Line-Retry-Key is not supported for this API")
@@ -348,12 +362,13 @@ class LineSandbox:
         if issued is None or issued.used or self._now() - issued.issued_at > self.reply_token_ttl:
             return _error(400, INVALID_REPLY_TOKEN)
         issued.used = True
-        return await self._respond(request, self._accept("reply", issued.to, body["messages"], None))
+        return await self._respond(call, self._accept("reply", issued.to, body["messages"], None))
 
     async def _push(self, request: web.Request) -> web.Response:
-        early, body = await self._prologue(request, "push")
-        if early is not None:
-            return early
+        call = await self._prologue(request, "push")
+        if call.early is not None:
+            return call.early
+        body = call.body
         key = request.headers.get("X-Line-Retry-Key")
         if key is not None and not _UUID_RE.match(key):
             return _error(400, "The value for the 'X-Line-Retry-Key' header is invalid")
@@ -376,12 +391,12 @@ class LineSandbox:
         accepted = self._accept("push", to, body["messages"], key)
         if key is not None:
             self._accepted[key] = accepted
-        return await self._respond(request, accepted)
+        return await self._respond(call, accepted)
 
     async def _profile(self, request: web.Request) -> web.Response:
-        early, _ = await self._prologue(request, "profile")
-        if early is not None:
-            return early
+        call = await self._prologue(request, "profile")
+        if call.early is not None:
+            return call.early
         profile = self.profiles.get(request.match_info["user_id"])
         if profile is None:
             return _error(404, NOT_FOUND)
@@ -391,9 +406,9 @@ class LineSandbox:
         return web.json_response(profile, headers={"x-line-request-id": str(uuid.uuid4())})
 
     async def _content(self, request: web.Request) -> web.Response:
-        early, _ = await self._prologue(request, "content")
-        if early is not None:
-            return early
+        call = await self._prologue(request, "content")
+        if call.early is not None:
+            return call.early
         content = self.webhooks.contents.get(request.match_info["message_id"])
         if content is None:
             return _error(404, NOT_FOUND)

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from bridgekit.model import RawDelivery
 from bridgekit_line.signature import sign
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -232,6 +233,23 @@ class WebhookFactory:
         for event in again:
             event["deliveryContext"] = {"isRedelivery": True}
         return again
+
+    def delivery(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        integration: str = "line",
+        redelivery: bool = False,
+        signature: str | None = None,
+        sign_body: bool = True,
+    ) -> RawDelivery:
+        """The same request as a :class:`~bridgekit.model.RawDelivery`, to call a plugin's
+        ``bridgekit_ingest`` directly without a running bridgekit."""
+        body = self.body(self.as_redelivery(events) if redelivery else events)
+        headers = {"content-type": "application/json; charset=utf-8", "user-agent": "LineBotWebhook/2.0"}
+        if sign_body:
+            headers["x-line-signature"] = signature if signature is not None else self.signature(body)
+        return RawDelivery(integration, "POST", f"/hooks/{integration}", headers, {}, body)
 
     async def post(
         self,

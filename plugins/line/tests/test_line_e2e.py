@@ -1,0 +1,91 @@
+"""End to end through a running bridgekit: LINE sandbox -> signed webhook -> chat ->
+manager reply -> the customer's LINE (I5, I9, I19; ARCHITECTURE "Data flow")."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from bridgekit_line.plugin import LinePlugin
+from bridgekit_line.sandbox import LineSandbox
+
+from bridgekit.testing.harness import RunningBridge
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x00" * 32 + b"\xff\xd9"
+
+
+@pytest.fixture
+async def bridge_and_line(
+    make_bridge: Callable[..., Awaitable[RunningBridge]],
+) -> AsyncIterator[tuple[RunningBridge, LineSandbox]]:
+    async with LineSandbox() as line:
+        plugin = LinePlugin()
+        running = await make_bridge(
+            plugins={"line": plugin},
+            integrations={
+                "acme": {
+                    "channel": "line",
+                    "settings": line.integration_settings(),
+                    "secrets": line.integration_secrets(),
+                }
+            },
+        )
+        yield running, line
+        await plugin.aclose()
+
+
+async def _chat(running: RunningBridge) -> dict[str, Any]:
+    chats = await running.wait_for(running.chats)
+    assert len(chats) == 1
+    chat: dict[str, Any] = chats[0]
+    return chat
+
+
+async def test_first_message_opens_a_line_chat_and_the_reply_reaches_line(
+    bridge_and_line: tuple[RunningBridge, LineSandbox],
+) -> None:
+    running, line = bridge_and_line
+    user = line.add_user("Mina Tanaka")
+    hook = f"{running.url}/hooks/acme"
+
+    response = await line.webhooks.post(hook, [line.webhooks.text(user, "Hello, is my order shipped?")])
+    assert response.status == 200
+
+    chat = await _chat(running)
+    assert chat["channel"] == "line"
+    assert chat["mark"] == "LINE"  # I9
+    messages = await running.messages(chat["id"])
+    assert [(m["direction"], m["text"]) for m in messages] == [("inbound", "Hello, is my order shipped?")]
+
+    await running.reply(chat["id"], "Hi Mina, it left the warehouse today.")
+    await running.wait_for(lambda: line.sent)
+    (sent,) = line.sent
+    assert (sent.to, sent.text) == (user, "Hi Mina, it left the warehouse today.")
+    assert sent.via == "reply"  # answered within the reply token's life: free for the shop
+
+    async def delivered() -> Any:
+        return [m for m in await running.messages(chat["id"]) if m["delivery_status"] == "sent"]
+
+    (outbound,) = await running.wait_for(delivered)
+    assert outbound["provider_message_id"] == sent.id  # shows "sent", never "read" (I19)
+
+
+async def test_redelivery_and_forgery_add_nothing(bridge_and_line: tuple[RunningBridge, LineSandbox]) -> None:
+    running, line = bridge_and_line
+    user = line.add_user("Mina")
+    hook = f"{running.url}/hooks/acme"
+    events = [line.webhooks.text(user, "only once please"), line.webhooks.image(user, JPEG)]
+
+    assert (await line.webhooks.post(hook, events)).status == 200
+    assert (await line.webhooks.post(hook, events, redelivery=True)).status == 200
+    assert (
+        await line.webhooks.post(hook, [line.webhooks.text(user, "forged")], signature="AAAA")
+    ).status == 401
+    assert (await line.webhooks.verify_ping(hook)).status == 200
+
+    chat = await _chat(running)
+    messages = await running.messages(chat["id"])
+    assert [m["text"] for m in messages] == ["only once please", "[Image]"]
+    assert messages[1]["attachments"][0]["content_type"] == "image/jpeg"
+    assert messages[1]["attachments"][0]["size"] == len(JPEG)
