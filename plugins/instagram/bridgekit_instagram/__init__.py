@@ -1,1 +1,0 @@
-"""Instagram DM channel for bridgekit."""
