@@ -1,0 +1,1 @@
+"""Instagram DM channel for bridgekit."""

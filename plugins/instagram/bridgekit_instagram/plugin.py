@@ -1,0 +1,332 @@
+"""The Instagram DM channel: bridgekit hook implementations.
+
+Inbound: Meta POSTs signed webhooks to ``/hooks/{integration}``; ``bridgekit_ingest``
+verifies ``X-Hub-Signature-256`` over the raw bytes, parses the events, downloads
+attachments and returns customer messages plus read receipts. Meta's subscription GET
+(``hub.challenge``) is answered here too.
+
+Outbound: ``bridgekit_deliver`` checks the messaging window first (24 h plain, 7 days with
+the HUMAN_AGENT tag, refused after that without calling Meta), splits long text at
+1,000 UTF-8 bytes, and sends each piece and attachment through the Send API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+import bridgekit
+from bridgekit.exceptions import (
+    DeliveryError,
+    MalformedDelivery,
+    PermanentDeliveryError,
+    SignatureError,
+    TransientDeliveryError,
+)
+from bridgekit.model import (
+    Capabilities,
+    ChannelSpec,
+    Charge,
+    Contact,
+    CustomerProfile,
+    DeliveryResult,
+    DeliveryStatus,
+    HookResponse,
+    InboundMessage,
+    InboxSlot,
+    IngestResult,
+    Integration,
+    OutboundAttachment,
+    OutboundMessage,
+    RawDelivery,
+    StatusUpdate,
+)
+
+from . import events
+from .client import PROFILE_FIELDS, GraphClient
+from .config import MAX_TEXT_BYTES, InstagramConfig
+from .media import MediaHost, fetch_all
+from .signature import SIGNATURE_HEADER, verify_handshake, verify_signature
+from .textsplit import split_text
+from .window import decide
+
+log = logging.getLogger("bridgekit_instagram")
+
+CHANNEL = "instagram"
+CONTACT_KIND = "instagram"
+
+# Meta's attachment limits for Instagram messaging: images 8 MB, everything else 25 MB
+_IMAGE_MAX = 8 * 1024 * 1024
+_OTHER_MAX = 25 * 1024 * 1024
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    title="Instagram",
+    inbox_slot=InboxSlot.INSTAGRAM,
+    capabilities=Capabilities(
+        reports_reads=True,
+        max_attachments=10,
+        max_attachment_bytes=_OTHER_MAX,
+        max_text_bytes=MAX_TEXT_BYTES,
+        supports_images=True,
+    ),
+    closed_chat_policy="reopen",
+    mark="instagram",
+)
+
+_PROFILE_CACHE_MAX = 10_000
+_PROFILE_FAILURE_TTL = 60.0
+"""Seconds to remember a failed profile look-up, so a burst of messages does not hammer
+a Graph API that is already failing."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _attachment_type(content_type: str) -> str:
+    major = content_type.split("/", 1)[0].lower()
+    return major if major in {"image", "video", "audio"} else "file"
+
+
+class InstagramPlugin:
+    """Instagram DM through the Instagram API (Messenger Platform for Instagram)."""
+
+    def __init__(self, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._profiles: dict[tuple[int, str], tuple[float, CustomerProfile | None]] = {}
+        # idempotency key -> message ids of the parts already sent, so a retried multi-part
+        # send resumes after the last delivered part instead of repeating it
+        self._progress: dict[str, list[str]] = {}
+        self.media_host = MediaHost()
+        # bridgekit's own public URL ([server] public_url), the default for public_base_url
+        self._server_public_url: str | None = None
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The plugin's one client session, created lazily on the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+            self._session_loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (also done by ``bridgekit_shutdown``)."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    # --- declaration and lifecycle -------------------------------------------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_channels(self) -> Iterable[ChannelSpec]:
+        return [SPEC]
+
+    @bridgekit.hookimpl
+    def bridgekit_routes(self, bridge: Any) -> Iterable[web.RouteDef]:
+        # serves outgoing attachments to Meta under {public_base_url}/plugins/instagram/media/
+        public_url = getattr(getattr(bridge, "config", None), "public_url", None)
+        if isinstance(public_url, str) and public_url:
+            self._server_public_url = public_url.rstrip("/")
+        return [self.media_host.route()]
+
+    @bridgekit.hookimpl
+    async def bridgekit_shutdown(self, bridge: Any) -> None:
+        await self.aclose()
+
+    # --- inbound -------------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        """Answer Meta's handshake, or verify and parse one webhook delivery."""
+        config = InstagramConfig.from_integration(integration)
+        method = delivery.method.upper()
+        if method == "GET":
+            challenge = verify_handshake(config.verify_token, delivery.query)
+            return IngestResult(response=HookResponse(status=200, body=challenge, content_type="text/plain"))
+        if method != "POST":
+            raise SignatureError(f"Meta sends webhooks as GET or POST, not {method}")
+        # authenticate the exact bytes received before looking inside them
+        verify_signature(config.app_secret, delivery.body, delivery.headers.get(SIGNATURE_HEADER))
+        try:
+            payload = json.loads(delivery.body)
+        except ValueError as exc:
+            raise MalformedDelivery(f"instagram webhook body is not JSON: {exc}") from exc
+        own_ids = [config.ig_user_id] if config.ig_user_id != "me" else []
+        parsed = events.parse(payload, own_ids=own_ids)
+        messages = await asyncio.gather(*(self._inbound(config, item) for item in parsed.messages))
+        statuses = [
+            StatusUpdate(provider_message_id=mid, status=DeliveryStatus.READ) for mid in parsed.read_mids
+        ]
+        return IngestResult(messages=list(messages), status_updates=statuses)
+
+    async def _inbound(self, config: InstagramConfig, item: events.ParsedMessage) -> InboundMessage:
+        meta = dict(item.meta)
+        text = item.text
+        attachments: Sequence[Any] = ()
+        if item.media:
+            meta["attachments"] = [{"type": ref.kind, "url": ref.url} for ref in item.media]
+            attachments, failures = await fetch_all(self._http(), item.media, config.attachment_timeout)
+            if failures:
+                meta["attachment_failures"] = [
+                    {"type": f.kind, "url": f.url, "reason": f.reason} for f in failures
+                ]
+                notes = [f"[{f.kind} attachment could not be loaded: {f.url}]" for f in failures]
+                text = "\n".join([text, *notes]) if text else "\n".join(notes)
+        sent_at = (
+            datetime.fromtimestamp(item.timestamp_ms / 1000, tz=UTC)
+            if item.timestamp_ms is not None
+            else None
+        )
+        return InboundMessage(
+            event_id=item.event_id,
+            sender=Contact(kind=CONTACT_KIND, value=item.igsid, verified=True, shared=False),
+            thread_key=item.igsid,
+            text=text,
+            attachments=tuple(attachments),
+            sent_at=sent_at,
+            meta=meta,
+        )
+
+    @bridgekit.hookimpl
+    async def bridgekit_identify_customer(
+        self, integration: Integration, message: InboundMessage
+    ) -> CustomerProfile | None:
+        """Name and username from the Graph user profile, cached; ``None`` on any failure."""
+        igsid = message.sender.value
+        key = (integration.id, igsid)
+        now = time.monotonic()
+        cached = self._profiles.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        config = InstagramConfig.from_integration(integration)
+        try:
+            data = await GraphClient(self._http(), config).profile(igsid)
+        except Exception as exc:  # a profile is a nicety: never let it fail the ingest
+            log.warning("instagram profile look-up for %s failed: %s", igsid, exc)
+            self._remember(key, now + _PROFILE_FAILURE_TTL, None)
+            return None
+        profile = _profile(igsid, data)
+        self._remember(key, now + config.profile_ttl, profile)
+        return profile
+
+    def _remember(self, key: tuple[int, str], expires: float, profile: CustomerProfile | None) -> None:
+        if len(self._profiles) >= _PROFILE_CACHE_MAX:
+            # drop expired entries, then the oldest inserted, to keep memory bounded
+            now = time.monotonic()
+            for stale in [k for k, (until, _) in self._profiles.items() if until <= now]:
+                del self._profiles[stale]
+            while len(self._profiles) >= _PROFILE_CACHE_MAX:
+                del self._profiles[next(iter(self._profiles))]
+        self._profiles[key] = (expires, profile)
+
+    # --- outbound ------------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        """Send text (split at 1,000 bytes) and attachments within Meta's messaging window."""
+        config = InstagramConfig.from_integration(integration)
+        if not config.access_token:
+            raise PermanentDeliveryError("the Instagram integration has no 'access_token' secret")
+        recipient = message.recipient.value or message.thread_key
+        pieces = split_text(message.text, MAX_TEXT_BYTES)
+        if not pieces and not message.attachments:
+            raise PermanentDeliveryError("nothing to send: the message has no text and no attachments")
+        public_base_url = self._check_attachments(config, message.attachments)
+        # the window decides before any request: a shut window must not reach Meta at all
+        policy = decide(message.reply_context, self._clock(), human_agent=config.human_agent)
+        bodies: list[dict[str, Any]] = [
+            {"recipient": {"id": recipient}, "message": {"text": piece}} for piece in pieces
+        ]
+        for attachment in message.attachments:
+            url = self.media_host.publish(
+                public_base_url, attachment.path, attachment.content_type, attachment.filename
+            )
+            payload = {"type": _attachment_type(attachment.content_type), "payload": {"url": url}}
+            bodies.append({"recipient": {"id": recipient}, "message": {"attachment": payload}})
+
+        client = GraphClient(self._http(), config)
+        done = self._progress.setdefault(message.idempotency_key, [])
+        try:
+            for index, body in enumerate(bodies):
+                if index < len(done):
+                    continue  # delivered by an earlier attempt of this same message
+                answer = await client.send(policy.apply(body))
+                done.append(str(answer.get("message_id") or ""))
+        except DeliveryError as exc:
+            if isinstance(exc, PermanentDeliveryError):
+                self._progress.pop(message.idempotency_key, None)
+            if not done:
+                raise
+            note = f" ({len(done)} of {len(bodies)} parts were delivered before this failure)"
+            if isinstance(exc, TransientDeliveryError):
+                raise TransientDeliveryError(exc.reason + note, retry_after=exc.retry_after) from exc
+            raise PermanentDeliveryError(exc.reason + note) from exc
+        self._progress.pop(message.idempotency_key, None)
+        mids = [mid for mid in done if mid]
+        return DeliveryResult(
+            # Meta reports a read for the latest message seen, i.e. the last part
+            provider_message_id=mids[-1] if mids else None,
+            status=DeliveryStatus.SENT,
+            meta={
+                "message_ids": mids,
+                "parts": len(bodies),
+                "messaging_type": policy.messaging_type,
+                **({"tag": policy.tag} if policy.tag else {}),
+            },
+        )
+
+    def _check_attachments(self, config: InstagramConfig, attachments: Sequence[OutboundAttachment]) -> str:
+        """Refuse attachments Meta could never take; return the public base URL to serve them."""
+        if not attachments:
+            return ""
+        public_base_url = config.public_base_url or self._server_public_url
+        if not public_base_url:
+            raise PermanentDeliveryError(
+                "Instagram fetches attachments from a public URL, and neither this integration's "
+                "'public_base_url' setting nor bridgekit's [server] public_url is set; set one to "
+                "the https address where Meta can reach bridgekit"
+            )
+        for attachment in attachments:
+            kind = _attachment_type(attachment.content_type)
+            limit = _IMAGE_MAX if kind == "image" else _OTHER_MAX
+            if attachment.size > limit:
+                raise PermanentDeliveryError(
+                    f"{attachment.filename} is {attachment.size} bytes; Instagram accepts "
+                    f"{kind} attachments up to {limit // (1024 * 1024)} MB"
+                )
+        return public_base_url
+
+    @bridgekit.hookimpl
+    def bridgekit_bill(
+        self, integration: Integration, message: OutboundMessage, result: DeliveryResult
+    ) -> Charge | None:
+        """Instagram messages cost nothing in PU."""
+        return None
+
+
+def _profile(igsid: str, data: Any) -> CustomerProfile:
+    name = data.get("name") or None
+    username = data.get("username") or None
+    display = name or (f"@{username}" if username else None)
+    meta = {field: data[field] for field in PROFILE_FIELDS if data.get(field) is not None}
+    if username:
+        meta["profile_url"] = f"https://www.instagram.com/{username}/"
+    contact = Contact(kind=CONTACT_KIND, value=igsid, name=display, verified=True, shared=False)
+    return CustomerProfile(name=display, contacts=[contact], meta=meta)
+
+
+plugin = InstagramPlugin()
+"""The instance registered through the ``bridgekit`` entry point."""
