@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
-from bridgekit.core.clock import utcnow
+from bridgekit.core.clock import as_naive_utc, utcnow
 from bridgekit.core.db import Database
 from bridgekit.core.files import FileStore, StoredFile
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
@@ -107,8 +107,9 @@ class IngestPipeline:
         except UnknownIntegration as exc:
             self.metrics.inc("bridgekit_ingest_total", outcome="unknown_integration")
             return IngestOutcome("rejected", 404, detail=str(exc))
-        if delivery.received_at is None:
-            delivery = _with_received_at(delivery)
+        delivery = replace(
+            delivery, received_at=as_naive_utc(delivery.received_at) if delivery.received_at else utcnow()
+        )
         owner = bound.channel.plugin
         name = bound.integration.name
         try:
@@ -246,10 +247,6 @@ class IngestPipeline:
                         status, 200, message_ids=list(item.message_ids), response=item.result.response
                     )
                 )
-
-
-def _with_received_at(delivery: RawDelivery) -> RawDelivery:
-    return replace(delivery, received_at=utcnow())
 
 
 def _raw_row(

@@ -361,3 +361,28 @@ async def test_a_get_handshake_is_answered_by_the_plugin_and_stores_nothing(
     async with running.session.get(f"{running.url}/hooks/acme?verify=nope&challenge=12345") as resp:
         assert resp.status == 401
     assert await count(running, s.raw_deliveries) == 0
+
+
+async def test_a_plugin_may_hand_over_timezone_aware_times(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """PostgreSQL refuses to mix aware and naive timestamps; the core normalises to UTC."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from bridgekit.model import RawDelivery
+
+    running = await make_bridge(
+        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
+    )
+    body, headers = signed({"id": "ev-1", "user": "u-1", "text": "from SMTP"})
+    kst = timezone(timedelta(hours=9))
+    received = datetime(2026, 11, 23, 18, 0, tzinfo=kst)
+    outcome = await running.bridge.submit(
+        RawDelivery(
+            "acme", "POST", "/smtp", {k.lower(): v for k, v in headers.items()}, {}, body, None, received
+        )
+    )
+    assert outcome.status == "accepted"
+    async with running.bridge.db.read() as conn:
+        stored = (await conn.execute(select(s.raw_deliveries.c.received_at))).scalar_one()
+    assert stored == received.astimezone(UTC).replace(tzinfo=None)

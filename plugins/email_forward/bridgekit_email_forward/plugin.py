@@ -1,0 +1,122 @@
+"""The email-forward channel plugin: hook implementations only; the work is in the modules.
+
+* :mod:`.ingest` / :mod:`.parse` / :mod:`.charsets` / :mod:`.quotes` — mail in
+* :mod:`.smtp_server` — the SMTP listener started in ``bridgekit_startup``
+* :mod:`.outbound` / :mod:`.compose` / :mod:`.domain` — replies out
+* :mod:`.original` — the original-mail view (E4, E11)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import bridgekit
+from bridgekit.model import (
+    Capabilities,
+    ChannelSpec,
+    Charge,
+    DeliveryResult,
+    InboxSlot,
+    IngestOutcome,
+    IngestResult,
+    Integration,
+    OutboundMessage,
+    RawDelivery,
+)
+from bridgekit_email_forward import ingest as ingest_mod
+from bridgekit_email_forward import outbound
+from bridgekit_email_forward.domain import DomainVerifier
+from bridgekit_email_forward.settings import EmailSettings
+from bridgekit_email_forward.smtp_server import SmtpService
+
+log = logging.getLogger("bridgekit.email_forward")
+
+CHANNEL = "email"
+
+# Mail that small parses in well under a millisecond: a thread hop would cost more than it
+# saves. Larger mail (attachments) is parsed off the event loop.
+INLINE_PARSE_BYTES = 64 * 1024
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    title="Email",
+    inbox_slot=InboxSlot.EMAIL,
+    capabilities=Capabilities(
+        reports_reads=False,
+        # Outbound limits (the composer's): I14's 10 files, each within what relays accept.
+        max_attachments=10,
+        max_attachment_bytes=25 * 1024 * 1024,
+        supports_images=True,
+        manager_can_reopen=False,  # E6
+    ),
+    closed_chat_policy="new_chat",  # E6
+    mark="email",
+)
+
+
+PLUGIN_NAME = "email_forward"
+"""The entry-point name; the plugin's own settings are ``[plugins.settings.email_forward]``."""
+
+
+class BridgeLike(Protocol):
+    """What the plugin uses of ``bridgekit.core.bridge.Bridge``."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    def plugin_settings(self, plugin_name: str) -> Mapping[str, Any]: ...
+
+    async def submit(self, delivery: RawDelivery) -> IngestOutcome: ...
+
+    def integrations_for(self, channel: str) -> Sequence[Integration]: ...
+
+
+class EmailForwardPlugin:
+    """Forwarded mail in over SMTP, replies out through an SMTP relay."""
+
+    def __init__(self) -> None:
+        self.smtp = SmtpService()
+        self.verifier = DomainVerifier()
+        self.defaults: Mapping[str, Any] = {}
+
+    def settings_for(self, integration: Integration) -> EmailSettings:
+        return EmailSettings.resolve(integration.settings, integration.secrets, self.defaults)
+
+    @bridgekit.hookimpl
+    def bridgekit_channels(self) -> Iterable[ChannelSpec]:
+        return [SPEC]
+
+    @bridgekit.hookimpl
+    async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        if len(delivery.body) <= INLINE_PARSE_BYTES:
+            return ingest_mod.ingest(integration, delivery)
+        return await asyncio.to_thread(ingest_mod.ingest, integration, delivery)
+
+    @bridgekit.hookimpl
+    async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        return await outbound.deliver(integration, message, self.settings_for(integration), self.verifier)
+
+    @bridgekit.hookimpl
+    def bridgekit_bill(
+        self, integration: Integration, message: OutboundMessage, result: DeliveryResult
+    ) -> Charge | None:
+        return None  # email is free (F8)
+
+    @bridgekit.hookimpl
+    async def bridgekit_startup(self, bridge: BridgeLike) -> None:
+        self.defaults = dict(bridge.plugin_settings(PLUGIN_NAME) or {})
+        integrations = list(bridge.integrations_for(CHANNEL))
+        if integrations:
+            await self.smtp.start(bridge, integrations, self.defaults)
+
+    @bridgekit.hookimpl
+    async def bridgekit_shutdown(self, bridge: BridgeLike) -> None:
+        await self.smtp.stop()
+
+
+plugin = EmailForwardPlugin()
+"""The instance registered through the ``bridgekit`` entry-point group."""
