@@ -47,7 +47,11 @@ ClosedChatPolicy = Literal["new_chat", "reopen"]
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a channel can do; the core and the manager API enforce these limits."""
+    """What a channel can do; the core and the manager API enforce these limits.
+
+    ``max_text_bytes`` is the provider's limit for one provider message. The core does not
+    refuse longer replies: the plugin splits them (or raises ``PermanentDeliveryError``).
+    """
 
     reports_reads: bool = False
     max_attachments: int = 10
@@ -207,7 +211,8 @@ class OutboundMessage:
     ``idempotency_key`` is stable across retries and restarts: pass it to providers that
     support one (LINE ``X-Line-Retry-Key``) so a retry after a crash is never a second send.
     ``reply_context`` is the ``meta`` of the customer's latest inbound message in the chat
-    (a LINE reply token, an email Message-ID...). ``attempt`` starts at 1.
+    (a LINE reply token, an email Message-ID...). ``attempt`` starts at 1. ``author_kind``
+    is ``"manager"`` or ``"bot"``: automatic sends may need marking (email ``Auto-Submitted``).
     """
 
     message_id: int
@@ -221,6 +226,7 @@ class OutboundMessage:
     attachments: Sequence[OutboundAttachment] = ()
     reply_context: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 1
+    author_kind: str = "manager"
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,6 +218,7 @@ class OutboxWorker:
                         m.c.chat_id,
                         m.c.text,
                         m.c.author_name,
+                        m.c.author_kind,
                         c.c.thread_key,
                         c.c.title,
                         c.c.customer_id,
@@ -274,6 +275,7 @@ class OutboxWorker:
             ],
             reply_context=dict(last_inbound or {}),
             attempt=job.attempts,
+            author_kind=row.author_kind,
         )
 
     async def _deliver(self, job: _Job) -> None:

@@ -38,6 +38,7 @@ async def test_customer_message_reaches_bot_reply_is_delivered_and_billed(
     assert chats[0]["integration"] == "acme"
     assert chats[0]["state"] == "open"
     await running.wait_for(lambda: sandbox.texts == ["echo: hello"])
+    assert [b["author"] for b in sandbox.accepted.values()] == ["bot"]  # plugins can tell bots apart
 
     messages = await running.wait_for(
         lambda: _when(
@@ -81,6 +82,7 @@ async def test_manager_reply_is_delivered_once_and_note_never(
     await asyncio.sleep(0.3)
     assert [c["body"]["text"] for c in sandbox.calls] == ["Hello, how can we help?"]
     assert sandbox.calls[0]["body"]["to"] == "u-1"
+    assert sandbox.calls[0]["body"]["author"] == "manager"
 
 
 async def test_redelivering_the_same_event_ten_times_stores_one_message(

@@ -110,7 +110,7 @@ class TestChannelPlugin:
         try:
             async with self.session.post(
                 f"{integration.settings['api_base']}/v1/send",
-                json={"to": message.recipient.value, "text": message.text},
+                json={"to": message.recipient.value, "text": message.text, "author": message.author_kind},
                 headers={
                     "Authorization": f"Bearer {integration.secrets['token']}",
                     "Idempotency-Key": message.idempotency_key,
