@@ -18,6 +18,7 @@ import aiosmtplib
 
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 from bridgekit.model import DeliveryResult, Integration, OutboundMessage
+from bridgekit_email_forward.automated import mark_automatic
 from bridgekit_email_forward.compose import (
     FileAttachment,
     chat_token,
@@ -153,6 +154,9 @@ async def deliver(
             reply_to=reply_to,
             attachments=files,
         )
+    if message.author_kind == "bot":
+        # RFC 3834: a bot's answer must say so, or the customer's auto-responder may loop.
+        mark_automatic(mail, "auto-replied")
     data = mail.as_bytes()
     if dkim_domain and settings.dkim_private_key:
         data = dkim_sign(

@@ -107,6 +107,18 @@ async def test_e5_reply_goes_to_the_one_customer_threaded(sink: SmtpSink) -> Non
     assert parse_mail(mail.data).message_id == result.thread_key
 
 
+async def test_a_bots_reply_is_marked_auto_submitted_and_a_managers_is_not(sink: SmtpSink) -> None:
+    """Loops: bridgekit's own automatic mails carry Auto-Submitted (RFC 3834)."""
+    plugin = EmailForwardPlugin()
+    await plugin.bridgekit_deliver(integration(sink), outbound(author_kind="bot"))
+    await plugin.bridgekit_deliver(
+        integration(sink), outbound(idempotency_key="second", author_kind="manager")
+    )
+    bot, manager = (m.message for m in sink.received)
+    assert bot["Auto-Submitted"] == "auto-replied"
+    assert manager["Auto-Submitted"] is None
+
+
 async def test_retry_reuses_the_same_message_id(sink: SmtpSink) -> None:
     plugin = EmailForwardPlugin()
     first = await plugin.bridgekit_deliver(integration(sink), outbound())
