@@ -67,7 +67,9 @@ class ChannelSpec:
 
     ``name`` is what integrations refer to in the configuration (``channel = "line"``).
     ``closed_chat_policy`` says what a customer's message does to a closed chat: open a
-    ``"new_chat"`` (email, E6) or ``"reopen"`` it.
+    ``"new_chat"`` (email, E6) or ``"reopen"`` it. ``contact_kind`` is the kind of shared
+    handle the channel reaches people by (``"email"``, ``"phone"``); a manager can start a
+    chat with any customer who has one (E10). Channels keyed by their own ids leave it None.
     """
 
     name: str
@@ -76,6 +78,7 @@ class ChannelSpec:
     capabilities: Capabilities = field(default_factory=Capabilities)
     closed_chat_policy: ClosedChatPolicy = "reopen"
     mark: str = ""
+    contact_kind: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -269,3 +272,18 @@ class IngestOutcome:
     message_ids: Sequence[int] = ()
     response: HookResponse | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    """One message of a chat as plugins see it (``Bridge.chat_transcript``): for forwarding a
+    conversation (E9). ``raw`` is the inbound delivery exactly as received, when there is one.
+    """
+
+    message_id: int
+    direction: Literal["inbound", "outbound", "note"]
+    author_kind: str
+    author_name: str | None
+    text: str
+    created_at: datetime
+    raw: bytes | None = None

@@ -18,11 +18,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
+from bridgekit.core.chats import add_note, chat_view
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
-from bridgekit.flow import Action, ChatStateEvent, ChatView, FlowEvent, MessageEvent, MessageView
+from bridgekit.flow import Action, ChatStateEvent, FlowEvent, MessageEvent, MessageView
 from bridgekit.plugins import HookCaller
 
 log = logging.getLogger("bridgekit.bots")
@@ -109,16 +110,7 @@ class FlowWorker:
                     await conn.execute(select(s.messages).where(s.messages.c.id == row.message_id))
                 ).first()
         bound = self.registry.by_id(chat.integration_id) if chat.integration_id else None
-        view = ChatView(
-            id=chat.id,
-            state=chat.state,
-            title=chat.title,
-            customer_id=chat.customer_id,
-            integration_id=chat.integration_id,
-            channel=bound.integration.channel if bound else None,
-            assignee_id=chat.assignee_id,
-            team_id=chat.team_id,
-        )
+        view = chat_view(chat, self.registry)
         integration = bound.integration if bound else None
         if row.kind == "chat_state_changed":
             payload = row.payload or {}
@@ -151,16 +143,8 @@ class FlowWorker:
             )
             return True
         if action.kind == "note":
-            await conn.execute(
-                s.messages.insert().values(
-                    chat_id=chat_id,
-                    direction="note",
-                    author_kind="bot",
-                    author_name=action.bot,
-                    text=str(action.value),
-                    meta={},
-                    created_at=now,
-                )
+            await add_note(
+                conn, chat_id, str(action.value), author_kind="bot", author_id=None, author_name=action.bot
             )
         elif action.kind == "tag":
             tags = set(

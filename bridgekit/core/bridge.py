@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bridgekit.config import Config
 from bridgekit.core import schema as s
 from bridgekit.core.bots import FlowWorker
+from bridgekit.core.chats import add_note, chat_view, raw_delivery, transcript
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
 from bridgekit.core.files import FileStore
@@ -19,7 +20,8 @@ from bridgekit.core.ingest import IngestPipeline
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.outbox import OutboxWorker
-from bridgekit.model import IngestOutcome, Integration, RawDelivery
+from bridgekit.flow import ChatView
+from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
 from bridgekit.plugins import PluginHost
 
 log = logging.getLogger("bridgekit")
@@ -29,6 +31,7 @@ class Bridge:
     """What plugins see of the running server (``bridgekit_startup(bridge)``).
 
     Public for plugins: :meth:`submit`, :meth:`integrations_for`, :meth:`plugin_settings`,
+    :meth:`chat`, :meth:`chat_transcript`, :meth:`raw_delivery_for_message`, :meth:`add_note`,
     :attr:`data_dir`, :attr:`config`, :attr:`db`.
     """
 
@@ -60,6 +63,29 @@ class Bridge:
         """Hand one inbound delivery to the pipeline; durable when it returns accepted."""
         assert self.ingest is not None, "the bridge is not started"
         return await self.ingest.submit(delivery)
+
+    async def chat(self, chat_id: int) -> ChatView | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(s.chats).where(s.chats.c.id == chat_id))).first()
+        return chat_view(row, self.registry) if row is not None else None
+
+    async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]:
+        """Every message of a chat in order, inbound ones with their raw delivery (E9)."""
+        async with self.db.read() as conn:
+            return await transcript(conn, chat_id)
+
+    async def raw_delivery_for_message(self, message_id: int) -> bytes | None:
+        """The bytes an inbound message arrived as (an email's RFC 5322 source, E4)."""
+        async with self.db.read() as conn:
+            row = await raw_delivery(conn, message_id)
+        return bytes(row.body) if row is not None else None
+
+    async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
+        """Add an internal note to a chat on a plugin's behalf; never delivered out."""
+        async with self.db.write() as conn:
+            return await add_note(
+                conn, chat_id, text, author_kind="plugin", author_id=None, author_name=author_name
+            )
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:

@@ -286,8 +286,8 @@ class _BatchWriter:
             for idx in range(len(item.messages))
         ]
         if entries:
-            customer_ids = await self._customers(entries)
-            chat_ids = await self._chats(entries, customer_ids)
+            customer_ids, contact_ids = await self._customers(entries)
+            chat_ids = await self._chats(entries, customer_ids, contact_ids)
             await self._messages(entries, chat_ids)
         await self._status_updates()
 
@@ -317,7 +317,7 @@ class _BatchWriter:
             item.profiles = [k[1] for k in keep]
             item.files = [k[2] for k in keep]
 
-    async def _customers(self, entries: list[tuple[_Item, int, int]]) -> list[int]:
+    async def _customers(self, entries: list[tuple[_Item, int, int]]) -> tuple[list[int], list[int]]:
         """Find or create the customer of every entry (E7: join only via a verified handle)."""
         wanted: dict[tuple[str, int, str], Contact] = {}
         per_entry: list[list[tuple[str, int, str]]] = []
@@ -406,9 +406,21 @@ class _BatchWriter:
                 }
         if contact_rows:
             await self.conn.execute(s.contacts.insert(), list(contact_rows.values()))
-        return [cid for cid in result if cid is not None]
+        customer_ids = [cid for cid in result if cid is not None]
+        # The handle each message came from: replies go back to it (a customer may have several).
+        sender_keys = [(cid, *keys[0]) for cid, keys in zip(customer_ids, per_entry, strict=True)]
+        ct = s.contacts
+        sender_rows = await self.conn.execute(
+            select(ct.c.id, ct.c.customer_id, ct.c.kind, ct.c.scope, ct.c.value).where(
+                tuple_(ct.c.customer_id, ct.c.kind, ct.c.scope, ct.c.value).in_(list(set(sender_keys)))
+            )
+        )
+        contact_id = {(r.customer_id, r.kind, r.scope, r.value): r.id for r in sender_rows}
+        return customer_ids, [contact_id[key] for key in sender_keys]
 
-    async def _chats(self, entries: list[tuple[_Item, int, int]], customer_ids: list[int]) -> list[int]:
+    async def _chats(
+        self, entries: list[tuple[_Item, int, int]], customer_ids: list[int], contact_ids: list[int]
+    ) -> list[int]:
         """Find the chat of every entry by its thread keys, or open one (closed-chat policy)."""
         lookups: set[tuple[int, str]] = set()
         for item, _raw, idx in entries:
@@ -463,6 +475,7 @@ class _BatchWriter:
                             "channel_id": self.channel_id,
                             "integration_id": iid,
                             "customer_id": customer,
+                            "contact_id": contact_ids[n],
                             "thread_key": msg.thread_key,
                             "title": msg.title,
                             "state": "open",

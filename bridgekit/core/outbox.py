@@ -231,6 +231,8 @@ class OutboxWorker:
             contact_query = select(ct.c.kind, ct.c.value, ct.c.verified, ct.c.scope).where(
                 ct.c.customer_id == row.customer_id, ct.c.scope.in_([0, job.integration_id])
             )
+            if row.contact_id is not None:  # the handle the chat is with
+                contact_query = contact_query.where(ct.c.id == row.contact_id)
             contacts = (await conn.execute(contact_query.order_by(ct.c.scope.desc(), ct.c.id))).all()
             last_inbound = (
                 await conn.execute(
@@ -250,11 +252,15 @@ class OutboxWorker:
             customer_name = (
                 await conn.execute(select(s.customers.c.name).where(s.customers.c.id == row.customer_id))
             ).scalar()
-        channel = self.registry.by_id(job.integration_id)
-        kinds = {channel.integration.channel} if channel else set()
-        # Prefer the integration's own handle (a LINE userId), else a shared one (email).
-        pick = next((x for x in contacts if x.scope == job.integration_id), None) or next(
-            (x for x in contacts if x.kind in kinds or x.scope == 0), None
+        bound = self.registry.by_id(job.integration_id)
+        contact_kind = bound.channel.spec.contact_kind if bound else None
+        # The chat's own handle, else the integration's handle (a LINE userId), else a shared
+        # handle of the kind the channel reaches people by (an email address).
+        chat_contact = contacts[0] if row.contact_id is not None and contacts else None
+        pick = (
+            chat_contact
+            or next((x for x in contacts if x.scope == job.integration_id), None)
+            or next((x for x in contacts if x.scope == 0 and x.kind == contact_kind), None)
         )
         recipient = (
             Contact(pick.kind, pick.value, customer_name, pick.verified, pick.scope == 0)

@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
-from bridgekit.core.clock import utcnow
+from bridgekit.core.chats import ChatError, NewContact, add_note, raw_delivery, start_chat
 from bridgekit.core.managers import authenticate
 from bridgekit.core.outbox import enqueue_message
+from bridgekit.exceptions import UnknownIntegration
 from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
 
 routes = web.RouteTableDef()
@@ -187,21 +188,9 @@ async def post_message(request: web.Request) -> web.Response:
         raise _error(400, "kind must be 'reply' or 'note'")
     async with bridge.db.write() as conn:
         if kind == "note":
-            result = await conn.execute(
-                s.messages.insert()
-                .values(
-                    chat_id=chat.id,
-                    direction="note",
-                    author_kind="manager",
-                    author_id=manager.id,
-                    author_name=manager.name,
-                    text=text,
-                    meta={},
-                    created_at=utcnow(),
-                )
-                .returning(s.messages.c.id)
+            message_id = await add_note(
+                conn, chat.id, text, author_kind="manager", author_id=manager.id, author_name=manager.name
             )
-            message_id = int(result.scalar_one())
         else:
             message_id = await enqueue_message(
                 conn,
@@ -216,4 +205,84 @@ async def post_message(request: web.Request) -> web.Response:
     return web.json_response(
         {"id": message_id, "kind": kind, "delivery_status": "pending" if kind == "reply" else None},
         status=201,
+    )
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _error(400, "the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise _error(400, "the body must be a JSON object")
+    return body
+
+
+@routes.post("/api/v1/chats")
+async def create_chat(request: web.Request) -> web.Response:
+    """A manager writes to a customer first (E10): opens a chat and queues the message.
+
+    Body: ``{"integration": name, "text": ..., "title": ..., "customer_id": id}`` or, instead
+    of ``customer_id``, ``"contact": {"kind": "email", "value": ..., "name": ...}``.
+    """
+    bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
+    body = await _json_object(request)
+    try:
+        bound = bridge.registry.get(str(body.get("integration")))
+    except UnknownIntegration:
+        raise _error(400, f"no integration named {body.get('integration')!r}") from None
+    text, title = body.get("text"), body.get("title")
+    customer_id, contact_data = body.get("customer_id"), body.get("contact")
+    if not isinstance(text, str) or (title is not None and not isinstance(title, str)):
+        raise _error(400, "text (and title, when given) must be strings")
+    contact = None
+    if contact_data is not None:
+        if not isinstance(contact_data, dict) or not all(
+            isinstance(contact_data.get(k), str) for k in ("kind", "value")
+        ):
+            raise _error(400, "contact needs string kind and value")
+        contact = NewContact(
+            contact_data["kind"],
+            contact_data["value"].strip(),
+            contact_data.get("name"),
+            bool(contact_data.get("shared", True)),
+        )
+    if customer_id is not None and not isinstance(customer_id, int):
+        raise _error(400, "customer_id must be an integer")
+    try:
+        async with bridge.db.write() as conn:
+            chat_id, message_id = await start_chat(
+                conn,
+                channel_id=bridge.channel_id,
+                bound=bound,
+                text=text,
+                title=title,
+                customer_id=customer_id,
+                contact=contact,
+                author_id=manager.id,
+                author_name=manager.name,
+            )
+    except ChatError as exc:
+        raise _error(400, str(exc)) from None
+    bridge.wake_outbox()
+    return web.json_response({"chat_id": chat_id, "message_id": message_id}, status=201)
+
+
+@routes.get("/api/v1/messages/{message_id}/raw")
+async def get_raw(request: web.Request) -> web.Response:
+    """The inbound delivery a message came from, byte for byte (E4's source view)."""
+    bridge: Bridge = request.app[BRIDGE]
+    try:
+        message_id = int(request.match_info["message_id"])
+    except ValueError:
+        raise _error(404, "no such message") from None
+    async with bridge.db.read() as conn:
+        row = await raw_delivery(conn, message_id)
+    if row is None:
+        raise _error(404, "no raw delivery for this message")
+    return web.Response(
+        body=bytes(row.body),
+        content_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="message-{message_id}.raw"'},
     )
