@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from bridgekit.testing.harness import RunningBridge
@@ -118,7 +119,6 @@ async def test_the_manager_api_needs_a_valid_token(make_bridge, sandbox_url: str
     running = await make_bridge(
         plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
     )
-    import aiohttp
 
     async with aiohttp.ClientSession() as anonymous:
         for headers in ({}, {"Authorization": "Bearer bk_wrong"}, {"Authorization": "Basic x"}):
