@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from aiohttp import web
+
 import bridgekit
 from bridgekit.model import (
     Capabilities,
@@ -30,6 +32,7 @@ from bridgekit.model import (
 from bridgekit_email_forward import ingest as ingest_mod
 from bridgekit_email_forward import outbound
 from bridgekit_email_forward.domain import DomainVerifier
+from bridgekit_email_forward.routes import BridgeAPI, make_routes
 from bridgekit_email_forward.settings import EmailSettings
 from bridgekit_email_forward.smtp_server import SmtpService
 
@@ -55,6 +58,7 @@ SPEC = ChannelSpec(
     ),
     closed_chat_policy="new_chat",  # E6
     mark="email",
+    contact_kind="email",  # E10: managers write first to a customer's address
 )
 
 
@@ -112,6 +116,10 @@ class EmailForwardPlugin:
         integrations = list(bridge.integrations_for(CHANNEL))
         if integrations:
             await self.smtp.start(bridge, integrations, self.defaults)
+
+    @bridgekit.hookimpl
+    def bridgekit_routes(self, bridge: BridgeAPI) -> list[web.RouteDef]:
+        return make_routes(bridge, self.settings_for)
 
     @bridgekit.hookimpl
     async def bridgekit_shutdown(self, bridge: BridgeLike) -> None:

@@ -1,0 +1,114 @@
+"""Manager API routes the email plugin adds (mounted under ``/api/v1/email``, so the core's
+token check applies):
+
+* ``GET  /api/v1/email/messages/{id}/original`` — the original mail as sanitised HTML for a
+  sandboxed iframe (E4); ``?format=source`` gives the raw source; ``?remote_images=1`` is the
+  manager's consent to load remote images.
+* ``POST /api/v1/email/chats/{id}/forward`` ``{"to": addr, "note": text}`` — forward the whole
+  conversation to an external address (E9), the customer's original mails attached.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bridgekit.exceptions import DeliveryError
+from bridgekit.flow import ChatView
+from bridgekit.model import Integration, TranscriptEntry
+from bridgekit_email_forward.compose import ConversationEntry, compose_forwarded_conversation, make_message_id
+from bridgekit_email_forward.original import render_original, response_headers
+from bridgekit_email_forward.outbound import send_bytes
+from bridgekit_email_forward.settings import EmailSettings
+
+CHANNEL = "email"
+
+
+class BridgeAPI(Protocol):
+    def integrations_for(self, channel: str) -> list[Integration]: ...
+    async def chat(self, chat_id: int) -> ChatView | None: ...
+    async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]: ...
+    async def raw_delivery_for_message(self, message_id: int) -> bytes | None: ...
+    async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int: ...
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _int(request: web.Request, key: str) -> int | None:
+    try:
+        return int(request.match_info[key])
+    except ValueError:
+        return None
+
+
+def make_routes(
+    bridge: BridgeAPI, settings_for: Callable[[Integration], EmailSettings]
+) -> list[web.RouteDef]:
+    async def original(request: web.Request) -> web.StreamResponse:
+        message_id = _int(request, "message_id")
+        raw = await bridge.raw_delivery_for_message(message_id) if message_id is not None else None
+        if raw is None:
+            return _json_error(404, "no original mail for this message")
+        view = render_original(raw, allow_remote_images=request.query.get("remote_images") == "1")
+        if request.query.get("format") == "source":
+            return web.Response(text=view.source, content_type="text/plain", charset="utf-8")
+        return web.Response(
+            text=view.html_document(),
+            content_type="text/html",
+            charset="utf-8",
+            headers=response_headers(view),
+        )
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        chat_id = _int(request, "chat_id")
+        chat = await bridge.chat(chat_id) if chat_id is not None else None
+        if chat is None or chat.channel != CHANNEL:
+            return _json_error(404, "no such email chat")
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return _json_error(400, "the body must be JSON")
+        to = parseaddr(str(body.get("to", "")) if isinstance(body, dict) else "")[1]
+        if "@" not in to or " " in to:
+            return _json_error(400, "to must be an email address")
+        note = str(body.get("note", ""))
+        integration = next(i for i in bridge.integrations_for(CHANNEL) if i.id == chat.integration_id)
+        settings = settings_for(integration)
+        entries = [
+            ConversationEntry(
+                author=e.author_name or e.author_kind,
+                direction=e.direction,
+                sent_at=e.created_at.replace(tzinfo=UTC),
+                text=e.text,
+                raw=e.raw if e.direction == "inbound" else None,
+            )
+            for e in await bridge.chat_transcript(chat.id)
+        ]
+        message_id = make_message_id("fwd", uuid.uuid4().hex, settings.id_domain)
+        mail = compose_forwarded_conversation(
+            entries,
+            from_=settings.default_from,
+            to=to,
+            title=chat.title,
+            message_id=message_id,
+            date=datetime.now(UTC),
+            note=note,
+        )
+        try:
+            await send_bytes(mail.as_bytes(), sender=settings.address, recipients=[to], settings=settings)
+        except DeliveryError as exc:
+            return _json_error(502, f"the relay refused the forward: {exc.reason}")
+        await bridge.add_note(chat.id, f"Conversation forwarded to {to}", author_name="email")
+        return web.json_response({"forwarded_to": to, "message_id": message_id})
+
+    return [
+        web.get("/api/v1/email/messages/{message_id}/original", original),
+        web.post("/api/v1/email/chats/{chat_id}/forward", forward),
+    ]
