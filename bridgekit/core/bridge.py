@@ -15,6 +15,7 @@ from bridgekit.core.bots import FlowWorker
 from bridgekit.core.chats import add_note, chat_view, raw_delivery, transcript
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
+from bridgekit.core.events import EventBus
 from bridgekit.core.files import FileStore
 from bridgekit.core.ingest import IngestPipeline
 from bridgekit.core.integrations import IntegrationRegistry
@@ -41,6 +42,7 @@ class Bridge:
         self.hooks = plugins.hooks
         self.db = Database(config.database_url)
         self.metrics = Metrics()
+        self.events = EventBus()
         self.registry = IntegrationRegistry(plugins)
         self.files = FileStore(config.data_dir)
         self.channel_id = 0

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core import schema as s
 from bridgekit.core.clock import as_naive_utc, utcnow
 from bridgekit.core.db import Database
+from bridgekit.core.events import Event, EventBus
 from bridgekit.core.files import FileStore, StoredFile
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.metrics import Metrics
@@ -64,6 +65,7 @@ class _Item:
     files: list[list[StoredFile]]
     future: asyncio.Future[IngestOutcome]
     message_ids: list[int] = field(default_factory=list)
+    chat_ids: list[int] = field(default_factory=list)
 
 
 def _contacts_of(message: InboundMessage, profile: CustomerProfile | None) -> list[Contact]:
@@ -87,7 +89,9 @@ class IngestPipeline:
         metrics: Metrics,
         channel_id: int,
         on_commit: Callable[[], None] = lambda: None,
+        events: EventBus | None = None,
     ) -> None:
+        self.events = events or EventBus()
         self.db = db
         self.hooks = hooks
         self.registry = registry
@@ -235,6 +239,11 @@ class IngestPipeline:
         async with self.db.write() as conn:
             await _BatchWriter(conn, batch, self.channel_id).write()
         self.metrics.inc("bridgekit_ingest_commits_total")
+        self.events.publish_many(
+            Event("message.created", {"chat_id": chat_id, "message_id": message_id, "direction": "inbound"})
+            for item in batch
+            for chat_id, message_id in zip(item.chat_ids, item.message_ids, strict=True)
+        )
         for item in batch:
             count = len(item.message_ids)
             status: IngestStatus = "accepted" if count or not item.result.messages else "duplicate"
@@ -550,6 +559,7 @@ class _BatchWriter:
         for n, (item, _raw, idx) in enumerate(entries):
             msg = item.messages[idx]
             item.message_ids.append(ids[n])
+            item.chat_ids.append(chat_ids[n])
             for att, stored in zip(msg.attachments, item.files[idx], strict=True):
                 attachment_rows.append(
                     {

@@ -33,6 +33,7 @@ from bridgekit.config import OutboxConfig
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
+from bridgekit.core.events import EventBus
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.sql import upsert
@@ -128,7 +129,9 @@ class OutboxWorker:
         cfg: OutboxConfig,
         channel_id: int,
         on_commit: Callable[[], None] = lambda: None,
+        events: EventBus | None = None,
     ) -> None:
+        self.events = events or EventBus()
         self.db = db
         self.hooks = hooks
         self.registry = registry
@@ -382,7 +385,14 @@ class OutboxWorker:
                 )
             )
         self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
+        self._announce(message.chat_id, job.message_id, result.status.value)
         self.on_commit()
+
+    def _announce(self, chat_id: int | None, message_id: int, status: str) -> None:
+        data: dict[str, int | str] = {"message_id": message_id, "delivery_status": status}
+        if chat_id is not None:
+            data["chat_id"] = chat_id
+        self.events.publish(Event("message.updated", data))
 
     async def _fail(
         self, job: _Job, reason: str, *, permanent: bool, retry_after: float | None = None
@@ -415,6 +425,8 @@ class OutboxWorker:
                     )
                 )
         self.metrics.inc("bridgekit_deliveries_total", outcome="failed" if final else "retry")
+        if final:
+            self._announce(None, job.message_id, DeliveryStatus.FAILED.value)
         log.warning(
             "delivery of message %s %s: %s", job.message_id, "failed" if final else "will retry", reason
         )

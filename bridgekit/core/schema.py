@@ -52,6 +52,8 @@ managers = Table(
     Column("token_hash", String(64), unique=True),
     Column("max_auto_assign", Integer, nullable=False, default=10),
     Column("notify_unassigned", Boolean, nullable=False, default=False),
+    # Auto-assignment only picks operators who are available (not away).
+    Column("available", Boolean, nullable=False, default=True, server_default="1"),
     Column("created_at", DateTime, nullable=False),
 )
 
@@ -61,6 +63,8 @@ teams = Table(
     Column("id", Integer, primary_key=True),
     Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(200), nullable=False),
+    # I3: chats routed to an auto-assigning team wait in its queue when nobody is available.
+    Column("auto_assign", Boolean, nullable=False, default=False, server_default="0"),
     UniqueConstraint("channel_id", "name"),
 )
 
@@ -130,8 +134,86 @@ chats = Table(
     Column("last_message_at", DateTime, nullable=False),
     Column("closed_at", DateTime),
     Column("snoozed_until", DateTime),
+    Column("queued_at", DateTime),
+    Column("assigned_at", DateTime),
+    Column("description", Text),  # I16, with #hashtags
+    Column("goal", String(20)),  # I16: None | achieved | not_achieved
+    Column("source", String(200)),  # I16: campaign or workflow that started the chat
+    Column("customer_token_hash", String(64), unique=True),  # I11: the customer link
     Index(None, "channel_id", "state", "last_message_at"),
     Index(None, "customer_id"),
+    Index(None, "assignee_id", "state", "last_message_at"),
+    Index(None, "team_id", "state", "last_message_at"),
+    Index(None, "integration_id", "state", "last_message_at"),
+    Index(None, "state", "snoozed_until"),
+)
+
+# I1: favourites are per manager.
+chat_stars = Table(
+    "chat_stars",
+    metadata,
+    Column("manager_id", ForeignKey("managers.id", ondelete="CASCADE"), primary_key=True),
+    Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "chat_id"),
+)
+
+# I16: the assignee is always a follower; followers are notified (I1 "My sessions").
+chat_followers = Table(
+    "chat_followers",
+    metadata,
+    Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("manager_id", ForeignKey("managers.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "manager_id"),
+)
+
+# I1 Unread: the last message each manager has read in each chat.
+read_markers = Table(
+    "read_markers",
+    metadata,
+    Column("manager_id", ForeignKey("managers.id", ondelete="CASCADE"), primary_key=True),
+    Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_read_message_id", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# What managers are told: new messages, mentions (I13), assignment, snooze ended (I10).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("manager_id", ForeignKey("managers.id", ondelete="CASCADE"), nullable=False),
+    Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE")),
+    Column("kind", String(30), nullable=False),
+    Column("push", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("read_at", DateTime),
+    Index(None, "manager_id", "id"),
+)
+
+# I15: '#' shortcuts managers type in the composer; the text may hold {variables}.
+macros = Table(
+    "macros",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("shortcut", String(50), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("channel_id", "shortcut"),
+)
+
+# I17: what the customer did (pages visited, purchases...), shown in the customer panel.
+customer_events = Table(
+    "customer_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "customer_id", "id"),
 )
 
 # Keys under which a provider refers to a chat (LINE userId, email Message-IDs). A key points

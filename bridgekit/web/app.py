@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bridgekit import __version__
 from bridgekit.core.bridge import Bridge
-from bridgekit.web import api
+from bridgekit.web import api, api_chats, api_messages, api_realtime, api_views
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
 
@@ -55,7 +55,8 @@ async def create_app(bridge: Bridge) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_route("POST", "/hooks/{integration}", handle_hook)
     app.router.add_route("GET", "/hooks/{integration}", handle_hook)
-    app.router.add_routes(api.routes)
+    for module in (api, api_views, api_chats, api_messages, api_realtime):
+        app.router.add_routes(module.routes)
     for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):
         app.router.add_routes(list(defs))
     return app

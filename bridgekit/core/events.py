@@ -1,0 +1,61 @@
+"""Realtime events for managers: an in-process publish/subscribe bus.
+
+Core operations build :class:`Event`s while they write and publish them *after* their
+transaction commits (never announce what may still roll back). ``manager_ids=None`` means
+every manager of the channel may see it; otherwise only those managers receive it (a
+mention, an assignment). The SSE endpoint subscribes one queue per connected manager.
+Several processes on PostgreSQL would fan out through LISTEN/NOTIFY (not built yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+QUEUE_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # e.g. message.created, message.updated, chat.updated, notification.created
+    data: dict[str, Any]
+    manager_ids: frozenset[int] | None = None
+    id: int = field(default=0)
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: dict[int, tuple[int, asyncio.Queue[Event]]] = {}
+        self._ids = itertools.count(1)
+        self._tokens = itertools.count(1)
+
+    def publish(self, event: Event) -> None:
+        numbered = Event(event.kind, event.data, event.manager_ids, next(self._ids))
+        for manager_id, queue in self._subscribers.values():
+            if numbered.manager_ids is not None and manager_id not in numbered.manager_ids:
+                continue
+            if queue.qsize() >= QUEUE_LIMIT:
+                queue.get_nowait()  # a stalled client loses the oldest event, not the server memory
+            queue.put_nowait(numbered)
+
+    def publish_many(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.publish(event)
+
+    @asynccontextmanager
+    async def subscribe(self, manager_id: int) -> AsyncIterator[asyncio.Queue[Event]]:
+        token = next(self._tokens)
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._subscribers[token] = (manager_id, queue)
+        try:
+            yield queue
+        finally:
+            del self._subscribers[token]
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

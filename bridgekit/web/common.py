@@ -1,0 +1,60 @@
+"""Helpers shared by the manager API modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bridgekit.core import schema as s
+from bridgekit.core.bridge import Bridge
+
+
+def api_error(status: int, message: str) -> web.HTTPException:
+    cls = web.HTTPException
+    exc = cls(text=f'{{"error": "{message}"}}', content_type="application/json")
+    exc.set_status(status)
+    return exc
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() + "Z" if value is not None else None
+
+
+async def chat_or_404(bridge: Bridge, chat_id: str) -> Any:
+    try:
+        cid = int(chat_id)
+    except ValueError:
+        raise api_error(404, "no such chat") from None
+    async with bridge.db.read() as conn:
+        row = (await conn.execute(select(s.chats).where(s.chats.c.id == cid))).first()
+    if row is None:
+        raise api_error(404, "no such chat")
+    return row
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise api_error(400, "the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise api_error(400, "the body must be a JSON object")
+    return body
+
+
+def chat_json(row: Any, bridge: Bridge) -> dict[str, Any]:
+    bound = bridge.registry.by_id(row.integration_id) if row.integration_id else None
+    return {
+        "id": row.id,
+        "title": row.title,
+        "state": row.state,
+        "customer_id": row.customer_id,
+        "integration": bound.integration.name if bound else None,
+        "channel": bound.integration.channel if bound else None,
+        "mark": bound.channel.spec.mark if bound else None,
+        "assignee_id": row.assignee_id,
+        "created_at": iso(row.created_at),
+        "last_message_at": iso(row.last_message_at),
+    }
