@@ -33,7 +33,7 @@ from bridgekit.config import OutboxConfig
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
-from bridgekit.core.events import EventBus
+from bridgekit.core.events import Event, EventBus
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.sql import upsert
