@@ -21,6 +21,7 @@ from bridgekit.core.ingest import IngestPipeline
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.outbox import OutboxWorker
+from bridgekit.core.snooze import SnoozeWaker
 from bridgekit.flow import ChatView
 from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
 from bridgekit.plugins import PluginHost
@@ -49,6 +50,7 @@ class Bridge:
         self.ingest: IngestPipeline | None = None
         self.outbox: OutboxWorker | None = None
         self.flow: FlowWorker | None = None
+        self.snooze: SnoozeWaker | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -123,12 +125,16 @@ class Bridge:
         self.flow = FlowWorker(
             self.db, self.hooks, self.registry, self.config.outbox.poll_interval, self.wake_outbox
         )
+        self.snooze = SnoozeWaker(self.db, self.events)
         self.outbox.start()
         self.flow.start()
+        self.snooze.start()
         await self.hooks.call_all("bridgekit_startup", bridge=self)
 
     async def stop(self) -> None:
         await self.hooks.call_all("bridgekit_shutdown", bridge=self)
+        if self.snooze is not None:
+            await self.snooze.stop()
         for worker in (self.outbox, self.flow):
             if worker is not None:
                 await worker.stop()

@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
+from bridgekit.core.assignment import route_new_chats
 from bridgekit.core.clock import as_naive_utc, utcnow
 from bridgekit.core.db import Database
 from bridgekit.core.events import Event, EventBus
@@ -237,8 +238,10 @@ class IngestPipeline:
 
     async def _commit(self, batch: list[_Item]) -> None:
         async with self.db.write() as conn:
-            await _BatchWriter(conn, batch, self.channel_id).write()
+            writer = _BatchWriter(conn, batch, self.channel_id)
+            await writer.write()
         self.metrics.inc("bridgekit_ingest_commits_total")
+        self.events.publish_many(writer.events)
         self.events.publish_many(
             Event("message.created", {"chat_id": chat_id, "message_id": message_id, "direction": "inbound"})
             for item in batch
@@ -279,6 +282,7 @@ class _BatchWriter:
     """Writes one batch of verified deliveries with a fixed number of statements."""
 
     def __init__(self, conn: AsyncConnection, batch: list[_Item], channel_id: int) -> None:
+        self.events: list[Event] = []  # published after the commit
         self.conn = conn
         self.batch = batch
         self.channel_id = channel_id
@@ -498,6 +502,8 @@ class _BatchWriter:
         new_ids = await insert_returning_ids(self.conn, s.chats, new_chats)
         for n, new_index in pending:
             chat_of[n] = new_ids[new_index]
+        if new_ids:
+            self.events.extend(await route_new_chats(self.conn, new_ids))
         if reopened:
             await self.conn.execute(
                 update(s.chats).where(s.chats.c.id.in_(reopened)).values(state="open", closed_at=None)

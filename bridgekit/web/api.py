@@ -19,10 +19,13 @@ from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
 
 routes = web.RouteTableDef()
 
+# The API's own description is public, so tools can read it before they have a token.
+PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
+
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith("/api/") or request.path in PUBLIC_API_PATHS:
         response: web.StreamResponse = await handler(request)
         return response
     header = request.headers.get("Authorization", "")
