@@ -1,0 +1,794 @@
+"""LINE webhook ingest throughput: bridgekit vs. two bare aiohttp baselines (issue #4).
+
+Three HTTP servers are measured the same way, each as its own process pinned to its own CPU:
+
+* ``bridgekit``  -- the real thing: ``bridgekit serve`` with a generated ``bridgekit.toml``
+  (SQLite file, ``[plugins] enabled = ["line"]``, one ``line`` integration whose
+  ``api_base``/``data_api_base`` point at a LINE sandbox this script runs, so the profile
+  look-ups are answered locally);
+* ``baseline-a`` -- a bare aiohttp handler that only verifies and parses with the official
+  ``line-bot-sdk`` (``linebot.v3.webhook.WebhookParser``) and stores nothing;
+* ``baseline-b`` -- a bare aiohttp handler that checks the HMAC (base64 HMAC-SHA256 of the raw
+  body, ``X-Line-Signature``) and inserts one row with stdlib ``sqlite3`` into a file database
+  in WAL mode with ``synchronous=NORMAL`` (bridgekit's defaults): a durable floor.
+
+A load generator process (pinned to the other CPU) keeps a fixed number of keep-alive
+connections busy with pre-generated, pre-signed webhook bodies -- each one text-message event
+from one of 50 users with a unique ``webhookEventId`` -- for a warm-up and then a fixed
+measured window (bounded by a request count too). Every answer must be 200; anything else makes
+the run invalid. Each target runs ``--rounds`` times, interleaved, on a fresh database; the
+medians are compared as ratios. After each bridgekit round every acknowledged event id is
+looked up in bridgekit's ``messages`` table.
+
+    python bench/line_ingest.py            # 3 rounds x 10 s per target
+    python bench/line_ingest.py --quick    # a few seconds: smoke test
+
+Exit status 0 when the measurement is valid, even if a target is missed (printed as MISSED);
+1 when it is not (a non-200, a connection error, a lost message, a server that did not start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import pickle
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parents[1]
+HOST = "127.0.0.1"
+INTEGRATION = "bench-line"
+HOOK_PATH = f"/hooks/{INTEGRATION}"
+CHANNEL_SECRET = "bench-line-channel-secret"
+ACCESS_TOKEN = "bench-line-channel-access-token"
+USERS = 50
+MAX_BODY = 32 * 1024 * 1024
+
+TARGETS = ("bridgekit", "a", "b")
+LABELS = {
+    "bridgekit": "bridgekit",
+    "a": "baseline-a (line-bot-sdk parse)",
+    "b": "baseline-b (hmac+sqlite3)",
+}
+TARGET_VS_A = 1.0
+TARGET_VS_B = 0.6
+
+# Per-request outcome codes in the load generator's result file (one byte per pool entry).
+NOT_SENT, ACKED, NON_200, FAILED = 0, 1, 2, 3
+
+
+# --------------------------------------------------------------------------------------------
+# Baseline servers (``--serve-baseline a|b``)
+# --------------------------------------------------------------------------------------------
+
+
+def serve_baseline(kind: str, port: int, db_path: Path | None) -> None:
+    from aiohttp import web
+
+    if kind == "a":
+        from linebot.v3.exceptions import InvalidSignatureError
+        from linebot.v3.webhook import WebhookParser
+
+        parser = WebhookParser(CHANNEL_SECRET)
+
+        async def hook(request: web.Request) -> web.Response:
+            body = await request.read()
+            try:
+                parser.parse(body.decode("utf-8"), request.headers.get("X-Line-Signature", ""))
+            except InvalidSignatureError:
+                return web.Response(status=401, text="invalid signature")
+            return web.Response(text="OK")
+
+    elif kind == "b":
+        if db_path is None:
+            raise SystemExit("--serve-baseline b needs --db")
+        conn = sqlite3.connect(db_path, isolation_level=None)  # autocommit: one commit per insert
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS deliveries ("
+            " id INTEGER PRIMARY KEY, received_at REAL NOT NULL, signature TEXT NOT NULL, body BLOB NOT NULL)"
+        )
+        key = CHANNEL_SECRET.encode("utf-8")
+
+        async def hook(request: web.Request) -> web.Response:
+            body = await request.read()
+            signature = request.headers.get("X-Line-Signature", "")
+            expected = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest())
+            if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
+                return web.Response(status=401, text="invalid signature")
+            conn.execute(
+                "INSERT INTO deliveries (received_at, signature, body) VALUES (?, ?, ?)",
+                (time.time(), signature, body),
+            )
+            return web.Response(text="OK")
+
+    else:
+        raise SystemExit(f"unknown baseline {kind!r}")
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "baseline": kind})
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post(HOOK_PATH, hook)
+    app.router.add_get("/health", health)
+    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
+
+
+# --------------------------------------------------------------------------------------------
+# Load generator (``--load``)
+# --------------------------------------------------------------------------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response; returns (status, server closes the connection)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    at = lower.find(b"\r\ncontent-length:")
+    if at < 0:
+        raise ConnectionError(f"response without Content-Length: {head[:200]!r}")
+    end = lower.index(b"\r\n", at + 2)
+    length = int(head[at + 17 : end])
+    if length:
+        await reader.readexactly(length)
+    return status, b"\r\nconnection: close" in lower
+
+
+@dataclass
+class _LoadState:
+    requests: list[bytes]
+    outcome: bytearray
+    stop: bool = False
+    next_index: int = 0
+    completed: int = 0
+    errors: list[str] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    def take(self) -> int | None:
+        if self.stop or self.next_index >= len(self.requests):
+            return None
+        self.next_index += 1
+        return self.next_index - 1
+
+    def done(self, index: int, status: int) -> None:
+        self.completed += 1
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.outcome[index] = ACKED if status == 200 else NON_200
+
+
+async def _raw_worker(state: _LoadState, port: int, timeout: float) -> None:
+    """One keep-alive connection sending pre-built request bytes (lighter than a client lib)."""
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    try:
+        while (index := state.take()) is not None:
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(HOST, port)
+                assert reader is not None
+                writer.write(state.requests[index])
+                status, close = await asyncio.wait_for(_read_response(reader), timeout)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
+                state.outcome[index] = FAILED
+                state.errors.append(f"{type(exc).__name__}: {exc}")
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+                continue
+            state.done(index, status)
+            if close:
+                writer.close()
+                reader = writer = None
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def _aiohttp_workers(state: _LoadState, port: int, concurrency: int, timeout: float) -> None:
+    import aiohttp
+
+    url = f"http://{HOST}:{port}{HOOK_PATH}"
+    bodies = [_split_request(r) for r in state.requests]
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while (index := state.take()) is not None:
+            body, signature = bodies[index]
+            headers = {
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "LineBotWebhook/2.0",
+                "X-Line-Signature": signature,
+            }
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    status = resp.status
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                state.outcome[index] = FAILED
+                state.errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            state.done(index, status)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+
+
+def _build_request(port: int, body: bytes, signature: str) -> bytes:
+    head = (
+        f"POST {HOOK_PATH} HTTP/1.1\r\n"
+        f"Host: {HOST}:{port}\r\n"
+        "Content-Type: application/json; charset=utf-8\r\n"
+        "User-Agent: LineBotWebhook/2.0\r\n"
+        f"X-Line-Signature: {signature}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def _split_request(request: bytes) -> tuple[bytes, str]:
+    head, body = request.split(b"\r\n\r\n", 1)
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"x-line-signature:"):
+            return body, line.split(b":", 1)[1].strip().decode("ascii")
+    raise ValueError("request without X-Line-Signature")
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process (all its threads), from /proc; None elsewhere."""
+    if not pid:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load_pool(path: Path) -> list[tuple[bytes, str]]:
+    with path.open("rb") as fh:
+        pool: list[tuple[bytes, str]] = pickle.load(fh)
+    return pool
+
+
+async def run_load(args: argparse.Namespace) -> dict[str, Any]:
+    pool = _load_pool(args.pool_file)
+    count = min(len(pool), args.max_requests)
+    # Everything is built before the clock starts: the generator only writes and reads bytes.
+    state = _LoadState([_build_request(args.port, b, s) for b, s in pool[:count]], bytearray(count))
+    del pool
+    if args.client == "aiohttp":
+        runner = asyncio.ensure_future(_aiohttp_workers(state, args.port, args.concurrency, args.timeout))
+        tasks = [runner]
+    else:
+        tasks = [
+            asyncio.ensure_future(_raw_worker(state, args.port, args.timeout))
+            for _ in range(args.concurrency)
+        ]
+    started = time.monotonic()
+    done, _ = await asyncio.wait(tasks, timeout=args.warmup)
+    if done:
+        state.stop = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return {"error": f"the request pool ({count}) ran out during the warm-up; raise --pool"}
+    c0, t0, own0, srv0 = state.completed, time.monotonic(), time.process_time(), _cpu_seconds(args.server_pid)
+    _, pending = await asyncio.wait(tasks, timeout=args.duration)
+    c1, t1, own1, srv1 = state.completed, time.monotonic(), time.process_time(), _cpu_seconds(args.server_pid)
+    exhausted = not pending
+    state.stop = True
+    drained = await asyncio.gather(*tasks, return_exceptions=True)  # in-flight requests finish
+    crashes = [repr(r) for r in drained if isinstance(r, BaseException)]
+    return {
+        "outcome": state.outcome,
+        "requests_per_second": (c1 - c0) / (t1 - t0),
+        "measured_requests": c1 - c0,
+        "measured_seconds": t1 - t0,
+        "warmup_seconds": t0 - started,
+        "sent": state.next_index,
+        "acked": state.outcome.count(ACKED),
+        "statuses": {str(k): v for k, v in sorted(state.statuses.items())},
+        "non_200": sum(v for k, v in state.statuses.items() if k != 200),
+        "errors": len(state.errors) + len(crashes),
+        "error_samples": (state.errors + crashes)[:5],
+        "pool_exhausted": exhausted,
+        "client_cpu": (own1 - own0) / (t1 - t0),
+        "server_cpu": (srv1 - srv0) / (t1 - t0) if srv0 is not None and srv1 is not None else None,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Orchestration
+# --------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEKIT_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def write_bridgekit_config(workdir: Path, port: int, sandbox_url: str) -> Path:
+    path = workdir / "bridgekit.toml"
+    path.write_text(
+        f'data_dir = "{workdir / "data"}"\n'
+        "\n[database]\n"
+        f'url = "sqlite+aiosqlite:///{workdir / "bridgekit.db"}"\n'
+        "\n[server]\n"
+        f'host = "{HOST}"\n'
+        f"port = {port}\n"
+        "\n[plugins]\n"
+        'enabled = ["line"]\n'
+        f"\n[integrations.{INTEGRATION}]\n"
+        'channel = "line"\n'
+        f"\n[integrations.{INTEGRATION}.settings]\n"
+        f'api_base = "{sandbox_url}"\n'
+        f'data_api_base = "{sandbox_url}"\n'
+        f"\n[integrations.{INTEGRATION}.secrets]\n"
+        f'channel_secret = "{CHANNEL_SECRET}"\n'
+        f'channel_access_token = "{ACCESS_TOKEN}"\n'
+    )
+    return path
+
+
+def _read_bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _tail(path: Path, size: int = 3000) -> str:
+    return path.read_text(errors="replace")[-size:] if path.exists() else ""
+
+
+def _pinned(cpus: set[int] | None) -> Any:
+    if not cpus:
+        return None
+
+    def pin() -> None:
+        os.sched_setaffinity(0, cpus)
+
+    return pin
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f}%"
+
+
+@dataclass
+class Round:
+    target: str
+    rps: float
+    result: dict[str, Any]
+    stored: int | None = None
+    missing: int | None = None
+    flow_backlog: int | None = None
+    commits: int | None = None
+    accepted: int | None = None
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.pool_path = workdir / "pool.pickle"
+        self.event_ids: list[str] = []
+        self.server_cpus: set[int] | None = None
+        self.client_cpus: set[int] | None = None
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if not args.no_pin and len(cpus) >= 2:
+            self.server_cpus = {cpus[-1]}
+            self.client_cpus = set(cpus[:-1])
+
+    def log(self, text: str) -> None:
+        print(text, flush=True)
+
+    def warn_if_busy(self) -> None:
+        """Other work on this machine skews every figure: say so (1-minute load average)."""
+        with contextlib.suppress(OSError):
+            load = os.getloadavg()[0]
+            if load > 0.5 * (os.cpu_count() or 1):
+                self.log(f"WARNING: the machine is busy (load average {load:.1f}); figures may be disturbed")
+
+    # --- pieces ----------------------------------------------------------------------------
+
+    def make_pool(self, line: Any, users: list[str]) -> None:
+        """Pre-generate and sign every webhook body (same pool for every target and round;
+        each round runs on a fresh database, so the event ids are new to it)."""
+        started = time.perf_counter()
+        pool = []
+        topics = ("my order", "a refund", "the delivery date", "my account", "an invoice")
+        for i in range(self.args.pool):
+            user = users[i % len(users)]
+            event = line.webhooks.text(user, f"Hello, a question about {topics[i % len(topics)]} (#{i})")
+            body = line.webhooks.body([event])
+            pool.append((body, line.webhooks.signature(body)))
+            self.event_ids.append(event["webhookEventId"])
+        line.webhooks.reply_tokens.clear()
+        with self.pool_path.open("wb") as fh:
+            pickle.dump(pool, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        took = time.perf_counter() - started
+        self.log(f"pre-signed {len(pool)} webhook bodies from {len(users)} users in {took:.1f} s")
+
+    async def spawn(self, argv: list[str], log_path: Path, cwd: Path) -> asyncio.subprocess.Process:
+        with log_path.open("ab") as log:
+            return await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=child_env(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=_pinned(self.server_cpus),
+            )
+
+    async def wait_healthy(self, proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
+        import aiohttp
+
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+            while time.monotonic() < deadline:
+                if proc.returncode is not None:
+                    break
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                    async with session.get(f"http://{HOST}:{port}/health") as resp:
+                        if resp.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        tail = _tail(log_path)
+        raise RuntimeError(f"server on port {port} did not become healthy:\n{tail}")
+
+    async def stop(self, proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+    async def load(self, port: int, workdir: Path, server_pid: int) -> dict[str, Any]:
+        a = self.args
+        result_path = workdir / "outcome.bin"
+        argv = [
+            sys.executable,
+            str(SCRIPT),
+            "--load",
+            "--port",
+            str(port),
+            "--pool-file",
+            str(self.pool_path),
+            "--result",
+            str(result_path),
+            "--concurrency",
+            str(a.concurrency),
+            "--warmup",
+            str(a.warmup),
+            "--duration",
+            str(a.duration),
+            "--max-requests",
+            str(a.max_requests),
+            "--client",
+            a.client,
+            "--server-pid",
+            str(server_pid),
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            env=child_env(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_pinned(self.client_cpus),
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), a.warmup + a.duration + 120)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return {"error": "the load generator did not finish in time"}
+        if proc.returncode != 0:
+            return {
+                "error": f"load generator exited {proc.returncode}: {err.decode(errors='replace')[-2000:]}"
+            }
+        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        if "error" not in result:
+            result["outcome"] = _read_bytes(result_path)
+        return result
+
+    async def commit_counters(self, port: int) -> tuple[int | None, int | None]:
+        """bridgekit's group-commit counters from ``/metrics`` (commits, accepted deliveries)."""
+        import aiohttp
+
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+                session.get(f"http://{HOST}:{port}/metrics") as resp,
+            ):
+                text = await resp.text()
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return None, None
+        commits = accepted = 0
+        for line in text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == "bridgekit_ingest_commits_total":
+                commits += int(value)
+            elif name.startswith("bridgekit_ingest_total{") and 'outcome="accepted"' in name:
+                accepted += int(value)
+        return commits, accepted
+
+    def check_storage(self, db_path: Path, outcome: bytes) -> tuple[int, int, int]:
+        """(messages stored, acknowledged event ids not stored, flow events still queued)."""
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            stored_ids = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT m.event_id FROM messages m JOIN integrations i ON i.id = m.integration_id"
+                    " WHERE i.name = ? AND m.direction = 'inbound'",
+                    (INTEGRATION,),
+                )
+            }
+            backlog = conn.execute("SELECT count(*) FROM flow_events").fetchone()[0]
+        finally:
+            conn.close()
+        acked = [self.event_ids[i] for i, code in enumerate(outcome) if code == ACKED]
+        missing = sum(1 for event_id in acked if event_id not in stored_ids)
+        return len(stored_ids), missing, int(backlog)
+
+    # --- one round of one target ----------------------------------------------------------------
+
+    async def run_round(self, target: str, number: int, sandbox_url: str) -> Round:
+        workdir = self.workdir / f"{target}-{number}"
+        workdir.mkdir()
+        port = free_port()
+        log_path = workdir / "server.log"
+        if target == "bridgekit":
+            config = write_bridgekit_config(workdir, port, sandbox_url)
+            argv = [sys.executable, "-m", "bridgekit.cli", "serve", "--config", str(config)]
+        else:
+            argv = [
+                sys.executable,
+                str(SCRIPT),
+                "--serve-baseline",
+                target,
+                "--port",
+                str(port),
+                "--db",
+                str(workdir / "baseline.db"),
+            ]
+        proc = await self.spawn(argv, log_path, workdir)
+        if self.args.show_pids:
+            self.log(f"  ({LABELS[target]} run {number + 1}: pid {proc.pid}, port {port})")
+        try:
+            await self.wait_healthy(proc, port, log_path)
+            result = await self.load(port, workdir, proc.pid)
+            rnd = Round(target, float(result.get("requests_per_second", 0.0)), result)
+            if target == "bridgekit" and "outcome" in result:
+                rnd.commits, rnd.accepted = await self.commit_counters(port)
+                rnd.stored, rnd.missing, rnd.flow_backlog = self.check_storage(
+                    workdir / "bridgekit.db", result["outcome"]
+                )
+        finally:
+            await self.stop(proc)
+        if not self.args.keep:
+            for name in (
+                "bridgekit.db",
+                "bridgekit.db-wal",
+                "bridgekit.db-shm",
+                "baseline.db",
+                "outcome.bin",
+            ):
+                with contextlib.suppress(FileNotFoundError):
+                    (workdir / name).unlink()
+        return rnd
+
+    def describe(self, rnd: Round, number: int) -> tuple[str, bool]:
+        r = rnd.result
+        if "error" in r:
+            return f"  {LABELS[rnd.target]:<32} run {number + 1}: INVALID: {r['error']}", False
+        ok = r["non_200"] == 0 and r["errors"] == 0
+        text = (
+            f"  {LABELS[rnd.target]:<32} run {number + 1}: {rnd.rps:8.0f} req/s"
+            f"  ({r['measured_requests']} in {r['measured_seconds']:.2f} s; sent {r['sent']},"
+            f" 200: {r['acked']}, non-200: {r['non_200']}, errors: {r['errors']}"
+            f"{', pool exhausted' if r['pool_exhausted'] else ''})"
+            f"\n    CPU during the measured window: server {_pct(r.get('server_cpu'))},"
+            f" load generator {_pct(r.get('client_cpu'))}"
+        )
+        if not ok:
+            text += f"\n    INVALID: statuses {r['statuses']}, samples {r['error_samples']}"
+        if rnd.stored is not None:
+            text += f"\n    stored {rnd.stored} messages; flow_events still queued: {rnd.flow_backlog}"
+            if rnd.commits:
+                text += (
+                    f"; {rnd.commits} group commits (mean {(rnd.accepted or 0) / rnd.commits:.1f} per commit)"
+                )
+            if rnd.missing:
+                text += f"; {rnd.missing} ACKNOWLEDGED MESSAGES MISSING"
+                ok = False
+        return text, ok
+
+    # --- the whole run ---------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        from bridgekit_line.sandbox import LineSandbox
+
+        a = self.args
+        if self.client_cpus:
+            os.sched_setaffinity(0, self.client_cpus)
+            self.log(
+                f"CPU pinning: servers on {sorted(self.server_cpus or ())},"
+                f" load generator (and the LINE sandbox) on {sorted(self.client_cpus)}"
+            )
+        else:
+            self.log("CPU pinning: off")
+        self.warn_if_busy()
+        line = LineSandbox(channel_secret=CHANNEL_SECRET, access_token=ACCESS_TOKEN)
+        sandbox_url = await line.start(HOST, 0)
+        try:
+            users = [line.add_user(f"Customer {n:02d}") for n in range(USERS)]
+            self.make_pool(line, users)
+            self.log(
+                f"{a.rounds} round(s) per target, interleaved; {a.concurrency} connections ({a.client}),"
+                f" {a.warmup:g} s warm-up + {a.duration:g} s measured (at most {a.max_requests} requests)"
+            )
+            rounds: list[Round] = []
+            valid = True
+            for number in range(a.rounds):
+                order = [t for t in TARGETS[number % 3 :] + TARGETS[: number % 3] if t in a.targets]
+                for target in order:
+                    try:
+                        rnd = await self.run_round(target, number, sandbox_url)
+                    except RuntimeError as exc:
+                        self.log(f"  {LABELS[target]:<32} run {number + 1}: INVALID: {exc}")
+                        self.log("INVALID RUN: a server did not start")
+                        return 1
+                    text, ok = self.describe(rnd, number)
+                    self.log(text)
+                    valid &= ok
+                    rounds.append(rnd)
+            profile_calls = sum(1 for r in line.requests if r.path.startswith("/v2/bot/profile/"))
+        finally:
+            await line.stop()
+        self.log(f"LINE sandbox served {profile_calls} profile look-ups")
+        return self.summarise(rounds, valid)
+
+    def summarise(self, rounds: list[Round], valid: bool) -> int:
+        med = {t: statistics.median([r.rps for r in rounds if r.target == t] or [0.0]) for t in TARGETS}
+        if set(self.args.targets) != set(TARGETS):
+            print()
+            print(" | ".join(f"{LABELS[t]} {med[t]:.0f} req/s" for t in TARGETS if t in self.args.targets))
+            print("(ratios need all three targets)")
+            return 0 if valid else 1
+        vs_a = med["bridgekit"] / med["a"] if med["a"] else 0.0
+        vs_b = med["bridgekit"] / med["b"] if med["b"] else 0.0
+
+        def verdict(ratio: float, target: float) -> str:
+            return "met" if ratio >= target else "MISSED"
+
+        print()
+        print(
+            f"bridgekit {med['bridgekit']:.0f} req/s | {LABELS['a']} {med['a']:.0f}"
+            f" | {LABELS['b']} {med['b']:.0f}"
+            f" | ratio vs a {vs_a:.2f} (target >= {TARGET_VS_A:g}) {verdict(vs_a, TARGET_VS_A)}"
+            f" | ratio vs b {vs_b:.2f} (target >= {TARGET_VS_B:g}) {verdict(vs_b, TARGET_VS_B)}"
+        )
+        bk = [r for r in rounds if r.target == "bridgekit"]
+        acked = sum(r.result.get("acked", 0) for r in bk)
+        missing = sum(r.missing or 0 for r in bk)
+        checked = all(r.stored is not None for r in bk)
+        if checked and missing == 0:
+            print(
+                f"storage check: all {acked} acknowledged messages were stored by bridgekit"
+                f" ({len(bk)} run(s), every acknowledged webhookEventId found in messages): OK"
+            )
+        else:
+            valid = False
+            print(
+                f"storage check: FAILED: {missing} of {acked} acknowledged messages missing"
+                f"{'' if checked else ' (some runs could not be checked)'}"
+            )
+        for name, ratio, target in (("a", vs_a, TARGET_VS_A), ("b", vs_b, TARGET_VS_B)):
+            if ratio < target:
+                print(f"MISSED: bridgekit is {ratio:.2f} x baseline-{name}, the target is >= {target:g} x")
+        if not valid:
+            print("INVALID RUN: see the lines marked INVALID above")
+            return 1
+        return 0
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a short smoke run (one round, ~2 s per target)")
+    p.add_argument("--rounds", type=int, help="runs per target, interleaved (default 3; --quick 1)")
+    p.add_argument("--duration", type=float, help="measured seconds per run (default 10; --quick 1.5)")
+    p.add_argument("--warmup", type=float, help="warm-up seconds per run (default 2; --quick 0.5)")
+    p.add_argument("--concurrency", type=int, default=32, help="connections kept busy (default 32)")
+    p.add_argument("--pool", type=int, help="pre-signed bodies (default 150000; --quick 30000)")
+    p.add_argument("--max-requests", type=int, help="cap on requests per run (default: the pool)")
+    p.add_argument(
+        "--client",
+        choices=("raw", "aiohttp"),
+        default="raw",
+        help="load generator: pre-built bytes on asyncio streams (default) or aiohttp.ClientSession",
+    )
+    p.add_argument("--no-pin", action="store_true", help="do not pin servers and load generator to CPUs")
+    p.add_argument(
+        "--targets",
+        type=lambda v: [t.strip() for t in v.split(",") if t.strip()],
+        default=list(TARGETS),
+        help="comma-separated subset of bridgekit,a,b (default: all three; ratios need all three)",
+    )
+    p.add_argument("--show-pids", action="store_true", help="print each server's pid (to attach py-spy)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory (prints its path)")
+    # Internal roles: the same file is the baseline server and the load generator.
+    p.add_argument("--serve-baseline", choices=("a", "b"), help=argparse.SUPPRESS)
+    p.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--pool-file", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--timeout", type=float, default=30.0, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.serve_baseline:
+        serve_baseline(args.serve_baseline, args.port, args.db)
+        return 0
+    if unknown := set(args.targets) - set(TARGETS):
+        build_parser().error(f"unknown target(s): {', '.join(sorted(unknown))}")
+    quick = args.quick
+    args.rounds = args.rounds or (1 if quick else 3)
+    args.duration = args.duration if args.duration is not None else (1.5 if quick else 10.0)
+    args.warmup = args.warmup if args.warmup is not None else (0.5 if quick else 2.0)
+    args.pool = args.pool or (30_000 if quick else 150_000)
+    args.max_requests = args.max_requests or args.pool
+    if args.load:
+        result = asyncio.run(run_load(args))
+        outcome = result.pop("outcome", None)
+        if outcome is not None:
+            args.result.write_bytes(outcome)
+        print(json.dumps(result))
+        return 0
+    workdir = Path(tempfile.mkdtemp(prefix="bench-line-ingest-"))
+    try:
+        return asyncio.run(Bench(args, workdir).run())
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
