@@ -74,41 +74,53 @@ class FlowWorker:
                     await asyncio.wait_for(self.wakeup.wait(), self.poll_interval)
                 self.wakeup.clear()
 
-    async def run_once(self, limit: int = 100) -> int:
-        async with self.db.read() as conn:
-            events = (
-                await conn.execute(select(s.flow_events).order_by(s.flow_events.c.id).limit(limit))
-            ).all()
-        for row in events:
-            await self._handle(row)
-        return len(events)
+    async def run_once(self, limit: int = 500) -> int:
+        """Handle up to ``limit`` pending events: three reads, the hooks, one write.
 
-    async def _handle(self, row: Any) -> None:
-        event = await self._build(row)
-        if event is not None:
-            await self.hooks.call_flow(HOOK_FOR_KIND[row.kind], event)
+        Events of one batch see chats as they were when the batch was read; their actions
+        are applied in event order in one transaction that also deletes the events.
+        """
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(s.flow_events).order_by(s.flow_events.c.id).limit(limit))).all()
+            if not rows:
+                return 0
+            chat_ids = {r.chat_id for r in rows}
+            message_ids = {r.message_id for r in rows if r.message_id is not None}
+            chats = {c.id: c for c in await conn.execute(select(s.chats).where(s.chats.c.id.in_(chat_ids)))}
+            messages = (
+                {
+                    m.id: m
+                    for m in await conn.execute(select(s.messages).where(s.messages.c.id.in_(message_ids)))
+                }
+                if message_ids
+                else {}
+            )
+        events: list[FlowEvent | None] = []
+        for row in rows:
+            event = self._build(row, chats.get(row.chat_id), messages.get(row.message_id))
+            hook = HOOK_FOR_KIND[row.kind]
+            if event is not None and self.hooks.implementations(hook):
+                await self.hooks.call_flow(hook, event)
+            events.append(event)
         enqueued = False
         async with self.db.write() as conn:
-            if event is not None:
+            for event in events:
+                if event is None:
+                    continue
                 for action in event.actions:
                     try:
-                        enqueued |= await self._apply(conn, event, action)
+                        async with conn.begin_nested():  # one bad action never undoes the others
+                            enqueued |= await self._apply(conn, event, action)
                     except Exception:
                         log.exception("bot action %s from %r failed", action.kind, action.bot)
-            await conn.execute(delete(s.flow_events).where(s.flow_events.c.id == row.id))
+            await conn.execute(delete(s.flow_events).where(s.flow_events.c.id.in_([r.id for r in rows])))
         if enqueued:
             self.on_outbox()
+        return len(rows)
 
-    async def _build(self, row: Any) -> FlowEvent | None:
-        async with self.db.read() as conn:
-            chat = (await conn.execute(select(s.chats).where(s.chats.c.id == row.chat_id))).first()
-            if chat is None:
-                return None
-            message = None
-            if row.message_id is not None:
-                message = (
-                    await conn.execute(select(s.messages).where(s.messages.c.id == row.message_id))
-                ).first()
+    def _build(self, row: Any, chat: Any, message: Any) -> FlowEvent | None:
+        if chat is None:
+            return None
         bound = self.registry.by_id(chat.integration_id) if chat.integration_id else None
         view = chat_view(chat, self.registry)
         integration = bound.integration if bound else None

@@ -140,7 +140,7 @@ class IngestPipeline:
         if delivery.method == "GET" and not result.messages and not result.status_updates:
             return IngestOutcome("accepted", 200, response=result.response)  # a handshake
 
-        messages = await self._unseen(bound.integration.id, result.messages)
+        messages = self._unique(result.messages)
         profiles = [await self._identify(bound, m) for m in messages]
         files = [[await self.files.put(a.data) for a in m.attachments] for m in messages]
         future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
@@ -148,26 +148,17 @@ class IngestPipeline:
         await self._queue.put(_Item(bound, delivery, result, messages, profiles, files, future))
         return await future
 
-    async def _unseen(self, integration_id: int, messages: Sequence[InboundMessage]) -> list[InboundMessage]:
-        """Drop redeliveries early so they cost no profile lookups (the commit re-checks)."""
-        if not messages:
-            return []
-        ids = list({m.event_id for m in messages})
-        async with self.db.read() as conn:
-            seen = set(
-                (
-                    await conn.execute(
-                        select(s.messages.c.event_id).where(
-                            s.messages.c.integration_id == integration_id, s.messages.c.event_id.in_(ids)
-                        )
-                    )
-                ).scalars()
-            )
-        out, batch_seen = [], set()
+    @staticmethod
+    def _unique(messages: Sequence[InboundMessage]) -> list[InboundMessage]:
+        """Drop repeats inside one delivery. Redeliveries of committed events are dropped by
+        the commit itself (one batched query for the whole group), not by a read per request:
+        that read cost more than everything else on the hot path."""
+        seen: set[str] = set()
+        out = []
         for m in messages:
-            if m.event_id not in seen and m.event_id not in batch_seen:
+            if m.event_id not in seen:
+                seen.add(m.event_id)
                 out.append(m)
-                batch_seen.add(m.event_id)
         return out
 
     async def _identify(self, bound: BoundIntegration, message: InboundMessage) -> CustomerProfile | None:

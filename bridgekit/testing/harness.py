@@ -41,9 +41,25 @@ class RunningBridge:
                 raise AssertionError(f"{method} {path} -> {resp.status}: {data}")
             return data
 
-    async def chats(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self.api("GET", "/chats?limit=200")
-        return result
+    async def chats(self, **query: str) -> list[dict[str, Any]]:
+        """Every chat in any state (newest activity first within each state), all pages.
+
+        ``query`` adds list parameters (``view=``, ``q=``...); with ``state=`` only that state.
+        """
+        states = [query.pop("state")] if "state" in query else ["open", "queued", "snoozed", "closed"]
+        found: list[dict[str, Any]] = []
+        for state in states:
+            params: dict[str, str] = {**query, "state": state, "limit": "100"}
+            while True:
+                page = await self.api("GET", "/chats", params=params)
+                if isinstance(page, list):  # the foundation's unpaginated shape
+                    found.extend(page)
+                    break
+                found.extend(page["chats"])
+                if not page.get("next_cursor"):
+                    break
+                params["cursor"] = page["next_cursor"]
+        return found
 
     async def messages(self, chat_id: int) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.api("GET", f"/chats/{chat_id}/messages")
