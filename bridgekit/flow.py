@@ -16,6 +16,13 @@ from typing import Any, Literal
 from bridgekit.model import Integration
 
 ChatState = Literal["open", "snoozed", "closed", "queued"]
+
+# Flow event kinds (rows of the core's flow_events queue) and the hook each one calls.
+FLOW_HOOKS = {
+    "message_received": "bridgekit_message_received",
+    "message_sent": "bridgekit_message_sent",
+    "chat_state_changed": "bridgekit_chat_state_changed",
+}
 Direction = Literal["inbound", "outbound", "note"]
 
 

@@ -22,6 +22,7 @@ import pluggy
 
 from bridgekit import hookspecs
 from bridgekit.exceptions import PluginError
+from bridgekit.flow import FLOW_HOOKS
 from bridgekit.model import ChannelSpec
 
 log = logging.getLogger("bridgekit.plugins")
@@ -55,6 +56,10 @@ class HookCaller:
         """The implementations of ``hook_name`` in the order pluggy would call them."""
         hook = getattr(self.pm.hook, hook_name)
         return [impl for impl in reversed(hook.get_hookimpls()) if not impl.hookwrapper and not impl.wrapper]
+
+    def listened_flow_kinds(self) -> frozenset[str]:
+        """Flow event kinds some plugin implements a hook for; others need no queue row."""
+        return frozenset(kind for kind, hook in FLOW_HOOKS.items() if self.implementations(hook))
 
     async def _invoke(self, impl: pluggy.HookImpl, hook_name: str, kwargs: dict[str, Any]) -> Any:
         args = {name: kwargs[name] for name in impl.argnames}

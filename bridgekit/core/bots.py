@@ -23,17 +23,13 @@ from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
-from bridgekit.flow import Action, ChatStateEvent, FlowEvent, MessageEvent, MessageView
+from bridgekit.flow import FLOW_HOOKS, Action, ChatStateEvent, FlowEvent, MessageEvent, MessageView
 from bridgekit.plugins import HookCaller
 
 log = logging.getLogger("bridgekit.bots")
 
 MAX_TAGS_PER_CHAT = 8  # I6
-HOOK_FOR_KIND = {
-    "message_received": "bridgekit_message_received",
-    "message_sent": "bridgekit_message_sent",
-    "chat_state_changed": "bridgekit_chat_state_changed",
-}
+HOOK_FOR_KIND = FLOW_HOOKS
 
 
 class FlowWorker:

@@ -229,7 +229,7 @@ class IngestPipeline:
 
     async def _commit(self, batch: list[_Item]) -> None:
         async with self.db.write() as conn:
-            writer = _BatchWriter(conn, batch, self.channel_id)
+            writer = _BatchWriter(conn, batch, self.channel_id, self.hooks.listened_flow_kinds())
             await writer.write()
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
@@ -272,8 +272,11 @@ def _raw_row(
 class _BatchWriter:
     """Writes one batch of verified deliveries with a fixed number of statements."""
 
-    def __init__(self, conn: AsyncConnection, batch: list[_Item], channel_id: int) -> None:
+    def __init__(
+        self, conn: AsyncConnection, batch: list[_Item], channel_id: int, listened: frozenset[str]
+    ) -> None:
         self.events: list[Event] = []  # published after the commit
+        self.listened = listened  # flow event kinds some bot listens to
         self.conn = conn
         self.batch = batch
         self.channel_id = channel_id
@@ -336,6 +339,7 @@ class _BatchWriter:
         rows = (
             await self.conn.execute(
                 select(
+                    s.contacts.c.id,
                     s.contacts.c.kind,
                     s.contacts.c.scope,
                     s.contacts.c.value,
@@ -350,10 +354,10 @@ class _BatchWriter:
         ).all()
         verified: dict[tuple[str, int, str], int] = {}
         lead: dict[tuple[str, int, str], int] = {}
-        owned: set[tuple[int, str, int, str]] = set()
+        owned: dict[tuple[int, str, int, str], int] = {}  # (customer, handle) -> contact id
         for r in rows:
             key = (r.kind, r.scope, r.value)
-            owned.add((r.customer_id, *key))
+            owned[(r.customer_id, *key)] = r.id
             if r.verified:
                 verified.setdefault(key, r.customer_id)
             elif r.is_lead:
@@ -408,19 +412,13 @@ class _BatchWriter:
                     "verified": wanted[key].verified,
                     "created_at": self.now,
                 }
-        if contact_rows:
-            await self.conn.execute(s.contacts.insert(), list(contact_rows.values()))
+        new_contact_ids = await insert_returning_ids(self.conn, s.contacts, list(contact_rows.values()))
+        owned.update(zip(contact_rows, new_contact_ids, strict=True))
         customer_ids = [cid for cid in result if cid is not None]
         # The handle each message came from: replies go back to it (a customer may have several).
-        sender_keys = [(cid, *keys[0]) for cid, keys in zip(customer_ids, per_entry, strict=True)]
-        ct = s.contacts
-        sender_rows = await self.conn.execute(
-            select(ct.c.id, ct.c.customer_id, ct.c.kind, ct.c.scope, ct.c.value).where(
-                tuple_(ct.c.customer_id, ct.c.kind, ct.c.scope, ct.c.value).in_(list(set(sender_keys)))
-            )
-        )
-        contact_id = {(r.customer_id, r.kind, r.scope, r.value): r.id for r in sender_rows}
-        return customer_ids, [contact_id[key] for key in sender_keys]
+        return customer_ids, [
+            owned[(cid, *keys[0])] for cid, keys in zip(customer_ids, per_entry, strict=True)
+        ]
 
     async def _chats(
         self, entries: list[tuple[_Item, int, int]], customer_ids: list[int], contact_ids: list[int]
@@ -516,13 +514,16 @@ class _BatchWriter:
             }
             for cid in new_ids
         ]
-        if flow:
+        if flow and "chat_state_changed" in self.listened:
             await self.conn.execute(s.flow_events.insert(), flow)
 
         key_rows = {}
         for n, (item, _raw, idx) in enumerate(entries):
             msg = item.messages[idx]
             iid = item.bound.integration.id
+            known = by_key.get((iid, msg.thread_key))
+            if known is not None and known.id == chat_of[n]:
+                continue  # already points at this chat: most messages of a running chat
             key_rows[(iid, msg.thread_key)] = {
                 "integration_id": iid,
                 "key": msg.thread_key,
@@ -569,7 +570,7 @@ class _BatchWriter:
                         "created_at": self.now,
                     }
                 )
-            if not msg.automated:
+            if not msg.automated and "message_received" in self.listened:
                 flow_rows.append(
                     {
                         "kind": "message_received",

@@ -375,15 +375,16 @@ class OutboxWorker:
                     ["integration_id", "key"],
                     ["chat_id"],
                 )
-            await conn.execute(
-                s.flow_events.insert().values(
-                    kind="message_sent",
-                    chat_id=message.chat_id,
-                    message_id=job.message_id,
-                    payload={},
-                    created_at=now,
+            if "message_sent" in self.hooks.listened_flow_kinds():
+                await conn.execute(
+                    s.flow_events.insert().values(
+                        kind="message_sent",
+                        chat_id=message.chat_id,
+                        message_id=job.message_id,
+                        payload={},
+                        created_at=now,
+                    )
                 )
-            )
         self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
         self._announce(message.chat_id, job.message_id, result.status.value)
         self.on_commit()

@@ -386,3 +386,16 @@ async def test_a_plugin_may_hand_over_timezone_aware_times(
     async with running.bridge.db.read() as conn:
         stored = (await conn.execute(select(s.raw_deliveries.c.received_at))).scalar_one()
     assert stored == received.astimezone(UTC).replace(tzinfo=None)
+
+
+async def test_no_bot_queue_rows_are_written_when_no_plugin_listens(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """The hot path skips flow events nobody would receive (no bots loaded)."""
+    running = await make_bridge(
+        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
+    )
+    assert running.bridge.hooks.listened_flow_kinds() == frozenset()
+    body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
+    await running.post_hook("acme", body, headers)
+    assert await count(running, s.flow_events) == 0
