@@ -14,13 +14,16 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
+from bridgekit.core.assignment import assign_chats
+from bridgekit.core.chat_info import add_tag
+from bridgekit.core.chat_state import close_chats
 from bridgekit.core.chats import add_note, chat_view
-from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
+from bridgekit.core.events import Event, EventBus
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
 from bridgekit.flow import FLOW_HOOKS, Action, ChatStateEvent, FlowEvent, MessageEvent, MessageView
@@ -28,7 +31,6 @@ from bridgekit.plugins import HookCaller
 
 log = logging.getLogger("bridgekit.bots")
 
-MAX_TAGS_PER_CHAT = 8  # I6
 HOOK_FOR_KIND = FLOW_HOOKS
 
 
@@ -40,7 +42,9 @@ class FlowWorker:
         registry: IntegrationRegistry,
         poll_interval: float = 1.0,
         on_outbox: Callable[[], None] = lambda: None,
+        events: EventBus | None = None,
     ) -> None:
+        self.events = events or EventBus()
         self.db = db
         self.hooks = hooks
         self.registry = registry
@@ -99,6 +103,7 @@ class FlowWorker:
                 await self.hooks.call_flow(hook, event)
             events.append(event)
         enqueued = False
+        announce: list[Event] = []
         async with self.db.write() as conn:
             for event in events:
                 if event is None:
@@ -106,10 +111,13 @@ class FlowWorker:
                 for action in event.actions:
                     try:
                         async with conn.begin_nested():  # one bad action never undoes the others
-                            enqueued |= await self._apply(conn, event, action)
+                            queued, produced = await self._apply(conn, event, action)
+                        enqueued |= queued
+                        announce.extend(produced)
                     except Exception:
                         log.exception("bot action %s from %r failed", action.kind, action.bot)
             await conn.execute(delete(s.flow_events).where(s.flow_events.c.id.in_([r.id for r in rows])))
+        self.events.publish_many(announce)
         if enqueued:
             self.on_outbox()
         return len(rows)
@@ -141,51 +149,40 @@ class FlowWorker:
             ),
         )
 
-    async def _apply(self, conn: AsyncConnection, event: FlowEvent, action: Action) -> bool:
-        """Apply one bot action; returns True when it queued an outbound message."""
+    async def _apply(
+        self, conn: AsyncConnection, event: FlowEvent, action: Action
+    ) -> tuple[bool, list[Event]]:
+        """Apply one bot action with the same code the manager API uses.
+
+        Returns whether it queued an outbound message, and realtime events to publish after
+        the commit. A refused action (a 9th tag, a manager without the operator seat) is
+        logged and skipped.
+        """
         chat_id = event.chat.id
-        now = utcnow()
         if action.kind == "reply":
             await enqueue_message(
                 conn, chat_id=chat_id, text=str(action.value), author_kind="bot", author_name=action.bot
             )
-            return True
+            return True, []
         if action.kind == "note":
             await add_note(
                 conn, chat_id, str(action.value), author_kind="bot", author_id=None, author_name=action.bot
             )
-        elif action.kind == "tag":
-            tags = set(
-                (
-                    await conn.execute(select(s.chat_tags.c.tag).where(s.chat_tags.c.chat_id == chat_id))
-                ).scalars()
-            )
-            if action.value not in tags and len(tags) < MAX_TAGS_PER_CHAT:
-                await conn.execute(s.chat_tags.insert().values(chat_id=chat_id, tag=str(action.value)))
+            return False, []
+        if action.kind == "tag":
+            outcome = await add_tag(conn, [chat_id], str(action.value))
         elif action.kind == "assign":
-            exists = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(s.managers)
-                    .where(s.managers.c.id == int(action.value), s.managers.c.operator)
-                )
-            ).scalar_one()
-            if exists:
-                await conn.execute(
-                    update(s.chats).where(s.chats.c.id == chat_id).values(assignee_id=int(action.value))
-                )
+            outcome = await assign_chats(conn, [chat_id], manager_id=int(action.value))
         elif action.kind == "close":
-            await conn.execute(
-                update(s.chats)
-                .where(s.chats.c.id == chat_id)
-                .values(state="closed", closed_at=now, updated_at=now)
+            outcome = await close_chats(conn, [chat_id])
+        else:
+            raise ValueError(f"unknown bot action {action.kind!r}")
+        if chat_id in outcome.errors:
+            log.warning(
+                "bot %r: %s refused for chat %s: %s",
+                action.bot,
+                action.kind,
+                chat_id,
+                outcome.errors[chat_id],
             )
-            await conn.execute(
-                s.flow_events.insert().values(
-                    kind="chat_state_changed",
-                    chat_id=chat_id,
-                    payload={"old": event.chat.state, "new": "closed"},
-                    created_at=now,
-                )
-            )
-        return False
+        return False, outcome.events

@@ -112,6 +112,7 @@ class Bridge:
             self.metrics,
             self.channel_id,
             on_commit=self._wake_flow,
+            events=self.events,
         )
         self.outbox = OutboxWorker(
             self.db,
@@ -121,9 +122,15 @@ class Bridge:
             self.config.outbox,
             self.channel_id,
             self._wake_flow,
+            events=self.events,
         )
         self.flow = FlowWorker(
-            self.db, self.hooks, self.registry, self.config.outbox.poll_interval, self.wake_outbox
+            self.db,
+            self.hooks,
+            self.registry,
+            self.config.outbox.poll_interval,
+            self.wake_outbox,
+            events=self.events,
         )
         self.snooze = SnoozeWaker(self.db, self.events)
         self.outbox.start()

@@ -143,6 +143,7 @@ async def start_chat(
                 title=title,
                 state="open",
                 assignee_id=author_id,
+                assigned_at=now if author_id is not None else None,
                 created_at=now,
                 updated_at=now,
                 last_message_at=now,

@@ -10,19 +10,23 @@ PostgreSQL uses one asyncpg pool for both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bridgekit.core.onehop import InlineConnection, drive
 from bridgekit.exceptions import ConfigError
+
+T = TypeVar("T")
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -70,6 +74,9 @@ class Database:
         self.sqlalchemy_url = parsed
         # One writer at a time on SQLite; PostgreSQL takes row locks instead.
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._inline_engine: Engine | None = None
+        self._inline_conn: Connection | None = None
+        self._inline_thread: ThreadPoolExecutor | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -84,6 +91,39 @@ class Database:
             return
         async with self._write_lock, self.writer.begin() as conn:
             yield conn
+
+    async def write_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work`` in one write transaction, committed on return.
+
+        On SQLite the whole of ``work`` runs in one dedicated writer thread (see
+        ``bridgekit.core.onehop``): it must only await the connection it is given.
+        Elsewhere it runs on an ordinary async connection.
+        """
+        if self._write_lock is None:
+            async with self.write() as conn:
+                return await work(conn)
+        if self._inline_thread is None:
+            self._inline_thread = ThreadPoolExecutor(1, thread_name_prefix="bridgekit-sqlite-writer")
+        loop = asyncio.get_running_loop()
+        async with self._write_lock:
+            return await loop.run_in_executor(self._inline_thread, self._run_inline, work)
+
+    def _run_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+        if self._inline_conn is None:
+            sync_url = self.sqlalchemy_url.set(drivername="sqlite+pysqlite")
+            self._inline_engine = create_engine(sync_url, poolclass=NullPool)
+            event.listen(self._inline_engine, "connect", _sqlite_connect)
+            event.listen(self._inline_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
+            self._inline_conn = self._inline_engine.connect()
+        with self._inline_conn.begin():
+            # InlineConnection offers the AsyncConnection methods the hot paths use.
+            return drive(work(cast(AsyncConnection, InlineConnection(self._inline_conn))))
+
+    def _close_inline(self) -> None:
+        if self._inline_conn is not None:
+            self._inline_conn.close()
+        if self._inline_engine is not None:
+            self._inline_engine.dispose()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -103,6 +143,10 @@ class Database:
             await engine.dispose()
 
     async def dispose(self) -> None:
+        if self._inline_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._inline_thread, self._close_inline)
+            self._inline_thread.shutdown(wait=True)
+            self._inline_thread = None
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

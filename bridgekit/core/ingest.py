@@ -228,9 +228,14 @@ class IngestPipeline:
             self.on_commit()
 
     async def _commit(self, batch: list[_Item]) -> None:
-        async with self.db.write() as conn:
-            writer = _BatchWriter(conn, batch, self.channel_id, self.hooks.listened_flow_kinds())
+        listened = self.hooks.listened_flow_kinds()
+
+        async def work(conn: AsyncConnection) -> _BatchWriter:
+            writer = _BatchWriter(conn, batch, self.channel_id, listened)
             await writer.write()
+            return writer
+
+        writer = await self.db.write_inline(work)
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
         self.events.publish_many(

@@ -146,6 +146,7 @@ chats = Table(
     Index(None, "team_id", "state", "last_message_at"),
     Index(None, "integration_id", "state", "last_message_at"),
     Index(None, "state", "snoozed_until"),
+    Index(None, "channel_id", "state", "created_at"),  # I8: newest / oldest first
 )
 
 # I1: favourites are per manager.

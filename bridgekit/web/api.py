@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.chats import ChatError, NewContact, raw_delivery, start_chat
 from bridgekit.core.managers import authenticate
 from bridgekit.exceptions import UnknownIntegration
@@ -104,8 +105,8 @@ async def create_chat(request: web.Request) -> web.Response:
             contact_data.get("name"),
             bool(contact_data.get("shared", True)),
         )
-    if customer_id is not None and not isinstance(customer_id, int):
-        raise api_error(400, "customer_id must be an integer")
+    if customer_id is not None and not valid_id(customer_id):
+        raise api_error(400, "customer_id must be a positive integer id")
     try:
         async with bridge.db.write() as conn:
             chat_id, message_id = await start_chat(
@@ -133,6 +134,8 @@ async def get_raw(request: web.Request) -> web.Response:
         message_id = int(request.match_info["message_id"])
     except ValueError:
         raise api_error(404, "no such message") from None
+    if not valid_id(message_id):
+        raise api_error(404, "no such message")
     async with bridge.db.read() as conn:
         row = await raw_delivery(conn, message_id)
     if row is None:

@@ -1,7 +1,364 @@
-"""Chat state, assignment and queue, bulk actions, teams and managers (I2-I4, I7, I10, I12, I18)."""
+"""Chat state, assignment and queue, bulk actions, teams and managers (I2-I4, I7, I10, I12, I16, I18).
+
+Handlers check permissions (``web/auth.py``), run one core operation in a write
+transaction, publish its realtime events after the commit and answer the chat's info.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.core.assignment import UNSET, assign_chats
+from bridgekit.core.bridge import Bridge
+from bridgekit.core.bulk import parse_bulk, parse_until, run_bulk
+from bridgekit.core.chat_batch import ChatConflict, ChatNotFound, Outcome, valid_id
+from bridgekit.core.chat_delete import delete_chat_rows, remove_unreferenced_files
+from bridgekit.core.chat_info import (
+    add_tag,
+    chat_info,
+    follow,
+    remove_tag,
+    set_tags,
+    unfollow,
+    update_details,
+)
+from bridgekit.core.chat_state import close_chats, reopen_chats, snooze_chats
+from bridgekit.core.chats import ChatError
+from bridgekit.core.events import Event
+from bridgekit.core.teams import (
+    create_team,
+    list_managers,
+    list_teams,
+    manager_changes,
+    team_json,
+    update_manager,
+    update_team,
+)
+from bridgekit.web.auth import ADMIN, DELETE_CHATS, require_operator, require_permission
+from bridgekit.web.common import json_object
+from bridgekit.web.keys import BRIDGE, current_manager
 
 routes = web.RouteTableDef()
+
+
+def refuse(status: int, message: str) -> web.HTTPException:
+    """An error answer ``{"error": message}`` (JSON-escaped: messages may quote user input)."""
+    exc = web.HTTPException(text=json.dumps({"error": message}), content_type="application/json")
+    exc.set_status(status)
+    return exc
+
+
+def _path_id(request: web.Request, key: str, what: str) -> int:
+    try:
+        value = int(request.match_info[key])
+    except ValueError:
+        raise refuse(404, f"no such {what}") from None
+    if not valid_id(value):
+        raise refuse(404, f"no such {what}")
+    return value
+
+
+def _optional_id(body: dict[str, Any], key: str) -> int | None:
+    value = body[key]
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise refuse(400, f"{key} must be an id or null")
+    if value is not None and not valid_id(value):
+        raise refuse(400, f"no {key.removesuffix('_id')} {value}")
+    return value
+
+
+def _after_commit(bridge: Bridge, events: list[Event]) -> None:
+    bridge.events.publish_many(events)
+    if bridge.flow is not None:
+        bridge.flow.wakeup.set()  # bots see the state change now, not at the next poll
+
+
+async def _run(bridge: Bridge, operation: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+    """Run ``operation`` in a write transaction; refusals become 400/404/409 answers."""
+    try:
+        async with bridge.db.write() as conn:
+            return await operation(conn)
+    except ChatNotFound as exc:
+        raise refuse(404, str(exc)) from None
+    except ChatConflict as exc:
+        raise refuse(409, str(exc)) from None
+    except ChatError as exc:
+        raise refuse(400, str(exc)) from None
+
+
+async def _info_response(bridge: Bridge, chat_id: int) -> web.Response:
+    async with bridge.db.read() as conn:
+        info = await chat_info(conn, chat_id)
+    if info is None:
+        raise refuse(404, "no such chat")
+    return web.json_response(info)
+
+
+async def _chat_change(
+    request: web.Request,
+    operation: Callable[[AsyncConnection, int], Awaitable[Outcome]],
+    *,
+    operator: bool = True,
+) -> web.Response:
+    """A change to one chat: permission check, the operation, events, the chat's info."""
+    bridge: Bridge = request.app[BRIDGE]
+    if operator:
+        require_operator(current_manager(request))
+    chat_id = _path_id(request, "chat_id", "chat")
+
+    async def apply(conn: AsyncConnection) -> Outcome:
+        outcome = await operation(conn, chat_id)
+        outcome.check(chat_id)
+        return outcome
+
+    outcome = await _run(bridge, apply)
+    _after_commit(bridge, outcome.events)
+    return await _info_response(bridge, chat_id)
+
+
+# --- chat info ---------------------------------------------------------------------------
+
+
+@routes.get("/api/v1/chats/{chat_id}/info")
+async def get_chat_info(request: web.Request) -> web.Response:
+    """I16: team, assignee, followers, tags, description (#hashtags), goal, source."""
+    return await _info_response(request.app[BRIDGE], _path_id(request, "chat_id", "chat"))
+
+
+@routes.patch("/api/v1/chats/{chat_id}")
+async def patch_chat(request: web.Request) -> web.Response:
+    """Description, goal and team (I16; operator seat, I18)."""
+    require_operator(current_manager(request))
+    body = await json_object(request)
+    unknown = sorted(set(body) - {"description", "goal", "team_id"})
+    if unknown:
+        raise refuse(400, f"unknown field {unknown[0]}; settable: description, goal, team_id")
+    team = _optional_id(body, "team_id") if "team_id" in body else UNSET
+    manager = current_manager(request)
+
+    async def operation(conn: AsyncConnection, chat_id: int) -> Outcome:
+        outcome = await update_details(conn, chat_id, body)
+        if team is not UNSET and chat_id not in outcome.errors:
+            outcome.merge(await assign_chats(conn, [chat_id], team_id=team, actor_id=manager.id))
+        return outcome
+
+    return await _chat_change(request, operation)
+
+
+@routes.put("/api/v1/chats/{chat_id}/tags")
+async def put_tags(request: web.Request) -> web.Response:
+    """Replace the tags: at most 8 (I6)."""
+    require_operator(current_manager(request))
+    body = await json_object(request)
+    tags = body.get("tags")
+    if not isinstance(tags, list):
+        raise refuse(400, "tags must be a list of strings")
+    return await _chat_change(request, lambda conn, chat_id: set_tags(conn, chat_id, tags))
+
+
+@routes.post("/api/v1/chats/{chat_id}/tags/{tag}")
+async def post_tag(request: web.Request) -> web.Response:
+    """Add one tag; a chat with 8 tags refuses a 9th (I6)."""
+    tag = request.match_info["tag"]
+    return await _chat_change(request, lambda conn, chat_id: add_tag(conn, [chat_id], tag))
+
+
+@routes.delete("/api/v1/chats/{chat_id}/tags/{tag}")
+async def delete_tag(request: web.Request) -> web.Response:
+    tag = request.match_info["tag"]
+    return await _chat_change(request, lambda conn, chat_id: remove_tag(conn, chat_id, tag))
+
+
+def _follower_change(request: web.Request) -> int:
+    """Following yourself needs no seat; changing another manager's following does (I18)."""
+    manager = current_manager(request)
+    follower = _path_id(request, "manager_id", "manager")
+    if follower != manager.id:
+        require_operator(manager)
+    return follower
+
+
+@routes.put("/api/v1/chats/{chat_id}/followers/{manager_id}")
+async def put_follower(request: web.Request) -> web.Response:
+    follower = _follower_change(request)
+    return await _chat_change(request, lambda conn, chat_id: follow(conn, chat_id, follower), operator=False)
+
+
+@routes.delete("/api/v1/chats/{chat_id}/followers/{manager_id}")
+async def delete_follower(request: web.Request) -> web.Response:
+    """I16: the assignee is always a follower and cannot be removed (400)."""
+    follower = _follower_change(request)
+    return await _chat_change(
+        request, lambda conn, chat_id: unfollow(conn, chat_id, follower), operator=False
+    )
+
+
+# --- assignment and state ----------------------------------------------------------------
+
+
+@routes.post("/api/v1/chats/{chat_id}/assign")
+async def assign(request: web.Request) -> web.Response:
+    """Assign a manager (operator seat only, I4) and/or a team; also from the queue (I3)."""
+    manager = current_manager(request)
+    require_operator(manager)
+    body = await json_object(request)
+    if "manager_id" not in body and "team_id" not in body:
+        raise refuse(400, "give manager_id and/or team_id")
+    assignee = _optional_id(body, "manager_id") if "manager_id" in body else UNSET
+    team = _optional_id(body, "team_id") if "team_id" in body else UNSET
+    return await _chat_change(
+        request,
+        lambda conn, chat_id: assign_chats(
+            conn, [chat_id], manager_id=assignee, team_id=team, actor_id=manager.id
+        ),
+    )
+
+
+@routes.post("/api/v1/chats/{chat_id}/close")
+async def close(request: web.Request) -> web.Response:
+    return await _chat_change(request, lambda conn, chat_id: close_chats(conn, [chat_id]))
+
+
+@routes.post("/api/v1/chats/{chat_id}/reopen")
+async def reopen(request: web.Request) -> web.Response:
+    """Reopen a closed chat or end a snooze; refused for email chats (E6)."""
+    registry = request.app[BRIDGE].registry
+    response = await _chat_change(request, lambda conn, chat_id: reopen_chats(conn, [chat_id], registry))
+    _reschedule(request.app[BRIDGE])
+    return response
+
+
+@routes.post("/api/v1/chats/{chat_id}/snooze")
+async def snooze(request: web.Request) -> web.Response:
+    """Snooze until a time at most 180 days ahead (I10); it reopens then, assignee notified."""
+    require_operator(current_manager(request))
+    body = await json_object(request)
+    try:
+        until = parse_until(body.get("until"))
+    except ChatError as exc:
+        raise refuse(400, str(exc)) from None
+    response = await _chat_change(request, lambda conn, chat_id: snooze_chats(conn, [chat_id], until))
+    _reschedule(request.app[BRIDGE])
+    return response
+
+
+def _reschedule(bridge: Bridge) -> None:
+    if bridge.snooze is not None:
+        bridge.snooze.reschedule()
+
+
+@routes.delete("/api/v1/chats/{chat_id}")
+async def delete_chat(request: web.Request) -> web.Response:
+    """I12: permanent, unrecoverable, one chat at a time, ``delete_chats`` permission only."""
+    bridge: Bridge = request.app[BRIDGE]
+    require_permission(current_manager(request), DELETE_CHATS)
+    chat_id = _path_id(request, "chat_id", "chat")
+    deleted = await _run(bridge, lambda conn: delete_chat_rows(conn, chat_id))
+    bridge.events.publish(Event("chat.deleted", {"chat_id": chat_id}))
+    removed = await remove_unreferenced_files(bridge.db, deleted)
+    return web.json_response(
+        {
+            "chat_id": chat_id,
+            "deleted_messages": deleted.messages,
+            "deleted_attachments": deleted.attachments,
+            "removed_files": removed,
+        }
+    )
+
+
+@routes.post("/api/v1/chats/bulk")
+async def bulk(request: web.Request) -> web.Response:
+    """I7: close, snooze, assign or tag selected chats or all results of a search."""
+    bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
+    require_operator(manager)
+    body = await json_object(request)
+    try:
+        parsed = parse_bulk(body)
+        results = await run_bulk(bridge.db, bridge.events, manager, parsed)
+    except ChatError as exc:
+        raise refuse(400, str(exc)) from None
+    if bridge.flow is not None:
+        bridge.flow.wakeup.set()
+    if parsed.action == "snooze":
+        _reschedule(bridge)
+    return web.json_response(results)
+
+
+# --- teams and managers ------------------------------------------------------------------
+
+
+@routes.get("/api/v1/teams")
+async def get_teams(request: web.Request) -> web.Response:
+    """Teams, members and queue counts (I3). Every manager can read them to assign chats."""
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        return web.json_response(await list_teams(conn, bridge.channel_id))
+
+
+@routes.post("/api/v1/teams")
+async def post_team(request: web.Request) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    require_permission(current_manager(request), ADMIN)
+    body = await json_object(request)
+
+    async def operation(conn: AsyncConnection) -> dict[str, Any]:
+        team_id, _ = await create_team(conn, bridge.channel_id, body)
+        return await team_json(conn, bridge.channel_id, team_id)
+
+    return web.json_response(await _run(bridge, operation), status=201)
+
+
+@routes.put("/api/v1/teams/{team_id}")
+async def put_team(request: web.Request) -> web.Response:
+    """Rename, auto-assignment on/off, members; new room drains the team's queue (I3)."""
+    bridge: Bridge = request.app[BRIDGE]
+    require_permission(current_manager(request), ADMIN)
+    team_id = _path_id(request, "team_id", "team")
+    body = await json_object(request)
+
+    async def operation(conn: AsyncConnection) -> tuple[dict[str, Any], list[Event]]:
+        events = await update_team(conn, bridge.channel_id, team_id, body)
+        return await team_json(conn, bridge.channel_id, team_id), events
+
+    team, events = await _run(bridge, operation)
+    _after_commit(bridge, events)
+    return web.json_response(team)
+
+
+@routes.get("/api/v1/managers")
+async def get_managers(request: web.Request) -> web.Response:
+    """Managers with their seat, maximum, availability and open chats (I4)."""
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        return web.json_response(await list_managers(conn, bridge.channel_id))
+
+
+@routes.patch("/api/v1/managers/{manager_id}")
+async def patch_manager(request: web.Request) -> web.Response:
+    """``operator`` and ``max_auto_assign`` need ``admin``; anyone may set their own
+    ``available`` and ``notify_unassigned`` (admins anyone's)."""
+    bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
+    target = _path_id(request, "manager_id", "manager")
+    body = await json_object(request)
+    try:
+        changes = manager_changes(body)
+    except ChatError as exc:
+        raise refuse(400, str(exc)) from None
+    if {"operator", "max_auto_assign"} & set(changes) or target != manager.id:
+        require_permission(manager, ADMIN)
+
+    async def operation(conn: AsyncConnection) -> tuple[dict[str, Any], list[Event]]:
+        events = await update_manager(conn, bridge.channel_id, target, changes)
+        (row,) = [m for m in await list_managers(conn, bridge.channel_id) if m["id"] == target]
+        return row, events
+
+    row, events = await _run(bridge, operation)
+    _after_commit(bridge, events)
+    return web.json_response(row)

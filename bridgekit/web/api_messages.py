@@ -1,7 +1,20 @@
-"""Messages of a chat: list, reply to the customer, internal notes (I13-I15, I19)."""
+"""Messages of a chat (I13-I15, I19), attachments (I14) and chat links (I11).
+
+``routes`` also carries the macro (``api_macros``), customer panel (``api_customers``) and
+customer link (``customer_link``) routes, so the app registers this area with one table.
+
+* ``GET  /api/v1/chats/{id}/messages``   the chat's messages, keyset-paged (``before``, ``limit``)
+* ``POST /api/v1/chats/{id}/messages``   a reply or a note: JSON, or multipart/form-data with a
+  ``payload`` JSON part and up to 10 files streamed to disk
+* ``GET  /api/v1/attachments/{id}``      download one attachment
+* ``GET  /api/v1/chats/{id}/links``      the manager link and the customer link
+* ``POST /api/v1/chats/{id}/links/rotate`` a new customer link (the old one stops working)
+"""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -9,84 +22,199 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
-from bridgekit.core.chats import add_note
-from bridgekit.core.outbox import enqueue_message
-from bridgekit.web.common import api_error, chat_or_404, iso
+from bridgekit.core.customer_links import LinkError, customer_token, link_key
+from bridgekit.core.messages import Draft, MessageError, Posted, parse_draft, post_message
+from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
+from bridgekit.web import api_customers, api_macros, customer_link
+from bridgekit.web.common import iso
 from bridgekit.web.keys import BRIDGE, current_manager
+from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, load_chat, query_int
 
 routes = web.RouteTableDef()
+
+DEFAULT_PAGE = 200
+MAX_PAGE = 1000
+
+
+def message_json(row: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
+    meta = row.meta or {}
+    kind = {"outbound": "reply", "note": "note"}.get(row.direction, "customer")
+    return {
+        "id": row.id,
+        "kind": kind,
+        "direction": row.direction,
+        "author_kind": row.author_kind,
+        "author_id": row.author_id,
+        "author_name": row.author_name,
+        "text": row.text,
+        "automated": row.automated,
+        "delivery_status": row.delivery_status,
+        "delivery_error": row.delivery_error,
+        "provider_message_id": row.provider_message_id,
+        "attachments": files,
+        "buttons": meta.get("buttons", []),
+        "form": meta.get("form"),
+        "form_answers": meta.get("form_answers"),
+        "mentions": meta.get("mentions"),
+        "created_at": iso(row.created_at),
+    }
 
 
 @routes.get("/api/v1/chats/{chat_id}/messages")
 async def list_messages(request: web.Request) -> web.Response:
+    """The latest ``limit`` messages older than ``before`` (a message id), oldest first.
+
+    Page back by passing the smallest id seen as ``before``.
+    """
     bridge: Bridge = request.app[BRIDGE]
-    chat = await chat_or_404(bridge, request.match_info["chat_id"])
-    m = s.messages
+    chat = await load_chat(bridge, request)
+    before = query_int(request, "before", None, 1, MAX_ID)
+    limit = query_int(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
+    m, a = s.messages, s.attachments
+    query = select(m).where(m.c.chat_id == chat.id)
+    if before is not None:
+        query = query.where(m.c.id < before)
     async with bridge.db.read() as conn:
-        rows = (await conn.execute(select(m).where(m.c.chat_id == chat.id).order_by(m.c.id))).all()
+        rows = list(reversed((await conn.execute(query.order_by(m.c.id.desc()).limit(limit))).all()))
         files = (
-            await conn.execute(
-                select(s.attachments).where(s.attachments.c.message_id.in_([r.id for r in rows]))
-            )
-        ).all()
+            (
+                await conn.execute(
+                    select(a.c.id, a.c.message_id, a.c.filename, a.c.content_type, a.c.size)
+                    .where(a.c.message_id.in_([r.id for r in rows]))
+                    .order_by(a.c.id)
+                )
+            ).all()
+            if rows
+            else []
+        )
     by_message: dict[int, list[dict[str, Any]]] = {}
     for f in files:
         by_message.setdefault(f.message_id, []).append(
-            {"id": f.id, "filename": f.filename, "content_type": f.content_type, "size": f.size}
-        )
-    return web.json_response(
-        [
             {
-                "id": r.id,
-                "direction": r.direction,
-                "author_kind": r.author_kind,
-                "author_name": r.author_name,
-                "text": r.text,
-                "automated": r.automated,
-                "delivery_status": r.delivery_status,
-                "delivery_error": r.delivery_error,
-                "provider_message_id": r.provider_message_id,
-                "attachments": by_message.get(r.id, []),
-                "created_at": iso(r.created_at),
+                "id": f.id,
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "size": f.size,
             }
-            for r in rows
-        ]
-    )
+        )
+    return web.json_response([message_json(r, by_message.get(r.id, [])) for r in rows])
 
 
 @routes.post("/api/v1/chats/{chat_id}/messages")
-async def post_message(request: web.Request) -> web.Response:
+async def create_message(request: web.Request) -> web.Response:
     """Reply to the customer (queued in the outbox) or add an internal note (never sent)."""
     bridge: Bridge = request.app[BRIDGE]
-    manager = current_manager(request)
-    chat = await chat_or_404(bridge, request.match_info["chat_id"])
-    try:
-        body = await request.json()
-    except ValueError:
-        raise api_error(400, "the body must be JSON") from None
-    text = body.get("text") if isinstance(body, dict) else None
-    kind = body.get("kind", "reply") if isinstance(body, dict) else None
-    if not isinstance(text, str) or not text.strip():
-        raise api_error(400, "text is required")
-    if kind not in ("reply", "note"):
-        raise api_error(400, "kind must be 'reply' or 'note'")
-    async with bridge.db.write() as conn:
-        if kind == "note":
-            message_id = await add_note(
-                conn, chat.id, text, author_kind="manager", author_id=manager.id, author_name=manager.name
-            )
-        else:
-            message_id = await enqueue_message(
-                conn,
-                chat_id=chat.id,
-                text=text,
-                author_kind="manager",
-                author_id=manager.id,
-                author_name=manager.name,
-            )
-    if kind == "reply":
+    chat = await load_chat(bridge, request)
+    if request.content_type == "multipart/form-data":
+        try:
+            reader = await request.multipart()
+        except ValueError as exc:  # no or a bad boundary parameter
+            raise error(400, f"the multipart body is malformed: {exc}") from None
+        try:
+            async with receive_upload(reader, bridge.data_dir) as upload:
+                if upload.payload is None:
+                    raise error(400, "a multipart message needs a 'payload' part holding the JSON body")
+                draft = _draft(upload.payload)
+                files = await upload.keep()
+                posted = await _write(request, bridge, chat, draft, files)
+        except UploadError as exc:
+            raise error(exc.status, str(exc)) from None
+    else:
+        posted = await _write(request, bridge, chat, _draft(await json_body(request)), [])
+    bridge.events.publish_many(posted.events)
+    if posted.kind == "reply":
         bridge.wake_outbox()
     return web.json_response(
-        {"id": message_id, "kind": kind, "delivery_status": "pending" if kind == "reply" else None},
+        {
+            "id": posted.message_id,
+            "kind": posted.kind,
+            "text": posted.text,
+            "delivery_status": "pending" if posted.kind == "reply" else None,
+        },
         status=201,
     )
+
+
+def _draft(body: dict[str, Any]) -> Draft:
+    try:
+        return parse_draft(body)
+    except MessageError as exc:
+        raise error(400, str(exc)) from None
+
+
+async def _write(
+    request: web.Request, bridge: Bridge, chat: Any, draft: Draft, files: list[StoredUpload]
+) -> Posted:
+    try:
+        async with bridge.db.write() as conn:
+            return await post_message(
+                conn,
+                channel_id=bridge.channel_id,
+                chat=chat,
+                manager=current_manager(request),
+                draft=draft,
+                files=files,
+            )
+    except MessageError as exc:
+        raise error(400, str(exc)) from None
+
+
+@routes.get("/api/v1/attachments/{attachment_id}")
+async def get_attachment(request: web.Request) -> web.FileResponse:
+    """One attachment, streamed from disk with its content type and filename."""
+    bridge: Bridge = request.app[BRIDGE]
+    attachment_id = int_id(request, "attachment_id", "attachment")
+    a = s.attachments
+    async with bridge.db.read() as conn:
+        row = (
+            await conn.execute(
+                select(a.c.filename, a.c.content_type, a.c.storage_path).where(a.c.id == attachment_id)
+            )
+        ).first()
+    if row is None:
+        raise error(404, "no such attachment")
+    return download(row.storage_path, row.filename, row.content_type)
+
+
+_KEYS: dict[Path, bytes] = {}
+
+
+async def _link_key(bridge: Bridge) -> bytes:
+    key = _KEYS.get(bridge.data_dir)
+    if key is None:
+        key = _KEYS[bridge.data_dir] = await asyncio.to_thread(link_key, bridge.data_dir)
+    return key
+
+
+async def _links(request: web.Request, *, rotate: bool) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    chat = await load_chat(bridge, request)
+    key = await _link_key(bridge)
+    try:
+        async with bridge.db.write() as conn:
+            token = await customer_token(conn, key, chat.id, rotate=rotate)
+    except LinkError as exc:
+        raise error(409, str(exc)) from None
+    base = bridge.config.base_url
+    return web.json_response(
+        {"manager_link": f"{base}/api/v1/chats/{chat.id}", "customer_link": f"{base}/c/{token}"},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.get("/api/v1/chats/{chat_id}/links")
+async def get_links(request: web.Request) -> web.Response:
+    """I11: the link for team members and the link for this chat's customer only."""
+    return await _links(request, rotate=False)
+
+
+@routes.post("/api/v1/chats/{chat_id}/links/rotate")
+async def rotate_links(request: web.Request) -> web.Response:
+    """A new customer link; the previous one answers 404 from now on."""
+    return await _links(request, rotate=True)
+
+
+for _module in (api_macros, api_customers, customer_link):
+    for _def in _module.routes:
+        assert isinstance(_def, web.RouteDef)
+        routes.route(_def.method, _def.path, **_def.kwargs)(_def.handler)

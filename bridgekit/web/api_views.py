@@ -1,34 +1,192 @@
-"""Inbox views: chat lists and one chat (I1-I8)."""
+"""Inbox views: chat lists, the sidebar with counts, one chat with its info, favourites and
+read markers (I1-I8, I10, I16)."""
 
 from __future__ import annotations
 
-from aiohttp import web
-from sqlalchemy import select
+import json
+from typing import Any
 
-from bridgekit.core import schema as s
+from aiohttp import web
+
 from bridgekit.core.bridge import Bridge
-from bridgekit.web.common import api_error, chat_json, chat_or_404
-from bridgekit.web.keys import BRIDGE
+from bridgekit.core.events import Event
+from bridgekit.core.views import MAX_ID, ViewError, list_page, parse_list_query
+from bridgekit.core.views_info import chat_info, hashtags
+from bridgekit.core.views_marks import MarkError, mark_read, page_marks, set_star
+from bridgekit.core.views_sidebar import Sidebar, TeamCount, sidebar
+from bridgekit.web.common import chat_json, chat_or_404, iso, json_object
+from bridgekit.web.keys import BRIDGE, current_manager
 
 routes = web.RouteTableDef()
 
 
+def _error(status: int, message: str) -> web.HTTPException:
+    """An ``{"error": ...}`` answer; JSON-encoded, as messages may quote what the client sent."""
+    exc = web.HTTPException(text=json.dumps({"error": message}), content_type="application/json")
+    exc.set_status(status)
+    return exc
+
+
+async def _chat(request: web.Request) -> Any:
+    """The chat of the path, or 404 (also for ids no 32-bit INTEGER column can hold)."""
+    raw = request.match_info["chat_id"]
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+        raise _error(404, "no such chat")
+    return await chat_or_404(request.app[BRIDGE], raw)
+
+
 @routes.get("/api/v1/chats")
 async def list_chats(request: web.Request) -> web.Response:
+    """One page of a view (``view=``), filtered, searched (``q=``) and sorted (``sort=``)."""
     bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
     try:
-        limit = min(max(int(request.query.get("limit", "50")), 1), 200)
-    except ValueError:
-        raise api_error(400, "limit must be an integer") from None
-    query = select(s.chats).order_by(s.chats.c.last_message_at.desc(), s.chats.c.id.desc()).limit(limit)
-    if "state" in request.query:
-        query = query.where(s.chats.c.state == request.query["state"])
+        query = parse_list_query(request.query)
+        async with bridge.db.read() as conn:
+            page = await list_page(conn, manager, query)
+            marks = await page_marks(
+                conn, manager.id, [r.id for r in page.rows], [r.customer_id for r in page.rows]
+            )
+    except ViewError as exc:
+        raise _error(400, str(exc)) from None
+    chats = [
+        {
+            **chat_json(row, bridge),
+            "team_id": row.team_id,
+            "customer_name": marks.customer_names.get(row.customer_id),
+            "tags": marks.tags.get(row.id, []),
+            "starred": row.id in marks.starred,
+            "unread": row.id in marks.unread,
+        }
+        for row in page.rows
+    ]
+    return web.json_response({"chats": chats, "next_cursor": page.next_cursor})
+
+
+def _teams_json(teams: list[TeamCount]) -> list[dict[str, Any]]:
+    return [{"id": t.id, "name": t.name, "count": t.count} for t in teams]
+
+
+def sidebar_json(counts: Sidebar, bridge: Bridge) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "all": counts.all,
+        "mine": counts.mine,
+        "unread": counts.unread,
+        "favourites": counts.favourites,
+        "sessions": counts.sessions,
+        "unassigned": {"count": counts.unassigned, "teams": _teams_json(counts.unassigned_teams)},
+    }
+    if counts.queue:  # I3: the queue is hidden when nothing waits in it
+        body["queue"] = {"count": counts.queue, "teams": _teams_json(counts.queue_teams)}
+    body["assignees"] = [
+        {
+            "id": a.id,
+            "name": a.name,
+            "count": a.count,
+            "max_auto_assign": a.max_auto_assign,
+            "over_capacity": a.over_capacity,
+        }
+        for a in counts.assignees
+    ]
+    # I5: every linked integration in the fixed P3 order, also with no open chats.
+    body["integrations"] = [
+        {
+            "name": b.integration.name,
+            "channel": b.integration.channel,
+            "title": b.channel.spec.title,
+            "mark": b.channel.spec.mark,
+            "count": counts.integrations.get(b.integration.id, 0),
+        }
+        for b in bridge.registry.ordered()
+    ]
+    body["tags"] = [{"tag": tag, "count": n} for tag, n in counts.tags]
+    return body
+
+
+@routes.get("/api/v1/views")
+async def list_views(request: web.Request) -> web.Response:
+    """The sidebar for the calling manager: every view with its open-chat count."""
+    bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
-        rows = (await conn.execute(query)).all()
-    return web.json_response([chat_json(r, bridge) for r in rows])
+        counts = await sidebar(conn, current_manager(request))
+    return web.json_response(sidebar_json(counts, bridge))
 
 
 @routes.get("/api/v1/chats/{chat_id}")
 async def get_chat(request: web.Request) -> web.Response:
+    """One chat with its info (I16), the caller's marks and a customer summary."""
     bridge: Bridge = request.app[BRIDGE]
-    return web.json_response(chat_json(await chat_or_404(bridge, request.match_info["chat_id"]), bridge))
+    row = await _chat(request)
+    async with bridge.db.read() as conn:
+        info = await chat_info(conn, current_manager(request).id, row)
+    return web.json_response(
+        {
+            **chat_json(row, bridge),
+            "team_id": row.team_id,
+            "team": info.team,
+            "assignee": info.assignee,
+            "followers": info.followers,
+            "source": row.source,
+            "goal": row.goal,
+            "tags": info.tags,
+            "description": row.description,
+            "hashtags": hashtags(row.description),
+            "starred": info.starred,
+            "unread": info.unread,
+            "snoozed_until": iso(row.snoozed_until),
+            "closed_at": iso(row.closed_at),
+            "customer": info.customer,
+        }
+    )
+
+
+async def _star(request: web.Request, starred: bool) -> web.Response:
+    """I10: favourites are per manager and need no operator seat."""
+    bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
+    row = await _chat(request)
+    async with bridge.db.write() as conn:
+        await set_star(conn, manager.id, row.id, starred)
+    bridge.events.publish(
+        Event("chat.updated", {"chat_id": row.id, "starred": starred}, frozenset([manager.id]))
+    )
+    return web.json_response({"chat_id": row.id, "starred": starred})
+
+
+@routes.put("/api/v1/chats/{chat_id}/star")
+async def star_chat(request: web.Request) -> web.Response:
+    return await _star(request, True)
+
+
+@routes.delete("/api/v1/chats/{chat_id}/star")
+async def unstar_chat(request: web.Request) -> web.Response:
+    return await _star(request, False)
+
+
+@routes.post("/api/v1/chats/{chat_id}/read")
+async def read_chat(request: web.Request) -> web.Response:
+    """Move the caller's read marker forward (default: to the chat's latest message)."""
+    bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
+    row = await _chat(request)
+    body = await json_object(request) if request.can_read_body else {}
+    message_id = body.get("message_id")
+    if message_id is not None and (
+        not isinstance(message_id, int) or isinstance(message_id, bool) or not 0 < message_id <= MAX_ID
+    ):
+        raise _error(400, "message_id must be a message id (a positive integer)")
+    try:
+        async with bridge.db.write() as conn:
+            marker = await mark_read(conn, manager.id, row.id, message_id)
+            marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
+    except MarkError as exc:
+        raise _error(400, str(exc)) from None
+    unread = row.id in marks.unread
+    bridge.events.publish(
+        Event(
+            "chat.updated",
+            {"chat_id": row.id, "last_read_message_id": marker, "unread": unread},
+            frozenset([manager.id]),
+        )
+    )
+    return web.json_response({"chat_id": row.id, "last_read_message_id": marker, "unread": unread})

@@ -51,6 +51,8 @@ async def create_app(bridge: Bridge) -> web.Application:
         await bridge.stop()
 
     app.cleanup_ctx.append(lifecycle)
+    # End live event streams first: aiohttp waits for running handlers before stopping the bridge.
+    app.on_shutdown.append(api_realtime.end_streams)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_route("POST", "/hooks/{integration}", handle_hook)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from bridgekit.core.managers import Manager
@@ -12,7 +14,7 @@ ADMIN = "admin"  # teams, managers, macros
 
 
 def forbidden(message: str) -> web.HTTPForbidden:
-    return web.HTTPForbidden(text=f'{{"error": "{message}"}}', content_type="application/json")
+    return web.HTTPForbidden(text=json.dumps({"error": message}), content_type="application/json")
 
 
 def require_operator(manager: Manager) -> None:

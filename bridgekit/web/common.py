@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -9,11 +10,14 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.chat_batch import valid_id
 
 
 def api_error(status: int, message: str) -> web.HTTPException:
-    cls = web.HTTPException
-    exc = cls(text=f'{{"error": "{message}"}}', content_type="application/json")
+    """An error answer with a JSON body ``{"error": message}`` (raise it)."""
+    exc = web.HTTPException(
+        text=json.dumps({"error": message}, ensure_ascii=False), content_type="application/json"
+    )
     exc.set_status(status)
     return exc
 
@@ -27,6 +31,8 @@ async def chat_or_404(bridge: Bridge, chat_id: str) -> Any:
         cid = int(chat_id)
     except ValueError:
         raise api_error(404, "no such chat") from None
+    if not valid_id(cid):  # PostgreSQL ids are 32-bit: a larger one would be a 500
+        raise api_error(404, "no such chat")
     async with bridge.db.read() as conn:
         row = (await conn.execute(select(s.chats).where(s.chats.c.id == cid))).first()
     if row is None:

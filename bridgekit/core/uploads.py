@@ -1,0 +1,259 @@
+"""Streaming attachment uploads from a manager's ``multipart/form-data`` message (I14).
+
+Each file part is written chunk by chunk to a temporary file under
+``data_dir/attachments/incoming`` while it is hashed, so a 1 GB upload never sits in memory.
+Only when the whole request has arrived and passed every check are the files renamed into the
+content-addressed layout :class:`bridgekit.core.files.FileStore` uses
+(``attachments/<xx>/<sha256>``), so stored paths stay compatible with ingest's attachments.
+Anything refused — the 11th file, an oversized file, an upload slower than the time limit, a
+client that goes away — leaves no partial file behind.
+
+The limits are module constants read at call time, so tests can shrink them with
+``monkeypatch.setattr(uploads, "UPLOAD_TIMEOUT_SECONDS", 1)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import time
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
+from urllib.parse import unquote
+
+from aiohttp import BodyPartReader, ClientPayloadError, MultipartReader, hdrs
+from aiohttp.http_exceptions import HttpProcessingError
+
+from bridgekit.exceptions import BridgekitError
+
+MAX_FILES = 10  # I14: per message
+MAX_FILE_BYTES = 1024**3  # I14: 1 GB per file
+UPLOAD_TIMEOUT_SECONDS: float = 300.0  # I14: an upload taking over 5 minutes fails
+MAX_PAYLOAD_BYTES = 1024 * 1024  # the JSON "payload" part
+CHUNK_BYTES = 256 * 1024
+STALE_AFTER_SECONDS = 3600.0  # staged files older than twice this are a crashed upload's
+PAYLOAD_PART = "payload"
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+T = TypeVar("T")
+
+
+class UploadError(BridgekitError):
+    """An upload was refused; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """A received file, in its final content-addressed place."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    path: Path
+
+
+@dataclass(slots=True)
+class _Staged:
+    filename: str
+    content_type: str
+    temp: Path
+    size: int = 0
+    sha256: str = ""
+
+
+@dataclass(slots=True)
+class Upload:
+    """What a multipart message carried: the JSON payload and the staged files."""
+
+    root: Path
+    payload: dict[str, Any] | None = None
+    staged: list[_Staged] = field(default_factory=list)
+    kept: bool = False
+
+    @property
+    def file_count(self) -> int:
+        return len(self.staged)
+
+    async def keep(self) -> list[StoredUpload]:
+        """Move every staged file into the content-addressed store; call once checks pass."""
+        stored = await asyncio.to_thread(self._promote)
+        self.kept = True
+        return stored
+
+    def _promote(self) -> list[StoredUpload]:
+        stored = []
+        for item in self.staged:
+            final = self.root / "attachments" / item.sha256[:2] / item.sha256
+            if final.exists():  # same bytes already stored: content addressing dedupes
+                item.temp.unlink(missing_ok=True)
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(item.temp, final)
+            stored.append(StoredUpload(item.filename, item.content_type, item.size, item.sha256, final))
+        return stored
+
+    def discard(self) -> None:
+        for item in self.staged:
+            item.temp.unlink(missing_ok=True)
+
+
+def clean_filename(name: str | None) -> str:
+    """A filename safe to store and to put in a Content-Disposition header.
+
+    Browsers escape '"' and line breaks in multipart filenames as %22/%0A/%0D (WHATWG) and
+    some clients (aiohttp) percent-encode every non-ASCII byte, so a name is percent-decoded
+    when that yields valid UTF-8.
+    """
+    name = name or ""
+    if "%" in name:
+        with contextlib.suppress(UnicodeDecodeError):
+            name = unquote(name, errors="strict")
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    if base in ("", ".", ".."):
+        base = "file"
+    return base[:500]
+
+
+@contextlib.asynccontextmanager
+async def receive_upload(reader: MultipartReader, data_dir: Path) -> AsyncIterator[Upload]:
+    """Read a whole multipart message (payload part + up to ``MAX_FILES`` file parts).
+
+    Raises :class:`UploadError` for anything refused. Inside the ``async with`` block the
+    caller validates ``upload.payload`` and calls ``await upload.keep()``; leaving the block
+    without keeping (or with an exception) removes every staged file.
+    """
+    upload = Upload(data_dir)
+    incoming = data_dir / "attachments" / "incoming"
+    try:
+        try:
+            async with asyncio.timeout(UPLOAD_TIMEOUT_SECONDS):
+                await asyncio.to_thread(_prepare, incoming)
+                await _read_parts(reader, upload, incoming)
+        except (ConnectionError, ClientPayloadError):
+            raise UploadError(400, "the upload was interrupted before it was complete") from None
+        except (ValueError, HttpProcessingError) as exc:
+            raise UploadError(400, f"the multipart body is malformed: {exc}") from None
+        except TimeoutError:
+            raise UploadError(
+                408, f"the upload took longer than {_duration(UPLOAD_TIMEOUT_SECONDS)} and was cancelled"
+            ) from None
+        yield upload
+    finally:
+        if not upload.kept:
+            await asyncio.to_thread(upload.discard)
+
+
+async def _read_parts(reader: MultipartReader, upload: Upload, incoming: Path) -> None:
+    while True:
+        part = await reader.next()
+        if part is None:
+            return
+        if not isinstance(part, BodyPartReader):
+            raise UploadError(400, "nested multipart bodies are not accepted")
+        if part.name == PAYLOAD_PART and part.filename is None:
+            if upload.payload is not None:
+                raise UploadError(400, "only one payload part is allowed")
+            upload.payload = await _read_payload(part)
+        elif part.filename is not None:
+            if upload.file_count >= MAX_FILES:
+                raise UploadError(400, f"at most {MAX_FILES} files can be attached to one message")
+            await _stage_file(part, upload, incoming)
+        elif part.name is None:
+            raise UploadError(400, "the multipart body is malformed: a part has no name")
+        else:
+            raise UploadError(400, f"unexpected form field {part.name!r}: send a payload part and files")
+
+
+async def _read_payload(part: BodyPartReader) -> dict[str, Any]:
+    data = bytearray()
+    while chunk := await part.read_chunk(CHUNK_BYTES):
+        data.extend(chunk)
+        if len(data) > MAX_PAYLOAD_BYTES:
+            raise UploadError(413, "the payload part is too large")
+    try:
+        payload = json.loads(bytes(data).decode(part.get_charset("utf-8")))
+    except (ValueError, LookupError):
+        raise UploadError(400, "the payload part must be JSON") from None
+    if not isinstance(payload, dict):
+        raise UploadError(400, "the payload part must be a JSON object")
+    return payload
+
+
+async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path) -> None:
+    filename = clean_filename(part.filename)
+    content_type = part.headers.get(hdrs.CONTENT_TYPE, DEFAULT_CONTENT_TYPE).strip() or DEFAULT_CONTENT_TYPE
+    staged = _Staged(filename, content_type[:200], incoming / f"{uuid.uuid4().hex}.part")
+    # Registered before the first byte so a failure at any point removes the partial file.
+    upload.staged.append(staged)
+    hasher = hashlib.sha256()
+    fh = await _in_thread(staged.temp.open, "wb")
+    try:
+        while chunk := await part.read_chunk(CHUNK_BYTES):
+            staged.size += len(chunk)
+            if staged.size > MAX_FILE_BYTES:
+                raise UploadError(413, f"{filename} is larger than the limit of {_human(MAX_FILE_BYTES)}")
+            await _in_thread(_write_chunk, fh, hasher, chunk)
+        await _in_thread(_sync, fh)
+    finally:
+        await _in_thread(fh.close)
+    staged.sha256 = hasher.hexdigest()
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``asyncio.to_thread`` that, when cancelled (the upload timed out), still lets the
+    thread finish before re-raising: the file is then never closed or unlinked while a
+    write to it is running, and no file appears after the cleanup removed it."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+
+
+def _prepare(incoming: Path) -> None:
+    """Create the staging folder and sweep what a killed process left there (a crash mid-upload
+    skips the cleanup): only files far older than any upload still allowed to run."""
+    incoming.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - 2 * max(UPLOAD_TIMEOUT_SECONDS, STALE_AFTER_SECONDS)
+    for leftover in incoming.glob("*.part"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+
+
+def _write_chunk(fh: IO[bytes], hasher: Any, chunk: bytes) -> None:
+    hasher.update(chunk)
+    fh.write(chunk)
+
+
+def _sync(fh: IO[bytes]) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def _duration(seconds: float) -> str:
+    value, unit = (seconds / 60, "minute") if seconds >= 60 else (seconds, "second")
+    return f"{value:g} {unit}" + ("" if value == 1 else "s")
+
+
+def _human(size: int) -> str:
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"

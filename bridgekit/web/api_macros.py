@@ -1,0 +1,78 @@
+"""Macros API (I15): every manager lists them; managers with the admin permission edit them.
+
+Registered through ``api_messages.routes``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bridgekit.core.bridge import Bridge
+from bridgekit.core.macros import (
+    MacroError,
+    clean_shortcut,
+    clean_text,
+    create_macro,
+    delete_macro,
+    list_macros,
+    update_macro,
+)
+from bridgekit.web.auth import ADMIN, require_permission
+from bridgekit.web.keys import BRIDGE, current_manager
+from bridgekit.web.messages_http import error, int_id, json_body
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/macros")
+async def get_macros(request: web.Request) -> web.Response:
+    """All macros by shortcut; ``?q=ab`` keeps those starting with ``ab`` (the composer's ``#ab``)."""
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        macros = await list_macros(conn, bridge.channel_id, request.query.get("q") or None)
+    return web.json_response([m.as_json() for m in macros])
+
+
+@routes.post("/api/v1/macros")
+async def post_macro(request: web.Request) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    require_permission(current_manager(request), ADMIN)
+    body = await json_body(request)
+    try:
+        shortcut, text = clean_shortcut(body.get("shortcut")), clean_text(body.get("text"))
+        async with bridge.db.write() as conn:
+            macro = await create_macro(conn, bridge.channel_id, shortcut, text)
+    except MacroError as exc:
+        raise error(exc.status, str(exc)) from None
+    return web.json_response(macro.as_json(), status=201)
+
+
+@routes.put("/api/v1/macros/{macro_id}")
+async def put_macro(request: web.Request) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    require_permission(current_manager(request), ADMIN)
+    macro_id = int_id(request, "macro_id", "macro")
+    body = await json_body(request)
+    try:
+        shortcut = clean_shortcut(body["shortcut"]) if "shortcut" in body else None
+        text = clean_text(body["text"]) if "text" in body else None
+        if shortcut is None and text is None:
+            raise MacroError(400, "give a new shortcut, text, or both")
+        async with bridge.db.write() as conn:
+            macro = await update_macro(conn, bridge.channel_id, macro_id, shortcut=shortcut, text=text)
+    except MacroError as exc:
+        raise error(exc.status, str(exc)) from None
+    return web.json_response(macro.as_json())
+
+
+@routes.delete("/api/v1/macros/{macro_id}")
+async def remove_macro(request: web.Request) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    require_permission(current_manager(request), ADMIN)
+    macro_id = int_id(request, "macro_id", "macro")
+    try:
+        async with bridge.db.write() as conn:
+            await delete_macro(conn, bridge.channel_id, macro_id)
+    except MacroError as exc:
+        raise error(exc.status, str(exc)) from None
+    return web.Response(status=204)

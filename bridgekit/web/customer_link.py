@@ -1,0 +1,136 @@
+"""The customer link (I11): ``/c/{token}``, outside ``/api/`` and without a manager token.
+
+The token alone opens exactly one chat; a wrong or rotated token is a plain 404 that says
+nothing about other chats. Registered through ``api_messages.routes``.
+
+* ``GET  /c/{token}``                        the chat's customer-visible messages (never notes)
+* ``POST /c/{token}/messages``               the customer writes into the chat
+* ``POST /c/{token}/forms/{message_id}``     answers to an input form (I15), saved to the profile
+* ``GET  /c/{token}/attachments/{id}``       a file of a customer-visible message
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bridgekit.core import schema as s
+from bridgekit.core.bridge import Bridge
+from bridgekit.core.customer_links import chat_for_token
+from bridgekit.core.customer_thread import (
+    MAX_TEXT,
+    add_customer_message,
+    attachment_in_chat,
+    visible_messages,
+)
+from bridgekit.core.customers import customer_row, save_form_answers
+from bridgekit.core.forms import FormError, validate_answers
+from bridgekit.core.storable import storable
+from bridgekit.web.keys import BRIDGE
+from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, query_int
+
+routes = web.RouteTableDef()
+
+# The token is in the URL: keep it out of caches and out of Referer headers of links clicked.
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+async def _chat(request: web.Request) -> Any:
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        chat = await chat_for_token(conn, request.match_info["token"])
+    if chat is None:
+        raise error(404, "this link is not valid")
+    return chat
+
+
+@routes.get("/c/{token}")
+async def view_chat(request: web.Request) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    chat = await _chat(request)
+    before = query_int(request, "before", None, 1, MAX_ID)
+    limit = query_int(request, "limit", 100, 1, 500) or 100
+    async with bridge.db.read() as conn:
+        messages = await visible_messages(
+            conn, chat.id, request.match_info["token"], before=before, limit=limit
+        )
+    return web.json_response(
+        {"chat": {"id": chat.id, "title": chat.title, "state": chat.state}, "messages": messages},
+        headers=PRIVATE,
+    )
+
+
+@routes.post("/c/{token}/messages")
+async def write_message(request: web.Request) -> web.Response:
+    bridge: Bridge = request.app[BRIDGE]
+    chat = await _chat(request)
+    body = await json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise error(400, "text is required")
+    if len(text) > MAX_TEXT:
+        raise error(400, f"text is longer than {MAX_TEXT} characters")
+    if not storable(text):
+        raise error(400, "text must not contain NUL characters or unpaired surrogates")
+    if chat.state == "closed":
+        raise error(409, "this conversation is closed")
+    async with bridge.db.write() as conn:
+        message_id, events = await add_customer_message(conn, chat, text)
+    bridge.events.publish_many(events)
+    if bridge.flow is not None:
+        bridge.flow.wakeup.set()
+    return web.json_response({"id": message_id}, status=201, headers=PRIVATE)
+
+
+@routes.post("/c/{token}/forms/{message_id}")
+async def answer_form(request: web.Request) -> web.Response:
+    """``{"answers": {key: value}}``: checked against the form's field types, then saved to the
+    customer's profile (email and phone answers also as unverified shared contacts)."""
+    bridge: Bridge = request.app[BRIDGE]
+    chat = await _chat(request)
+    message_id = int_id(request, "message_id", "form")
+    body = await json_body(request)
+    m = s.messages
+    async with bridge.db.write() as conn:
+        message = (
+            await conn.execute(
+                select(m.c.id, m.c.meta).where(
+                    m.c.id == message_id, m.c.chat_id == chat.id, m.c.direction == "outbound"
+                )
+            )
+        ).first()
+        form = (message.meta or {}).get("form") if message is not None else None
+        if message is None or not form:
+            raise error(404, "no such form in this conversation")
+        try:
+            answers = validate_answers(form, body.get("answers"))
+        except FormError as exc:
+            raise error(400, str(exc)) from None
+        customer = await customer_row(conn, chat.customer_id, chat.channel_id)
+        events = await save_form_answers(
+            conn,
+            chat_id=chat.id,
+            customer=customer,
+            message_id=message.id,
+            message_meta=message.meta or {},
+            fields=form["fields"],
+            answers=answers,
+        )
+    bridge.events.publish_many(events)
+    return web.json_response({"answers": answers}, headers=PRIVATE)
+
+
+@routes.get("/c/{token}/attachments/{attachment_id}")
+async def customer_attachment(request: web.Request) -> web.FileResponse:
+    bridge: Bridge = request.app[BRIDGE]
+    chat = await _chat(request)
+    attachment_id = int_id(request, "attachment_id", "attachment")
+    async with bridge.db.read() as conn:
+        row = await attachment_in_chat(conn, chat.id, attachment_id)
+    if row is None:
+        raise error(404, "no such attachment")
+    response = download(row.storage_path, row.filename, row.content_type)
+    response.headers.update(PRIVATE)
+    return response

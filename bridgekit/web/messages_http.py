@@ -1,0 +1,86 @@
+"""Small HTTP helpers for the messages/customers area: JSON errors, ids, bodies, downloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bridgekit.core import schema as s
+from bridgekit.core.bridge import Bridge
+
+# Ids are INTEGER columns: 32-bit on PostgreSQL. A larger id cannot exist, and passing one to
+# the driver would fail the query instead of finding nothing.
+MAX_ID = 2**31 - 1
+
+
+def error(status: int, message: str) -> web.HTTPException:
+    """An ``{"error": message}`` response to raise; the message is JSON-escaped (filenames
+    and user input may hold quotes)."""
+    exc = web.HTTPException(text=json.dumps({"error": message}), content_type="application/json")
+    exc.set_status(status)
+    return exc
+
+
+def int_id(request: web.Request, name: str, what: str) -> int:
+    """A path id; anything that cannot be a row id is simply not found."""
+    try:
+        value = int(request.match_info[name])
+    except ValueError:
+        raise error(404, f"no such {what}") from None
+    if not 1 <= value <= MAX_ID:
+        raise error(404, f"no such {what}")
+    return value
+
+
+async def load_chat(bridge: Bridge, request: web.Request) -> Any:
+    """The chat of ``{chat_id}`` or a 404 (ids out of the column's range included)."""
+    chat_id = int_id(request, "chat_id", "chat")
+    async with bridge.db.read() as conn:
+        row = (await conn.execute(select(s.chats).where(s.chats.c.id == chat_id))).first()
+    if row is None:
+        raise error(404, "no such chat")
+    return row
+
+
+def query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise error(400, f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise error(400, f"{name} must be between {low} and {high}")
+    return value
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise error(400, "the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise error(400, "the body must be a JSON object")
+    return body
+
+
+def download(path: str, filename: str, content_type: str) -> web.FileResponse:
+    """Stream a stored file as a download. Always ``attachment`` (never rendered inline on our
+    origin: an uploaded HTML file must not run as a page of the inbox)."""
+    if not Path(path).is_file():
+        raise error(404, "the file is no longer stored")
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,62 @@
+"""The SQLite hot path runs a whole transaction in one writer-thread hop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from bridgekit.core import schema as s
+from bridgekit.core.clock import utcnow
+from bridgekit.core.db import Database
+from bridgekit.core.onehop import SuspendedError
+
+
+async def test_write_inline_commits_on_return_and_rolls_back_on_error(db_url: str) -> None:
+    db = Database(db_url)
+    await db.migrate()
+    try:
+
+        async def add(conn) -> int:  # type: ignore[no-untyped-def]
+            await conn.execute(s.channels.insert().values(name="a", created_at=utcnow()))
+            return int(await conn.scalar(select(func.count()).select_from(s.channels)))
+
+        assert await db.write_inline(add) == 1
+
+        async def fail(conn) -> None:  # type: ignore[no-untyped-def]
+            await conn.execute(s.channels.insert().values(name="b", created_at=utcnow()))
+            raise ValueError("boom")
+
+        with pytest.raises(ValueError, match="boom"):
+            await db.write_inline(fail)
+        async with db.read() as conn:
+            assert await conn.scalar(select(func.count()).select_from(s.channels)) == 1
+    finally:
+        await db.dispose()
+
+
+class _Yield:
+    def __await__(self):  # type: ignore[no-untyped-def]
+        yield None
+
+
+async def test_code_that_waits_on_the_event_loop_is_refused_on_sqlite(tmp_path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    await db.migrate()
+    try:
+
+        async def sleeps(conn) -> None:  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0.01)
+
+        # Refused either way: no loop runs in the writer thread, and a bare yield is caught.
+        with pytest.raises(RuntimeError):
+            await db.write_inline(sleeps)
+
+        async def yields(conn) -> None:  # type: ignore[no-untyped-def]
+            await _Yield()
+
+        with pytest.raises(SuspendedError):
+            await db.write_inline(yields)
+    finally:
+        await db.dispose()

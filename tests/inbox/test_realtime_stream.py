@@ -1,0 +1,243 @@
+"""The realtime stream ``GET /api/v1/events``: what a manager's open inbox learns without polling.
+
+Every test reads the stream over real HTTP from a running bridge on a real database, the way
+the inbox UI does: customer messages (I1 lists update), delivery status of replies (I19),
+notifications only for the manager they are for (I10 snooze end, I13 mentions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bridgekit.core import schema as s
+from bridgekit.core.events import Event
+from bridgekit.core.managers import authenticate, create_manager
+from bridgekit.testing.harness import RunningBridge
+from bridgekit.web import api_realtime
+from tests.conftest import integration, signed
+from tests.support.sandbox import SandboxProvider
+from tests.support.testchannel import TestChannelPlugin
+
+WAIT = 10.0  # seconds a test waits for something that should come at once
+
+
+@dataclass(frozen=True)
+class SSE:
+    id: int
+    kind: str
+    data: dict[str, Any]
+
+
+class EventStream:
+    """A minimal Server-Sent Events reader over an aiohttp response."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.comments: list[str] = []
+
+    async def _line(self, timeout: float) -> str | None:
+        raw = await asyncio.wait_for(self.response.content.readline(), timeout)
+        return raw.decode("utf-8").removesuffix("\n") if raw else None
+
+    async def next(self, timeout: float = WAIT) -> SSE | None:
+        """The next event, or None when the stream ended."""
+        fields: dict[str, str] = {}
+        while True:
+            line = await self._line(timeout)
+            if line is None:
+                return None
+            if line.startswith(":"):
+                self.comments.append(line[1:].strip())
+            elif line:
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+            elif fields:
+                return SSE(int(fields["id"]), fields["event"], json.loads(fields["data"]))
+
+    async def until(self, wanted: Callable[[SSE], bool], timeout: float = WAIT) -> SSE:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = await self.next(max(0.01, deadline - time.monotonic()))
+            assert event is not None, "the stream ended"
+            if wanted(event):
+                return event
+
+    async def comment(self, text: str, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.comments:
+            line = await self._line(max(0.01, deadline - time.monotonic()))
+            assert line is not None, "the stream ended"
+            if line.startswith(":"):
+                self.comments.append(line[1:].strip())
+
+    async def ended(self, timeout: float = WAIT) -> bool:
+        deadline = time.monotonic() + timeout
+        while (line := await self._line(max(0.01, deadline - time.monotonic()))) is not None:
+            pass
+        return line is None
+
+
+@asynccontextmanager
+async def event_stream(
+    running: RunningBridge, session: aiohttp.ClientSession | None = None
+) -> AsyncIterator[EventStream]:
+    """Open the stream and return once the server has subscribed it (``: connected``)."""
+    session = session or running.session
+    no_timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    async with session.get(f"{running.url}/api/v1/events", timeout=no_timeout) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        stream = EventStream(resp)
+        await stream.comment("connected")
+        yield stream
+
+
+async def manager_id_of(running: RunningBridge, session: aiohttp.ClientSession) -> int:
+    token = session.headers["Authorization"].partition(" ")[2]
+    manager = await authenticate(running.bridge.db, token)
+    assert manager is not None
+    return manager.id
+
+
+async def stored_texts(running: RunningBridge, chat_id: int) -> dict[int, str | None]:
+    async with running.bridge.db.read() as conn:
+        rows = await conn.execute(
+            select(s.messages.c.id, s.messages.c.text).where(s.messages.c.chat_id == chat_id)
+        )
+        return {row.id: row.text for row in rows}
+
+
+async def start(make_bridge: Any, sandbox_url: str, channel_plugin: TestChannelPlugin) -> RunningBridge:
+    running: RunningBridge = await make_bridge(
+        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
+    )
+    return running
+
+
+async def test_a_customer_message_appears_on_the_managers_stream(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """I1: the inbox learns of a new customer message through a signed webhook at once."""
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    async with event_stream(running) as stream:
+        body, headers = signed({"id": "ev-1", "user": "u-1", "name": "Kim", "text": "Where is my parcel?"})
+        assert (await running.post_hook("acme", body, headers))[0] == 200
+        event = await stream.until(lambda e: e.kind == "message.created")
+    assert event.data["direction"] == "inbound"
+    assert event.id > 0
+    chat = await running.api("GET", f"/chats/{event.data['chat_id']}")
+    assert chat["id"] == event.data["chat_id"]
+    assert await stored_texts(running, event.data["chat_id"]) == {
+        event.data["message_id"]: "Where is my parcel?"
+    }
+
+
+async def test_a_delivered_reply_is_announced_as_sent(
+    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """I19: the manager sees their reply turn from pending to sent without reloading."""
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    async with event_stream(running) as stream:
+        body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
+        await running.post_hook("acme", body, headers)
+        chat_id = (await stream.until(lambda e: e.kind == "message.created")).data["chat_id"]
+        reply = await running.reply(chat_id, "Hello! It ships today.")
+        event = await stream.until(
+            lambda e: e.kind == "message.updated" and e.data["message_id"] == reply["id"]
+        )
+    assert event.data == {"message_id": reply["id"], "delivery_status": "sent", "chat_id": chat_id}
+    assert sandbox.texts == ["Hello! It ships today."]
+
+
+async def test_a_notification_for_one_manager_is_not_seen_by_another(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """I13/I10: a mention or a snooze ending notifies only the managers it is for."""
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    a = await manager_id_of(running, running.session)
+    _, token_b = await create_manager(running.bridge.db, running.bridge.channel_id, "Manager B")
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token_b}"}) as session_b,
+        event_stream(running) as stream_a,
+        event_stream(running, session_b) as stream_b,
+    ):
+        running.bridge.events.publish_many(
+            [
+                Event("notification.created", {"chat_id": 1, "kind": "mention"}, manager_ids=frozenset({a})),
+                Event("chat.updated", {"chat_id": 1}),  # for everyone: marks the end of the test
+            ]
+        )
+        seen_by_a = [await stream_a.next(), await stream_a.next()]
+        seen_by_b = await stream_b.next()
+    assert [e.kind for e in seen_by_a if e] == ["notification.created", "chat.updated"]
+    assert seen_by_a[0] is not None
+    assert seen_by_a[0].data == {"chat_id": 1, "kind": "mention"}
+    assert seen_by_b is not None
+    assert seen_by_b.kind == "chat.updated"  # the broadcast came; the notification never did
+
+
+async def test_the_stream_needs_a_valid_token(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    async with aiohttp.ClientSession() as anonymous:
+        for headers in ({}, {"Authorization": "Bearer bk_wrong"}):
+            async with anonymous.get(f"{running.url}/api/v1/events", headers=headers) as resp:
+                assert resp.status == 401
+                assert "error" in await resp.json()
+    assert running.bridge.events.subscriber_count == 0
+
+
+async def test_an_idle_stream_gets_heartbeats(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proxies keep the connection open and the client can tell a dead one from a quiet one."""
+    monkeypatch.setattr(api_realtime, "HEARTBEAT_SECONDS", 0.05)
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    async with event_stream(running) as stream:
+        await stream.comment("heartbeat", timeout=5)
+        running.bridge.events.publish(Event("chat.updated", {"chat_id": 7}))
+        event = await stream.until(lambda e: True)  # events still flow between heartbeats
+    assert (event.kind, event.data) == ("chat.updated", {"chat_id": 7})
+
+
+async def test_a_client_that_goes_away_is_unsubscribed(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    async with event_stream(running):
+        assert running.bridge.events.subscriber_count == 1
+    await running.wait_for(lambda: running.bridge.events.subscriber_count == 0, timeout=5)
+    # Publishing afterwards reaches nobody and breaks nothing.
+    running.bridge.events.publish(Event("chat.updated", {"chat_id": 1}))
+    assert (await running.api("GET", "/channels"))[0]["name"] == "testchat"
+
+
+async def test_the_stream_ends_when_the_server_shuts_down(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """A connected inbox must not hold the server up: the stream ends and the bridge stops."""
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    async with event_stream(running) as stream:
+        started = time.monotonic()
+        closing = asyncio.create_task(running.server.close())
+        try:
+            ended = await stream.ended(timeout=5)
+        except TimeoutError:
+            ended = False
+        finally:
+            stream.response.close()  # if it did not end, let the shutdown finish anyway
+            await closing
+    assert ended, "the stream did not end on shutdown (is api_realtime.end_streams on app.on_shutdown?)"
+    assert time.monotonic() - started < 5
+    assert running.bridge.events.subscriber_count == 0
