@@ -27,6 +27,8 @@ from bridgekit.model import IngestOutcome, Integration, RawDelivery
 from bridgekit_email_forward.settings import EmailSettings
 
 log = logging.getLogger("bridgekit.email_forward.smtp")
+# aiosmtpd logs every SMTP command at INFO: five lines per mail would drown the server's log.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 DURABLE = ("accepted", "duplicate", "malformed")
 
