@@ -102,6 +102,7 @@ class IngestPipeline:
         self.on_commit = on_commit
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._committer: asyncio.Task[None] | None = None
+        self._flow_written = False
 
     # --- entry point ---------------------------------------------------------------------
 
@@ -225,7 +226,9 @@ class IngestPipeline:
                                     "error", 500, detail="could not store the delivery; it was kept raw"
                                 )
                             )
-            self.on_commit()
+            if self._flow_written:
+                self._flow_written = False
+                self.on_commit()  # wake the bots only when there is something for them
 
     async def _commit(self, batch: list[_Item]) -> None:
         listened = self.hooks.listened_flow_kinds()
@@ -236,6 +239,7 @@ class IngestPipeline:
             return writer
 
         writer = await self.db.write_inline(work)
+        self._flow_written |= writer.wrote_flow
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
         self.events.publish_many(
@@ -282,6 +286,7 @@ class _BatchWriter:
     ) -> None:
         self.events: list[Event] = []  # published after the commit
         self.listened = listened  # flow event kinds some bot listens to
+        self.wrote_flow = False
         self.conn = conn
         self.batch = batch
         self.channel_id = channel_id
@@ -521,6 +526,7 @@ class _BatchWriter:
         ]
         if flow and "chat_state_changed" in self.listened:
             await self.conn.execute(s.flow_events.insert(), flow)
+            self.wrote_flow = True
 
         key_rows = {}
         for n, (item, _raw, idx) in enumerate(entries):
@@ -589,6 +595,7 @@ class _BatchWriter:
             await self.conn.execute(s.attachments.insert(), attachment_rows)
         if flow_rows:
             await self.conn.execute(s.flow_events.insert(), flow_rows)
+            self.wrote_flow = True
         await self.conn.execute(
             update(s.chats)
             .where(s.chats.c.id.in_(set(chat_ids)))
