@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
@@ -26,7 +26,7 @@ from bridgekit.core.events import Event, EventBus
 from bridgekit.core.files import FileStore, StoredFile
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.metrics import Metrics
-from bridgekit.core.sql import insert_returning_ids, upsert
+from bridgekit.core.sql import insert_returning_ids, rows_in, upsert
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.model import (
     Contact,
@@ -316,7 +316,7 @@ class _BatchWriter:
             (
                 await self.conn.execute(
                     select(s.messages.c.integration_id, s.messages.c.event_id).where(
-                        tuple_(s.messages.c.integration_id, s.messages.c.event_id).in_(list(pairs))
+                        rows_in((s.messages.c.integration_id, s.messages.c.event_id), pairs)
                     )
                 )
             ).all()
@@ -358,7 +358,7 @@ class _BatchWriter:
                     s.customers.c.is_lead,
                 )
                 .join(s.customers, s.customers.c.id == s.contacts.c.customer_id)
-                .where(tuple_(s.contacts.c.kind, s.contacts.c.scope, s.contacts.c.value).in_(list(wanted)))
+                .where(rows_in((s.contacts.c.kind, s.contacts.c.scope, s.contacts.c.value), wanted))
                 .order_by(s.contacts.c.id)
             )
         ).all()
@@ -450,7 +450,7 @@ class _BatchWriter:
                     s.chats.c.state,
                 )
                 .join(s.chats, s.chats.c.id == s.chat_keys.c.chat_id)
-                .where(tuple_(s.chat_keys.c.integration_id, s.chat_keys.c.key).in_(list(lookups)))
+                .where(rows_in((s.chat_keys.c.integration_id, s.chat_keys.c.key), lookups))
             )
         ).all()
         by_key = {(r.integration_id, r.key): r for r in rows}

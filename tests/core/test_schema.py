@@ -38,3 +38,30 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
         assert (journal, fks, sync) == ("wal", 1, 1)
     finally:
         await db.dispose()
+
+
+def test_the_hot_path_lookups_are_served_by_indexes(tmp_path) -> None:
+    """A row-value IN over a tuple list made SQLite scan the whole messages table on every
+    group commit; rows_in must compile to index searches."""
+    import asyncio
+
+    from sqlalchemy import create_engine, select, text
+
+    from bridgekit.core import schema as s
+    from bridgekit.core.sql import rows_in
+
+    path = tmp_path / "plan.db"
+    asyncio.run(Database(f"sqlite+aiosqlite:///{path}").migrate())
+    engine = create_engine(f"sqlite:///{path}")
+    lookups = [
+        (s.messages.c.integration_id, s.messages.c.event_id, [(1, "a"), (1, "b"), (2, "c")]),
+        (s.chat_keys.c.integration_id, s.chat_keys.c.key, [(1, "u1"), (1, "u2")]),
+    ]
+    with engine.connect() as conn:
+        for first, second, keys in lookups:
+            query = select(first, second).where(rows_in((first, second), keys))
+            sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+            assert "SEARCH" in plan
+            assert "SCAN" not in plan
+    engine.dispose()
