@@ -8,8 +8,6 @@ transaction. A crash before that commit re-runs the hooks; actions are never app
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,10 +20,11 @@ from bridgekit.core.assignment import assign_chats
 from bridgekit.core.chat_info import add_tag
 from bridgekit.core.chat_state import close_chats
 from bridgekit.core.chats import add_note, chat_view
-from bridgekit.core.db import Database
+from bridgekit.core.db import Database, is_conflict, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
+from bridgekit.core.workers import BackgroundWorker
 from bridgekit.flow import FLOW_HOOKS, Action, ChatStateEvent, FlowEvent, MessageEvent, MessageView
 from bridgekit.plugins import HookCaller
 
@@ -34,7 +33,9 @@ log = logging.getLogger("bridgekit.bots")
 HOOK_FOR_KIND = FLOW_HOOKS
 
 
-class FlowWorker:
+class FlowWorker(BackgroundWorker):
+    name = "flow"
+
     def __init__(
         self,
         db: Database,
@@ -44,35 +45,12 @@ class FlowWorker:
         on_outbox: Callable[[], None] = lambda: None,
         events: EventBus | None = None,
     ) -> None:
+        super().__init__(poll_interval)
         self.events = events or EventBus()
         self.db = db
         self.hooks = hooks
         self.registry = registry
-        self.poll_interval = poll_interval
         self.on_outbox = on_outbox
-        self.wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="flow")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("flow pass failed")
-                handled = 0
-            if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), self.poll_interval)
-                self.wakeup.clear()
 
     async def run_once(self, limit: int = 500) -> int:
         """Handle up to ``limit`` pending events: three reads, the hooks, one write.
@@ -102,21 +80,27 @@ class FlowWorker:
             if event is not None and self.hooks.implementations(hook):
                 await self.hooks.call_flow(hook, event)
             events.append(event)
-        enqueued = False
-        announce: list[Event] = []
-        async with self.db.write() as conn:
-            for event in events:
-                if event is None:
-                    continue
-                for action in event.actions:
-                    try:
-                        async with conn.begin_nested():  # one bad action never undoes the others
-                            queued, produced = await self._apply(conn, event, action)
-                        enqueued |= queued
-                        announce.extend(produced)
-                    except Exception:
-                        log.exception("bot action %s from %r failed", action.kind, action.bot)
-            await conn.execute(delete(s.flow_events).where(s.flow_events.c.id.in_([r.id for r in rows])))
+
+        async def apply_all() -> tuple[bool, list[Event]]:
+            enqueued, announce = False, []
+            async with self.db.write() as conn:
+                for event in events:
+                    if event is None:
+                        continue
+                    for action in event.actions:
+                        try:
+                            async with conn.begin_nested():  # one bad action never undoes the others
+                                queued, produced = await self._apply(conn, event, action)
+                            enqueued |= queued
+                            announce.extend(produced)
+                        except Exception as exc:
+                            if is_conflict(exc):
+                                raise  # the whole transaction is retried
+                            log.exception("bot action %s from %r failed", action.kind, action.bot)
+                await conn.execute(delete(s.flow_events).where(s.flow_events.c.id.in_([r.id for r in rows])))
+            return enqueued, announce
+
+        enqueued, announce = await retry_on_conflict(apply_all)
         self.events.publish_many(announce)
         if enqueued:
             self.on_outbox()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.messages import message_page
 
 VISIBLE = ("inbound", "outbound")
 MAX_TEXT = 10_000
@@ -27,28 +28,9 @@ async def visible_messages(
     conn: AsyncConnection, chat_id: int, token: str, *, before: int | None, limit: int
 ) -> list[dict[str, Any]]:
     """The latest ``limit`` customer-visible messages (older than ``before``), oldest first."""
-    m = s.messages
-    query = select(
-        m.c.id, m.c.direction, m.c.author_kind, m.c.author_name, m.c.text, m.c.meta, m.c.created_at
-    ).where(m.c.chat_id == chat_id, m.c.direction.in_(VISIBLE))
-    if before is not None:
-        query = query.where(m.c.id < before)
-    rows = list(reversed((await conn.execute(query.order_by(m.c.id.desc()).limit(limit))).all()))
-    a = s.attachments
-    files = (
-        (
-            await conn.execute(
-                select(a.c.id, a.c.message_id, a.c.filename, a.c.content_type, a.c.size)
-                .where(a.c.message_id.in_([r.id for r in rows]))
-                .order_by(a.c.id)
-            )
-        ).all()
-        if rows
-        else []
-    )
-    by_message: dict[int, list[dict[str, Any]]] = {}
-    for f in files:
-        by_message.setdefault(f.message_id, []).append(
+    rows, files = await message_page(conn, chat_id, before=before, limit=limit, directions=VISIBLE)
+    by_message: dict[int, list[dict[str, Any]]] = {
+        message_id: [
             {
                 "id": f.id,
                 "filename": f.filename,
@@ -56,7 +38,10 @@ async def visible_messages(
                 "size": f.size,
                 "url": f"/c/{token}/attachments/{f.id}",
             }
-        )
+            for f in found
+        ]
+        for message_id, found in files.items()
+    }
     out = []
     for r in rows:
         meta = r.meta or {}

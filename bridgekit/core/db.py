@@ -20,8 +20,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from bridgekit.core.onehop import InlineConnection, drive
 from bridgekit.exceptions import ConfigError
@@ -169,3 +171,26 @@ def _upgrade_to_head(sync_conn: Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = sync_conn
     command.upgrade(cfg, "head")
+
+
+# PostgreSQL aborts one of two transactions that wait on each other (deadlock) or that
+# cannot be serialised; running the transaction again is the documented remedy.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_conflict(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return isinstance(exc, DBAPIError) and getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+async def retry_on_conflict(work: Callable[[], Coroutine[Any, Any, T]], attempts: int = 5) -> T:
+    """Run ``work`` (one whole transaction) again when PostgreSQL aborted it for a conflict."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(is_conflict),
+        stop=stop_after_attempt(attempts),
+        wait=wait_random_exponential(multiplier=0.01, max=0.5),
+        reraise=True,
+    ):
+        with attempt:
+            return await work()
+    raise AssertionError("unreachable: tenacity re-raises the last error")

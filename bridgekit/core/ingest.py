@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core import schema as s
 from bridgekit.core.assignment import route_new_chats
 from bridgekit.core.clock import as_naive_utc, utcnow
-from bridgekit.core.db import Database
+from bridgekit.core.db import Database, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.files import FileStore, StoredFile
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
@@ -238,7 +238,7 @@ class IngestPipeline:
             await writer.write()
             return writer
 
-        writer = await self.db.write_inline(work)
+        writer = await retry_on_conflict(lambda: self.db.write_inline(work))
         self._flow_written |= writer.wrote_flow
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
@@ -293,6 +293,8 @@ class _BatchWriter:
         self.now = utcnow()
 
     async def write(self) -> None:
+        for item in self.batch:  # outputs of an earlier, rolled-back attempt
+            item.message_ids, item.chat_ids = [], []
         raw_ids = await insert_returning_ids(
             self.conn, s.raw_deliveries, [_raw_row(i.bound, i.delivery, "accepted", None) for i in self.batch]
         )

@@ -171,3 +171,33 @@ async def _insert_note(
         .returning(s.messages.c.id)
     )
     return int(result.scalar_one())
+
+
+async def message_page(
+    conn: AsyncConnection,
+    chat_id: int,
+    *,
+    before: int | None,
+    limit: int,
+    directions: Sequence[str] | None = None,
+) -> tuple[list[Any], dict[int, list[Any]]]:
+    """The latest ``limit`` messages of a chat older than ``before``, oldest first, with their
+    attachment rows by message id (one query each; shared by the manager API and the
+    customer link, which passes ``directions`` to hide notes)."""
+    m, a = s.messages, s.attachments
+    query = select(m).where(m.c.chat_id == chat_id)
+    if directions is not None:
+        query = query.where(m.c.direction.in_(list(directions)))
+    if before is not None:
+        query = query.where(m.c.id < before)
+    rows = list(reversed((await conn.execute(query.order_by(m.c.id.desc()).limit(limit))).all()))
+    files: dict[int, list[Any]] = {}
+    if rows:
+        found = await conn.execute(
+            select(a.c.id, a.c.message_id, a.c.filename, a.c.content_type, a.c.size)
+            .where(a.c.message_id.in_([r.id for r in rows]))
+            .order_by(a.c.id)
+        )
+        for f in found:
+            files.setdefault(f.message_id, []).append(f)
+    return rows, files

@@ -16,7 +16,6 @@ hand-written piece: exponential with "equal jitter".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
@@ -32,11 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.config import OutboxConfig
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
-from bridgekit.core.db import Database
+from bridgekit.core.db import Database, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.sql import upsert
+from bridgekit.core.workers import BackgroundWorker
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 from bridgekit.model import (
     Charge,
@@ -119,7 +119,9 @@ class _Job:
     attempts: int
 
 
-class OutboxWorker:
+class OutboxWorker(BackgroundWorker):
+    name = "outbox"
+
     def __init__(
         self,
         db: Database,
@@ -131,6 +133,7 @@ class OutboxWorker:
         on_commit: Callable[[], None] = lambda: None,
         events: EventBus | None = None,
     ) -> None:
+        super().__init__(cfg.poll_interval)
         self.events = events or EventBus()
         self.db = db
         self.hooks = hooks
@@ -139,35 +142,15 @@ class OutboxWorker:
         self.cfg = cfg
         self.channel_id = channel_id
         self.on_commit = on_commit
-        self.wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(cfg.concurrency)
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await super().stop()
         for task in list(self._inflight):
             task.cancel()
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                claimed = await self.run_once()
-            except Exception:
-                log.exception("outbox pass failed")
-                claimed = 0
-            if claimed == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), self.cfg.poll_interval)
-                self.wakeup.clear()
 
     async def run_once(self) -> int:
         """Claim the due jobs that fit in free slots and start delivering them."""
@@ -195,21 +178,27 @@ class OutboxWorker:
         query = query.order_by(o.c.next_attempt_at, o.c.id).limit(limit)
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
-        async with self.db.write() as conn:
-            rows = (await conn.execute(query)).all()
-            if not rows:
-                return []
-            await conn.execute(
-                update(o)
-                .where(o.c.id.in_([r.id for r in rows]))
-                .values(
-                    state="sending",
-                    attempts=o.c.attempts + 1,
-                    lease_until=now + timedelta(seconds=self.cfg.lease_seconds),
-                    updated_at=now,
+
+        async def claim_batch() -> list[_Job]:
+            async with self.db.write() as conn:
+                rows = (await conn.execute(query)).all()
+                if not rows:
+                    return []
+                await conn.execute(
+                    update(o)
+                    .where(o.c.id.in_([r.id for r in rows]))
+                    .values(
+                        state="sending",
+                        attempts=o.c.attempts + 1,
+                        lease_until=now + timedelta(seconds=self.cfg.lease_seconds),
+                        updated_at=now,
+                    )
                 )
-            )
-        return [_Job(r.id, r.message_id, r.integration_id, r.idempotency_key, r.attempts + 1) for r in rows]
+            return [
+                _Job(r.id, r.message_id, r.integration_id, r.idempotency_key, r.attempts + 1) for r in rows
+            ]
+
+        return await retry_on_conflict(claim_batch)
 
     async def _outbound(self, job: _Job) -> OutboundMessage:
         m, c, ct = s.messages, s.chats, s.contacts
@@ -333,58 +322,62 @@ class OutboxWorker:
         self, job: _Job, message: OutboundMessage, result: DeliveryResult, charge: Charge | None
     ) -> None:
         now = utcnow()
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(s.outbox)
-                .where(s.outbox.c.id == job.id)
-                .values(state="sent", lease_until=None, last_error=None, updated_at=now)
-            )
-            await conn.execute(
-                update(s.messages)
-                .where(s.messages.c.id == job.message_id)
-                .values(
-                    delivery_status=result.status.value,
-                    provider_message_id=result.provider_message_id,
-                    delivery_error=None,
-                )
-            )
-            if charge is not None and charge.amount_pu:
+
+        async def record_success() -> None:
+            async with self.db.write() as conn:
                 await conn.execute(
-                    s.ledger.insert().values(
-                        channel_id=self.channel_id,
-                        outbox_id=job.id,
-                        message_id=job.message_id,
-                        integration_id=job.integration_id,
-                        amount_pu=charge.amount_pu,
-                        category=charge.category,
-                        description=charge.description,
-                        created_at=now,
+                    update(s.outbox)
+                    .where(s.outbox.c.id == job.id)
+                    .values(state="sent", lease_until=None, last_error=None, updated_at=now)
+                )
+                await conn.execute(
+                    update(s.messages)
+                    .where(s.messages.c.id == job.message_id)
+                    .values(
+                        delivery_status=result.status.value,
+                        provider_message_id=result.provider_message_id,
+                        delivery_error=None,
                     )
                 )
-            if result.thread_key:
-                await upsert(
-                    conn,
-                    s.chat_keys,
-                    [
-                        {
-                            "integration_id": job.integration_id,
-                            "key": result.thread_key,
-                            "chat_id": message.chat_id,
-                        }
-                    ],
-                    ["integration_id", "key"],
-                    ["chat_id"],
-                )
-            if "message_sent" in self.hooks.listened_flow_kinds():
-                await conn.execute(
-                    s.flow_events.insert().values(
-                        kind="message_sent",
-                        chat_id=message.chat_id,
-                        message_id=job.message_id,
-                        payload={},
-                        created_at=now,
+                if charge is not None and charge.amount_pu:
+                    await conn.execute(
+                        s.ledger.insert().values(
+                            channel_id=self.channel_id,
+                            outbox_id=job.id,
+                            message_id=job.message_id,
+                            integration_id=job.integration_id,
+                            amount_pu=charge.amount_pu,
+                            category=charge.category,
+                            description=charge.description,
+                            created_at=now,
+                        )
                     )
-                )
+                if result.thread_key:
+                    await upsert(
+                        conn,
+                        s.chat_keys,
+                        [
+                            {
+                                "integration_id": job.integration_id,
+                                "key": result.thread_key,
+                                "chat_id": message.chat_id,
+                            }
+                        ],
+                        ["integration_id", "key"],
+                        ["chat_id"],
+                    )
+                if "message_sent" in self.hooks.listened_flow_kinds():
+                    await conn.execute(
+                        s.flow_events.insert().values(
+                            kind="message_sent",
+                            chat_id=message.chat_id,
+                            message_id=job.message_id,
+                            payload={},
+                            created_at=now,
+                        )
+                    )
+
+        await retry_on_conflict(record_success)
         self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
         self._announce(message.chat_id, job.message_id, result.status.value)
         self.on_commit()
@@ -400,31 +393,35 @@ class OutboxWorker:
     ) -> None:
         now = utcnow()
         final = permanent or job.attempts >= self.cfg.max_attempts
-        async with self.db.write() as conn:
-            if final:
-                await conn.execute(
-                    update(s.outbox)
-                    .where(s.outbox.c.id == job.id)
-                    .values(state="failed", lease_until=None, last_error=reason, updated_at=now)
-                )
-                await conn.execute(
-                    update(s.messages)
-                    .where(s.messages.c.id == job.message_id)
-                    .values(delivery_status=DeliveryStatus.FAILED.value, delivery_error=reason)
-                )
-            else:
-                delay = backoff(job.attempts, self.cfg, retry_after)
-                await conn.execute(
-                    update(s.outbox)
-                    .where(s.outbox.c.id == job.id)
-                    .values(
-                        state="pending",
-                        lease_until=None,
-                        last_error=reason,
-                        next_attempt_at=now + timedelta(seconds=delay),
-                        updated_at=now,
+
+        async def record_failure() -> None:
+            async with self.db.write() as conn:
+                if final:
+                    await conn.execute(
+                        update(s.outbox)
+                        .where(s.outbox.c.id == job.id)
+                        .values(state="failed", lease_until=None, last_error=reason, updated_at=now)
                     )
-                )
+                    await conn.execute(
+                        update(s.messages)
+                        .where(s.messages.c.id == job.message_id)
+                        .values(delivery_status=DeliveryStatus.FAILED.value, delivery_error=reason)
+                    )
+                else:
+                    delay = backoff(job.attempts, self.cfg, retry_after)
+                    await conn.execute(
+                        update(s.outbox)
+                        .where(s.outbox.c.id == job.id)
+                        .values(
+                            state="pending",
+                            lease_until=None,
+                            last_error=reason,
+                            next_attempt_at=now + timedelta(seconds=delay),
+                            updated_at=now,
+                        )
+                    )
+
+        await retry_on_conflict(record_failure)
         self.metrics.inc("bridgekit_deliveries_total", outcome="failed" if final else "retry")
         if final:
             self._announce(None, job.message_id, DeliveryStatus.FAILED.value)

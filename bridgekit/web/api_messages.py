@@ -23,7 +23,7 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.customer_links import LinkError, customer_token, link_key
-from bridgekit.core.messages import Draft, MessageError, Posted, parse_draft, post_message
+from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
 from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.common import iso
@@ -70,33 +70,15 @@ async def list_messages(request: web.Request) -> web.Response:
     chat = await load_chat(bridge, request)
     before = query_int(request, "before", None, 1, MAX_ID)
     limit = query_int(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
-    m, a = s.messages, s.attachments
-    query = select(m).where(m.c.chat_id == chat.id)
-    if before is not None:
-        query = query.where(m.c.id < before)
     async with bridge.db.read() as conn:
-        rows = list(reversed((await conn.execute(query.order_by(m.c.id.desc()).limit(limit))).all()))
-        files = (
-            (
-                await conn.execute(
-                    select(a.c.id, a.c.message_id, a.c.filename, a.c.content_type, a.c.size)
-                    .where(a.c.message_id.in_([r.id for r in rows]))
-                    .order_by(a.c.id)
-                )
-            ).all()
-            if rows
-            else []
-        )
-    by_message: dict[int, list[dict[str, Any]]] = {}
-    for f in files:
-        by_message.setdefault(f.message_id, []).append(
-            {
-                "id": f.id,
-                "filename": f.filename,
-                "content_type": f.content_type,
-                "size": f.size,
-            }
-        )
+        rows, files = await message_page(conn, chat.id, before=before, limit=limit)
+    by_message = {
+        message_id: [
+            {"id": f.id, "filename": f.filename, "content_type": f.content_type, "size": f.size}
+            for f in found
+        ]
+        for message_id, found in files.items()
+    }
     return web.json_response([message_json(r, by_message.get(r.id, [])) for r in rows])
 
 

@@ -1,0 +1,45 @@
+"""The loop shared by the background workers (outbox, bots): work while there is work, else
+sleep until woken or until the poll interval passes (a safety net for wake-ups from another
+process). An exception in one pass is logged and the loop goes on."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+
+
+class BackgroundWorker(abc.ABC):
+    name = "worker"
+
+    def __init__(self, poll_interval: float) -> None:
+        self.poll_interval = poll_interval
+        self.wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._log = logging.getLogger(f"bridgekit.{self.name}")
+
+    @abc.abstractmethod
+    async def run_once(self) -> int:
+        """Do one pass; return how much was done (0 = idle)."""
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except Exception:
+                self._log.exception("%s pass failed", self.name)
+                done = 0
+            if done == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), self.poll_interval)
+                self.wakeup.clear()
