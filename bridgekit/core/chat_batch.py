@@ -93,7 +93,9 @@ async def lock_chats(conn: AsyncConnection, chat_ids: Iterable[int]) -> dict[int
         )
         .where(c.c.id.in_(ids))
         .order_by(c.c.id)
-        .with_for_update()
+        # FOR NO KEY UPDATE: all a chat update needs, and no conflict with the KEY SHARE locks
+        # that inserting messages takes (FOR UPDATE there deadlocked against concurrent posts).
+        .with_for_update(key_share=True)
     )
     return {row.id: row for row in rows}
 

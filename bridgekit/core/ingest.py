@@ -25,6 +25,7 @@ from bridgekit.core.db import Database, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.files import FileStore, StoredFile
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
+from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.sql import insert_returning_ids, rows_in, upsert
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
@@ -286,6 +287,7 @@ class _BatchWriter:
     ) -> None:
         self.events: list[Event] = []  # published after the commit
         self.listened = listened  # flow event kinds some bot listens to
+        self.new_chat_ids: set[int] = set()  # routing announces these; no message alerts
         self.wrote_flow = False
         self.conn = conn
         self.batch = batch
@@ -503,6 +505,7 @@ class _BatchWriter:
         new_ids = await insert_returning_ids(self.conn, s.chats, new_chats)
         for n, new_index in pending:
             chat_of[n] = new_ids[new_index]
+        self.new_chat_ids.update(new_ids)
         if new_ids:
             self.events.extend(await route_new_chats(self.conn, new_ids))
         if reopened:
@@ -595,6 +598,16 @@ class _BatchWriter:
                 )
         if attachment_rows:
             await self.conn.execute(s.attachments.insert(), attachment_rows)
+        self.events.extend(
+            await alert_new_messages(
+                self.conn,
+                [
+                    (chat_ids[n], ids[n])
+                    for n, (item, _raw, idx) in enumerate(entries)
+                    if not item.messages[idx].automated and chat_ids[n] not in self.new_chat_ids
+                ],
+            )
+        )
         if flow_rows:
             await self.conn.execute(s.flow_events.insert(), flow_rows)
             self.wrote_flow = True

@@ -13,6 +13,7 @@ from aiohttp import web
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.chats import ChatError, NewContact, raw_delivery, start_chat
+from bridgekit.core.db import retry_on_conflict
 from bridgekit.core.managers import authenticate
 from bridgekit.exceptions import UnknownIntegration
 from bridgekit.web.common import api_error, json_object
@@ -22,6 +23,20 @@ routes = web.RouteTableDef()
 
 # The API's own description is public, so tools can read it before they have a token.
 PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
+
+
+@web.middleware
+async def conflict_retry_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Run a manager or customer request again when PostgreSQL aborted its transaction for a
+    deadlock (concurrent ingest, bots and managers touch the same chats). Handlers publish
+    nothing before their transaction commits, so a retry is invisible; streamed uploads are
+    not retried (their body cannot be read twice)."""
+    if not request.path.startswith(("/api/", "/c/")) or request.content_type.startswith("multipart/"):
+        response: web.StreamResponse = await handler(request)
+        return response
+    await request.read()  # buffered: a retried handler reads the same body again
+    result: web.StreamResponse = await retry_on_conflict(lambda: handler(request))
+    return result
 
 
 @web.middleware

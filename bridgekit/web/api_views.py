@@ -169,7 +169,7 @@ async def read_chat(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     manager = current_manager(request)
     row = await _chat(request)
-    body = await json_object(request) if request.can_read_body else {}
+    body = await json_object(request) if request.body_exists else {}
     message_id = body.get("message_id")
     if message_id is not None and (
         not isinstance(message_id, int) or isinstance(message_id, bool) or not 0 < message_id <= MAX_ID

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bridgekit import __version__
 from bridgekit.core.bridge import Bridge
-from bridgekit.web import api, api_chats, api_messages, api_realtime, api_views
+from bridgekit.web import api, api_chats, api_messages, api_notifications, api_realtime, api_views
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
 
@@ -42,7 +42,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def create_app(bridge: Bridge) -> web.Application:
     """Build the app (plugin routes included); the bridge starts and stops with it."""
-    app = web.Application(middlewares=[api.auth_middleware], client_max_size=bridge.config.max_body_bytes)
+    app = web.Application(
+        middlewares=[api.auth_middleware, api.conflict_retry_middleware],
+        client_max_size=bridge.config.max_body_bytes,
+    )
     app[BRIDGE] = bridge
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -57,7 +60,7 @@ async def create_app(bridge: Bridge) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_route("POST", "/hooks/{integration}", handle_hook)
     app.router.add_route("GET", "/hooks/{integration}", handle_hook)
-    for module in (api, api_views, api_chats, api_messages, api_realtime):
+    for module in (api, api_views, api_chats, api_messages, api_notifications, api_realtime):
         app.router.add_routes(module.routes)
     for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):
         app.router.add_routes(list(defs))

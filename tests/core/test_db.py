@@ -41,3 +41,24 @@ async def test_other_database_errors_are_not_retried() -> None:
     with pytest.raises(DBAPIError):
         await retry_on_conflict(work)
     assert len(calls) == 1
+
+
+async def test_an_api_request_whose_transaction_deadlocked_is_answered_after_a_retry(aiohttp_client) -> None:
+    from aiohttp import web
+
+    from bridgekit.web.api import conflict_retry_middleware
+
+    bodies: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        bodies.append(await request.read())
+        if len(bodies) == 1:
+            raise _dbapi("40P01")
+        return web.json_response({"ok": True}, status=201)
+
+    app = web.Application(middlewares=[conflict_retry_middleware])
+    app.router.add_post("/api/v1/chats/1/messages", handler)
+    client = await aiohttp_client(app)
+    resp = await client.post("/api/v1/chats/1/messages", json={"text": "hi"})
+    assert resp.status == 201
+    assert bodies == [b'{"text": "hi"}'] * 2  # the same body, read again

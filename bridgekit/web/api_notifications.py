@@ -1,0 +1,82 @@
+"""A manager's notifications: new messages in their chats, mentions, assignment, snooze ends.
+
+They are also pushed live on ``/api/v1/events``; this is the list a page loads, and where
+they are marked read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import update
+
+from bridgekit.core import schema as s
+from bridgekit.core.bridge import Bridge
+from bridgekit.core.chat_batch import valid_id
+from bridgekit.core.clock import utcnow
+from bridgekit.web.common import api_error, iso, json_object
+from bridgekit.web.keys import BRIDGE, current_manager
+
+routes = web.RouteTableDef()
+
+MAX_PAGE = 100
+
+
+@routes.get("/api/v1/notifications")
+async def list_notifications(request: web.Request) -> web.Response:
+    """Newest first; ``unread=1`` hides read ones; ``before=<id>`` pages back."""
+    bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
+    n = s.notifications
+    try:
+        limit = min(max(int(request.query.get("limit", "50")), 1), MAX_PAGE)
+        before = int(request.query["before"]) if "before" in request.query else None
+    except ValueError:
+        raise api_error(400, "limit and before must be integers") from None
+    if before is not None and not valid_id(before):
+        raise api_error(400, "before must be a notification id")
+    query = n.select().where(n.c.manager_id == manager.id)
+    if request.query.get("unread") in ("1", "true"):
+        query = query.where(n.c.read_at.is_(None))
+    if before is not None:
+        query = query.where(n.c.id < before)
+    async with bridge.db.read() as conn:
+        rows = (await conn.execute(query.order_by(n.c.id.desc()).limit(limit + 1))).all()
+    page = rows[:limit]
+    return web.json_response(
+        {
+            "notifications": [
+                {
+                    "id": r.id,
+                    "chat_id": r.chat_id,
+                    "message_id": r.message_id,
+                    "kind": r.kind,
+                    "push": r.push,
+                    "created_at": iso(r.created_at),
+                    "read_at": iso(r.read_at),
+                }
+                for r in page
+            ],
+            "next_before": page[-1].id if len(rows) > limit else None,
+        }
+    )
+
+
+@routes.post("/api/v1/notifications/read")
+async def mark_read(request: web.Request) -> web.Response:
+    """Mark the caller's notifications read: ``{"ids": [...]}`` or ``{"all": true}``."""
+    bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
+    body: dict[str, Any] = await json_object(request)
+    n = s.notifications
+    query = update(n).where(n.c.manager_id == manager.id, n.c.read_at.is_(None))
+    if body.get("all") is True:
+        pass
+    elif isinstance(body.get("ids"), list) and body["ids"] and all(valid_id(i) for i in body["ids"]):
+        query = query.where(n.c.id.in_(body["ids"]))
+    else:
+        raise api_error(400, 'give "ids" (a non-empty list of notification ids) or "all": true')
+    async with bridge.db.write() as conn:
+        result = await conn.execute(query.values(read_at=utcnow()))
+    return web.json_response({"updated": result.rowcount})
