@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Integer, String, cast, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
-from bridgekit.core.chat_batch import unassigned_watchers
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
 
@@ -24,35 +23,44 @@ async def alert_new_messages(conn: AsyncConnection, messages: Sequence[tuple[int
     if not messages:
         return []
     chat_ids = sorted({chat_id for chat_id, _ in messages})
-    chats = {
-        row.id: row
-        for row in await conn.execute(
-            select(s.chats.c.id, s.chats.c.state, s.chats.c.assignee_id).where(s.chats.c.id.in_(chat_ids))
-        )
-    }
+    c, f, m = s.chats, s.chat_followers, s.managers
+    # One statement: each chat with its followers, plus the unassigned-chat watchers (the
+    # rows whose chat_id is NULL). It runs inside every group commit.
+    per_chat = (
+        select(c.c.id.label("chat_id"), c.c.state, c.c.assignee_id, f.c.manager_id)
+        .select_from(c.outerjoin(f, f.c.chat_id == c.c.id))
+        .where(c.c.id.in_(chat_ids))
+    )
+    watcher_rows = select(
+        cast(null(), Integer).label("chat_id"),
+        cast(null(), String).label("state"),
+        cast(null(), Integer).label("assignee_id"),
+        m.c.id.label("manager_id"),
+    ).where(m.c.notify_unassigned)
+    chats: dict[int, tuple[str, int | None]] = {}
     followers: dict[int, set[int]] = {}
-    for row in await conn.execute(
-        select(s.chat_followers.c.chat_id, s.chat_followers.c.manager_id).where(
-            s.chat_followers.c.chat_id.in_(chat_ids)
-        )
-    ):
-        followers.setdefault(row.chat_id, set()).add(row.manager_id)
-    watchers: list[int] | None = None
+    watchers: list[int] = []
+    for row in await conn.execute(union_all(per_chat, watcher_rows)):
+        if row.chat_id is None:
+            watchers.append(row.manager_id)
+            continue
+        chats[row.chat_id] = (row.state, row.assignee_id)
+        if row.manager_id is not None:
+            followers.setdefault(row.chat_id, set()).add(row.manager_id)
     rows: list[dict[str, object]] = []
     events: list[Event] = []
     now = utcnow()
     for chat_id, message_id in messages:
         chat = chats.get(chat_id)
-        if chat is None or chat.state == "queued":
+        if chat is None or chat[0] == "queued":
             continue
+        state, assignee_id = chat
         recipients = set(followers.get(chat_id, ()))
-        if chat.assignee_id is not None:
-            recipients.add(chat.assignee_id)
+        if assignee_id is not None:
+            recipients.add(assignee_id)
         else:
-            if watchers is None:
-                watchers = await unassigned_watchers(conn)
             recipients.update(watchers)
-        push = chat.state != "closed"
+        push = state != "closed"
         for manager_id in sorted(recipients):
             rows.append(
                 {
@@ -71,7 +79,7 @@ async def alert_new_messages(conn: AsyncConnection, messages: Sequence[tuple[int
                         "chat_id": chat_id,
                         "kind": "message",
                         "message_id": message_id,
-                        "push": chat.state != "closed",
+                        "push": push,
                     },
                     frozenset([manager_id]),
                 )
