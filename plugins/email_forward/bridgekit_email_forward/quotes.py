@@ -91,6 +91,16 @@ def _strip_trailing_quote(text: str) -> str:
     return text
 
 
+# Separators mail clients put above a forwarded message (Gmail in English, Korean, Japanese;
+# Apple Mail).
+FORWARD_MARKER = re.compile(
+    r"^(?:-{5,}\s*(?:Forwarded message|전달된 메시지|転送されたメッセージ)\s*-{5,}"
+    r"|Begin forwarded message:)\s*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+QUOTED_LINE = re.compile(r"^\s*>", re.MULTILINE)
+
+
 def trim_reply(text: str) -> str:
     """The customer's new text: quoted history and signature removed.
 
@@ -99,6 +109,11 @@ def trim_reply(text: str) -> str:
     """
     if not text.strip():
         return ""
+    marker = FORWARD_MARKER.search(text)
+    if marker is not None and not QUOTED_LINE.search(text[: marker.start()]):
+        # A forward the customer sent by hand: the forwarded mail is what they want us to
+        # read, not history to trim (trimming cut everything after the separator).
+        return _normalise(text)
     message: Any = _Message(text=text, languages=["ko", "ja"], keep_hyphen_lists=True)
     message.read()
     replies = message.replies
