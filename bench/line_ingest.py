@@ -40,7 +40,6 @@ import os
 import pickle
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import sys
@@ -49,6 +48,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchlib import child_env, cpu_seconds, free_port, pct
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
@@ -254,17 +255,6 @@ def _split_request(request: bytes) -> tuple[bytes, str]:
     raise ValueError("request without X-Line-Signature")
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of a process (all its threads), from /proc; None elsewhere."""
-    if not pid:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _load_pool(path: Path) -> list[tuple[bytes, str]]:
     with path.open("rb") as fh:
         pool: list[tuple[bytes, str]] = pickle.load(fh)
@@ -291,9 +281,9 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         state.stop = True
         await asyncio.gather(*tasks, return_exceptions=True)
         return {"error": f"the request pool ({count}) ran out during the warm-up; raise --pool"}
-    c0, t0, own0, srv0 = state.completed, time.monotonic(), time.process_time(), _cpu_seconds(args.server_pid)
+    c0, t0, own0, srv0 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
     _, pending = await asyncio.wait(tasks, timeout=args.duration)
-    c1, t1, own1, srv1 = state.completed, time.monotonic(), time.process_time(), _cpu_seconds(args.server_pid)
+    c1, t1, own1, srv1 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
     exhausted = not pending
     state.stop = True
     drained = await asyncio.gather(*tasks, return_exceptions=True)  # in-flight requests finish
@@ -319,18 +309,6 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Orchestration
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEKIT_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def write_bridgekit_config(workdir: Path, port: int, sandbox_url: str) -> Path:
@@ -372,10 +350,6 @@ def _pinned(cpus: set[int] | None) -> Any:
         os.sched_setaffinity(0, cpus)
 
     return pin
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
 @dataclass
@@ -616,8 +590,8 @@ class Bench:
             f"  ({r['measured_requests']} in {r['measured_seconds']:.2f} s; sent {r['sent']},"
             f" 200: {r['acked']}, non-200: {r['non_200']}, errors: {r['errors']}"
             f"{', pool exhausted' if r['pool_exhausted'] else ''})"
-            f"\n    CPU during the measured window: server {_pct(r.get('server_cpu'))},"
-            f" load generator {_pct(r.get('client_cpu'))}"
+            f"\n    CPU during the measured window: server {pct(r.get('server_cpu'))},"
+            f" load generator {pct(r.get('client_cpu'))}"
         )
         if not ok:
             text += f"\n    INVALID: statuses {r['statuses']}, samples {r['error_samples']}"

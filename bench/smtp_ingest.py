@@ -44,7 +44,6 @@ import os
 import quopri
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import sys
@@ -54,6 +53,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from benchlib import child_env, cpu_seconds, free_port, pct
 
 SCRIPT = str(Path(__file__).resolve())
 HOST = "127.0.0.1"
@@ -567,17 +568,6 @@ def _runqueue_wait(pid: int | None) -> float | None:
     return total / 1e9
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of a process (all its threads), from /proc; None elsewhere."""
-    if not pid:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     # Everything is built before the clock starts: the generator only writes and reads bytes.
     built = time.perf_counter()
@@ -606,9 +596,9 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
             "error": f"the mail pool ({len(state.payloads)}) ran out during the warm-up; raise --max-mails"
         }
     wait0 = _runqueue_wait(args.server_pid)
-    c0, t0, own0, srv0 = state.completed, time.monotonic(), time.process_time(), _cpu_seconds(args.server_pid)
+    c0, t0, own0, srv0 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
     _, pending = await asyncio.wait(tasks, timeout=args.duration)
-    c1, t1, own1, srv1 = state.completed, time.monotonic(), time.process_time(), _cpu_seconds(args.server_pid)
+    c1, t1, own1, srv1 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
     wait1 = _runqueue_wait(args.server_pid)
     exhausted = not pending
     state.stop = True
@@ -638,18 +628,6 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Orchestration
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEKIT_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def write_bridgekit_config(workdir: Path, http_port: int, smtp_port: int, relay_port: int) -> Path:
@@ -706,10 +684,6 @@ def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
         os.sched_setaffinity(0, cpus)
 
     return pin
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
 def _ms(value: float | None) -> str:
@@ -914,13 +888,13 @@ class Bench:
             f"  ({r['measured_mails']} in {r['measured_seconds']:.2f} s; sent {r['sent']},"
             f" 250: {r['acked']}, non-250: {r['non_250']}, errors: {r['errors']}"
             f"{', pool exhausted' if r['pool_exhausted'] else ''})"
-            f"\n    CPU during the measured window: server {_pct(r.get('server_cpu'))}"
-            f" ({_ms(cpu_per_mail(rnd))} CPU per mail; waited for a CPU {_pct(r.get('server_wait'))}),"
-            f" load generator {_pct(r.get('client_cpu'))}"
+            f"\n    CPU during the measured window: server {pct(r.get('server_cpu'))}"
+            f" ({_ms(cpu_per_mail(rnd))} CPU per mail; waited for a CPU {pct(r.get('server_wait'))}),"
+            f" load generator {pct(r.get('client_cpu'))}"
         )
         if starved(rnd):
             text += (
-                f"\n    DISTURBED: the server waited for its CPU {_pct(r.get('server_wait'))} of the window"
+                f"\n    DISTURBED: the server waited for its CPU {pct(r.get('server_wait'))} of the window"
                 " (another process runs on it): this run's mail/s is not comparable"
             )
         if not ok:
