@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.chat_state import reopen_chats
 from bridgekit.core.customer_links import chat_for_token
 from bridgekit.core.customer_thread import (
     MAX_TEXT,
@@ -26,6 +27,7 @@ from bridgekit.core.customer_thread import (
     visible_messages,
 )
 from bridgekit.core.customers import customer_row, save_form_answers
+from bridgekit.core.events import Event
 from bridgekit.core.forms import FormError, validate_answers
 from bridgekit.core.storable import storable
 from bridgekit.web.keys import BRIDGE
@@ -74,11 +76,16 @@ async def write_message(request: web.Request) -> web.Response:
         raise error(400, f"text is longer than {MAX_TEXT} characters")
     if not storable(text):
         raise error(400, "text must not contain NUL characters or unpaired surrogates")
-    if chat.state == "closed":
-        raise error(409, "this conversation is closed")
+    bound = bridge.registry.by_id(chat.integration_id) if chat.integration_id is not None else None
+    if chat.state == "closed" and bound is not None and bound.channel.spec.closed_chat_policy != "reopen":
+        # E6-style channels: a closed conversation stays closed; a new message opens a new chat.
+        raise error(409, f"this conversation is closed; write to us again by {bound.channel.spec.title}")
     async with bridge.db.write() as conn:
+        reopened: list[Event] = []
+        if chat.state == "closed":  # the channel's policy: a customer's message reopens it
+            reopened = (await reopen_chats(conn, [chat.id], bridge.registry)).events
         message_id, events = await add_customer_message(conn, chat, text)
-    bridge.events.publish_many(events)
+    bridge.events.publish_many([*reopened, *events])
     if bridge.flow is not None:
         bridge.flow.wakeup.set()
     return web.json_response({"id": message_id}, status=201, headers=PRIVATE)

@@ -94,8 +94,10 @@ async def test_i11_the_customer_link_shows_only_that_chat_and_never_notes(
     status, _ = await anonymous(running, "POST", path + "/messages", json={"text": " "})
     assert status == 400
     await close_chat(running, other)
-    status, answer = await anonymous(running, "POST", other_path + "/messages", json={"text": "reopen?"})
-    assert (status, answer) == (409, {"error": "this conversation is closed"})
+    status, _ = await anonymous(running, "POST", other_path + "/messages", json={"text": "reopen?"})
+    assert status == 201  # the test channel's policy: a customer's message reopens the chat
+    (reopened,) = [c for c in await running.chats() if c["id"] == other]
+    assert reopened["state"] == "open"
 
 
 async def test_i15_form_answers_from_the_customer_link_are_saved_to_the_profile(
@@ -260,3 +262,21 @@ async def test_customer_link_needs_no_manager_token_but_the_panel_does(running: 
     ):
         assert resp.status == 401
     assert (await anonymous(running, "GET", await customer_path(running, chat_id)))[0] == 200
+
+
+async def test_a_closed_chat_of_a_new_chat_channel_stays_closed_on_the_customer_link(
+    make_bridge, sandbox_url: str
+) -> None:
+    """E6-style channels: a closed conversation is not reopened by the customer's link."""
+    mailish = TestChannelPlugin("testchat", closed_chat_policy="new_chat")
+    running = await make_bridge(
+        plugins={"testchat": mailish}, integrations={"acme": integration(sandbox_url)}
+    )
+    chat_id = await customer_writes(running)
+    path = await customer_path(running, chat_id)
+    await close_chat(running, chat_id)
+    status, answer = await anonymous(running, "POST", path + "/messages", json={"text": "hello again"})
+    assert status == 409
+    assert "closed" in answer["error"]
+    (chat,) = await running.chats()
+    assert chat["state"] == "closed"
