@@ -29,7 +29,6 @@ SHORTCUT_RE = re.compile(r"^\w[\w-]*(?:\.[\w-]+)*$")
 # A token: '#' not glued to a preceding word (so "a#b" and "##x" are not macros).
 TOKEN_RE = re.compile(r"(?<![\w#&])#(\w[\w-]*(?:\.[\w-]+)*)")
 VARIABLE_RE = re.compile(r"\{(\w+\.\w+)\}")
-VARIABLES = ("customer.name", "manager.name", "chat.id", "chat.title")
 
 
 class MacroError(BridgekitError):

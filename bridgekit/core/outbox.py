@@ -143,7 +143,6 @@ class OutboxWorker(BackgroundWorker):
         self.channel_id = channel_id
         self.on_commit = on_commit
         self._inflight: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(cfg.concurrency)
 
     async def stop(self) -> None:
         await super().stop()

@@ -235,8 +235,6 @@ def _collect(
     plain: list[str],
     html: list[str],
     attachments: list[MailAttachment],
-    *,
-    alternative: bool = False,
 ) -> None:
     ctype = part.get_content_type()
     if ctype in ("message/delivery-status", "text/rfc822-headers"):
@@ -259,10 +257,9 @@ def _collect(
         sub = part.get_payload()
         if not isinstance(sub, list):
             return
-        is_alt = ctype == "multipart/alternative"
         for child in sub:
             if isinstance(child, Message):
-                _collect(child, hints, plain, html, attachments, alternative=is_alt)
+                _collect(child, hints, plain, html, attachments)
         return
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
         text = _decode_text(part, hints)
