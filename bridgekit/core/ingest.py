@@ -24,10 +24,10 @@ from bridgekit.core.clock import as_naive_utc, utcnow
 from bridgekit.core.db import Database, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.files import FileStore, StoredFile
+from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
-from bridgekit.core.sql import insert_returning_ids, rows_in, upsert
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.model import (
     Contact,
@@ -279,8 +279,49 @@ def _raw_row(
     }
 
 
+RAW_COLUMNS = (
+    "id",
+    "integration_id",
+    "received_at",
+    "method",
+    "path",
+    "headers",
+    "query",
+    "body",
+    "remote",
+    "status",
+)
+CUSTOMER_COLUMNS = ("id", "channel_id", "name", "is_lead", "profile", "created_at", "updated_at")
+CONTACT_COLUMNS = ("id", "customer_id", "kind", "scope", "value", "verified", "created_at")
+CHAT_COLUMNS = (
+    "id", "channel_id", "integration_id", "customer_id", "contact_id", "thread_key", "title", "state",
+    "created_at", "updated_at", "last_message_at",
+)  # fmt: skip
+MESSAGE_COLUMNS = (
+    "id", "chat_id", "integration_id", "direction", "author_kind", "author_name", "text", "meta",
+    "event_id", "automated", "raw_delivery_id", "created_at",
+)  # fmt: skip
+ATTACHMENT_COLUMNS = (
+    "message_id",
+    "filename",
+    "content_type",
+    "size",
+    "sha256",
+    "storage_path",
+    "created_at",
+)
+FLOW_COLUMNS = ("kind", "chat_id", "message_id", "payload", "created_at")
+UPSERT_CHAT_KEY = (
+    'INSERT INTO chat_keys (integration_id, "key", chat_id) VALUES (?, ?, ?)'
+    ' ON CONFLICT (integration_id, "key") DO UPDATE SET chat_id = excluded.chat_id'
+)
+
+
 class _BatchWriter:
-    """Writes one batch of verified deliveries with a fixed number of statements."""
+    """Writes one batch of verified deliveries with a fixed number of statements.
+
+    Plain SQL on the driver (``bridgekit.core.hotsql``): this is the hottest path there is.
+    """
 
     def __init__(
         self, conn: AsyncConnection, batch: list[_Item], channel_id: int, listened: frozenset[str]
@@ -290,15 +331,35 @@ class _BatchWriter:
         self.new_chat_ids: set[int] = set()  # routing announces these; no message alerts
         self.wrote_flow = False
         self.conn = conn
+        self.sql = hot_sql(conn)
         self.batch = batch
         self.channel_id = channel_id
         self.now = utcnow()
+        self.stamp = self.sql.ts(self.now)
 
     async def write(self) -> None:
+        sql = self.sql
         for item in self.batch:  # outputs of an earlier, rolled-back attempt
             item.message_ids, item.chat_ids = [], []
-        raw_ids = await insert_returning_ids(
-            self.conn, s.raw_deliveries, [_raw_row(i.bound, i.delivery, "accepted", None) for i in self.batch]
+        raw_ids = await sql.new_ids("raw_deliveries", len(self.batch))
+        await sql.insert(
+            "raw_deliveries",
+            RAW_COLUMNS,
+            [
+                (
+                    raw_id,
+                    i.bound.integration.id,
+                    sql.ts(i.delivery.received_at or self.now),
+                    i.delivery.method,
+                    i.delivery.path,
+                    sql.json(dict(i.delivery.headers)),
+                    sql.json(dict(i.delivery.query)),
+                    i.delivery.body,
+                    i.delivery.remote,
+                    "accepted",
+                )
+                for raw_id, i in zip(raw_ids, self.batch, strict=True)
+            ],
         )
         await self._drop_duplicates()
         entries = [
@@ -316,15 +377,13 @@ class _BatchWriter:
         pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
         if not pairs:
             return
-        seen: set[tuple[int, str]] = set(
-            (
-                await self.conn.execute(
-                    select(s.messages.c.integration_id, s.messages.c.event_id).where(
-                        rows_in((s.messages.c.integration_id, s.messages.c.event_id), pairs)
-                    )
-                )
-            ).all()
-        )
+        where, params = grouped_in(("integration_id", "event_id"), pairs)
+        seen = {
+            (r[0], r[1])
+            for r in await self.sql.all(
+                f"SELECT integration_id, event_id FROM messages WHERE {where}", params
+            )
+        }
         claimed: set[tuple[int, str]] = set()
         for item in self.batch:
             keep = []
@@ -340,6 +399,7 @@ class _BatchWriter:
 
     async def _customers(self, entries: list[tuple[_Item, int, int]]) -> tuple[list[int], list[int]]:
         """Find or create the customer of every entry (E7: join only via a verified handle)."""
+        sql = self.sql
         wanted: dict[tuple[str, int, str], Contact] = {}
         per_entry: list[list[tuple[str, int, str]]] = []
         for item, _raw, idx in entries:
@@ -350,35 +410,25 @@ class _BatchWriter:
                 wanted.setdefault(key, c)
                 keys.append(key)
             per_entry.append(keys)
-        rows = (
-            await self.conn.execute(
-                select(
-                    s.contacts.c.id,
-                    s.contacts.c.kind,
-                    s.contacts.c.scope,
-                    s.contacts.c.value,
-                    s.contacts.c.customer_id,
-                    s.contacts.c.verified,
-                    s.customers.c.is_lead,
-                )
-                .join(s.customers, s.customers.c.id == s.contacts.c.customer_id)
-                .where(rows_in((s.contacts.c.kind, s.contacts.c.scope, s.contacts.c.value), wanted))
-                .order_by(s.contacts.c.id)
-            )
-        ).all()
+        where, params = grouped_in(("ct.kind", "ct.scope", "ct.value"), wanted)
+        rows = await sql.all(
+            "SELECT ct.id, ct.kind, ct.scope, ct.value, ct.customer_id, ct.verified, cu.is_lead"
+            f" FROM contacts ct JOIN customers cu ON cu.id = ct.customer_id WHERE {where} ORDER BY ct.id",
+            params,
+        )
         verified: dict[tuple[str, int, str], int] = {}
         lead: dict[tuple[str, int, str], int] = {}
         owned: dict[tuple[int, str, int, str], int] = {}  # (customer, handle) -> contact id
-        for r in rows:
-            key = (r.kind, r.scope, r.value)
-            owned[(r.customer_id, *key)] = r.id
-            if r.verified:
-                verified.setdefault(key, r.customer_id)
-            elif r.is_lead:
-                lead.setdefault(key, r.customer_id)
+        for contact_id, kind, scope, value, customer_id, is_verified, is_lead in rows:
+            key = (kind, scope, value)
+            owned[(customer_id, *key)] = contact_id
+            if is_verified:
+                verified.setdefault(key, customer_id)
+            elif is_lead:
+                lead.setdefault(key, customer_id)
 
         result: list[int | None] = []
-        new_customers: list[dict[str, Any]] = []
+        new_customers: list[list[Any]] = []
         new_for_key: dict[tuple[str, int, str], int] = {}  # handle -> index in new_customers
         pending_new: list[tuple[int, int]] = []  # (entry index, new customer index)
         for n, keys in enumerate(per_entry):
@@ -393,40 +443,33 @@ class _BatchWriter:
                     sender = item.messages[idx].sender
                     name = (profile.name if profile and profile.name else None) or sender.name
                     new_index = len(new_customers)
+                    meta = dict(profile.meta) if profile else {}
                     new_customers.append(
-                        {
-                            "channel_id": self.channel_id,
-                            "name": name,
-                            "is_lead": True,
-                            "profile": dict(profile.meta) if profile else {},
-                            "created_at": self.now,
-                            "updated_at": self.now,
-                        }
+                        [0, self.channel_id, name, True, sql.json(meta), self.stamp, self.stamp]
                     )
                 for k in keys:
                     new_for_key.setdefault(k, new_index)
                 pending_new.append((n, new_index))
             result.append(found)
-        new_ids = await insert_returning_ids(self.conn, s.customers, new_customers)
+        new_ids = await sql.new_ids("customers", len(new_customers))
+        for row, new_id in zip(new_customers, new_ids, strict=True):
+            row[0] = new_id
+        await sql.insert("customers", CUSTOMER_COLUMNS, new_customers)
         for n, new_index in pending_new:
             result[n] = new_ids[new_index]
 
-        contact_rows: dict[tuple[int, str, int, str], dict[str, Any]] = {}
+        contact_rows: dict[tuple[int, str, int, str], list[Any]] = {}
         for n, keys in enumerate(per_entry):
             cid = result[n]
             assert cid is not None
             for key in keys:
                 if (cid, *key) in owned or (cid, *key) in contact_rows:
                     continue
-                contact_rows[(cid, *key)] = {
-                    "customer_id": cid,
-                    "kind": key[0],
-                    "scope": key[1],
-                    "value": key[2],
-                    "verified": wanted[key].verified,
-                    "created_at": self.now,
-                }
-        new_contact_ids = await insert_returning_ids(self.conn, s.contacts, list(contact_rows.values()))
+                contact_rows[(cid, *key)] = [0, cid, *key, wanted[key].verified, self.stamp]
+        new_contact_ids = await sql.new_ids("contacts", len(contact_rows))
+        for row, new_id in zip(contact_rows.values(), new_contact_ids, strict=True):
+            row[0] = new_id
+        await sql.insert("contacts", CONTACT_COLUMNS, list(contact_rows.values()))
         owned.update(zip(contact_rows, new_contact_ids, strict=True))
         customer_ids = [cid for cid in result if cid is not None]
         # The handle each message came from: replies go back to it (a customer may have several).
@@ -438,30 +481,25 @@ class _BatchWriter:
         self, entries: list[tuple[_Item, int, int]], customer_ids: list[int], contact_ids: list[int]
     ) -> list[int]:
         """Find the chat of every entry by its thread keys, or open one (closed-chat policy)."""
+        sql = self.sql
         lookups: set[tuple[int, str]] = set()
         for item, _raw, idx in entries:
             msg = item.messages[idx]
             iid = item.bound.integration.id
             lookups.add((iid, msg.thread_key))
             lookups.update((iid, ref) for ref in msg.thread_refs)
-        rows = (
-            await self.conn.execute(
-                select(
-                    s.chat_keys.c.integration_id,
-                    s.chat_keys.c.key,
-                    s.chats.c.id,
-                    s.chats.c.customer_id,
-                    s.chats.c.state,
-                )
-                .join(s.chats, s.chats.c.id == s.chat_keys.c.chat_id)
-                .where(rows_in((s.chat_keys.c.integration_id, s.chat_keys.c.key), lookups))
-            )
-        ).all()
-        by_key = {(r.integration_id, r.key): r for r in rows}
-        state: dict[int, str] = {r.id: r.state for r in rows}
+        where, params = grouped_in(("k.integration_id", 'k."key"'), lookups)
+        rows = await sql.all(
+            'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
+            f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",
+            params,
+        )
+        # (integration, key) -> (chat id, customer id)
+        by_key = {(r[0], r[1]): (r[2], r[3]) for r in rows}
+        state: dict[int, str] = {r[2]: r[4] for r in rows}
 
         chat_of: list[int | None] = []
-        new_chats: list[dict[str, Any]] = []
+        new_chats: list[list[Any]] = []
         pending: list[tuple[int, int]] = []
         new_by_thread: dict[tuple[int, str, int], int] = {}
         reopened: list[int] = []
@@ -471,10 +509,10 @@ class _BatchWriter:
             customer = customer_ids[n]
             found = None
             for key in (*msg.thread_refs, msg.thread_key):
-                row = by_key.get((iid, key))
+                known = by_key.get((iid, key))
                 # A reply from a different sender never joins someone else's chat.
-                if row is not None and row.customer_id == customer:
-                    found = row.id
+                if known is not None and known[1] == customer:
+                    found = known[0]
                     break
             if found is not None and state[found] == "closed":
                 if item.bound.channel.spec.closed_chat_policy == "reopen":
@@ -487,88 +525,84 @@ class _BatchWriter:
                 if thread not in new_by_thread:
                     new_by_thread[thread] = len(new_chats)
                     new_chats.append(
-                        {
-                            "channel_id": self.channel_id,
-                            "integration_id": iid,
-                            "customer_id": customer,
-                            "contact_id": contact_ids[n],
-                            "thread_key": msg.thread_key,
-                            "title": msg.title,
-                            "state": "open",
-                            "created_at": self.now,
-                            "updated_at": self.now,
-                            "last_message_at": self.now,
-                        }
+                        [
+                            0,
+                            self.channel_id,
+                            iid,
+                            customer,
+                            contact_ids[n],
+                            msg.thread_key,
+                            msg.title,
+                            "open",
+                            self.stamp,
+                            self.stamp,
+                            self.stamp,
+                        ]
                     )
                 pending.append((n, new_by_thread[thread]))
             chat_of.append(found)
-        new_ids = await insert_returning_ids(self.conn, s.chats, new_chats)
+        new_ids = await sql.new_ids("chats", len(new_chats))
+        for row, new_id in zip(new_chats, new_ids, strict=True):
+            row[0] = new_id
+        await sql.insert("chats", CHAT_COLUMNS, new_chats)
         for n, new_index in pending:
             chat_of[n] = new_ids[new_index]
         self.new_chat_ids.update(new_ids)
         if new_ids:
             self.events.extend(await route_new_chats(self.conn, new_ids))
         if reopened:
-            await self.conn.execute(
-                update(s.chats).where(s.chats.c.id.in_(reopened)).values(state="open", closed_at=None)
+            await sql.run(
+                "UPDATE chats SET state = 'open', closed_at = NULL"
+                f" WHERE id IN ({placeholders(len(reopened))})",
+                reopened,
             )
-        flow = [
-            {
-                "kind": "chat_state_changed",
-                "chat_id": cid,
-                "payload": {"old": "closed", "new": "open"},
-                "created_at": self.now,
-            }
-            for cid in reopened
-        ] + [
-            {
-                "kind": "chat_state_changed",
-                "chat_id": cid,
-                "payload": {"old": None, "new": "open"},
-                "created_at": self.now,
-            }
-            for cid in new_ids
-        ]
-        if flow and "chat_state_changed" in self.listened:
-            await self.conn.execute(s.flow_events.insert(), flow)
+        if "chat_state_changed" in self.listened and (reopened or new_ids):
+            flow = [
+                ("chat_state_changed", cid, None, sql.json({"old": "closed", "new": "open"}), self.stamp)
+                for cid in reopened
+            ] + [
+                ("chat_state_changed", cid, None, sql.json({"old": None, "new": "open"}), self.stamp)
+                for cid in new_ids
+            ]
+            await sql.insert("flow_events", FLOW_COLUMNS, flow)
             self.wrote_flow = True
 
-        key_rows = {}
+        key_rows: dict[tuple[int, str], tuple[int, str, int | None]] = {}
         for n, (item, _raw, idx) in enumerate(entries):
             msg = item.messages[idx]
             iid = item.bound.integration.id
             known = by_key.get((iid, msg.thread_key))
-            if known is not None and known.id == chat_of[n]:
+            if known is not None and known[0] == chat_of[n]:
                 continue  # already points at this chat: most messages of a running chat
-            key_rows[(iid, msg.thread_key)] = {
-                "integration_id": iid,
-                "key": msg.thread_key,
-                "chat_id": chat_of[n],
-            }
-        await upsert(self.conn, s.chat_keys, list(key_rows.values()), ["integration_id", "key"], ["chat_id"])
+            key_rows[(iid, msg.thread_key)] = (iid, msg.thread_key, chat_of[n])
+        if key_rows:
+            await sql.run_many(UPSERT_CHAT_KEY, list(key_rows.values()))
         return [c for c in chat_of if c is not None]
 
     async def _messages(self, entries: list[tuple[_Item, int, int]], chat_ids: list[int]) -> None:
+        sql = self.sql
+        ids = await sql.new_ids("messages", len(entries))
         rows = []
         for n, (item, raw_id, idx) in enumerate(entries):
             msg = item.messages[idx]
             profile = item.profiles[idx]
             rows.append(
-                {
-                    "chat_id": chat_ids[n],
-                    "integration_id": item.bound.integration.id,
-                    "direction": "inbound",
-                    "author_kind": "customer",
-                    "author_name": (profile.name if profile and profile.name else None) or msg.sender.name,
-                    "text": msg.text,
-                    "meta": dict(msg.meta),
-                    "event_id": msg.event_id,
-                    "automated": msg.automated,
-                    "raw_delivery_id": raw_id,
-                    "created_at": self.now,
-                }
+                (
+                    ids[n],
+                    chat_ids[n],
+                    item.bound.integration.id,
+                    "inbound",
+                    "customer",
+                    (profile.name if profile and profile.name else None) or msg.sender.name,
+                    msg.text,
+                    sql.json(dict(msg.meta)),
+                    msg.event_id,
+                    msg.automated,
+                    raw_id,
+                    self.stamp,
+                )
             )
-        ids = await insert_returning_ids(self.conn, s.messages, rows)
+        await sql.insert("messages", MESSAGE_COLUMNS, rows)
         attachment_rows, flow_rows = [], []
         for n, (item, _raw, idx) in enumerate(entries):
             msg = item.messages[idx]
@@ -576,31 +610,23 @@ class _BatchWriter:
             item.chat_ids.append(chat_ids[n])
             for att, stored in zip(msg.attachments, item.files[idx], strict=True):
                 attachment_rows.append(
-                    {
-                        "message_id": ids[n],
-                        "filename": att.filename,
-                        "content_type": att.content_type,
-                        "size": stored.size,
-                        "sha256": stored.sha256,
-                        "storage_path": str(stored.path),
-                        "created_at": self.now,
-                    }
+                    (
+                        ids[n],
+                        att.filename,
+                        att.content_type,
+                        stored.size,
+                        stored.sha256,
+                        str(stored.path),
+                        self.stamp,
+                    )
                 )
             if not msg.automated and "message_received" in self.listened:
-                flow_rows.append(
-                    {
-                        "kind": "message_received",
-                        "chat_id": chat_ids[n],
-                        "message_id": ids[n],
-                        "payload": {},
-                        "created_at": self.now,
-                    }
-                )
-        if attachment_rows:
-            await self.conn.execute(s.attachments.insert(), attachment_rows)
+                flow_rows.append(("message_received", chat_ids[n], ids[n], "{}", self.stamp))
+        await sql.insert("attachments", ATTACHMENT_COLUMNS, attachment_rows)
         self.events.extend(
             await alert_new_messages(
-                self.conn,
+                sql,
+                self.now,
                 [
                     (chat_ids[n], ids[n])
                     for n, (item, _raw, idx) in enumerate(entries)
@@ -609,12 +635,13 @@ class _BatchWriter:
             )
         )
         if flow_rows:
-            await self.conn.execute(s.flow_events.insert(), flow_rows)
+            await sql.insert("flow_events", FLOW_COLUMNS, flow_rows)
             self.wrote_flow = True
-        await self.conn.execute(
-            update(s.chats)
-            .where(s.chats.c.id.in_(set(chat_ids)))
-            .values(last_message_at=self.now, updated_at=self.now)
+        touched = sorted(set(chat_ids))
+        await sql.run(
+            "UPDATE chats SET last_message_at = ?, updated_at = ?"
+            f" WHERE id IN ({placeholders(len(touched))})",
+            [self.stamp, self.stamp, *touched],
         )
 
     async def _status_updates(self) -> None:

@@ -1,0 +1,105 @@
+"""Rows the ingest hot path writes with plain SQL read back through Core exactly (both databases)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.core import schema as s
+from bridgekit.core.db import Database
+from bridgekit.core.hotsql import grouped_in, hot_sql
+
+
+async def test_values_written_raw_read_back_through_core_types(db_url: str) -> None:
+    db = Database(db_url)
+    await db.migrate()
+    stamp = datetime(2026, 11, 23, 9, 30, 0)  # no microseconds: the format must still match
+    try:
+
+        async def write(conn: AsyncConnection) -> list[int]:
+            sql = hot_sql(conn)
+            ids = await sql.new_ids("channels", 1)
+            await sql.insert("channels", ("id", "name", "created_at"), [(ids[0], "c", sql.ts(stamp))])
+            customer = await sql.new_ids("customers", 2)
+            await sql.insert(
+                "customers",
+                ("id", "channel_id", "name", "is_lead", "profile", "created_at", "updated_at"),
+                [
+                    (
+                        customer[0],
+                        ids[0],
+                        "김민지",
+                        True,
+                        sql.json({"lang": "ko"}),
+                        sql.ts(stamp),
+                        sql.ts(stamp),
+                    ),
+                    (customer[1], ids[0], "Ann", False, sql.json({}), sql.ts(stamp), sql.ts(stamp)),
+                ],
+            )
+            return customer
+
+        customer_ids = await db.write_inline(write)
+        assert customer_ids[1] == customer_ids[0] + 1
+        async with db.read() as conn:
+            rows = (await conn.execute(select(s.customers).order_by(s.customers.c.id))).all()
+        assert [(r.id, r.name, r.is_lead, r.profile, r.created_at) for r in rows] == [
+            (customer_ids[0], "김민지", True, {"lang": "ko"}, stamp),
+            (customer_ids[1], "Ann", False, {}, stamp),
+        ]
+
+        # Fresh ids never collide with rows written through Core in between.
+        async with db.write() as conn:
+            await conn.execute(
+                s.customers.insert().values(
+                    channel_id=rows[0].channel_id, name="core", created_at=stamp, updated_at=stamp
+                )
+            )
+
+        async def more(conn: AsyncConnection) -> list[int]:
+            return await hot_sql(conn).new_ids("customers", 3)
+
+        fresh = await db.write_inline(more)
+        assert min(fresh) > customer_ids[1] + 1
+        assert fresh == sorted(fresh)
+        assert len(set(fresh)) == 3
+    finally:
+        await db.dispose()
+
+
+async def test_grouped_in_matches_exactly_the_keys_given(db_url: str) -> None:
+    db = Database(db_url)
+    await db.migrate()
+    try:
+
+        async def work(conn: AsyncConnection) -> list[tuple[int, str]]:
+            sql = hot_sql(conn)
+            channels = await sql.new_ids("channels", 2)
+            await sql.insert(
+                "channels",
+                ("id", "name", "created_at"),
+                [(c, f"c{c}", sql.ts(datetime(2026, 1, 1))) for c in channels],
+            )
+            first, second = channels
+            teams = [(first, "sales"), (first, "support"), (second, "sales"), (second, "billing")]
+            ids = await sql.new_ids("teams", len(teams))
+            await sql.insert(
+                "teams",
+                ("id", "channel_id", "name", "auto_assign"),
+                [(i, c, name, False) for i, (c, name) in zip(ids, teams, strict=True)],
+            )
+            where, params = grouped_in(
+                ("channel_id", "name"), [(first, "sales"), (second, "billing"), (second, "support")]
+            )
+            found = await sql.all(
+                f"SELECT channel_id, name FROM teams WHERE {where} ORDER BY channel_id, name", params
+            )
+            nothing, _ = grouped_in(("channel_id", "name"), [])
+            assert await sql.all(f"SELECT name FROM teams WHERE {nothing}") == []
+            return [(r[0] - first, r[1]) for r in found]
+
+        assert await db.write_inline(work) == [(0, "sales"), (1, "billing")]
+    finally:
+        await db.dispose()
