@@ -51,11 +51,23 @@ class HookCaller:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self.errors: Counter[tuple[str, str]] = Counter()
+        # Looked up on every webhook; PluginHost.register clears it.
+        self._impls: dict[str, list[pluggy.HookImpl]] = {}
+        self._owned: dict[tuple[str, int], pluggy.HookImpl | None] = {}
+
+    def invalidate(self) -> None:
+        """Forget cached implementations (a plugin was registered)."""
+        self._impls.clear()
+        self._owned.clear()
 
     def implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
         """The implementations of ``hook_name`` in the order pluggy would call them."""
-        hook = getattr(self.pm.hook, hook_name)
-        return [impl for impl in reversed(hook.get_hookimpls()) if not impl.hookwrapper and not impl.wrapper]
+        impls = self._impls.get(hook_name)
+        if impls is None:
+            hook = getattr(self.pm.hook, hook_name)
+            impls = [i for i in reversed(hook.get_hookimpls()) if not i.hookwrapper and not i.wrapper]
+            self._impls[hook_name] = impls
+        return impls
 
     def listened_flow_kinds(self) -> frozenset[str]:
         """Flow event kinds some plugin implements a hook for; others need no queue row."""
@@ -104,10 +116,13 @@ class HookCaller:
         Exceptions propagate: the caller decides what a failure means for that hook
         (a rejected webhook, a retried send) and records it with :meth:`record_failure`.
         """
-        for impl in self.implementations(hook_name):
-            if impl.plugin is owner:
-                return await self._invoke(impl, hook_name, kwargs)
-        return None
+        key = (hook_name, id(owner))
+        if key in self._owned:
+            impl = self._owned[key]
+        else:
+            impl = next((i for i in self.implementations(hook_name) if i.plugin is owner), None)
+            self._owned[key] = impl
+        return None if impl is None else await self._invoke(impl, hook_name, kwargs)
 
     def record_failure(self, plugin_name: str, hook_name: str) -> None:
         self.errors[(plugin_name, hook_name)] += 1
@@ -129,6 +144,7 @@ class PluginHost:
         self.pm.register(plugin, name=name)
         self.plugins[name] = LoadedPlugin(name, version, plugin)
         self._channels = None
+        self.hooks.invalidate()
 
     def load_entry_points(self, enabled: Sequence[str] | None = None) -> None:
         """Register plugins from the ``bridgekit`` entry-point group.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -119,9 +120,9 @@ class IngestPipeline:
         except UnknownIntegration as exc:
             self.metrics.inc("bridgekit_ingest_total", outcome="unknown_integration")
             return IngestOutcome("rejected", 404, detail=str(exc))
-        delivery = replace(
-            delivery, received_at=as_naive_utc(delivery.received_at) if delivery.received_at else utcnow()
-        )
+        received = delivery.received_at
+        if received is None or received.tzinfo is not None:  # the web handler stamps naive UTC already
+            delivery = replace(delivery, received_at=as_naive_utc(received) if received else utcnow())
         owner = bound.channel.plugin
         name = bound.integration.name
         try:
@@ -152,7 +153,7 @@ class IngestPipeline:
         files = [[await self.files.put(a.data) for a in m.attachments] for m in messages]
         future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
         self._ensure_committer()
-        await self._queue.put(_Item(bound, delivery, result, messages, profiles, files, future))
+        self._queue.put_nowait(_Item(bound, delivery, result, messages, profiles, files, future))
         return await future
 
     @staticmethod
@@ -255,18 +256,19 @@ class IngestPipeline:
             for item in batch
             for chat_id, message_id in zip(item.chat_ids, item.message_ids, strict=True)
         )
+        outcomes: Counter[tuple[IngestStatus, str]] = Counter()
         for item in batch:
             count = len(item.message_ids)
             status: IngestStatus = "accepted" if count or not item.result.messages else "duplicate"
-            self.metrics.inc(
-                "bridgekit_ingest_total", outcome=status, integration=item.bound.integration.name
-            )
+            outcomes[(status, item.bound.integration.name)] += 1
             if not item.future.done():
                 item.future.set_result(
                     IngestOutcome(
                         status, 200, message_ids=list(item.message_ids), response=item.result.response
                     )
                 )
+        for (status, integration), count in outcomes.items():
+            self.metrics.inc("bridgekit_ingest_total", count, outcome=status, integration=integration)
 
 
 def _raw_row(

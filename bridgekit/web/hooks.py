@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.clock import utcnow
 from bridgekit.model import RawDelivery
 from bridgekit.web.keys import BRIDGE
 
@@ -20,6 +21,7 @@ async def handle_hook(request: web.Request) -> web.StreamResponse:
         query=dict(request.query),
         body=body,
         remote=request.remote,
+        received_at=utcnow(),
     )
     outcome = await bridge.submit(delivery)
     if outcome.status in ("accepted", "duplicate"):
