@@ -16,7 +16,7 @@ the team (:func:`drain_queues`, :func:`drain_for_managers`).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -197,39 +197,60 @@ async def _write_routing(conn: AsyncConnection, routing: _Routing) -> list[Event
     return events + await chat_updated_events(conn, routing.team)
 
 
-async def route_new_chats(conn: AsyncConnection, chat_ids: Sequence[int]) -> list[Event]:
+async def route_new_chats(
+    conn: AsyncConnection,
+    chat_ids: Sequence[int],
+    team_names: Mapping[int, tuple[int, str | None]] | None = None,
+) -> list[Event]:
     """Give new chats their team, then an available operator or the team's queue.
 
-    Returns realtime events to publish after the commit.
+    ``team_names`` maps each chat to (channel id, its integration's ``team`` setting) when
+    the caller knows them (ingest does); otherwise they are read. Returns realtime events to
+    publish after the commit.
     """
     if not chat_ids:
         return []
-    c, i, t = s.chats, s.integrations, s.teams
-    rows = (
-        await conn.execute(
-            select(c.c.id, c.c.channel_id, i.c.settings)
-            .select_from(c.outerjoin(i, i.c.id == c.c.integration_id))
-            .where(c.c.id.in_(list(chat_ids)))
-            .order_by(c.c.id)
-        )
-    ).all()
-    wanted = {
-        (row.channel_id, row.settings["team"])
-        for row in rows
-        if isinstance(row.settings, dict) and isinstance(row.settings.get("team"), str)
-    }
-    team_ids: dict[tuple[int, str], int] = {}
+    if team_names is None:
+        team_names = await _team_names(conn, chat_ids)
+    wanted = {key for key in team_names.values() if key[1]}
+    team_ids: dict[tuple[int, str | None], int] = {}
     if wanted:
+        t = s.teams
         found = await conn.execute(
             select(t.c.id, t.c.channel_id, t.c.name).where(t.c.name.in_({name for _, name in wanted}))
         )
         team_ids = {(r.channel_id, r.name): r.id for r in found}
-    chats: list[tuple[int, int | None, str]] = []
+    # "" marks a brand-new chat: ingest has written its opening flow event already.
+    routed = [(cid, team_ids[team_names[cid]], "") for cid in chat_ids if team_names[cid] in team_ids]
+    events = await _write_routing(conn, await _route(conn, routed)) if routed else []
+    teamless = [cid for cid in chat_ids if team_names[cid] not in team_ids]
+    if teamless:
+        # Already as inserted (open, nobody's, no team): only the watchers hear of them. The
+        # common case, so it costs one query instead of a routing pass.
+        watchers = await unassigned_watchers(conn)
+        events += await notify_pairs(conn, ((mid, cid) for cid in teamless for mid in watchers), "unassigned")
+        events += [
+            Event(
+                "chat.updated",
+                {"chat_id": cid, "state": OPEN, "assignee_id": None, "team_id": None, "snoozed_until": None},
+            )
+            for cid in sorted(teamless)
+        ]
+    return events
+
+
+async def _team_names(conn: AsyncConnection, chat_ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
+    c, i = s.chats, s.integrations
+    rows = await conn.execute(
+        select(c.c.id, c.c.channel_id, i.c.settings)
+        .select_from(c.outerjoin(i, i.c.id == c.c.integration_id))
+        .where(c.c.id.in_(list(chat_ids)))
+    )
+    names: dict[int, tuple[int, str | None]] = {}
     for row in rows:
-        name = row.settings.get("team") if isinstance(row.settings, dict) else None
-        # "" marks a brand-new chat: ingest has written its opening flow event already.
-        chats.append((row.id, team_ids.get((row.channel_id, name)) if name else None, ""))
-    return await _write_routing(conn, await _route(conn, chats))
+        team = row.settings.get("team") if isinstance(row.settings, dict) else None
+        names[row.id] = (row.channel_id, team if isinstance(team, str) and team else None)
+    return names
 
 
 async def drain_queues(conn: AsyncConnection, team_ids: Iterable[int]) -> list[Event]:

@@ -509,6 +509,7 @@ class _BatchWriter:
 
         chat_of: list[int | None] = []
         new_chats: list[list[Any]] = []
+        team_names: list[tuple[int, str | None]] = []  # per new chat: its integration's team
         pending: list[tuple[int, int]] = []
         new_by_thread: dict[tuple[int, str, int], int] = {}
         reopened: list[int] = []
@@ -533,6 +534,8 @@ class _BatchWriter:
                 thread = (iid, msg.thread_key, customer)
                 if thread not in new_by_thread:
                     new_by_thread[thread] = len(new_chats)
+                    team = item.bound.integration.settings.get("team")
+                    team_names.append((self.channel_id, team if isinstance(team, str) and team else None))
                     new_chats.append(
                         [
                             0,
@@ -553,12 +556,13 @@ class _BatchWriter:
         new_ids = await sql.new_ids("chats", len(new_chats))
         for row, new_id in zip(new_chats, new_ids, strict=True):
             row[0] = new_id
+        team_of_new = {new_id: team_names[index] for index, new_id in enumerate(new_ids)}
         await sql.insert("chats", CHAT_COLUMNS, new_chats)
         for n, new_index in pending:
             chat_of[n] = new_ids[new_index]
         self.new_chat_ids.update(new_ids)
         if new_ids:
-            self.events.extend(await route_new_chats(self.conn, new_ids))
+            self.events.extend(await route_new_chats(self.conn, new_ids, team_of_new))
         if reopened:
             await sql.run(
                 "UPDATE chats SET state = 'open', closed_at = NULL"
