@@ -59,25 +59,53 @@ _SIGNATURE = (
 )
 
 
+# Every header pattern (the library's tables for ko/ja/en and ours above) contains one of
+# these; a text without any cannot hold a header. The full pattern, tens of alternatives
+# tried at every position, cost more than the rest of a mail's parsing, and most mails
+# (first messages) have no header at all. tests/test_email_forward_quotes.py keeps this
+# list in step with the patterns.
+HEADER_HINT = re.compile(
+    r"작성|wrote|書きました|のメール|>:|original message|원본|元のメッセージ|_{20}"
+    r"|^[>* ]*(?:보낸\s?사람|보낸\s?날짜|받는\s?사람|제목|참조|From|Sent|To|Subject|Date|Cc|Organization"
+    r"|差出人|送信日時|宛先|件名|日付):",
+    re.MULTILINE | re.IGNORECASE,
+)
+_NEVER = re.compile(r"(?!)")
+_SIGNATURE_REGEX = re.compile(_SIGNATURE, flags=re.MULTILINE | re.IGNORECASE)
+# Compiled once per language set, not per mail (building them took a tenth of the time).
+_HEADER_REGEXES: dict[tuple[str, ...], Pattern[str]] = {}
+_DISCLAIMER_REGEXES: dict[tuple[str, ...], Pattern[str]] = {}
+
+
 class _Message(_LibraryMessage):  # type: ignore[misc]
     """mail-parser-reply's message with the Korean/Japanese headers above added."""
 
-    _bk_header: Pattern[str] | None = None
-    _bk_signature: Pattern[str] | None = None
+    @property
+    def full_header_regex(self) -> Pattern[str]:
+        key = tuple(self.languages)
+        regex = _HEADER_REGEXES.get(key)
+        if regex is None:
+            base: Pattern[str] = super().HEADER_REGEX
+            extra = "|".join(f"({p})" for p in _EXTRA_HEADERS)
+            regex = re.compile(f"{base.pattern}|{extra}", flags=re.MULTILINE | re.IGNORECASE)
+            _HEADER_REGEXES[key] = regex
+        return regex
 
     @property
     def HEADER_REGEX(self) -> Pattern[str]:
-        if self._bk_header is None:
-            base: Pattern[str] = super().HEADER_REGEX
-            extra = "|".join(f"({p})" for p in _EXTRA_HEADERS)
-            self._bk_header = re.compile(f"{base.pattern}|{extra}", flags=re.MULTILINE | re.IGNORECASE)
-        return self._bk_header
+        return self.full_header_regex if HEADER_HINT.search(self.text) else _NEVER
 
     @property
     def SIGNATURE_REGEX(self) -> Pattern[str]:
-        if self._bk_signature is None:
-            self._bk_signature = re.compile(_SIGNATURE, flags=re.MULTILINE | re.IGNORECASE)
-        return self._bk_signature
+        return _SIGNATURE_REGEX
+
+    @property
+    def DISCLAIMERS_REGEX(self) -> Pattern[str]:
+        key = tuple(self.languages)
+        regex = _DISCLAIMER_REGEXES.get(key)
+        if regex is None:
+            regex = _DISCLAIMER_REGEXES[key] = super().DISCLAIMERS_REGEX
+        return regex
 
 
 def _strip_trailing_quote(text: str) -> str:
