@@ -10,6 +10,7 @@ PostgreSQL uses one asyncpg pool for both.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -185,9 +186,15 @@ def is_conflict(exc: BaseException) -> bool:
 
 async def retry_on_conflict(work: Callable[[], Coroutine[Any, Any, T]], attempts: int = 5) -> T:
     """Run ``work`` (one whole transaction) again when PostgreSQL aborted it for a conflict."""
+    try:  # the first attempt without tenacity's bookkeeping: it wraps every group commit
+        return await work()
+    except Exception as exc:
+        if not is_conflict(exc) or attempts <= 1:
+            raise
+    await asyncio.sleep(random.uniform(0, 0.01))  # the jittered back-off tenacity gives later tries
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(is_conflict),
-        stop=stop_after_attempt(attempts),
+        stop=stop_after_attempt(attempts - 1),
         wait=wait_random_exponential(multiplier=0.01, max=0.5),
         reraise=True,
     ):

@@ -251,11 +251,12 @@ class IngestPipeline:
         self._flow_written |= writer.wrote_flow
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
-        self.events.publish_many(
-            Event("message.created", {"chat_id": chat_id, "message_id": message_id, "direction": "inbound"})
-            for item in batch
-            for chat_id, message_id in zip(item.chat_ids, item.message_ids, strict=True)
-        )
+        if self.events.subscriber_count:  # nobody listening: not even build them (no replay)
+            self.events.publish_many(
+                Event("message.created", {"chat_id": cid, "message_id": mid, "direction": "inbound"})
+                for item in batch
+                for cid, mid in zip(item.chat_ids, item.message_ids, strict=True)
+            )
         outcomes: Counter[tuple[IngestStatus, str]] = Counter()
         for item in batch:
             count = len(item.message_ids)
