@@ -26,6 +26,20 @@ PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
 
 
 @web.middleware
+async def api_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Authentication, then conflict retries, for the manager and customer APIs. Anything
+    else (webhooks above all: the hottest route) passes straight through one layer."""
+    if not request.path.startswith(("/api/", "/c/")):
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def retried(req: web.Request) -> web.StreamResponse:
+        return await conflict_retry_middleware(req, handler)
+
+    return await auth_middleware(request, retried)
+
+
+@web.middleware
 async def conflict_retry_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Run a manager or customer request again when PostgreSQL aborted its transaction for a
     deadlock (concurrent ingest, bots and managers touch the same chats). Handlers publish
@@ -39,7 +53,6 @@ async def conflict_retry_middleware(request: web.Request, handler: Any) -> web.S
     return result
 
 
-@web.middleware
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     if not request.path.startswith("/api/") or request.path in PUBLIC_API_PATHS:
         response: web.StreamResponse = await handler(request)

@@ -43,7 +43,7 @@ async def metrics(request: web.Request) -> web.Response:
 async def create_app(bridge: Bridge) -> web.Application:
     """Build the app (plugin routes included); the bridge starts and stops with it."""
     app = web.Application(
-        middlewares=[api.auth_middleware, api.conflict_retry_middleware],
+        middlewares=[api.api_middleware],
         client_max_size=bridge.config.max_body_bytes,
     )
     app[BRIDGE] = bridge
