@@ -62,10 +62,14 @@ USERS = 50
 MAX_BODY = 32 * 1024 * 1024
 
 TARGETS = ("bridgekit", "a", "b")
+# ``--floor`` adds a bare aiohttp handler (reads the body, answers 200): what HTTP alone costs,
+# so the summary can say how much of each request is bridgekit's own work.
+ALL_TARGETS = (*TARGETS, "floor")
 LABELS = {
     "bridgekit": "bridgekit",
     "a": "baseline-a (line-bot-sdk parse)",
     "b": "baseline-b (hmac+sqlite3)",
+    "floor": "floor (bare aiohttp, no work)",
 }
 TARGET_VS_A = 1.0
 TARGET_VS_B = 0.6
@@ -119,6 +123,12 @@ def serve_baseline(kind: str, port: int, db_path: Path | None) -> None:
                 "INSERT INTO deliveries (received_at, signature, body) VALUES (?, ?, ?)",
                 (time.time(), signature, body),
             )
+            return web.Response(text="OK")
+
+    elif kind == "floor":
+
+        async def hook(request: web.Request) -> web.Response:
+            await request.read()
             return web.Response(text="OK")
 
     else:
@@ -634,6 +644,7 @@ class Bench:
             valid = True
             for number in range(a.rounds):
                 order = [t for t in TARGETS[number % 3 :] + TARGETS[: number % 3] if t in a.targets]
+                order += ["floor"] if a.floor else []
                 for target in order:
                     try:
                         rnd = await self.run_round(target, number, sandbox_url)
@@ -652,7 +663,7 @@ class Bench:
         return self.summarise(rounds, valid)
 
     def summarise(self, rounds: list[Round], valid: bool) -> int:
-        med = {t: statistics.median([r.rps for r in rounds if r.target == t] or [0.0]) for t in TARGETS}
+        med = {t: statistics.median([r.rps for r in rounds if r.target == t] or [0.0]) for t in ALL_TARGETS}
         if set(self.args.targets) != set(TARGETS):
             print()
             print(" | ".join(f"{LABELS[t]} {med[t]:.0f} req/s" for t in TARGETS if t in self.args.targets))
@@ -685,6 +696,14 @@ class Bench:
             print(
                 f"storage check: FAILED: {missing} of {acked} acknowledged messages missing"
                 f"{'' if checked else ' (some runs could not be checked)'}"
+            )
+        if med["floor"]:
+            us = {t: 1e6 / med[t] for t in ALL_TARGETS if med[t]}
+            print(
+                f"per request: floor {us['floor']:.0f} us (HTTP alone) | bridgekit {us['bridgekit']:.0f} us,"
+                f" of which its own work {us['bridgekit'] - us['floor']:.0f} us"
+                f" | the targets allow {us['a'] / TARGET_VS_A:.0f} us (a)"
+                f" and {us['b'] / TARGET_VS_B:.0f} us (b)"
             )
         for name, ratio, target in (("a", vs_a, TARGET_VS_A), ("b", vs_b, TARGET_VS_B)):
             if ratio < target:
@@ -720,10 +739,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(TARGETS),
         help="comma-separated subset of bridgekit,a,b (default: all three; ratios need all three)",
     )
+    p.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure a bare aiohttp handler and print a per-request budget",
+    )
     p.add_argument("--show-pids", action="store_true", help="print each server's pid (to attach py-spy)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (prints its path)")
     # Internal roles: the same file is the baseline server and the load generator.
-    p.add_argument("--serve-baseline", choices=("a", "b"), help=argparse.SUPPRESS)
+    p.add_argument("--serve-baseline", choices=("a", "b", "floor"), help=argparse.SUPPRESS)
     p.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--db", type=Path, help=argparse.SUPPRESS)
