@@ -185,5 +185,6 @@ async def add_followers(conn: AsyncConnection, pairs: Iterable[tuple[int, int]])
 
 async def unassigned_watchers(conn: AsyncConnection) -> list[int]:
     """Managers who asked to hear about new unassigned chats (I1, seed 003 settings)."""
-    m = s.managers
-    return list((await conn.execute(select(m.c.id).where(m.c.notify_unassigned).order_by(m.c.id))).scalars())
+    # Plain SQL: it runs in every group commit that opens a chat (Core's overhead was most of it).
+    result = await conn.exec_driver_sql("SELECT id FROM managers WHERE notify_unassigned ORDER BY id")
+    return [int(row[0]) for row in result]

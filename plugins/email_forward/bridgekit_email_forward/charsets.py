@@ -283,7 +283,7 @@ def surrogate_bytes(value: object) -> bytes | None:
             return None
         return b"".join(c if isinstance(c, bytes) else c.encode("ascii", "replace") for c, _ in chunks)
     text = str(value)
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in text):  # isascii: C speed
         return None
     return text.encode("utf-8", "surrogateescape")
 
@@ -331,5 +331,10 @@ def decode_header_value(value: object, hints: Iterable[str] = ()) -> str:
     return _unfold("".join(out))
 
 
+_FOLD = re.compile(r"\r?\n[ \t]+")
+
+
 def _unfold(text: str) -> str:
-    return re.sub(r"\r?\n[ \t]+", " ", text).replace("\r", "").replace("\n", " ").strip()
+    if "\n" not in text and "\r" not in text:  # most header values are one line
+        return text.strip()
+    return _FOLD.sub(" ", text).replace("\r", "").replace("\n", " ").strip()
