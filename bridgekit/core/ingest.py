@@ -384,6 +384,7 @@ class _BatchWriter:
         await self._status_updates()
 
     async def _drop_duplicates(self) -> None:
+        total = sum(len(i.messages) for i in self.batch)
         pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
         if not pairs:
             return
@@ -394,6 +395,8 @@ class _BatchWriter:
                 f"SELECT integration_id, event_id FROM messages WHERE {where}", params
             )
         }
+        if not seen and len(pairs) == total:
+            return  # no redelivery and no repeat inside the batch: the common case
         claimed: set[tuple[int, str]] = set()
         for item in self.batch:
             keep = []
