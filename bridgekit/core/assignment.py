@@ -212,6 +212,7 @@ async def route_new_chats(
         return []
     if team_names is None:
         team_names = await _team_names(conn, chat_ids)
+    chat_ids = sorted(cid for cid in chat_ids if cid in team_names)  # oldest first; gone ones skipped
     wanted = {key for key in team_names.values() if key[1]}
     team_ids: dict[tuple[int, str | None], int] = {}
     if wanted:

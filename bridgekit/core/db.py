@@ -195,7 +195,7 @@ async def retry_on_conflict(work: Callable[[], Coroutine[Any, Any, T]], attempts
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(is_conflict),
         stop=stop_after_attempt(attempts - 1),
-        wait=wait_random_exponential(multiplier=0.01, max=0.5),
+        wait=wait_random_exponential(multiplier=0.02, max=0.5),  # one step on: the first wait is above
         reraise=True,
     ):
         with attempt:

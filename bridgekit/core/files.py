@@ -7,8 +7,10 @@ them: a crash in between leaves an unreferenced file, never a row without its fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +34,19 @@ class FileStore:
         path = self._path(digest)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(path)
+            # A temporary name of its own: two deliveries carrying the same bytes at once
+            # must not write (and rename away) each other's file.
+            fd, tmp = tempfile.mkstemp(prefix=f"{digest}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)  # atomic; the same content may already be there
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
         return StoredFile(digest, len(data), path)
 
     async def put(self, data: bytes) -> StoredFile:

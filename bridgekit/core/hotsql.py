@@ -5,7 +5,8 @@ execution context) and, for ``INSERT ... RETURNING`` in parameter order on SQLit
 statement per row. On the hottest path that was most of the cost of a message, so the group
 commit writes with a few fixed statements of plain SQL instead:
 
-* SQL is written once in ``?`` (qmark) style; PostgreSQL gets it rewritten to ``$n``;
+* SQL is written once in ``?`` (qmark) style; PostgreSQL gets it rewritten to ``$n`` (so no
+  ``?`` may appear in a literal or as an operator: every one is a placeholder);
 * ids are allocated up front (:meth:`HotSQL.new_ids`), so rows that point at each other are
   inserted with ``executemany`` and no ``RETURNING``;
 * values are encoded the way SQLAlchemy's column types store them (:meth:`HotSQL.ts`,

@@ -103,3 +103,17 @@ async def test_grouped_in_matches_exactly_the_keys_given(db_url: str) -> None:
         assert await db.write_inline(work) == [(0, "sales"), (1, "billing")]
     finally:
         await db.dispose()
+
+
+async def test_routing_skips_chats_that_are_gone(db_url: str) -> None:
+    """``route_new_chats`` called without team names reads them, and a chat id with no row
+    (deleted meanwhile) is skipped rather than failing the whole transaction."""
+    from bridgekit.core.assignment import route_new_chats
+
+    db = Database(db_url)
+    await db.migrate()
+    try:
+        async with db.write() as conn:
+            assert await route_new_chats(conn, [999_999]) == []
+    finally:
+        await db.dispose()
