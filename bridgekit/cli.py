@@ -1,9 +1,10 @@
-"""``bridgekit serve | migrate | plugins | managers``."""
+"""``bridgekit serve | migrate | plugins | demo | managers``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -102,6 +103,22 @@ def cmd_managers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from bridgekit.demo import demo_config, run_demo
+
+    if args.log_level.upper() == "INFO" and "BRIDGEKIT_LOG_LEVEL" not in os.environ:
+        setup_logging("WARNING")  # the demo's own lines are the point; --log-level shows more
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="bridgekit-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    config = demo_config(_config(args), directory, args.host, args.port)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a demo ends
+        asyncio.run(run_demo(config, interval=args.interval, messages=args.messages))
+    print(f"demo stopped; its database and files are in {directory}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bridgekit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"bridgekit {__version__}")
@@ -122,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(sub.add_parser("plugins", help="list loaded channels in inbox order")).set_defaults(
         func=cmd_plugins
     )
+
+    demo = with_config(
+        sub.add_parser("demo", help="a working inbox against the channel plugins' sandboxes, no accounts")
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--interval", type=float, default=5.0, help="seconds between customer messages")
+    demo.add_argument("--messages", type=int, help="stop after this many customer messages")
+    demo.add_argument("--dir", type=Path, help="where the demo database lives (default: a new temp dir)")
+    demo.set_defaults(func=cmd_demo)
 
     managers = sub.add_parser("managers", help="create managers, rotate API tokens")
     msub = managers.add_subparsers(dest="action", required=True)

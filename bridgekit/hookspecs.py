@@ -25,6 +25,9 @@ Flow hooks (``bridgekit_message_received``, ``bridgekit_message_sent``,
 Lifecycle hooks (``bridgekit_startup``, ``bridgekit_shutdown``, ``bridgekit_routes``)
     Start and stop background servers (the email plugin's SMTP server) and add HTTP routes.
 
+``bridgekit_demo_providers``
+    Optional: stand-ins for a channel's platform that ``bridgekit demo`` drives.
+
 An exception escaping any implementation is logged with the plugin's name, counted in
 ``/metrics`` as ``bridgekit_plugin_errors_total`` and isolated: the server keeps serving and
 no acknowledged message is lost.
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
 
     from bridgekit.core.bridge import Bridge
+    from bridgekit.demo import DemoProvider
 
 hookspec = pluggy.HookspecMarker("bridgekit")
 
@@ -171,3 +175,10 @@ def bridgekit_shutdown(bridge: Bridge) -> None:
 @hookspec
 def bridgekit_routes(bridge: Bridge) -> Iterable[AbstractRouteDef] | None:
     """Return extra aiohttp routes (``aiohttp.web.get(...)`` and friends) to mount."""
+
+
+@hookspec
+def bridgekit_demo_providers() -> Iterable[DemoProvider] | None:
+    """Return stand-ins (:class:`bridgekit.demo.DemoProvider`) for the platforms of this
+    plugin's channels, for ``bridgekit demo``. Import sandbox code inside the hook, so serving
+    never loads it."""

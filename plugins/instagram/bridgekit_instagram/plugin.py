@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 import bridgekit
+from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import (
     DeliveryError,
     MalformedDelivery,
@@ -129,6 +130,12 @@ class InstagramPlugin:
         self._session = None
 
     # --- declaration and lifecycle -------------------------------------------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_demo_providers(self) -> Iterable[DemoProvider]:
+        from .demo import InstagramDemo  # sandbox code only for the demo
+
+        return [InstagramDemo()]
 
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:

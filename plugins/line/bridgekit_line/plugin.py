@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 
 import bridgekit
+from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -103,6 +104,12 @@ class LinePlugin:
             self._session = None
 
     # --- declaration ---------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_demo_providers(self) -> Iterable[DemoProvider]:
+        from bridgekit_line.demo import LineDemo  # sandbox code only for the demo
+
+        return [LineDemo()]
 
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:

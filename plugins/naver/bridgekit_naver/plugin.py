@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 import bridgekit
+from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -96,6 +97,12 @@ class NaverPlugin:
         self._bridge: Any = None
 
     # --- declaration ---------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_demo_providers(self) -> Iterable[DemoProvider]:
+        from bridgekit_naver.demo import NaverDemo  # sandbox code only for the demo
+
+        return [NaverDemo()]
 
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:

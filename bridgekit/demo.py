@@ -1,0 +1,192 @@
+"""``bridgekit demo``: a working inbox with no accounts anywhere.
+
+Every installed channel plugin that ships a stand-in for its platform (a sandbox speaking
+the platform's wire format, signatures included) offers it through the
+``bridgekit_demo_providers`` hook. The demo starts those stand-ins on loopback ports, links
+one integration to each, serves bridgekit on a throw-away SQLite file, creates an operator
+and prints their API token, then has demo customers write in every few seconds. Replies
+managers send travel back through the plugin and the stand-in, exactly as in production,
+and are printed as the customer receives them.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bridgekit.config import Config, IntegrationConfig
+from bridgekit.core.bridge import Bridge, load_plugins
+from bridgekit.core.managers import create_manager
+from bridgekit.exceptions import ConfigError
+
+# (customer, what they write), in turn; the channel rotates independently.
+SCRIPT: tuple[tuple[str, str], ...] = (
+    ("김민지", "안녕하세요, 지난주에 주문한 상품이 아직 도착하지 않았어요. 확인 부탁드려요."),
+    ("山田太郎", "注文した商品のサイズを交換できますか。"),
+    ("Ann Lee", "Hi! Can I still change the delivery address of order #1042?"),
+    ("박서준", "쿠폰 코드가 적용이 안 돼요."),
+    ("佐藤花子", "領収書を発行していただけますか。"),
+    ("Tom Baker", "Do you ship to Canada?"),
+)
+
+
+class DemoProvider(abc.ABC):
+    """A plugin's stand-in for its platform, driven by ``bridgekit demo``.
+
+    ``channel`` names the channel (as declared in ``bridgekit_channels``) it stands in for.
+    """
+
+    channel: str
+
+    @abc.abstractmethod
+    async def start(self) -> tuple[Mapping[str, Any], Mapping[str, str]]:
+        """Start the stand-in on loopback; return the settings and secrets of an integration
+        that points the plugin at it."""
+
+    @abc.abstractmethod
+    async def customer_says(self, hook_url: str, customer: str, text: str) -> int:
+        """Deliver ``text`` from the demo customer called ``customer`` to ``hook_url`` as the
+        platform would (signed); returns the HTTP status bridgekit answered."""
+
+    @abc.abstractmethod
+    def replies(self) -> list[tuple[str, str]]:
+        """(customer, text) of every message bridgekit sent through the stand-in, in order."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop the stand-in."""
+
+
+@dataclass
+class _Linked:
+    provider: DemoProvider
+    integration: str
+    hook_url: str = ""
+    replies_seen: int = 0
+
+
+class Demo:
+    """A running demo: ``start()``, then ``tick()`` for each customer message, ``stop()``."""
+
+    def __init__(self, config: Config, *, say: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.say = say
+        self.token = ""
+        self.url = config.base_url
+        self.linked: list[_Linked] = []
+        self._runner: web.AppRunner | None = None
+        self._script = itertools.cycle(SCRIPT)
+        self._turn = itertools.count()
+
+    async def start(self) -> None:
+        from bridgekit.web.app import create_app
+
+        plugins = load_plugins(self.config)
+        offered: list[DemoProvider] = []
+        for result in await plugins.hooks.call_all("bridgekit_demo_providers"):
+            offered.extend(result)
+        integrations: list[IntegrationConfig] = []
+        for provider in offered:
+            if provider.channel not in plugins.channels:
+                continue  # a stand-in for a channel no loaded plugin declares
+            settings, secrets = await provider.start()
+            name = f"demo-{provider.channel}"
+            integrations.append(IntegrationConfig(name, provider.channel, dict(settings), dict(secrets)))
+            self.linked.append(_Linked(provider, name))
+        # The fixed inbox order (P3), whatever order the plugins were loaded in.
+        self.linked.sort(key=lambda link: plugins.channels[link.provider.channel].spec.inbox_slot)
+        if not self.linked:
+            raise ConfigError("no installed channel plugin offers a demo stand-in (bridgekit_demo_providers)")
+        self.config = replace(self.config, integrations=(*self.config.integrations, *integrations))
+        bridge = Bridge(self.config, plugins)
+        self._runner = web.AppRunner(await create_app(bridge), access_log=None)
+        await self._runner.setup()  # starts the bridge: migrations, integrations, workers
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = self.config.public_url or f"http://{host}:{port}"
+        for link in self.linked:
+            link.hook_url = f"{self.url}/hooks/{link.integration}"
+        _, self.token = await create_manager(
+            bridge.db, bridge.channel_id, "Demo Operator", operator=True, permissions=("delete_chats",)
+        )
+
+    async def tick(self) -> int:
+        """One demo customer writes in (channels take turns); returns bridgekit's status."""
+        link = self.linked[next(self._turn) % len(self.linked)]
+        customer, text = next(self._script)
+        status = await link.provider.customer_says(link.hook_url, customer, text)
+        self.say(f"  {link.provider.channel:<10} {customer}: {text}  -> HTTP {status}")
+        return status
+
+    def new_replies(self) -> list[tuple[str, str, str]]:
+        """(channel, customer, text) sent to customers since the last call."""
+        fresh: list[tuple[str, str, str]] = []
+        for link in self.linked:
+            replies = link.provider.replies()
+            fresh.extend((link.provider.channel, c, t) for c, t in replies[link.replies_seen :])
+            link.replies_seen = len(replies)
+        return fresh
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for link in self.linked:
+            await link.provider.stop()
+
+
+def demo_config(base: Config, directory: Path, host: str, port: int) -> Config:
+    """The demo's own database and files under ``directory``, never the user's."""
+    return replace(
+        base,
+        database_url=f"sqlite+aiosqlite:///{directory / 'bridgekit-demo.db'}",
+        data_dir=directory / "data",
+        host=host,
+        port=port,
+        public_url=None,
+        integrations=(),
+    )
+
+
+async def run_demo(config: Config, *, interval: float, messages: int | None = None) -> None:
+    """Serve the demo until interrupted (or until ``messages`` customer messages were sent)."""
+    demo = Demo(config)
+    await demo.start()
+    try:
+        channels = ", ".join(link.provider.channel for link in demo.linked)
+        print(
+            f"bridgekit demo: {demo.url}  (channels: {channels}; database {config.database_url})\n"
+            f"  operator API token: {demo.token}\n"
+            f"  try: curl -H 'Authorization: Bearer {demo.token}' {demo.url}/api/v1/chats\n"
+            f"  reply: curl -H 'Authorization: Bearer {demo.token}' -H 'Content-Type: application/json'"
+            f' -d \'{{"text": "Hello!"}}\' {demo.url}/api/v1/chats/<id>/messages\n'
+            f"  the API is described at {demo.url}/api/v1/openapi.json; Ctrl-C stops the demo",
+            flush=True,
+        )
+        sent = 0
+        while messages is None or sent < messages:
+            await demo.tick()
+            sent += 1
+            await _wait_for_replies(demo, interval)
+        await _wait_for_replies(demo, 0.5)  # a last look for replies in flight
+    finally:
+        await demo.stop()
+
+
+async def _wait_for_replies(demo: Demo, seconds: float) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        for channel, customer, text in demo.new_replies():
+            print(f"  {channel:<10} -> {customer} received: {text}", flush=True)
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(0.2, left))
