@@ -53,7 +53,8 @@ class DemoProvider(abc.ABC):
     @abc.abstractmethod
     async def customer_says(self, hook_url: str, customer: str, text: str) -> int:
         """Deliver ``text`` from the demo customer called ``customer`` to ``hook_url`` as the
-        platform would (signed); returns the HTTP status bridgekit answered."""
+        platform would (signed); returns the HTTP status bridgekit answered (200 when a
+        channel that does not come in over HTTP, such as mail, was accepted)."""
 
     @abc.abstractmethod
     def replies(self) -> list[tuple[str, str]]:
@@ -123,7 +124,7 @@ class Demo:
         link = self.linked[next(self._turn) % len(self.linked)]
         customer, text = next(self._script)
         status = await link.provider.customer_says(link.hook_url, customer, text)
-        self.say(f"  {link.provider.channel:<10} {customer}: {text}  -> HTTP {status}")
+        self.say(f"  {link.provider.channel:<10} {customer}: {text}  -> {status}")
         return status
 
     def new_replies(self) -> list[tuple[str, str, str]]:

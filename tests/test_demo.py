@@ -21,7 +21,7 @@ async def test_demo_customers_write_in_and_receive_the_replies(tmp_path: Path) -
     await demo.start()
     try:
         channels = [link.provider.channel for link in demo.linked]
-        assert sorted(channels) == ["instagram", "line", "naver"]
+        assert sorted(channels) == ["email", "instagram", "line", "naver"]
         for _ in channels:
             assert await demo.tick() == 200
         assert len(lines) == len(channels)
@@ -68,6 +68,6 @@ def test_the_demo_command_runs_and_stops_by_itself(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "operator API token: bk_" in done.stdout
-    assert done.stdout.count("-> HTTP 200") == 3
+    assert done.stdout.count("-> 200") == 3
     assert (tmp_path / "bridgekit-demo.db").exists()
     assert not (tmp_path / "bridgekit.db").exists()  # never the user's own database

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 import bridgekit
+from bridgekit.demo import DemoProvider
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -89,6 +90,12 @@ class EmailForwardPlugin:
 
     def settings_for(self, integration: Integration) -> EmailSettings:
         return EmailSettings.resolve(integration.settings, integration.secrets, self.defaults)
+
+    @bridgekit.hookimpl
+    def bridgekit_demo_providers(self) -> Iterable[DemoProvider]:
+        from bridgekit_email_forward.demo import EmailDemo  # sandbox code only for the demo
+
+        return [EmailDemo()]
 
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:
