@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HOST = "127.0.0.1"
 
@@ -34,3 +39,77 @@ def cpu_seconds(pid: int | None) -> float | None:
 
 def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
+
+
+def tail(path: Path, size: int = 3000) -> str:
+    """The end of a server's log, for an error message."""
+    return path.read_text(errors="replace")[-size:] if path.exists() else ""
+
+
+def pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins the child process to ``cpus`` (None: no pinning)."""
+    if not cpus:
+        return None
+
+    def pin() -> None:
+        os.sched_setaffinity(0, cpus)
+
+    return pin
+
+
+async def spawn(
+    argv: list[str], log_path: Path, cwd: Path, cpus: set[int] | None
+) -> asyncio.subprocess.Process:
+    """Start a server process pinned to ``cpus``, its output appended to ``log_path``."""
+    with log_path.open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=child_env(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            preexec_fn=pinned(cpus),
+        )
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGINT (a clean shutdown), then SIGKILL after 15 s."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def run_load_generator(
+    argv: list[str], cpus: set[int] | None, timeout: float, result_path: Path
+) -> dict[str, Any]:
+    """Run a load generator process; its last stdout line is a JSON result, and the per-request
+    outcomes it wrote to ``result_path`` come back under ``"outcome"``."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        env=child_env(),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=pinned(cpus),
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return {"error": "the load generator did not finish in time"}
+    if proc.returncode != 0:
+        return {"error": f"load generator exited {proc.returncode}: {err.decode(errors='replace')[-2000:]}"}
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    if "error" not in result:
+        result["outcome"] = _read(result_path)
+    return result
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes()

@@ -39,7 +39,6 @@ import json
 import os
 import pickle
 import shutil
-import signal
 import sqlite3
 import statistics
 import sys
@@ -49,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import child_env, cpu_seconds, free_port, pct
+from benchlib import cpu_seconds, free_port, pct, run_load_generator, spawn, stop, tail
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
@@ -344,24 +343,6 @@ def write_bridgekit_config(workdir: Path, port: int, sandbox_url: str) -> Path:
     return path
 
 
-def _read_bytes(path: Path) -> bytes:
-    return path.read_bytes()
-
-
-def _tail(path: Path, size: int = 3000) -> str:
-    return path.read_text(errors="replace")[-size:] if path.exists() else ""
-
-
-def _pinned(cpus: set[int] | None) -> Any:
-    if not cpus:
-        return None
-
-    def pin() -> None:
-        os.sched_setaffinity(0, cpus)
-
-    return pin
-
-
 @dataclass
 class Round:
     target: str
@@ -418,16 +399,7 @@ class Bench:
         self.log(f"pre-signed {len(pool)} webhook bodies from {len(users)} users in {took:.1f} s")
 
     async def spawn(self, argv: list[str], log_path: Path, cwd: Path) -> asyncio.subprocess.Process:
-        with log_path.open("ab") as log:
-            return await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=cwd,
-                env=child_env(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                preexec_fn=_pinned(self.server_cpus),
-            )
+        return await spawn(argv, log_path, cwd, self.server_cpus)
 
     async def wait_healthy(self, proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
         import aiohttp
@@ -442,17 +414,10 @@ class Bench:
                         if resp.status == 200:
                             return
                 await asyncio.sleep(0.1)
-        tail = _tail(log_path)
-        raise RuntimeError(f"server on port {port} did not become healthy:\n{tail}")
+        raise RuntimeError(f"server on port {port} did not become healthy:\n{tail(log_path)}")
 
     async def stop(self, proc: asyncio.subprocess.Process) -> None:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop(proc)
 
     async def load(self, port: int, workdir: Path, server_pid: int) -> dict[str, Any]:
         a = self.args
@@ -480,28 +445,7 @@ class Bench:
             "--server-pid",
             str(server_pid),
         ]
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=child_env(),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_pinned(self.client_cpus),
-        )
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), a.warmup + a.duration + 120)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            return {"error": "the load generator did not finish in time"}
-        if proc.returncode != 0:
-            return {
-                "error": f"load generator exited {proc.returncode}: {err.decode(errors='replace')[-2000:]}"
-            }
-        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-        if "error" not in result:
-            result["outcome"] = _read_bytes(result_path)
-        return result
+        return await run_load_generator(argv, self.client_cpus, a.warmup + a.duration + 120, result_path)
 
     async def commit_counters(self, port: int) -> tuple[int | None, int | None]:
         """bridgekit's group-commit counters from ``/metrics`` (commits, accepted deliveries)."""

@@ -49,12 +49,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import child_env, cpu_seconds, free_port, pct
+from benchlib import cpu_seconds, free_port, pct, run_load_generator, spawn, stop, tail
 
 SCRIPT = str(Path(__file__).resolve())
 HOST = "127.0.0.1"
@@ -550,10 +549,6 @@ def _write_bytes(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-
 def _runqueue_wait(pid: int | None) -> float | None:
     """Seconds the process's threads waited, runnable, for a CPU (/proc/<pid>/task/*/schedstat)."""
     if not pid:
@@ -676,16 +671,6 @@ def pick_cpus(cpus: list[int], sample: float = 0.5) -> tuple[set[int], set[int]]
     return {idlest}, {c for c in cpus if c != idlest}
 
 
-def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
-    if not cpus:
-        return None
-
-    def pin() -> None:
-        os.sched_setaffinity(0, cpus)
-
-    return pin
-
-
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 1000:.2f} ms"
 
@@ -728,16 +713,7 @@ class Bench:
         print(text, flush=True)
 
     async def spawn(self, argv: list[str], log_path: Path, cwd: Path) -> asyncio.subprocess.Process:
-        with log_path.open("ab") as log:
-            return await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=cwd,
-                env=child_env(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                preexec_fn=_pinned(self.server_cpus),
-            )
+        return await spawn(argv, log_path, cwd, self.server_cpus)
 
     async def wait_smtp(self, proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
         """Until the server answers ``220`` on its SMTP port."""
@@ -755,17 +731,10 @@ class Bench:
                     if greeting.startswith(b"220"):
                         return
             await asyncio.sleep(0.1)
-        tail = _tail(log_path)
-        raise RuntimeError(f"SMTP server on port {port} did not start:\n{tail}")
+        raise RuntimeError(f"SMTP server on port {port} did not start:\n{tail(log_path)}")
 
     async def stop(self, proc: asyncio.subprocess.Process) -> None:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop(proc)
 
     async def load(self, port: int, workdir: Path, server_pid: int, tag: str) -> dict[str, Any]:
         a = self.args
@@ -793,28 +762,7 @@ class Bench:
             "--server-pid",
             str(server_pid),
         ]
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=child_env(),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_pinned(self.client_cpus),
-        )
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), a.warmup + a.duration + 180)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            return {"error": "the load generator did not finish in time"}
-        if proc.returncode != 0:
-            return {
-                "error": f"load generator exited {proc.returncode}: {err.decode(errors='replace')[-2000:]}"
-            }
-        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-        if "error" not in result:
-            result["outcome"] = result_path.read_bytes()
-        return result
+        return await run_load_generator(argv, self.client_cpus, a.warmup + a.duration + 180, result_path)
 
     def check_storage(self, db_path: Path, outcome: bytes, tag: str) -> tuple[int, int, int]:
         """(messages stored, acknowledged Message-IDs not stored, flow events still queued)."""

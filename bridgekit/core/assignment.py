@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import and_, bindparam, func, select, update
@@ -145,6 +146,27 @@ async def _route(conn: AsyncConnection, chats: Sequence[tuple[int, int | None, s
     return routing
 
 
+async def _update_routes(conn: AsyncConnection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Write team, assignee, state and their timestamps of many chats in one statement; each
+    row holds ``b_id``, ``b_team``, ``b_assignee``, ``b_assigned_at``, ``b_state``, ``b_queued_at``."""
+    if not rows:
+        return
+    c = s.chats
+    await conn.execute(
+        update(c)
+        .where(c.c.id == bindparam("b_id"))
+        .values(
+            team_id=bindparam("b_team"),
+            assignee_id=bindparam("b_assignee"),
+            assigned_at=bindparam("b_assigned_at"),
+            state=bindparam("b_state"),
+            queued_at=bindparam("b_queued_at"),
+            updated_at=now,
+        ),
+        rows,
+    )
+
+
 async def _write_routing(conn: AsyncConnection, routing: _Routing) -> list[Event]:
     """Write routing decisions: team, assignee, state; followers, notifications, flow events.
 
@@ -153,7 +175,6 @@ async def _write_routing(conn: AsyncConnection, routing: _Routing) -> list[Event
     queue unassigned, not of chats that were waiting unassigned already.
     """
     now = utcnow()
-    c = s.chats
     rows: list[dict[str, Any]] = []
     for chat_id, team in routing.team.items():
         manager = routing.assigned.get(chat_id)
@@ -168,20 +189,7 @@ async def _write_routing(conn: AsyncConnection, routing: _Routing) -> list[Event
                 "b_queued_at": now if queued else None,
             }
         )
-    if rows:
-        await conn.execute(
-            update(c)
-            .where(c.c.id == bindparam("b_id"))
-            .values(
-                team_id=bindparam("b_team"),
-                assignee_id=bindparam("b_assignee"),
-                assigned_at=bindparam("b_assigned_at"),
-                state=bindparam("b_state"),
-                queued_at=bindparam("b_queued_at"),
-                updated_at=now,
-            ),
-            rows,
-        )
+    await _update_routes(conn, rows, now)
     changes = [
         (cid, routing.old_state[cid], QUEUED if cid in routing.queued else OPEN)
         for cid in routing.team
@@ -375,21 +383,7 @@ async def assign_chats(
                 else (row.assigned_at if assignee is not None else None),
             }
         )
-    if updates:
-        c = s.chats
-        await conn.execute(
-            update(c)
-            .where(c.c.id == bindparam("b_id"))
-            .values(
-                team_id=bindparam("b_team"),
-                assignee_id=bindparam("b_assignee"),
-                state=bindparam("b_state"),
-                queued_at=bindparam("b_queued_at"),
-                assigned_at=bindparam("b_assigned_at"),
-                updated_at=now,
-            ),
-            updates,
-        )
+    await _update_routes(conn, updates, now)
     await state_changed(conn, changes)
     await add_followers(conn, new_assignee)
     outcome.events += await notify_pairs(

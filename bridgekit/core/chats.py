@@ -4,6 +4,7 @@ transcripts and raw deliveries."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,8 +185,10 @@ async def add_note(
     author_kind: str,
     author_id: int | None,
     author_name: str | None,
+    meta: Mapping[str, Any] | None = None,
 ) -> int:
-    """An internal note: seen by managers, never delivered to the customer (I13)."""
+    """An internal note: seen by managers, never delivered to the customer (I13). Notes are
+    not customer activity: the chat's ``last_message_at`` stays as it is."""
     result = await conn.execute(
         s.messages.insert()
         .values(
@@ -195,7 +198,7 @@ async def add_note(
             author_id=author_id,
             author_name=author_name,
             text=text,
-            meta={},
+            meta=dict(meta or {}),
             created_at=utcnow(),
         )
         .returning(s.messages.c.id)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
+from bridgekit.core.chats import add_note
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
 from bridgekit.core.forms import FormError, validate_buttons, validate_form
@@ -118,7 +119,15 @@ async def post_message(
             meta=meta,
         )
     else:
-        message_id = await _insert_note(conn, chat.id, text, manager, meta)
+        message_id = await add_note(
+            conn,
+            chat.id,
+            text,
+            author_kind="manager",
+            author_id=manager.id,
+            author_name=manager.name,
+            meta=meta,
+        )
     now = utcnow()
     if files:
         await conn.execute(
@@ -149,28 +158,6 @@ async def post_message(
             conn, targets, chat_id=chat.id, kind="mention", message_id=message_id, push=push
         )
     return Posted(message_id, draft.kind, text, events)
-
-
-async def _insert_note(
-    conn: AsyncConnection, chat_id: int, text: str, manager: Manager, meta: dict[str, Any]
-) -> int:
-    # Like chats.add_note, plus meta (mentions, macros). Notes are not customer activity, so
-    # the chat's last_message_at stays as it is.
-    result = await conn.execute(
-        s.messages.insert()
-        .values(
-            chat_id=chat_id,
-            direction="note",
-            author_kind="manager",
-            author_id=manager.id,
-            author_name=manager.name,
-            text=text,
-            meta=meta,
-            created_at=utcnow(),
-        )
-        .returning(s.messages.c.id)
-    )
-    return int(result.scalar_one())
 
 
 async def message_page(
