@@ -128,19 +128,16 @@ class SQLiteHotSQL(HotSQL):
         return list(range(top + 1, top + 1 + count))
 
 
-class DriverHotSQL(HotSQL):
-    """Statements through ``exec_driver_sql`` on an async connection: PostgreSQL (asyncpg wants
-    ``$n`` placeholders), or SQLite outside the writer thread."""
+class PostgresHotSQL(HotSQL):
+    """Statements through ``exec_driver_sql`` (asyncpg wants ``$n`` placeholders)."""
+
+    dialect = "postgresql"
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self.dialect = conn.dialect.name
         self._numbered: dict[str, str] = {}
-        self._dollar = conn.dialect.paramstyle == "numeric_dollar"
 
     def _sql(self, sql: str) -> str:
-        if not self._dollar:
-            return sql
         numbered = self._numbered.get(sql)
         if numbered is None:
             counter = iter(range(1, 1_000_000))
@@ -148,8 +145,8 @@ class DriverHotSQL(HotSQL):
             self._numbered[sql] = numbered
         return numbered
 
-    def ts(self, value: datetime) -> Any:
-        return value if self.dialect == "postgresql" else value.isoformat(" ", "microseconds")
+    def ts(self, value: datetime) -> datetime:
+        return value
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         result = await self.conn.exec_driver_sql(self._sql(sql), tuple(params))
@@ -165,9 +162,6 @@ class DriverHotSQL(HotSQL):
     async def new_ids(self, table: str, count: int) -> list[int]:
         if count == 0:
             return []
-        if self.dialect != "postgresql":  # SQLite: see SQLiteHotSQL
-            top = (await self.all(f"SELECT max(id) FROM {table}"))[0][0] or 0
-            return list(range(top + 1, top + 1 + count))
         rows = await self.all(
             f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, ?::int)",
             (count,),
@@ -176,8 +170,11 @@ class DriverHotSQL(HotSQL):
 
 
 def hot_sql(conn: AsyncConnection) -> HotSQL:
-    """The driver-level statement runner for a connection inside a write transaction."""
+    """The driver-level statement runner for a connection inside a write transaction:
+    ``Database.write_inline``'s, i.e. the SQLite writer thread or PostgreSQL."""
     inline: object = conn  # on SQLite's writer thread the "AsyncConnection" is an InlineConnection
     if isinstance(inline, InlineConnection):
         return SQLiteHotSQL(inline.sync_connection.connection.dbapi_connection)
-    return DriverHotSQL(conn)
+    if conn.dialect.name == "postgresql":
+        return PostgresHotSQL(conn)
+    raise TypeError("on SQLite the hot path runs in the writer thread: use Database.write_inline")
