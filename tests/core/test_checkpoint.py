@@ -1,0 +1,80 @@
+"""SQLite checkpoints run on their own thread, never inside a writer's commit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.core.db import Database
+
+ROWS = 600
+BLOB = 8192  # 600 x 8 KiB: well past the 1,000-page automatic checkpoint threshold
+
+
+async def _fill(db: Database) -> None:
+    async def work(conn: AsyncConnection) -> None:
+        await conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, data BLOB)")
+        for _ in range(ROWS):
+            await conn.exec_driver_sql("INSERT INTO filler (data) VALUES (randomblob(8192))")
+
+    await db.write_inline(work)
+
+
+async def _wait_for(condition: object, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.02)
+
+
+async def test_commits_leave_the_checkpoint_to_the_background_thread(tmp_path: Path) -> None:
+    path = tmp_path / "bridgekit.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        assert db.checkpointer is not None
+        db.checkpointer.delay = 0.5  # long enough to look at the file before it runs
+        await _fill(db)
+        # The commit wrote ~4.8 MB to the log and none of it to the database file: the
+        # automatic checkpoint, which would sync inside the commit, is off for writers.
+        assert path.stat().st_size < ROWS * BLOB / 10
+        assert Path(f"{path}-wal").stat().st_size > ROWS * BLOB
+        checkpointer = db.checkpointer
+        await _wait_for(lambda: checkpointer.checkpoints >= 1)
+        await _wait_for(lambda: path.stat().st_size > ROWS * BLOB)
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM filler"))).scalar() == ROWS
+    finally:
+        await db.dispose()
+
+
+async def test_the_aiosqlite_writer_commits_poke_it_too(tmp_path: Path) -> None:
+    path = tmp_path / "bridgekit.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        async with db.write() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)"))
+            await conn.execute(text("INSERT INTO t (data) VALUES (randomblob(1000000))"))
+            autocheckpoint = (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar()
+        assert autocheckpoint == 0
+        checkpointer = db.checkpointer
+        assert checkpointer is not None
+        await _wait_for(lambda: checkpointer.checkpoints >= 1)
+        assert path.stat().st_size > 1_000_000
+    finally:
+        await db.dispose()
+
+
+async def test_dispose_ends_the_thread_after_a_last_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "bridgekit.db"
+    db = Database(f"sqlite:///{path}")
+    checkpointer = db.checkpointer
+    assert checkpointer is not None
+    checkpointer.delay = 60  # only the stop can make it run now
+    await _fill(db)
+    await db.dispose()
+    assert checkpointer._thread is None
+    assert checkpointer.checkpoints == 1
+    assert path.stat().st_size > ROWS * BLOB
+
