@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core.onehop import InlineConnection
