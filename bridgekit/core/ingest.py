@@ -76,15 +76,11 @@ class _Item:
     chat_ids: list[int] = field(default_factory=list)
 
 
-def _contacts_of(message: InboundMessage, profile: CustomerProfile | None) -> list[Contact]:
-    contacts = [message.sender]
-    if profile is not None:
-        contacts.extend(c for c in profile.contacts if c not in contacts)
-    return contacts
-
-
-def _scope(contact: Contact, integration_id: int) -> int:
-    return 0 if contact.shared else integration_id
+def _contacts_of(message: InboundMessage, profile: CustomerProfile | None) -> Sequence[Contact]:
+    """The sender first, then the profile's handles (repeats are dropped by handle)."""
+    if profile is None or not profile.contacts:
+        return (message.sender,)
+    return (message.sender, *profile.contacts)
 
 
 class IngestPipeline:
@@ -413,15 +409,17 @@ class _BatchWriter:
     async def _customers(self, entries: list[tuple[_Item, int, int]]) -> tuple[list[int], list[int]]:
         """Find or create the customer of every entry (E7: join only via a verified handle)."""
         sql = self.sql
-        wanted: dict[tuple[str, int, str], Contact] = {}
+        wanted: dict[tuple[str, int, str], Contact] = {}  # the first contact seen per handle
         per_entry: list[list[tuple[str, int, str]]] = []
         for item, _raw, idx in entries:
             iid = item.bound.integration.id
-            keys = []
+            keys: list[tuple[str, int, str]] = []
             for c in _contacts_of(item.messages[idx], item.profiles[idx]):
-                key = (c.kind, _scope(c, iid), c.value)
-                wanted.setdefault(key, c)
-                keys.append(key)
+                key = (c.kind, 0 if c.shared else iid, c.value)
+                if key not in keys:
+                    keys.append(key)
+                    if key not in wanted:
+                        wanted[key] = c
             per_entry.append(keys)
         where, params = grouped_in(("ct.kind", "ct.scope", "ct.value"), wanted)
         rows = await sql.all(

@@ -6,6 +6,7 @@ messages, and posting a reply (through the outbox) or an internal note.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aiohttp import web
@@ -25,18 +26,22 @@ routes = web.RouteTableDef()
 PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
 
 
-@web.middleware
-async def api_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Authentication, then conflict retries, for the manager and customer APIs. Anything
-    else (webhooks above all: the hottest route) passes straight through one layer."""
-    if not request.path.startswith(("/api/", "/c/")):
-        response: web.StreamResponse = await handler(request)
-        return response
+API_PREFIXES = ("/api/", "/c/")
 
-    async def retried(req: web.Request) -> web.StreamResponse:
-        return await conflict_retry_middleware(req, handler)
 
-    return await auth_middleware(request, retried)
+def guarded(handler: Any) -> Any:
+    """``handler`` behind authentication, then conflict retries: how every route of the manager
+    and customer APIs is registered (``bridgekit.web.app``). A per-route wrapper, not an app
+    middleware: that one would also stand in front of every webhook, the hottest route."""
+
+    async def retried(request: web.Request) -> web.StreamResponse:
+        return await conflict_retry_middleware(request, handler)
+
+    @functools.wraps(handler)
+    async def guarded_handler(request: web.Request) -> web.StreamResponse:
+        return await auth_middleware(request, retried)
+
+    return guarded_handler
 
 
 @web.middleware
@@ -45,7 +50,7 @@ async def conflict_retry_middleware(request: web.Request, handler: Any) -> web.S
     deadlock (concurrent ingest, bots and managers touch the same chats). Handlers publish
     nothing before their transaction commits, so a retry is invisible; streamed uploads are
     not retried (their body cannot be read twice)."""
-    if not request.path.startswith(("/api/", "/c/")) or request.content_type.startswith("multipart/"):
+    if not request.path.startswith(API_PREFIXES) or request.content_type.startswith("multipart/"):
         response: web.StreamResponse = await handler(request)
         return response
     await request.read()  # buffered: a retried handler reads the same body again

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 from sqlalchemy import text
@@ -42,10 +42,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def create_app(bridge: Bridge) -> web.Application:
     """Build the app (plugin routes included); the bridge starts and stops with it."""
-    app = web.Application(
-        middlewares=[api.api_middleware],
-        client_max_size=bridge.config.max_body_bytes,
-    )
+    app = web.Application(client_max_size=bridge.config.max_body_bytes)
     app[BRIDGE] = bridge
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -61,7 +58,21 @@ async def create_app(bridge: Bridge) -> web.Application:
     app.router.add_route("POST", "/hooks/{integration}", handle_hook)
     app.router.add_route("GET", "/hooks/{integration}", handle_hook)
     for module in (api, api_views, api_chats, api_messages, api_notifications, api_realtime):
-        app.router.add_routes(module.routes)
+        app.router.add_routes(_guard_api(module.routes))
     for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):
-        app.router.add_routes(list(defs))
+        app.router.add_routes(_guard_api(defs))
     return app
+
+
+def _guard_api(defs: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
+    """Every route under ``/api/`` or ``/c/`` (plugin routes too) behind ``api.guarded``."""
+    guarded: list[web.AbstractRouteDef] = []
+    for route in defs:
+        if isinstance(route, web.RouteDef) and route.path.startswith(api.API_PREFIXES):
+            if isinstance(route.handler, type):
+                raise TypeError(f"class-based view at {route.path}: API routes must be functions")
+            route = web.RouteDef(route.method, route.path, api.guarded(route.handler), route.kwargs)
+        elif isinstance(route, web.StaticDef) and route.prefix.startswith(api.API_PREFIXES):
+            raise TypeError(f"static files at {route.prefix}: nothing under the API may skip its auth")
+        guarded.append(route)
+    return guarded
