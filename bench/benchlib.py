@@ -8,10 +8,40 @@ import os
 import signal
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
+
+
+# Per-request outcome codes in a load generator's result file (one byte per pool entry).
+NOT_SENT, ACKED, REFUSED, FAILED = 0, 1, 2, 3
+
+
+@dataclass
+class LoadState:
+    """A load generator's pool of pre-built requests and what became of each one."""
+
+    items: list[bytes]
+    outcome: bytearray
+    ok: int  # the answer that acknowledges: 200 for HTTP, 250 for SMTP
+    stop: bool = False
+    next_index: int = 0
+    completed: int = 0
+    errors: list[str] = field(default_factory=list)
+    counts: dict[int, int] = field(default_factory=dict)  # answers by status or reply code
+
+    def take(self) -> int | None:
+        if self.stop or self.next_index >= len(self.items):
+            return None
+        self.next_index += 1
+        return self.next_index - 1
+
+    def done(self, index: int, code: int) -> None:
+        self.completed += 1
+        self.counts[code] = self.counts.get(code, 0) + 1
+        self.outcome[index] = ACKED if code == self.ok else REFUSED
 
 
 def free_port() -> int:

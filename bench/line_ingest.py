@@ -44,11 +44,22 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import cpu_seconds, free_port, pct, run_load_generator, spawn, stop, tail
+from benchlib import (
+    ACKED,
+    FAILED,
+    LoadState,
+    cpu_seconds,
+    free_port,
+    pct,
+    run_load_generator,
+    spawn,
+    stop,
+    tail,
+)
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
@@ -72,9 +83,6 @@ LABELS = {
 }
 TARGET_VS_A = 1.0
 TARGET_VS_B = 0.6
-
-# Per-request outcome codes in the load generator's result file (one byte per pool entry).
-NOT_SENT, ACKED, NON_200, FAILED = 0, 1, 2, 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,29 +170,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, b"\r\nconnection: close" in lower
 
 
-@dataclass
-class _LoadState:
-    requests: list[bytes]
-    outcome: bytearray
-    stop: bool = False
-    next_index: int = 0
-    completed: int = 0
-    errors: list[str] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-
-    def take(self) -> int | None:
-        if self.stop or self.next_index >= len(self.requests):
-            return None
-        self.next_index += 1
-        return self.next_index - 1
-
-    def done(self, index: int, status: int) -> None:
-        self.completed += 1
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        self.outcome[index] = ACKED if status == 200 else NON_200
-
-
-async def _raw_worker(state: _LoadState, port: int, timeout: float) -> None:
+async def _raw_worker(state: LoadState, port: int, timeout: float) -> None:
     """One keep-alive connection sending pre-built request bytes (lighter than a client lib)."""
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
@@ -194,7 +180,7 @@ async def _raw_worker(state: _LoadState, port: int, timeout: float) -> None:
                 if writer is None:
                     reader, writer = await asyncio.open_connection(HOST, port)
                 assert reader is not None
-                writer.write(state.requests[index])
+                writer.write(state.items[index])
                 status, close = await asyncio.wait_for(_read_response(reader), timeout)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
                 state.outcome[index] = FAILED
@@ -212,11 +198,11 @@ async def _raw_worker(state: _LoadState, port: int, timeout: float) -> None:
             writer.close()
 
 
-async def _aiohttp_workers(state: _LoadState, port: int, concurrency: int, timeout: float) -> None:
+async def _aiohttp_workers(state: LoadState, port: int, concurrency: int, timeout: float) -> None:
     import aiohttp
 
     url = f"http://{HOST}:{port}{HOOK_PATH}"
-    bodies = [_split_request(r) for r in state.requests]
+    bodies = [_split_request(r) for r in state.items]
 
     async def worker(session: aiohttp.ClientSession) -> None:
         while (index := state.take()) is not None:
@@ -274,7 +260,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     pool = _load_pool(args.pool_file)
     count = min(len(pool), args.max_requests)
     # Everything is built before the clock starts: the generator only writes and reads bytes.
-    state = _LoadState([_build_request(args.port, b, s) for b, s in pool[:count]], bytearray(count))
+    state = LoadState([_build_request(args.port, b, s) for b, s in pool[:count]], bytearray(count), ok=200)
     del pool
     if args.client == "aiohttp":
         runner = asyncio.ensure_future(_aiohttp_workers(state, args.port, args.concurrency, args.timeout))
@@ -305,8 +291,8 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         "warmup_seconds": t0 - started,
         "sent": state.next_index,
         "acked": state.outcome.count(ACKED),
-        "statuses": {str(k): v for k, v in sorted(state.statuses.items())},
-        "non_200": sum(v for k, v in state.statuses.items() if k != 200),
+        "statuses": {str(k): v for k, v in sorted(state.counts.items())},
+        "non_200": sum(v for k, v in state.counts.items() if k != 200),
         "errors": len(state.errors) + len(crashes),
         "error_samples": (state.errors + crashes)[:5],
         "pool_exhausted": exhausted,

@@ -49,11 +49,23 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlib import cpu_seconds, free_port, pct, run_load_generator, spawn, stop, tail
+from benchlib import (
+    ACKED,
+    FAILED,
+    REFUSED,
+    LoadState,
+    cpu_seconds,
+    free_port,
+    pct,
+    run_load_generator,
+    spawn,
+    stop,
+    tail,
+)
 
 SCRIPT = str(Path(__file__).resolve())
 HOST = "127.0.0.1"
@@ -71,8 +83,6 @@ STARVED = 0.15
 TARGETS = ("bridgekit", "baseline")
 LABELS = {"bridgekit": "bridgekit", "baseline": "baseline (aiosmtpd+mail-parser, no storage)"}
 
-# Per-mail outcome codes in the load generator's result file (one byte per pool entry).
-NOT_SENT, ACKED, NON_250, FAILED = 0, 1, 2, 3
 
 CRLF = b"\r\n"
 
@@ -429,29 +439,7 @@ async def _reply(reader: asyncio.StreamReader) -> bytes:
             return b"".join(lines)
 
 
-@dataclass
-class _LoadState:
-    payloads: list[bytes]
-    outcome: bytearray
-    stop: bool = False
-    next_index: int = 0
-    completed: int = 0
-    errors: list[str] = field(default_factory=list)
-    codes: dict[int, int] = field(default_factory=dict)
-
-    def take(self) -> int | None:
-        if self.stop or self.next_index >= len(self.payloads):
-            return None
-        self.next_index += 1
-        return self.next_index - 1
-
-    def done(self, index: int, code: int) -> None:
-        self.completed += 1
-        self.codes[code] = self.codes.get(code, 0) + 1
-        self.outcome[index] = ACKED if code == 250 else NON_250
-
-
-async def _raw_worker(state: _LoadState, port: int, timeout: float) -> None:
+async def _raw_worker(state: LoadState, port: int, timeout: float) -> None:
     """One persistent SMTP connection sending pre-built DATA payloads."""
     mail_from = f"MAIL FROM:<{ENVELOPE_FROM}>\r\n".encode()
     rcpt_to = f"RCPT TO:<{ADDRESS}>\r\n".encode()
@@ -481,12 +469,12 @@ async def _raw_worker(state: _LoadState, port: int, timeout: float) -> None:
                     await command(b"DATA\r\n", 354, "DATA")
                     assert writer is not None
                     assert reader is not None
-                    writer.write(state.payloads[index])
+                    writer.write(state.items[index])
                     reply = await _reply(reader)
             except SmtpError as exc:
                 state.completed += 1
-                state.codes[exc.code] = state.codes.get(exc.code, 0) + 1
-                state.outcome[index] = NON_250
+                state.counts[exc.code] = state.counts.get(exc.code, 0) + 1
+                state.outcome[index] = REFUSED
                 state.errors.append(str(exc))
                 if writer is not None:
                     writer.close()
@@ -512,7 +500,7 @@ async def _raw_worker(state: _LoadState, port: int, timeout: float) -> None:
             writer.close()
 
 
-async def _aiosmtplib_worker(state: _LoadState, raws: list[bytes], port: int, timeout: float) -> None:
+async def _aiosmtplib_worker(state: LoadState, raws: list[bytes], port: int, timeout: float) -> None:
     import aiosmtplib
 
     client: Any = None
@@ -570,7 +558,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     payloads = [dot_stuff(r) for r in raws] if args.client == "raw" else []
     build_seconds = time.perf_counter() - built
     mean_bytes = sum(len(r) for r in raws) / max(1, len(raws))
-    state = _LoadState(payloads if args.client == "raw" else raws, bytearray(len(raws)))
+    state = LoadState(payloads if args.client == "raw" else raws, bytearray(len(raws)), ok=250)
     if args.client == "raw":
         del raws
         tasks = [
@@ -579,7 +567,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         ]
     else:
         tasks = [
-            asyncio.ensure_future(_aiosmtplib_worker(state, state.payloads, args.port, args.timeout))
+            asyncio.ensure_future(_aiosmtplib_worker(state, state.items, args.port, args.timeout))
             for _ in range(args.concurrency)
         ]
     started = time.monotonic()
@@ -587,9 +575,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     if done:
         state.stop = True
         await asyncio.gather(*tasks, return_exceptions=True)
-        return {
-            "error": f"the mail pool ({len(state.payloads)}) ran out during the warm-up; raise --max-mails"
-        }
+        return {"error": f"the mail pool ({len(state.items)}) ran out during the warm-up; raise --max-mails"}
     wait0 = _runqueue_wait(args.server_pid)
     c0, t0, own0, srv0 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
     _, pending = await asyncio.wait(tasks, timeout=args.duration)
@@ -609,8 +595,8 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         "mean_bytes": mean_bytes,
         "sent": state.next_index,
         "acked": state.outcome.count(ACKED),
-        "codes": {str(k): v for k, v in sorted(state.codes.items())},
-        "non_250": sum(v for k, v in state.codes.items() if k != 250),
+        "codes": {str(k): v for k, v in sorted(state.counts.items())},
+        "non_250": sum(v for k, v in state.counts.items() if k != 250),
         "errors": len(state.errors) + len(crashes),
         "error_samples": (state.errors + crashes)[:5],
         "pool_exhausted": exhausted,
