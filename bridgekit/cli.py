@@ -32,6 +32,18 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(path)
 
 
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (a dependency except on Windows), else asyncio's own.
+
+    aiohttp's protocol code runs on either; uvloop's C transports measured ~4% more
+    webhooks/s (bench/line_ingest.py)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bridgekit.web.app import create_app
 
@@ -51,7 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  listening {config.base_url}  (health: {config.base_url}/health)",
         flush=True,
     )
-    web.run_app(create_app(bridge), host=config.host, port=config.port, print=None, access_log=None)
+    loop = _event_loop()
+    web.run_app(
+        create_app(bridge), host=config.host, port=config.port, print=None, access_log=None, loop=loop
+    )
     return 0
 
 

@@ -157,6 +157,8 @@ class IngestPipeline:
         """Drop repeats inside one delivery. Redeliveries of committed events are dropped by
         the commit itself (one batched query for the whole group), not by a read per request:
         that read cost more than everything else on the hot path."""
+        if len(messages) < 2:  # most webhooks carry one event
+            return list(messages)
         seen: set[str] = set()
         out = []
         for m in messages:

@@ -18,7 +18,7 @@ async def handle_hook(request: web.Request) -> web.StreamResponse:
         method=request.method,
         path=request.path,
         headers={k.lower(): v for k, v in request.headers.items()},
-        query=dict(request.query),
+        query=dict(request.query) if request.query_string else {},
         body=body,
         remote=request.remote,
         received_at=utcnow(),

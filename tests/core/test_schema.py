@@ -65,3 +65,36 @@ def test_the_hot_path_lookups_are_served_by_indexes(tmp_path) -> None:
             assert "SEARCH" in plan
             assert "SCAN" not in plan
     engine.dispose()
+
+
+def test_status_reports_find_outbound_messages_through_the_partial_index(tmp_path) -> None:
+    """Migration 0004: the provider-id index holds outbound messages only (inbound ones have
+    no provider id), and a delivery report's look-up is still an index search."""
+    import asyncio
+
+    from sqlalchemy import and_, create_engine, or_, select, text
+
+    from bridgekit.core import schema as s
+
+    path = tmp_path / "plan.db"
+    asyncio.run(Database(f"sqlite+aiosqlite:///{path}").migrate())
+    engine = create_engine(f"sqlite:///{path}")
+    m = s.messages.c
+    query = select(m.id, m.delivery_status).where(
+        or_(
+            and_(m.integration_id == 1, m.provider_message_id == "p1"),
+            and_(m.integration_id == 2, m.provider_message_id == "p2"),
+        )
+    )
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = " ".join(row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+        where = conn.scalar(
+            text(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_messages_integration_id_provider_message_id'"
+            )
+        )
+    engine.dispose()
+    assert "ix_messages_integration_id_provider_message_id" in plan
+    assert "SCAN" not in plan
+    assert where.endswith("WHERE provider_message_id IS NOT NULL")
