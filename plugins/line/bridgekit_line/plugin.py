@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import mimetypes
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -88,7 +88,7 @@ class LinePlugin:
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
         self.client = LineClient(self._get_session)
-        self._profiles: TTLCache[tuple[str, str], str | None] = TTLCache(_PROFILE_CACHE_MAX, 3600.0)
+        self._profiles: TTLCache[tuple[str, str], CustomerProfile] = TTLCache(_PROFILE_CACHE_MAX, 3600.0)
         self._used_reply_tokens: TTLCache[str, bool] = TTLCache(_USED_TOKENS_MAX, 120.0)
 
     async def _get_session(self) -> aiohttp.ClientSession:
@@ -169,13 +169,7 @@ class LinePlugin:
         if message.sender.kind != ev.CONTACT_KIND:
             return None
         user_id = message.sender.value
-        name = await self._display_name(integration, message.meta, user_id)
-        contact = Contact(kind=ev.CONTACT_KIND, value=user_id, name=name, verified=True, shared=False)
-        return CustomerProfile(name=name, contacts=(contact,))
-
-    async def _display_name(
-        self, integration: Integration, meta: Mapping[str, Any], user_id: str
-    ) -> str | None:
+        meta = message.meta
         # Group and room members who are not friends of the bot have no /profile; LINE
         # offers member-profile endpoints for them instead.
         if meta.get("source_type") == "group" and meta.get("group_id"):
@@ -185,21 +179,33 @@ class LinePlugin:
         else:
             path = f"profile/{user_id}"
         key = (integration.name, path)
+        # The profile itself is cached, not only the name: it is asked for on every message.
         hit, cached = self._profiles.get(key)
-        if hit:
+        if hit and cached is not None:
             return cached
+        name = await self._display_name(integration, user_id, path)
+        contact = Contact(kind=ev.CONTACT_KIND, value=user_id, name=name, verified=True, shared=False)
+        profile = CustomerProfile(name=name, contacts=(contact,))
+        self._profiles.set(key, profile, self._profile_ttl(integration) if name else _PROFILE_NEGATIVE_TTL)
+        return profile
+
+    @staticmethod
+    def _profile_ttl(integration: Integration) -> float:
+        try:
+            return LineSettings.from_integration(integration).profile_cache_ttl
+        except ConfigError:
+            return _PROFILE_NEGATIVE_TTL
+
+    async def _display_name(self, integration: Integration, user_id: str, path: str) -> str | None:
         try:
             settings = LineSettings.from_integration(integration)
             profile = await self.client.profile(settings, secret(integration, "channel_access_token"), path)
         except Exception as exc:
             # A profile failure must never fail ingest: the customer simply has no name yet.
             log.warning("LINE profile look-up for %s failed: %s", user_id, exc)
-            self._profiles.set(key, None, _PROFILE_NEGATIVE_TTL)
             return None
         name = profile.get("displayName") if profile else None
-        name = name if isinstance(name, str) and name else None
-        self._profiles.set(key, name, settings.profile_cache_ttl if name else _PROFILE_NEGATIVE_TTL)
-        return name
+        return name if isinstance(name, str) and name else None
 
     # --- outbound ------------------------------------------------------------------
 
