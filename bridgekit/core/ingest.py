@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -74,6 +74,20 @@ class _Item:
     future: asyncio.Future[IngestOutcome]
     message_ids: list[int] = field(default_factory=list)
     chat_ids: list[int] = field(default_factory=list)
+
+
+def _plain(mapping: Mapping[str, str]) -> dict[str, str]:
+    """A dict for JSON, without copying one that already is (the web handler's are)."""
+    return mapping if type(mapping) is dict else dict(mapping)
+
+
+def _first(keys: Sequence[tuple[str, int, str]], found: dict[tuple[str, int, str], int]) -> int | None:
+    """The value of the first key in ``found`` (a loop: no generator per message)."""
+    for key in keys:
+        value = found.get(key)
+        if value is not None:
+            return value
+    return None
 
 
 def _contacts_of(message: InboundMessage, profile: CustomerProfile | None) -> Sequence[Contact]:
@@ -269,9 +283,7 @@ class IngestPipeline:
             outcomes[(status, item.bound.integration.name)] += 1
             if not item.future.done():
                 item.future.set_result(
-                    IngestOutcome(
-                        status, 200, message_ids=list(item.message_ids), response=item.result.response
-                    )
+                    IngestOutcome(status, 200, message_ids=item.message_ids, response=item.result.response)
                 )
         for (status, integration), count in outcomes.items():
             self.metrics.inc("bridgekit_ingest_total", count, outcome=status, integration=integration)
@@ -367,8 +379,8 @@ class _BatchWriter:
                     sql.ts(i.delivery.received_at or self.now),
                     i.delivery.method,
                     i.delivery.path,
-                    sql.json(dict(i.delivery.headers)),
-                    sql.json(dict(i.delivery.query)),
+                    sql.json(_plain(i.delivery.headers)),
+                    sql.json(_plain(i.delivery.query)),
                     i.delivery.body,
                     i.delivery.remote,
                     "accepted",
@@ -452,11 +464,11 @@ class _BatchWriter:
         new_for_key: dict[tuple[str, int, str], int] = {}  # handle -> index in new_customers
         pending_new: list[tuple[int, int]] = []  # (entry index, new customer index)
         for n, keys in enumerate(per_entry):
-            found = next((verified[k] for k in keys if k in verified), None)
+            found = _first(keys, verified)
             if found is None:
-                found = next((lead[k] for k in keys if k in lead), None)
+                found = _first(keys, lead)
             if found is None:
-                new_index = next((new_for_key[k] for k in keys if k in new_for_key), None)
+                new_index = _first(keys, new_for_key)
                 if new_index is None:
                     item, _raw, idx = entries[n]
                     profile = item.profiles[idx]
