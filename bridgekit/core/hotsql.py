@@ -12,7 +12,7 @@ commit writes with a few fixed statements of plain SQL instead:
 * values are encoded the way SQLAlchemy's column types store them (:meth:`HotSQL.ts`,
   :meth:`HotSQL.json`), so everything else keeps reading the rows through Core.
 
-On SQLite the statements run on the writer thread's own ``sqlite3`` cursor (see
+On SQLite the statements run on the inline writer's own ``sqlite3`` cursor (see
 ``bridgekit.core.onehop``); on PostgreSQL through the connection's ``exec_driver_sql``.
 """
 
@@ -104,7 +104,7 @@ class HotSQL:
 
 
 class SQLiteHotSQL(HotSQL):
-    """Statements on the ``sqlite3`` connection of the writer thread (never suspends).
+    """Statements on the inline writer's ``sqlite3`` connection (never suspends).
 
     Ids: inside the ``BEGIN IMMEDIATE`` transaction nobody else writes, so ``max(id) + 1``
     onwards is free; it is what SQLite itself would assign (the tables have no AUTOINCREMENT).
@@ -177,10 +177,10 @@ class PostgresHotSQL(HotSQL):
 
 def hot_sql(conn: AsyncConnection) -> HotSQL:
     """The driver-level statement runner for a connection inside a write transaction:
-    ``Database.write_inline``'s, i.e. the SQLite writer thread or PostgreSQL."""
-    inline: object = conn  # on SQLite's writer thread the "AsyncConnection" is an InlineConnection
+    ``Database.write_inline``'s, i.e. SQLite's inline writer or PostgreSQL."""
+    inline: object = conn  # on SQLite's inline writer the "AsyncConnection" is an InlineConnection
     if isinstance(inline, InlineConnection):
         return SQLiteHotSQL(inline.sync_connection.connection.dbapi_connection)
     if conn.dialect.name == "postgresql":
         return PostgresHotSQL(conn)
-    raise TypeError("on SQLite the hot path runs in the writer thread: use Database.write_inline")
+    raise TypeError("on SQLite the hot path runs on the inline writer: use Database.write_inline")

@@ -1,14 +1,15 @@
-"""One thread hop per SQLite write transaction on the hot path.
+"""One SQLite write transaction on the hot path, run in one go on a plain connection.
 
 aiosqlite hands every statement to its thread and back (several hops per statement); for a
 group commit of ~10 statements that hand-off, not SQLite, dominated the cost. Here a whole
-unit of work runs in one dedicated writer thread on a plain synchronous connection.
+unit of work runs on a plain synchronous connection: in one dedicated writer thread, or on
+the event loop itself when the process has one CPU (``Database.writer_thread``).
 
 The unit of work stays ordinary ``async def`` code taking an ``AsyncConnection``-like object,
 so the same code runs on PostgreSQL's real async connection. On SQLite it receives
 :class:`InlineConnection`, whose coroutines finish without ever suspending; :func:`drive`
-runs such a coroutine to completion in the writer thread and refuses one that tries to wait
-for the event loop (hot-path code must only talk to the database).
+runs such a coroutine to completion in one call and refuses one that tries to wait for the
+event loop (hot-path code must only talk to the database).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
     coro.close()
-    raise SuspendedError("code run in the SQLite writer thread awaited something other than the database")
+    raise SuspendedError("code run by the SQLite inline writer awaited something other than the database")
 
 
 class InlineConnection:
