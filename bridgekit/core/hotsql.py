@@ -87,6 +87,11 @@ class HotSQL:
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError
 
+    async def data_version(self) -> int | None:
+        """SQLite's ``PRAGMA data_version`` of this connection: it changes when another
+        connection has committed since. None where there is no such thing."""
+        return None
+
     async def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         raise NotImplementedError
 
@@ -123,6 +128,9 @@ class SQLiteHotSQL(HotSQL):
 
     async def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(sql, params)
+
+    async def data_version(self) -> int:
+        return int(self.cursor.execute("PRAGMA data_version").fetchone()[0])
 
     async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.cursor.executemany(sql, rows)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
+from bridgekit.core.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.model import (
     Contact,
@@ -123,6 +124,7 @@ class IngestPipeline:
         self._queued: asyncio.Future[None] | None = None
         self._committer: asyncio.Task[None] | None = None
         self._flow_written = False
+        self.routes = RoutingCache()
 
     # --- entry point ---------------------------------------------------------------------
 
@@ -262,11 +264,20 @@ class IngestPipeline:
         listened = self.hooks.listened_flow_kinds()
 
         async def work(conn: AsyncConnection) -> _BatchWriter:
-            writer = _BatchWriter(conn, batch, self.channel_id, listened)
+            # Read inside the write transaction: nobody else commits until it ends.
+            db = self.db
+            counts = (db.inline_connections, db.inline_commits)
+            writer = _BatchWriter(conn, batch, self.channel_id, listened, self.routes, counts)
             await writer.write()
             return writer
 
         writer = await retry_on_conflict(lambda: self.db.write_inline(work))
+        if writer.next_token is not None:
+            self.routes.committed(writer.seen, writer.next_token)
+            if writer.cache_hits:
+                self.metrics.inc("bridgekit_ingest_route_lookups_total", writer.cache_hits, source="cache")
+        if writer.cache_misses:
+            self.metrics.inc("bridgekit_ingest_route_lookups_total", writer.cache_misses, source="database")
         self._flow_written |= writer.wrote_flow
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
@@ -351,9 +362,21 @@ class _BatchWriter:
     """
 
     def __init__(
-        self, conn: AsyncConnection, batch: list[_Item], channel_id: int, listened: frozenset[str]
+        self,
+        conn: AsyncConnection,
+        batch: list[_Item],
+        channel_id: int,
+        listened: frozenset[str],
+        routes: RoutingCache | None = None,
+        inline_counts: tuple[int, int] = (0, 0),
     ) -> None:
         self.events: list[Event] = []  # published after the commit
+        self.routes = routes
+        self.inline_counts = inline_counts  # the inline writer's (connections, commits) so far
+        self.cached: RoutingCache | None = None  # the routing cache, when it may be used
+        self.seen = BatchRoutes()  # what this batch read and changed, for the cache
+        self.next_token: Token | None = None  # the cache's token once this batch has committed
+        self.cache_hits = self.cache_misses = 0
         self.listened = listened  # flow event kinds some bot listens to
         self.new_chat_ids: set[int] = set()  # routing announces these; no message alerts
         self.wrote_flow = False
@@ -368,6 +391,7 @@ class _BatchWriter:
         sql = self.sql
         for item in self.batch:  # outputs of an earlier, rolled-back attempt
             item.message_ids, item.chat_ids = [], []
+        await self._check_routes()
         raw_ids = await sql.new_ids("raw_deliveries", len(self.batch))
         await sql.insert(
             "raw_deliveries",
@@ -399,6 +423,19 @@ class _BatchWriter:
             chat_ids = await self._chats(entries, customer_ids, contact_ids)
             await self._messages(entries, chat_ids)
         await self._status_updates()
+
+    async def _check_routes(self) -> None:
+        """Use the routing cache only if nobody but the ingest wrote since its last batch."""
+        if self.routes is None:
+            return
+        version = await self.sql.data_version()
+        connections, commits = self.inline_counts
+        token = None if version is None else (version, connections, commits)
+        if self.routes.usable(token) and version is not None:
+            self.cached = self.routes
+            # This batch's commit is the inline writer's next one; our own commit leaves
+            # data_version as it is.
+            self.next_token = (version, connections, commits + 1)
 
     async def _drop_duplicates(self) -> None:
         total = sum(len(i.messages) for i in self.batch)
@@ -442,22 +479,17 @@ class _BatchWriter:
                     if key not in wanted:
                         wanted[key] = c
             per_entry.append(keys)
-        where, params = grouped_in(("ct.kind", "ct.scope", "ct.value"), wanted)
-        rows = await sql.all(
-            "SELECT ct.id, ct.kind, ct.scope, ct.value, ct.customer_id, ct.verified, cu.is_lead"
-            f" FROM contacts ct JOIN customers cu ON cu.id = ct.customer_id WHERE {where} ORDER BY ct.id",
-            params,
-        )
+        contacts_of = await self._contact_rows(wanted)
         verified: dict[tuple[str, int, str], int] = {}
         lead: dict[tuple[str, int, str], int] = {}
         owned: dict[tuple[int, str, int, str], int] = {}  # (customer, handle) -> contact id
-        for contact_id, kind, scope, value, customer_id, is_verified, is_lead in rows:
-            key = (kind, scope, value)
-            owned[(customer_id, *key)] = contact_id
-            if is_verified:
-                verified.setdefault(key, customer_id)
-            elif is_lead:
-                lead.setdefault(key, customer_id)
+        for key, handle_rows in contacts_of.items():
+            for contact_id, customer_id, is_verified, is_lead in handle_rows:  # oldest first
+                owned[(customer_id, *key)] = contact_id
+                if is_verified:
+                    verified.setdefault(key, customer_id)
+                elif is_lead:
+                    lead.setdefault(key, customer_id)
 
         result: list[int | None] = []
         new_customers: list[list[Any]] = []
@@ -503,11 +535,84 @@ class _BatchWriter:
             row[0] = new_id
         await sql.insert("contacts", CONTACT_COLUMNS, list(contact_rows.values()))
         owned.update(zip(contact_rows, new_contact_ids, strict=True))
+        self.seen.changed_handles.update((kind, scope, value) for _cid, kind, scope, value in contact_rows)
         customer_ids = [cid for cid in result if cid is not None]
         # The handle each message came from: replies go back to it (a customer may have several).
         return customer_ids, [
             owned[(cid, *keys[0])] for cid, keys in zip(customer_ids, per_entry, strict=True)
         ]
+
+    async def _contact_rows(self, wanted: Iterable[Handle]) -> dict[Handle, Sequence[ContactRow]]:
+        """Every contact of each handle, oldest first: from the cache, else one query."""
+        found: dict[Handle, Sequence[ContactRow]] = {}
+        cache = self.cached
+        if cache is None:
+            missing = list(wanted)
+        else:
+            missing = []
+            for key in wanted:
+                known = cache.handles.get(key)
+                if known is None:
+                    missing.append(key)
+                else:
+                    found[key] = known
+            self.cache_hits += len(found)
+        if not missing:
+            return found
+        self.cache_misses += len(missing)
+        fetched: dict[Handle, list[ContactRow]] = {key: [] for key in missing}
+        where, params = grouped_in(("ct.kind", "ct.scope", "ct.value"), missing)
+        for contact_id, kind, scope, value, customer_id, is_verified, is_lead in await self.sql.all(
+            "SELECT ct.id, ct.kind, ct.scope, ct.value, ct.customer_id, ct.verified, cu.is_lead"
+            f" FROM contacts ct JOIN customers cu ON cu.id = ct.customer_id WHERE {where} ORDER BY ct.id",
+            params,
+        ):
+            fetched.setdefault((kind, scope, value), []).append(
+                (contact_id, customer_id, bool(is_verified), bool(is_lead))
+            )
+        found.update(fetched)
+        if cache is not None:
+            self.seen.handles.update((key, tuple(rows)) for key, rows in fetched.items())
+        return found
+
+    async def _chat_keys(
+        self, lookups: Iterable[ThreadKey]
+    ) -> tuple[dict[ThreadKey, tuple[int, int]], dict[int, str]]:
+        """(key -> (chat, customer), chat -> state) of the keys that point at a chat."""
+        by_key: dict[ThreadKey, tuple[int, int]] = {}
+        state: dict[int, str] = {}
+        cache = self.cached
+        if cache is None:
+            missing = list(lookups)
+        else:
+            missing = []
+            hits = 0
+            for key in lookups:
+                known, target, chat_state = cache.chat_of(key)
+                if not known:
+                    missing.append(key)
+                    continue
+                hits += 1
+                if target is not None and chat_state is not None:
+                    by_key[key] = target
+                    state[target[0]] = chat_state
+            self.cache_hits += hits
+        if not missing:
+            return by_key, state
+        self.cache_misses += len(missing)
+        where, params = grouped_in(("k.integration_id", 'k."key"'), missing)
+        rows = await self.sql.all(
+            'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
+            f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",
+            params,
+        )
+        for iid, key, chat_id, customer_id, chat_state in rows:
+            by_key[(iid, key)] = (chat_id, customer_id)
+            state[chat_id] = chat_state
+        if cache is not None:
+            self.seen.keys.update((key, by_key.get(key)) for key in missing)  # None: no chat yet
+            self.seen.chat_states.update((r[2], r[4]) for r in rows)
+        return by_key, state
 
     async def _chats(
         self, entries: list[tuple[_Item, int, int]], customer_ids: list[int], contact_ids: list[int]
@@ -520,15 +625,8 @@ class _BatchWriter:
             iid = item.bound.integration.id
             lookups.add((iid, msg.thread_key))
             lookups.update((iid, ref) for ref in msg.thread_refs)
-        where, params = grouped_in(("k.integration_id", 'k."key"'), lookups)
-        rows = await sql.all(
-            'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
-            f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",
-            params,
-        )
-        # (integration, key) -> (chat id, customer id)
-        by_key = {(r[0], r[1]): (r[2], r[3]) for r in rows}
-        state: dict[int, str] = {r[2]: r[4] for r in rows}
+        # (integration, key) -> (chat id, customer id); chat id -> state
+        by_key, state = await self._chat_keys(lookups)
 
         chat_of: list[int | None] = []
         new_chats: list[list[Any]] = []
@@ -587,6 +685,7 @@ class _BatchWriter:
         if new_ids:
             self.events.extend(await route_new_chats(self.conn, new_ids, team_of_new))
         if reopened:
+            self.seen.changed_chats.update(reopened)
             await sql.run(
                 "UPDATE chats SET state = 'open', closed_at = NULL"
                 f" WHERE id IN ({placeholders(len(reopened))})",
@@ -612,6 +711,7 @@ class _BatchWriter:
                 continue  # already points at this chat: most messages of a running chat
             key_rows[(iid, msg.thread_key)] = (iid, msg.thread_key, chat_of[n])
         if key_rows:
+            self.seen.changed_keys.update(key_rows)
             await sql.run_many(UPSERT_CHAT_KEY, list(key_rows.values()))
         return [c for c in chat_of if c is not None]
 
