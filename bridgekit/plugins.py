@@ -135,7 +135,9 @@ class HookCaller:
             return None
         # Called on every webhook: no generic _invoke (one coroutine frame and an
         # isawaitable check fewer per call).
-        args = {name: kwargs[name] for name in owned.argnames}
+        # pluggy checked at registration that an implementation's arguments are a subset
+        # of the spec's: as many means the same ones.
+        args = kwargs if len(owned.argnames) == len(kwargs) else {n: kwargs[n] for n in owned.argnames}
         if owned.is_async:
             return await owned.function(**args)
         result = owned.function(**args)

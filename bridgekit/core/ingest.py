@@ -77,7 +77,7 @@ class _Item:
     chat_ids: list[int] = field(default_factory=list)
 
 
-def _plain(mapping: Mapping[str, str]) -> dict[str, str]:
+def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """A dict for JSON, without copying one that already is (the web handler's are)."""
     return mapping if type(mapping) is dict else dict(mapping)
 
@@ -164,8 +164,12 @@ class IngestPipeline:
             return IngestOutcome("accepted", 200, response=result.response)  # a handshake
 
         messages = self._unique(result.messages)
-        profiles = [await self._identify(bound, m) for m in messages]
-        files = [[await self.files.put(a.data) for a in m.attachments] for m in messages]
+        # Plain loops: in Python 3.11 a comprehension that awaits is a coroutine of its own.
+        profiles: list[CustomerProfile | None] = []
+        files: list[list[StoredFile]] = []
+        for m in messages:
+            profiles.append(await self._identify(bound, m))
+            files.append([await self.files.put(a.data) for a in m.attachments] if m.attachments else [])
         future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
         self._ensure_committer()
         self._queue.append(_Item(bound, delivery, result, messages, profiles, files, future))
@@ -731,7 +735,7 @@ class _BatchWriter:
                     "customer",
                     (profile.name if profile and profile.name else None) or msg.sender.name,
                     msg.text,
-                    sql.json(dict(msg.meta)),
+                    sql.json(_plain(msg.meta)),
                     msg.event_id,
                     msg.automated,
                     raw_id,

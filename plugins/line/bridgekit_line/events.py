@@ -77,7 +77,7 @@ def _sent_at(timestamp: Any) -> datetime | None:
         return None
     try:
         # Naive UTC, like every timestamp the core stores (bridgekit.core.clock).
-        return _EPOCH + timedelta(milliseconds=timestamp)
+        return _EPOCH + timedelta(0, 0, 0, timestamp)  # positional milliseconds: faster than by name
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -247,7 +247,10 @@ def parse_body(body: bytes) -> ParsedBody:
     events = data.get("events")
     if not isinstance(events, list):
         raise MalformedDelivery("LINE webhook body has no 'events' array")
-    if not all(isinstance(event, dict) for event in events):
-        raise MalformedDelivery("LINE webhook 'events' holds something that is not an object")
     destination = _str(data.get("destination"))
-    return ParsedBody(destination, [parse_event(event, destination) for event in events])
+    parsed = []
+    for event in events:
+        if not isinstance(event, dict):
+            raise MalformedDelivery("LINE webhook 'events' holds something that is not an object")
+        parsed.append(parse_event(event, destination))
+    return ParsedBody(destination, parsed)
