@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from bridgekit.frozen_init import faster_init, is_frozen_slotted_dataclass
+
 
 class InboxSlot(enum.IntEnum):
     """The fixed inbox order of integration types (SPEC P3).
@@ -287,3 +289,10 @@ class TranscriptEntry:
     text: str
     created_at: datetime
     raw: bytes | None = None
+
+
+# Every webhook builds several of these; see bridgekit.frozen_init for why and what stays.
+for _model in list(globals().values()):
+    if isinstance(_model, type) and _model.__module__ == __name__ and is_frozen_slotted_dataclass(_model):
+        faster_init(_model)
+del _model
