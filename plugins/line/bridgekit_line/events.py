@@ -187,24 +187,27 @@ def _message_event(message: Mapping[str, Any], meta: dict[str, Any]) -> tuple[st
 
 def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEvent:
     """Normalise one webhook event object. Never raises for an unknown or odd event."""
-    etype = _str(event.get("type")) or "unknown"
-    source = event.get("source")
+    get = event.get  # called for every webhook: look-ups bound once
+    etype = _str(get("type")) or "unknown"
+    source = get("source")
     thread_key, sender, meta = _who(source if isinstance(source, dict) else {}, destination)
-    delivery_context = event.get("deliveryContext")
+    delivery_context = get("deliveryContext")
+    webhook_event_id = _str(get("webhookEventId"))
+    timestamp = get("timestamp")
     meta["line_event_type"] = etype
-    meta["webhook_event_id"] = _str(event.get("webhookEventId"))
-    meta["event_timestamp"] = event.get("timestamp")
+    meta["webhook_event_id"] = webhook_event_id
+    meta["event_timestamp"] = timestamp
     redelivered = isinstance(delivery_context, dict) and delivery_context.get("isRedelivery") is True
     meta["is_redelivery"] = redelivered
-    meta["mode"] = event.get("mode")
+    meta["mode"] = get("mode")
     meta["destination"] = destination
-    reply_token = _str(event.get("replyToken"))
+    reply_token = _str(get("replyToken"))
     if reply_token:
         meta["reply_token"] = reply_token
 
     media: MediaRef | None = None
     automated = False
-    message = event.get("message")
+    message = get("message")
     if etype == "message" and isinstance(message, dict):
         text, media, automated = _message_event(message, meta)
     elif etype == "follow":
@@ -224,11 +227,11 @@ def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEven
 
     return ParsedEvent(
         InboundMessage(
-            event_id=_event_id(event),
+            event_id=webhook_event_id or _event_id(event),
             sender=sender,
             thread_key=thread_key,
             text=text,
-            sent_at=_sent_at(event.get("timestamp")),
+            sent_at=_sent_at(timestamp),
             automated=automated,
             meta=meta,
         ),
