@@ -123,6 +123,7 @@ class IngestPipeline:
         self._queue: deque[_Item] = deque()
         self._queued: asyncio.Future[None] | None = None
         self._committer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the committer's
         self._flow_written = False
         self.routes = RoutingCache()
 
@@ -170,8 +171,12 @@ class IngestPipeline:
         for m in messages:
             profiles.append(await self._identify(bound, m))
             files.append([await self.files.put(a.data) for a in m.attachments] if m.attachments else [])
-        future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
-        self._ensure_committer()
+        # The committer's loop, remembered: in Python 3.11 every asyncio.get_running_loop()
+        # makes a getpid() system call.
+        loop, committer = self._loop, self._committer
+        if loop is None or committer is None or committer.done():
+            loop = self._start_committer()
+        future: asyncio.Future[IngestOutcome] = loop.create_future()
         self._queue.append(_Item(bound, delivery, result, messages, profiles, files, future))
         if self._queued is not None and not self._queued.done():
             self._queued.set_result(None)
@@ -220,11 +225,10 @@ class IngestPipeline:
 
     # --- group commit --------------------------------------------------------------------
 
-    def _ensure_committer(self) -> None:
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.get_running_loop().create_task(
-                self._commit_loop(), name="ingest-commit"
-            )
+    def _start_committer(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop = asyncio.get_running_loop()
+        self._committer = loop.create_task(self._commit_loop(), name="ingest-commit")
+        return loop
 
     async def close(self) -> None:
         if self._committer is not None:
