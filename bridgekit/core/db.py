@@ -158,6 +158,9 @@ class Database:
             event.listen(self._inline_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
             self._inline_conn = self._inline_engine.connect()
             self.inline_connections += 1
+        if self.checkpointer is not None:
+            # The group commit is the one sustained writer: let the log start over (checkpoint.py).
+            self.checkpointer.catch_up(self._inline_conn.connection.dbapi_connection)  # type: ignore[arg-type]
         with self._inline_conn.begin():
             # InlineConnection offers the AsyncConnection methods the hot paths use.
             result = drive(work(cast(AsyncConnection, InlineConnection(self._inline_conn))))
