@@ -436,10 +436,9 @@ class _BatchWriter:
         """Use the routing cache only if nobody but the ingest wrote since its last batch."""
         if self.routes is None:
             return
-        version = await self.sql.data_version()
+        version = await self.sql.data_version()  # None on PostgreSQL: nothing is cached there
         connections, commits = self.inline_counts
-        token = None if version is None else (version, connections, commits)
-        if self.routes.usable(token) and version is not None:
+        if version is not None and self.routes.usable((version, connections, commits)):
             self.cached = self.routes
             # This batch's commit is the inline writer's next one; our own commit leaves
             # data_version as it is.

@@ -69,8 +69,6 @@ class RoutingCache:
         self.keys: dict[ThreadKey, KeyTarget] = {}
         self.chat_states: dict[int, str] = {}
         self.token: Token | None = None
-        self.hits = 0
-        self.misses = 0
 
     def usable(self, token: Token | None) -> bool:
         """Whether the cached rows are still the database's, as of ``token`` (read inside the
