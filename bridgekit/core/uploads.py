@@ -100,7 +100,7 @@ class Upload:
             if final.exists():  # same bytes already stored: content addressing dedupes
                 item.temp.unlink(missing_ok=True)
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
+                final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 os.replace(item.temp, final)
             stored.append(StoredUpload(item.filename, item.content_type, item.size, item.sha256, final))
         return stored
@@ -229,7 +229,7 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
 def _prepare(incoming: Path) -> None:
     """Create the staging folder and sweep what a killed process left there (a crash mid-upload
     skips the cleanup): only files far older than any upload still allowed to run."""
-    incoming.mkdir(parents=True, exist_ok=True)
+    incoming.mkdir(parents=True, exist_ok=True, mode=0o700)
     cutoff = time.time() - 2 * max(UPLOAD_TIMEOUT_SECONDS, STALE_AFTER_SECONDS)
     for leftover in incoming.glob("*.part"):
         with contextlib.suppress(OSError):
