@@ -55,7 +55,7 @@ MIN_SECRET_LENGTH = 6
 _PARAM = re.compile(
     r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9_.\-]*[_.\-])?(?:"
     + "|".join(re.escape(name) for name in sorted(SECRET_PARAMS, key=len, reverse=True))
-    + r"))(=|%3D)([^&\s'\"<>#;,)\]}]+)"
+    + r"))(=|%3D)(?!\[redacted\])([^&\s'\"<>#;,)\]}]+)"
 )
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@'\"<>]+@")
 
