@@ -214,7 +214,10 @@ def _private_sqlite_files(path: str) -> None:
 
     Files of an older install are tightened too.
     """
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is a new database
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is a new database
+    except OSError as exc:
+        raise ConfigError(f"cannot open the SQLite database {path}: {exc.strerror}") from None
     for suffix in ("", "-wal", "-shm", "-journal"):
         private_file(Path(path + suffix))
 

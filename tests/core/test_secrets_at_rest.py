@@ -332,3 +332,16 @@ async def test_integration_removed_from_the_configuration_is_disabled_and_its_hi
 
 async def _texts(running: RunningBridge, chat_id: int, expected: list[str]) -> bool:
     return [m["text"] for m in await running.messages(chat_id)] == expected
+
+
+async def test_a_malformed_environment_key_stops_the_start_with_a_clear_error(
+    tmp_path: Path, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    with pytest.raises(ConfigError, match="not a Fernet key"):
+        await start_bridge(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'bridgekit.db'}",
+            data_dir=tmp_path / "data",
+            plugins={"testchat": channel_plugin},
+            integrations={"acme": integration(sandbox_url)},
+            config=Config(secret_keys=("too-short",)),
+        )
