@@ -215,7 +215,7 @@ def _private_sqlite_files(path: str) -> None:
     Files of an older install are tightened too.
     """
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # an empty file is a new database
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))  # an empty file is a new database
     except OSError as exc:
         raise ConfigError(f"cannot open the SQLite database {path}: {exc.strerror}") from None
     for suffix in ("", "-wal", "-shm", "-journal"):
