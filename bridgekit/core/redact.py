@@ -2,8 +2,9 @@
 
 :func:`redact` (exported to plugins as ``bridgekit.redact``) replaces
 
-* the value of every URL/query/form parameter whose name says it is a secret
-  (``access_token=…``, ``appsecret_proof=…``, ``password=…``; see :data:`SECRET_PARAMS`),
+* the value of every URL/query/form parameter or JSON member whose name says it is a
+  secret (``access_token=…``, ``"password": "…"``; see :data:`SECRET_PARAMS`) and of
+  ``Bearer``/``Basic`` credentials,
 * the user-info part of URLs (``https://user:pass@host``),
 * every secret value of every loaded integration (:func:`remember_secrets`, called when the
   integrations are loaded), also in its URL-encoded form,
@@ -52,11 +53,14 @@ ending in one of them (``x_api_key``, ``channel_secret``) counts too."""
 MIN_SECRET_LENGTH = 6
 """Shorter configured values are not searched for: they would redact ordinary words."""
 
-_PARAM = re.compile(
-    r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9_.\-]*[_.\-])?(?:"
+_NAMES = (
+    r"(?:[A-Za-z0-9_.\-]*[_.\-])?(?:"
     + "|".join(re.escape(name) for name in sorted(SECRET_PARAMS, key=len, reverse=True))
-    + r"))(=|%3D)(?!\[redacted\])([^&\s'\"<>#;,)\]}]+)"
+    + ")"
 )
+_PARAM = re.compile(rf"(?i)(?<![A-Za-z0-9])({_NAMES})(=|%3D)(?!\[redacted\])([^&\s'\"<>#;,)\]}}]+)")
+_JSON_PARAM = re.compile(rf'(?i)("{_NAMES}"\s*:\s*)"(?!\[redacted\])(?:[^"\\]|\\.)*"')
+_AUTH_SCHEME = re.compile(r"\b(Bearer|bearer|Basic)\s+(?!\[redacted\])[A-Za-z0-9._~+/=\-]{6,}")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@'\"<>]+@")
 
 _lock = threading.Lock()
@@ -83,6 +87,8 @@ def redact(text: str) -> str:
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
     text = _PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _JSON_PARAM.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
+    text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     return _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
 
 

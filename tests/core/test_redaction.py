@@ -58,3 +58,31 @@ async def test_a_plugin_error_with_a_token_is_stored_and_logged_redacted(
     assert any("RuntimeError: GET https://api.example" in line for line in formatted)
     assert not [line for line in formatted if TOKEN in line]  # ...without the token
     assert TOKEN not in json.dumps(await running.messages(chat["id"]))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "url='https://graph.example/v1/me?fields=name&access_token=EAAB1&appsecret_proof=9f8e'",
+            "url='https://graph.example/v1/me?fields=name&access_token=[redacted]&appsecret_proof=[redacted]'",
+        ),
+        ("POST https://bot:hunter22@smtp.example:587/", "POST https://[redacted]@smtp.example:587/"),
+        (
+            '{"error": "bad", "client_secret": "abc\\"def", "id": 7}',
+            '{"error": "bad", "client_secret": "[redacted]", "id": 7}',
+        ),
+        ("Authorization: Bearer abc.def-ghi", "Authorization: Bearer [redacted]"),
+        (
+            "channel_secret=xyz; idempotency_key=k-1 code=190",
+            "channel_secret=[redacted]; idempotency_key=[redacted] code=190",
+        ),
+        (
+            "nothing secret here: tokens expire, key rotation",
+            "nothing secret here: tokens expire, key rotation",
+        ),
+    ],
+)
+def test_redact_hides_secret_parameters_and_credentials_and_is_stable(text: str, expected: str) -> None:
+    assert bridgekit.redact(text) == expected
+    assert bridgekit.redact(expected) == expected  # stored errors are logged again: no "[redacted]]"
