@@ -1,4 +1,4 @@
-"""Key files and private directories under ``data_dir``: one way to create them, owner-only.
+"""Key files, private files and directories under ``data_dir``: one way to create them.
 
 Every secret the server keeps on disk (the customer-link key, the integration-secrets keys)
 lives in ``data_dir/secrets``; directories are created 0700 and files 0600 whatever the
@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 SECRETS_DIR = Path("secrets")
 
@@ -63,11 +64,15 @@ def read_or_create_key_file(path: Path, make: Callable[[], bytes]) -> bytes:
     return path.read_bytes()
 
 
+def create_private_file(path: Path) -> BinaryIO:
+    """A new file (it must not exist) opened for writing, 0600 whatever the umask."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
 def _write_tmp(path: Path, data: bytes) -> Path:
     private_dir(path.parent)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with create_private_file(tmp) as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

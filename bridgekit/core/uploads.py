@@ -31,6 +31,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, ClientPayloadError, MultipartReader, hdrs
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bridgekit.core.keyfiles import create_private_file
 from bridgekit.exceptions import BridgekitError
 
 MAX_FILES = 10  # I14: per message
@@ -200,7 +201,7 @@ async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path) -> N
     # Registered before the first byte so a failure at any point removes the partial file.
     upload.staged.append(staged)
     hasher = hashlib.sha256()
-    fh = await _in_thread(staged.temp.open, "wb")
+    fh = await _in_thread(create_private_file, staged.temp)  # 0600, like every stored file
     try:
         while chunk := await part.read_chunk(CHUNK_BYTES):
             staged.size += len(chunk)

@@ -5,6 +5,7 @@ the server writes readable by its owner only; removed integrations are disabled 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 from collections.abc import Awaitable, Callable, Iterator
@@ -12,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
@@ -187,15 +189,28 @@ async def test_database_data_dir_attachments_and_key_files_are_owner_only(
     try:
         body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hello"})
         assert (await running.post_hook("acme", body, headers))[0] == 200
+        (chat,) = await running.chats()
+        # a manager's upload (staged, then moved into place) and a stored inbound file
+        form = aiohttp.FormData()
+        form.add_field(
+            "payload", json.dumps({"kind": "note", "text": "see file"}), content_type="application/json"
+        )
+        form.add_field("files", b"%PDF- invoice", filename="invoice.pdf", content_type="application/pdf")
+        async with running.session.post(
+            f"{running.url}/api/v1/chats/{chat['id']}/messages", data=form
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+        async with running.bridge.db.read() as conn:
+            uploaded = Path((await conn.execute(select(s.attachments.c.storage_path))).scalar_one())
         stored = await running.bridge.files.put(b"an attachment")
         link_key(data_dir)
 
         def mode(path: Path) -> int:
             return stat.S_IMODE(path.stat().st_mode)
 
-        files = [db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm"), stored.path]
+        files = [db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm"), stored.path, uploaded]
         files += [data_dir / KEY_FILE, data_dir / "secrets" / "customer_link.key"]
-        dirs = [data_dir, data_dir / "secrets", data_dir / "attachments", stored.path.parent]
+        dirs = [data_dir, data_dir / "secrets", data_dir / "attachments", stored.path.parent, uploaded.parent]
         assert {str(p): mode(p) for p in files} == {str(p): 0o600 for p in files}
         assert {str(p): mode(p) for p in dirs} == {str(p): 0o700 for p in dirs}
     finally:
