@@ -4,7 +4,8 @@ The keys come from ``BRIDGEKIT_SECRET_KEY`` (and ``BRIDGEKIT_SECRET_KEY_OLD``, c
 keys still accepted for reading) or, when that is unset, from ``data_dir/secrets/
 integrations.key`` (one key per line, the first encrypts), created on first start. A stored
 ``integrations.secrets`` value is ``{"$fernet": <token>}``; a plain mapping is a row written
-before encryption and is re-encrypted at the next start (:meth:`IntegrationRegistry.sync`).
+before encryption: the next start replaces it (:meth:`IntegrationRegistry.sync`), and
+:func:`rotate_secrets` seals it.
 """
 
 from __future__ import annotations
@@ -71,10 +72,6 @@ class SecretBox:
             ) from None
         value = json.loads(plain)
         return {str(k): str(v) for k, v in value.items()}
-
-    def reseal(self, stored: Mapping[str, Any], *, integration: str) -> dict[str, str]:
-        """``stored`` encrypted with the first key (rotation; plaintext rows are sealed)."""
-        return self.seal(self.open(stored, integration=integration))
 
 
 def parse_key_file(data: bytes) -> list[bytes]:
