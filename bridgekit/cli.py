@@ -1,4 +1,4 @@
-"""``bridgekit serve | migrate | plugins | demo | managers``."""
+"""``bridgekit serve | migrate | plugins | demo | managers | secrets``."""
 
 from __future__ import annotations
 
@@ -118,6 +118,23 @@ def cmd_managers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_secrets(args: argparse.Namespace) -> int:
+    from bridgekit.core.secret_box import rotate_secrets
+
+    config = _config(args)
+
+    async def run() -> str:
+        db = Database(config.database_url)
+        try:
+            await db.migrate()
+            return await rotate_secrets(db, config.data_dir, config.secret_keys)
+        finally:
+            await db.dispose()
+
+    print(asyncio.run(run()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -175,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("id", type=int)
     for p in (create, rotate):
         p.set_defaults(func=cmd_managers)
+
+    secrets = sub.add_parser("secrets", help="the key that encrypts integration secrets")
+    ssub = secrets.add_subparsers(dest="action", required=True)
+    with_config(
+        ssub.add_parser("rotate", help="re-encrypt every stored secret with a new key (see README)")
+    ).set_defaults(func=cmd_secrets)
     return parser
 
 

@@ -4,7 +4,9 @@ With no file at all bridgekit runs on a SQLite file in the working directory and
 ports. Secrets never have to live in the file: ``BRIDGEKIT_INTEGRATION_<NAME>_<SECRET>``
 overrides ``[integrations.<name>.secrets] <secret>`` (names upper-cased, every character
 that is not a letter or digit replaced by ``_``), and ``BRIDGEKIT_DATABASE_URL`` overrides
-the database URL.
+the database URL. Secrets given only through the environment are kept in memory, never
+stored. ``BRIDGEKIT_SECRET_KEY`` (and ``BRIDGEKIT_SECRET_KEY_OLD``) give the key that encrypts
+stored secrets (bridgekit.core.secret_box).
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ class IntegrationConfig:
     channel: str
     settings: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # names of the secrets that came from the environment: used in memory, never stored
+    env_secrets: frozenset[str] = frozenset()
+
+    @property
+    def stored_secrets(self) -> dict[str, str]:
+        return {k: v for k, v in self.secrets.items() if k not in self.env_secrets}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,8 @@ class Config:
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     max_body_bytes: int = 32 * 1024 * 1024
     source: Path | None = None
+    # BRIDGEKIT_SECRET_KEY then BRIDGEKIT_SECRET_KEY_OLD; empty: the key file in data_dir
+    secret_keys: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -125,11 +135,13 @@ def parse_config(
         settings = dict(_table(spec, "settings", f"{where}."))
         secrets = {k: str(v) for k, v in _table(spec, "secrets", f"{where}.").items()}
         prefix = env_secret_name(name, "")
+        from_env = set()
         for key, value in env.items():
             if key.startswith(prefix) and len(key) > len(prefix):
                 secret = key[len(prefix) :].lower()
                 secrets[secret] = value
-        integrations.append(IntegrationConfig(name, channel, settings, secrets))
+                from_env.add(secret)
+        integrations.append(IntegrationConfig(name, channel, settings, secrets, frozenset(from_env)))
 
     outbox_data = _table(data, "outbox", "")
     try:
@@ -140,6 +152,10 @@ def parse_config(
     data_dir = Path(_typed(data.get("data_dir", "bridgekit-data"), str, "data_dir"))
     if not data_dir.is_absolute():
         data_dir = base / data_dir
+
+    secret_keys = [env.get("BRIDGEKIT_SECRET_KEY", ""), *env.get("BRIDGEKIT_SECRET_KEY_OLD", "").split(",")]
+    if not secret_keys[0] and any(secret_keys):
+        raise ConfigError("BRIDGEKIT_SECRET_KEY_OLD is set without BRIDGEKIT_SECRET_KEY")
 
     return Config(
         database_url=url,
@@ -154,6 +170,7 @@ def parse_config(
         outbox=outbox,
         max_body_bytes=max_body,
         source=source,
+        secret_keys=tuple(key.strip() for key in secret_keys if key.strip()),
     )
 
 

@@ -39,6 +39,7 @@ secrets = { channel_secret = "from-file", channel_access_token = "tok" }
     config = load_config(path, env=env)
     (integration,) = config.integrations
     assert integration.secrets == {"channel_secret": "from-env", "channel_access_token": "tok"}
+    assert integration.stored_secrets == {"channel_access_token": "tok"}  # the rest stays in memory
     assert integration.settings == {"api_base": "http://127.0.0.1:9"}
     assert config.enabled_plugins == ("line",)
     assert config.data_dir == tmp_path / "bridgekit-data"
@@ -69,3 +70,11 @@ def test_mistakes_are_reported_clearly(data: dict[str, object], message: str) ->
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_secret_keys_from_the_environment_new_first() -> None:
+    env = {"BRIDGEKIT_SECRET_KEY": "new", "BRIDGEKIT_SECRET_KEY_OLD": "old1, old2"}
+    assert parse_config({}, env=env).secret_keys == ("new", "old1", "old2")
+    assert parse_config({}, env={}).secret_keys == ()
+    with pytest.raises(ConfigError, match="BRIDGEKIT_SECRET_KEY_OLD is set without"):
+        parse_config({}, env={"BRIDGEKIT_SECRET_KEY_OLD": "old"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,8 +20,11 @@ from bridgekit.core.events import EventBus
 from bridgekit.core.files import FileStore
 from bridgekit.core.ingest import IngestPipeline
 from bridgekit.core.integrations import IntegrationRegistry
+from bridgekit.core.keyfiles import private_dir
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.outbox import OutboxWorker
+from bridgekit.core.redact import install_log_redaction
+from bridgekit.core.secret_box import SecretBox
 from bridgekit.core.snooze import SnoozeWaker
 from bridgekit.flow import ChatView
 from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
@@ -100,10 +104,13 @@ class Bridge:
             self.flow.wakeup.set()
 
     async def start(self) -> None:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.config.data_dir)
+        private_dir(self.config.data_dir / "attachments")
+        box = await asyncio.to_thread(SecretBox.load, self.config.data_dir, self.config.secret_keys)
+        install_log_redaction()
         await self.db.migrate()
         self.channel_id = await self._ensure_channel()
-        await self.registry.sync(self.db, self.channel_id, self.config.integrations)
+        await self.registry.sync(self.db, self.channel_id, self.config.integrations, box)
         self.ingest = IngestPipeline(
             self.db,
             self.hooks,

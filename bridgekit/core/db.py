@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from alembic import command
@@ -28,6 +29,7 @@ from sqlalchemy.pool import NullPool
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from bridgekit.core.checkpoint import Checkpointer
+from bridgekit.core.keyfiles import private_file
 from bridgekit.core.onehop import InlineConnection, drive
 from bridgekit.exceptions import ConfigError
 
@@ -181,6 +183,8 @@ class Database:
 
     async def migrate(self) -> None:
         """Apply every pending Alembic migration (idempotent)."""
+        if self.checkpointer is not None:  # a SQLite file (not :memory:)
+            await asyncio.to_thread(_private_sqlite_files, self.checkpointer.path)
         engine = create_async_engine(self.sqlalchemy_url, poolclass=NullPool)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
@@ -203,6 +207,19 @@ class Database:
             await self.reader.dispose()
         if self.checkpointer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.checkpointer.stop)
+
+
+def _private_sqlite_files(path: str) -> None:
+    """Create the database file 0600 before SQLite does: its -wal and -shm take the same mode.
+
+    Files of an older install are tightened too.
+    """
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))  # an empty file is a new database
+    except OSError as exc:
+        raise ConfigError(f"cannot open the SQLite database {path}: {exc.strerror}") from None
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        private_file(Path(path + suffix))
 
 
 def _begin_with(statement: str) -> Any:

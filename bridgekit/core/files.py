@@ -33,7 +33,7 @@ class FileStore:
         digest = hashlib.sha256(data).hexdigest()
         path = self._path(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # A temporary name of its own: two deliveries carrying the same bytes at once
             # must not write (and rename away) each other's file.
             fd, tmp = tempfile.mkstemp(prefix=f"{digest}.", suffix=".tmp", dir=path.parent)

@@ -29,6 +29,7 @@ from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
+from bridgekit.core.redact import redact
 from bridgekit.core.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.model import (
@@ -218,7 +219,7 @@ class IngestPipeline:
         try:
             async with self.db.write() as conn:
                 await conn.execute(
-                    s.raw_deliveries.insert().values(**_raw_row(bound, delivery, status, error))
+                    s.raw_deliveries.insert().values(**_raw_row(bound, delivery, status, redact(error)))
                 )
         except Exception:
             log.exception("could not keep raw delivery for %s", delivery.integration)
@@ -824,5 +825,5 @@ class _BatchWriter:
             await self.conn.execute(
                 update(s.messages)
                 .where(s.messages.c.id == row.id)
-                .values(delivery_status=u.status.value, delivery_error=u.reason)
+                .values(delivery_status=u.status.value, delivery_error=u.reason and redact(u.reason))
             )

@@ -11,6 +11,8 @@ from bridgekit.config import IntegrationConfig
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
+from bridgekit.core.redact import remember_secrets
+from bridgekit.core.secret_box import SecretBox, secure_delete
 from bridgekit.exceptions import ConfigError, UnknownIntegration
 from bridgekit.model import Integration
 from bridgekit.plugins import LoadedChannel, PluginHost
@@ -30,46 +32,56 @@ class IntegrationRegistry:
         self._by_name: dict[str, BoundIntegration] = {}
         self._by_id: dict[int, BoundIntegration] = {}
 
-    async def sync(self, db: Database, channel_id: int, configured: Iterable[IntegrationConfig]) -> None:
-        """Upsert the configured integrations and load every enabled one into memory."""
-        configured = list(configured)
-        for cfg in configured:
+    async def sync(
+        self, db: Database, channel_id: int, configured: Iterable[IntegrationConfig], box: SecretBox
+    ) -> None:
+        """Store the configured integrations, disable the others, load the enabled ones.
+
+        An integration removed from the configuration is disabled, not deleted: its chats and
+        messages stay, its webhooks answer 404, and configuring it again re-enables it.
+        Secrets are stored encrypted (``box``), except those given only through the
+        environment, which live in memory only. The configuration is their source, so every
+        start rewrites them: rows written before encryption are sealed (or, for removed
+        integrations, emptied) on the first start after the upgrade.
+        """
+        by_name = {cfg.name: cfg for cfg in configured}
+        for cfg in by_name.values():
             if cfg.channel not in self.plugins.channels:
                 raise ConfigError(
                     f"integration {cfg.name!r} uses channel {cfg.channel!r}, which no enabled plugin "
                     f"provides (available: {', '.join(self.plugins.channels) or 'none'})"
                 )
         now = utcnow()
-        async with db.write() as conn:
-            existing = {
-                row.name: row
-                for row in (await conn.execute(select(s.integrations.c.id, s.integrations.c.name))).all()
-            }
-            for cfg in configured:
+        i = s.integrations
+        async with db.write() as conn, secure_delete(conn, db):
+            existing = set((await conn.execute(select(i.c.name))).scalars())
+            for cfg in by_name.values():
                 values = {
                     "kind": cfg.channel,
                     "settings": dict(cfg.settings),
-                    "secrets": dict(cfg.secrets),
+                    "secrets": box.seal(cfg.stored_secrets),
                     "enabled": True,
                 }
                 if cfg.name in existing:
-                    await conn.execute(
-                        update(s.integrations).where(s.integrations.c.name == cfg.name).values(**values)
-                    )
+                    await conn.execute(update(i).where(i.c.name == cfg.name).values(**values))
                 else:
                     await conn.execute(
-                        s.integrations.insert().values(
-                            name=cfg.name, channel_id=channel_id, created_at=now, **values
-                        )
+                        i.insert().values(name=cfg.name, channel_id=channel_id, created_at=now, **values)
                     )
-            rows = (await conn.execute(select(s.integrations).where(s.integrations.c.enabled))).all()
+            # Removed from the configuration: its secrets are of no use any more.
+            await conn.execute(
+                update(i).where(i.c.name.not_in(list(by_name))).values(enabled=False, secrets={})
+            )
+            rows = (await conn.execute(select(i).where(i.c.enabled))).all()
         self._by_name.clear()
         self._by_id.clear()
         for row in rows:
-            if row.kind not in self.plugins.channels:
-                continue  # stored earlier for a plugin that is not enabled now
+            cfg = by_name[row.name]
+            from_env = {key: cfg.secrets[key] for key in cfg.env_secrets}
+            secrets = {**box.open(row.secrets, integration=row.name), **from_env}
+            remember_secrets(secrets.values())
             bound = BoundIntegration(
-                Integration(row.id, row.name, row.kind, dict(row.settings), dict(row.secrets)),
+                Integration(row.id, row.name, row.kind, dict(row.settings), secrets),
                 self.plugins.channels[row.kind],
             )
             self._by_name[row.name] = bound

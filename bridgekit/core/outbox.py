@@ -35,6 +35,7 @@ from bridgekit.core.db import Database, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.metrics import Metrics
+from bridgekit.core.redact import redact
 from bridgekit.core.sql import upsert
 from bridgekit.core.workers import BackgroundWorker
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
@@ -390,6 +391,7 @@ class OutboxWorker(BackgroundWorker):
     async def _fail(
         self, job: _Job, reason: str, *, permanent: bool, retry_after: float | None = None
     ) -> None:
+        reason = redact(reason)  # stored, shown to every manager and logged: no secrets (issue 12)
         now = utcnow()
         final = permanent or job.attempts >= self.cfg.max_attempts
 

@@ -31,6 +31,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, ClientPayloadError, MultipartReader, hdrs
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bridgekit.core.keyfiles import create_private_file
 from bridgekit.exceptions import BridgekitError
 
 MAX_FILES = 10  # I14: per message
@@ -100,7 +101,7 @@ class Upload:
             if final.exists():  # same bytes already stored: content addressing dedupes
                 item.temp.unlink(missing_ok=True)
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
+                final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 os.replace(item.temp, final)
             stored.append(StoredUpload(item.filename, item.content_type, item.size, item.sha256, final))
         return stored
@@ -200,7 +201,7 @@ async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path) -> N
     # Registered before the first byte so a failure at any point removes the partial file.
     upload.staged.append(staged)
     hasher = hashlib.sha256()
-    fh = await _in_thread(staged.temp.open, "wb")
+    fh = await _in_thread(create_private_file, staged.temp)  # 0600, like every stored file
     try:
         while chunk := await part.read_chunk(CHUNK_BYTES):
             staged.size += len(chunk)
@@ -229,7 +230,7 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
 def _prepare(incoming: Path) -> None:
     """Create the staging folder and sweep what a killed process left there (a crash mid-upload
     skips the cleanup): only files far older than any upload still allowed to run."""
-    incoming.mkdir(parents=True, exist_ok=True)
+    incoming.mkdir(parents=True, exist_ok=True, mode=0o700)
     cutoff = time.time() - 2 * max(UPLOAD_TIMEOUT_SECONDS, STALE_AFTER_SECONDS)
     for leftover in incoming.glob("*.part"):
         with contextlib.suppress(OSError):

@@ -121,7 +121,13 @@ async def start_bridge(
         )
         for name, spec in (integrations or {}).items()
     )
-    cfg = replace(base, database_url=database_url, data_dir=data_dir, integrations=configured)
+    cfg = replace(
+        base,
+        database_url=database_url,
+        data_dir=data_dir,
+        # no mapping given: the integrations of ``config`` (as parsed from TOML and environment)
+        integrations=configured if integrations is not None else base.integrations,
+    )
     bridge = Bridge(cfg, host)
     app = await create_app(bridge)
     server = TestServer(app, host="127.0.0.1", port=0)

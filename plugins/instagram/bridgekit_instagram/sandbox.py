@@ -65,6 +65,9 @@ class SentMessage:
     at_ms: int
 
 
+_GARBLED = b"HTTP/1.1 200 OK\r\nContent-Length: garbled\r\n\r\n"
+
+
 @dataclass(slots=True)
 class _Failure:
     kind: str
@@ -200,7 +203,8 @@ class MetaSandbox:
         ``kind``: ``server_error`` (HTTP 500, Graph code 2, ``is_transient``), ``timeout``
         (hold the request ``delay`` seconds), ``rate_limit`` (Graph code 613 by default,
         with ``X-Business-Use-Case-Usage``), ``http_429`` (bare 429 with ``Retry-After``), or
-        ``error`` (any Graph error: give ``code``/``subcode``/``message``/``status``).
+        ``error`` (any Graph error: give ``code``/``subcode``/``message``/``status``), or
+        ``garbled`` (a reply that is not valid HTTP, as a broken proxy in front of Meta sends).
         ``after`` lets that many calls succeed first (to fail the middle of a multi-part send).
         """
         failure: _Failure
@@ -238,6 +242,8 @@ class MetaSandbox:
                 ),
                 headers={"X-Business-Use-Case-Usage": json.dumps(usage)},
             )
+        elif kind == "garbled":
+            failure = _Failure(kind, 200, None)
         elif kind == "http_429":
             failure = _Failure(kind, 429, None, headers={"Retry-After": str(retry_after or 7)})
         elif kind == "error":
@@ -257,7 +263,7 @@ class MetaSandbox:
 
     # --- Graph API -----------------------------------------------------------------------
 
-    async def _injected(self, endpoint: str) -> web.Response | None:
+    async def _injected(self, endpoint: str, request: web.Request) -> web.Response | None:
         queue = self._failures[endpoint]
         if not queue:
             return None
@@ -265,6 +271,10 @@ class MetaSandbox:
             queue[0].after -= 1
             return None
         failure = queue.popleft()
+        if failure.kind == "garbled" and request.transport is not None:
+            request.transport.write(_GARBLED)
+            request.transport.close()
+            return web.Response()  # never reaches the client: the connection is gone
         if failure.kind == "timeout":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), failure.delay)
@@ -320,7 +330,7 @@ class MetaSandbox:
                 "authorization": request.headers.get("Authorization"),
             }
         )
-        injected = await self._injected("send")
+        injected = await self._injected("send", request)
         if injected is not None:
             return injected
         _, denied = self._token(request)
@@ -431,7 +441,7 @@ class MetaSandbox:
     async def _profile(self, request: web.Request) -> web.Response:
         igsid = request.match_info["igsid"]
         self.profile_requests.append(igsid)
-        injected = await self._injected("profile")
+        injected = await self._injected("profile", request)
         if injected is not None:
             return injected
         _, denied = self._token(request)
@@ -454,7 +464,7 @@ class MetaSandbox:
     async def _media(self, request: web.Request) -> web.Response:
         media_id = request.match_info["media_id"]
         self.media_requests.append(media_id)
-        injected = await self._injected("media")
+        injected = await self._injected("media", request)
         if injected is not None:
             return injected
         stored = self.media.get(media_id)
