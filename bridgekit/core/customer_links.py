@@ -13,8 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
+from bridgekit.core.keyfiles import KEY_DIR, server_key
 from bridgekit.exceptions import BridgekitError
 
-KEY_FILE = Path("secrets") / "customer_link.key"
+KEY_FILE = KEY_DIR / "customer_link.key"
 MAX_GENERATIONS = 10_000
 
 
@@ -38,26 +37,8 @@ def hash_token(token: str) -> str:
 
 
 def link_key(data_dir: Path) -> bytes:
-    """The installation's link key, created on first use (atomically, mode 0600)."""
-    path = data_dir / KEY_FILE
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secrets.token_bytes(32))
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        os.link(tmp, path)  # fails if another process created it first: theirs wins
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.read_bytes()
+    """The installation's link key, created on first use."""
+    return server_key(data_dir, KEY_FILE.name)
 
 
 def derive_token(key: bytes, chat_id: int, generation: int) -> str:
