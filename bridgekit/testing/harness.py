@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -120,8 +121,13 @@ async def start_bridge(
     plugins: Mapping[str, object],
     integrations: Mapping[str, Mapping[str, Any]] | None = None,
     config: Config | None = None,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
 ) -> RunningBridge:
-    """Start bridgekit with exactly ``plugins`` registered (no entry points are loaded)."""
+    """Start bridgekit with exactly ``plugins`` registered (no entry points are loaded).
+
+    ``tls`` is ``(server context, client context)``: serve HTTPS (providers that download
+    media only over HTTPS, like LINE) and trust it in the API session.
+    """
     host = PluginHost()
     for name, plugin in plugins.items():
         host.register(plugin, name)
@@ -136,7 +142,7 @@ async def start_bridge(
     bridge = Bridge(cfg, host)
     app = await create_app(bridge)
     server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
+    await server.start_server(**({"ssl": tls[0]} if tls else {}))
     if cfg.public_url is None:
         # The port is known only now; providers (sandboxes) download media from this URL.
         bridge.config = replace(cfg, public_url=str(server.make_url("")).rstrip("/"))
@@ -145,5 +151,8 @@ async def start_bridge(
     except BaseException:
         await server.close()
         raise
-    session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
+    session = aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {token}"},
+        connector=aiohttp.TCPConnector(ssl=tls[1]) if tls else None,
+    )
     return RunningBridge(bridge, server, session)

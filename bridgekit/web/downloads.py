@@ -61,9 +61,13 @@ SANDBOX_CSP = "default-src 'none'; sandbox"
 _CHARSET = re.compile(r";\s*charset=\"?([A-Za-z0-9_.:-]{1,40})\"?", re.IGNORECASE)
 
 
+_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "audio/mp3": "audio/mpeg"}
+
+
 def served_type(content_type: str) -> str:
     """The Content-Type to serve a stored ``content_type`` with (active types neutralised)."""
     essence = content_type.split(";", 1)[0].strip().lower()
+    essence = _ALIASES.get(essence, essence)  # providers check the type against the bytes
     if essence == "text/plain":
         charset = _CHARSET.search(content_type)
         return f"text/plain; charset={charset.group(1) if charset else 'utf-8'}"
