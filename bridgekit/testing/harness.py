@@ -142,7 +142,10 @@ async def start_bridge(
     bridge = Bridge(cfg, host)
     app = await create_app(bridge)
     server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server(**({"ssl": tls[0]} if tls else {}))
+    if tls:
+        await server.start_server(ssl=tls[0])
+    else:
+        await server.start_server()
     if cfg.public_url is None:
         # The port is known only now; providers (sandboxes) download media from this URL.
         bridge.config = replace(cfg, public_url=str(server.make_url("")).rstrip("/"))
