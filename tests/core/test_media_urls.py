@@ -94,6 +94,18 @@ async def test_a_reply_file_reaches_the_plugin_with_a_public_url_serving_it(
     assert headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
 
 
+async def test_an_image_labelled_jpg_is_served_as_image_jpeg(
+    running: RunningBridge, channel: MediaChannel
+) -> None:
+    """Providers compare the Content-Type with the bytes (Naver refuses a mismatch)."""
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(32)
+    sent = await send_files(running, channel, [("scan.jpg", "image/jpg", jpeg)])
+    url = sent["scan.jpg"].url
+    assert url is not None
+    status, headers, body = await fetch(url)
+    assert (status, body, headers["Content-Type"]) == (200, jpeg, "image/jpeg")
+
+
 @pytest.mark.parametrize(
     ("name", "content_type", "data"), [("page.html", "text/html", HTML), ("logo.svg", "image/svg+xml", SVG)]
 )
