@@ -61,6 +61,7 @@ class Config:
     integrations: tuple[IntegrationConfig, ...] = ()
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     max_body_bytes: int = 32 * 1024 * 1024
+    media_url_ttl: int = 3600
     source: Path | None = None
     # BRIDGEKIT_SECRET_KEY then BRIDGEKIT_SECRET_KEY_OLD; empty: the key file in data_dir
     secret_keys: tuple[str, ...] = ()
@@ -112,6 +113,9 @@ def parse_config(
     port = _typed(server.get("port", 8080), int, "server.port")
     public_url = server.get("public_url")
     max_body = _typed(server.get("max_body_bytes", 32 * 1024 * 1024), int, "server.max_body_bytes")
+    media_url_ttl = _typed(server.get("media_url_ttl", 3600), int, "server.media_url_ttl")
+    if media_url_ttl < 1:
+        raise ConfigError("server.media_url_ttl must be at least 1 (seconds)")
 
     plugins = _table(data, "plugins", "")
     enabled = plugins.get("enabled")
@@ -169,6 +173,7 @@ def parse_config(
         integrations=tuple(integrations),
         outbox=outbox,
         max_body_bytes=max_body,
+        media_url_ttl=media_url_ttl,
         source=source,
         secret_keys=tuple(key.strip() for key in secret_keys if key.strip()),
     )

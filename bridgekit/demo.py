@@ -113,6 +113,8 @@ class Demo:
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = self.config.public_url or f"http://{host}:{port}"
+        # The stand-in providers download reply media from here, like the real ones would.
+        bridge.config = replace(bridge.config, public_url=self.url)
         for link in self.linked:
             link.hook_url = f"{self.url}/hooks/{link.integration}"
         _, self.token = await create_manager(

@@ -115,7 +115,9 @@ def bridgekit_deliver(integration: Integration, message: OutboundMessage) -> Del
     outbox retries with exponential backoff and jitter) and
     :class:`~bridgekit.exceptions.PermanentDeliveryError` when it cannot. Pass
     ``message.idempotency_key`` to the provider where it supports one: after a crash the
-    same message may be handed to this hook again.
+    same message may be handed to this hook again. Providers that download media take each
+    attachment's ``url`` (signed and served by the core; ``None`` without ``[server]
+    public_url``): plugins never serve files themselves.
     """
     raise NotImplementedError
 
@@ -163,7 +165,8 @@ def bridgekit_startup(bridge: Bridge) -> None:
     """The server is starting: the database is migrated and ``bridge`` accepts deliveries.
 
     Start background servers here (the email plugin's SMTP listener) on the running event
-    loop; hand their deliveries to ``bridge.submit``.
+    loop; hand their deliveries to ``bridge.submit``. ``bridge.public_url`` is where
+    providers reach this server (``None`` when not configured).
     """
 
 

@@ -203,10 +203,20 @@ class CustomerProfile:
 
 @dataclass(frozen=True, slots=True)
 class OutboundAttachment:
+    """A file of an outbound message. ``path`` is for plugins that upload the bytes.
+
+    ``url`` is for providers that download media themselves (LINE, Instagram, Naver): a public
+    URL bridgekit serves this one attachment at, signed and expiring after ``[server]
+    media_url_ttl`` seconds. It is ``None`` when ``[server] public_url`` is not set. Plugins
+    never serve files or build media URLs themselves. ``id`` is the attachment's row id.
+    """
+
     filename: str
     content_type: str
     size: int
     path: Path
+    id: int = 0
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,9 @@ from bridgekit.core.events import EventBus
 from bridgekit.core.files import FileStore
 from bridgekit.core.ingest import IngestPipeline
 from bridgekit.core.integrations import IntegrationRegistry
-from bridgekit.core.keyfiles import private_dir
+from bridgekit.core.keyfiles import private_dir, server_key
+from bridgekit.core.media_urls import KEY_NAME as MEDIA_KEY_NAME
+from bridgekit.core.media_urls import MediaUrls
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.outbox import OutboxWorker
 from bridgekit.core.redact import install_log_redaction
@@ -38,7 +40,8 @@ class Bridge:
 
     Public for plugins: :meth:`submit`, :meth:`integrations_for`, :meth:`plugin_settings`,
     :meth:`chat`, :meth:`chat_transcript`, :meth:`raw_delivery_for_message`, :meth:`add_note`,
-    :attr:`data_dir`, :attr:`config`, :attr:`db`.
+    :attr:`public_url`, :attr:`data_dir`, :attr:`config`, :attr:`db`. Outbound media URLs come
+    ready-made on ``OutboundAttachment.url``.
     """
 
     def __init__(self, config: Config, plugins: PluginHost) -> None:
@@ -55,10 +58,27 @@ class Bridge:
         self.outbox: OutboxWorker | None = None
         self.flow: FlowWorker | None = None
         self.snooze: SnoozeWaker | None = None
+        self._media_urls: MediaUrls | None = None
 
     @property
     def data_dir(self) -> Path:
         return self.config.data_dir
+
+    @property
+    def public_url(self) -> str | None:
+        """``[server] public_url`` without a trailing slash: where providers reach this server."""
+        return self.config.public_url.rstrip("/") if self.config.public_url else None
+
+    @property
+    def media_urls(self) -> MediaUrls:
+        if self._media_urls is None:
+            raise RuntimeError("the bridge is not started")
+        return self._media_urls
+
+    def media_url(self, attachment_id: int, filename: str) -> str | None:
+        """A signed public URL of one stored attachment, or None without ``public_url``."""
+        base = self.public_url
+        return f"{base}{self.media_urls.path(attachment_id, filename)}" if base else None
 
     def plugin_settings(self, plugin_name: str) -> Mapping[str, Any]:
         """The ``[plugins.settings.<plugin_name>]`` table of the configuration."""
@@ -108,6 +128,8 @@ class Bridge:
         private_dir(self.config.data_dir / "attachments")
         box = await asyncio.to_thread(SecretBox.load, self.config.data_dir, self.config.secret_keys)
         install_log_redaction()
+        key = await asyncio.to_thread(server_key, self.config.data_dir, MEDIA_KEY_NAME)
+        self._media_urls = MediaUrls(key, self.config.media_url_ttl)
         await self.db.migrate()
         self.channel_id = await self._ensure_channel()
         await self.registry.sync(self.db, self.channel_id, self.config.integrations, box)
@@ -130,6 +152,7 @@ class Bridge:
             self.channel_id,
             self._wake_flow,
             events=self.events,
+            media_url=self.media_url,
         )
         self.flow = FlowWorker(
             self.db,

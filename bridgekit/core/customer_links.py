@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
-from bridgekit.core.keyfiles import SECRETS_DIR, read_or_create_key_file
+from bridgekit.core.keyfiles import SECRETS_DIR, server_key
 from bridgekit.exceptions import BridgekitError
 
 KEY_FILE = SECRETS_DIR / "customer_link.key"
@@ -39,7 +38,7 @@ def hash_token(token: str) -> str:
 
 def link_key(data_dir: Path) -> bytes:
     """The installation's link key, created on first use (atomically, mode 0600)."""
-    return read_or_create_key_file(data_dir / KEY_FILE, lambda: secrets.token_bytes(32))
+    return server_key(data_dir, KEY_FILE.name)
 
 
 def derive_token(key: bytes, chat_id: int, generation: int) -> str:

@@ -1,6 +1,7 @@
 """Key files, private files and directories under ``data_dir``: one way to create them.
 
-Every secret the server keeps on disk (the customer-link key, the integration-secrets keys)
+Every secret the server keeps on disk (the customer-link key, the media-URL key, the integration-secrets
+keys)
 lives in ``data_dir/secrets``; directories are created 0700 and files 0600 whatever the
 process umask, and existing ones are tightened, so an upgrade fixes older installs too.
 """
@@ -62,6 +63,15 @@ def read_or_create_key_file(path: Path, make: Callable[[], bytes]) -> bytes:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_bytes()
+
+
+def server_key(data_dir: Path, name: str) -> bytes:
+    """The 32-byte random key ``data_dir/secrets/<name>``, created on first use.
+
+    Such a key never leaves the server and nothing derives it from an integration's secrets:
+    a database dump alone reveals none of them.
+    """
+    return read_or_create_key_file(data_dir / SECRETS_DIR / name, lambda: secrets.token_bytes(32))
 
 
 def create_private_file(path: Path) -> BinaryIO:

@@ -133,8 +133,10 @@ class OutboxWorker(BackgroundWorker):
         channel_id: int,
         on_commit: Callable[[], None] = lambda: None,
         events: EventBus | None = None,
+        media_url: Callable[[int, str], str | None] = lambda attachment_id, filename: None,
     ) -> None:
         super().__init__(cfg.poll_interval)
+        self.media_url = media_url
         self.events = events or EventBus()
         self.db = db
         self.hooks = hooks
@@ -269,7 +271,15 @@ class OutboxWorker(BackgroundWorker):
             title=row.title,
             author_name=row.author_name,
             attachments=[
-                OutboundAttachment(f.filename, f.content_type, f.size, Path(f.storage_path)) for f in files
+                OutboundAttachment(
+                    f.filename,
+                    f.content_type,
+                    f.size,
+                    Path(f.storage_path),
+                    id=f.id,
+                    url=self.media_url(f.id, f.filename),
+                )
+                for f in files
             ],
             reply_context=dict(last_inbound or {}),
             attempt=job.attempts,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -65,9 +67,19 @@ class RunningBridge:
         result: list[dict[str, Any]] = await self.api("GET", f"/chats/{chat_id}/messages")
         return result
 
-    async def reply(self, chat_id: int, text: str) -> dict[str, Any]:
-        """A manager's reply to the customer, queued in the outbox."""
-        result: dict[str, Any] = await self.api("POST", f"/chats/{chat_id}/messages", json={"text": text})
+    async def reply(
+        self, chat_id: int, text: str, files: Sequence[tuple[str, str, bytes]] = ()
+    ) -> dict[str, Any]:
+        """A manager's reply to the customer, queued in the outbox; ``files`` are
+        ``(filename, content_type, bytes)`` attachments, uploaded as the inbox does."""
+        if not files:
+            result: dict[str, Any] = await self.api("POST", f"/chats/{chat_id}/messages", json={"text": text})
+            return result
+        form = aiohttp.FormData()
+        form.add_field("payload", json.dumps({"text": text}), content_type="application/json")
+        for filename, content_type, data in files:
+            form.add_field("files", data, filename=filename, content_type=content_type)
+        result = await self.api("POST", f"/chats/{chat_id}/messages", data=form)
         return result
 
     async def note(self, chat_id: int, text: str) -> dict[str, Any]:
@@ -109,8 +121,13 @@ async def start_bridge(
     plugins: Mapping[str, object],
     integrations: Mapping[str, Mapping[str, Any]] | None = None,
     config: Config | None = None,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
 ) -> RunningBridge:
-    """Start bridgekit with exactly ``plugins`` registered (no entry points are loaded)."""
+    """Start bridgekit with exactly ``plugins`` registered (no entry points are loaded).
+
+    ``tls`` is ``(server context, client context)``: serve HTTPS (providers that download
+    media only over HTTPS, like LINE) and trust it in the API session.
+    """
     host = PluginHost()
     for name, plugin in plugins.items():
         host.register(plugin, name)
@@ -131,11 +148,20 @@ async def start_bridge(
     bridge = Bridge(cfg, host)
     app = await create_app(bridge)
     server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
+    if tls:
+        await server.start_server(ssl=tls[0])
+    else:
+        await server.start_server()
+    if cfg.public_url is None:
+        # The port is known only now; providers (sandboxes) download media from this URL.
+        bridge.config = replace(cfg, public_url=str(server.make_url("")).rstrip("/"))
     try:
         _, token = await create_manager(bridge.db, bridge.channel_id, "Test Operator", operator=True)
     except BaseException:
         await server.close()
         raise
-    session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
+    session = aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {token}"},
+        connector=aiohttp.TCPConnector(ssl=tls[1]) if tls else None,
+    )
     return RunningBridge(bridge, server, session)

@@ -4,10 +4,12 @@
                   ``BRIDGEKIT_TEST_POSTGRES`` is set, PostgreSQL.
 ``make_bridge``   async factory starting a real bridgekit on that database:
                   ``running = await make_bridge(plugins={"x": plugin}, integrations={...})``.
+``tls``           server and client TLS contexts, for ``make_bridge(..., tls=tls)``.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,20 @@ async def db_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 MakeBridge = Callable[..., Awaitable[RunningBridge]]
+
+
+@pytest.fixture(scope="session")
+def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """``(server, client)`` TLS contexts for 127.0.0.1 from a throwaway CA, for
+    ``make_bridge(tls=tls)`` and for sandboxes that download from the bridge over HTTPS."""
+    import trustme  # a test extra: only suites that ask for TLS need it
+
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
 
 
 @pytest_asyncio.fixture

@@ -18,6 +18,7 @@ from bridgekit.core.db import retry_on_conflict
 from bridgekit.core.managers import authenticate
 from bridgekit.exceptions import UnknownIntegration
 from bridgekit.web.common import api_error, json_object
+from bridgekit.web.downloads import bytes_response
 from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
 
 routes = web.RouteTableDef()
@@ -173,8 +174,4 @@ async def get_raw(request: web.Request) -> web.Response:
         row = await raw_delivery(conn, message_id)
     if row is None:
         raise api_error(404, "no raw delivery for this message")
-    return web.Response(
-        body=bytes(row.body),
-        content_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="message-{message_id}.raw"'},
-    )
+    return bytes_response(bytes(row.body), f"message-{message_id}.raw", "application/octet-stream")

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bridgekit import __version__
 from bridgekit.core.bridge import Bridge
-from bridgekit.web import api, api_chats, api_messages, api_notifications, api_realtime, api_views
+from bridgekit.web import api, api_chats, api_messages, api_notifications, api_realtime, api_views, media
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
 
@@ -57,7 +57,7 @@ async def create_app(bridge: Bridge) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_route("POST", "/hooks/{integration}", handle_hook)
     app.router.add_route("GET", "/hooks/{integration}", handle_hook)
-    for module in (api, api_views, api_chats, api_messages, api_notifications, api_realtime):
+    for module in (api, api_views, api_chats, api_messages, api_notifications, api_realtime, media):
         app.router.add_routes(_guard_api(module.routes))
     for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):
         app.router.add_routes(_guard_api(defs))

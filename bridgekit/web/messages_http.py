@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.web.downloads import file_response
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL. A larger id cannot exist, and passing one to
 # the driver would fail the query instead of finding nothing.
@@ -71,16 +71,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 def download(path: str, filename: str, content_type: str) -> web.FileResponse:
-    """Stream a stored file as a download. Always ``attachment`` (never rendered inline on our
-    origin: an uploaded HTML file must not run as a page of the inbox)."""
+    """Stream a stored file as a download (never rendered inline on our origin: an uploaded
+    HTML file must not run as a page of the inbox)."""
     if not Path(path).is_file():
         raise error(404, "the file is no longer stored")
-    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": content_type,
-            "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return file_response(Path(path), filename, content_type)

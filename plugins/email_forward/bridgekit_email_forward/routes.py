@@ -21,6 +21,7 @@ from aiohttp import web
 from bridgekit.exceptions import DeliveryError
 from bridgekit.flow import ChatView
 from bridgekit.model import Integration, TranscriptEntry
+from bridgekit.web.downloads import bytes_response
 from bridgekit_email_forward.compose import ConversationEntry, compose_forwarded_conversation, make_message_id
 from bridgekit_email_forward.original import render_original, response_headers
 from bridgekit_email_forward.outbound import send_bytes
@@ -58,7 +59,10 @@ def make_routes(
             return _json_error(404, "no original mail for this message")
         view = render_original(raw, allow_remote_images=request.query.get("remote_images") == "1")
         if request.query.get("format") == "source":
-            return web.Response(text=view.source, content_type="text/plain", charset="utf-8")
+            source = view.source.encode("utf-8", "replace")
+            return bytes_response(
+                source, f"message-{message_id}.eml.txt", "text/plain; charset=utf-8", inline=True
+            )
         return web.Response(
             text=view.html_document(),
             content_type="text/html",

@@ -46,6 +46,34 @@ async def test_e4_original_view_is_sanitised_and_sandboxed_and_the_source_is_exa
         assert await resp.read() == raw
 
 
+async def test_the_source_and_raw_views_are_never_sniffed_or_rendered(
+    make_bridge: MakeBridge, relay: SmtpSink
+) -> None:
+    """Issue 12 item 2: a mail whose source is an HTML page must not run as one on our origin."""
+    running, _plugin, port = await start(make_bridge, relay)
+    raw = (
+        b"From: mallory@example.com\r\nTo: support@example.com\r\nSubject: hi\r\n"
+        b"Message-ID: <sniff@example.com>\r\nContent-Type: text/html\r\n\r\n"
+        b"<html><script>alert(document.cookie)</script></html>\r\n"
+    )
+    await send(port, raw)
+    (chat,) = await running.chats()
+    (message,) = await running.messages(chat["id"])
+    source = f"{running.url}/api/v1/email/messages/{message['id']}/original?format=source"
+    async with running.session.get(source) as resp:
+        assert resp.status == 200
+        assert "<script>alert(document.cookie)</script>" in await resp.text()
+        assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert resp.headers["Content-Disposition"].startswith("inline;")
+    async with running.session.get(f"{running.url}/api/v1/messages/{message['id']}/raw") as resp:
+        assert await resp.read() == raw
+        assert resp.headers["Content-Type"] == "application/octet-stream"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Content-Disposition"].startswith("attachment;")
+
+
 async def test_e6_a_reply_to_a_closed_chat_opens_a_new_chat(make_bridge: MakeBridge, relay: SmtpSink) -> None:
     running, _plugin, port = await start(make_bridge, relay)
     await send(port, load("ko_outlook_ks_c_5601.eml"))

@@ -51,7 +51,6 @@ class InstagramConfig:
     graph_base: str = DEFAULT_GRAPH_BASE
     api_version: str = DEFAULT_API_VERSION
     ig_user_id: str = "me"
-    public_base_url: str | None = None
     auth: str = "bearer"
     appsecret_proof: bool = False
     human_agent: bool = True
@@ -73,12 +72,10 @@ class InstagramConfig:
         # ``page_id`` is accepted as an alias: with the Facebook-Login flow the send node is
         # the Page linked to the Instagram account rather than the Instagram account itself.
         node = settings.get("ig_user_id") or settings.get("page_id") or "me"
-        public = settings.get("public_base_url")
         return cls(
             graph_base=str(settings.get("graph_base") or DEFAULT_GRAPH_BASE).rstrip("/"),
             api_version=str(settings.get("api_version") or DEFAULT_API_VERSION).strip("/"),
             ig_user_id=str(node),
-            public_base_url=str(public).rstrip("/") if public else None,
             auth=auth,
             appsecret_proof=_as_bool(settings.get("appsecret_proof"), False),
             human_agent=_as_bool(settings.get("human_agent_tag"), True),

@@ -1,27 +1,21 @@
-"""Inbound attachment download and outbound attachment hosting.
+"""Inbound attachment download.
 
-Inbound: a webhook carries Meta CDN URLs (``payload.url``), not content, and they expire
-after a while, so the content is fetched during ingest. A failed fetch never fails the
-ingest: the message keeps a readable note and the URL in ``meta``.
-
-Outbound: Meta downloads attachments from a public URL. The plugin serves each outgoing
-file under ``{public_base_url}/plugins/instagram/media/{token}/{filename}`` for an hour,
-through a route it adds to bridgekit's web server; the token is random and unguessable.
+A webhook carries Meta CDN URLs (``payload.url``), not content, and they expire after a
+while, so the content is fetched during ingest. A failed fetch never fails the ingest: the
+message keeps a readable note and the URL in ``meta``. (Outbound attachments are downloaded
+by Meta from bridgekit's own signed media URL, ``OutboundAttachment.url``.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import mimetypes
-import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urlsplit
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp import web
 
 from bridgekit.model import InboundAttachment
 
@@ -36,8 +30,6 @@ _DEFAULT_TYPES = {
     "audio": "audio/mp4",
     "file": "application/octet-stream",
 }
-
-MEDIA_ROUTE = "/plugins/instagram/media/{token}/{filename}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,36 +94,3 @@ async def fetch_all(
             )
             failed.append(FetchFailure(ref.kind, ref.url, reason))
     return fetched, failed
-
-
-class MediaHost:
-    """Short-lived, token-addressed URLs for outgoing attachment files."""
-
-    def __init__(self, ttl: float = 3600.0) -> None:
-        self.ttl = ttl
-        self._files: dict[str, tuple[float, Path, str]] = {}
-
-    def publish(self, public_base_url: str, path: Path, content_type: str, filename: str) -> str:
-        """Make ``path`` downloadable for ``ttl`` seconds; return its public URL."""
-        self._expire()
-        token = secrets.token_urlsafe(24)
-        self._files[token] = (time.monotonic() + self.ttl, path, content_type)
-        safe_name = quote(filename or path.name or "file", safe="")
-        return f"{public_base_url}{MEDIA_ROUTE.format(token=token, filename=safe_name)}"
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for token in [t for t, (expires, _, _) in self._files.items() if expires < now]:
-            del self._files[token]
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """aiohttp handler for :data:`MEDIA_ROUTE`."""
-        self._expire()
-        entry = self._files.get(request.match_info["token"])
-        if entry is None or not entry[1].is_file():
-            raise web.HTTPNotFound()
-        _, path, content_type = entry
-        return web.FileResponse(path, headers={"Content-Type": content_type})
-
-    def route(self) -> web.RouteDef:
-        return web.get(MEDIA_ROUTE, self.handle)

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 import bridgekit
 from bridgekit.demo import DemoProvider
@@ -54,7 +53,7 @@ from bridgekit.model import (
 from . import events
 from .client import PROFILE_FIELDS, GraphClient
 from .config import MAX_TEXT_BYTES, InstagramConfig
-from .media import MediaHost, fetch_all
+from .media import fetch_all
 from .signature import SIGNATURE_HEADER, verify_handshake, verify_signature
 from .textsplit import split_text
 from .window import decide
@@ -109,9 +108,6 @@ class InstagramPlugin:
         # idempotency key -> message ids of the parts already sent, so a retried multi-part
         # send resumes after the last delivered part instead of repeating it
         self._progress: dict[str, list[str]] = {}
-        self.media_host = MediaHost()
-        # bridgekit's own public URL ([server] public_url), the default for public_base_url
-        self._server_public_url: str | None = None
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -140,14 +136,6 @@ class InstagramPlugin:
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:
         return [SPEC]
-
-    @bridgekit.hookimpl
-    def bridgekit_routes(self, bridge: Any) -> Iterable[web.RouteDef]:
-        # serves outgoing attachments to Meta under {public_base_url}/plugins/instagram/media/
-        public_url = getattr(getattr(bridge, "config", None), "public_url", None)
-        if isinstance(public_url, str) and public_url:
-            self._server_public_url = public_url.rstrip("/")
-        return [self.media_host.route()]
 
     @bridgekit.hookimpl
     async def bridgekit_shutdown(self, bridge: Any) -> None:
@@ -251,17 +239,15 @@ class InstagramPlugin:
         pieces = split_text(message.text, MAX_TEXT_BYTES)
         if not pieces and not message.attachments:
             raise PermanentDeliveryError("nothing to send: the message has no text and no attachments")
-        public_base_url = self._check_attachments(config, message.attachments)
+        self._check_attachments(message.attachments)
         # the window decides before any request: a shut window must not reach Meta at all
         policy = decide(message.reply_context, self._clock(), human_agent=config.human_agent)
         bodies: list[dict[str, Any]] = [
             {"recipient": {"id": recipient}, "message": {"text": piece}} for piece in pieces
         ]
         for attachment in message.attachments:
-            url = self.media_host.publish(
-                public_base_url, attachment.path, attachment.content_type, attachment.filename
-            )
-            payload = {"type": _attachment_type(attachment.content_type), "payload": {"url": url}}
+            # Meta downloads the file from bridgekit's signed media URL.
+            payload = {"type": _attachment_type(attachment.content_type), "payload": {"url": attachment.url}}
             bodies.append({"recipient": {"id": recipient}, "message": {"attachment": payload}})
 
         client = GraphClient(self._http(), config)
@@ -295,16 +281,12 @@ class InstagramPlugin:
             },
         )
 
-    def _check_attachments(self, config: InstagramConfig, attachments: Sequence[OutboundAttachment]) -> str:
-        """Refuse attachments Meta could never take; return the public base URL to serve them."""
-        if not attachments:
-            return ""
-        public_base_url = config.public_base_url or self._server_public_url
-        if not public_base_url:
+    def _check_attachments(self, attachments: Sequence[OutboundAttachment]) -> None:
+        """Refuse attachments Meta could never take, before any request."""
+        if any(attachment.url is None for attachment in attachments):
             raise PermanentDeliveryError(
-                "Instagram fetches attachments from a public URL, and neither this integration's "
-                "'public_base_url' setting nor bridgekit's [server] public_url is set; set one to "
-                "the https address where Meta can reach bridgekit"
+                "Instagram fetches attachments from a public URL, and bridgekit's [server] "
+                "public_url is not set; set it to the https address where Meta can reach bridgekit"
             )
         for attachment in attachments:
             kind = _attachment_type(attachment.content_type)
@@ -314,7 +296,6 @@ class InstagramPlugin:
                     f"{attachment.filename} is {attachment.size} bytes; Instagram accepts "
                     f"{kind} attachments up to {limit // (1024 * 1024)} MB"
                 )
-        return public_base_url
 
     @bridgekit.hookimpl
     def bridgekit_bill(

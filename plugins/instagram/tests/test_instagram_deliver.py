@@ -7,7 +7,6 @@ plugin got a rule wrong, the sandbox would refuse like Meta does.
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -240,21 +239,32 @@ async def test_missing_access_token_is_refused_clearly(ig_plugin: InstagramPlugi
     assert meta.send_requests == []
 
 
-async def media_server(aiohttp_server: Any, plugin: InstagramPlugin) -> str:
+async def media_server(aiohttp_server: Any, folder: Path) -> str:
+    """Stands in for bridgekit's ``/media/...`` route (tested in tests/core/test_media_urls.py
+    and through a running bridge in test_instagram_e2e.py): serves ``folder``'s files."""
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=(folder / request.match_info["name"]).read_bytes(), content_type="image/png")
+
     app = web.Application()
-    app.router.add_routes(list(plugin.bridgekit_routes(None)))
+    app.router.add_get("/media/{name}", serve)
     server = await aiohttp_server(app)
     return str(server.make_url("")).rstrip("/")
 
 
-async def test_image_attachment_is_sent_by_public_url_meta_can_fetch(
-    ig_plugin: InstagramPlugin, meta: MetaSandbox, aiohttp_server: Any, tmp_path: Path
+async def test_image_attachment_is_sent_by_the_core_media_url_meta_can_fetch(
+    ig_plugin: InstagramPlugin,
+    integration: Integration,
+    meta: MetaSandbox,
+    aiohttp_server: Any,
+    tmp_path: Path,
 ) -> None:
-    public = await media_server(aiohttp_server, ig_plugin)
-    integration = integration_for(meta, public_base_url=public)
+    public = await media_server(aiohttp_server, tmp_path)
     picture = tmp_path / "receipt.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\nreceipt")
-    attachment = OutboundAttachment("receipt.png", "image/png", picture.stat().st_size, picture)
+    attachment = OutboundAttachment(
+        "receipt.png", "image/png", picture.stat().st_size, picture, id=5, url=f"{public}/media/receipt.png"
+    )
     last = customer_wrote(meta, "U1", hours_ago=1)
     result = await ig_plugin.bridgekit_deliver(
         integration, outbound("U1", "Here is your receipt", last_customer_ms=last, attachments=(attachment,))
@@ -262,19 +272,18 @@ async def test_image_attachment_is_sent_by_public_url_meta_can_fetch(
     text, image = meta.sent
     assert text.text == "Here is your receipt"
     assert image.attachment_type == "image"
-    assert image.attachment_url is not None
-    assert image.attachment_url.startswith(f"{public}/plugins/instagram/media/")
+    assert image.attachment_url == attachment.url
     assert image.attachment_content == picture.read_bytes()  # Meta could download it
     assert result.provider_message_id == image.message_id
 
 
-async def test_attachment_without_public_base_url_is_refused_before_any_call(
+async def test_attachment_without_public_url_is_refused_before_any_call(
     ig_plugin: InstagramPlugin, integration: Integration, meta: MetaSandbox, tmp_path: Path
 ) -> None:
     picture = tmp_path / "a.png"
     picture.write_bytes(b"png")
-    attachment = OutboundAttachment("a.png", "image/png", 3, picture)
-    with pytest.raises(PermanentDeliveryError, match="public_base_url"):
+    attachment = OutboundAttachment("a.png", "image/png", 3, picture, id=5, url=None)
+    with pytest.raises(PermanentDeliveryError, match="public_url"):
         await ig_plugin.bridgekit_deliver(
             integration, outbound("U1", "see", last_customer_ms=now_ms(), attachments=(attachment,))
         )
@@ -284,8 +293,10 @@ async def test_attachment_without_public_base_url_is_refused_before_any_call(
 async def test_oversized_image_is_refused_before_any_call(
     ig_plugin: InstagramPlugin, meta: MetaSandbox, tmp_path: Path
 ) -> None:
-    integration = integration_for(meta, public_base_url="https://bridge.example")
-    attachment = OutboundAttachment("huge.png", "image/png", 9 * 1024 * 1024, tmp_path / "huge.png")
+    integration = integration_for(meta)
+    attachment = OutboundAttachment(
+        "huge.png", "image/png", 9 * 1024 * 1024, tmp_path / "huge.png", id=5, url="https://bridge.example/m"
+    )
     with pytest.raises(PermanentDeliveryError, match="8 MB"):
         await ig_plugin.bridgekit_deliver(
             integration, outbound("U1", "", last_customer_ms=now_ms(), attachments=(attachment,))
@@ -311,27 +322,3 @@ def test_p3_i19_channel_declaration() -> None:
     assert SPEC.capabilities.max_text_bytes == 1000
     assert SPEC.closed_chat_policy == "reopen"
     assert SPEC.mark
-
-
-async def test_server_public_url_is_the_default_public_base_url(
-    ig_plugin: InstagramPlugin,
-    integration: Integration,
-    meta: MetaSandbox,
-    aiohttp_server: Any,
-    tmp_path: Path,
-) -> None:
-    """With [server] public_url set, attachments work without a per-integration setting."""
-    app = web.Application()
-    bridge = SimpleNamespace(config=SimpleNamespace(public_url="placeholder"))
-    app.router.add_routes(list(ig_plugin.bridgekit_routes(bridge)))
-    server = await aiohttp_server(app)
-    ig_plugin.bridgekit_routes(SimpleNamespace(config=SimpleNamespace(public_url=str(server.make_url("")))))
-    picture = tmp_path / "p.jpg"
-    picture.write_bytes(b"\xff\xd8\xff jpeg")
-    attachment = OutboundAttachment("p.jpg", "image/jpeg", picture.stat().st_size, picture)
-    last = customer_wrote(meta, "U1", hours_ago=1)
-    await ig_plugin.bridgekit_deliver(
-        integration, outbound("U1", last_customer_ms=last, attachments=(attachment,))
-    )
-    (sent,) = meta.sent
-    assert sent.attachment_content == picture.read_bytes()

@@ -81,3 +81,26 @@ async def test_customer_dm_reaches_inbox_and_manager_reply_reaches_instagram(
         return any(m["delivery_status"] == "read" for m in rows if m["direction"] == "outbound")
 
     assert await running.wait_for(read_status)
+
+
+async def test_manager_image_reply_is_fetched_by_meta_from_the_core_media_url(
+    make_bridge: Any, meta: MetaSandbox
+) -> None:
+    """Meta downloads a reply's attachment from bridgekit's signed ``/media/...`` URL; the old
+    plugin route that served uploads inline is gone."""
+    running = await make_bridge(
+        plugins={"instagram": InstagramPlugin()},
+        integrations={
+            "acme": {"channel": "instagram", "settings": settings_for(meta), "secrets": secrets_for(meta)}
+        },
+    )
+    hook = f"{running.url}/hooks/acme"
+    assert (await meta.deliver(hook, meta.text_event("U1", "사진 부탁드려요", mid="mid-1"))).status == 200
+    (chat,) = await running.wait_for(running.chats)
+    await running.reply(chat["id"], "", files=[("receipt.png", "image/png", PNG)])
+    (sent,) = await running.wait_for(lambda: meta.sent)
+    assert sent.attachment_type == "image"
+    assert sent.attachment_url.startswith(f"{running.url}/media/")
+    assert sent.attachment_content == PNG  # Meta could download it
+    async with running.session.get(f"{running.url}/plugins/instagram/media/x/receipt.png") as resp:
+        assert resp.status == 404

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import OutboundAttachment, OutboundMessage
@@ -71,35 +70,39 @@ def retry_key(idempotency_key: str, batch: int) -> str:
     return str(uuid.uuid5(RETRY_KEY_NAMESPACE, f"{idempotency_key}#{batch}"))
 
 
-def public_url(base: str, attachment: OutboundAttachment) -> str:
-    """Where ``attachment`` is served under ``public_base_url``: ``{base}/{stored name}``.
+def _media_url(attachment: OutboundAttachment) -> str:
+    """bridgekit's signed URL of ``attachment`` (LINE downloads it), which LINE wants HTTPS."""
+    url = attachment.url
+    if url is None or not url.startswith("https://"):
+        raise PermanentDeliveryError(
+            "LINE downloads attachments only from public HTTPS URLs, and bridgekit's [server] "
+            "public_url is "
+            + ("not set" if url is None else "not an https:// address")
+            + "; set it to the https address where LINE can reach bridgekit, or send text only"
+        )
+    if len(url) > MAX_URL_CHARS:
+        raise PermanentDeliveryError(
+            f"attachment URL for {attachment.filename!r} is over {MAX_URL_CHARS} characters"
+        )
+    return url
 
-    The stored file name is the content's SHA-256 (bridgekit's content-addressed store), so
-    the URL is stable and not guessable; the original file name is appended as a query
-    only to give LINE (and the customer's download) a readable name.
-    """
-    return f"{base}/{quote(attachment.path.name)}?name={quote(attachment.filename)}"
 
-
-def _image(base: str, attachment: OutboundAttachment) -> dict[str, Any]:
+def _image(attachment: OutboundAttachment) -> dict[str, Any]:
     if attachment.size > MAX_IMAGE_BYTES:
         raise PermanentDeliveryError(
             f"LINE image messages are limited to {MAX_IMAGE_BYTES // (1024 * 1024)} MB; "
             f"{attachment.filename!r} is {attachment.size} bytes"
         )
-    url = public_url(base, attachment)
-    if len(url) > MAX_URL_CHARS:
-        raise PermanentDeliveryError(
-            f"image URL for {attachment.filename!r} is over {MAX_URL_CHARS} characters"
-        )
+    url = _media_url(attachment)
     return {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
 
 
-def build_messages(message: OutboundMessage, public_base_url: str | None) -> list[dict[str, Any]]:
+def build_messages(message: OutboundMessage) -> list[dict[str, Any]]:
     """All LINE message objects for ``message``: its text, then one per attachment.
 
     JPEG/PNG attachments become image messages; other files (LINE bots cannot send files)
-    become a text message with a download link. Both need ``public_base_url``.
+    become a text message with a download link. Both use the attachment's signed URL, which
+    expires after ``[server] media_url_ttl`` seconds.
     """
     objects: list[dict[str, Any]] = []
     chunks = split_text(message.text) if message.text.strip() else []
@@ -109,17 +112,11 @@ def build_messages(message: OutboundMessage, public_base_url: str | None) -> lis
             f"{MAX_TEXT_OBJECTS * MAX_TEXT_CHARS} ({MAX_TEXT_OBJECTS} messages of {MAX_TEXT_CHARS})"
         )
     objects.extend({"type": "text", "text": chunk} for chunk in chunks)
-    if message.attachments and not public_base_url:
-        raise PermanentDeliveryError(
-            "LINE can only send attachments as public HTTPS URLs, and this integration has no "
-            "'public_base_url' setting; configure it or send text only"
-        )
     for attachment in message.attachments:
-        assert public_base_url is not None
         if attachment.content_type.lower() in IMAGE_TYPES:
-            objects.append(_image(public_base_url, attachment))
+            objects.append(_image(attachment))
         else:
-            link = public_url(public_base_url, attachment)
+            link = _media_url(attachment)
             objects.append({"type": "text", "text": f"📎 {attachment.filename}: {link}"[:MAX_TEXT_CHARS]})
     if not objects:
         raise PermanentDeliveryError("nothing to send: the message has no text and no attachments")

@@ -233,7 +233,7 @@ class LinePlugin:
         """Reply while the reply token is fresh and unused, push otherwise."""
         settings = LineSettings.from_integration(integration)
         token = secret(integration, "channel_access_token")
-        calls = batches(build_messages(message, settings.public_base_url))
+        calls = batches(build_messages(message))
         results: list[SendResult] = []
         reply_token = self._reply_token(settings, message, len(calls))
         if reply_token is not None:

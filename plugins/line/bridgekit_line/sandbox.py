@@ -13,7 +13,9 @@ success and error bodies:
 * ``GET /v2/bot/message/{messageId}/content`` — the data API (serve it from the same
   sandbox by pointing both ``api_base`` and ``data_api_base`` at :attr:`LineSandbox.url`).
 
-Every accepted message is recorded in :attr:`LineSandbox.sent`. The sandbox can be told to
+Every accepted message is recorded in :attr:`LineSandbox.sent`. With ``download_media=True``
+it downloads each image/video URL as LINE's servers do, into :attr:`LineSandbox.downloads`
+(``client_ssl`` trusts a test server's certificate: LINE only takes HTTPS URLs). The sandbox can be told to
 fail (:meth:`LineSandbox.fail_next`: the next N calls answer a status, optionally with
 ``Retry-After``) and to be slow (:meth:`LineSandbox.delay_next`, before or after accepting).
 It is also the webhook *sender*: :attr:`LineSandbox.webhooks` builds, signs and POSTs events.
@@ -28,12 +30,14 @@ import asyncio
 import json
 import re
 import secrets
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bridgekit_line.outbound import utf16_len
@@ -169,12 +173,18 @@ class LineSandbox:
         access_token: str = "sandbox-channel-access-token",
         reply_token_ttl: float = 60.0,
         clock: Callable[[], float] = time.time,
+        download_media: bool = False,
+        client_ssl: ssl.SSLContext | None = None,
     ) -> None:
         self.channel_secret = channel_secret
         self.access_token = access_token
         self.reply_token_ttl = reply_token_ttl
         self.clock = clock
-        self.webhooks = WebhookFactory(channel_secret, clock=self._now)
+        self.download_media = download_media
+        self.client_ssl = client_ssl
+        self.webhooks = WebhookFactory(channel_secret, clock=self._now, client_ssl=client_ssl)
+        # originalContentUrl -> the bytes LINE downloaded from it (None: the download failed)
+        self.downloads: dict[str, bytes | None] = {}
         self.profiles: dict[str, dict[str, Any]] = {}
         self.sent: list[SentMessage] = []
         self.requests: list[RecordedRequest] = []
@@ -362,7 +372,9 @@ class LineSandbox:
         if issued is None or issued.used or self._now() - issued.issued_at > self.reply_token_ttl:
             return _error(400, INVALID_REPLY_TOKEN)
         issued.used = True
-        return await self._respond(call, self._accept("reply", issued.to, body["messages"], None))
+        accepted = self._accept("reply", issued.to, body["messages"], None)
+        await self._download_media(body["messages"])
+        return await self._respond(call, accepted)
 
     async def _push(self, request: web.Request) -> web.Response:
         call = await self._prologue(request, "push")
@@ -391,7 +403,25 @@ class LineSandbox:
         accepted = self._accept("push", to, body["messages"], key)
         if key is not None:
             self._accepted[key] = accepted
+        await self._download_media(body["messages"])
         return await self._respond(call, accepted)
+
+    async def _download_media(self, messages: list[dict[str, Any]]) -> None:
+        """Fetch each image/video the way LINE's servers do; a failure does not fail the send
+        (LINE accepts the message and the customer sees a broken image)."""
+        urls = [m["originalContentUrl"] for m in messages if m.get("type") in {"image", "video"}]
+        if not urls or not self.download_media:
+            return
+        connector = aiohttp.TCPConnector(ssl=self.client_ssl or True)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=10)
+        ) as client:
+            for url in urls:
+                try:
+                    async with client.get(url) as resp:
+                        self.downloads[url] = await resp.read() if resp.status == 200 else None
+                except (aiohttp.ClientError, TimeoutError):
+                    self.downloads[url] = None
 
     async def _profile(self, request: web.Request) -> web.Response:
         call = await self._prologue(request, "profile")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,8 +74,10 @@ class WebhookFactory:
         *,
         bot_user_id: str | None = None,
         clock: Callable[[], float] = time.time,
+        client_ssl: ssl.SSLContext | None = None,
     ) -> None:
         self.channel_secret = channel_secret
+        self.client_ssl = client_ssl
         self.bot_user_id = bot_user_id or new_user_id()
         self.clock = clock
         self.reply_tokens: dict[str, IssuedReplyToken] = {}
@@ -268,7 +271,7 @@ class WebhookFactory:
         if sign_body:
             headers["X-Line-Signature"] = signature if signature is not None else self.signature(body)
         async with (
-            aiohttp.ClientSession() as session,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.client_ssl or True)) as session,
             session.post(url, data=body, headers=headers) as resp,
         ):
             return WebhookResponse(resp.status, await resp.text())

@@ -44,7 +44,6 @@ class LineSettings:
 
     api_base: str = DEFAULT_API_BASE
     data_api_base: str = DEFAULT_DATA_API_BASE
-    public_base_url: str | None = None
     use_reply_api: bool = True
     reply_token_max_age: float = DEFAULT_REPLY_TOKEN_MAX_AGE
     request_timeout: float = 10.0
@@ -55,10 +54,6 @@ class LineSettings:
     @classmethod
     def from_integration(cls, integration: Integration) -> LineSettings:
         s = integration.settings
-        public = s.get("public_base_url")
-        if public is not None and (not isinstance(public, str) or not public.startswith("https://")):
-            # LINE only fetches media from HTTPS URLs (image message: "Protocol: HTTPS").
-            raise ConfigError(f"LINE setting 'public_base_url' must be an https:// URL, not {public!r}")
         use_reply = s.get("use_reply_api", True)
         if not isinstance(use_reply, bool):
             raise ConfigError(f"LINE setting 'use_reply_api' must be true or false, not {use_reply!r}")
@@ -71,7 +66,6 @@ class LineSettings:
         return cls(
             api_base=_base_url(s, "api_base", DEFAULT_API_BASE),
             data_api_base=_base_url(s, "data_api_base", DEFAULT_DATA_API_BASE),
-            public_base_url=public.rstrip("/") if public else None,
             use_reply_api=use_reply,
             reply_token_max_age=max_age,
             request_timeout=_number(s, "request_timeout", 10.0, minimum=0.001),

@@ -60,11 +60,18 @@ def _outbound(
     )
 
 
-def _image(tmp_path: Path, name: str = "photo.png", content_type: str = "image/png") -> OutboundAttachment:
+MEDIA = "https://support.example.com/media"
+
+
+def _image(
+    tmp_path: Path, name: str = "photo.png", content_type: str = "image/png", media: str | None = MEDIA
+) -> OutboundAttachment:
+    """An attachment with a URL shaped like the core's signed one (None: no public_url)."""
     data = b"\x89PNG\r\n\x1a\n" + name.encode()
     path = tmp_path / f"{abs(hash(name)):x}"
     path.write_bytes(data)
-    return OutboundAttachment(name, content_type, len(data), path)
+    url = f"{media}/{abs(hash(name)) % 1000}/1700000000/sig/{name}" if media else None
+    return OutboundAttachment(name, content_type, len(data), path, id=abs(hash(name)) % 1000, url=url)
 
 
 # --- reply or push -------------------------------------------------------------------------
@@ -251,7 +258,7 @@ async def test_text_longer_than_five_objects_is_refused_clearly(
 async def test_more_than_five_objects_go_in_several_pushes_each_with_its_key(
     line: LineSandbox, plugin: LinePlugin, make_integration: MakeIntegration, tmp_path: Path
 ) -> None:
-    integration = make_integration(public_base_url="https://files.example.com/line")
+    integration = make_integration()
     user = line.add_user("Mina")
     meta = await _inbound_meta(line, plugin, integration, user)
     images = tuple(_image(tmp_path, f"p{i}.png") for i in range(6))
@@ -271,7 +278,7 @@ async def test_more_than_five_objects_go_in_several_pushes_each_with_its_key(
 async def test_partial_batch_failure_never_duplicates(
     line: LineSandbox, plugin: LinePlugin, make_integration: MakeIntegration, tmp_path: Path
 ) -> None:
-    integration = make_integration(public_base_url="https://files.example.com/line")
+    integration = make_integration()
     user = line.add_user("Mina")
     images = tuple(_image(tmp_path, f"q{i}.png") for i in range(6))
     message = _outbound(user, "photos", attachments=images)
@@ -285,32 +292,41 @@ async def test_partial_batch_failure_never_duplicates(
 async def test_images_use_public_https_urls(
     line: LineSandbox, plugin: LinePlugin, make_integration: MakeIntegration, tmp_path: Path
 ) -> None:
-    integration = make_integration(public_base_url="https://files.example.com/line/")
+    integration = make_integration()
     user = line.add_user("Mina")
     image = _image(tmp_path, "receipt.png")
-    pdf = OutboundAttachment("manual.pdf", "application/pdf", 10, image.path.with_name("pdf"))
+    pdf = _image(tmp_path, "manual.pdf", "application/pdf")
     await plugin.bridgekit_deliver(integration, _outbound(user, "see attached", attachments=(image, pdf)))
     text, img, link = (m.message for m in line.sent)
     assert text == {"type": "text", "text": "see attached"}
-    expected = f"https://files.example.com/line/{image.path.name}?name=receipt.png"
-    assert img == {"type": "image", "originalContentUrl": expected, "previewImageUrl": expected}
-    assert link["text"] == "📎 manual.pdf: https://files.example.com/line/pdf?name=manual.pdf"
+    assert img == {"type": "image", "originalContentUrl": image.url, "previewImageUrl": image.url}
+    assert link["text"] == f"📎 manual.pdf: {pdf.url}"
 
 
-async def test_images_without_public_base_url_are_refused_clearly(
-    line: LineSandbox, plugin: LinePlugin, integration: Integration, tmp_path: Path
+@pytest.mark.parametrize(
+    ("media", "reason"), [(None, "public_url is not set"), ("http://support.example.com", "not an https")]
+)
+async def test_images_without_a_public_https_url_are_refused_clearly(
+    line: LineSandbox,
+    plugin: LinePlugin,
+    integration: Integration,
+    tmp_path: Path,
+    media: str | None,
+    reason: str,
 ) -> None:
     user = line.add_user("Mina")
-    with pytest.raises(PermanentDeliveryError, match="public_base_url"):
-        await plugin.bridgekit_deliver(integration, _outbound(user, attachments=(_image(tmp_path),)))
+    with pytest.raises(PermanentDeliveryError, match=reason):
+        await plugin.bridgekit_deliver(
+            integration, _outbound(user, attachments=(_image(tmp_path, media=media),))
+        )
     assert line.sent == []
 
 
 async def test_oversized_image_is_refused(
     line: LineSandbox, plugin: LinePlugin, make_integration: MakeIntegration, tmp_path: Path
 ) -> None:
-    integration = make_integration(public_base_url="https://files.example.com")
-    big = OutboundAttachment("huge.jpg", "image/jpeg", 11 * 1024 * 1024, tmp_path / "huge")
+    integration = make_integration()
+    big = OutboundAttachment("huge.jpg", "image/jpeg", 11 * 1024 * 1024, tmp_path / "huge", id=1, url=MEDIA)
     with pytest.raises(PermanentDeliveryError, match="10 MB"):
         await plugin.bridgekit_deliver(integration, _outbound(line.add_user("Mina"), attachments=(big,)))
 

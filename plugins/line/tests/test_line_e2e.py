@@ -3,6 +3,7 @@ manager reply -> the customer's LINE (I5, I9, I19; ARCHITECTURE "Data flow")."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -89,3 +90,38 @@ async def test_redelivery_and_forgery_add_nothing(bridge_and_line: tuple[Running
     assert [m["text"] for m in messages] == ["only once please", "[Image]"]
     assert messages[1]["attachments"][0]["content_type"] == "image/jpeg"
     assert messages[1]["attachments"][0]["size"] == len(JPEG)
+
+
+async def test_manager_image_is_downloaded_by_line_from_the_core_https_media_url(
+    make_bridge: Callable[..., Awaitable[RunningBridge]], tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    """LINE takes media only from public HTTPS URLs and downloads them itself: the reply's
+    image goes out as bridgekit's signed ``/media/...`` URL, and LINE gets the exact bytes."""
+    async with LineSandbox(download_media=True, client_ssl=tls[1]) as line:
+        plugin = LinePlugin()
+        running = await make_bridge(
+            plugins={"line": plugin},
+            integrations={
+                "acme": {
+                    "channel": "line",
+                    "settings": line.integration_settings(),
+                    "secrets": line.integration_secrets(),
+                }
+            },
+            tls=tls,
+        )
+        try:
+            user = line.add_user("Mina")
+            assert running.url.startswith("https://")
+            await line.webhooks.post(f"{running.url}/hooks/acme", [line.webhooks.text(user, "photo?")])
+            chat = await _chat(running)
+            await running.reply(chat["id"], "here", files=[("label.jpg", "image/jpeg", JPEG)])
+            await running.wait_for(lambda: len(line.sent) == 2)
+            text, image = line.sent
+            assert text.text == "here"
+            url = image.message["originalContentUrl"]
+            assert url.startswith(f"{running.url}/media/")
+            assert image.message["previewImageUrl"] == url
+            assert line.downloads == {url: JPEG}
+        finally:
+            await plugin.aclose()

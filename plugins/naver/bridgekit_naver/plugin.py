@@ -3,7 +3,8 @@
 Inbound: ``POST /hooks/<integration>?token=<secret>`` -> :mod:`.access` (token and source
 address) -> :mod:`.events` (parse and normalise; images are fetched here).
 Outbound: :mod:`.outbound` plans the ``send`` events, :mod:`.client` posts them, images go
-through the Image Upload API via a signed URL served by :mod:`.media`.
+through the Image Upload API: Naver downloads each image from the signed URL bridgekit's
+core serves it at (``OutboundAttachment.url``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import posixpath
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp import web
 
 import bridgekit
 from bridgekit.demo import DemoProvider
@@ -39,15 +38,12 @@ from bridgekit.model import (
     OutboundMessage,
     RawDelivery,
 )
-from bridgekit_naver import media
 from bridgekit_naver.access import verify_delivery
 from bridgekit_naver.client import DEFAULT_API_BASE, TalkTalkClient
 from bridgekit_naver.events import CONTACT_KIND, event_id_for, normalise, parse_event
 from bridgekit_naver.outbound import MAX_IMAGE_BYTES, describe_progress, plan_parts
 
 if TYPE_CHECKING:
-    from aiohttp.web import AbstractRouteDef
-
     from bridgekit.core.bridge import Bridge
 
 CHANNEL = "naver"
@@ -85,16 +81,13 @@ class NaverPlugin:
 
     One instance serves every ``naver`` integration. It holds one lazily created
     ``aiohttp.ClientSession`` (closed in ``bridgekit_shutdown``) and a little in-process
-    state: the signing keys of integrations it has seen (for the media route) and how far
-    a multi-part delivery got (so an outbox retry does not resend the parts that went out).
+    state: how far a multi-part delivery got (so an outbox retry does not resend the parts that went out).
     """
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._progress: OrderedDict[str, int] = OrderedDict()
-        self._media_keys: dict[str, bytes] = {}
-        self._bridge: Any = None
 
     # --- declaration ---------------------------------------------------------------------
 
@@ -115,7 +108,6 @@ class NaverPlugin:
     async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
         """Check the path token and source address, then normalise the event."""
         verify_delivery(integration, delivery)
-        self._remember(integration)
         if delivery.method.upper() != "POST":
             return IngestResult()  # a browser or monitor checking the URL: nothing to do
         event = parse_event(delivery.body)
@@ -189,7 +181,6 @@ class NaverPlugin:
                 f"integration {integration.name!r} has no secrets.authorization_key "
                 "(partner center > 개발자도구 > 챗봇API 설정 > 보내기 API > 생성)"
             )
-        self._remember(integration)
         user = message.recipient.value if message.recipient.kind == CONTACT_KIND else ""
         user = user or message.thread_key
         if not user:
@@ -230,21 +221,12 @@ class NaverPlugin:
         )
 
     async def _upload(self, integration: Integration, client: TalkTalkClient, att: OutboundAttachment) -> str:
-        base = str(integration.settings.get("public_url") or self._public_url() or "").rstrip("/")
-        if not base:
+        if att.url is None:
             raise PermanentDeliveryError(
                 "sending images to Naver TalkTalk needs a public URL Naver can download them from: "
-                "set [server] public_url or the integration's settings.public_url"
+                "set [server] public_url"
             )
-        ttl = float(integration.settings.get("media_ttl_seconds", media.DEFAULT_TTL_SECONDS))
-        grant = media.MediaGrant(
-            integration=integration.name,
-            path=att.path,
-            content_type=att.content_type.lower().replace("image/jpg", "image/jpeg"),
-            expires_at=time.time() + ttl,
-        )
-        token = media.sign(grant, self._media_keys[integration.name])
-        return await client.upload_image(f"{base}{media.MEDIA_PREFIX}{token}")
+        return await client.upload_image(att.url)
 
     def _set_progress(self, key: str, done: int) -> None:
         self._progress[key] = done
@@ -262,21 +244,9 @@ class NaverPlugin:
     # --- lifecycle -----------------------------------------------------------------------
 
     @bridgekit.hookimpl
-    def bridgekit_startup(self, bridge: Bridge) -> None:
-        """Remember the bridge: its public URL and integrations serve the media route."""
-        self._bridge = bridge
-
-    @bridgekit.hookimpl
     async def bridgekit_shutdown(self, bridge: Bridge) -> None:
         """Close the HTTP session."""
         await self.aclose()
-
-    @bridgekit.hookimpl
-    def bridgekit_routes(self, bridge: Bridge) -> Iterable[AbstractRouteDef]:
-        """``GET /naver/media/{token}``: signed, short-lived image downloads for Naver."""
-        if bridge is not None:
-            self._bridge = bridge
-        return [web.get(media.MEDIA_ROUTE, media.media_handler(self._media_key_for))]
 
     async def aclose(self) -> None:
         """Close the HTTP session (also usable without a running bridge, in tests)."""
@@ -295,30 +265,6 @@ class NaverPlugin:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
             self._session_loop = loop
         return self._session
-
-    def _remember(self, integration: Integration) -> None:
-        secret = integration.secrets.get("path_token") or integration.secrets.get("authorization_key")
-        if secret:
-            self._media_keys[integration.name] = media.media_key(secret)
-
-    def _media_key_for(self, name: str) -> bytes | None:
-        key = self._media_keys.get(name)
-        if key is not None:
-            return key
-        # Another process may have signed the URL: every process knows every integration.
-        integrations_for = getattr(self._bridge, "integrations_for", None)
-        if integrations_for is None:
-            return None
-        for integration in integrations_for(CHANNEL):
-            if isinstance(integration, Integration) and integration.name == name:
-                self._remember(integration)
-                return self._media_keys.get(name)
-        return None
-
-    def _public_url(self) -> str | None:
-        config = getattr(self._bridge, "config", None)
-        value = getattr(config, "public_url", None)
-        return value if isinstance(value, str) and value else None
 
 
 class ImageFetchError(Exception):

@@ -8,6 +8,7 @@ reason; outages are retried; the message shows "sent", never "read" (I19).
 from __future__ import annotations
 
 import json
+import mimetypes
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -48,18 +49,22 @@ async def plugin() -> AsyncIterator[NaverPlugin]:
 
 
 @pytest.fixture
-async def media_server(plugin: NaverPlugin, aiohttp_server: object) -> TestServer:
-    """bridgekit's public side: the plugin's own routes, as the core would mount them."""
+async def media_server(tmp_path: Path, aiohttp_server: object) -> str:
+    """Stands in for bridgekit's ``/media/...`` route (tested in tests/core/test_media_urls.py
+    and through a running bridge in test_naver_e2e.py): serves ``tmp_path``'s files."""
+
+    async def serve(request: web.Request) -> web.Response:
+        path = tmp_path / request.match_info["name"]
+        return web.Response(body=path.read_bytes(), content_type=mimetypes.guess_type(path.name)[0])
+
     app = web.Application()
-    app.router.add_routes(list(plugin.bridgekit_routes(bridge=None)))  # type: ignore[arg-type]
+    app.router.add_get("/media/{name}", serve)
     server: TestServer = await aiohttp_server(app)  # type: ignore[operator]
-    return server
+    return str(server.make_url("")).rstrip("/")
 
 
-def integration(naver: TalkTalkSandbox, public_url: str | None = None, key: str = KEY) -> Integration:
+def integration(naver: TalkTalkSandbox, key: str = KEY) -> Integration:
     settings = {"api_base": naver.api_base}
-    if public_url:
-        settings["public_url"] = public_url
     return Integration(
         id=3,
         name="acme",
@@ -86,11 +91,17 @@ def outbound(
 
 
 def image_file(
-    tmp_path: Path, data: bytes, name: str = "receipt.png", ctype: str = "image/png"
+    tmp_path: Path,
+    data: bytes,
+    name: str = "receipt.png",
+    ctype: str = "image/png",
+    media_base: str | None = None,
 ) -> OutboundAttachment:
+    """An outbound attachment; its URL (as the core makes it) when ``media_base`` is given."""
     path = tmp_path / name
     path.write_bytes(data)
-    return OutboundAttachment(filename=name, content_type=ctype, size=len(data), path=path)
+    url = f"{media_base}/media/{name}" if media_base else None
+    return OutboundAttachment(filename=name, content_type=ctype, size=len(data), path=path, id=7, url=url)
 
 
 def test_channel_declares_no_read_receipts_i19() -> None:
@@ -124,40 +135,21 @@ async def test_text_reply_reaches_the_customer_as_sent(plugin: NaverPlugin, nave
 
 
 async def test_image_is_uploaded_first_then_sent_by_image_id(
-    plugin: NaverPlugin, naver: TalkTalkSandbox, media_server: TestServer, tmp_path: Path
+    plugin: NaverPlugin, naver: TalkTalkSandbox, media_server: str, tmp_path: Path
 ) -> None:
     png = sample_png(4, 4)
-    att = image_file(tmp_path, png)
-    base = str(media_server.make_url("")).rstrip("/")
-    result = await plugin.bridgekit_deliver(integration(naver, base), outbound("영수증입니다", (att,)))
+    att = image_file(tmp_path, png, media_base=media_server)
+    result = await plugin.bridgekit_deliver(integration(naver), outbound("영수증입니다", (att,)))
     [upload] = naver.uploads
     assert upload.data == png  # Naver downloaded exactly the stored file
     assert upload.content_type == "image/png"
-    assert upload.image_url.startswith(base + "/naver/media/")
+    assert upload.image_url == att.url  # the core's signed URL, as given
     assert naver.sends == [
         {"event": "send", "user": USER, "textContent": {"text": "영수증입니다"}},
         {"event": "send", "user": USER, "imageContent": {"imageId": upload.image_id}},
     ]
     assert [r.endpoint for r in naver.requests] == ["event", "imageUpload", "event"]
     assert result.meta["image_ids"] == [upload.image_id]
-
-
-async def test_media_url_is_useless_to_anyone_else(
-    plugin: NaverPlugin, naver: TalkTalkSandbox, media_server: TestServer, tmp_path: Path
-) -> None:
-    """A forged or altered token gets 404: the route cannot be used to read other files."""
-    att = image_file(tmp_path, sample_png())
-    base = str(media_server.make_url("")).rstrip("/")
-    await plugin.bridgekit_deliver(integration(naver, base), outbound("", (att,)))
-    good = naver.uploads[0].image_url
-    client = await naver._client()
-    async with client.get(good) as resp:
-        assert resp.status == 200
-    payload, mac = good.rsplit("/", 1)[1].split(".")
-    for bad in (f"{payload}.{mac[:-2]}AA", f"{payload[:-2]}.{mac}", "nope", f"{base}/naver/media/x.y"):
-        url = bad if bad.startswith("http") else f"{base}/naver/media/{bad}"
-        async with client.get(url) as resp:
-            assert resp.status == 404
 
 
 async def test_image_without_a_public_url_is_refused_clearly(
@@ -255,27 +247,25 @@ async def test_unreachable_api_is_transient(plugin: NaverPlugin, naver: TalkTalk
 
 
 async def test_image_download_timeout_code_is_transient_others_permanent(
-    plugin: NaverPlugin, naver: TalkTalkSandbox, media_server: TestServer, tmp_path: Path
+    plugin: NaverPlugin, naver: TalkTalkSandbox, media_server: str, tmp_path: Path
 ) -> None:
-    att = image_file(tmp_path, sample_png())
-    base = str(media_server.make_url("")).rstrip("/")
+    att = image_file(tmp_path, sample_png(), media_base=media_server)
     naver.fail_next("imageUpload", result_code="IMG-02")
     with pytest.raises(TransientDeliveryError, match="IMG-02"):
-        await plugin.bridgekit_deliver(integration(naver, base), outbound("", (att,), key="img"))
+        await plugin.bridgekit_deliver(integration(naver), outbound("", (att,), key="img"))
     naver.fail_next("imageUpload", result_code="IMG-03")
     with pytest.raises(PermanentDeliveryError, match="20 MB"):
-        await plugin.bridgekit_deliver(integration(naver, base), outbound("", (att,), key="img2"))
+        await plugin.bridgekit_deliver(integration(naver), outbound("", (att,), key="img2"))
     assert naver.sends == []
 
 
 async def test_mislabelled_image_is_refused_by_naver_as_img_01(
-    plugin: NaverPlugin, naver: TalkTalkSandbox, media_server: TestServer, tmp_path: Path
+    plugin: NaverPlugin, naver: TalkTalkSandbox, media_server: str, tmp_path: Path
 ) -> None:
     """The sandbox checks Content-Type against the bytes, as TalkTalk does."""
-    fake = image_file(tmp_path, b"this is not a png", "fake.png")
-    base = str(media_server.make_url("")).rstrip("/")
+    fake = image_file(tmp_path, b"this is not a png", "fake.png", media_base=media_server)
     with pytest.raises(PermanentDeliveryError, match="IMG-01"):
-        await plugin.bridgekit_deliver(integration(naver, base), outbound("", (fake,)))
+        await plugin.bridgekit_deliver(integration(naver), outbound("", (fake,)))
 
 
 async def test_text_over_10000_characters_is_split_not_truncated(

@@ -7,8 +7,12 @@ of that reply adds nothing; a wrong token is a 401 that stores nothing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,6 @@ import pytest
 from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox, sample_png
 
-from bridgekit.model import Contact, OutboundAttachment, OutboundMessage
 from bridgekit.testing.harness import RunningBridge
 
 KEY = "ct_e2e_authorization_key"
@@ -138,33 +141,53 @@ async def test_wrong_or_missing_token_is_401_and_stores_nothing(
     assert await running.chats() == []
 
 
-async def test_image_url_signed_by_another_process_is_served_by_the_bridge(
-    running: RunningBridge, naver: TalkTalkSandbox, tmp_path: Path
+async def test_manager_image_is_downloaded_by_naver_from_the_core_media_url(
+    running: RunningBridge, naver: TalkTalkSandbox
 ) -> None:
-    """The upload's image URL works whichever bridgekit process Naver's download reaches.
-
-    A separate plugin instance (standing in for another worker process) signs the URL; the
-    running bridge's instance has never seen that message and still serves the file, found
-    through the bridge's integrations. Naver downloads it and the image goes out by id.
-    """
+    """Naver's Image Upload API fetches the reply's image from bridgekit's own signed URL."""
+    assert (await naver.post_webhook(naver.text_event(USER, "사진 보내주세요"))).status == 200
+    chat = await only_chat(running)
     png = sample_png(5, 5)
-    path = tmp_path / "label.png"
-    path.write_bytes(png)
-    [integration] = running.bridge.integrations_for("naver")
-    worker = NaverPlugin()
-    try:
-        acme = replace(integration, settings={**integration.settings, "public_url": running.url})
-        attachment = OutboundAttachment("label.png", "image/png", len(png), path)
-        message = OutboundMessage(1, 1, "k-1", Contact("naver", USER), USER, "", attachments=(attachment,))
-        await worker.bridgekit_deliver(acme, message)
-    finally:
-        await worker.aclose()
-    [upload] = naver.uploads
-    assert upload.image_url.startswith(f"{running.url}/naver/media/")
+    await running.reply(chat["id"], "", files=[("label.png", "image/png", png)])
+    [upload] = await running.wait_for(lambda: naver.uploads)
+    assert upload.image_url.startswith(f"{running.url}/media/")
     assert upload.data == png
+    assert upload.content_type == "image/png"
+    await running.wait_for(lambda: naver.sends)
     assert naver.sends == [{"event": "send", "user": USER, "imageContent": {"imageId": upload.image_id}}]
-    async with (
-        aiohttp.ClientSession() as client,
-        client.get(f"{running.url}/naver/media/forged.token") as resp,
-    ):
-        assert resp.status == 404
+
+
+def old_naver_grant(path_token: str, path: Path, content_type: str) -> str:
+    """A grant as the removed ``/naver/media/`` route accepted: signed with a key derived from
+    the integration's path token, which anyone holding the webhook URL (or a copy of
+    ``raw_deliveries.query``) knows."""
+    key = hmac.new(path_token.encode(), b"bridgekit-naver-media-v1", hashlib.sha256).digest()
+    payload = json.dumps(
+        {"i": "acme", "p": str(path), "t": content_type, "e": int(time.time()) + 600}, separators=(",", ":")
+    ).encode()
+    mac = hmac.new(key, payload, hashlib.sha256).digest()
+    b64 = [base64.urlsafe_b64encode(part).decode().rstrip("=") for part in (payload, mac)]
+    return ".".join(b64)
+
+
+async def test_grant_forged_from_the_path_token_reads_no_file(
+    running: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    """Issue 12 item 1: the path token used to sign media grants for any readable path (the
+    database, the customer-link key). No such route exists any more, whatever is asked for."""
+    assert (await naver.post_webhook(naver.text_event(USER, "hello"))).status == 200
+    chat = await only_chat(running)
+    await running.api("GET", f"/chats/{chat['id']}/links")  # creates the customer-link key
+    link_key = running.bridge.data_dir / "secrets" / "customer_link.key"
+    assert link_key.exists()
+    targets = [link_key, running.bridge.data_dir / "secrets" / "media_url.key"]
+    database = running.bridge.config.database_url.removeprefix("sqlite+aiosqlite:///")
+    if database != running.bridge.config.database_url:
+        targets.append(Path(database))
+    async with aiohttp.ClientSession() as client:
+        for target in targets:
+            token = old_naver_grant(TOKEN, target, "text/plain")
+            async with client.get(f"{running.url}/naver/media/{token}") as resp:
+                body = await resp.read()
+                assert resp.status == 404
+                assert target.read_bytes()[:16] not in body

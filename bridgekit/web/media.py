@@ -1,0 +1,53 @@
+"""``GET /media/{attachment_id}/{expires}/{signature}/{filename}``: outbound media for providers.
+
+Public (providers download without our credentials), so everything wrong — a forged, expired
+or malformed URL, an attachment or file that is gone — is the same bare 404: no oracle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bridgekit.core import schema as s
+from bridgekit.core.bridge import Bridge
+from bridgekit.core.media_urls import ROUTE_PREFIX
+from bridgekit.web.downloads import file_response
+from bridgekit.web.keys import BRIDGE
+from bridgekit.web.messages_http import MAX_ID
+
+routes = web.RouteTableDef()
+
+
+def _stored_under(path: Path, root: Path) -> bool:
+    # Belt and braces: a row can only point into the attachment store.
+    return path.resolve().is_relative_to(root.resolve()) and path.is_file()
+
+
+@routes.get(ROUTE_PREFIX + "{attachment_id:[0-9]{1,10}}/{expires:[0-9]{1,12}}/{signature}/{filename}")
+async def media(request: web.Request) -> web.StreamResponse:
+    bridge: Bridge = request.app[BRIDGE]
+    attachment_id = int(request.match_info["attachment_id"])
+    expires = int(request.match_info["expires"])
+    if not 1 <= attachment_id <= MAX_ID or not bridge.media_urls.check(
+        attachment_id, expires, request.match_info["signature"]
+    ):
+        raise web.HTTPNotFound()
+    a = s.attachments
+    async with bridge.db.read() as conn:
+        row = (
+            await conn.execute(
+                select(a.c.filename, a.c.content_type, a.c.storage_path).where(a.c.id == attachment_id)
+            )
+        ).first()
+    if row is None:
+        raise web.HTTPNotFound()
+    path = Path(row.storage_path)
+    if not await asyncio.to_thread(_stored_under, path, bridge.files.root / "attachments"):
+        raise web.HTTPNotFound()
+    # Inline for images and the like: providers and customers' apps show them; any active
+    # type is served as a download of application/octet-stream.
+    return file_response(path, row.filename, row.content_type, inline=True)
