@@ -3,8 +3,8 @@
 With no file at all bridgekit runs on a SQLite file in the working directory and loopback
 ports. Secrets never have to live in the file: ``BRIDGEKIT_INTEGRATION_<NAME>_<SECRET>``
 overrides ``[integrations.<name>.secrets] <secret>`` (names upper-cased, every character
-that is not a letter or digit replaced by ``_``), and ``BRIDGEKIT_DATABASE_URL`` overrides
-the database URL.
+that is not a letter or digit replaced by ``_``), ``BRIDGEKIT_DATABASE_URL`` overrides
+the database URL and ``BRIDGEKIT_METRICS_TOKEN`` ``[server] metrics_token``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Config:
     integrations: tuple[IntegrationConfig, ...] = ()
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     max_body_bytes: int = 32 * 1024 * 1024
+    metrics_token: str | None = None  # a bearer token for /metrics and /health's details
     source: Path | None = None
 
     @property
@@ -102,6 +103,9 @@ def parse_config(
     port = _typed(server.get("port", 8080), int, "server.port")
     public_url = server.get("public_url")
     max_body = _typed(server.get("max_body_bytes", 32 * 1024 * 1024), int, "server.max_body_bytes")
+    metrics_token = env.get("BRIDGEKIT_METRICS_TOKEN") or server.get("metrics_token")
+    if metrics_token is not None:
+        _typed(metrics_token, str, "server.metrics_token")
 
     plugins = _table(data, "plugins", "")
     enabled = plugins.get("enabled")
@@ -153,6 +157,7 @@ def parse_config(
         integrations=tuple(integrations),
         outbox=outbox,
         max_body_bytes=max_body,
+        metrics_token=metrics_token or None,
         source=source,
     )
 

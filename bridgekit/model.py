@@ -61,6 +61,9 @@ class Capabilities:
     max_text_bytes: int | None = None
     supports_images: bool = True
     manager_can_reopen: bool = True
+    start_chat_with: tuple[str, ...] = ()
+    """Contact kinds a manager can start a chat with (E10), e.g. ``("email",)`` or LINE's
+    ``("line",)``; empty: only customers open chats. Others are refused with 422."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bridgekit.config import Config, IntegrationConfig, OutboxConfig
@@ -109,8 +110,13 @@ async def start_bridge(
     plugins: Mapping[str, object],
     integrations: Mapping[str, Mapping[str, Any]] | None = None,
     config: Config | None = None,
+    cancel_handlers_on_disconnect: bool = True,
 ) -> RunningBridge:
-    """Start bridgekit with exactly ``plugins`` registered (no entry points are loaded)."""
+    """Start bridgekit with exactly ``plugins`` registered (no entry points are loaded).
+
+    aiohttp's test server cancels a handler whose client disconnects; ``bridgekit serve`` lets
+    it run on (and see ``ConnectionResetError``): pass ``cancel_handlers_on_disconnect=False``
+    to serve as ``bridgekit serve`` does."""
     host = PluginHost()
     for name, plugin in plugins.items():
         host.register(plugin, name)
@@ -124,7 +130,8 @@ async def start_bridge(
     cfg = replace(base, database_url=database_url, data_dir=data_dir, integrations=configured)
     bridge = Bridge(cfg, host)
     app = await create_app(bridge)
-    server = TestServer(app, host="127.0.0.1", port=0)
+    server_class = TestServer if cancel_handlers_on_disconnect else _ServedLikeServe
+    server = server_class(app, host="127.0.0.1", port=0)
     await server.start_server()
     try:
         _, token = await create_manager(bridge.db, bridge.channel_id, "Test Operator", operator=True)
@@ -133,3 +140,12 @@ async def start_bridge(
         raise
     session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
     return RunningBridge(bridge, server, session)
+
+
+class _ServedLikeServe(TestServer):
+    """A test server whose handlers run on after their client disconnects, as under
+    ``web.run_app`` (``bridgekit serve``)."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)
