@@ -10,6 +10,7 @@ import pytest
 
 from bridgekit.core import schema as s
 from bridgekit.testing.harness import RunningBridge
+from bridgekit.web.openapi_doc import build_document
 from tests.conftest import integration
 from tests.inbox.chats_support import manager
 from tests.inbox.messages_helpers import anonymous, customer_writes, rows
@@ -120,3 +121,34 @@ async def test_the_customer_link_refuses_unknown_keys(running: RunningBridge) ->
     assert status == 400
     assert "'kind'" in answer["error"]
     assert len(await rows(running, s.messages, s.messages.c.chat_id == chat_id)) == 1
+
+
+def test_every_documented_request_body_says_which_keys_it_allows() -> None:
+    """The API refuses unknown keys by the OpenAPI document's request schemas, so each object
+    in them must say ``additionalProperties`` (false, or a schema for free-form maps)."""
+    document = build_document("http://bridgekit.test")
+    schemas = document["components"]["schemas"]
+    open_objects: list[str] = []
+
+    def walk(schema: dict[str, Any], where: str, seen: frozenset[str]) -> None:
+        if "$ref" in schema:
+            name = schema["$ref"].rpartition("/")[2]
+            if name not in seen:
+                walk(schemas[name], name, seen | {name})
+            return
+        for alternative in schema.get("oneOf", []) + schema.get("anyOf", []):
+            walk(alternative, where, seen)
+        if "properties" in schema:
+            if "additionalProperties" not in schema:
+                open_objects.append(where)
+            for key, item in schema["properties"].items():
+                walk(item, f"{where}.{key}", seen)
+        if isinstance(schema.get("items"), dict):
+            walk(schema["items"], f"{where}[]", seen)
+
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                walk(body["schema"], f"{method.upper()} {path}", frozenset())
+    assert open_objects == []
