@@ -68,6 +68,7 @@ INTEGRATION = "bench-line"
 HOOK_PATH = f"/hooks/{INTEGRATION}"
 CHANNEL_SECRET = "bench-line-channel-secret"
 ACCESS_TOKEN = "bench-line-channel-access-token"
+METRICS_TOKEN = "bench-metrics-token"  # /metrics needs it (or an operator's API token)
 USERS = 50
 MAX_BODY = 32 * 1024 * 1024
 
@@ -315,6 +316,7 @@ def write_bridgekit_config(workdir: Path, port: int, sandbox_url: str) -> Path:
         "\n[server]\n"
         f'host = "{HOST}"\n'
         f"port = {port}\n"
+        f'metrics_token = "{METRICS_TOKEN}"\n'
         "\n[plugins]\n"
         'enabled = ["line"]\n'
         f"\n[integrations.{INTEGRATION}]\n"
@@ -440,7 +442,9 @@ class Bench:
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-                session.get(f"http://{HOST}:{port}/metrics") as resp,
+                session.get(
+                    f"http://{HOST}:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+                ) as resp,
             ):
                 text = await resp.text()
         except (aiohttp.ClientError, OSError, TimeoutError):

@@ -17,6 +17,7 @@ from bridgekit import __version__
 from bridgekit.config import Config, load_config
 from bridgekit.core.bridge import Bridge, load_plugins
 from bridgekit.core.db import Database
+from bridgekit.core.managers import PERMISSIONS
 from bridgekit.exceptions import BridgekitError
 from bridgekit.logs import setup_logging
 
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = with_config(msub.add_parser("create"))
     create.add_argument("name")
     create.add_argument("--operator", action="store_true", help="give the operator seat")
-    create.add_argument("--permission", action="append", help="e.g. delete_chats (repeatable)")
+    create.add_argument("--permission", action="append", choices=PERMISSIONS, help="repeatable")
     rotate = with_config(msub.add_parser("rotate"))
     rotate.add_argument("id", type=int)
     for p in (create, rotate):

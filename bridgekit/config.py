@@ -6,7 +6,8 @@ overrides ``[integrations.<name>.secrets] <secret>`` (names upper-cased, every c
 that is not a letter or digit replaced by ``_``), and ``BRIDGEKIT_DATABASE_URL`` overrides
 the database URL. Secrets given only through the environment are kept in memory, never
 stored. ``BRIDGEKIT_SECRET_KEY`` (and ``BRIDGEKIT_SECRET_KEY_OLD``) give the key that encrypts
-stored secrets (bridgekit.core.secret_box).
+stored secrets (bridgekit.core.secret_box). ``BRIDGEKIT_METRICS_TOKEN``
+overrides ``[server] metrics_token``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Config:
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     max_body_bytes: int = 32 * 1024 * 1024
     media_url_ttl: int = 3600
+    metrics_token: str | None = None  # a bearer token for /metrics and /health's details
     source: Path | None = None
     # BRIDGEKIT_SECRET_KEY then BRIDGEKIT_SECRET_KEY_OLD; empty: the key file in data_dir
     secret_keys: tuple[str, ...] = ()
@@ -116,6 +118,9 @@ def parse_config(
     media_url_ttl = _typed(server.get("media_url_ttl", 3600), int, "server.media_url_ttl")
     if media_url_ttl < 1:
         raise ConfigError("server.media_url_ttl must be at least 1 (seconds)")
+    metrics_token = env.get("BRIDGEKIT_METRICS_TOKEN") or server.get("metrics_token")
+    if metrics_token is not None:
+        _typed(metrics_token, str, "server.metrics_token")
 
     plugins = _table(data, "plugins", "")
     enabled = plugins.get("enabled")
@@ -174,6 +179,7 @@ def parse_config(
         outbox=outbox,
         max_body_bytes=max_body,
         media_url_ttl=media_url_ttl,
+        metrics_token=metrics_token or None,
         source=source,
         secret_keys=tuple(key.strip() for key in secret_keys if key.strip()),
     )

@@ -61,6 +61,9 @@ class Capabilities:
     max_text_bytes: int | None = None
     supports_images: bool = True
     manager_can_reopen: bool = True
+    start_chat_with: tuple[str, ...] = ()
+    """Contact kinds a manager can start a chat with (E10), e.g. ``("email",)`` or LINE's
+    ``("line",)``; empty: only customers open chats. Others are refused with 422."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +73,10 @@ class ChannelSpec:
     ``name`` is what integrations refer to in the configuration (``channel = "line"``).
     ``closed_chat_policy`` says what a customer's message does to a closed chat: open a
     ``"new_chat"`` (email, E6) or ``"reopen"`` it. ``contact_kind`` is the kind of shared
-    handle the channel reaches people by (``"email"``, ``"phone"``); a manager can start a
-    chat with any customer who has one (E10). Channels keyed by their own ids leave it None.
+    handle the channel reaches people by (``"email"``, ``"phone"``): a chat a manager starts
+    for a known customer (E10) goes to their handle of that kind. Channels keyed by their own
+    ids leave it None. Which contacts a manager may start a chat with at all is
+    ``capabilities.start_chat_with``.
     """
 
     name: str

@@ -52,11 +52,19 @@ def test_database_url_from_the_environment_wins() -> None:
     assert config.database_url == "sqlite:///b.db"
 
 
+def test_the_metrics_token_comes_from_the_file_or_the_environment() -> None:
+    assert parse_config({}, env={}).metrics_token is None
+    in_file = {"server": {"metrics_token": "from-file"}}
+    assert parse_config(in_file, env={}).metrics_token == "from-file"
+    assert parse_config(in_file, env={"BRIDGEKIT_METRICS_TOKEN": "from-env"}).metrics_token == "from-env"
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         ({"srever": {}}, "unknown configuration section"),
         ({"server": {"port": "80"}}, "server.port has the wrong type"),
+        ({"server": {"metrics_token": 123}}, "server.metrics_token has the wrong type"),
         ({"integrations": {"bad name!": {"channel": "line"}}}, "integration names are"),
         ({"integrations": {"x": {}}}, "integrations.x.channel has the wrong type"),
         ({"outbox": {"max_attemps": 3}}, "outbox:"),

@@ -25,6 +25,10 @@ class ChatError(BridgekitError):
     """A chat operation was refused; the message says why (answered 400 by the API)."""
 
 
+class UnreachableContact(ChatError):
+    """The channel cannot start a chat with this kind of contact (answered 422)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewContact:
     kind: str
@@ -118,10 +122,14 @@ async def start_chat(
         raise ChatError("text is required")
     if (customer_id is None) == (contact is None):
         raise ChatError("give either customer_id or contact")
+    kinds = bound.channel.spec.capabilities.start_chat_with
+    if not kinds:
+        raise UnreachableContact(f"{bound.integration.name} cannot start chats: its customers write first")
     if contact is not None:
-        expected = bound.channel.spec.contact_kind
-        if expected is not None and contact.kind != expected:
-            raise ChatError(f"{bound.integration.name} reaches customers by {expected}, not {contact.kind}")
+        if contact.kind not in kinds:
+            raise UnreachableContact(
+                f"{bound.integration.name} reaches customers by {' or '.join(kinds)}, not {contact.kind}"
+            )
         customer_id, contact_id = await _customer_for_contact(conn, channel_id, bound, contact)
     else:
         assert customer_id is not None
@@ -131,6 +139,14 @@ async def start_chat(
         if exists is None:
             raise ChatError(f"no customer {customer_id}")
         contact_id = await _contact_of_customer(conn, customer_id, bound)
+    handle = (
+        await conn.execute(
+            select(s.contacts.c.scope, s.contacts.c.value).where(s.contacts.c.id == contact_id)
+        )
+    ).one()
+    # One-to-one messengers thread on the customer's id (what ingest keys their chats by, and
+    # what LINE pushes to); the others get a key of their own.
+    one_to_one = handle.scope == bound.integration.id
     now = utcnow()
     chat_id = (
         await conn.execute(
@@ -140,7 +156,7 @@ async def start_chat(
                 integration_id=bound.integration.id,
                 customer_id=customer_id,
                 contact_id=contact_id,
-                thread_key=f"bk-started-{uuid.uuid4().hex}",
+                thread_key=handle.value if one_to_one else f"bk-started-{uuid.uuid4().hex}",
                 title=title,
                 state="open",
                 assignee_id=author_id,
@@ -157,13 +173,7 @@ async def start_chat(
             kind="chat_state_changed", chat_id=chat_id, payload={"old": None, "new": "open"}, created_at=now
         )
     )
-    handle = (
-        await conn.execute(
-            select(s.contacts.c.scope, s.contacts.c.value).where(s.contacts.c.id == contact_id)
-        )
-    ).one()
-    if handle.scope == bound.integration.id:
-        # One-to-one messengers thread on the customer's id: their answer joins this chat.
+    if one_to_one:  # the customer's answer joins this chat
         await upsert(
             conn,
             s.chat_keys,

@@ -11,8 +11,18 @@ from sqlalchemy import select, update
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
+from bridgekit.exceptions import BridgekitError
 
 TOKEN_PREFIX = "bk_"
+
+# Permission names a manager can hold (``bridgekit managers create --permission NAME``).
+DELETE_CHATS = "delete_chats"  # I12
+ADMIN = "admin"  # teams, managers, macros
+PERMISSIONS = (ADMIN, DELETE_CHATS)
+
+
+class ManagerError(BridgekitError):
+    """A manager operation was refused: no such manager, an unknown permission."""
 
 
 def hash_token(token: str) -> str:
@@ -31,6 +41,9 @@ async def create_manager(
     db: Database, channel_id: int, name: str, *, operator: bool = False, permissions: tuple[str, ...] = ()
 ) -> tuple[int, str]:
     """Create a manager; returns (id, token). The token is shown once and never stored."""
+    unknown = sorted(set(permissions) - set(PERMISSIONS))
+    if unknown:
+        raise ManagerError(f"unknown permission {unknown[0]!r}; valid: {', '.join(PERMISSIONS)}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with db.write() as conn:
         result = await conn.execute(
@@ -51,11 +64,14 @@ async def create_manager(
 
 
 async def rotate_token(db: Database, manager_id: int) -> str:
+    """A new token for ``manager_id``; the old one stops working (open event streams end too)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with db.write() as conn:
-        await conn.execute(
+        result = await conn.execute(
             update(s.managers).where(s.managers.c.id == manager_id).values(token_hash=hash_token(token))
         )
+        if result.rowcount != 1:
+            raise ManagerError(f"no manager {manager_id}")
     return token
 
 

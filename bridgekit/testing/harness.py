@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bridgekit.config import Config, IntegrationConfig, OutboxConfig
@@ -122,11 +123,16 @@ async def start_bridge(
     integrations: Mapping[str, Mapping[str, Any]] | None = None,
     config: Config | None = None,
     tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
+    cancel_handlers_on_disconnect: bool = True,
 ) -> RunningBridge:
     """Start bridgekit with exactly ``plugins`` registered (no entry points are loaded).
 
     ``tls`` is ``(server context, client context)``: serve HTTPS (providers that download
     media only over HTTPS, like LINE) and trust it in the API session.
+
+    aiohttp's test server cancels a handler whose client disconnects; ``bridgekit serve`` lets
+    it run on (and see ``ConnectionResetError``): pass ``cancel_handlers_on_disconnect=False``
+    to serve as ``bridgekit serve`` does.
     """
     host = PluginHost()
     for name, plugin in plugins.items():
@@ -147,7 +153,8 @@ async def start_bridge(
     )
     bridge = Bridge(cfg, host)
     app = await create_app(bridge)
-    server = TestServer(app, host="127.0.0.1", port=0)
+    server_class = TestServer if cancel_handlers_on_disconnect else _ServedLikeServe
+    server = server_class(app, host="127.0.0.1", port=0)
     if tls:
         await server.start_server(ssl=tls[0])
     else:
@@ -165,3 +172,12 @@ async def start_bridge(
         connector=aiohttp.TCPConnector(ssl=tls[1]) if tls else None,
     )
     return RunningBridge(bridge, server, session)
+
+
+class _ServedLikeServe(TestServer):
+    """A test server whose handlers run on after their client disconnects, as under
+    ``web.run_app`` (``bridgekit serve``)."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)

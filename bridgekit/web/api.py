@@ -13,12 +13,14 @@ from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.chat_batch import valid_id
-from bridgekit.core.chats import ChatError, NewContact, raw_delivery, start_chat
+from bridgekit.core.chats import ChatError, NewContact, UnreachableContact, raw_delivery, start_chat
 from bridgekit.core.db import retry_on_conflict
 from bridgekit.core.managers import authenticate
 from bridgekit.exceptions import UnknownIntegration
+from bridgekit.web.auth import bearer_token
 from bridgekit.web.common import api_error, json_object
 from bridgekit.web.downloads import bytes_response
+from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
 
 routes = web.RouteTableDef()
@@ -31,9 +33,10 @@ API_PREFIXES = ("/api/", "/c/")
 
 
 def guarded(handler: Any) -> Any:
-    """``handler`` behind authentication, then conflict retries: how every route of the manager
-    and customer APIs is registered (``bridgekit.web.app``). A per-route wrapper, not an app
-    middleware: that one would also stand in front of every webhook, the hottest route."""
+    """``handler`` behind authentication, then conflict retries, a client's disconnect logged
+    quietly: how every route of the manager and customer APIs is registered
+    (``bridgekit.web.app``). A per-route wrapper, not an app middleware: that one would also
+    stand in front of every webhook, the hottest route."""
 
     async def retried(request: web.Request) -> web.StreamResponse:
         return await conflict_retry_middleware(request, handler)
@@ -42,7 +45,7 @@ def guarded(handler: Any) -> Any:
     async def guarded_handler(request: web.Request) -> web.StreamResponse:
         return await auth_middleware(request, retried)
 
-    return guarded_handler
+    return quiet_when_client_leaves(guarded_handler)
 
 
 @web.middleware
@@ -63,11 +66,10 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     if not request.path.startswith("/api/") or request.path in PUBLIC_API_PATHS:
         response: web.StreamResponse = await handler(request)
         return response
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(request)
+    if token is None:
         return web.json_response({"error": "a bearer token is required"}, status=401)
-    manager = await authenticate(request.app[BRIDGE].db, token.strip())
+    manager = await authenticate(request.app[BRIDGE].db, token)
     if manager is None:
         return web.json_response({"error": "invalid token"}, status=401)
     request[MANAGER_KEY] = manager
@@ -154,6 +156,8 @@ async def create_chat(request: web.Request) -> web.Response:
                 author_id=manager.id,
                 author_name=manager.name,
             )
+    except UnreachableContact as exc:
+        raise api_error(422, str(exc)) from None
     except ChatError as exc:
         raise api_error(400, str(exc)) from None
     bridge.wake_outbox()

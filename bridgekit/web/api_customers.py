@@ -46,9 +46,6 @@ async def patch_customer(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     customer_id = int_id(request, "customer_id", "customer")
     body = await json_body(request)
-    unknown = sorted(set(body) - {"name", "profile"})
-    if unknown:
-        raise error(400, f"unknown field {unknown[0]!r}: only name and profile can be edited")
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 300 or not storable(name)):
         raise error(400, "name must be a string of at most 300 characters, or null")

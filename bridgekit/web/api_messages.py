@@ -8,7 +8,8 @@ customer link (``customer_link``) routes, so the app registers this area with on
   ``payload`` JSON part and up to 10 files streamed to disk
 * ``GET  /api/v1/attachments/{id}``      download one attachment
 * ``GET  /api/v1/chats/{id}/links``      the manager link and the customer link
-* ``POST /api/v1/chats/{id}/links/rotate`` a new customer link (the old one stops working)
+* ``POST /api/v1/chats/{id}/links/rotate`` a new customer link (the old one stops working;
+  operator seat)
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from bridgekit.core.customer_links import LinkError, customer_token, link_key
 from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
 from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
-from bridgekit.web.common import iso
+from bridgekit.web.auth import require_operator
+from bridgekit.web.common import iso, refuse_unknown_keys
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, load_chat, query_int
 
@@ -96,6 +98,7 @@ async def create_message(request: web.Request) -> web.Response:
             async with receive_upload(reader, bridge.data_dir) as upload:
                 if upload.payload is None:
                     raise error(400, "a multipart message needs a 'payload' part holding the JSON body")
+                refuse_unknown_keys(request, upload.payload)
                 draft = _draft(upload.payload)
                 files = await upload.keep()
                 posted = await _write(request, bridge, chat, draft, files)
@@ -192,7 +195,9 @@ async def get_links(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/chats/{chat_id}/links/rotate")
 async def rotate_links(request: web.Request) -> web.Response:
-    """A new customer link; the previous one answers 404 from now on."""
+    """A new customer link; the previous one answers 404 from now on (operator seat: it cuts
+    the customer off until they get the new link)."""
+    require_operator(current_manager(request))
     return await _links(request, rotate=True)
 
 

@@ -6,22 +6,31 @@ addressed to everyone plus those addressed to them (a mention, an assignment) an
 meant for another manager. Each event is written as ``id``/``event``/``data`` lines; an idle
 stream gets a comment heartbeat so proxies keep it open and clients notice a dead one.
 
-A stream ends when the client goes away (its subscription is dropped at once) and when the
-server shuts down: :func:`end_streams` runs on the application's ``on_shutdown`` signal,
-because aiohttp waits for running handlers before it stops the bridge.
+A stream ends when the client goes away (its subscription is dropped at once), when the
+server shuts down (:func:`end_streams` runs on the application's ``on_shutdown`` signal,
+because aiohttp waits for running handlers before it stops the bridge), and within
+``TOKEN_CHECK_SECONDS`` of its token being rotated or its manager removed: the token is
+checked against the database again on that period, so a rotation by another process
+(``bridgekit managers rotate``) ends it too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.events import Event
+from bridgekit.core.managers import authenticate
+from bridgekit.web.auth import bearer_token
+from bridgekit.web.dropped import client_gone
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.openapi_doc import build_document
 
@@ -30,6 +39,9 @@ routes = web.RouteTableDef()
 # Module constants so tests can shrink them.
 HEARTBEAT_SECONDS = 15.0  # a comment after this long without a write
 DISCONNECT_CHECK_SECONDS = 1.0  # how soon a vanished client's subscription is dropped
+TOKEN_CHECK_SECONDS = 5.0  # how soon a rotated token or a removed manager ends the stream
+
+log = logging.getLogger("bridgekit.web")
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -60,6 +72,16 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     """The manager's realtime stream of events (text/event-stream)."""
     bridge: Bridge = request.app[BRIDGE]
     manager = current_manager(request)
+    token = bearer_token(request) or ""
+
+    async def authorised() -> bool:
+        try:
+            current = await authenticate(bridge.db, token)
+        except SQLAlchemyError as exc:  # the database is busy or away: ask again next time
+            log.info("event stream token check skipped: %s", type(exc).__name__)
+            return True
+        return current is not None and current.id == manager.id
+
     ending = asyncio.Event()
     streams = _open_streams.setdefault(bridge, set())
     streams.add(ending)
@@ -69,7 +91,7 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         async with bridge.events.subscribe(manager.id) as queue:
             # Written after subscribing: a client that read it will not miss what follows.
             await response.write(CONNECTED)
-            await _pump(request, response, queue, ending)
+            await _pump(request, response, queue, ending, authorised)
     except ConnectionError:
         pass  # the client went away mid-write; the subscription is already dropped
     finally:
@@ -78,19 +100,30 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
 
 
 async def _pump(
-    request: web.Request, response: web.StreamResponse, queue: asyncio.Queue[Event], ending: asyncio.Event
+    request: web.Request,
+    response: web.StreamResponse,
+    queue: asyncio.Queue[Event],
+    ending: asyncio.Event,
+    authorised: Callable[[], Awaitable[bool]],
 ) -> None:
     loop = asyncio.get_running_loop()
     stopper: asyncio.Future[Any] = asyncio.ensure_future(ending.wait())
     getter: asyncio.Future[Event] | None = None
     last_write = loop.time()
+    next_token_check = loop.time() + TOKEN_CHECK_SECONDS
     try:
-        while not ending.is_set() and not _client_gone(request):
+        # aiohttp does not cancel handlers on disconnect by default; the transport tells.
+        while not ending.is_set() and not client_gone(request):
             if getter is None:
                 getter = asyncio.ensure_future(queue.get())
-            until_heartbeat = last_write + HEARTBEAT_SECONDS - loop.time()
-            timeout = max(0.0, min(DISCONNECT_CHECK_SECONDS, until_heartbeat))
+            now = loop.time()
+            until_next = min(last_write + HEARTBEAT_SECONDS, next_token_check) - now
+            timeout = max(0.0, min(DISCONNECT_CHECK_SECONDS, until_next))
             await asyncio.wait({getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if loop.time() >= next_token_check:
+                if not await authorised():
+                    return  # rotated or removed: the client reconnects and gets a 401
+                next_token_check = loop.time() + TOKEN_CHECK_SECONDS
             if getter.done():
                 event, getter = getter.result(), None
                 await response.write(format_event(event))
@@ -102,12 +135,6 @@ async def _pump(
         for task in (getter, stopper):
             if task is not None:
                 task.cancel()
-
-
-def _client_gone(request: web.Request) -> bool:
-    # aiohttp does not cancel handlers on disconnect by default; the transport tells.
-    transport = request.transport
-    return transport is None or transport.is_closing()
 
 
 @routes.get("/api/v1/openapi.json")

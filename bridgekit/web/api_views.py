@@ -30,7 +30,7 @@ def _error(status: int, message: str) -> web.HTTPException:
 async def _chat(request: web.Request) -> Any:
     """The chat of the path, or 404 (also for ids no 32-bit INTEGER column can hold)."""
     raw = request.match_info["chat_id"]
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:  # "²" is a digit too
         raise _error(404, "no such chat")
     return await chat_or_404(request.app[BRIDGE], raw)
 

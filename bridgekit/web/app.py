@@ -5,39 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
-from sqlalchemy import text
 
-from bridgekit import __version__
 from bridgekit.core.bridge import Bridge
 from bridgekit.web import api, api_chats, api_messages, api_notifications, api_realtime, api_views, media
+from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
-
-
-async def health(request: web.Request) -> web.Response:
-    bridge = request.app[BRIDGE]
-    try:
-        async with bridge.db.read() as conn:
-            await conn.execute(text("SELECT 1"))
-        database = "ok"
-    except Exception as exc:
-        database = f"error: {exc}"
-    status = 200 if database == "ok" else 503
-    return web.json_response(
-        {
-            "status": "ok" if status == 200 else "degraded",
-            "version": __version__,
-            "database": database,
-            "channels": list(bridge.plugins.channels),
-            "integrations": [b.integration.name for b in bridge.registry.ordered()],
-        },
-        status=status,
-    )
-
-
-async def metrics(request: web.Request) -> web.Response:
-    bridge = request.app[BRIDGE]
-    return web.Response(text=bridge.metrics.render(bridge.hooks.errors), content_type="text/plain")
+from bridgekit.web.ops import health, metrics
 
 
 async def create_app(bridge: Bridge) -> web.Application:
@@ -55,8 +29,9 @@ async def create_app(bridge: Bridge) -> web.Application:
     app.on_shutdown.append(api_realtime.end_streams)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
-    app.router.add_route("POST", "/hooks/{integration}", handle_hook)
-    app.router.add_route("GET", "/hooks/{integration}", handle_hook)
+    hook = quiet_when_client_leaves(handle_hook)
+    app.router.add_route("POST", "/hooks/{integration}", hook)
+    app.router.add_route("GET", "/hooks/{integration}", hook)
     for module in (api, api_views, api_chats, api_messages, api_notifications, api_realtime, media):
         app.router.add_routes(_guard_api(module.routes))
     for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bridgekit.core.managers import Manager
+from bridgekit.core.managers import ADMIN, DELETE_CHATS, Manager
+from bridgekit.web.keys import current_manager
 
-# Permission names a manager can hold (``bridgekit managers create --permission NAME``).
-DELETE_CHATS = "delete_chats"  # I12
-ADMIN = "admin"  # teams, managers, macros
+__all__ = [
+    "ADMIN",
+    "DELETE_CHATS",
+    "bearer_token",
+    "forbidden",
+    "operator_only",
+    "require_operator",
+    "require_permission",
+]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def forbidden(message: str) -> web.HTTPForbidden:
@@ -26,3 +44,15 @@ def require_operator(manager: Manager) -> None:
 def require_permission(manager: Manager, permission: str) -> None:
     if permission not in manager.permissions:
         raise forbidden(f"this needs the {permission} permission")
+
+
+def operator_only(handler: Handler) -> Handler:
+    """``handler`` for managers with the operator seat only (403 otherwise): for plugin routes
+    under ``/api/`` whose action reaches outside the inbox (the email plugin's forward)."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        require_operator(current_manager(request))
+        return await handler(request)
+
+    return checked

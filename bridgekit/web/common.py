@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.chat_batch import valid_id
+from bridgekit.web.bodies import Schema, route_schema, unknown_key
 
 
 def api_error(status: int, message: str) -> web.HTTPException:
@@ -40,14 +41,23 @@ async def chat_or_404(bridge: Bridge, chat_id: str) -> Any:
     return row
 
 
-async def json_object(request: web.Request) -> dict[str, Any]:
+async def json_object(request: web.Request, schema: Schema | None = None) -> dict[str, Any]:
+    """The request's JSON object body; keys ``schema`` does not allow are refused (400).
+    ``schema`` defaults to the route's request body in the OpenAPI document (``bodies``)."""
     try:
         body = await request.json()
     except ValueError:
         raise api_error(400, "the body must be JSON") from None
     if not isinstance(body, dict):
         raise api_error(400, "the body must be a JSON object")
+    refuse_unknown_keys(request, body, schema)
     return body
+
+
+def refuse_unknown_keys(request: web.Request, body: Any, schema: Schema | None = None) -> None:
+    where = unknown_key(body, schema if schema is not None else route_schema(request))
+    if where is not None:
+        raise api_error(400, f"unknown field {where!r}")
 
 
 def chat_json(row: Any, bridge: Bridge) -> dict[str, Any]:

@@ -38,6 +38,10 @@ routes = web.RouteTableDef()
 # The token is in the URL: keep it out of caches and out of Referer headers of links clicked.
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
+# The bodies these routes accept (outside the manager API's OpenAPI document).
+MESSAGE_BODY = {"type": "object", "additionalProperties": False, "properties": {"text": {"type": "string"}}}
+FORM_BODY = {"type": "object", "additionalProperties": False, "properties": {"answers": {"type": "object"}}}
+
 
 async def _chat(request: web.Request) -> Any:
     bridge: Bridge = request.app[BRIDGE]
@@ -68,7 +72,7 @@ async def view_chat(request: web.Request) -> web.Response:
 async def write_message(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await _chat(request)
-    body = await json_body(request)
+    body = await json_body(request, MESSAGE_BODY)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise error(400, "text is required")
@@ -98,7 +102,7 @@ async def answer_form(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await _chat(request)
     message_id = int_id(request, "message_id", "form")
-    body = await json_body(request)
+    body = await json_body(request, FORM_BODY)
     m = s.messages
     async with bridge.db.write() as conn:
         message = (

@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.web.bodies import Schema
+from bridgekit.web.common import json_object
 from bridgekit.web.downloads import file_response
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL. A larger id cannot exist, and passing one to
@@ -60,14 +62,9 @@ def query_int(request: web.Request, name: str, default: int | None, low: int, hi
     return value
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise error(400, "the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise error(400, "the body must be a JSON object")
-    return body
+async def json_body(request: web.Request, schema: Schema | None = None) -> dict[str, Any]:
+    """:func:`bridgekit.web.common.json_object` (one body reader for every API route)."""
+    return await json_object(request, schema)
 
 
 def download(path: str, filename: str, content_type: str) -> web.FileResponse:

@@ -93,14 +93,15 @@ def _object(value: Any, where: str) -> Mapping[str, Any]:
 
 
 @functools.cache
-def _merged() -> dict[str, Any]:
-    # The fragments are package data: they cannot change while the process runs.
+def merged_document() -> dict[str, Any]:
+    """The merged fragments, read once (they are package data: they cannot change while the
+    process runs). Shared: never modify it; :func:`build_document` returns a copy."""
     return merge_fragments(load_fragments())
 
 
 def build_document(base_url: str) -> dict[str, Any]:
     """The whole document for a server reachable at ``base_url`` (a fresh copy each call)."""
-    merged = copy.deepcopy(_merged())
+    merged = copy.deepcopy(merged_document())
     components = merged["components"]
     schemes = components.setdefault("securitySchemes", {})
     if SECURITY_SCHEME in schemes:

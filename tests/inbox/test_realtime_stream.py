@@ -17,11 +17,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bridgekit.core import schema as s
 from bridgekit.core.events import Event
-from bridgekit.core.managers import authenticate, create_manager
+from bridgekit.core.managers import authenticate, create_manager, rotate_token
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web import api_realtime
 from tests.conftest import integration, signed
@@ -241,3 +241,36 @@ async def test_the_stream_ends_when_the_server_shuts_down(
     assert ended, "the stream did not end on shutdown (is api_realtime.end_streams on app.on_shutdown?)"
     assert time.monotonic() - started < 5
     assert running.bridge.events.subscriber_count == 0
+
+
+@pytest.mark.parametrize("revoke", ["rotate", "remove"])
+async def test_the_stream_ends_when_its_token_is_rotated_or_its_manager_removed(
+    make_bridge,
+    sandbox_url: str,
+    channel_plugin: TestChannelPlugin,
+    monkeypatch: pytest.MonkeyPatch,
+    revoke: str,
+) -> None:
+    """A leaked or retired token must stop reading the inbox, also on a stream opened before;
+    the check reads the database, so ``bridgekit managers rotate`` in another process counts."""
+    monkeypatch.setattr(api_realtime, "TOKEN_CHECK_SECONDS", 0.2)
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    kim_id, token = await create_manager(running.bridge.db, running.bridge.channel_id, "Kim")
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as kim,
+        event_stream(running, kim) as stream,
+        event_stream(running) as other,
+    ):
+        running.bridge.events.publish(Event("chat.updated", {"chat_id": 1}))
+        assert (await stream.until(lambda e: True)).data == {"chat_id": 1}
+        if revoke == "rotate":
+            await rotate_token(running.bridge.db, kim_id)
+        else:
+            async with running.bridge.db.write() as conn:
+                await conn.execute(delete(s.managers).where(s.managers.c.id == kim_id))
+
+        assert await stream.ended(timeout=5)
+
+        running.bridge.events.publish(Event("chat.updated", {"chat_id": 2}))
+        assert (await other.until(lambda e: e.data["chat_id"] == 2)).kind == "chat.updated"
+    await running.wait_for(lambda: running.bridge.events.subscriber_count == 0, timeout=5)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridgekit.exceptions import MalformedDelivery
+from bridgekit.exceptions import MalformedDelivery, SignatureError
 from bridgekit.model import (
     Contact,
     DeliveryStatus,
@@ -145,7 +145,9 @@ def recipient_matches(integration: Integration, delivery: RawDelivery) -> bool:
 def ingest(integration: Integration, delivery: RawDelivery) -> IngestResult:
     """Parse one SMTP delivery for ``integration``. Raises ``MalformedDelivery``."""
     if delivery.method.upper() != "SMTP":
-        raise MalformedDelivery("the email channel receives mail over SMTP only, not HTTP")
+        # Only the plugin's own SMTP listener hands in SMTP deliveries; an HTTP request to the
+        # integration's webhook URL has nothing to verify, so it is refused and not kept.
+        raise SignatureError("the email channel receives mail over SMTP only, not HTTP")
     if not recipient_matches(integration, delivery):
         raise MalformedDelivery(f"envelope recipient {delivery.path!r} is not this integration's address")
     try:

@@ -56,6 +56,7 @@ SPEC = ChannelSpec(
         max_attachment_bytes=25 * 1024 * 1024,
         supports_images=True,
         manager_can_reopen=False,  # E6
+        start_chat_with=("email",),  # E10
     ),
     closed_chat_policy="new_chat",  # E6
     mark="email",

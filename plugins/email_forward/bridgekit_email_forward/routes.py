@@ -5,7 +5,8 @@ token check applies):
   sandboxed iframe (E4); ``?format=source`` gives the raw source; ``?remote_images=1`` is the
   manager's consent to load remote images.
 * ``POST /api/v1/email/chats/{id}/forward`` ``{"to": addr, "note": text}`` — forward the whole
-  conversation to an external address (E9), the customer's original mails attached.
+  conversation to an external address (E9), the customer's original mails attached; operator
+  seat only.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
 
 from bridgekit.exceptions import DeliveryError
 from bridgekit.flow import ChatView
 from bridgekit.model import Integration, TranscriptEntry
+from bridgekit.web.auth import operator_only
+from bridgekit.web.common import json_object
 from bridgekit.web.downloads import bytes_response
 from bridgekit_email_forward.compose import ConversationEntry, compose_forwarded_conversation, make_message_id
 from bridgekit_email_forward.original import render_original, response_headers
@@ -28,6 +31,12 @@ from bridgekit_email_forward.outbound import send_bytes
 from bridgekit_email_forward.settings import EmailSettings
 
 CHANNEL = "email"
+
+FORWARD_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"to": {"type": "string"}, "note": {"type": "string"}},
+}
 
 
 class BridgeAPI(Protocol):
@@ -70,16 +79,14 @@ def make_routes(
             headers=response_headers(view),
         )
 
+    @operator_only  # E9 sends the conversation to any outside address
     async def forward(request: web.Request) -> web.StreamResponse:
         chat_id = _int(request, "chat_id")
         chat = await bridge.chat(chat_id) if chat_id is not None else None
         if chat is None or chat.channel != CHANNEL:
             return _json_error(404, "no such email chat")
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            return _json_error(400, "the body must be JSON")
-        to = parseaddr(str(body.get("to", "")) if isinstance(body, dict) else "")[1]
+        body = await json_object(request, FORWARD_BODY)
+        to = parseaddr(str(body.get("to", "")))[1]
         if "@" not in to or " " in to:
             return _json_error(400, "to must be an email address")
         note = str(body.get("note", ""))

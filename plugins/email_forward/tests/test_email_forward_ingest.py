@@ -12,7 +12,7 @@ from bridgekit_email_forward.automated import mark_automatic
 from bridgekit_email_forward.ingest import ingest
 from bridgekit_email_forward.plugin import EmailForwardPlugin
 
-from bridgekit.exceptions import MalformedDelivery
+from bridgekit.exceptions import MalformedDelivery, SignatureError
 from bridgekit.model import DeliveryStatus, InboxSlot, IngestResult, Integration, RawDelivery
 
 MAILS = Path(__file__).parent / "mails"
@@ -88,8 +88,8 @@ def test_routing_uses_the_envelope_recipient_not_the_to_header() -> None:
         ingest(INTEGRATION, other)
 
 
-def test_http_posts_are_not_mail() -> None:
-    with pytest.raises(MalformedDelivery):
+def test_http_requests_are_refused_as_unauthenticated() -> None:
+    with pytest.raises(SignatureError):
         ingest(INTEGRATION, RawDelivery("acme", "POST", "/hooks/acme", {}, {}, b"{}"))
 
 

@@ -77,6 +77,7 @@ SPEC = ChannelSpec(
         max_attachment_bytes=_OTHER_MAX,
         max_text_bytes=MAX_TEXT_BYTES,
         supports_images=True,
+        start_chat_with=(CONTACT_KIND,),  # an Instagram-scoped id (IGSID)
     ),
     closed_chat_policy="reopen",
     mark="instagram",

@@ -57,7 +57,8 @@ CHANNEL = ChannelSpec(
     inbox_slot=InboxSlot.LINE,
     # LINE's standard Messaging API does not tell a bot when its messages are read, so the
     # inbox shows "sent" rather than "read" (I19).
-    capabilities=Capabilities(reports_reads=False, supports_images=True),
+    # A manager can write first to a LINE user id (a push); LINE has no phone or email sends.
+    capabilities=Capabilities(reports_reads=False, supports_images=True, start_chat_with=(ev.CONTACT_KIND,)),
     closed_chat_policy="reopen",
     mark="LINE",
 )

@@ -125,3 +125,30 @@ async def test_manager_image_is_downloaded_by_line_from_the_core_https_media_url
             assert line.downloads == {url: JPEG}
         finally:
             await plugin.aclose()
+
+
+async def test_a_manager_starts_a_line_chat_by_user_id_never_by_phone(
+    bridge_and_line: tuple[RunningBridge, LineSandbox],
+) -> None:
+    """E10 on LINE: a push reaches a LINE user id; LINE cannot send to a phone number, so
+    such a chat is refused at once (422) instead of being accepted and failing later."""
+    running, line = bridge_and_line
+    user = line.add_user("Mina Tanaka")
+    url = f"{running.url}/api/v1/chats"
+    by_phone = {
+        "integration": "acme",
+        "text": "Your order shipped",
+        "contact": {"kind": "phone", "value": "+81 90 1234 5678"},
+    }
+
+    async with running.session.post(url, json=by_phone) as resp:
+        assert resp.status == 422
+        assert "reaches customers by line, not phone" in (await resp.json())["error"]
+    assert await running.chats() == []
+
+    by_user_id = {**by_phone, "contact": {"kind": "line", "value": user, "shared": False}}
+    async with running.session.post(url, json=by_user_id) as resp:
+        assert resp.status == 201
+    await running.wait_for(lambda: line.sent)
+    (sent,) = line.sent
+    assert (sent.to, sent.via, sent.message["text"]) == (user, "push", "Your order shipped")

@@ -60,6 +60,7 @@ CHANNEL_SPEC = ChannelSpec(
         max_attachments=10,
         max_attachment_bytes=MAX_IMAGE_BYTES,
         supports_images=True,
+        start_chat_with=(CONTACT_KIND,),  # a TalkTalk user id
     ),
     closed_chat_policy="reopen",
     mark="N",
