@@ -27,6 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
+from bridgekit.core.clock import as_naive_utc
 from bridgekit.core.events import Event
 from bridgekit.core.routing_cache import Handle
 from bridgekit.model import Contact, CustomerEvent, Edit, ProviderEvent, Retraction
@@ -42,7 +43,13 @@ class AppliedEvents:
 
 
 def _iso(value: datetime) -> str:
-    return value.isoformat() + "Z"
+    # One fixed width (microseconds always present), so these strings compare in time order.
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+def _when(sent_at: datetime | None, now: datetime) -> datetime:
+    """The provider's time of the event (naive UTC, as stored), else now."""
+    return as_naive_utc(sent_at) if sent_at is not None else now
 
 
 async def apply_provider_events(
@@ -91,7 +98,7 @@ async def _retract(
         # Nothing of the content stays reachable from the message: not its text, not the
         # provider's details (file names, sticker keywords, quote tokens), not its files and
         # not the raw delivery (which holds the original text).
-        meta = {"retracted_at": _iso(event.sent_at or now), "retracted_by": event.event_id}
+        meta = {"retracted_at": _iso(_when(event.sent_at, now)), "retracted_by": event.event_id}
         await conn.execute(update(m).where(m.c.id == row.id).values(text="", meta=meta, raw_delivery_id=None))
         await conn.execute(delete(s.attachments).where(s.attachments.c.message_id == row.id))
         applied.events.append(
@@ -103,13 +110,12 @@ async def _edit(
     conn: AsyncConnection, integration_id: int, event: Edit, now: datetime, applied: AppliedEvents
 ) -> None:
     m = s.messages
-    edited_at = _iso(event.sent_at or now)
+    edited_at = _iso(_when(event.sent_at, now))
     for row in await _inbound_by_ref(conn, integration_id, event.message_ref):
         meta = dict(row.meta or {})
         if meta.get("retracted_at"):
             continue  # an unsent message stays unsent
-        # ISO timestamps of one format compare in time order; a late redelivery of an older
-        # edit must not undo a newer one.
+        # A late redelivery of an older edit must not undo a newer one.
         if meta.get("edit_event_id") == event.event_id or str(meta.get("edited_at", "")) > edited_at:
             continue
         meta["edited_at"] = edited_at
@@ -192,7 +198,10 @@ async def _customer_event(
     properties = {**event.data, "event_id": event.event_id, "integration_id": integration_id}
     await conn.execute(
         e.insert().values(
-            customer_id=customer_id, name=event.kind, properties=properties, created_at=event.sent_at or now
+            customer_id=customer_id,
+            name=event.kind,
+            properties=properties,
+            created_at=_when(event.sent_at, now),
         )
     )
     applied.events.append(Event("customer.updated", {"customer_id": customer_id, "event": event.kind}))
