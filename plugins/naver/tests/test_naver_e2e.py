@@ -16,7 +16,9 @@ import aiohttp
 import pytest
 from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox, sample_png
+from sqlalchemy import select
 
+from bridgekit.core import schema as s
 from bridgekit.model import Contact, OutboundAttachment, OutboundMessage
 from bridgekit.testing.harness import RunningBridge
 
@@ -168,3 +170,38 @@ async def test_image_url_signed_by_another_process_is_served_by_the_bridge(
         client.get(f"{running.url}/naver/media/forged.token") as resp,
     ):
         assert resp.status == 404
+
+
+async def test_friend_open_and_leave_go_to_the_timeline_and_open_no_chat(
+    running: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    """Issue 12, item 17: not messages, on both databases."""
+    assert (await naver.post_webhook(naver.friend_event(USER, on=True))).status == 200
+    opened = naver.open_event(USER, inflow="button", referer="https://smartstore.naver.com/acme/1")
+    assert (await naver.post_webhook(opened)).status == 200
+    assert (await naver.post_webhook(opened)).status == 200  # redelivered: one timeline row
+    assert await running.chats() == []  # looking at the chat window opens no chat
+
+    assert (await naver.post_webhook(naver.text_event(USER, "재고 있나요?"))).status == 200
+    assert (await naver.post_webhook(naver.leave_event(USER))).status == 200
+    chat = await only_chat(running)
+    assert [m["text"] for m in await running.messages(chat["id"])] == ["재고 있나요?"]
+    panel = await running.api("GET", f"/customers/{chat['customer_id']}")
+    events = list(reversed(panel["events"]))
+    assert [e["name"] for e in events] == ["follow", "open", "leave"]
+    assert events[1]["properties"]["options"]["referer"] == "https://smartstore.naver.com/acme/1"
+
+
+async def test_fields_of_the_wrong_type_are_400_and_kept_raw(
+    running: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    """Issue 12, item 10: ``"text": {}`` was stored as an empty message."""
+    event = naver.text_event(USER, "x")
+    event["textContent"]["text"] = {}
+    result = await naver.post_webhook(event)
+    assert result.status == 400
+    assert b"wrong type" in result.body
+    assert await running.chats() == []
+    async with running.bridge.db.read() as conn:
+        rows = (await conn.execute(select(s.raw_deliveries.c.status))).scalars().all()
+    assert list(rows) == ["malformed"]
