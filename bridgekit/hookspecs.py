@@ -106,6 +106,8 @@ def bridgekit_identify_customer(integration: Integration, message: InboundMessag
     Called before the message is stored; may call the provider (LINE's profile API).
     Return ``None`` to let the core use ``message.sender`` as it is. The core matches the
     profile's verified handles against known customers and otherwise creates a lead.
+    Also called for the sender of a :class:`~bridgekit.model.CustomerEvent`, with a stand-in
+    message (``automated``, ``meta`` = the event's ``data``): only the name is used then.
     """
     raise NotImplementedError
 
