@@ -27,7 +27,7 @@ async def _start(make_bridge: Any, meta: MetaSandbox) -> tuple[RunningBridge, st
     return running, f"{running.url}/hooks/acme"
 
 
-async def test_deletion_retracts_edit_updates_and_reactions_go_to_the_timeline(
+async def test_deletion_retracts_edit_updates_and_reactions_postbacks_referrals_go_to_the_timeline(
     make_bridge: Any, meta: MetaSandbox
 ) -> None:
     running, hook = await _start(make_bridge, meta)
@@ -47,6 +47,7 @@ async def test_deletion_retracts_edit_updates_and_reactions_go_to_the_timeline(
         meta.edit_event("U1", "mid-time", "see you at 4", num_edit=1),
         meta.reaction_event("U1", "mid-of-our-reply", "\U0001f44d", reaction="like"),
         meta.postback_event("U1", "Track my order", "TRACK_ORDER"),
+        meta.referral_event("U1", "spring_sale"),
     ]
     assert (await meta.deliver(hook, *changes)).status == 200
     assert (await meta.deliver(hook, *changes)).status == 200  # Meta redelivers
@@ -60,7 +61,7 @@ async def test_deletion_retracts_edit_updates_and_reactions_go_to_the_timeline(
     assert len(await running.chats()) == 1
     panel = await running.api("GET", f"/customers/{chat['customer_id']}")
     events = list(reversed(panel["events"]))
-    assert [e["name"] for e in events] == ["reaction", "postback"]
+    assert [e["name"] for e in events] == ["reaction", "postback", "referral"]
     assert events[0]["properties"]["reaction"]["emoji"] == "\U0001f44d"
     assert events[1]["properties"]["postback"]["payload"] == "TRACK_ORDER"
 
