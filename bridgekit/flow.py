@@ -22,6 +22,7 @@ FLOW_HOOKS = {
     "message_received": "bridgekit_message_received",
     "message_sent": "bridgekit_message_sent",
     "chat_state_changed": "bridgekit_chat_state_changed",
+    "customer_event": "bridgekit_customer_event",
 }
 Direction = Literal["inbound", "outbound", "note"]
 
@@ -103,3 +104,16 @@ class ChatStateEvent(FlowEvent):
 
     old_state: ChatState | None = None
     new_state: ChatState = "open"
+
+
+@dataclass(slots=True)
+class CustomerEventView(FlowEvent):
+    """A customer did something in a chat that is not a message: pressed a button (a LINE
+    postback), followed or blocked the account... (a :class:`~bridgekit.model.CustomerEvent`).
+
+    ``kind`` is the plugin's name for it (``"line.postback"``); ``data`` its details.
+    """
+
+    kind: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    customer_id: int | None = None

@@ -18,7 +18,7 @@ Channel hooks (``bridgekit_ingest``, ``bridgekit_identify_customer``, ``bridgeki
     ``bridgekit_channels``. A plugin never has to check whether a call is meant for it.
 
 Flow hooks (``bridgekit_message_received``, ``bridgekit_message_sent``,
-``bridgekit_chat_state_changed``)
+``bridgekit_chat_state_changed``, ``bridgekit_customer_event``)
     Called on every plugin, in pluggy's call order, for bots. They run after the triggering
     change was committed; actions they record are applied atomically afterwards.
 
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from bridgekit.flow import ChatStateEvent, MessageEvent
+from bridgekit.flow import ChatStateEvent, CustomerEventView, MessageEvent
 from bridgekit.model import (
     ChannelSpec,
     Charge,
@@ -88,7 +88,11 @@ def bridgekit_ingest(integration: Integration, delivery: RawDelivery) -> IngestR
     :class:`~bridgekit.exceptions.SignatureError` if it fails: the core answers 401 and keeps
     nothing. Raise :class:`~bridgekit.exceptions.MalformedDelivery` for an authentic delivery
     that cannot be parsed: it is kept raw and answered 400. Otherwise return the normalised
-    messages (possibly none, for a verification ping) and any delivery status updates.
+    messages (possibly none, for a verification ping), any delivery status updates and any
+    events that are not messages (``IngestResult.events``: a
+    :class:`~bridgekit.model.Retraction`, :class:`~bridgekit.model.Edit` or
+    :class:`~bridgekit.model.CustomerEvent`); anything the plugin does not understand is best
+    left out (the raw delivery is kept) rather than turned into a message.
     Handshake GET requests (Meta's ``hub.challenge``) arrive here too; answer them through
     ``IngestResult.response``. Do no slow I/O here: providers time out (LINE: 2 s).
     """
@@ -102,6 +106,8 @@ def bridgekit_identify_customer(integration: Integration, message: InboundMessag
     Called before the message is stored; may call the provider (LINE's profile API).
     Return ``None`` to let the core use ``message.sender`` as it is. The core matches the
     profile's verified handles against known customers and otherwise creates a lead.
+    Also called for the sender of a :class:`~bridgekit.model.CustomerEvent`, with a stand-in
+    message (``automated``, ``meta`` = the event's ``data``): only the name is used then.
     """
     raise NotImplementedError
 
@@ -155,6 +161,14 @@ def bridgekit_message_sent(event: MessageEvent) -> None:
 @hookspec
 def bridgekit_chat_state_changed(event: ChatStateEvent) -> None:
     """A chat was opened, closed, reopened or snoozed."""
+
+
+@hookspec
+def bridgekit_customer_event(event: CustomerEventView) -> None:
+    """A customer with a chat did something that is not a message (a
+    :class:`~bridgekit.model.CustomerEvent`): pressed a button (``"line.postback"``, with
+    ``event.data["data"]``), followed or blocked the account... Filter on ``event.kind``.
+    """
 
 
 # --- lifecycle ---------------------------------------------------------------------------

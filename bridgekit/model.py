@@ -153,7 +153,9 @@ class InboundMessage:
     the same integration is acknowledged and adds nothing. ``thread_key`` names the
     conversation on the provider's side (a LINE userId, an email Message-ID); ``thread_refs``
     are keys of earlier messages this one answers (email References). ``automated`` marks
-    auto-replies and bounces: stored, but bots are not run for them.
+    auto-replies and bounces: stored, but bots are not run for them. ``provider_message_id``
+    is the provider's own id of the message (a LINE message id, an Instagram ``mid``): a later
+    :class:`Retraction` or :class:`Edit` names the message by it.
     """
 
     event_id: str
@@ -166,6 +168,58 @@ class InboundMessage:
     sent_at: datetime | None = None
     automated: bool = False
     meta: Mapping[str, Any] = field(default_factory=dict)
+    provider_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    """The customer took back a message they sent (LINE ``unsend``, an Instagram deletion).
+
+    ``message_ref`` is the retracted message's ``provider_message_id``. The core removes its
+    text, attachments and provider details from managers' view and marks it retracted; a
+    reference to no stored message is ignored.
+    """
+
+    event_id: str
+    message_ref: str
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """The customer changed the text of a message they sent (LINE ``messageEdited``).
+
+    The core replaces the stored text of the message whose ``provider_message_id`` is
+    ``message_ref`` and marks it edited; an edit older than the last one applied is ignored.
+    """
+
+    event_id: str
+    message_ref: str
+    text: str
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerEvent:
+    """Something a customer did, or the provider reports about them, that is not a message:
+    a follow or block, a button press (postback), joining or leaving a group, a beacon...
+
+    Recorded on the customer's profile timeline (I17) as ``kind`` with ``data`` (plain JSON)
+    and handed to bots (``bridgekit_customer_event``) when the customer already has a chat on
+    ``thread_key``. It never opens a chat nor adds a message. ``sender`` finds (or creates) the
+    customer the same way a message's sender does. ``event_id`` deduplicates redeliveries.
+    """
+
+    event_id: str
+    sender: Contact
+    thread_key: str
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    sent_at: datetime | None = None
+
+
+#: What a plugin's ingest may return besides messages and status updates.
+ProviderEvent = Retraction | Edit | CustomerEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +244,16 @@ class HookResponse:
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
-    """What ``bridgekit_ingest`` makes of one delivery. Empty is fine (a verify ping)."""
+    """What ``bridgekit_ingest`` makes of one delivery. Empty is fine (a verify ping).
+
+    ``events`` are applied after the delivery's messages, in the same transaction and in
+    order, so an unsend right after its message in one delivery finds it.
+    """
 
     messages: Sequence[InboundMessage] = ()
     status_updates: Sequence[StatusUpdate] = ()
     response: HookResponse | None = None
+    events: Sequence[ProviderEvent] = ()
 
 
 @dataclass(frozen=True, slots=True)

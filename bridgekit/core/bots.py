@@ -25,7 +25,15 @@ from bridgekit.core.events import Event, EventBus
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
 from bridgekit.core.workers import BackgroundWorker
-from bridgekit.flow import FLOW_HOOKS, Action, ChatStateEvent, FlowEvent, MessageEvent, MessageView
+from bridgekit.flow import (
+    FLOW_HOOKS,
+    Action,
+    ChatStateEvent,
+    CustomerEventView,
+    FlowEvent,
+    MessageEvent,
+    MessageView,
+)
 from bridgekit.plugins import HookCaller
 
 log = logging.getLogger("bridgekit.bots")
@@ -116,6 +124,15 @@ class FlowWorker(BackgroundWorker):
             payload = row.payload or {}
             return ChatStateEvent(
                 view, integration, old_state=payload.get("old"), new_state=payload.get("new", chat.state)
+            )
+        if row.kind == "customer_event":
+            payload = row.payload or {}
+            return CustomerEventView(
+                view,
+                integration,
+                kind=str(payload.get("kind", "")),
+                data=dict(payload.get("data") or {}),
+                customer_id=chat.customer_id,
             )
         if message is None:
             return None

@@ -29,11 +29,13 @@ from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
+from bridgekit.core.provider_events import apply_provider_events
 from bridgekit.core.redact import redact
 from bridgekit.core.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.model import (
     Contact,
+    CustomerEvent,
     CustomerProfile,
     DeliveryStatus,
     InboundMessage,
@@ -166,6 +168,8 @@ class IngestPipeline:
             return IngestOutcome("accepted", 200, response=result.response)  # a handshake
 
         messages = self._unique(result.messages)
+        if result.events:
+            result = await self._name_event_senders(bound, result)
         # Plain loops: in Python 3.11 a comprehension that awaits is a coroutine of its own.
         profiles: list[CustomerProfile | None] = []
         files: list[list[StoredFile]] = []
@@ -197,6 +201,22 @@ class IngestPipeline:
                 seen.add(m.event_id)
                 out.append(m)
         return out
+
+    async def _name_event_senders(self, bound: BoundIntegration, result: IngestResult) -> IngestResult:
+        """Customer events may create the customer (a LINE follow comes before any message):
+        name their senders the way a message's sender is named (the profile's other handles
+        are not used for events)."""
+        named = []
+        for event in result.events:
+            if isinstance(event, CustomerEvent) and not event.sender.name:
+                stand_in = InboundMessage(
+                    event.event_id, event.sender, event.thread_key, automated=True, meta=event.data
+                )
+                profile = await self._identify(bound, stand_in)
+                if profile is not None and profile.name:
+                    event = replace(event, sender=replace(event.sender, name=profile.name))
+            named.append(event)
+        return replace(result, events=named)
 
     async def _identify(self, bound: BoundIntegration, message: InboundMessage) -> CustomerProfile | None:
         try:
@@ -346,7 +366,7 @@ CHAT_COLUMNS = (
 )  # fmt: skip
 MESSAGE_COLUMNS = (
     "id", "chat_id", "integration_id", "direction", "author_kind", "author_name", "text", "meta",
-    "event_id", "automated", "raw_delivery_id", "created_at",
+    "event_id", "automated", "raw_delivery_id", "created_at", "provider_message_id",
 )  # fmt: skip
 ATTACHMENT_COLUMNS = (
     "message_id",
@@ -432,6 +452,21 @@ class _BatchWriter:
             chat_ids = await self._chats(entries, customer_ids, contact_ids)
             await self._messages(entries, chat_ids)
         await self._status_updates()
+        if any(item.result.events for item in self.batch):
+            applied = await apply_provider_events(
+                self.conn,
+                [
+                    (item.bound.integration.id, item.result.events)
+                    for item in self.batch
+                    if item.result.events
+                ],
+                channel_id=self.channel_id,
+                now=self.now,
+                listened=self.listened,
+            )
+            self.events.extend(applied.events)
+            self.seen.changed_handles.update(applied.changed_handles)
+            self.wrote_flow |= applied.wrote_flow
 
     async def _check_routes(self) -> None:
         """Use the routing cache only if nobody but the ingest wrote since its last batch."""
@@ -744,6 +779,7 @@ class _BatchWriter:
                     msg.automated,
                     raw_id,
                     self.stamp,
+                    msg.provider_message_id,
                 )
             )
         await sql.insert("messages", MESSAGE_COLUMNS, rows)
@@ -807,6 +843,8 @@ class _BatchWriter:
                             and_(
                                 s.messages.c.integration_id == iid,
                                 s.messages.c.provider_message_id == u.provider_message_id,
+                                # Inbound messages carry the provider's id too (for unsend).
+                                s.messages.c.direction == "outbound",
                             )
                             for iid, u in updates
                         )

@@ -58,6 +58,9 @@ def message_json(row: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
         "form": meta.get("form"),
         "form_answers": meta.get("form_answers"),
         "mentions": meta.get("mentions"),
+        # The customer took the message back (its content is gone) or changed its text.
+        "retracted": "retracted_at" in meta,
+        "edited_at": meta.get("edited_at"),
         "created_at": iso(row.created_at),
     }
 

@@ -9,6 +9,14 @@ read), ``postback`` or ``referral``. ``standby`` (another app controls the threa
 same events, and the App Dashboard's test button sends one event as ``changes[{"field":
 "messages", "value": {...}}]``. Comment/mention ``changes`` are not direct messages and
 are skipped.
+
+Field types are checked first (:mod:`bridgekit_instagram.schema`). Only ``message`` events
+become messages. The others are not: ``is_deleted`` is a
+:class:`~bridgekit.model.Retraction` of the message, ``message_edit`` an
+:class:`~bridgekit.model.Edit`, ``read`` a read receipt for our send, echoes of our own sends
+are dropped, and ``reaction``, ``postback`` and ``referral`` are customer events
+(:class:`~bridgekit.model.CustomerEvent` kinds ``reaction``, ``postback``, ``referral``) for
+the customer's timeline and bots.
 """
 
 from __future__ import annotations
@@ -17,11 +25,18 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from bridgekit.exceptions import MalformedDelivery
+from bridgekit.model import Contact, CustomerEvent, Edit, ProviderEvent, Retraction
+from bridgekit.payloads import check_types
+from bridgekit_instagram.schema import Body, MessagingEvent
 
 log = logging.getLogger("bridgekit_instagram")
+
+#: Contact kind of an Instagram user (an IGSID, meaningful only within one account).
+CONTACT_KIND = "instagram"
 
 FETCHED_KINDS = frozenset({"image", "video", "audio", "file"})
 """Attachment types whose content is downloaded into the chat."""
@@ -62,6 +77,7 @@ class ParsedWebhook:
 
     messages: list[ParsedMessage] = field(default_factory=list)
     read_mids: list[str] = field(default_factory=list)
+    events: list[ProviderEvent] = field(default_factory=list)
     ignored: int = 0
 
 
@@ -80,6 +96,17 @@ def _stable_id(prefix: str, *parts: Any) -> str:
     return f"{prefix}:{digest}"
 
 
+def sent_at(timestamp_ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC) if timestamp_ms is not None else None
+
+
+def _customer_event(
+    event_id: str, igsid: str, timestamp: int | None, kind: str, data: dict[str, Any]
+) -> CustomerEvent:
+    sender = Contact(kind=CONTACT_KIND, value=igsid, verified=True, shared=False)
+    return CustomerEvent(event_id, sender, igsid, kind, data, sent_at(timestamp))
+
+
 def parse(payload: Any, *, own_ids: Sequence[str] = ()) -> ParsedWebhook:
     """Turn a decoded webhook body into :class:`ParsedWebhook`.
 
@@ -89,6 +116,7 @@ def parse(payload: Any, *, own_ids: Sequence[str] = ()) -> ParsedWebhook:
     """
     if not isinstance(payload, Mapping):
         raise MalformedDelivery("webhook body is not a JSON object")
+    check_types(payload, Body, "Instagram")
     result = ParsedWebhook()
     if payload.get("object") != "instagram":
         # authentic (signed) but for another object type, e.g. a Page subscription pointed
@@ -109,6 +137,7 @@ def parse(payload: Any, *, own_ids: Sequence[str] = ()) -> ParsedWebhook:
                 events.append((event, standby))
         for change in entry.get("changes") or ():
             if isinstance(change, Mapping) and change.get("field") == "messages":
+                check_types(change.get("value"), MessagingEvent, "Instagram")
                 events.append((change.get("value"), False))
             else:
                 result.ignored += 1
@@ -144,19 +173,29 @@ def _parse_event(
         out.ignored += 1  # the business's own send coming back: never a customer message
         return
 
-    if isinstance(message, Mapping):
-        parsed = _parse_message(message, igsid, timestamp, meta)
+    if isinstance(message, Mapping) and message.get("is_deleted"):
+        mid = message.get("mid")
+        if not mid:
+            raise MalformedDelivery("instagram message without mid")
+        # Meta reuses the deleted message's mid: the event id must differ from it.
+        out.events.append(Retraction(f"{mid}:deleted", str(mid), sent_at(timestamp)))
+    elif isinstance(message, Mapping):
+        out.messages.append(_parse_message(message, igsid, timestamp, meta))
+    elif isinstance(event.get("message_edit"), Mapping):
+        edit = event["message_edit"]
+        if not edit.get("mid"):
+            raise MalformedDelivery("instagram message_edit without mid")
+        event_id = f"{edit['mid']}:edit:{edit.get('num_edit', timestamp)}"
+        out.events.append(Edit(event_id, str(edit["mid"]), str(edit.get("text") or ""), sent_at(timestamp)))
     elif isinstance(event.get("reaction"), Mapping):
-        parsed = _parse_reaction(event["reaction"], igsid, timestamp, meta)
+        out.events.append(_parse_reaction(event["reaction"], igsid, timestamp, meta))
     elif isinstance(event.get("postback"), Mapping):
-        parsed = _parse_postback(event["postback"], igsid, timestamp, meta)
+        out.events.append(_parse_postback(event["postback"], igsid, timestamp, meta))
     elif isinstance(event.get("referral"), Mapping):
-        parsed = _parse_referral(event["referral"], igsid, timestamp, meta)
+        out.events.append(_parse_referral(event["referral"], igsid, timestamp, meta))
     else:
         log.debug("ignoring instagram event with keys %s", sorted(event))
         out.ignored += 1
-        return
-    out.messages.append(parsed)
 
 
 def _parse_message(
@@ -171,11 +210,6 @@ def _parse_message(
     lines: list[str] = []
     media: list[MediaRef] = []
 
-    if message.get("is_deleted"):
-        # the customer unsent an earlier message; Meta reuses that message's mid, so the
-        # event id must differ from it or dedupe would swallow the notice
-        meta["deleted_mid"] = mid
-        return ParsedMessage(f"{mid}:deleted", igsid, timestamp, "(The customer unsent a message.)", (), meta)
     if message.get("is_unsupported"):
         meta["unsupported"] = True
         lines.append("(The customer sent a message type Instagram does not pass on to apps.)")
@@ -223,37 +257,30 @@ def _parse_message(
 
 def _parse_reaction(
     reaction: Mapping[str, Any], igsid: str, timestamp: int | None, meta: dict[str, Any]
-) -> ParsedMessage:
+) -> CustomerEvent:
     action = str(reaction.get("action") or "react")
     emoji = str(reaction.get("emoji") or "")
     name = reaction.get("reaction")
     target = str(reaction.get("mid") or "")
     meta["reaction"] = {"action": action, "emoji": emoji or None, "reaction": name, "mid": target or None}
-    if action == "unreact":
-        text = "Removed their reaction from a message."
-    else:
-        text = f"Reacted {emoji or name or ''} to a message.".replace("  ", " ")
     # reactions have no id of their own; the same webhook redelivered yields the same id
     event_id = _stable_id("reaction", igsid, target, action, emoji, name, timestamp)
-    return ParsedMessage(event_id, igsid, timestamp, text, (), meta)
+    return _customer_event(event_id, igsid, timestamp, "reaction", meta)
 
 
 def _parse_postback(
     postback: Mapping[str, Any], igsid: str, timestamp: int | None, meta: dict[str, Any]
-) -> ParsedMessage:
+) -> CustomerEvent:
     title = str(postback.get("title") or "")
     meta["postback"] = {"title": title or None, "payload": postback.get("payload")}
     mid = postback.get("mid")
     event_id = str(mid) if mid else _stable_id("postback", igsid, title, postback.get("payload"), timestamp)
-    text = f"Tapped: {title}" if title else "Tapped a button."
-    return ParsedMessage(event_id, igsid, timestamp, text, (), meta)
+    return _customer_event(event_id, igsid, timestamp, "postback", meta)
 
 
 def _parse_referral(
     referral: Mapping[str, Any], igsid: str, timestamp: int | None, meta: dict[str, Any]
-) -> ParsedMessage:
+) -> CustomerEvent:
     meta["referral"] = dict(referral)
-    ref = referral.get("ref")
-    text = f"Opened an ig.me link (ref: {ref})." if ref else "Opened an ig.me link."
-    event_id = _stable_id("referral", igsid, ref, referral.get("source"), timestamp)
-    return ParsedMessage(event_id, igsid, timestamp, text, (), meta)
+    event_id = _stable_id("referral", igsid, referral.get("ref"), referral.get("source"), timestamp)
+    return _customer_event(event_id, igsid, timestamp, "referral", meta)

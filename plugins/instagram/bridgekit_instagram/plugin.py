@@ -61,7 +61,7 @@ from .window import decide
 log = logging.getLogger("bridgekit_instagram")
 
 CHANNEL = "instagram"
-CONTACT_KIND = "instagram"
+CONTACT_KIND = events.CONTACT_KIND
 
 # Meta's attachment limits for Instagram messaging: images 8 MB, everything else 25 MB
 _IMAGE_MAX = 8 * 1024 * 1024
@@ -166,7 +166,7 @@ class InstagramPlugin:
         statuses = [
             StatusUpdate(provider_message_id=mid, status=DeliveryStatus.READ) for mid in parsed.read_mids
         ]
-        return IngestResult(messages=list(messages), status_updates=statuses)
+        return IngestResult(messages=list(messages), status_updates=statuses, events=parsed.events)
 
     async def _inbound(self, config: InstagramConfig, item: events.ParsedMessage) -> InboundMessage:
         meta = dict(item.meta)
@@ -181,19 +181,15 @@ class InstagramPlugin:
                 ]
                 notes = [f"[{f.kind} attachment could not be loaded: {f.url}]" for f in failures]
                 text = "\n".join([text, *notes]) if text else "\n".join(notes)
-        sent_at = (
-            datetime.fromtimestamp(item.timestamp_ms / 1000, tz=UTC)
-            if item.timestamp_ms is not None
-            else None
-        )
         return InboundMessage(
             event_id=item.event_id,
             sender=Contact(kind=CONTACT_KIND, value=item.igsid, verified=True, shared=False),
             thread_key=item.igsid,
             text=text,
             attachments=tuple(attachments),
-            sent_at=sent_at,
+            sent_at=events.sent_at(item.timestamp_ms),
             meta=meta,
+            provider_message_id=item.event_id,  # a message's event id is its mid
         )
 
     @bridgekit.hookimpl

@@ -582,6 +582,25 @@ class MetaSandbox:
         """The customer unsent their message ``mid``."""
         return self._event(igsid, timestamp, message={"mid": mid, "is_deleted": True})
 
+    def edit_event(
+        self, igsid: str, mid: str, text: str, *, num_edit: int = 1, timestamp: int | None = None
+    ) -> dict[str, Any]:
+        """The customer edited their message ``mid`` (``message_edit``)."""
+        return self._event(igsid, timestamp, message_edit={"mid": mid, "text": text, "num_edit": num_edit})
+
+    def postback_event(
+        self, igsid: str, title: str, payload: str, *, timestamp: int | None = None
+    ) -> dict[str, Any]:
+        """The customer tapped a button (an icebreaker, a generic template's button)."""
+        postback = {"mid": self.new_mid(), "title": title, "payload": payload}
+        return self._event(igsid, timestamp, postback=postback)
+
+    def referral_event(self, igsid: str, ref: str, *, timestamp: int | None = None) -> dict[str, Any]:
+        """The customer opened an ig.me link with ``?ref=`` into an existing conversation."""
+        return self._event(
+            igsid, timestamp, referral={"ref": ref, "source": "IGME_LINK", "type": "OPEN_THREAD"}
+        )
+
     def envelope(self, *events: Mapping[str, Any]) -> dict[str, Any]:
         """Wrap events the way Meta does: one ``entry`` per event, ``object: instagram``."""
         return {

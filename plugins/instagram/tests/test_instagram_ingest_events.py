@@ -14,7 +14,7 @@ from bridgekit_instagram.sandbox import MetaSandbox
 from ig_helpers import integration_for, raw_post, webhook
 
 from bridgekit.exceptions import MalformedDelivery
-from bridgekit.model import DeliveryStatus, Integration
+from bridgekit.model import CustomerEvent, DeliveryStatus, Edit, Integration, Retraction
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -139,21 +139,26 @@ async def test_story_mention_is_readable_and_its_media_not_stored(
     assert meta.media_requests == []
 
 
-async def test_reaction_is_readable_with_stable_event_id(
+async def test_reaction_is_a_customer_event_with_stable_event_id(
     ig_plugin: InstagramPlugin, integration: Integration, meta: MetaSandbox
 ) -> None:
     event = meta.reaction_event("U1", "mid-of-our-reply", "\u2764\ufe0f", timestamp=1_700_000_000_000)
-    first = (await ig_plugin.bridgekit_ingest(integration, webhook(meta, event))).messages[0]
-    again = (await ig_plugin.bridgekit_ingest(integration, webhook(meta, event))).messages[0]
-    assert first.text == "Reacted \u2764\ufe0f to a message."
-    assert first.meta["reaction"]["mid"] == "mid-of-our-reply"
-    assert first.meta["reaction"]["action"] == "react"
+    first_result = await ig_plugin.bridgekit_ingest(integration, webhook(meta, event))
+    assert first_result.messages == []  # a reaction is not something the customer wrote
+    (first,) = first_result.events
+    (again,) = (await ig_plugin.bridgekit_ingest(integration, webhook(meta, event))).events
+    assert isinstance(first, CustomerEvent)
+    assert first.kind == "reaction"
+    assert first.data["reaction"]["mid"] == "mid-of-our-reply"
+    assert first.data["reaction"]["emoji"] == "\u2764\ufe0f"
+    assert first.data["reaction"]["action"] == "react"
     assert first.event_id == again.event_id  # Meta's redelivery dedupes
     assert first.event_id != "mid-of-our-reply"
 
     unreact = meta.reaction_event("U1", "mid-of-our-reply", action="unreact", timestamp=1_700_000_100_000)
-    removed = (await ig_plugin.bridgekit_ingest(integration, webhook(meta, unreact))).messages[0]
-    assert removed.text == "Removed their reaction from a message."
+    (removed,) = (await ig_plugin.bridgekit_ingest(integration, webhook(meta, unreact))).events
+    assert isinstance(removed, CustomerEvent)
+    assert removed.data["reaction"]["action"] == "unreact"
     assert removed.event_id != first.event_id
 
 
@@ -167,14 +172,48 @@ async def test_i19_read_event_becomes_read_status_update(
     assert update.status is DeliveryStatus.READ
 
 
-async def test_unsent_message_is_announced_without_colliding_with_original(
+async def test_unsent_message_is_a_retraction_not_colliding_with_the_original(
     ig_plugin: InstagramPlugin, integration: Integration, meta: MetaSandbox
 ) -> None:
     result = await ig_plugin.bridgekit_ingest(integration, webhook(meta, meta.unsend_event("U1", "mid-9")))
-    (message,) = result.messages
-    assert message.event_id != "mid-9"
-    assert "unsent" in message.text
-    assert message.meta["deleted_mid"] == "mid-9"
+    assert result.messages == []
+    (retraction,) = result.events
+    assert isinstance(retraction, Retraction)
+    assert retraction.message_ref == "mid-9"
+    assert retraction.event_id != "mid-9"
+
+
+async def test_edit_postback_and_referral_are_not_messages(
+    ig_plugin: InstagramPlugin, integration: Integration, meta: MetaSandbox
+) -> None:
+    edit = meta.edit_event("U1", "mid-9", "fixed typo", num_edit=1)
+    postback = meta.postback_event("U1", "Track my order", "TRACK_ORDER")
+    referral = meta.referral_event("U1", "spring_sale")
+    result = await ig_plugin.bridgekit_ingest(integration, webhook(meta, edit, postback, referral))
+    assert result.messages == []
+    changed, pressed, opened = result.events
+    assert isinstance(changed, Edit)
+    assert (changed.message_ref, changed.text) == ("mid-9", "fixed typo")
+    assert isinstance(pressed, CustomerEvent)
+    assert (pressed.kind, pressed.data["postback"]["payload"]) == ("postback", "TRACK_ORDER")
+    assert isinstance(opened, CustomerEvent)
+    assert (opened.kind, opened.data["referral"]["ref"]) == ("referral", "spring_sale")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"sender": {"id": 12345}, "timestamp": 1, "message": {"mid": "m1", "text": "hi"}},
+        {"sender": {"id": "U1"}, "timestamp": 1, "message": {"mid": "m1", "text": {}}},
+        {"sender": {"id": "U1"}, "timestamp": 1, "message": {"mid": ["m1"], "text": "hi"}},
+        {"sender": {"id": "U1"}, "timestamp": {}, "message": {"mid": "m1", "text": "hi"}},
+    ],
+)
+async def test_fields_of_the_wrong_type_are_malformed(
+    ig_plugin: InstagramPlugin, integration: Integration, meta: MetaSandbox, event: dict[str, Any]
+) -> None:
+    with pytest.raises(MalformedDelivery, match="wrong type"):
+        await ig_plugin.bridgekit_ingest(integration, webhook(meta, event))
 
 
 async def test_share_and_reel_are_links_not_downloads(

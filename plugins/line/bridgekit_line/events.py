@@ -6,11 +6,16 @@ across redeliveries), ``deliveryContext.isRedelivery`` and usually ``source`` an
 ``replyToken`` (https://developers.line.biz/en/reference/messaging-api/#webhook-event-objects,
 and ``webhook.yml`` in github.com/line/line-openapi).
 
-Every event becomes exactly one :class:`~bridgekit.model.InboundMessage`, so nothing a
-customer did is ever dropped: text as it is; media as a placeholder text plus a
-:class:`MediaRef` the plugin resolves through the data API; stickers and locations as
-readable text with details in ``meta``; follow/unfollow as a customer-state message; and
-anything else as ``[unsupported event type X]`` with the raw event in ``meta``.
+Fields are checked against their documented types first (:mod:`bridgekit_line.schema`).
+A ``message`` event becomes an :class:`~bridgekit.model.InboundMessage`: text as it is;
+media as a placeholder text plus a :class:`MediaRef` the plugin resolves through the data
+API; stickers and locations as readable text with details in ``meta``. The other events
+are not messages: ``unsend`` is a :class:`~bridgekit.model.Retraction`, ``messageEdited`` an
+:class:`~bridgekit.model.Edit`, and the documented customer and group events (follow,
+unfollow, postback, join, leave, memberJoined, memberLeft, beacon, accountLink,
+videoPlayComplete) are customer events (:class:`~bridgekit.model.CustomerEvent`) for
+the customer's profile timeline.
+Any other event type is left out: the raw delivery the core keeps is its record.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from bridgekit.exceptions import MalformedDelivery
-from bridgekit.model import Contact, InboundMessage
+from bridgekit.model import Contact, CustomerEvent, Edit, InboundMessage, ProviderEvent, Retraction
+from bridgekit_line.schema import check_body
 
 #: Contact kind of a LINE user (a userId, meaningful only within one LINE channel).
 CONTACT_KIND = "line"
@@ -49,8 +55,9 @@ class MediaRef:
 
 # NamedTuples, not dataclasses: built for every webhook, and a tuple costs a quarter as much.
 class ParsedEvent(NamedTuple):
-    message: InboundMessage
+    message: InboundMessage | None  # None for an event that is not a message
     media: MediaRef | None = None
+    event: ProviderEvent | None = None
 
 
 class ParsedBody(NamedTuple):
@@ -185,14 +192,75 @@ def _message_event(message: Mapping[str, Any], meta: dict[str, Any]) -> tuple[st
     return f"[unsupported message type {mtype}]", None, True
 
 
+# Customer and group events (not messages) -> CustomerEvent kind, shared across channels.
+CUSTOMER_EVENT_KINDS = {
+    "follow": "follow",
+    "unfollow": "unfollow",
+    "postback": "postback",
+    "join": "join",
+    "leave": "leave",
+    "memberJoined": "member_joined",
+    "memberLeft": "member_left",
+    "beacon": "beacon",
+    "accountLink": "account_link",
+    "videoPlayComplete": "video_play_complete",
+}
+# Where each of those events keeps its details; copied into the CustomerEvent's data.
+_EVENT_DETAILS = {
+    "follow": "follow",
+    "postback": "postback",
+    "memberJoined": "joined",
+    "memberLeft": "left",
+    "beacon": "beacon",
+    "accountLink": "link",
+    "videoPlayComplete": "videoPlayComplete",
+}
+
+
+def _not_a_message(
+    event: Mapping[str, Any],
+    etype: str,
+    event_id: str,
+    sender: Contact,
+    thread_key: str,
+    meta: dict[str, Any],
+) -> ProviderEvent | None:
+    sent_at = _sent_at(event.get("timestamp"))
+    if etype == "unsend":
+        unsend = event.get("unsend")
+        ref = _str(unsend.get("messageId")) if isinstance(unsend, dict) else None
+        return Retraction(event_id, ref, sent_at) if ref else None
+    if etype == "messageEdited":
+        message = event.get("message")
+        if not isinstance(message, dict) or not _str(message.get("id")):
+            return None
+        text = message.get("text")
+        return Edit(event_id, message["id"], text if isinstance(text, str) else "", sent_at)
+    kind = CUSTOMER_EVENT_KINDS.get(etype)
+    if kind is None:
+        return None  # kept raw by the core, shown nowhere
+    data: dict[str, Any] = {"line_event_type": etype, **meta}
+    details = event.get(_EVENT_DETAILS.get(etype, ""))
+    if isinstance(details, dict):
+        data[_EVENT_DETAILS[etype]] = dict(details)
+    return CustomerEvent(event_id, sender, thread_key, kind, data, sent_at)
+
+
 def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEvent:
     """Normalise one webhook event object. Never raises for an unknown or odd event."""
     get = event.get  # called for every webhook: look-ups bound once
     etype = _str(get("type")) or "unknown"
     source = get("source")
     thread_key, sender, meta = _who(source if isinstance(source, dict) else {}, destination)
-    delivery_context = get("deliveryContext")
     webhook_event_id = _str(get("webhookEventId"))
+    message = get("message")
+    if etype != "message" or not isinstance(message, dict):
+        return ParsedEvent(
+            None,
+            None,
+            _not_a_message(event, etype, webhook_event_id or _event_id(event), sender, thread_key, meta),
+        )
+    delivery_context = get("deliveryContext")
     timestamp = get("timestamp")
     meta["line_event_type"] = etype
     meta["webhook_event_id"] = webhook_event_id
@@ -204,27 +272,7 @@ def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEven
     reply_token = _str(get("replyToken"))
     if reply_token:
         meta["reply_token"] = reply_token
-
-    media: MediaRef | None = None
-    automated = False
-    message = get("message")
-    if etype == "message" and isinstance(message, dict):
-        text, media, automated = _message_event(message, meta)
-    elif etype == "follow":
-        follow = event.get("follow")
-        unblocked = isinstance(follow, dict) and follow.get("isUnblocked") is True
-        meta["customer_state"] = "following"
-        meta["is_unblocked"] = unblocked
-        text = "[Unblocked the LINE account]" if unblocked else "[Added the LINE account as a friend]"
-    elif etype == "unfollow":
-        # The customer blocked the account: pushes to them fail from now on. Stored for
-        # the managers to see; marked automated so no bot tries to answer it.
-        meta["customer_state"] = "blocked"
-        text, automated = "[Blocked the LINE account]", True
-    else:
-        meta["raw_event"] = dict(event)
-        text, automated = f"[unsupported event type {etype}]", True
-
+    text, media, automated = _message_event(message, meta)
     return ParsedEvent(
         InboundMessage(
             event_id=webhook_event_id or _event_id(event),
@@ -234,6 +282,7 @@ def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEven
             sent_at=_sent_at(timestamp),
             automated=automated,
             meta=meta,
+            provider_message_id=_str(message.get("id")),
         ),
         media,
     )
@@ -250,10 +299,7 @@ def parse_body(body: bytes) -> ParsedBody:
     events = data.get("events")
     if not isinstance(events, list):
         raise MalformedDelivery("LINE webhook body has no 'events' array")
+    check_body(data)  # every event an object, every field read of its documented type
     destination = _str(data.get("destination"))
-    parsed = []
-    for event in events:
-        if not isinstance(event, dict):
-            raise MalformedDelivery("LINE webhook 'events' holds something that is not an object")
-        parsed.append(parse_event(event, destination))
+    parsed = [parse_event(event, destination) for event in events]
     return ParsedBody(destination, parsed)

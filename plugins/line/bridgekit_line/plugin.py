@@ -126,8 +126,11 @@ class LinePlugin:
         if not parsed.events:
             # The console's "Verify" button sends an empty events list: answer 200.
             return IngestResult()
-        with_media = [(i, p.media) for i, p in enumerate(parsed.events) if p.media is not None]
-        messages = [p.message for p in parsed.events]
+        messages = [p.message for p in parsed.events if p.message is not None]
+        events = [p.event for p in parsed.events if p.event is not None]
+        with_media = [
+            (i, p.media) for i, p in enumerate(p for p in parsed.events if p.message is not None) if p.media
+        ]
         if with_media:
             fetched: list[tuple[bytes, str] | BaseException]
             try:
@@ -143,7 +146,7 @@ class LinePlugin:
                 )
             for (index, media), outcome in zip(with_media, fetched, strict=True):
                 messages[index] = self._with_content(messages[index], media, outcome)
-        return IngestResult(messages=messages)
+        return IngestResult(messages=messages, events=events)
 
     def _with_content(
         self, message: InboundMessage, media: ev.MediaRef, outcome: tuple[bytes, str] | BaseException

@@ -220,6 +220,22 @@ class WebhookFactory:
     def unfollow(self, user_id: str) -> dict[str, Any]:
         return self.event("unfollow", user_id, reply=False)
 
+    def unsend(self, user_id: str, message_id: str, **src: Any) -> dict[str, Any]:
+        """The user took back their message ``message_id``."""
+        return self.event("unsend", user_id, reply=False, unsend={"messageId": message_id}, **src)
+
+    def edited(self, user_id: str, message_id: str, text: str, **src: Any) -> dict[str, Any]:
+        """The user changed the text of their message ``message_id``."""
+        message = {"id": message_id, "type": "text", "text": text}
+        return self.event("messageEdited", user_id, message=message, **src)
+
+    def postback(self, user_id: str, data: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The user pressed a postback button (or picked a date) in a message from the bot."""
+        postback: dict[str, Any] = {"data": data}
+        if params:
+            postback["params"] = dict(params)
+        return self.event("postback", user_id, postback=postback)
+
     # --- delivery --------------------------------------------------------------------
 
     def body(self, events: Iterable[Mapping[str, Any]]) -> bytes:

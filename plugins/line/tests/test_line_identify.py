@@ -7,7 +7,7 @@ from typing import Any
 from bridgekit_line.plugin import LinePlugin
 from bridgekit_line.sandbox import LineSandbox
 
-from bridgekit.model import InboundMessage, Integration
+from bridgekit.model import CustomerEvent, InboundMessage, Integration
 
 
 async def _first(
@@ -82,7 +82,9 @@ async def test_group_member_name_comes_from_the_member_profile(
 async def test_group_level_event_is_left_to_the_core(
     line: LineSandbox, plugin: LinePlugin, integration: Integration
 ) -> None:
-    message = await _first(
-        plugin, integration, line, line.webhooks.event("join", None, group_id="C" + "d" * 32)
-    )
-    assert await plugin.bridgekit_identify_customer(integration, message) is None
+    join = line.webhooks.event("join", None, group_id="C" + "d" * 32)
+    (event,) = (await plugin.bridgekit_ingest(integration, line.webhooks.delivery([join]))).events
+    assert isinstance(event, CustomerEvent)
+    # The core names an event's sender with a stand-in message, as for a message's sender.
+    stand_in = InboundMessage(event.event_id, event.sender, event.thread_key, meta=event.data)
+    assert await plugin.bridgekit_identify_customer(integration, stand_in) is None

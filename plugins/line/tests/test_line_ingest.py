@@ -14,7 +14,7 @@ from bridgekit_line.plugin import CHANNEL, LinePlugin
 from bridgekit_line.sandbox import LineSandbox
 
 from bridgekit.exceptions import MalformedDelivery
-from bridgekit.model import InboxSlot, Integration
+from bridgekit.model import CustomerEvent, Edit, InboxSlot, Integration, Retraction
 
 MakeIntegration = Callable[..., Integration]
 
@@ -159,7 +159,7 @@ async def test_sticker_and_location_are_readable_text(
     assert location.meta["location"]["latitude"] == 35.6586
 
 
-async def test_follow_and_unfollow_record_the_customer_state(
+async def test_follow_and_unfollow_are_customer_events_not_messages(
     line: LineSandbox, plugin: LinePlugin, integration: Integration
 ) -> None:
     user = line.add_user("Mina")
@@ -168,43 +168,43 @@ async def test_follow_and_unfollow_record_the_customer_state(
         line.webhooks.unfollow(user),
         line.webhooks.follow(user, unblocked=True),
     ]
-    follow, unfollow, unblock = (
-        await plugin.bridgekit_ingest(integration, line.webhooks.delivery(events))
-    ).messages
-    assert follow.text == "[Added the LINE account as a friend]"
-    assert follow.meta["customer_state"] == "following"
-    assert follow.meta["reply_token"]  # a follow can be answered with a greeting
-    assert unfollow.text == "[Blocked the LINE account]"
-    assert unfollow.meta["customer_state"] == "blocked"
-    assert unfollow.automated is True  # no bot answers a customer who blocked us
-    assert unblock.text == "[Unblocked the LINE account]"
-    assert all(m.thread_key == user for m in (follow, unfollow, unblock))
+    result = await plugin.bridgekit_ingest(integration, line.webhooks.delivery(events))
+    assert result.messages == []
+    follow, unfollow, unblock = result.events
+    assert isinstance(follow, CustomerEvent)
+    assert isinstance(unfollow, CustomerEvent)
+    assert isinstance(unblock, CustomerEvent)
+    assert [e.kind for e in (follow, unfollow, unblock)] == ["follow", "unfollow", "follow"]
+    assert follow.data["follow"] == {"isUnblocked": False}
+    assert unblock.data["follow"] == {"isUnblocked": True}
+    assert all(e.thread_key == user and e.sender.value == user for e in (follow, unfollow, unblock))
+    assert [e.event_id for e in result.events] == [e["webhookEventId"] for e in events]
 
 
-async def test_unknown_events_are_kept_readable_never_an_error(
+async def test_unsend_edit_and_postback_are_not_messages_and_unknown_events_are_left_out(
     line: LineSandbox, plugin: LinePlugin, integration: Integration
 ) -> None:
     user = line.add_user("Mina")
     postback = line.webhooks.event("postback", user, postback={"data": "action=buy&item=1"})
     unsend = line.webhooks.event("unsend", user, reply=False, unsend={"messageId": "325708"})
+    edited = line.webhooks.event(
+        "messageEdited", user, message={"id": "325708", "type": "text", "text": "edited"}
+    )
     odd_message = line.webhooks.event("message", user, message={"id": "1", "type": "hologram"})
     no_source = line.webhooks.event("botSuspended", None, reply=False)
-    messages = (
-        await plugin.bridgekit_ingest(
-            integration, line.webhooks.delivery([postback, unsend, odd_message, no_source])
-        )
-    ).messages
-    assert [m.text for m in messages] == [
-        "[unsupported event type postback]",
-        "[unsupported event type unsend]",
-        "[unsupported message type hologram]",
-        "[unsupported event type botSuspended]",
-    ]
-    assert messages[0].meta["raw_event"]["postback"]["data"] == "action=buy&item=1"
-    assert messages[2].meta["raw_message"]["type"] == "hologram"
-    assert [m.event_id for m in messages] == [
-        e["webhookEventId"] for e in (postback, unsend, odd_message, no_source)
-    ]
+    result = await plugin.bridgekit_ingest(
+        integration, line.webhooks.delivery([postback, unsend, edited, odd_message, no_source])
+    )
+    # An unknown message type is still a message the customer sent; an unknown event is not.
+    (message,) = result.messages
+    assert message.text == "[unsupported message type hologram]"
+    assert message.meta["raw_message"]["type"] == "hologram"
+    press, retraction, edit = result.events
+    assert isinstance(press, CustomerEvent)
+    assert (press.kind, press.data["postback"]) == ("postback", {"data": "action=buy&item=1"})
+    assert retraction == Retraction(unsend["webhookEventId"], "325708", retraction.sent_at)
+    assert isinstance(edit, Edit)
+    assert (edit.message_ref, edit.text) == ("325708", "edited")
 
 
 async def test_group_messages_thread_on_the_group_with_the_member_as_sender(
@@ -218,13 +218,13 @@ async def test_group_messages_thread_on_the_group_with_the_member_as_sender(
         line.webhooks.text(user, "hi room", room_id=room),
         line.webhooks.event("join", None, group_id=group),
     ]
-    in_group, in_room, join = (
-        await plugin.bridgekit_ingest(integration, line.webhooks.delivery(events))
-    ).messages
+    result = await plugin.bridgekit_ingest(integration, line.webhooks.delivery(events))
+    in_group, in_room = result.messages
+    (join,) = result.events
     assert (in_group.thread_key, in_group.sender.value) == (group, user)
     assert (in_room.thread_key, in_room.sender.value) == (room, user)
-    assert join.thread_key == group
-    assert join.sender.kind == "line_group"
+    assert isinstance(join, CustomerEvent)
+    assert (join.kind, join.thread_key, join.sender.kind) == ("join", group, "line_group")
 
 
 async def test_event_without_webhook_event_id_gets_a_stable_id(
@@ -240,7 +240,22 @@ async def test_event_without_webhook_event_id_gets_a_stable_id(
 
 @pytest.mark.parametrize(
     "body",
-    [b"[]", b'{"destination": "U0"}', b'{"events": {}}', b'{"events": ["text"]}', b"\xff\xfe", b"{"],
+    [
+        b"[]",
+        b'{"destination": "U0"}',
+        b'{"events": {}}',
+        b'{"events": ["text"]}',
+        b"\xff\xfe",
+        b"{",
+        # Fields of the wrong type (issue 12, item 10): no message from a bogus contact.
+        b'{"events": [{"type": "message", "source": {"type": "user", "userId": 12345},'
+        b' "message": {"id": "1", "type": "text", "text": "hi"}}]}',
+        b'{"events": [{"type": "message", "source": {"type": "user", "userId": "U1"},'
+        b' "message": {"id": "1", "type": "text", "text": {}}}]}',
+        b'{"events": [{"type": "unsend", "source": {"type": "user", "userId": "U1"},'
+        b' "unsend": {"messageId": 325708}}]}',
+        b'{"destination": 7, "events": []}',
+    ],
 )
 async def test_signed_but_unparseable_bodies_are_malformed(
     line: LineSandbox, plugin: LinePlugin, integration: Integration, body: bytes

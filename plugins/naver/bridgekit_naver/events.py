@@ -10,20 +10,23 @@ What each event becomes (the choices are documented in the plugin README too):
     A customer message. ``textContent.text`` is the text; ``imageContent.imageUrl`` is
     fetched into an attachment by the plugin; ``compositeContent`` is rendered as readable
     text. ``inputType``, button ``code`` and the handover ``standby`` flag go into ``meta``.
-``friend``
-    Stored as an automated, readable event ("added/removed as a friend"): it changes who
-    can receive the account's group messages, which a manager may want to know, and
-    ``automated`` keeps bots from answering it (Naver advises against replying to it).
+``friend``, ``open``, ``leave``
+    Not messages: customer events (:class:`~bridgekit.model.CustomerEvent`) on the
+    customer's profile timeline. ``friend`` is ``follow`` / ``unfollow`` (it changes who can
+    receive the account's group messages; Naver advises against replying to it). ``open``
+    fires whenever the customer merely looks at the chat window (also from the chat list, to
+    read history), with where they came from (``inflow``, ``referer``) in its data; ``leave``
+    is not a wish to end the conversation (README). Neither opens nor reopens a chat.
 ``echo``
     Never a message. TalkTalk echoes every message the partner sent — including the ones
     bridgekit itself delivered — and re-sending or storing them as customer messages would
     loop (README, "echo 이벤트", 주의).
-``open``, ``leave``, ``action``, ``handover``, ``persistentMenu``, ``profile``, unknown
-    Ignored. ``open`` fires whenever the customer merely looks at the chat window (also
-    from the chat list, to read history) and ``leave`` is not a wish to end the
-    conversation (README); storing either would reopen closed chats for no customer
-    message. ``action`` is a typing indicator, ``handover`` is Naver's own bot/partner-
-    center routing, the rest are settings or answers to requests bridgekit never makes.
+``action``, ``handover``, ``persistentMenu``, ``profile``, unknown
+    Ignored (the core keeps the raw delivery). ``action`` is a typing indicator,
+    ``handover`` is Naver's own bot/partner-center routing, the rest are settings or answers
+    to requests bridgekit never makes.
+
+Field types are checked first (:mod:`bridgekit_naver.schema`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from datetime import datetime
 from typing import Any
 
 from bridgekit.exceptions import MalformedDelivery
-from bridgekit.model import Contact, InboundAttachment, InboundMessage
+from bridgekit.model import Contact, CustomerEvent, InboundAttachment, InboundMessage
+from bridgekit.payloads import check_types
+from bridgekit_naver.schema import Event
 
 #: The contact kind of a TalkTalk user id. The id is scoped to one partner account, so it
 #: is not ``shared`` across integrations; TalkTalk vouches for it, so it is ``verified``.
@@ -73,6 +78,7 @@ def parse_event(body: bytes) -> TalkTalkEvent:
         raise MalformedDelivery(f"TalkTalk webhook body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MalformedDelivery("TalkTalk webhook body is not a JSON object")
+    check_types(data, Event, "TalkTalk")
     name = data.get("event")
     if not isinstance(name, str) or not name:
         raise MalformedDelivery('TalkTalk webhook body has no "event" name')
@@ -143,29 +149,31 @@ def normalise(
     """
     if event.name == "send":
         return [_customer_message(event, event_id, sent_at, attachments, image_error)]
+    # Everything else is not a message (see the module docstring and customer_event).
+    return []
+
+
+def customer_event(
+    event: TalkTalkEvent, event_id: str, sent_at: datetime | None = None
+) -> CustomerEvent | None:
+    """The customer event ``event`` is (``friend``, ``open``, ``leave``), else None."""
+    if not event.user:
+        return None
+    kind: str | None = None
+    data: dict[str, Any] = {"naver_event": event.name}
     if event.name == "friend":
         state = str(event.options.get("set", "")).lower()
-        if state not in ("on", "off"):
-            return []
-        text = (
-            "Added this TalkTalk account as a friend (친구 추가)."
-            if state == "on"
-            else "Removed this TalkTalk account from friends (친구 철회)."
-        )
-        return [
-            InboundMessage(
-                event_id=event_id,
-                sender=sender_of(event),
-                thread_key=sender_of(event).value,
-                text=text,
-                sent_at=sent_at,
-                automated=True,
-                meta={"naver_event": "friend", "set": state},
-            )
-        ]
-    # echo, open, leave, action, handover, persistentMenu, profile and anything newer than
-    # this plugin: acknowledged, nothing stored (see the module docstring for why).
-    return []
+        kind = {"on": "follow", "off": "unfollow"}.get(state)
+        data["set"] = state
+    elif event.name == "open":
+        kind = "open"
+        data["options"] = dict(event.options)  # inflow, referer: where the customer came from
+    elif event.name == "leave":
+        kind = "leave"
+    if kind is None:
+        return None
+    sender = sender_of(event)
+    return CustomerEvent(event_id, sender, sender.value, kind, data, sent_at)
 
 
 def _customer_message(

@@ -40,7 +40,7 @@ from bridgekit.model import (
 )
 from bridgekit_naver.access import verify_delivery
 from bridgekit_naver.client import DEFAULT_API_BASE, TalkTalkClient
-from bridgekit_naver.events import CONTACT_KIND, event_id_for, normalise, parse_event
+from bridgekit_naver.events import CONTACT_KIND, customer_event, event_id_for, normalise, parse_event
 from bridgekit_naver.outbound import MAX_IMAGE_BYTES, describe_progress, plan_parts
 
 if TYPE_CHECKING:
@@ -125,7 +125,8 @@ class NaverPlugin:
         messages = normalise(
             event, event_id, sent_at=delivery.received_at, attachments=attachments, image_error=image_error
         )
-        return IngestResult(messages=tuple(messages))
+        happened = customer_event(event, event_id, delivery.received_at)
+        return IngestResult(messages=tuple(messages), events=(happened,) if happened else ())
 
     @bridgekit.hookimpl
     def bridgekit_identify_customer(

@@ -20,7 +20,9 @@ import aiohttp
 import pytest
 from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox, sample_png
+from sqlalchemy import select
 
+from bridgekit.core import schema as s
 from bridgekit.testing.harness import RunningBridge
 
 KEY = "ct_e2e_authorization_key"
@@ -191,3 +193,43 @@ async def test_grant_forged_from_the_path_token_reads_no_file(
                 body = await resp.read()
                 assert resp.status == 404
                 assert target.read_bytes()[:16] not in body
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(f"{running.url}/naver/media/forged.token") as resp,
+    ):
+        assert resp.status == 404
+
+
+async def test_friend_open_and_leave_go_to_the_timeline_and_open_no_chat(
+    running: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    """Issue 12, item 17: not messages, on both databases."""
+    assert (await naver.post_webhook(naver.friend_event(USER, on=True))).status == 200
+    opened = naver.open_event(USER, inflow="button", referer="https://smartstore.naver.com/acme/1")
+    assert (await naver.post_webhook(opened)).status == 200
+    assert (await naver.post_webhook(opened)).status == 200  # redelivered: one timeline row
+    assert await running.chats() == []  # looking at the chat window opens no chat
+
+    assert (await naver.post_webhook(naver.text_event(USER, "재고 있나요?"))).status == 200
+    assert (await naver.post_webhook(naver.leave_event(USER))).status == 200
+    chat = await only_chat(running)
+    assert [m["text"] for m in await running.messages(chat["id"])] == ["재고 있나요?"]
+    panel = await running.api("GET", f"/customers/{chat['customer_id']}")
+    events = list(reversed(panel["events"]))
+    assert [e["name"] for e in events] == ["follow", "open", "leave"]
+    assert events[1]["properties"]["options"]["referer"] == "https://smartstore.naver.com/acme/1"
+
+
+async def test_fields_of_the_wrong_type_are_400_and_kept_raw(
+    running: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    """Issue 12, item 10: ``"text": {}`` was stored as an empty message."""
+    event = naver.text_event(USER, "x")
+    event["textContent"]["text"] = {}
+    result = await naver.post_webhook(event)
+    assert result.status == 400
+    assert b"wrong type" in result.body
+    assert await running.chats() == []
+    async with running.bridge.db.read() as conn:
+        rows = (await conn.execute(select(s.raw_deliveries.c.status))).scalars().all()
+    assert list(rows) == ["malformed"]

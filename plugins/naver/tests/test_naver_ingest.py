@@ -16,7 +16,7 @@ from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox, sample_png
 
 from bridgekit.exceptions import MalformedDelivery
-from bridgekit.model import Contact, IngestResult, Integration, RawDelivery
+from bridgekit.model import Contact, CustomerEvent, IngestResult, Integration, RawDelivery
 
 TOKEN = "pt_secret_path_token"
 USER = "al-2eGuGr5WQOnco1_V-FQ"
@@ -160,13 +160,27 @@ async def test_composite_content_is_kept_readable(plugin: NaverPlugin) -> None:
 
 
 @pytest.mark.parametrize("on", [True, False])
-async def test_friend_on_off_is_a_readable_automated_event(plugin: NaverPlugin, on: bool) -> None:
-    """Bots are not run for it (automated): Naver advises against replying to friend events."""
-    [message] = (await ingest(plugin, TalkTalkSandbox.friend_event(USER, on=on))).messages
-    assert message.automated
-    assert message.sender.value == USER
-    assert ("Added" if on else "Removed") in message.text
-    assert message.meta == {"naver_event": "friend", "set": "on" if on else "off"}
+async def test_friend_on_off_is_a_follow_event_not_a_message(plugin: NaverPlugin, on: bool) -> None:
+    """For the customer's timeline; no chat message (Naver advises against replying to it)."""
+    result = await ingest(plugin, TalkTalkSandbox.friend_event(USER, on=on))
+    assert result.messages == ()
+    [event] = result.events
+    assert isinstance(event, CustomerEvent)
+    assert (event.kind, event.sender.value, event.thread_key) == ("follow" if on else "unfollow", USER, USER)
+    assert event.data == {"naver_event": "friend", "set": "on" if on else "off"}
+
+
+async def test_open_and_leave_are_timeline_events_with_where_the_customer_came_from(
+    plugin: NaverPlugin,
+) -> None:
+    opened = TalkTalkSandbox.open_event(USER, inflow="button", referer="https://smartstore.naver.com/x/1")
+    [event] = (await ingest(plugin, opened)).events
+    assert isinstance(event, CustomerEvent)
+    assert event.kind == "open"
+    assert event.data["options"]["referer"] == "https://smartstore.naver.com/x/1"
+    [left] = (await ingest(plugin, TalkTalkSandbox.leave_event(USER))).events
+    assert isinstance(left, CustomerEvent)
+    assert left.kind == "leave"
 
 
 async def test_echo_of_our_own_send_never_becomes_a_customer_message(
@@ -215,6 +229,7 @@ async def test_non_message_events_add_nothing_and_never_raise(
     """Opening the window or leaving it must not reopen a closed chat with an empty message."""
     result = await ingest(plugin, event)
     assert result.messages == ()
+    assert all(e.kind in ("open", "leave") for e in result.events)  # never messages
 
 
 async def test_identical_redelivery_has_the_same_event_id(plugin: NaverPlugin) -> None:
@@ -237,8 +252,28 @@ async def test_same_words_sent_again_later_are_a_new_message(plugin: NaverPlugin
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"[1, 2]", b'{"user": "x"}', b'{"event": "send", "user": 5}', b'{"event": "send"}'],
-    ids=["empty", "text", "array", "no-event", "bad-user", "send-without-user"],
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b'{"user": "x"}',
+        b'{"event": "send", "user": 5}',
+        b'{"event": "send"}',
+        b'{"event": "send", "user": "u1", "textContent": {"text": {}}}',
+        b'{"event": "send", "user": "u1", "imageContent": {"imageUrl": 7}}',
+        b'{"event": "friend", "user": "u1", "options": {"set": true}}',
+    ],
+    ids=[
+        "empty",
+        "text",
+        "array",
+        "no-event",
+        "bad-user",
+        "send-without-user",
+        "text-not-a-string",
+        "image-url-not-a-string",
+        "friend-set-not-a-string",
+    ],
 )
 async def test_authentic_but_unparseable_body_is_malformed(plugin: NaverPlugin, body: bytes) -> None:
     """Kept raw and answered 400 by the core, never a crash."""

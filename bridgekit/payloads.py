@@ -1,0 +1,24 @@
+"""Type checks of provider payloads, for channel plugins' ingest.
+
+A plugin describes the fields it reads with ``TypedDict``\\ s (``total=False``: any field may
+be absent; fields not described are not checked, so new provider fields keep working) and
+calls :func:`check_types` on the decoded JSON before reading it. A field present with another
+type than documented (``"userId": 12345``) raises :class:`MalformedDelivery`: the core keeps
+the delivery raw and answers 400, instead of storing a message from a bogus contact.
+``msgspec.convert`` checks a webhook body in a few microseconds.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from bridgekit.exceptions import MalformedDelivery
+
+
+def check_types(data: object, schema: type, provider: str) -> None:
+    """Raise :class:`MalformedDelivery` naming the first field of ``data`` that does not
+    match ``schema`` (a ``TypedDict`` or another type msgspec understands)."""
+    try:
+        msgspec.convert(data, schema)
+    except msgspec.ValidationError as exc:
+        raise MalformedDelivery(f"{provider} webhook field of the wrong type: {exc}") from None
