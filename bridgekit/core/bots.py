@@ -88,6 +88,13 @@ class FlowWorker(BackgroundWorker):
                     if event is None:
                         continue
                     for action in event.actions:
+                        if action.kind == "reply" and not event.replies_allowed:
+                            log.info(
+                                "bot %r: no reply to chat %s, opened by an automated message",
+                                action.bot,
+                                event.chat.id,
+                            )
+                            continue
                         try:
                             async with conn.begin_nested():  # one bad action never undoes the others
                                 queued, produced = await self._apply(conn, event, action)
@@ -115,13 +122,18 @@ class FlowWorker(BackgroundWorker):
         if row.kind == "chat_state_changed":
             payload = row.payload or {}
             return ChatStateEvent(
-                view, integration, old_state=payload.get("old"), new_state=payload.get("new", chat.state)
+                view,
+                integration,
+                replies_allowed=not payload.get("automated", False),
+                old_state=payload.get("old"),
+                new_state=payload.get("new", chat.state),
             )
         if message is None:
             return None
         return MessageEvent(
             view,
             integration,
+            replies_allowed=not message.automated,
             message=MessageView(
                 id=message.id,
                 direction=message.direction,

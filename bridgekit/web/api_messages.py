@@ -52,6 +52,8 @@ def message_json(row: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
         "delivery_error": row.delivery_error,
         "provider_message_id": row.provider_message_id,
         "attachments": files,
+        "dropped_attachments": meta.get("dropped_attachments", []),
+        "notices": meta.get("notices", []),
         "buttons": meta.get("buttons", []),
         "form": meta.get("form"),
         "form_answers": meta.get("form_answers"),

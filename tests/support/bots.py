@@ -52,3 +52,13 @@ class CrashingBot:
 
 echo_bot = EchoBot()
 """Instance loadable with ``[plugins] modules = ["tests.support.bots:echo_bot"]``."""
+
+
+class GreeterBot:
+    """Greets every chat that opens: the typical "we got your message" auto-answer."""
+
+    @bridgekit.hookimpl
+    def bridgekit_chat_state_changed(self, event: ChatStateEvent) -> None:
+        if event.old_state is None and event.new_state == "open":
+            event.reply("Thanks, we will answer soon.")
+            event.tag("greeted")
