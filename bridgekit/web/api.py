@@ -18,6 +18,7 @@ from bridgekit.core.db import retry_on_conflict
 from bridgekit.core.managers import authenticate
 from bridgekit.exceptions import UnknownIntegration
 from bridgekit.web.common import api_error, json_object
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
 
 routes = web.RouteTableDef()
@@ -65,10 +66,10 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        return web.json_response({"error": "a bearer token is required"}, status=401)
+        return json_response({"error": "a bearer token is required"}, status=401)
     manager = await authenticate(request.app[BRIDGE].db, token.strip())
     if manager is None:
-        return web.json_response({"error": "invalid token"}, status=401)
+        return json_response({"error": "invalid token"}, status=401)
     request[MANAGER_KEY] = manager
     response = await handler(request)
     return response
@@ -77,7 +78,7 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
 @routes.get("/api/v1/channels")
 async def list_channels(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
-    return web.json_response(
+    return json_response(
         [
             {
                 "name": ch.spec.name,
@@ -93,7 +94,7 @@ async def list_channels(request: web.Request) -> web.Response:
 @routes.get("/api/v1/integrations")
 async def list_integrations(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
-    return web.json_response(
+    return json_response(
         [
             {
                 "id": b.integration.id,
@@ -156,7 +157,7 @@ async def create_chat(request: web.Request) -> web.Response:
     except ChatError as exc:
         raise api_error(400, str(exc)) from None
     bridge.wake_outbox()
-    return web.json_response({"chat_id": chat_id, "message_id": message_id}, status=201)
+    return json_response({"chat_id": chat_id, "message_id": message_id}, status=201)
 
 
 @routes.get("/api/v1/messages/{message_id}/raw")

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.events import Event
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.openapi_doc import build_document
 
@@ -114,4 +115,4 @@ def _client_gone(request: web.Request) -> bool:
 async def openapi_document(request: web.Request) -> web.Response:
     """This API's OpenAPI 3.1 description (public: tools read it before they have a token)."""
     bridge: Bridge = request.app[BRIDGE]
-    return web.json_response(build_document(bridge.config.base_url))
+    return json_response(build_document(bridge.config.base_url))

@@ -11,6 +11,7 @@ from bridgekit import __version__
 from bridgekit.core.bridge import Bridge
 from bridgekit.web import api, api_chats, api_messages, api_notifications, api_realtime, api_views
 from bridgekit.web.hooks import handle_hook
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
 
 
@@ -23,7 +24,7 @@ async def health(request: web.Request) -> web.Response:
     except Exception as exc:
         database = f"error: {exc}"
     status = 200 if database == "ok" else 503
-    return web.json_response(
+    return json_response(
         {
             "status": "ok" if status == 200 else "degraded",
             "version": __version__,

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from bridgekit.core.managers import Manager
+from bridgekit.web.jsonio import json_error
 
 # Permission names a manager can hold (``bridgekit managers create --permission NAME``).
 DELETE_CHATS = "delete_chats"  # I12
 ADMIN = "admin"  # teams, managers, macros
 
 
-def forbidden(message: str) -> web.HTTPForbidden:
-    return web.HTTPForbidden(text=json.dumps({"error": message}), content_type="application/json")
+def forbidden(message: str) -> web.HTTPException:
+    return json_error(403, message)
 
 
 def require_operator(manager: Manager) -> None:
