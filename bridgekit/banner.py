@@ -36,6 +36,8 @@ async def next_steps(bridge: Bridge, *, program: str, config_path: Path | None, 
     command = f"{program} managers create 'Your Name' --operator --permission admin"
     if config_path is not None:
         command += f" -c {shlex.quote(str(config_path))}"
+    else:  # the default database is ./bridgekit.db: the same directory finds it
+        command = f"cd {shlex.quote(str(Path.cwd()))} && {command}"
     async with bridge.db.read() as conn:
         managers = int((await conn.execute(select(func.count()).select_from(s.managers))).scalar_one())
     lines = [

@@ -87,7 +87,7 @@ def _program() -> str:
     """How to run bridgekit again the way this process was run, for printed commands."""
     argv0 = sys.argv[0] if sys.argv else ""
     if Path(argv0).name == "bridgekit":
-        return shlex.quote(argv0)
+        return shlex.quote(os.path.abspath(argv0))
     return f"{shlex.quote(sys.executable)} -m bridgekit.cli"
 
 

@@ -48,6 +48,9 @@ async def test_serve_without_configuration_uses_a_sqlite_file_in_the_working_dir
     assert "configuration defaults (no configuration file)" in output
     assert f"sqlite+aiosqlite:///{tmp_path / 'bridgekit.db'}" in output
     assert f"http://127.0.0.1:{port}" in output
+    # Without a configuration file the database is found by directory: the command says where.
+    assert f"cd {tmp_path} && " in output
+    assert "no integrations configured yet" in output
 
 
 def test_migrate_creates_the_database(tmp_path: Path) -> None:
