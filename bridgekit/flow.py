@@ -62,9 +62,10 @@ class Action:
 class FlowEvent:
     """Base of every flow event: the chat, its integration, and the action recorder.
 
-    ``replies_allowed`` is false when the event was caused by an automated message (an
-    auto-reply, a bounce, a mailbox's confirmation mail: ``InboundMessage.automated``);
-    the core then drops ``reply`` actions, so no machine ever gets an automatic answer.
+    ``replies_allowed`` is false when the message behind the event was automated (an
+    auto-reply, a bounce, a mailbox's confirmation mail: ``InboundMessage.automated``) — for
+    a chat state change, when the chat's latest customer message was; the core then drops
+    ``reply`` actions, so no machine ever gets an automatic answer.
     """
 
     chat: ChatView

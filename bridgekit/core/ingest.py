@@ -699,19 +699,13 @@ class _BatchWriter:
                 reopened,
             )
         if "chat_state_changed" in self.listened and (reopened or new_ids):
-            # A chat opened only by automated mail (auto-replies, bounces) must not be
-            # answered: its event says so and the flow worker drops bots' replies to it.
-            by_person = {
-                chat_of[n] for n, (item, _raw, idx) in enumerate(entries) if not item.messages[idx].automated
-            }
-
-            def opened(cid: int, old: str | None) -> tuple[Any, ...]:
-                payload: dict[str, Any] = {"old": old, "new": "open"}
-                if cid not in by_person:
-                    payload["automated"] = True
-                return ("chat_state_changed", cid, None, sql.json(payload), self.stamp)
-
-            flow = [opened(cid, "closed") for cid in reopened] + [opened(cid, None) for cid in new_ids]
+            flow = [
+                ("chat_state_changed", cid, None, sql.json({"old": "closed", "new": "open"}), self.stamp)
+                for cid in reopened
+            ] + [
+                ("chat_state_changed", cid, None, sql.json({"old": None, "new": "open"}), self.stamp)
+                for cid in new_ids
+            ]
             await sql.insert("flow_events", FLOW_COLUMNS, flow)
             self.wrote_flow = True
 

@@ -277,9 +277,13 @@ async def test_a_chat_opened_by_an_automated_message_gets_no_bot_reply(
         return list(found) if len(found) == 3 else None
 
     assert sorted(await running.wait_for(tagged)) == ["echoed", "greeted", "greeted"]
+    # A manager closes both chats later: the goodbye goes to the person only.
+    for chat in await running.chats():
+        await running.api("POST", f"/chats/{chat['id']}/close")
+    await running.wait_for(lambda: "Goodbye." in sandbox.texts)
     await asyncio.sleep(0.3)
-    assert sorted(sandbox.texts) == ["Thanks, we will answer soon.", "echo: hello"]
-    assert [b["to"] for b in sandbox.accepted.values()] == ["u-1", "u-1"]
+    assert sorted(sandbox.texts) == ["Goodbye.", "Thanks, we will answer soon.", "echo: hello"]
+    assert [b["to"] for b in sandbox.accepted.values()] == ["u-1", "u-1", "u-1"]
 
 
 async def test_concurrent_deliveries_share_group_commits(

@@ -55,10 +55,13 @@ echo_bot = EchoBot()
 
 
 class GreeterBot:
-    """Greets every chat that opens: the typical "we got your message" auto-answer."""
+    """Greets every chat that opens and says goodbye when one closes: the typical automatic
+    answers of a support inbox."""
 
     @bridgekit.hookimpl
     def bridgekit_chat_state_changed(self, event: ChatStateEvent) -> None:
         if event.old_state is None and event.new_state == "open":
             event.reply("Thanks, we will answer soon.")
             event.tag("greeted")
+        elif event.new_state == "closed":
+            event.reply("Goodbye.")
