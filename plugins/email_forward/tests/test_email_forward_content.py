@@ -120,3 +120,22 @@ async def test_attachments_over_the_limit_are_listed_with_a_reason(
         {"filename": "photo5.png", "size": sizes["photo5.png"], "reason": "too_many"},
         {"filename": "photo6.png", "size": sizes["photo6.png"], "reason": "too_many"},
     ]
+
+
+def test_a_damaged_line_costs_only_that_line_and_no_guessed_charset() -> None:
+    """Only the body is damaged here: the lines around the damage keep their Korean text
+    (no CJK guess turns the whole part into the wrong script)."""
+    encoded = base64.b64encode((GOOD + REST).encode()).decode()
+    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+    lines[2] = lines[2][:10] + "*" + lines[2][11:]
+    body = (
+        b"Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + "\r\n".join(lines).encode()
+        + b"\r\n"
+    )
+    parsed = parse_mail(mail(subject="=?UTF-8?B?7KO866y4?=", body=body))
+    assert parsed.subject == "주문"
+    assert parsed.text.startswith(GOOD.split("\n")[0] + "\n" + GOOD.split("\n")[1] + "\n")
+    assert parsed.text.endswith(REST.strip("\n").rsplit("\n", 1)[-1])
+    assert "[…]" in parsed.text
+    assert parsed.damaged_parts == ("text/plain: invalid base64",)
