@@ -15,6 +15,7 @@ import email
 import email.utils
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -25,11 +26,13 @@ from bridgekit_email_forward.charsets import (
     decode_bytes,
     decode_damaged,
     decode_header_value,
+    lenient_b64decode,
     surrogate_bytes,
 )
 from bridgekit_email_forward.htmltext import html_to_text
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
 MAX_ID_LENGTH = 250
 
 
@@ -208,25 +211,38 @@ DAMAGED_MARK = "[…]"
 
 
 def _base64_runs(payload: str) -> list[bytes | None]:
-    """Base64 decoded leniently: the whole body when it is valid, else line by line (mailers
-    wrap it in lines of whole 4-character groups), keeping every line that decodes. Returns
-    runs of decoded bytes with ``None`` where lines were lost."""
-    lines = [line.strip() for line in payload.splitlines() if line.strip()]
+    """Base64 decoded leniently. Returns runs of decoded bytes with ``None`` where lines were
+    lost; one run when nothing was.
+
+    Characters outside the alphabet are skipped, as every decoder does. Mailers wrap base64
+    in lines of one width; a line of another length (not the last) lost or gained characters,
+    and decoding through it would shift every byte after it. When the width holds whole
+    4-character groups (76 in practice) each line decodes on its own and only damaged lines
+    are lost; otherwise the damage cannot be placed and the decoded bytes end with ``None``.
+    """
+    lines = [clean for line in payload.splitlines() if (clean := _NOT_BASE64.sub("", line))]
+    if not lines:
+        return [b""]
     joined = "".join(lines)
-    try:
-        return [base64.b64decode(joined + "=" * (-len(joined) % 4), validate=True)]
-    except (binascii.Error, ValueError):  # ValueError: non-ASCII in the body
-        pass
+    body = lines[:-1]
+    width = Counter(map(len, body)).most_common(1)[0][0] if body else len(lines[0])
+    if all(len(line) == width for line in body):
+        try:
+            return [base64.b64decode(joined + "=" * (-len(joined) % 4), validate=True)]
+        except binascii.Error:
+            pass
+    if width % 4:
+        return [lenient_b64decode(joined), None]
     runs: list[bytes | None] = []
     current = bytearray()
     for n, line in enumerate(lines):
-        # Only the last line may lack its padding; a short line elsewhere lost characters.
-        padding = "=" * (-len(line) % 4) if n == len(lines) - 1 else ""
-        try:
-            current += base64.b64decode(line + padding, validate=True)
-            continue
-        except (binascii.Error, ValueError):
-            pass
+        last = n == len(lines) - 1
+        if len(line) == width or last:
+            try:
+                current += base64.b64decode(line + ("=" * (-len(line) % 4) if last else ""), validate=True)
+                continue
+            except binascii.Error:
+                pass
         if current:
             runs.append(bytes(current))
             current = bytearray()
