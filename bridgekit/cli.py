@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,12 +15,13 @@ from pathlib import Path
 from aiohttp import web
 
 from bridgekit import __version__
+from bridgekit.banner import next_steps
 from bridgekit.config import Config, load_config
 from bridgekit.core.bridge import Bridge, load_plugins
 from bridgekit.core.db import Database
 from bridgekit.core.managers import PERMISSIONS
 from bridgekit.exceptions import BridgekitError
-from bridgekit.logs import setup_logging
+from bridgekit.logs import LOG_FORMATS, setup_logging
 
 log = logging.getLogger("bridgekit")
 
@@ -64,11 +66,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  listening {config.base_url}  (health: {config.base_url}/health)",
         flush=True,
     )
+    program = _program()
+    reveal = sys.stdout.isatty()
+
+    async def app_with_banner() -> web.Application:
+        app = await create_app(bridge)
+
+        async def announce(_app: web.Application) -> None:  # after the bridge has started
+            text = await next_steps(bridge, program=program, config_path=config.source, reveal_secrets=reveal)
+            print(text, flush=True)
+
+        app.on_startup.append(announce)
+        return app
+
     loop = _event_loop()
-    web.run_app(
-        create_app(bridge), host=config.host, port=config.port, print=None, access_log=None, loop=loop
-    )
+    web.run_app(app_with_banner(), host=config.host, port=config.port, print=None, access_log=None, loop=loop)
     return 0
+
+
+def _program() -> str:
+    """How to run bridgekit again the way this process was run, for printed commands."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if Path(argv0).name == "bridgekit":
+        return shlex.quote(os.path.abspath(argv0))
+    return f"{shlex.quote(sys.executable)} -m bridgekit.cli"
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -142,7 +163,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bridgekit.demo import demo_config, run_demo
 
     if args.log_level.upper() == "INFO" and "BRIDGEKIT_LOG_LEVEL" not in os.environ:
-        setup_logging("WARNING")  # the demo's own lines are the point; --log-level shows more
+        setup_logging(
+            "WARNING", args.log_format
+        )  # the demo's own lines are the point; --log-level shows more
     directory = args.dir or Path(tempfile.mkdtemp(prefix="bridgekit-demo-"))
     directory.mkdir(parents=True, exist_ok=True)
     config = demo_config(_config(args), directory, args.host, args.port)
@@ -156,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bridgekit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"bridgekit {__version__}")
     parser.add_argument("--log-level", default=os.environ.get("BRIDGEKIT_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=os.environ.get("BRIDGEKIT_LOG_FORMAT", "auto"),
+        help="auto (default): readable lines on a terminal, JSON lines otherwise",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -204,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
     try:
+        setup_logging(args.log_level, args.log_format)
         return int(args.func(args))
     except BridgekitError as exc:
         print(f"bridgekit: {exc}", file=sys.stderr)

@@ -61,16 +61,25 @@ class Action:
 
 @dataclass(slots=True)
 class FlowEvent:
-    """Base of every flow event: the chat, its integration, and the action recorder."""
+    """Base of every flow event: the chat, its integration, and the action recorder.
+
+    ``replies_allowed`` is false when the message behind the event was automated (an
+    auto-reply, a bounce, a mailbox's confirmation mail: ``InboundMessage.automated``) — for
+    a chat state change, when the chat's latest customer message was; the core then drops
+    ``reply`` actions, so no machine ever gets an automatic answer.
+    """
 
     chat: ChatView
     integration: Integration | None
     actions: list[Action] = field(default_factory=list)
     stopped: bool = False
     current_plugin: str = ""
+    replies_allowed: bool = True
 
     def reply(self, text: str) -> None:
-        """Send ``text`` to the customer through the chat's integration (via the outbox)."""
+        """Send ``text`` to the customer through the chat's integration (via the outbox).
+
+        Ignored (dropped by the core) when ``replies_allowed`` is false."""
         self.actions.append(Action("reply", text, self.current_plugin))
 
     def note(self, text: str) -> None:

@@ -171,6 +171,17 @@ def bridgekit_customer_event(event: CustomerEventView) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def bridgekit_inbound_address(integration: Integration, base_url: str) -> str | None:
+    """Where the provider must send ``integration``'s messages, for the start banner.
+
+    Return it as the self-hoster types it into the provider's console: a webhook URL with
+    any required query token, an SMTP host and port. ``None`` means the default,
+    ``POST {base_url}/hooks/{integration.name}``. Secrets in it are masked by the core
+    unless a person is watching the terminal.
+    """
+
+
 # --- lifecycle ---------------------------------------------------------------------------
 
 

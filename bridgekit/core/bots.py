@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
@@ -39,6 +39,17 @@ from bridgekit.plugins import HookCaller
 log = logging.getLogger("bridgekit.bots")
 
 HOOK_FOR_KIND = FLOW_HOOKS
+
+
+async def _last_inbound_automated(conn: AsyncConnection, chat_ids: set[int]) -> set[int]:
+    """The chats whose latest customer message was automated (an auto-reply, a bounce, a
+    confirmation mail): a state change there is no occasion to write to a machine."""
+    m = s.messages.c
+    latest = (
+        select(func.max(m.id)).where(m.chat_id.in_(chat_ids), m.direction == "inbound").group_by(m.chat_id)
+    )
+    rows = await conn.execute(select(m.chat_id).where(m.id.in_(latest), m.automated.is_(True)))
+    return {int(r[0]) for r in rows}
 
 
 class FlowWorker(BackgroundWorker):
@@ -81,9 +92,13 @@ class FlowWorker(BackgroundWorker):
                 if message_ids
                 else {}
             )
+            state_chats = {r.chat_id for r in rows if r.kind == "chat_state_changed"}
+            machine_chats = await _last_inbound_automated(conn, state_chats) if state_chats else set()
         events: list[FlowEvent | None] = []
         for row in rows:
-            event = self._build(row, chats.get(row.chat_id), messages.get(row.message_id))
+            event = self._build(
+                row, chats.get(row.chat_id), messages.get(row.message_id), row.chat_id in machine_chats
+            )
             hook = HOOK_FOR_KIND[row.kind]
             if event is not None and self.hooks.implementations(hook):
                 await self.hooks.call_flow(hook, event)
@@ -96,6 +111,13 @@ class FlowWorker(BackgroundWorker):
                     if event is None:
                         continue
                     for action in event.actions:
+                        if action.kind == "reply" and not event.replies_allowed:
+                            log.info(
+                                "bot %r: no reply to chat %s, its customer message was automated",
+                                action.bot,
+                                event.chat.id,
+                            )
+                            continue
                         try:
                             async with conn.begin_nested():  # one bad action never undoes the others
                                 queued, produced = await self._apply(conn, event, action)
@@ -114,7 +136,7 @@ class FlowWorker(BackgroundWorker):
             self.on_outbox()
         return len(rows)
 
-    def _build(self, row: Any, chat: Any, message: Any) -> FlowEvent | None:
+    def _build(self, row: Any, chat: Any, message: Any, machine_chat: bool) -> FlowEvent | None:
         if chat is None:
             return None
         bound = self.registry.by_id(chat.integration_id) if chat.integration_id else None
@@ -123,7 +145,11 @@ class FlowWorker(BackgroundWorker):
         if row.kind == "chat_state_changed":
             payload = row.payload or {}
             return ChatStateEvent(
-                view, integration, old_state=payload.get("old"), new_state=payload.get("new", chat.state)
+                view,
+                integration,
+                replies_allowed=not machine_chat,
+                old_state=payload.get("old"),
+                new_state=payload.get("new", chat.state),
             )
         if row.kind == "customer_event":
             payload = row.payload or {}
@@ -139,6 +165,7 @@ class FlowWorker(BackgroundWorker):
         return MessageEvent(
             view,
             integration,
+            replies_allowed=not message.automated,
             message=MessageView(
                 id=message.id,
                 direction=message.direction,

@@ -220,9 +220,9 @@ def _digits_only(column: Any) -> Any:
 
 
 def search_condition(q: str) -> ColumnElement[bool]:
-    """Customer name, contact values (email, phone) or message text contain ``q``,
-    case-insensitively. ``icontains`` escapes ``%``/``_`` and renders ``lower(x) LIKE
-    lower(y)`` on SQLite and ``ILIKE`` on PostgreSQL."""
+    """Chat title (an email's subject), customer name, contact values (email, phone) or
+    message text contain ``q``, case-insensitively. ``icontains`` escapes ``%``/``_`` and
+    renders ``lower(x) LIKE lower(y)`` on SQLite and ``ILIKE`` on PostgreSQL."""
     cu, ct, m = s.customers.c, s.contacts.c, s.messages.c
     contact_match: ColumnElement[bool] = ct.value.icontains(q, autoescape=True)
     digits = re.sub(r"\D", "", q)
@@ -232,6 +232,7 @@ def search_condition(q: str) -> ColumnElement[bool]:
         needle = digits[1:] if digits.startswith("0") and len(digits) >= 8 else digits
         contact_match = or_(contact_match, _digits_only(ct.value).contains(needle, autoescape=True))
     return or_(
+        c.title.icontains(q, autoescape=True),
         exists().where(cu.id == c.customer_id, cu.name.icontains(q, autoescape=True)),
         exists().where(ct.customer_id == c.customer_id, contact_match),
         exists().where(m.chat_id == c.id, m.text.icontains(q, autoescape=True)),

@@ -21,6 +21,7 @@ from bridgekit.web.auth import bearer_token
 from bridgekit.web.common import api_error, json_object
 from bridgekit.web.downloads import bytes_response
 from bridgekit.web.dropped import quiet_when_client_leaves
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
 
 routes = web.RouteTableDef()
@@ -68,10 +69,10 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         return response
     token = bearer_token(request)
     if token is None:
-        return web.json_response({"error": "a bearer token is required"}, status=401)
+        return json_response({"error": "a bearer token is required"}, status=401)
     manager = await authenticate(request.app[BRIDGE].db, token)
     if manager is None:
-        return web.json_response({"error": "invalid token"}, status=401)
+        return json_response({"error": "invalid token"}, status=401)
     request[MANAGER_KEY] = manager
     response = await handler(request)
     return response
@@ -80,7 +81,7 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
 @routes.get("/api/v1/channels")
 async def list_channels(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
-    return web.json_response(
+    return json_response(
         [
             {
                 "name": ch.spec.name,
@@ -96,7 +97,7 @@ async def list_channels(request: web.Request) -> web.Response:
 @routes.get("/api/v1/integrations")
 async def list_integrations(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
-    return web.json_response(
+    return json_response(
         [
             {
                 "id": b.integration.id,
@@ -161,7 +162,7 @@ async def create_chat(request: web.Request) -> web.Response:
     except ChatError as exc:
         raise api_error(400, str(exc)) from None
     bridge.wake_outbox()
-    return web.json_response({"chat_id": chat_id, "message_id": message_id}, status=201)
+    return json_response({"chat_id": chat_id, "message_id": message_id}, status=201)
 
 
 @routes.get("/api/v1/messages/{message_id}/raw")

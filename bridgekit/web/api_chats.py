@@ -6,7 +6,6 @@ transaction, publish its realtime events after the commit and answer the chat's 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,16 +40,13 @@ from bridgekit.core.teams import (
 )
 from bridgekit.web.auth import ADMIN, DELETE_CHATS, require_operator, require_permission
 from bridgekit.web.common import json_object
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 
 routes = web.RouteTableDef()
 
 
-def refuse(status: int, message: str) -> web.HTTPException:
-    """An error answer ``{"error": message}`` (JSON-escaped: messages may quote user input)."""
-    exc = web.HTTPException(text=json.dumps({"error": message}), content_type="application/json")
-    exc.set_status(status)
-    return exc
+refuse = json_error
 
 
 def _path_id(request: web.Request, key: str, what: str) -> int:
@@ -96,7 +92,7 @@ async def _info_response(bridge: Bridge, chat_id: int) -> web.Response:
         info = await chat_info(conn, chat_id)
     if info is None:
         raise refuse(404, "no such chat")
-    return web.json_response(info)
+    return json_response(info)
 
 
 async def _chat_change(
@@ -258,7 +254,7 @@ async def delete_chat(request: web.Request) -> web.Response:
     deleted = await _run(bridge, lambda conn: delete_chat_rows(conn, chat_id))
     bridge.events.publish(Event("chat.deleted", {"chat_id": chat_id}))
     removed = await remove_unreferenced_files(bridge.db, deleted)
-    return web.json_response(
+    return json_response(
         {
             "chat_id": chat_id,
             "deleted_messages": deleted.messages,
@@ -284,7 +280,7 @@ async def bulk(request: web.Request) -> web.Response:
         bridge.flow.wakeup.set()
     if parsed.action == "snooze":
         _reschedule(bridge)
-    return web.json_response(results)
+    return json_response(results)
 
 
 # --- teams and managers ------------------------------------------------------------------
@@ -295,7 +291,7 @@ async def get_teams(request: web.Request) -> web.Response:
     """Teams, members and queue counts (I3). Every manager can read them to assign chats."""
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
-        return web.json_response(await list_teams(conn, bridge.channel_id))
+        return json_response(await list_teams(conn, bridge.channel_id))
 
 
 @routes.post("/api/v1/teams")
@@ -308,7 +304,7 @@ async def post_team(request: web.Request) -> web.Response:
         team_id, _ = await create_team(conn, bridge.channel_id, body)
         return await team_json(conn, bridge.channel_id, team_id)
 
-    return web.json_response(await _run(bridge, operation), status=201)
+    return json_response(await _run(bridge, operation), status=201)
 
 
 @routes.put("/api/v1/teams/{team_id}")
@@ -325,7 +321,7 @@ async def put_team(request: web.Request) -> web.Response:
 
     team, events = await _run(bridge, operation)
     _after_commit(bridge, events)
-    return web.json_response(team)
+    return json_response(team)
 
 
 @routes.get("/api/v1/managers")
@@ -333,7 +329,7 @@ async def get_managers(request: web.Request) -> web.Response:
     """Managers with their seat, maximum, availability and open chats (I4)."""
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
-        return web.json_response(await list_managers(conn, bridge.channel_id))
+        return json_response(await list_managers(conn, bridge.channel_id))
 
 
 @routes.patch("/api/v1/managers/{manager_id}")
@@ -358,4 +354,4 @@ async def patch_manager(request: web.Request) -> web.Response:
 
     row, events = await _run(bridge, operation)
     _after_commit(bridge, events)
-    return web.json_response(row)
+    return json_response(row)

@@ -22,6 +22,7 @@ from bridgekit.core.customers import (
 )
 from bridgekit.core.events import Event
 from bridgekit.core.storable import storable
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.messages_http import error, int_id, json_body
 
@@ -37,7 +38,7 @@ async def get_customer(request: web.Request) -> web.Response:
             panel = await customer_panel(conn, customer_id, bridge.channel_id, bridge.registry)
     except CustomerError as exc:
         raise error(exc.status, str(exc)) from None
-    return web.json_response(panel)
+    return json_response(panel)
 
 
 @routes.patch("/api/v1/customers/{customer_id}")
@@ -64,7 +65,7 @@ async def patch_customer(request: web.Request) -> web.Response:
     except CustomerError as exc:
         raise error(exc.status, str(exc)) from None
     bridge.events.publish(Event("customer.updated", {"customer_id": customer_id}))
-    return web.json_response(updated)
+    return json_response(updated)
 
 
 @routes.post("/api/v1/customers/{customer_id}/events")
@@ -81,4 +82,4 @@ async def post_event(request: web.Request) -> web.Response:
     except CustomerError as exc:
         raise error(exc.status, str(exc)) from None
     bridge.events.publish(Event("customer.event", {"customer_id": customer_id, "event_id": event["id"]}))
-    return web.json_response(event, status=201)
+    return json_response(event, status=201)

@@ -18,6 +18,7 @@ from bridgekit.core.macros import (
     update_macro,
 )
 from bridgekit.web.auth import ADMIN, require_permission
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.messages_http import error, int_id, json_body
 
@@ -30,7 +31,7 @@ async def get_macros(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
         macros = await list_macros(conn, bridge.channel_id, request.query.get("q") or None)
-    return web.json_response([m.as_json() for m in macros])
+    return json_response([m.as_json() for m in macros])
 
 
 @routes.post("/api/v1/macros")
@@ -44,7 +45,7 @@ async def post_macro(request: web.Request) -> web.Response:
             macro = await create_macro(conn, bridge.channel_id, shortcut, text)
     except MacroError as exc:
         raise error(exc.status, str(exc)) from None
-    return web.json_response(macro.as_json(), status=201)
+    return json_response(macro.as_json(), status=201)
 
 
 @routes.put("/api/v1/macros/{macro_id}")
@@ -62,7 +63,7 @@ async def put_macro(request: web.Request) -> web.Response:
             macro = await update_macro(conn, bridge.channel_id, macro_id, shortcut=shortcut, text=text)
     except MacroError as exc:
         raise error(exc.status, str(exc)) from None
-    return web.json_response(macro.as_json())
+    return json_response(macro.as_json())
 
 
 @routes.delete("/api/v1/macros/{macro_id}")

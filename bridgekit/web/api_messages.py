@@ -29,6 +29,7 @@ from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
 from bridgekit.web.common import iso, refuse_unknown_keys
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, load_chat, query_int
 
@@ -54,6 +55,8 @@ def message_json(row: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
         "delivery_error": row.delivery_error,
         "provider_message_id": row.provider_message_id,
         "attachments": files,
+        "dropped_attachments": meta.get("dropped_attachments", []),
+        "notices": meta.get("notices", []),
         "buttons": meta.get("buttons", []),
         "form": meta.get("form"),
         "form_answers": meta.get("form_answers"),
@@ -84,7 +87,7 @@ async def list_messages(request: web.Request) -> web.Response:
         ]
         for message_id, found in files.items()
     }
-    return web.json_response([message_json(r, by_message.get(r.id, [])) for r in rows])
+    return json_response([message_json(r, by_message.get(r.id, [])) for r in rows])
 
 
 @routes.post("/api/v1/chats/{chat_id}/messages")
@@ -112,7 +115,7 @@ async def create_message(request: web.Request) -> web.Response:
     bridge.events.publish_many(posted.events)
     if posted.kind == "reply":
         bridge.wake_outbox()
-    return web.json_response(
+    return json_response(
         {
             "id": posted.message_id,
             "kind": posted.kind,
@@ -184,7 +187,7 @@ async def _links(request: web.Request, *, rotate: bool) -> web.Response:
     except LinkError as exc:
         raise error(409, str(exc)) from None
     base = bridge.config.base_url
-    return web.json_response(
+    return json_response(
         {"manager_link": f"{base}/api/v1/chats/{chat.id}", "customer_link": f"{base}/c/{token}"},
         headers={"Cache-Control": "no-store"},
     )

@@ -16,6 +16,7 @@ from bridgekit.core.bridge import Bridge
 from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.clock import utcnow
 from bridgekit.web.common import api_error, iso, json_object
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 
 routes = web.RouteTableDef()
@@ -44,7 +45,7 @@ async def list_notifications(request: web.Request) -> web.Response:
     async with bridge.db.read() as conn:
         rows = (await conn.execute(query.order_by(n.c.id.desc()).limit(limit + 1))).all()
     page = rows[:limit]
-    return web.json_response(
+    return json_response(
         {
             "notifications": [
                 {
@@ -79,4 +80,4 @@ async def mark_read(request: web.Request) -> web.Response:
         raise api_error(400, 'give "ids" (a non-empty list of notification ids) or "all": true')
     async with bridge.db.write() as conn:
         result = await conn.execute(query.values(read_at=utcnow()))
-    return web.json_response({"updated": result.rowcount})
+    return json_response({"updated": result.rowcount})

@@ -31,6 +31,7 @@ from bridgekit.core.events import Event
 from bridgekit.core.managers import authenticate
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.dropped import client_gone
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.openapi_doc import build_document
 
@@ -141,4 +142,4 @@ async def _pump(
 async def openapi_document(request: web.Request) -> web.Response:
     """This API's OpenAPI 3.1 description (public: tools read it before they have a token)."""
     bridge: Bridge = request.app[BRIDGE]
-    return web.json_response(build_document(bridge.config.base_url))
+    return json_response(build_document(bridge.config.base_url))

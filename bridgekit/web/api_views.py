@@ -3,7 +3,6 @@ read markers (I1-I8, I10, I16)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -15,16 +14,13 @@ from bridgekit.core.views_info import chat_info, hashtags
 from bridgekit.core.views_marks import MarkError, mark_read, page_marks, set_star
 from bridgekit.core.views_sidebar import Sidebar, TeamCount, sidebar
 from bridgekit.web.common import chat_json, chat_or_404, iso, json_object
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 
 routes = web.RouteTableDef()
 
 
-def _error(status: int, message: str) -> web.HTTPException:
-    """An ``{"error": ...}`` answer; JSON-encoded, as messages may quote what the client sent."""
-    exc = web.HTTPException(text=json.dumps({"error": message}), content_type="application/json")
-    exc.set_status(status)
-    return exc
+_error = json_error
 
 
 async def _chat(request: web.Request) -> Any:
@@ -60,7 +56,7 @@ async def list_chats(request: web.Request) -> web.Response:
         }
         for row in page.rows
     ]
-    return web.json_response({"chats": chats, "next_cursor": page.next_cursor})
+    return json_response({"chats": chats, "next_cursor": page.next_cursor})
 
 
 def _teams_json(teams: list[TeamCount]) -> list[dict[str, Any]]:
@@ -109,7 +105,7 @@ async def list_views(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
         counts = await sidebar(conn, current_manager(request))
-    return web.json_response(sidebar_json(counts, bridge))
+    return json_response(sidebar_json(counts, bridge))
 
 
 @routes.get("/api/v1/chats/{chat_id}")
@@ -119,7 +115,7 @@ async def get_chat(request: web.Request) -> web.Response:
     row = await _chat(request)
     async with bridge.db.read() as conn:
         info = await chat_info(conn, current_manager(request).id, row)
-    return web.json_response(
+    return json_response(
         {
             **chat_json(row, bridge),
             "team_id": row.team_id,
@@ -150,7 +146,7 @@ async def _star(request: web.Request, starred: bool) -> web.Response:
     bridge.events.publish(
         Event("chat.updated", {"chat_id": row.id, "starred": starred}, frozenset([manager.id]))
     )
-    return web.json_response({"chat_id": row.id, "starred": starred})
+    return json_response({"chat_id": row.id, "starred": starred})
 
 
 @routes.put("/api/v1/chats/{chat_id}/star")
@@ -189,4 +185,4 @@ async def read_chat(request: web.Request) -> web.Response:
             frozenset([manager.id]),
         )
     )
-    return web.json_response({"chat_id": row.id, "last_read_message_id": marker, "unread": unread})
+    return json_response({"chat_id": row.id, "last_read_message_id": marker, "unread": unread})

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from bridgekit.core.managers import ADMIN, DELETE_CHATS, Manager
+from bridgekit.web.jsonio import json_error
 from bridgekit.web.keys import current_manager
 
 __all__ = [
@@ -31,8 +31,8 @@ def bearer_token(request: web.Request) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def forbidden(message: str) -> web.HTTPForbidden:
-    return web.HTTPForbidden(text=json.dumps({"error": message}), content_type="application/json")
+def forbidden(message: str) -> web.HTTPException:
+    return json_error(403, message)
 
 
 def require_operator(manager: Manager) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -12,15 +11,9 @@ from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.chat_batch import valid_id
 from bridgekit.web.bodies import Schema, route_schema, unknown_key
+from bridgekit.web.jsonio import json_error
 
-
-def api_error(status: int, message: str) -> web.HTTPException:
-    """An error answer with a JSON body ``{"error": message}`` (raise it)."""
-    exc = web.HTTPException(
-        text=json.dumps({"error": message}, ensure_ascii=False), content_type="application/json"
-    )
-    exc.set_status(status)
-    return exc
+api_error = json_error
 
 
 def iso(value: Any) -> str | None:

@@ -30,6 +30,7 @@ from bridgekit.core.customers import customer_row, save_form_answers
 from bridgekit.core.events import Event
 from bridgekit.core.forms import FormError, validate_answers
 from bridgekit.core.storable import storable
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, query_int
 
@@ -62,7 +63,7 @@ async def view_chat(request: web.Request) -> web.Response:
         messages = await visible_messages(
             conn, chat.id, request.match_info["token"], before=before, limit=limit
         )
-    return web.json_response(
+    return json_response(
         {"chat": {"id": chat.id, "title": chat.title, "state": chat.state}, "messages": messages},
         headers=PRIVATE,
     )
@@ -92,7 +93,7 @@ async def write_message(request: web.Request) -> web.Response:
     bridge.events.publish_many([*reopened, *events])
     if bridge.flow is not None:
         bridge.flow.wakeup.set()
-    return web.json_response({"id": message_id}, status=201, headers=PRIVATE)
+    return json_response({"id": message_id}, status=201, headers=PRIVATE)
 
 
 @routes.post("/c/{token}/forms/{message_id}")
@@ -130,7 +131,7 @@ async def answer_form(request: web.Request) -> web.Response:
             answers=answers,
         )
     bridge.events.publish_many(events)
-    return web.json_response({"answers": answers}, headers=PRIVATE)
+    return json_response({"answers": answers}, headers=PRIVATE)
 
 
 @routes.get("/c/{token}/attachments/{attachment_id}")

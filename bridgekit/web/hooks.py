@@ -7,6 +7,7 @@ from aiohttp import web
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.clock import utcnow
 from bridgekit.model import RawDelivery
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
 
 
@@ -32,4 +33,4 @@ async def handle_hook(request: web.Request) -> web.StreamResponse:
                 status=r.status, body=body_bytes, content_type=r.content_type, headers=dict(r.headers)
             )
         return web.Response(status=200, text="OK")
-    return web.json_response({"error": outcome.status, "detail": outcome.detail}, status=outcome.http_status)
+    return json_response({"error": outcome.status, "detail": outcome.detail}, status=outcome.http_status)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,14 @@ from bridgekit.core.bridge import Bridge
 from bridgekit.web.bodies import Schema
 from bridgekit.web.common import json_object
 from bridgekit.web.downloads import file_response
+from bridgekit.web.jsonio import json_error
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL. A larger id cannot exist, and passing one to
 # the driver would fail the query instead of finding nothing.
 MAX_ID = 2**31 - 1
 
 
-def error(status: int, message: str) -> web.HTTPException:
-    """An ``{"error": message}`` response to raise; the message is JSON-escaped (filenames
-    and user input may hold quotes)."""
-    exc = web.HTTPException(text=json.dumps({"error": message}), content_type="application/json")
-    exc.set_status(status)
-    return exc
+error = json_error
 
 
 def int_id(request: web.Request, name: str, what: str) -> int:

@@ -21,6 +21,7 @@ from bridgekit import __version__
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.managers import authenticate
 from bridgekit.web.auth import bearer_token
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
 
 
@@ -57,12 +58,12 @@ async def health(request: web.Request) -> web.Response:
             "channels": list(bridge.plugins.channels),
             "integrations": [b.integration.name for b in bridge.registry.ordered()],
         }
-    return web.json_response(answer, status=status)
+    return json_response(answer, status=status)
 
 
 async def metrics(request: web.Request) -> web.Response:
     if not await may_see_details(request):
-        return web.json_response(
+        return json_response(
             {"error": "the metrics token or an operator's API token is required"},
             status=401,
             headers={"WWW-Authenticate": "Bearer"},

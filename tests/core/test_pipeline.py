@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bridgekit.core import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration, signed
-from tests.support.bots import CrashingBot, EchoBot, Gatekeeper
+from tests.support.bots import CrashingBot, EchoBot, Gatekeeper, GreeterBot
 from tests.support.sandbox import SandboxProvider
 from tests.support.testchannel import TestChannelPlugin
 
@@ -254,6 +254,36 @@ async def test_bots_stop_processing_and_skip_automated_messages(
     chat_id = (await running.chats())[0]["id"]
     notes = [m["text"] for m in await running.messages(chat_id) if m["direction"] == "note"]
     assert notes == ["stopped by gatekeeper"]
+
+
+async def test_a_chat_opened_by_an_automated_message_gets_no_bot_reply(
+    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """Bots still see the chat open (and may tag it) but their replies to a machine are dropped."""
+    running = await make_bridge(
+        plugins={"testchat": channel_plugin, "greeter": GreeterBot(), "echo": EchoBot()},
+        integrations={"acme": integration(sandbox_url)},
+    )
+    body, headers = signed({"id": "ev-auto", "user": "noreply", "text": "Out of office", "auto": True})
+    assert (await running.post_hook("acme", body, headers))[0] == 200
+    body, headers = signed({"id": "ev-person", "user": "u-1", "text": "hello"})
+    assert (await running.post_hook("acme", body, headers))[0] == 200
+    await running.wait_for(lambda: sorted(sandbox.texts) == ["Thanks, we will answer soon.", "echo: hello"])
+    assert len(await running.chats()) == 2  # the automated message is visible to managers
+
+    async def tagged() -> list[str] | None:
+        async with running.bridge.db.read() as conn:
+            found = (await conn.execute(select(s.chat_tags.c.tag))).scalars().all()
+        return list(found) if len(found) == 3 else None
+
+    assert sorted(await running.wait_for(tagged)) == ["echoed", "greeted", "greeted"]
+    # A manager closes both chats later: the goodbye goes to the person only.
+    for chat in await running.chats():
+        await running.api("POST", f"/chats/{chat['id']}/close")
+    await running.wait_for(lambda: "Goodbye." in sandbox.texts)
+    await asyncio.sleep(0.3)
+    assert sorted(sandbox.texts) == ["Goodbye.", "Thanks, we will answer soon.", "echo: hello"]
+    assert [b["to"] for b in sandbox.accepted.values()] == ["u-1", "u-1", "u-1"]
 
 
 async def test_concurrent_deliveries_share_group_commits(

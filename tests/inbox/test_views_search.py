@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bridgekit.testing.harness import RunningBridge
-from tests.conftest import integration
+from tests.conftest import integration, signed
 from tests.inbox.views_helpers import customer_writes, operator_client, set_chat
 from tests.support.testchannel import TestChannelPlugin
 
@@ -79,3 +79,20 @@ async def test_search_does_not_match_across_other_customers(make_bridge: Any, sa
     assert set(await me.ids("q=beta")) == {beta}
     assert set(await me.ids("q=second")) == {beta}
     assert len(await me.ids("q=question")) == 2
+
+
+async def test_search_matches_chat_titles(make_bridge: Any, sandbox_url: str) -> None:
+    """An email chat's title is the mail's subject: searching for words of it finds the chat."""
+    running: RunningBridge = await make_bridge(
+        plugins={"testchat": TestChannelPlugin()}, integrations={"acme": integration(sandbox_url)}
+    )
+    me = await operator_client(running)
+    body, headers = signed(
+        {"id": "ev-1", "user": "u-1", "text": "hello", "name": "Alpha", "title": "[주문문의] Delivery Delay"},
+        {"id": "ev-2", "user": "u-2", "text": "hello", "name": "Beta", "title": "Other"},
+    )
+    status, answer = await running.post_hook("acme", body, headers)
+    assert status == 200, answer
+    (alpha,) = [c["id"] for c in (await me.page())["chats"] if c["customer_name"] == "Alpha"]
+    assert set(await me.ids(f"q={quote('주문문의')}")) == {alpha}
+    assert set(await me.ids("q=delivery%20DELAY")) == {alpha}

@@ -52,3 +52,16 @@ class CrashingBot:
 
 echo_bot = EchoBot()
 """Instance loadable with ``[plugins] modules = ["tests.support.bots:echo_bot"]``."""
+
+
+class GreeterBot:
+    """Greets every chat that opens and says goodbye when one closes: the typical automatic
+    answers of a support inbox."""
+
+    @bridgekit.hookimpl
+    def bridgekit_chat_state_changed(self, event: ChatStateEvent) -> None:
+        if event.old_state is None and event.new_state == "open":
+            event.reply("Thanks, we will answer soon.")
+            event.tag("greeted")
+        elif event.new_state == "closed":
+            event.reply("Goodbye.")

@@ -263,12 +263,36 @@ _BETWEEN_WORDS = re.compile(r"^[ \t\r\n]*$")
 
 def _word_bytes(encoding: str, text: str) -> bytes:
     if encoding.lower() == "b":
-        padded = text + "=" * (-len(text) % 4)
-        try:
-            return base64.b64decode(padded)
-        except binascii.Error:
-            return base64.b64decode(padded + "==", validate=False)
+        return lenient_b64decode(text)
     return quopri.decodestring(text.replace("_", " ").encode("ascii", "replace"), header=True)
+
+
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
+
+
+def lenient_b64decode(text: str) -> bytes:
+    """Decode base64 as far as it goes; never raises. Stray characters are skipped, missing
+    padding is added, and a dangling last character (which cannot carry a byte) is dropped."""
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(padded)
+    except binascii.Error:
+        clean = _NOT_BASE64.sub("", text)
+        clean = clean[: len(clean) - len(clean) % 4 if len(clean) % 4 == 1 else len(clean)]
+        return base64.b64decode(clean + "=" * (-len(clean) % 4))
+
+
+def decode_damaged(data: bytes, label: str | None, hints: Iterable[str] = ()) -> str:
+    """Decode bytes cut out of a damaged part: the declared charset (else one seen in the same
+    mail, else UTF-8) with replacement characters. Never a guess: guessing on fragments turns
+    them into the wrong script."""
+    codec = normalise_charset(label) or next((c for c in (normalise_charset(h) for h in hints) if c), "utf-8")
+    if codec == ISO2022JP_MS:
+        return decode_iso2022jp(data)
+    try:
+        return data.decode(codec, "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
 
 
 def surrogate_bytes(value: object) -> bytes | None:

@@ -21,9 +21,11 @@ from bridgekit.model import (
 )
 from bridgekit_email_forward.automated import automation_reason, gmail_forwarding_confirmation
 from bridgekit_email_forward.parse import (
+    DAMAGED_MARK,
     ParsedMail,
     UnparseableMail,
     count_files,
+    mailbox_address,
     parse_mail,
     synthetic_message_id,
 )
@@ -72,18 +74,39 @@ def build_result(integration: Integration, delivery: RawDelivery, mail: ParsedMa
 
     own_id = mail.message_id or synthetic_message_id(delivery.body)
     confirmation = gmail_forwarding_confirmation(mail)
-    reason = None if confirmation else automation_reason(mail, envelope_from)
+    # A machine wrote the confirmation too: managers read the code, bots never answer it.
+    reason = automation_reason(mail, envelope_from)
+    if confirmation and reason is None:
+        reason = "Gmail forwarding confirmation"
 
-    addr = mail.from_addr or (envelope_from or "").strip("<>").lower()
-    if not addr:
-        raise MalformedDelivery("the mail has no From address and an empty envelope sender")
+    notices: list[str] = []
+    addr = mailbox_address(mail.from_addr)
+    if addr is None:
+        # Replies to a From that is no address would all fail: answer the envelope sender.
+        addr = mailbox_address((envelope_from or "").strip("<>"))
+        if addr is None:
+            raise MalformedDelivery("the mail has no usable From address and no usable envelope sender")
+        shown = mail.headers.get("from", "").strip()[:200]
+        notices.append(
+            f"The mail's From ({shown!r}) is not an email address; replies go to the envelope sender {addr}."
+            if shown
+            else f"The mail has no From address; replies go to the envelope sender {addr}."
+        )
+    if mail.damaged_parts:
+        notices.append(
+            f"Part of this mail could not be decoded ({'; '.join(mail.damaged_parts)});"
+            f" {DAMAGED_MARK} marks what is missing. The original mail is kept in full."
+        )
 
     files = count_files(mail)
     loaded: list[InboundAttachment] = []
+    dropped: list[dict[str, Any]] = []
     for item in files:
-        if len(loaded) >= INBOUND_ATTACHMENT_LIMIT:
-            break
-        if item.loadable:
+        if not item.loadable:
+            dropped.append({"filename": item.filename, "size": len(item.data), "reason": "unreadable"})
+        elif len(loaded) >= INBOUND_ATTACHMENT_LIMIT:
+            dropped.append({"filename": item.filename, "size": len(item.data), "reason": "too_many"})
+        else:
             loaded.append(InboundAttachment(item.filename, item.content_type, item.data))
 
     text = mail.text if confirmation else trim_reply(mail.text)
@@ -102,7 +125,10 @@ def build_result(integration: Integration, delivery: RawDelivery, mail: ParsedMa
         "attachments_total": len(files),
         "attachments_not_loaded": len(files) - len(loaded),
         "attachment_names": [f.filename for f in files],
+        "dropped_attachments": dropped,
     }
+    if notices:
+        meta["notices"] = notices
     if not mail.message_id:
         meta["message_id_synthesised"] = True
     if reason:

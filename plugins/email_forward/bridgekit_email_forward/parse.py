@@ -9,20 +9,30 @@ ISO-2022-JP without NEC row 13. See :mod:`bridgekit_email_forward.charsets`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.utils
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from bridgekit_email_forward.charsets import decode_bytes, decode_header_value, surrogate_bytes
+from bridgekit_email_forward.charsets import (
+    decode_bytes,
+    decode_damaged,
+    decode_header_value,
+    lenient_b64decode,
+    surrogate_bytes,
+)
 from bridgekit_email_forward.htmltext import html_to_text
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
 MAX_ID_LENGTH = 250
 
 
@@ -53,6 +63,20 @@ def message_ids(value: str | None) -> list[str]:
         if norm and norm not in found:
             found.append(norm)
     return found
+
+
+_ADDR_SPEC = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
+
+
+def mailbox_address(value: str | None) -> str | None:
+    """``value`` lower-cased if it is a plain ``local@domain`` address mail can be sent to,
+    else ``None`` (``broken``, ``a@b@c``, ``<>``)."""
+    if not value:
+        return None
+    value = value.strip()
+    if not _ADDR_SPEC.fullmatch(value) or value.endswith(".") or "." not in value.rsplit("@", 1)[1]:
+        return None
+    return value.lower()
 
 
 def synthetic_message_id(raw: bytes) -> str:
@@ -113,6 +137,8 @@ class ParsedMail:
     report: DeliveryReport | None = None
     charsets: tuple[str, ...] = ()
     defects: tuple[str, ...] = ()
+    damaged_parts: tuple[str, ...] = ()
+    """Body parts whose transfer encoding was damaged (decoded as far as possible)."""
 
 
 def _charsets(msg: Message) -> list[str]:
@@ -180,11 +206,72 @@ def _date(msg: Message) -> datetime | None:
         return None
 
 
-def _decode_text(part: Message, hints: list[str]) -> str:
-    payload = part.get_payload(decode=True)
+DAMAGED_MARK = "[…]"
+"""Stands in the text where lines of a damaged base64 part could not be decoded."""
+
+
+def _base64_runs(payload: str) -> list[bytes | None]:
+    """Base64 decoded leniently. Returns runs of decoded bytes with ``None`` where lines were
+    lost; one run when nothing was.
+
+    Characters outside the alphabet are skipped, as every decoder does. Mailers wrap base64
+    in lines of one width; a line of another length (not the last) lost or gained characters,
+    and decoding through it would shift every byte after it. When the width holds whole
+    4-character groups (76 in practice) each line decodes on its own and only damaged lines
+    are lost; otherwise the damage cannot be placed and the decoded bytes end with ``None``.
+    """
+    lines = [clean for line in payload.splitlines() if (clean := _NOT_BASE64.sub("", line))]
+    if not lines:
+        return [b""]
+    joined = "".join(lines)
+    body = lines[:-1]
+    width = Counter(map(len, body)).most_common(1)[0][0] if body else len(lines[0])
+    if all(len(line) == width for line in body):
+        try:
+            return [base64.b64decode(joined + "=" * (-len(joined) % 4), validate=True)]
+        except binascii.Error:
+            pass
+    if width % 4:
+        return [lenient_b64decode(joined), None]
+    runs: list[bytes | None] = []
+    current = bytearray()
+    for n, line in enumerate(lines):
+        last = n == len(lines) - 1
+        if len(line) == width or last:
+            try:
+                current += base64.b64decode(line + ("=" * (-len(line) % 4) if last else ""), validate=True)
+                continue
+            except binascii.Error:
+                pass
+        if current:
+            runs.append(bytes(current))
+            current = bytearray()
+        if not runs or runs[-1] is not None:
+            runs.append(None)
+    if current:
+        runs.append(bytes(current))
+    return runs
+
+
+def _decode_text(part: Message, hints: list[str], damage: list[str] | None = None) -> str:
+    charset = part.get_content_charset()
+    raw = part.get_payload()
+    if str(part.get("content-transfer-encoding", "")).strip().lower() == "base64" and isinstance(raw, str):
+        runs = _base64_runs(raw)
+        if len(runs) > 1 or runs[0] is None:
+            if damage is not None:
+                damage.append(f"{part.get_content_type()}: invalid base64")
+            # Fragments start and end mid-character: drop the replacement characters that makes.
+            text = "".join(
+                DAMAGED_MARK if r is None else decode_damaged(r, charset, hints).strip("\ufffd") for r in runs
+            )
+            return text.replace("\r\n", "\n")
+        payload: Any = runs[0]
+    else:
+        payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    return decode_bytes(payload, part.get_content_charset(), hints).replace("\r\n", "\n")
+    return decode_bytes(payload, charset, hints).replace("\r\n", "\n")
 
 
 def _delivery_report(msg: Message, hints: list[str]) -> DeliveryReport | None:
@@ -235,6 +322,7 @@ def _collect(
     plain: list[str],
     html: list[str],
     attachments: list[MailAttachment],
+    damage: list[str],
 ) -> None:
     ctype = part.get_content_type()
     if ctype in ("message/delivery-status", "text/rfc822-headers"):
@@ -259,10 +347,10 @@ def _collect(
             return
         for child in sub:
             if isinstance(child, Message):
-                _collect(child, hints, plain, html, attachments)
+                _collect(child, hints, plain, html, attachments, damage)
         return
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
-        text = _decode_text(part, hints)
+        text = _decode_text(part, hints, damage)
         (plain if ctype == "text/plain" else html).append(text)
         return
     payload = part.get_payload(decode=True)
@@ -309,7 +397,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
     plain: list[str] = []
     html: list[str] = []
     attachments: list[MailAttachment] = []
-    _collect(msg, hints, plain, html, attachments)
+    damage: list[str] = []
+    _collect(msg, hints, plain, html, attachments, damage)
 
     html_text = "\n".join(html) if html else None
     body_text = "\n".join(p.strip("\n") for p in plain if p.strip())
@@ -339,6 +428,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         report=_delivery_report(msg, hints),
         charsets=tuple(hints),
         defects=tuple(defects),
+        damaged_parts=tuple(damage),
     )
 
 

@@ -133,6 +133,15 @@ class EmailForwardPlugin:
     async def bridgekit_shutdown(self, bridge: BridgeLike) -> None:
         await self.smtp.stop()
 
+    @bridgekit.hookimpl
+    def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str:
+        settings = self.settings_for(integration)
+        try:
+            port = self.smtp.port_for(settings.address)
+        except KeyError:  # not listening (yet): the configured port
+            port = settings.smtp_port
+        return f"forward mail for {settings.address} to SMTP {settings.smtp_host}:{port}"
+
 
 plugin = EmailForwardPlugin()
 """The instance registered through the ``bridgekit`` entry-point group."""

@@ -25,6 +25,7 @@ from bridgekit.model import Integration, TranscriptEntry
 from bridgekit.web.auth import operator_only
 from bridgekit.web.common import json_object
 from bridgekit.web.downloads import bytes_response
+from bridgekit.web.jsonio import json_response
 from bridgekit_email_forward.compose import ConversationEntry, compose_forwarded_conversation, make_message_id
 from bridgekit_email_forward.original import render_original, response_headers
 from bridgekit_email_forward.outbound import send_bytes
@@ -48,7 +49,7 @@ class BridgeAPI(Protocol):
 
 
 def _json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return json_response({"error": message}, status=status)
 
 
 def _int(request: web.Request, key: str) -> int | None:
@@ -117,7 +118,7 @@ def make_routes(
         except DeliveryError as exc:
             return _json_error(502, f"the relay refused the forward: {exc.reason}")
         await bridge.add_note(chat.id, f"Conversation forwarded to {to}", author_name="email")
-        return web.json_response({"forwarded_to": to, "message_id": message_id})
+        return json_response({"forwarded_to": to, "message_id": message_id})
 
     return [
         web.get("/api/v1/email/messages/{message_id}/original", original),

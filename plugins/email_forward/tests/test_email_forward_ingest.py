@@ -107,11 +107,12 @@ def test_e11_only_four_attachments_load_and_the_rest_are_counted() -> None:
 
 
 def test_e2_gmail_forwarding_confirmation_is_a_readable_normal_message() -> None:
-    """E2: the admin reads the code in the inbox; it is not treated as an auto-reply."""
+    """E2: the admin reads the code in the inbox (text untrimmed); a machine wrote it, so it
+    is automated: no bot ever answers forwarding-noreply@google.com."""
     raw = load("gmail_forwarding_confirmation.eml")
     for variant in (raw, raw.replace(b"MIME-Version", b"Auto-Submitted: auto-generated\r\nMIME-Version", 1)):
         [msg] = ingest(INTEGRATION, delivery(variant)).messages
-        assert msg.automated is False
+        assert msg.automated is True
         assert msg.meta["confirmation_code"] == "482913657"
         assert msg.meta["forwarding_confirmation"]["requested_by"] == "kim.owner@gmail.com"
         assert "Confirmation code: 482913657" in msg.text

@@ -15,7 +15,7 @@ import posixpath
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -249,6 +249,12 @@ class NaverPlugin:
     async def bridgekit_shutdown(self, bridge: Bridge) -> None:
         """Close the HTTP session."""
         await self.aclose()
+
+    @bridgekit.hookimpl
+    def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str:
+        # TalkTalk signs nothing: the URL's token is the webhook's only credential.
+        token = integration.secrets.get("path_token") or "<secrets.path_token>"
+        return f"POST {base_url}/hooks/{quote(integration.name)}?token={quote(token)}"
 
     async def aclose(self) -> None:
         """Close the HTTP session (also usable without a running bridge, in tests)."""
