@@ -8,7 +8,7 @@ immutable dataclass; JSON-able ``meta`` mappings carry provider-specific extras.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -209,6 +209,10 @@ class OutboundAttachment:
     path: Path
 
 
+async def _progress_not_kept(progress: Mapping[str, Any]) -> None:
+    """``save_progress`` outside the outbox (a plugin's own tests): nothing is kept."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to deliver through ``bridgekit_deliver``.
@@ -218,6 +222,13 @@ class OutboundMessage:
     ``reply_context`` is the ``meta`` of the customer's latest inbound message in the chat
     (a LINE reply token, an email Message-ID...). ``attempt`` starts at 1. ``author_kind``
     is ``"manager"`` or ``"bot"``: automatic sends may need marking (email ``Auto-Submitted``).
+
+    ``progress`` is what an earlier attempt recorded with ``save_progress`` (``{}`` at first):
+    a plugin whose send is not idempotent by itself (a LINE reply token) awaits
+    ``save_progress(...)`` *before* the network call, so the attempt after a crash or a
+    timeout knows what may already have gone out. It is durable (the outbox row) and raises
+    if this attempt lost its lease, so two workers never send the same message. A manual
+    retry of a failed message starts with ``{}`` again.
     """
 
     message_id: int
@@ -232,6 +243,10 @@ class OutboundMessage:
     reply_context: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 1
     author_kind: str = "manager"
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    save_progress: Callable[[Mapping[str, Any]], Awaitable[None]] = field(
+        default=_progress_not_kept, repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True, slots=True)

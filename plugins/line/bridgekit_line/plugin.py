@@ -8,7 +8,10 @@ customer`` names the sender through the profile API (cached, never fatal).
 Outbound: ``bridgekit_deliver`` answers through the free reply API while the customer's
 reply token is fresh and unused, and through the push API otherwise, with an
 ``X-Line-Retry-Key`` derived from the message's idempotency key so a retry is never a
-second message. LINE sends are not billed in PU (``bridgekit_bill`` returns ``None``).
+second message. A reply call carries no retry key, so the token is recorded durably
+(``save_progress``) before it is used: an attempt whose outcome is unknown (timeout, crash)
+is retried with the *same* token, never as a push (see :meth:`LinePlugin._retry_reply`).
+LINE sends are not billed in PU (``bridgekit_bill`` returns ``None``).
 """
 
 from __future__ import annotations
@@ -44,9 +47,9 @@ from bridgekit.model import (
 )
 from bridgekit_line import events as ev
 from bridgekit_line.cache import TTLCache
-from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, SendResult
+from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, NotSent, SendResult
 from bridgekit_line.outbound import batches, build_messages, retry_key
-from bridgekit_line.settings import LineSettings, secret
+from bridgekit_line.settings import REPLY_TOKEN_DOCUMENTED_VALIDITY, LineSettings, secret
 from bridgekit_line.signature import SIGNATURE_HEADER, verify
 
 log = logging.getLogger("bridgekit.line")
@@ -228,19 +231,62 @@ class LinePlugin:
             return None  # a reply token works once
         return token
 
+    async def _retry_reply(
+        self, settings: LineSettings, token: str, message: OutboundMessage, calls: list[list[dict[str, Any]]]
+    ) -> SendResult | None:
+        """Retry a reply whose earlier attempt has an unknown outcome, with the same token.
+
+        LINE answers "Invalid reply token" both for a used and for an expired token. While
+        the token is surely unexpired (younger than LINE's documented minute, counted from
+        the event's timestamp, which precedes its issue) that answer means the earlier
+        attempt used it: delivered, ``None`` is returned. Later nobody can tell, and pushing
+        could send the message twice, so the send fails with a reason saying so.
+        """
+        reply_token = str(message.progress["reply_token"])
+        issued = message.progress.get("event_timestamp")
+        try:
+            return await self.client.reply(settings, token, reply_token, calls[0])
+        except InvalidReplyToken:
+            age = self._clock() - issued / 1000 if isinstance(issued, int | float) else None
+            if age is not None and age < REPLY_TOKEN_DOCUMENTED_VALIDITY:
+                return None
+            raise PermanentDeliveryError(
+                "LINE reply: an earlier attempt may have delivered this message with the reply "
+                "token, which has expired since, so LINE cannot tell whether it did; not pushed "
+                "to avoid a duplicate. Check the conversation in LINE and retry the message to "
+                "push it."
+            ) from None
+
     @bridgekit.hookimpl
     async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
-        """Reply while the reply token is fresh and unused, push otherwise."""
+        """Reply while the reply token is fresh and unused, push otherwise (exactly once:
+        see the module docstring)."""
         settings = LineSettings.from_integration(integration)
         token = secret(integration, "channel_access_token")
         calls = batches(build_messages(message, settings.public_base_url))
         results: list[SendResult] = []
-        reply_token = self._reply_token(settings, message, len(calls))
+        if message.progress.get("via") == "reply" and len(calls) == 1:
+            resent = await self._retry_reply(settings, token, message, calls)
+            if resent is None:
+                return DeliveryResult(
+                    None, DeliveryStatus.SENT, meta={"via": "reply", "confirmed_by": "reply token used"}
+                )
+            results.append(resent)
+        reply_token = None if results else self._reply_token(settings, message, len(calls))
         if reply_token is not None:
             self._used_reply_tokens.set(reply_token, True)
+            timestamp = message.reply_context.get("event_timestamp")
+            await message.save_progress(
+                {"via": "reply", "reply_token": reply_token, "event_timestamp": timestamp}
+            )
             try:
                 results.append(await self.client.reply(settings, token, reply_token, calls[0]))
-            except InvalidReplyToken:
+            except (InvalidReplyToken, NotSent) as exc:
+                # Certainly not sent by this call: from now on this message is pushed, with a
+                # retry key that makes every later attempt safe.
+                await message.save_progress({"via": "push"})
+                if isinstance(exc, NotSent):
+                    raise
                 log.info("LINE reply token for message %s was no longer valid; pushing", message.message_id)
         if not results:
             to = message.thread_key or (message.recipient.value if message.recipient.kind == "line" else "")
