@@ -244,6 +244,7 @@ class LinePlugin:
         """
         reply_token = str(message.progress["reply_token"])
         issued = message.progress.get("event_timestamp")
+        self._used_reply_tokens.set(reply_token, True)  # never by another message of this process
         try:
             return await self.client.reply(settings, token, reply_token, calls[0])
         except InvalidReplyToken:
