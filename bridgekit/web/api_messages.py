@@ -55,7 +55,9 @@ def message_json(
         "automated": row.automated,
         "delivery_status": row.delivery_status,
         "delivery_error": row.delivery_error,
-        "delivery": delivery and {**delivery, "next_attempt_at": iso(delivery["next_attempt_at"])},
+        "delivery": None
+        if delivery is None
+        else {**delivery, "next_attempt_at": iso(delivery["next_attempt_at"])},
         "provider_message_id": row.provider_message_id,
         "attachments": files,
         "buttons": meta.get("buttons", []),
