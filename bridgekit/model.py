@@ -220,7 +220,9 @@ class OutboundMessage:
     ``idempotency_key`` is stable across retries and restarts: pass it to providers that
     support one (LINE ``X-Line-Retry-Key``) so a retry after a crash is never a second send.
     ``reply_context`` is the ``meta`` of the customer's latest inbound message in the chat
-    (a LINE reply token, an email Message-ID...). ``attempt`` starts at 1. ``author_kind``
+    (a LINE reply token, an email Message-ID...); ``first_answer`` is true when no earlier
+    outbound message answers that message, so a single-use reply token in it is this
+    message's to use. ``attempt`` starts at 1. ``author_kind``
     is ``"manager"`` or ``"bot"``: automatic sends may need marking (email ``Auto-Submitted``).
 
     ``progress`` is what an earlier attempt recorded with ``save_progress`` (``{}`` at first):
@@ -243,6 +245,7 @@ class OutboundMessage:
     reply_context: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 1
     author_kind: str = "manager"
+    first_answer: bool = True
     progress: Mapping[str, Any] = field(default_factory=dict)
     save_progress: Callable[[Mapping[str, Any]], Awaitable[None]] = field(
         default=_progress_not_kept, repr=False, compare=False

@@ -351,12 +351,28 @@ class OutboxWorker(BackgroundWorker):
             contacts = (await conn.execute(contact_query.order_by(ct.c.scope.desc(), ct.c.id))).all()
             last_inbound = (
                 await conn.execute(
-                    select(m.c.meta)
+                    select(m.c.id, m.c.meta)
                     .where(m.c.chat_id == row.chat_id, m.c.direction == "inbound")
                     .order_by(m.c.id.desc())
                     .limit(1)
                 )
-            ).scalar()
+            ).first()
+            answered_before = (
+                last_inbound is not None
+                and (
+                    await conn.execute(
+                        select(m.c.id)
+                        .where(
+                            m.c.chat_id == row.chat_id,
+                            m.c.direction == "outbound",
+                            m.c.id > last_inbound.id,
+                            m.c.id < row.id,
+                        )
+                        .limit(1)
+                    )
+                ).first()
+                is not None
+            )
             files = (
                 await conn.execute(
                     select(s.attachments)
@@ -394,7 +410,8 @@ class OutboxWorker(BackgroundWorker):
             attachments=[
                 OutboundAttachment(f.filename, f.content_type, f.size, Path(f.storage_path)) for f in files
             ],
-            reply_context=dict(last_inbound or {}),
+            reply_context=dict((last_inbound.meta if last_inbound else None) or {}),
+            first_answer=not answered_before,
             attempt=job.attempts,
             author_kind=row.author_kind,
             progress=job.progress,

@@ -65,8 +65,6 @@ CHANNEL = ChannelSpec(
     mark="LINE",
 )
 
-#: How many used reply tokens to remember (a token is useless after a minute anyway).
-_USED_TOKENS_MAX = 10_000
 _PROFILE_CACHE_MAX = 10_000
 #: A failed or empty profile look-up is retried after this long, not on every message.
 _PROFILE_NEGATIVE_TTL = 60.0
@@ -92,7 +90,6 @@ class LinePlugin:
         self._session: aiohttp.ClientSession | None = None
         self.client = LineClient(self._get_session)
         self._profiles: TTLCache[tuple[str, str], CustomerProfile] = TTLCache(_PROFILE_CACHE_MAX, 3600.0)
-        self._used_reply_tokens: TTLCache[str, bool] = TTLCache(_USED_TOKENS_MAX, 120.0)
 
     async def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -221,14 +218,15 @@ class LinePlugin:
             return None
         if calls != 1 or message.attempt != 1 or ctx.get("is_redelivery"):
             # Reply calls carry no retry key: a retried or multi-call send pushes instead, so
-            # every part of it is covered by X-Line-Retry-Key and can never go out twice.
+            # every part of it is covered by X-Line-Retry-Key and can never go out twice (an
+            # interrupted reply is retried by _retry_reply, with its recorded token).
             return None
         if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
             return None
         if self._clock() - timestamp / 1000 > settings.reply_token_max_age:
             return None
-        if token in self._used_reply_tokens:
-            return None  # a reply token works once
+        if not message.first_answer:
+            return None  # a reply token works once, and an earlier answer to that message has it
         return token
 
     async def _retry_reply(
@@ -244,7 +242,6 @@ class LinePlugin:
         """
         reply_token = str(message.progress["reply_token"])
         issued = message.progress.get("event_timestamp")
-        self._used_reply_tokens.set(reply_token, True)  # never by another message of this process
         try:
             return await self.client.reply(settings, token, reply_token, calls[0])
         except InvalidReplyToken:
@@ -275,7 +272,6 @@ class LinePlugin:
             results.append(resent)
         reply_token = None if results else self._reply_token(settings, message, len(calls))
         if reply_token is not None:
-            self._used_reply_tokens.set(reply_token, True)
             timestamp = message.reply_context.get("event_timestamp")
             await message.save_progress(
                 {"via": "reply", "reply_token": reply_token, "event_timestamp": timestamp}

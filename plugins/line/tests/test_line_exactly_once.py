@@ -120,6 +120,39 @@ async def test_a_process_dying_mid_reply_sends_the_reply_once(make_bridge: MakeB
                 await plugin.aclose()
 
 
+async def test_a_second_answer_never_takes_the_token_of_an_interrupted_first_one(
+    make_bridge: MakeBridge,
+) -> None:
+    """LINE answered 500 to the first answer's reply (outcome unknown); the server restarts
+    with a second answer to the same customer message queued. The second must not use the
+    token (the first's retry would then read "invalid" as delivered and lose it): it pushes,
+    and the customer gets both answers once."""
+    async with LineSandbox() as line:
+        plugins = [LinePlugin()]
+        running = await _start(make_bridge, line, plugins[-1])
+        try:
+            line.fail_next(500, endpoint="reply", retry_after=1)
+            user, chat_id, first_id = await _customer_writes_and_manager_answers(
+                running, line, "Mina", "first answer"
+            )
+            await running.wait_for(lambda: [r for r in line.requests if r.path.endswith("/reply")])
+            assert running.bridge.outbox is not None
+            await running.bridge.outbox.stop()
+            second_id = int((await running.reply(chat_id, "second answer"))["id"])
+            plugins.append(LinePlugin())
+            running = await _start(make_bridge, line, plugins[-1])  # a new process: nothing in memory
+            await _delivered(running, chat_id, first_id)
+            await _delivered(running, chat_id, second_id)
+            await asyncio.sleep(0.3)
+            assert sorted((m.via, m.text) for m in line.messages_to(user)) == [
+                ("push", "second answer"),
+                ("reply", "first answer"),
+            ]
+        finally:
+            for plugin in plugins:
+                await plugin.aclose()
+
+
 # --- the plugin's decisions, with a settable clock ----------------------------------------------
 
 
