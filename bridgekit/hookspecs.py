@@ -115,7 +115,9 @@ def bridgekit_deliver(integration: Integration, message: OutboundMessage) -> Del
     outbox retries with exponential backoff and jitter) and
     :class:`~bridgekit.exceptions.PermanentDeliveryError` when it cannot. Pass
     ``message.idempotency_key`` to the provider where it supports one: after a crash the
-    same message may be handed to this hook again.
+    same message may be handed to this hook again. Where a send is not idempotent by itself,
+    ``await message.save_progress({...})`` before the network call; the next attempt gets it
+    as ``message.progress``. Transient failures are retried for ``outbox.retry_for`` seconds.
     """
     raise NotImplementedError
 
