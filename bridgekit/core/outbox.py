@@ -357,9 +357,9 @@ class OutboxWorker(BackgroundWorker):
                     .limit(1)
                 )
             ).first()
-            answered_before = (
-                last_inbound is not None
-                and (
+            earlier_answer = None  # an outbound message between that inbound one and this one
+            if last_inbound is not None:
+                earlier_answer = (
                     await conn.execute(
                         select(m.c.id)
                         .where(
@@ -371,8 +371,6 @@ class OutboxWorker(BackgroundWorker):
                         .limit(1)
                     )
                 ).first()
-                is not None
-            )
             files = (
                 await conn.execute(
                     select(s.attachments)
@@ -411,7 +409,7 @@ class OutboxWorker(BackgroundWorker):
                 OutboundAttachment(f.filename, f.content_type, f.size, Path(f.storage_path)) for f in files
             ],
             reply_context=dict((last_inbound.meta if last_inbound else None) or {}),
-            first_answer=not answered_before,
+            first_answer=earlier_answer is None,
             attempt=job.attempts,
             author_kind=row.author_kind,
             progress=job.progress,
