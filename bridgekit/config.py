@@ -41,7 +41,10 @@ class IntegrationConfig:
 
 @dataclass(frozen=True, slots=True)
 class OutboxConfig:
-    max_attempts: int = 8
+    """Delivery retries: a failing send is retried with backoff (``base_delay`` doubling up to
+    ``max_delay``) for ``retry_for`` seconds after it was queued, then marked failed."""
+
+    retry_for: float = 6 * 3600.0
     base_delay: float = 1.0
     max_delay: float = 600.0
     poll_interval: float = 1.0
@@ -153,6 +156,14 @@ def parse_config(
         integrations.append(IntegrationConfig(name, channel, settings, secrets, frozenset(from_env)))
 
     outbox_data = _table(data, "outbox", "")
+    if "max_attempts" in outbox_data:
+        raise ConfigError(
+            "outbox: 'max_attempts' was replaced by 'retry_for', the retry budget in seconds "
+            "(default 21600, six hours)"
+        )
+    retry_for = outbox_data.get("retry_for", 1.0)
+    if isinstance(retry_for, bool) or not isinstance(retry_for, int | float) or retry_for <= 0:
+        raise ConfigError(f"outbox: 'retry_for' must be a number of seconds > 0, not {retry_for!r}")
     try:
         outbox = OutboxConfig(**outbox_data)
     except TypeError as exc:

@@ -123,7 +123,10 @@ def bridgekit_deliver(integration: Integration, message: OutboundMessage) -> Del
     ``message.idempotency_key`` to the provider where it supports one: after a crash the
     same message may be handed to this hook again. Providers that download media take each
     attachment's ``url`` (signed and served by the core; ``None`` without ``[server]
-    public_url``): plugins never serve files themselves.
+    public_url``): plugins never serve files themselves. Where a send is not idempotent by
+    itself, ``await message.save_progress({...})`` before the network call; the next attempt
+    gets it as ``message.progress``. Transient failures are retried for ``outbox.retry_for``
+    seconds.
     """
     raise NotImplementedError
 

@@ -8,7 +8,7 @@ immutable dataclass; JSON-able ``meta`` mappings carry provider-specific extras.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -283,6 +283,10 @@ class OutboundAttachment:
     url: str | None = None
 
 
+async def _progress_not_kept(progress: Mapping[str, Any]) -> None:
+    """``save_progress`` outside the outbox (a plugin's own tests): nothing is kept."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to deliver through ``bridgekit_deliver``.
@@ -290,8 +294,17 @@ class OutboundMessage:
     ``idempotency_key`` is stable across retries and restarts: pass it to providers that
     support one (LINE ``X-Line-Retry-Key``) so a retry after a crash is never a second send.
     ``reply_context`` is the ``meta`` of the customer's latest inbound message in the chat
-    (a LINE reply token, an email Message-ID...). ``attempt`` starts at 1. ``author_kind``
+    (a LINE reply token, an email Message-ID...); ``first_answer`` is true when no earlier
+    outbound message answers that message, so a single-use reply token in it is this
+    message's to use. ``attempt`` starts at 1. ``author_kind``
     is ``"manager"`` or ``"bot"``: automatic sends may need marking (email ``Auto-Submitted``).
+
+    ``progress`` is what an earlier attempt recorded with ``save_progress`` (``{}`` at first):
+    a plugin whose send is not idempotent by itself (a LINE reply token) awaits
+    ``save_progress(...)`` *before* the network call, so the attempt after a crash or a
+    timeout knows what may already have gone out. It is durable (the outbox row) and raises
+    if this attempt lost its lease, so two workers never send the same message. A manual
+    retry of a failed message starts with ``{}`` again.
     """
 
     message_id: int
@@ -306,6 +319,11 @@ class OutboundMessage:
     reply_context: Mapping[str, Any] = field(default_factory=dict)
     attempt: int = 1
     author_kind: str = "manager"
+    first_answer: bool = True
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    save_progress: Callable[[Mapping[str, Any]], Awaitable[None]] = field(
+        default=_progress_not_kept, repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,6 +163,7 @@ class Bridge:
             events=self.events,
         )
         self.snooze = SnoozeWaker(self.db, self.events)
+        await self.outbox.reclaim_dead_leases()
         self.outbox.start()
         self.flow.start()
         self.snooze.start()

@@ -5,8 +5,13 @@ A manager's or bot's message and its outbox row are written in one transaction
 ``FOR UPDATE SKIP LOCKED``, so several processes can share the work), calls the owning
 plugin's ``bridgekit_deliver`` outside any transaction, and records the result — status,
 provider id, ledger row, ``message_sent`` flow event — in one transaction. A process that
-dies mid-send leaves a lease that expires; the retry carries the same idempotency key, so a
-provider that honours it never sends twice.
+dies mid-send leaves a lease that expires (or that the restarted server reclaims at once,
+:mod:`bridgekit.core.leases`); the retry carries the same idempotency key, so a provider that
+honours it never sends twice, and the plugin's recorded ``progress`` tells it what the
+interrupted attempt may have sent.
+
+A failing send is retried until ``outbox.retry_for`` seconds after it was queued (or
+manually retried, :func:`retry_failed`), then marked failed.
 
 The retry schedule lives in the database (``next_attempt_at``) because a retry must survive
 a restart; an in-process retry library cannot express that, so :func:`backoff` is the only
@@ -19,9 +24,9 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,7 @@ from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.integrations import IntegrationRegistry
+from bridgekit.core.leases import LeaseOwner
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.redact import redact
 from bridgekit.core.sql import upsert
@@ -101,6 +107,8 @@ async def enqueue_message(
                 state="pending",
                 attempts=0,
                 next_attempt_at=now,
+                progress={},
+                retry_from=now,
                 created_at=now,
                 updated_at=now,
             )
@@ -111,6 +119,64 @@ async def enqueue_message(
     return int(message_id)
 
 
+async def retry_failed(conn: AsyncConnection, message_id: int) -> bool:
+    """Queue a failed message again, with the same idempotency key and a fresh retry budget.
+
+    The plugin's recorded progress is cleared: retrying is a person's decision to send again
+    after the delivery was given up (a provider retry key still stops a second copy of a send
+    it accepted). False when the message has no failed delivery job.
+    """
+    now = utcnow()
+    requeued = await conn.execute(
+        update(s.outbox)
+        .where(s.outbox.c.message_id == message_id, s.outbox.c.state == "failed")
+        .values(
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            retry_from=now,
+            progress={},
+            last_error=None,
+            lease_until=None,
+            lease_owner=None,
+            updated_at=now,
+        )
+    )
+    if requeued.rowcount != 1:
+        return False
+    await conn.execute(
+        update(s.messages)
+        .where(s.messages.c.id == message_id)
+        .values(delivery_status=DeliveryStatus.PENDING.value, delivery_error=None)
+    )
+    return True
+
+
+async def delivery_states(conn: AsyncConnection, message_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per outbound message id: ``attempts``, ``last_error`` and ``next_attempt_at`` (set
+    only while a retry is scheduled) of its delivery job."""
+    if not message_ids:
+        return {}
+    o = s.outbox
+    rows = await conn.execute(
+        select(o.c.message_id, o.c.state, o.c.attempts, o.c.last_error, o.c.next_attempt_at).where(
+            o.c.message_id.in_(message_ids)
+        )
+    )
+    return {
+        r.message_id: {
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "next_attempt_at": r.next_attempt_at if r.state == "pending" else None,
+        }
+        for r in rows
+    }
+
+
+class _LeaseLost(Exception):
+    """The lease of this attempt was reclaimed by another worker: stop without sending."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Job:
     id: int
@@ -118,6 +184,8 @@ class _Job:
     integration_id: int
     idempotency_key: str
     attempts: int
+    progress: Mapping[str, Any]
+    retry_from: datetime
 
 
 class OutboxWorker(BackgroundWorker):
@@ -145,7 +213,46 @@ class OutboxWorker(BackgroundWorker):
         self.cfg = cfg
         self.channel_id = channel_id
         self.on_commit = on_commit
+        self.owner = LeaseOwner.this_process()
         self._inflight: set[asyncio.Task[None]] = set()
+
+    async def reclaim_dead_leases(self) -> int:
+        """Make the jobs leased by a dead predecessor of this process due now (at start)."""
+        o = s.outbox
+        async with self.db.read() as conn:
+            leased = (
+                await conn.execute(
+                    select(o.c.id, o.c.lease_owner).where(
+                        o.c.state == "sending", o.c.lease_owner.is_not(None)
+                    )
+                )
+            ).all()
+        dead = [
+            (row.id, row.lease_owner)
+            for row in leased
+            if (owner := LeaseOwner.parse(row.lease_owner)) and owner.is_dead_predecessor_of(self.owner)
+        ]
+        if not dead:
+            return 0
+        now = utcnow()
+
+        async def reclaim() -> int:
+            async with self.db.write() as conn:
+                done = 0
+                for job_id, owner in dead:
+                    # Only while that owner still holds it: another process may have reclaimed it.
+                    result = await conn.execute(
+                        update(o)
+                        .where(o.c.id == job_id, o.c.state == "sending", o.c.lease_owner == owner)
+                        .values(state="pending", lease_until=None, lease_owner=None, next_attempt_at=now)
+                    )
+                    done += result.rowcount
+                return done
+
+        reclaimed = await retry_on_conflict(reclaim)
+        if reclaimed:
+            log.warning("reclaimed %d delivery job(s) left in flight by a previous run", reclaimed)
+        return reclaimed
 
     async def stop(self) -> None:
         await super().stop()
@@ -174,9 +281,16 @@ class OutboxWorker(BackgroundWorker):
             and_(o.c.state == "pending", o.c.next_attempt_at <= now),
             and_(o.c.state == "sending", o.c.lease_until < now),
         )
-        query = select(o.c.id, o.c.message_id, o.c.integration_id, o.c.idempotency_key, o.c.attempts).where(
-            due
-        )
+        query = select(
+            o.c.id,
+            o.c.message_id,
+            o.c.integration_id,
+            o.c.idempotency_key,
+            o.c.attempts,
+            o.c.progress,
+            o.c.retry_from,
+            o.c.created_at,
+        ).where(due)
         query = query.order_by(o.c.next_attempt_at, o.c.id).limit(limit)
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
@@ -193,11 +307,21 @@ class OutboxWorker(BackgroundWorker):
                         state="sending",
                         attempts=o.c.attempts + 1,
                         lease_until=now + timedelta(seconds=self.cfg.lease_seconds),
+                        lease_owner=str(self.owner),
                         updated_at=now,
                     )
                 )
             return [
-                _Job(r.id, r.message_id, r.integration_id, r.idempotency_key, r.attempts + 1) for r in rows
+                _Job(
+                    r.id,
+                    r.message_id,
+                    r.integration_id,
+                    r.idempotency_key,
+                    r.attempts + 1,
+                    dict(r.progress or {}),
+                    r.retry_from or r.created_at,
+                )
+                for r in rows
             ]
 
         return await retry_on_conflict(claim_batch)
@@ -230,12 +354,26 @@ class OutboxWorker(BackgroundWorker):
             contacts = (await conn.execute(contact_query.order_by(ct.c.scope.desc(), ct.c.id))).all()
             last_inbound = (
                 await conn.execute(
-                    select(m.c.meta)
+                    select(m.c.id, m.c.meta)
                     .where(m.c.chat_id == row.chat_id, m.c.direction == "inbound")
                     .order_by(m.c.id.desc())
                     .limit(1)
                 )
-            ).scalar()
+            ).first()
+            earlier_answer = None  # an outbound message between that inbound one and this one
+            if last_inbound is not None:
+                earlier_answer = (
+                    await conn.execute(
+                        select(m.c.id)
+                        .where(
+                            m.c.chat_id == row.chat_id,
+                            m.c.direction == "outbound",
+                            m.c.id > last_inbound.id,
+                            m.c.id < row.id,
+                        )
+                        .limit(1)
+                    )
+                ).first()
             files = (
                 await conn.execute(
                     select(s.attachments)
@@ -281,10 +419,28 @@ class OutboxWorker(BackgroundWorker):
                 )
                 for f in files
             ],
-            reply_context=dict(last_inbound or {}),
+            reply_context=dict((last_inbound.meta if last_inbound else None) or {}),
+            first_answer=earlier_answer is None,
             attempt=job.attempts,
             author_kind=row.author_kind,
+            progress=job.progress,
+            save_progress=lambda progress: self._save_progress(job, progress),
         )
+
+    async def _save_progress(self, job: _Job, progress: Mapping[str, Any]) -> None:
+        o = s.outbox
+
+        async def record() -> int:
+            async with self.db.write() as conn:
+                result = await conn.execute(
+                    update(o)
+                    .where(o.c.id == job.id, o.c.state == "sending", o.c.lease_owner == str(self.owner))
+                    .values(progress=dict(progress), updated_at=utcnow())
+                )
+                return int(result.rowcount)
+
+        if await retry_on_conflict(record) != 1:
+            raise _LeaseLost(f"the lease of message {job.message_id} was taken over")
 
     async def _deliver(self, job: _Job) -> None:
         bound = self.registry.by_id(job.integration_id)
@@ -298,6 +454,9 @@ class OutboxWorker(BackgroundWorker):
             )
             if not isinstance(result, DeliveryResult):
                 raise TypeError(f"bridgekit_deliver returned {type(result).__name__}, not DeliveryResult")
+        except _LeaseLost as exc:
+            log.warning("delivery attempt abandoned: %s", exc)
+            return
         except PermanentDeliveryError as exc:
             await self._fail(job, exc.reason, permanent=True)
             return
@@ -338,7 +497,7 @@ class OutboxWorker(BackgroundWorker):
                 await conn.execute(
                     update(s.outbox)
                     .where(s.outbox.c.id == job.id)
-                    .values(state="sent", lease_until=None, last_error=None, updated_at=now)
+                    .values(state="sent", lease_until=None, lease_owner=None, last_error=None, updated_at=now)
                 )
                 await conn.execute(
                     update(s.messages)
@@ -403,7 +562,10 @@ class OutboxWorker(BackgroundWorker):
     ) -> None:
         reason = redact(reason)  # stored, shown to every manager and logged: no secrets (issue 12)
         now = utcnow()
-        final = permanent or job.attempts >= self.cfg.max_attempts
+        delay = backoff(job.attempts, self.cfg, retry_after)
+        next_attempt_at = now + timedelta(seconds=delay)
+        # Past the budget: the next attempt would come too late to be worth waiting for.
+        final = permanent or next_attempt_at > job.retry_from + timedelta(seconds=self.cfg.retry_for)
 
         async def record_failure() -> None:
             async with self.db.write() as conn:
@@ -411,7 +573,13 @@ class OutboxWorker(BackgroundWorker):
                     await conn.execute(
                         update(s.outbox)
                         .where(s.outbox.c.id == job.id)
-                        .values(state="failed", lease_until=None, last_error=reason, updated_at=now)
+                        .values(
+                            state="failed",
+                            lease_until=None,
+                            lease_owner=None,
+                            last_error=reason,
+                            updated_at=now,
+                        )
                     )
                     await conn.execute(
                         update(s.messages)
@@ -419,15 +587,15 @@ class OutboxWorker(BackgroundWorker):
                         .values(delivery_status=DeliveryStatus.FAILED.value, delivery_error=reason)
                     )
                 else:
-                    delay = backoff(job.attempts, self.cfg, retry_after)
                     await conn.execute(
                         update(s.outbox)
                         .where(s.outbox.c.id == job.id)
                         .values(
                             state="pending",
                             lease_until=None,
+                            lease_owner=None,
                             last_error=reason,
-                            next_attempt_at=now + timedelta(seconds=delay),
+                            next_attempt_at=next_attempt_at,
                             updated_at=now,
                         )
                     )

@@ -317,7 +317,15 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime, nullable=False),
     Column("lease_until", DateTime),
+    # Who holds the lease (``host boot-id pid instance``): a restarted server reclaims the
+    # leases of its own dead predecessor at once instead of waiting for them to expire.
+    Column("lease_owner", String(200)),
     Column("last_error", Text),
+    # What the plugin recorded before a network call (``OutboundMessage.progress``), so the
+    # next attempt knows what an interrupted one may have sent.
+    Column("progress", JSON, nullable=False, default=dict),
+    # Start of the retry budget (``outbox.retry_for``): the first enqueue or the last manual retry.
+    Column("retry_from", DateTime),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index(None, "state", "next_attempt_at"),

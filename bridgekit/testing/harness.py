@@ -22,7 +22,7 @@ from bridgekit.plugins import PluginHost
 from bridgekit.web.app import create_app
 
 # Fast retries and polling so tests observe retries in well under a second.
-TEST_OUTBOX = OutboxConfig(max_attempts=5, base_delay=0.05, max_delay=0.5, poll_interval=0.1, lease_seconds=5)
+TEST_OUTBOX = OutboxConfig(retry_for=2.0, base_delay=0.05, max_delay=0.5, poll_interval=0.1, lease_seconds=5)
 
 
 class RunningBridge:

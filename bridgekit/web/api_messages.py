@@ -6,6 +6,7 @@ customer link (``customer_link``) routes, so the app registers this area with on
 * ``GET  /api/v1/chats/{id}/messages``   the chat's messages, keyset-paged (``before``, ``limit``)
 * ``POST /api/v1/chats/{id}/messages``   a reply or a note: JSON, or multipart/form-data with a
   ``payload`` JSON part and up to 10 files streamed to disk
+* ``POST /api/v1/messages/{id}/retry``   send a failed reply again (its author or an operator)
 * ``GET  /api/v1/attachments/{id}``      download one attachment
 * ``GET  /api/v1/chats/{id}/links``      the manager link and the customer link
 * ``POST /api/v1/chats/{id}/links/rotate`` a new customer link (the old one stops working;
@@ -24,7 +25,9 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.customer_links import LinkError, customer_token, link_key
+from bridgekit.core.events import Event
 from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
+from bridgekit.core.outbox import delivery_states, retry_failed
 from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
@@ -39,7 +42,9 @@ DEFAULT_PAGE = 200
 MAX_PAGE = 1000
 
 
-def message_json(row: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
+def message_json(
+    row: Any, files: list[dict[str, Any]], delivery: dict[str, Any] | None = None
+) -> dict[str, Any]:
     meta = row.meta or {}
     kind = {"outbound": "reply", "note": "note"}.get(row.direction, "customer")
     return {
@@ -53,6 +58,9 @@ def message_json(row: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
         "automated": row.automated,
         "delivery_status": row.delivery_status,
         "delivery_error": row.delivery_error,
+        "delivery": None
+        if delivery is None
+        else {**delivery, "next_attempt_at": iso(delivery["next_attempt_at"])},
         "provider_message_id": row.provider_message_id,
         "attachments": files,
         "dropped_attachments": meta.get("dropped_attachments", []),
@@ -80,6 +88,7 @@ async def list_messages(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
     async with bridge.db.read() as conn:
         rows, files = await message_page(conn, chat.id, before=before, limit=limit)
+        deliveries = await delivery_states(conn, [r.id for r in rows if r.direction == "outbound"])
     by_message = {
         message_id: [
             {"id": f.id, "filename": f.filename, "content_type": f.content_type, "size": f.size}
@@ -87,7 +96,7 @@ async def list_messages(request: web.Request) -> web.Response:
         ]
         for message_id, found in files.items()
     }
-    return json_response([message_json(r, by_message.get(r.id, [])) for r in rows])
+    return json_response([message_json(r, by_message.get(r.id, []), deliveries.get(r.id)) for r in rows])
 
 
 @routes.post("/api/v1/chats/{chat_id}/messages")
@@ -148,6 +157,37 @@ async def _write(
             )
     except MessageError as exc:
         raise error(400, str(exc)) from None
+
+
+@routes.post("/api/v1/messages/{message_id}/retry")
+async def retry_message(request: web.Request) -> web.Response:
+    """Queue a failed reply again with the same idempotency key (its author or an operator)."""
+    bridge: Bridge = request.app[BRIDGE]
+    message_id = int_id(request, "message_id", "message")
+    manager = current_manager(request)
+    m = s.messages
+    async with bridge.db.write() as conn:
+        row = (
+            await conn.execute(
+                select(m.c.chat_id, m.c.direction, m.c.author_kind, m.c.author_id, m.c.delivery_status).where(
+                    m.c.id == message_id
+                )
+            )
+        ).first()
+        if row is None or row.direction != "outbound":
+            raise error(404, "no such reply")
+        if not manager.operator and (row.author_kind, row.author_id) != ("manager", manager.id):
+            raise error(403, "only the reply's author or an operator can retry it")
+        if not await retry_failed(conn, message_id):
+            raise error(409, f"only a failed reply can be retried; this one is {row.delivery_status}")
+    bridge.events.publish(
+        Event(
+            "message.updated",
+            {"chat_id": row.chat_id, "message_id": message_id, "delivery_status": "pending"},
+        )
+    )
+    bridge.wake_outbox()
+    return json_response({"id": message_id, "delivery_status": "pending"}, status=202)
 
 
 @routes.get("/api/v1/attachments/{attachment_id}")

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,31 @@ from tests.support.sandbox import SandboxProvider
 pytestmark = pytest.mark.slow
 
 
-def write_config(tmp_path: Path, db_url: str, port: int, sandbox_url: str) -> Path:
+def operator_token(config: Path) -> str:
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bridgekit.cli",
+            "managers",
+            "create",
+            "Operator",
+            "--operator",
+            "--config",
+            str(config),
+        ],
+        cwd=config.parent,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return re.search(r"(bk_\S+)", created.stdout).group(1)  # type: ignore[union-attr]
+
+
+def write_config(
+    tmp_path: Path, db_url: str, port: int, sandbox_url: str, lease: str = "lease_seconds = 2"
+) -> Path:
     path = tmp_path / "bridgekit.toml"
     path.write_text(
         f"""
@@ -36,7 +61,7 @@ modules = ["tests.support.testchannel:plugin", "tests.support.bots:echo_bot"]
 base_delay = 0.05
 max_delay = 0.5
 poll_interval = 0.1
-lease_seconds = 2
+{lease}
 [integrations.acme]
 channel = "testchat"
 settings = {{ api_base = "{sandbox_url}" }}
@@ -91,25 +116,7 @@ async def test_sigkill_between_acknowledgement_and_delivery_loses_nothing_and_se
 ) -> None:
     port = free_port()
     config = write_config(tmp_path, db_url, port, sandbox_url)
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bridgekit.cli",
-            "managers",
-            "create",
-            "Operator",
-            "--operator",
-            "--config",
-            str(config),
-        ],
-        cwd=tmp_path,
-        env=env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    token = re.search(r"(bk_\S+)", created.stdout).group(1)  # type: ignore[union-attr]
+    token = operator_token(config)
 
     sandbox.delay = 30  # the provider hangs: sends are in flight when the process dies
     first = Server(config, port)
@@ -151,4 +158,44 @@ async def test_sigkill_between_acknowledgement_and_delivery_loses_nothing_and_se
 
         async with session.get(f"{base}/metrics") as resp:
             assert resp.status == 200
+    second.kill()
+
+
+async def test_a_restarted_server_resumes_sends_killed_mid_flight_without_waiting_out_the_lease(
+    tmp_path: Path, db_url: str, sandbox: SandboxProvider, sandbox_url: str, servers: list[Server]
+) -> None:
+    """With the default 120 s lease, the restarted server reclaims its dead predecessor's
+    leases at start: the reply killed mid-send is delivered within seconds, once."""
+    port = free_port()
+    config = write_config(tmp_path, db_url, port, sandbox_url, lease="")
+    token = operator_token(config)
+    sandbox.delay = 30  # the provider hangs: the reply is in flight when the process dies
+    first = Server(config, port)
+    servers.append(first)
+    await first.start()
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        body, headers = signed({"id": "ev-1", "user": "u-1", "text": "question"})
+        async with session.post(f"{base}/hooks/acme", data=body, headers=headers) as resp:
+            assert resp.status == 200
+        for _ in range(200):  # the echo bot's answer is in flight
+            if sandbox.calls:
+                break
+            await asyncio.sleep(0.05)
+        assert sandbox.calls, "nothing was in flight before the kill"
+        first.kill()
+
+        sandbox.delay = 0
+        restarted_at = time.monotonic()
+        second = Server(config, port)
+        servers.append(second)
+        await second.start()
+        for _ in range(1200):
+            if sandbox.accepted:
+                break
+            await asyncio.sleep(0.05)
+        assert sandbox.texts == ["echo: question"]
+        assert time.monotonic() - restarted_at < 20  # not the 120 s lease
+        await asyncio.sleep(0.5)
+        assert sandbox.texts == ["echo: question"]
     second.kill()

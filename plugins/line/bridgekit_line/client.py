@@ -36,7 +36,12 @@ SessionGetter = Callable[[], Awaitable[aiohttp.ClientSession]]
 
 
 class InvalidReplyToken(Exception):
-    """The reply token was expired or used already; nothing was sent, so push instead."""
+    """LINE refused the reply token: expired *or* used already (LINE gives one answer for
+    both). Nothing was sent by this call."""
+
+
+class NotSent(TransientDeliveryError):
+    """The connection to LINE failed before the request was sent: certainly not delivered."""
 
 
 class ContentUnavailable(Exception):
@@ -144,6 +149,8 @@ class LineClient:
                 return resp.status, body, resp.headers
         except TimeoutError as exc:
             raise TransientDeliveryError(f"LINE API timed out after {seconds:g} s ({method} {url})") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise NotSent(f"LINE API unreachable: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise TransientDeliveryError(f"LINE API unreachable: {exc}") from exc
 
@@ -151,7 +158,7 @@ class LineClient:
         self, settings: LineSettings, token: str, reply_token: str, messages: Sequence[Mapping[str, Any]]
     ) -> SendResult:
         """Answer through the free reply API. Raises :class:`InvalidReplyToken` when LINE
-        says the token is expired or used, so the caller can push instead."""
+        says the token is expired or used."""
         status, body, headers = await self._request(
             "POST",
             f"{settings.api_base}/v2/bot/message/reply",

@@ -8,7 +8,10 @@ customer`` names the sender through the profile API (cached, never fatal).
 Outbound: ``bridgekit_deliver`` answers through the free reply API while the customer's
 reply token is fresh and unused, and through the push API otherwise, with an
 ``X-Line-Retry-Key`` derived from the message's idempotency key so a retry is never a
-second message. LINE sends are not billed in PU (``bridgekit_bill`` returns ``None``).
+second message. A reply call carries no retry key, so the token is recorded durably
+(``save_progress``) before it is used: an attempt whose outcome is unknown (timeout, crash)
+is retried with the *same* token, never as a push (see :meth:`LinePlugin._retry_reply`).
+LINE sends are not billed in PU (``bridgekit_bill`` returns ``None``).
 """
 
 from __future__ import annotations
@@ -44,9 +47,9 @@ from bridgekit.model import (
 )
 from bridgekit_line import events as ev
 from bridgekit_line.cache import TTLCache
-from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, SendResult
+from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, NotSent, SendResult
 from bridgekit_line.outbound import batches, build_messages, retry_key
-from bridgekit_line.settings import LineSettings, secret
+from bridgekit_line.settings import REPLY_TOKEN_DOCUMENTED_VALIDITY, LineSettings, secret
 from bridgekit_line.signature import SIGNATURE_HEADER, verify
 
 log = logging.getLogger("bridgekit.line")
@@ -63,8 +66,6 @@ CHANNEL = ChannelSpec(
     mark="LINE",
 )
 
-#: How many used reply tokens to remember (a token is useless after a minute anyway).
-_USED_TOKENS_MAX = 10_000
 _PROFILE_CACHE_MAX = 10_000
 #: A failed or empty profile look-up is retried after this long, not on every message.
 _PROFILE_NEGATIVE_TTL = 60.0
@@ -90,7 +91,6 @@ class LinePlugin:
         self._session: aiohttp.ClientSession | None = None
         self.client = LineClient(self._get_session)
         self._profiles: TTLCache[tuple[str, str], CustomerProfile] = TTLCache(_PROFILE_CACHE_MAX, 3600.0)
-        self._used_reply_tokens: TTLCache[str, bool] = TTLCache(_USED_TOKENS_MAX, 120.0)
 
     async def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -222,29 +222,72 @@ class LinePlugin:
             return None
         if calls != 1 or message.attempt != 1 or ctx.get("is_redelivery"):
             # Reply calls carry no retry key: a retried or multi-call send pushes instead, so
-            # every part of it is covered by X-Line-Retry-Key and can never go out twice.
+            # every part of it is covered by X-Line-Retry-Key and can never go out twice (an
+            # interrupted reply is retried by _retry_reply, with its recorded token).
             return None
         if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
             return None
         if self._clock() - timestamp / 1000 > settings.reply_token_max_age:
             return None
-        if token in self._used_reply_tokens:
-            return None  # a reply token works once
+        if not message.first_answer:
+            return None  # a reply token works once, and an earlier answer to that message has it
         return token
+
+    async def _retry_reply(
+        self, settings: LineSettings, token: str, message: OutboundMessage, calls: list[list[dict[str, Any]]]
+    ) -> SendResult | None:
+        """Retry a reply whose earlier attempt has an unknown outcome, with the same token.
+
+        LINE answers "Invalid reply token" both for a used and for an expired token. While
+        the token is surely unexpired (younger than LINE's documented minute, counted from
+        the event's timestamp, which precedes its issue) that answer means the earlier
+        attempt used it: delivered, ``None`` is returned. Later nobody can tell, and pushing
+        could send the message twice, so the send fails with a reason saying so.
+        """
+        reply_token = str(message.progress["reply_token"])
+        issued = message.progress.get("event_timestamp")
+        try:
+            return await self.client.reply(settings, token, reply_token, calls[0])
+        except InvalidReplyToken:
+            age = self._clock() - issued / 1000 if isinstance(issued, int | float) else None
+            if age is not None and age < REPLY_TOKEN_DOCUMENTED_VALIDITY:
+                return None
+            raise PermanentDeliveryError(
+                "LINE reply: an earlier attempt may have delivered this message with the reply "
+                "token, which has expired since, so LINE cannot tell whether it did; not pushed "
+                "to avoid a duplicate. Check the conversation in LINE and retry the message to "
+                "push it."
+            ) from None
 
     @bridgekit.hookimpl
     async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
-        """Reply while the reply token is fresh and unused, push otherwise."""
+        """Reply while the reply token is fresh and unused, push otherwise (exactly once:
+        see the module docstring)."""
         settings = LineSettings.from_integration(integration)
         token = secret(integration, "channel_access_token")
         calls = batches(build_messages(message))
         results: list[SendResult] = []
-        reply_token = self._reply_token(settings, message, len(calls))
+        if message.progress.get("via") == "reply" and len(calls) == 1:
+            resent = await self._retry_reply(settings, token, message, calls)
+            if resent is None:
+                return DeliveryResult(
+                    None, DeliveryStatus.SENT, meta={"via": "reply", "confirmed_by": "reply token used"}
+                )
+            results.append(resent)
+        reply_token = None if results else self._reply_token(settings, message, len(calls))
         if reply_token is not None:
-            self._used_reply_tokens.set(reply_token, True)
+            timestamp = message.reply_context.get("event_timestamp")
+            await message.save_progress(
+                {"via": "reply", "reply_token": reply_token, "event_timestamp": timestamp}
+            )
             try:
                 results.append(await self.client.reply(settings, token, reply_token, calls[0]))
-            except InvalidReplyToken:
+            except (InvalidReplyToken, NotSent) as exc:
+                # Certainly not sent by this call: from now on this message is pushed, with a
+                # retry key that makes every later attempt safe.
+                await message.save_progress({"via": "push"})
+                if isinstance(exc, NotSent):
+                    raise
                 log.info("LINE reply token for message %s was no longer valid; pushing", message.message_id)
         if not results:
             to = message.thread_key or (message.recipient.value if message.recipient.kind == "line" else "")

@@ -108,11 +108,13 @@ async def test_old_reply_token_is_not_used_push_instead(
 async def test_reply_token_is_used_only_once(
     line: LineSandbox, plugin: LinePlugin, integration: Integration
 ) -> None:
-    """Two manager replies to the same customer message: the second one is pushed."""
+    """Two manager replies to the same customer message: the second one is pushed (the
+    outbox tells it an earlier answer exists, durably, so also after a restart)."""
     user = line.add_user("Mina")
     meta = await _inbound_meta(line, plugin, integration, user)
     await plugin.bridgekit_deliver(integration, _outbound(user, "first", context=meta, key="k1"))
-    await plugin.bridgekit_deliver(integration, _outbound(user, "second", context=meta, key="k2"))
+    second = replace(_outbound(user, "second", context=meta, key="k2"), first_answer=False)
+    await plugin.bridgekit_deliver(integration, second)
     assert [(m.via, m.text) for m in line.sent] == [("reply", "first"), ("push", "second")]
     assert len([r for r in line.requests if r.path.endswith("/reply")]) == 1
 
