@@ -11,8 +11,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import web
-
 from bridgekit import __version__
 from bridgekit.config import Config, load_config
 from bridgekit.core.bridge import Bridge, load_plugins
@@ -46,6 +44,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from bridgekit.web.app import create_app
+    from bridgekit.web.server import run
 
     config = _config(args)
     if args.port is not None or args.host is not None:
@@ -63,10 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  listening {config.base_url}  (health: {config.base_url}/health)",
         flush=True,
     )
-    loop = _event_loop()
-    web.run_app(
-        create_app(bridge), host=config.host, port=config.port, print=None, access_log=None, loop=loop
-    )
+    run(create_app(bridge), config, _event_loop())
     return 0
 
 

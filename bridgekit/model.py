@@ -72,6 +72,8 @@ class ChannelSpec:
     ``"new_chat"`` (email, E6) or ``"reopen"`` it. ``contact_kind`` is the kind of shared
     handle the channel reaches people by (``"email"``, ``"phone"``); a manager can start a
     chat with any customer who has one (E10). Channels keyed by their own ids leave it None.
+    ``max_body_bytes`` caps a webhook body (refused with 413 before the plugin sees it); set
+    it near the largest request the provider sends. None: ``[limits] webhook_body_bytes``.
     """
 
     name: str
@@ -81,6 +83,7 @@ class ChannelSpec:
     closed_chat_policy: ClosedChatPolicy = "reopen"
     mark: str = ""
     contact_kind: str | None = None
+    max_body_bytes: int | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:

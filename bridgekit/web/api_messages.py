@@ -26,6 +26,7 @@ from bridgekit.core.customer_links import LinkError, customer_token, link_key
 from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
 from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
+from bridgekit.web.bodies import refuse_by_length
 from bridgekit.web.common import iso
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, load_chat, query_int
@@ -88,12 +89,14 @@ async def create_message(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await load_chat(bridge, request)
     if request.content_type == "multipart/form-data":
+        max_total = bridge.config.limits.upload_request_bytes
+        refuse_by_length(request, max_total)  # before a byte is staged
         try:
             reader = await request.multipart()
         except ValueError as exc:  # no or a bad boundary parameter
             raise error(400, f"the multipart body is malformed: {exc}") from None
         try:
-            async with receive_upload(reader, bridge.data_dir) as upload:
+            async with receive_upload(reader, bridge.data_dir, max_total_bytes=max_total) as upload:
                 if upload.payload is None:
                     raise error(400, "a multipart message needs a 'payload' part holding the JSON body")
                 draft = _draft(upload.payload)

@@ -12,6 +12,7 @@ from bridgekit.core.bridge import Bridge
 from bridgekit.web import api, api_chats, api_messages, api_notifications, api_realtime, api_views
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
+from bridgekit.web.rate_limits import RATE_LIMITS, RateLimits
 
 
 async def health(request: web.Request) -> web.Response:
@@ -44,6 +45,7 @@ async def create_app(bridge: Bridge) -> web.Application:
     """Build the app (plugin routes included); the bridge starts and stops with it."""
     app = web.Application(client_max_size=bridge.config.max_body_bytes)
     app[BRIDGE] = bridge
+    app[RATE_LIMITS] = RateLimits(bridge.config.limits)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await bridge.start()
