@@ -60,6 +60,9 @@ CHANNEL = ChannelSpec(
     capabilities=Capabilities(reports_reads=False, supports_images=True),
     closed_chat_policy="reopen",
     mark="LINE",
+    # A webhook carries event JSON only (media is fetched by id; a text is at most 5,000
+    # characters); LINE documents no maximum, and a few events fit in far less than this.
+    max_body_bytes=1024 * 1024,
 )
 
 #: How many used reply tokens to remember (a token is useless after a minute anyway).
