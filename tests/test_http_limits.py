@@ -17,9 +17,10 @@ import aiohttp
 import pytest
 from aiohttp.payload import AsyncIterablePayload
 
-from bridgekit.config import Config, LimitsConfig
+from bridgekit.config import Config, LimitsConfig, parse_config
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.exceptions import ConfigError
 from bridgekit.plugins import PluginHost
 from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge
 from bridgekit.web.app import create_app
@@ -412,3 +413,19 @@ async def test_bridgekit_serve_applies_the_configured_limits(tmp_path: Path) -> 
     finally:
         proc.terminate()
         assert proc.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize(
+    ("limits_table", "message"),
+    [
+        ({"customer_posts": "lots"}, r'limits.customer_posts must be a rate like "30/minute"'),
+        ({"body_timeout": 0}, "limits.body_timeout must be a positive number of seconds"),
+        ({"connections_per_address": 0}, "limits.connections_per_address must be at least 1"),
+        ({"connections_per_adress": 10}, "connections_per_adress"),  # a typo is named, not ignored
+    ],
+)
+def test_a_wrong_limits_table_is_a_clear_configuration_error(
+    limits_table: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"limits": limits_table}, env={})
