@@ -49,6 +49,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from bridgekit.web.app import create_app
+    from bridgekit.web.server import run
 
     config = _config(args)
     if args.port is not None or args.host is not None:
@@ -79,8 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app.on_startup.append(announce)
         return app
 
-    loop = _event_loop()
-    web.run_app(app_with_banner(), host=config.host, port=config.port, print=None, access_log=None, loop=loop)
+    run(app_with_banner(), config, _event_loop())
     return 0
 
 

@@ -53,6 +53,24 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """``[limits]``: what one client may cost the server before it is authenticated.
+
+    Addresses are the TCP peer's: behind a reverse proxy every client shares the proxy's
+    address, so raise ``connections_per_address`` there and limit per client in the proxy.
+    """
+
+    webhook_body_bytes: int = 1024 * 1024  # channels that declare no max_body_bytes
+    upload_request_bytes: int = 1024**3 + 2 * 1024 * 1024  # one file of 1 GiB plus its payload
+    header_timeout: float = 10.0  # from connect until the first request's headers are in
+    keepalive_timeout: float = 75.0  # idle between requests (and headers of a later one)
+    body_timeout: float = 15.0  # a webhook or JSON body must arrive whole within this
+    connections_per_address: int = 64
+    link_failures: str = "20/10minutes"  # wrong customer-link tokens per address
+    customer_posts: str = "30/minute"  # messages and form answers per customer link
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     database_url: str = f"sqlite+aiosqlite:///{DEFAULT_DB_FILE}"
     host: str = "127.0.0.1"
@@ -67,6 +85,7 @@ class Config:
     max_body_bytes: int = 32 * 1024 * 1024
     media_url_ttl: int = 3600
     metrics_token: str | None = None  # a bearer token for /metrics and /health's details
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     source: Path | None = None
     # BRIDGEKIT_SECRET_KEY then BRIDGEKIT_SECRET_KEY_OLD; empty: the key file in data_dir
     secret_keys: tuple[str, ...] = ()
@@ -102,7 +121,7 @@ def parse_config(
     """Build a :class:`Config` from parsed TOML (tested without touching the filesystem)."""
     env = os.environ if env is None else env
     base = source.parent if source else Path.cwd()
-    known = {"database", "server", "plugins", "integrations", "outbox", "data_dir"}
+    known = {"database", "server", "plugins", "integrations", "outbox", "limits", "data_dir"}
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(unknown))}")
@@ -169,6 +188,8 @@ def parse_config(
     except TypeError as exc:
         raise ConfigError(f"outbox: {exc}") from exc
 
+    limits = _limits(_table(data, "limits", ""))
+
     data_dir = Path(_typed(data.get("data_dir", "bridgekit-data"), str, "data_dir"))
     if not data_dir.is_absolute():
         data_dir = base / data_dir
@@ -191,9 +212,31 @@ def parse_config(
         max_body_bytes=max_body,
         media_url_ttl=media_url_ttl,
         metrics_token=metrics_token or None,
+        limits=limits,
         source=source,
         secret_keys=tuple(key.strip() for key in secret_keys if key.strip()),
     )
+
+
+def _limits(data: Mapping[str, Any]) -> LimitsConfig:
+    from limits import parse  # the rate notation ("30/minute") is the limits package's
+
+    try:
+        limits = LimitsConfig(**data)
+    except TypeError as exc:
+        raise ConfigError(f"limits: {exc}") from exc
+    for name in ("webhook_body_bytes", "upload_request_bytes", "connections_per_address"):
+        if _typed(getattr(limits, name), int, f"limits.{name}") < 1:
+            raise ConfigError(f"limits.{name} must be at least 1")
+    for name in ("header_timeout", "keepalive_timeout", "body_timeout"):
+        if _typed(getattr(limits, name), (int, float), f"limits.{name}") <= 0:
+            raise ConfigError(f"limits.{name} must be a positive number of seconds")
+    for name in ("link_failures", "customer_posts"):
+        try:
+            parse(_typed(getattr(limits, name), str, f"limits.{name}"))
+        except ValueError:
+            raise ConfigError(f'limits.{name} must be a rate like "30/minute"') from None
+    return limits
 
 
 def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> Config:

@@ -77,6 +77,8 @@ class ChannelSpec:
     for a known customer (E10) goes to their handle of that kind. Channels keyed by their own
     ids leave it None. Which contacts a manager may start a chat with at all is
     ``capabilities.start_chat_with``.
+    ``max_body_bytes`` caps a webhook body (refused with 413 before the plugin sees it); set
+    it near the largest request the provider sends. None: ``[limits] webhook_body_bytes``.
     """
 
     name: str
@@ -86,6 +88,7 @@ class ChannelSpec:
     closed_chat_policy: ClosedChatPolicy = "reopen"
     mark: str = ""
     contact_kind: str | None = None
+    max_body_bytes: int | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:

@@ -130,8 +130,11 @@ def clean_filename(name: str | None) -> str:
 
 
 @contextlib.asynccontextmanager
-async def receive_upload(reader: MultipartReader, data_dir: Path) -> AsyncIterator[Upload]:
-    """Read a whole multipart message (payload part + up to ``MAX_FILES`` file parts).
+async def receive_upload(
+    reader: MultipartReader, data_dir: Path, *, max_total_bytes: int
+) -> AsyncIterator[Upload]:
+    """Read a whole multipart message (payload part + up to ``MAX_FILES`` file parts, their
+    sizes together at most ``max_total_bytes``).
 
     Raises :class:`UploadError` for anything refused. Inside the ``async with`` block the
     caller validates ``upload.payload`` and calls ``await upload.keep()``; leaving the block
@@ -143,7 +146,7 @@ async def receive_upload(reader: MultipartReader, data_dir: Path) -> AsyncIterat
         try:
             async with asyncio.timeout(UPLOAD_TIMEOUT_SECONDS):
                 await asyncio.to_thread(_prepare, incoming)
-                await _read_parts(reader, upload, incoming)
+                await _read_parts(reader, upload, incoming, max_total_bytes)
         except (ConnectionError, ClientPayloadError):
             raise UploadError(400, "the upload was interrupted before it was complete") from None
         except (ValueError, HttpProcessingError) as exc:
@@ -158,7 +161,7 @@ async def receive_upload(reader: MultipartReader, data_dir: Path) -> AsyncIterat
             await asyncio.to_thread(upload.discard)
 
 
-async def _read_parts(reader: MultipartReader, upload: Upload, incoming: Path) -> None:
+async def _read_parts(reader: MultipartReader, upload: Upload, incoming: Path, max_total: int) -> None:
     while True:
         part = await reader.next()
         if part is None:
@@ -172,7 +175,7 @@ async def _read_parts(reader: MultipartReader, upload: Upload, incoming: Path) -
         elif part.filename is not None:
             if upload.file_count >= MAX_FILES:
                 raise UploadError(400, f"at most {MAX_FILES} files can be attached to one message")
-            await _stage_file(part, upload, incoming)
+            await _stage_file(part, upload, incoming, max_total)
         elif part.name is None:
             raise UploadError(400, "the multipart body is malformed: a part has no name")
         else:
@@ -194,19 +197,22 @@ async def _read_payload(part: BodyPartReader) -> dict[str, Any]:
     return payload
 
 
-async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path) -> None:
+async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path, max_total: int) -> None:
     filename = clean_filename(part.filename)
     content_type = part.headers.get(hdrs.CONTENT_TYPE, DEFAULT_CONTENT_TYPE).strip() or DEFAULT_CONTENT_TYPE
     staged = _Staged(filename, content_type[:200], incoming / f"{uuid.uuid4().hex}.part")
     # Registered before the first byte so a failure at any point removes the partial file.
     upload.staged.append(staged)
     hasher = hashlib.sha256()
+    earlier = sum(item.size for item in upload.staged)
     fh = await _in_thread(create_private_file, staged.temp)  # 0600, like every stored file
     try:
         while chunk := await part.read_chunk(CHUNK_BYTES):
             staged.size += len(chunk)
             if staged.size > MAX_FILE_BYTES:
                 raise UploadError(413, f"{filename} is larger than the limit of {_human(MAX_FILE_BYTES)}")
+            if earlier + staged.size > max_total:
+                raise UploadError(413, f"the files together are larger than the limit of {_human(max_total)}")
             await _in_thread(_write_chunk, fh, hasher, chunk)
         await _in_thread(_sync, fh)
     finally:

@@ -18,7 +18,9 @@ from bridgekit.core.db import retry_on_conflict
 from bridgekit.core.managers import authenticate
 from bridgekit.exceptions import UnknownIntegration
 from bridgekit.web.auth import bearer_token
+from bridgekit.web.body_limits import buffer_body
 from bridgekit.web.common import api_error, json_object
+from bridgekit.web.customer_link import admit
 from bridgekit.web.downloads import bytes_response
 from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.jsonio import json_response
@@ -58,12 +60,14 @@ async def conflict_retry_middleware(request: web.Request, handler: Any) -> web.S
     if not request.path.startswith(API_PREFIXES) or request.content_type.startswith("multipart/"):
         response: web.StreamResponse = await handler(request)
         return response
-    await request.read()  # buffered: a retried handler reads the same body again
+    await buffer_body(request)  # a retried handler reads the same body again
     result: web.StreamResponse = await retry_on_conflict(lambda: handler(request))
     return result
 
 
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path.startswith("/c/"):
+        await admit(request)  # the link's token, before its body is read
     if not request.path.startswith("/api/") or request.path in PUBLIC_API_PATHS:
         response: web.StreamResponse = await handler(request)
         return response

@@ -31,6 +31,7 @@ from bridgekit.core.outbox import delivery_states, retry_failed
 from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
+from bridgekit.web.body_limits import refuse_by_length
 from bridgekit.web.common import iso, refuse_unknown_keys
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
@@ -105,12 +106,14 @@ async def create_message(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await load_chat(bridge, request)
     if request.content_type == "multipart/form-data":
+        max_total = bridge.config.limits.upload_request_bytes
+        refuse_by_length(request, max_total)  # before a byte is staged
         try:
             reader = await request.multipart()
         except ValueError as exc:  # no or a bad boundary parameter
             raise error(400, f"the multipart body is malformed: {exc}") from None
         try:
-            async with receive_upload(reader, bridge.data_dir) as upload:
+            async with receive_upload(reader, bridge.data_dir, max_total_bytes=max_total) as upload:
                 if upload.payload is None:
                     raise error(400, "a multipart message needs a 'payload' part holding the JSON body")
                 refuse_unknown_keys(request, upload.payload)

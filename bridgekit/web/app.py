@@ -12,12 +12,14 @@ from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.ops import health, metrics
+from bridgekit.web.rate_limits import RATE_LIMITS, RateLimits
 
 
 async def create_app(bridge: Bridge) -> web.Application:
     """Build the app (plugin routes included); the bridge starts and stops with it."""
     app = web.Application(client_max_size=bridge.config.max_body_bytes)
     app[BRIDGE] = bridge
+    app[RATE_LIMITS] = RateLimits(bridge.config.limits)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await bridge.start()

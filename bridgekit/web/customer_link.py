@@ -33,6 +33,7 @@ from bridgekit.core.storable import storable
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, query_int
+from bridgekit.web.rate_limits import RATE_LIMITS
 
 routes = web.RouteTableDef()
 
@@ -51,6 +52,22 @@ async def _chat(request: web.Request) -> Any:
     if chat is None:
         raise error(404, "this link is not valid")
     return chat
+
+
+async def admit(request: web.Request) -> None:
+    """Run by ``api.guarded`` before any body is read: the token must open a chat (404), from
+    an address that has not guessed wrong too often (429); a post counts against its chat's
+    rate (429). Behind a proxy the address is the proxy's."""
+    limits = request.app[RATE_LIMITS]
+    address = request.remote or ""
+    await limits.check(limits.link_failures, "link-failures", address)
+    try:
+        chat = await _chat(request)
+    except web.HTTPException:
+        await limits.spend(limits.link_failures, "link-failures", address)
+        raise
+    if request.method == "POST":
+        await limits.spend(limits.customer_posts, "customer-posts", str(chat.id))
 
 
 @routes.get("/c/{token}")

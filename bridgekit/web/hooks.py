@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.clock import utcnow
+from bridgekit.exceptions import UnknownIntegration
 from bridgekit.model import RawDelivery
+from bridgekit.web.body_limits import read_body
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
+
+log = logging.getLogger(__name__)
 
 
 async def handle_hook(request: web.Request) -> web.StreamResponse:
     bridge: Bridge = request.app[BRIDGE]
-    body = await request.read()
+    integration = request.match_info["integration"]
+    try:
+        spec = bridge.registry.get(integration).channel.spec
+    except UnknownIntegration:  # answered 404 by ingest below; its body is worth no more
+        spec = None
+    limit = (spec.max_body_bytes if spec else None) or bridge.config.limits.webhook_body_bytes
+    try:
+        body = await read_body(request, limit)
+    except web.HTTPException as exc:
+        if exc.status == 413 and spec is not None:
+            # Not kept: a body cut short can be neither verified nor replayed; counted instead.
+            bridge.metrics.inc("bridgekit_ingest_total", outcome="too_large", integration=integration)
+            log.warning("webhook for %s refused: its body is over the limit of %d bytes", integration, limit)
+        raise
     delivery = RawDelivery(
-        integration=request.match_info["integration"],
+        integration=integration,
         method=request.method,
         path=request.path,
         headers={k.lower(): v for k, v in request.headers.items()},

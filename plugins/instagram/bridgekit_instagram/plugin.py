@@ -81,6 +81,9 @@ SPEC = ChannelSpec(
     ),
     closed_chat_policy="reopen",
     mark="instagram",
+    # Meta batches "a maximum of 1000 updates" per POST; a messaging update (media as URLs)
+    # is a few hundred bytes to ~2 KB, so a full batch stays well under this.
+    max_body_bytes=4 * 1024 * 1024,
 )
 
 _PROFILE_CACHE_MAX = 10_000

@@ -64,6 +64,9 @@ CHANNEL = ChannelSpec(
     capabilities=Capabilities(reports_reads=False, supports_images=True, start_chat_with=(ev.CONTACT_KIND,)),
     closed_chat_policy="reopen",
     mark="LINE",
+    # A webhook carries event JSON only (media is fetched by id; a text is at most 5,000
+    # characters); LINE documents no maximum, and a few events fit in far less than this.
+    max_body_bytes=1024 * 1024,
 )
 
 _PROFILE_CACHE_MAX = 10_000

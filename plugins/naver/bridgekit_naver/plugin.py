@@ -64,6 +64,8 @@ CHANNEL_SPEC = ChannelSpec(
     ),
     closed_chat_policy="reopen",
     mark="N",
+    # TalkTalk posts one event per request (images as URLs); no maximum is documented.
+    max_body_bytes=256 * 1024,
 )
 
 #: Total time for one call to TalkTalk's API.

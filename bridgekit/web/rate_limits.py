@@ -1,0 +1,51 @@
+"""Rate limits answered with 429 and ``Retry-After``: one limiter for every route.
+
+Moving windows kept in memory by the ``limits`` package, per process (a restart forgets
+them). The rates come from ``[limits]`` in the configuration, in its notation (``"30/minute"``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+from aiohttp import web
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from bridgekit.config import LimitsConfig
+
+
+class RateLimits:
+    """The app's limiter (``request.app[RATE_LIMITS]``) and the rates it enforces."""
+
+    def __init__(self, config: LimitsConfig) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.link_failures = parse(config.link_failures)
+        self.customer_posts = parse(config.customer_posts)
+
+    async def check(self, rate: RateLimitItem, *key: str) -> None:
+        """429 when ``key`` has already used all of ``rate``; counts nothing."""
+        if not await self._limiter.test(rate, *key):
+            raise await self._refusal(rate, key)
+
+    async def spend(self, rate: RateLimitItem, *key: str) -> None:
+        """Count one use of ``rate`` by ``key``; 429 when none was left."""
+        if not await self._limiter.hit(rate, *key):
+            raise await self._refusal(rate, key)
+
+    async def _refusal(self, rate: RateLimitItem, key: tuple[str, ...]) -> web.HTTPException:
+        stats = await self._limiter.get_window_stats(rate, *key)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        exc = web.HTTPException(
+            text=json.dumps({"error": f"too many requests; try again in {retry_after} seconds"}),
+            content_type="application/json",
+            headers={"Retry-After": str(retry_after)},
+        )
+        exc.set_status(429)
+        return exc
+
+
+RATE_LIMITS = web.AppKey("rate_limits", RateLimits)
