@@ -72,6 +72,8 @@ class ChannelSpec:
     ``"new_chat"`` (email, E6) or ``"reopen"`` it. ``contact_kind`` is the kind of shared
     handle the channel reaches people by (``"email"``, ``"phone"``); a manager can start a
     chat with any customer who has one (E10). Channels keyed by their own ids leave it None.
+    ``stored_headers`` names (lower-case) the request headers kept in the raw delivery row
+    besides the core's few (content type): signature and provider delivery-id headers.
     """
 
     name: str
@@ -81,6 +83,7 @@ class ChannelSpec:
     closed_chat_policy: ClosedChatPolicy = "reopen"
     mark: str = ""
     contact_kind: str | None = None
+    stored_headers: frozenset[str] = frozenset()
 
     @property
     def sort_key(self) -> tuple[int, str]:

@@ -29,6 +29,7 @@ from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
+from bridgekit.core.raw_store import stored_headers, stored_query
 from bridgekit.core.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.model import (
@@ -316,8 +317,8 @@ def _raw_row(
         "received_at": delivery.received_at or utcnow(),
         "method": delivery.method,
         "path": delivery.path,
-        "headers": dict(delivery.headers),
-        "query": dict(delivery.query),
+        "headers": stored_headers(delivery.headers, bound.channel.spec.stored_headers),
+        "query": stored_query(delivery.query),
         "body": delivery.body,
         "remote": delivery.remote,
         "status": status,
@@ -400,7 +401,10 @@ class _BatchWriter:
         for item in self.batch:  # outputs of an earlier, rolled-back attempt
             item.message_ids, item.chat_ids = [], []
         await self._check_routes()
-        raw_ids = await sql.new_ids("raw_deliveries", len(self.batch))
+        # Before the raw rows: a delivery whose every event is stored already is only counted.
+        originals = await self._drop_duplicates()
+        stored = [i for i in self.batch if i.messages or not i.result.messages]
+        raw_ids = await sql.new_ids("raw_deliveries", len(stored))
         await sql.insert(
             "raw_deliveries",
             RAW_COLUMNS,
@@ -411,19 +415,20 @@ class _BatchWriter:
                     sql.ts(i.delivery.received_at or self.now),
                     i.delivery.method,
                     i.delivery.path,
-                    sql.json(_plain(i.delivery.headers)),
-                    sql.json(_plain(i.delivery.query)),
+                    sql.json(stored_headers(i.delivery.headers, i.bound.channel.spec.stored_headers)),
+                    sql.json(stored_query(i.delivery.query)),
                     i.delivery.body,
                     i.delivery.remote,
                     "accepted",
                 )
-                for raw_id, i in zip(raw_ids, self.batch, strict=True)
+                for raw_id, i in zip(raw_ids, stored, strict=True)
             ],
         )
-        await self._drop_duplicates()
+        if originals:
+            await self._count_duplicates(originals, dict(zip(map(id, stored), raw_ids, strict=True)))
         entries = [
             (item, raw_id, idx)
-            for item, raw_id in zip(self.batch, raw_ids, strict=True)
+            for item, raw_id in zip(stored, raw_ids, strict=True)
             for idx in range(len(item.messages))
         ]
         if entries:
@@ -431,6 +436,23 @@ class _BatchWriter:
             chat_ids = await self._chats(entries, customer_ids, contact_ids)
             await self._messages(entries, chat_ids)
         await self._status_updates()
+
+    async def _count_duplicates(
+        self, originals: list[tuple[_Item, int | _Item | None]], raw_id_of: dict[int, int]
+    ) -> None:
+        """Add one to ``duplicates`` of the raw row each wholly repeated delivery repeats."""
+        counts: Counter[int] = Counter()
+        for item, original in originals:
+            if item.messages or not item.result.messages:
+                continue  # partly new: it has a raw row of its own
+            raw_id = raw_id_of.get(id(original)) if isinstance(original, _Item) else original
+            if raw_id is not None:
+                counts[raw_id] += 1
+        if counts:
+            await self.sql.run_many(
+                "UPDATE raw_deliveries SET duplicates = duplicates + ? WHERE id = ?",
+                [(n, raw_id) for raw_id, n in counts.items()],
+            )
 
     async def _check_routes(self) -> None:
         """Use the routing cache only if nobody but the ingest wrote since its last batch."""
@@ -444,32 +466,40 @@ class _BatchWriter:
             # data_version as it is.
             self.next_token = (version, connections, commits + 1)
 
-    async def _drop_duplicates(self) -> None:
+    async def _drop_duplicates(self) -> list[tuple[_Item, int | _Item | None]]:
+        """Drop events stored already or repeated in this batch. Returns each item that lost
+        one with where its first copy came from: the raw row id of a stored event (None if
+        unknown), or the batch item that carries it."""
         total = sum(len(i.messages) for i in self.batch)
         pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
         if not pairs:
-            return
+            return []
         where, params = grouped_in(("integration_id", "event_id"), pairs)
-        seen = {
-            (r[0], r[1])
+        seen: dict[tuple[int, str], int | _Item | None] = {
+            (r[0], r[1]): r[2]
             for r in await self.sql.all(
-                f"SELECT integration_id, event_id FROM messages WHERE {where}", params
+                f"SELECT integration_id, event_id, raw_delivery_id FROM messages WHERE {where}", params
             )
         }
         if not seen and len(pairs) == total:
-            return  # no redelivery and no repeat inside the batch: the common case
-        claimed: set[tuple[int, str]] = set()
+            return []  # no redelivery and no repeat inside the batch: the common case
+        originals: list[tuple[_Item, int | _Item | None]] = []
         for item in self.batch:
             keep = []
+            original: int | _Item | None = None
             for msg, profile, files in zip(item.messages, item.profiles, item.files, strict=True):
                 key = (item.bound.integration.id, msg.event_id)
-                if key in seen or key in claimed:
+                if key in seen:
+                    original = seen[key]
                     continue
-                claimed.add(key)
+                seen[key] = item  # claimed: a later copy in this batch repeats this item
                 keep.append((msg, profile, files))
+            if len(keep) < len(item.messages):
+                originals.append((item, original))
             item.messages = [k[0] for k in keep]
             item.profiles = [k[1] for k in keep]
             item.files = [k[2] for k in keep]
+        return originals
 
     async def _customers(self, entries: list[tuple[_Item, int, int]]) -> tuple[list[int], list[int]]:
         """Find or create the customer of every entry (E7: join only via a verified handle)."""

@@ -295,6 +295,8 @@ raw_deliveries = Table(
     Column("remote", String(100)),
     Column("status", String(20), nullable=False),
     Column("error", Text),
+    # Redeliveries of this delivery's events: counted here, never stored as rows of their own.
+    Column("duplicates", Integer, nullable=False, server_default="0"),
     # Only the kept ones (malformed, error): accepted deliveries are nearly every row, and
     # indexing them cost the group commit pages and time for no query. A query that wants
     # this index says ``status != 'accepted'`` (SQLite uses a partial index only then).

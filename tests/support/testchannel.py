@@ -48,6 +48,7 @@ class TestChannelPlugin:
     __test__ = False  # a plugin, not a test class
 
     def __init__(self, name: str = CHANNEL, slot: InboxSlot = InboxSlot.OTHER, **spec: Any) -> None:
+        spec.setdefault("stored_headers", frozenset({SIGNATURE_HEADER.lower()}))
         self.spec = ChannelSpec(name=name, title=name.title(), inbox_slot=slot, mark="T", **spec)
         self.session: aiohttp.ClientSession | None = None
 

@@ -81,6 +81,7 @@ SPEC = ChannelSpec(
     ),
     closed_chat_policy="reopen",
     mark="instagram",
+    stored_headers=frozenset({SIGNATURE_HEADER}),
 )
 
 _PROFILE_CACHE_MAX = 10_000

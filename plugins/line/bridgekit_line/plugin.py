@@ -58,6 +58,7 @@ CHANNEL = ChannelSpec(
     # LINE's standard Messaging API does not tell a bot when its messages are read, so the
     # inbox shows "sent" rather than "read" (I19).
     capabilities=Capabilities(reports_reads=False, supports_images=True),
+    stored_headers=frozenset({SIGNATURE_HEADER.lower()}),
     closed_chat_policy="reopen",
     mark="LINE",
 )

@@ -7,6 +7,7 @@ of that reply adds nothing; a wrong token is a 401 that stores nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,9 @@ import aiohttp
 import pytest
 from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox, sample_png
+from sqlalchemy import select
 
+from bridgekit.core import schema as s
 from bridgekit.model import Contact, OutboundAttachment, OutboundMessage
 from bridgekit.testing.harness import RunningBridge
 
@@ -109,6 +112,19 @@ async def test_redelivered_body_is_stored_once(running: RunningBridge, naver: Ta
     assert (await naver.post_webhook(body)).status == 200
     chat = await only_chat(running)
     assert [m["text"] for m in await running.messages(chat["id"])] == ["주문번호 20240501-001"]
+
+
+async def test_the_path_token_is_not_stored_with_the_delivery(
+    running: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    """Issue 12 item 3: the token verifies the delivery in memory; the stored query has it redacted."""
+    assert (await naver.post_webhook(naver.text_event(USER, "배송 언제 되나요?"))).status == 200
+    await only_chat(running)
+    r = s.raw_deliveries
+    async with running.bridge.db.read() as conn:
+        [(query, headers)] = (await conn.execute(select(r.c.query, r.c.headers))).all()
+    assert query == {"token": "[redacted]"}
+    assert TOKEN not in json.dumps(query) + json.dumps(headers)
 
 
 async def test_customer_image_arrives_as_an_attachment(
