@@ -40,6 +40,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
 )
 
+# SQLAlchemy's errors quote the statement's parameters, i.e. customer data, into every log
+# line and stored error they reach.
+ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
+
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN would be
@@ -84,8 +88,12 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.get_driver_name() != "aiosqlite":
                 parsed = parsed.set(drivername="sqlite+aiosqlite")
-            self.writer = create_async_engine(parsed, echo=echo, pool_size=1, max_overflow=0)
-            self.reader = create_async_engine(parsed, echo=echo, pool_size=4, max_overflow=4)
+            self.writer = create_async_engine(
+                parsed, echo=echo, pool_size=1, max_overflow=0, **ENGINE_OPTIONS
+            )
+            self.reader = create_async_engine(
+                parsed, echo=echo, pool_size=4, max_overflow=4, **ENGINE_OPTIONS
+            )
             event.listen(self.writer.sync_engine, "connect", _sqlite_connect_writer)
             event.listen(self.writer.sync_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
             event.listen(self.writer.sync_engine, "commit", lambda _conn: self._checkpoint_soon())
@@ -94,7 +102,9 @@ class Database:
         elif self.dialect == "postgresql":
             if parsed.get_driver_name() != "asyncpg":
                 parsed = parsed.set(drivername="postgresql+asyncpg")
-            self.writer = create_async_engine(parsed, echo=echo, pool_size=10, max_overflow=10)
+            self.writer = create_async_engine(
+                parsed, echo=echo, pool_size=10, max_overflow=10, **ENGINE_OPTIONS
+            )
             self.reader = self.writer
         else:
             raise ConfigError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
@@ -153,7 +163,7 @@ class Database:
     def _run_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
         if self._inline_conn is None:
             sync_url = self.sqlalchemy_url.set(drivername="sqlite+pysqlite")
-            self._inline_engine = create_engine(sync_url, poolclass=NullPool)
+            self._inline_engine = create_engine(sync_url, poolclass=NullPool, **ENGINE_OPTIONS)
             event.listen(self._inline_engine, "connect", _sqlite_connect_writer)
             event.listen(self._inline_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
             self._inline_conn = self._inline_engine.connect()
@@ -181,7 +191,7 @@ class Database:
 
     async def migrate(self) -> None:
         """Apply every pending Alembic migration (idempotent)."""
-        engine = create_async_engine(self.sqlalchemy_url, poolclass=NullPool)
+        engine = create_async_engine(self.sqlalchemy_url, poolclass=NullPool, **ENGINE_OPTIONS)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
             event.listen(engine.sync_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
