@@ -90,13 +90,16 @@ async def test_database_errors_do_not_quote_customer_data(
     async def work(conn: AsyncConnection) -> None:
         await conn.execute(statement)
 
+    async def store() -> None:
+        if path == "write":
+            async with db.write() as conn:
+                await work(conn)
+        else:
+            await db.write_inline(work)
+
     try:
         with pytest.raises(IntegrityError) as failure:
-            if path == "write":
-                async with db.write() as conn:
-                    await work(conn)
-            else:
-                await db.write_inline(work)
+            await store()
         logging.getLogger("bridgekit.test").error("storing failed", exc_info=failure.value)
     finally:
         await db.dispose()
