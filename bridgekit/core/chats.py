@@ -231,7 +231,9 @@ async def raw_delivery(conn: AsyncConnection, message_id: int) -> Any:
     m, r = s.messages, s.raw_deliveries
     return (
         await conn.execute(
-            select(r.c.id, r.c.method, r.c.headers, r.c.body, r.c.received_at, m.c.chat_id)
+            select(
+                r.c.id, r.c.method, r.c.headers, r.c.body, r.c.received_at, m.c.chat_id, m.c.integration_id
+            )
             .join(m, m.c.raw_delivery_id == r.c.id)
             .where(m.c.id == message_id)
         )

@@ -26,9 +26,9 @@ from bridgekit.core.customer_links import LinkError, customer_token, link_key
 from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
 from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
-from bridgekit.web.common import iso
+from bridgekit.web.common import iso, json_object
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, load_chat, query_int
+from bridgekit.web.messages_http import MAX_ID, download, error, int_id, load_chat, query_int
 
 routes = web.RouteTableDef()
 
@@ -102,7 +102,7 @@ async def create_message(request: web.Request) -> web.Response:
         except UploadError as exc:
             raise error(exc.status, str(exc)) from None
     else:
-        posted = await _write(request, bridge, chat, _draft(await json_body(request)), [])
+        posted = await _write(request, bridge, chat, _draft(await json_object(request)), [])
     bridge.events.publish_many(posted.events)
     if posted.kind == "reply":
         bridge.wake_outbox()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.chat_batch import valid_id
+from bridgekit.core.jsontext import parse_json
 
 
 def api_error(status: int, message: str) -> web.HTTPException:
@@ -42,9 +43,9 @@ async def chat_or_404(bridge: Bridge, chat_id: str) -> Any:
 
 async def json_object(request: web.Request) -> dict[str, Any]:
     try:
-        body = await request.json()
-    except ValueError:
-        raise api_error(400, "the body must be JSON") from None
+        body = parse_json(await request.read())
+    except ValueError as exc:
+        raise api_error(400, f"the body must be JSON: {exc}") from None
     if not isinstance(body, dict):
         raise api_error(400, "the body must be a JSON object")
     return body

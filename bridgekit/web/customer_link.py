@@ -30,8 +30,9 @@ from bridgekit.core.customers import customer_row, save_form_answers
 from bridgekit.core.events import Event
 from bridgekit.core.forms import FormError, validate_answers
 from bridgekit.core.storable import storable
+from bridgekit.web.common import json_object
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, query_int
+from bridgekit.web.messages_http import MAX_ID, download, error, int_id, query_int
 
 routes = web.RouteTableDef()
 
@@ -68,7 +69,7 @@ async def view_chat(request: web.Request) -> web.Response:
 async def write_message(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await _chat(request)
-    body = await json_body(request)
+    body = await json_object(request)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise error(400, "text is required")
@@ -98,7 +99,7 @@ async def answer_form(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await _chat(request)
     message_id = int_id(request, "message_id", "form")
-    body = await json_body(request)
+    body = await json_object(request)
     m = s.messages
     async with bridge.db.write() as conn:
         message = (

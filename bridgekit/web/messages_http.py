@@ -60,16 +60,6 @@ def query_int(request: web.Request, name: str, default: int | None, low: int, hi
     return value
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise error(400, "the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise error(400, "the body must be a JSON object")
-    return body
-
-
 def download(path: str, filename: str, content_type: str) -> web.FileResponse:
     """Stream a stored file as a download. Always ``attachment`` (never rendered inline on our
     origin: an uploaded HTML file must not run as a page of the inbox)."""

@@ -14,13 +14,14 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
 
 from bridgekit.exceptions import DeliveryError
 from bridgekit.flow import ChatView
 from bridgekit.model import Integration, TranscriptEntry
+from bridgekit.web.common import json_object
 from bridgekit_email_forward.compose import ConversationEntry, compose_forwarded_conversation, make_message_id
 from bridgekit_email_forward.original import render_original, response_headers
 from bridgekit_email_forward.outbound import send_bytes
@@ -33,7 +34,9 @@ class BridgeAPI(Protocol):
     def integrations_for(self, channel: str) -> list[Integration]: ...
     async def chat(self, chat_id: int) -> ChatView | None: ...
     async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]: ...
-    async def raw_delivery_for_message(self, message_id: int) -> bytes | None: ...
+    async def raw_delivery_for_message(
+        self, message_id: int, *, channel: str | None = None
+    ) -> bytes | None: ...
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int: ...
 
 
@@ -53,7 +56,11 @@ def make_routes(
 ) -> list[web.RouteDef]:
     async def original(request: web.Request) -> web.StreamResponse:
         message_id = _int(request, "message_id")
-        raw = await bridge.raw_delivery_for_message(message_id) if message_id is not None else None
+        raw = (
+            await bridge.raw_delivery_for_message(message_id, channel=CHANNEL)
+            if message_id is not None
+            else None
+        )
         if raw is None:
             return _json_error(404, "no original mail for this message")
         view = render_original(raw, allow_remote_images=request.query.get("remote_images") == "1")
@@ -71,11 +78,8 @@ def make_routes(
         chat = await bridge.chat(chat_id) if chat_id is not None else None
         if chat is None or chat.channel != CHANNEL:
             return _json_error(404, "no such email chat")
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            return _json_error(400, "the body must be JSON")
-        to = parseaddr(str(body.get("to", "")) if isinstance(body, dict) else "")[1]
+        body = await json_object(request)
+        to = parseaddr(str(body.get("to", "")))[1]
         if "@" not in to or " " in to:
             return _json_error(400, "to must be an email address")
         note = str(body.get("note", ""))

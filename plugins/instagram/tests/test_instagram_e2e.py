@@ -81,3 +81,17 @@ async def test_customer_dm_reaches_inbox_and_manager_reply_reaches_instagram(
         return any(m["delivery_status"] == "read" for m in rows if m["direction"] == "outbound")
 
     assert await running.wait_for(read_status)
+
+
+async def test_deeply_nested_json_webhook_is_a_400_kept_raw(make_bridge: Any, meta: MetaSandbox) -> None:
+    """Issue 12 item 10: 5,000 levels of nesting crashed the JSON parser (500, redelivered)."""
+    running = await make_bridge(
+        plugins={"instagram": InstagramPlugin()},
+        integrations={
+            "acme": {"channel": "instagram", "settings": settings_for(meta), "secrets": secrets_for(meta)}
+        },
+    )
+    answer = await meta.post_webhook(f"{running.url}/hooks/acme", b"[" * 5000 + b"]" * 5000)
+    assert answer.status == 400
+    assert "depth" in answer.body
+    assert await running.chats() == []

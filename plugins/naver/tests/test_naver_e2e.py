@@ -184,3 +184,11 @@ async def test_image_url_signed_by_another_process_is_served_by_the_bridge(
         client.get(f"{running.url}/naver/media/forged.token") as resp,
     ):
         assert resp.status == 404
+
+
+async def test_deeply_nested_json_webhook_is_a_400(running: RunningBridge, naver: TalkTalkSandbox) -> None:
+    """Issue 12 item 10: 5,000 levels of nesting crashed the JSON parser (500, redelivered)."""
+    answer = await naver.post_webhook(b"[" * 5000 + b"]" * 5000)
+    assert answer.status == 400
+    assert b"depth" in answer.body
+    assert await running.chats() == []
