@@ -79,3 +79,45 @@ async def test_a_cursor_with_a_time_zone_pages_like_utc(
     async with running.session.get(f"{running.url}/api/v1/chats", params={"cursor": token}) as resp:
         assert resp.status == 200
         assert len((await resp.json())["chats"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"title": "Order\x00 #12"}, "title must not contain NUL characters or unpaired surrogates"),
+        ({"contact": {"kind": "phone", "value": "+82\x00 10"}}, "contact value must not contain NUL"),
+        (
+            {"contact": {"kind": "phone", "value": "+82 10", "name": {"x": 1}}},
+            "contact name must be a string",
+        ),
+        ({"contact": {"kind": "phone", "value": "+82 10", "name": 7}}, "contact name must be a string"),
+        ({"contact": {"kind": "phone", "value": "+82 10", "name": "Kim\x00"}}, "contact name must not"),
+        ({"text": "hi\x00"}, "text must not contain NUL"),
+    ],
+    ids=["nul-title", "nul-contact-value", "dict-contact-name", "int-contact-name", "nul-name", "nul-text"],
+)
+async def test_starting_a_chat_with_unstorable_text_is_a_400(
+    make_bridge, sandbox_url: str, body: dict[str, object], error: str
+) -> None:
+    """Issue 12 item 8: PostgreSQL refused these (500); SQLite stored a title with a NUL."""
+    running: RunningBridge = await make_bridge(
+        plugins={"phones": TestChannelPlugin("phones", contact_kind="phone")},
+        integrations={"sms": integration(sandbox_url, "phones")},
+    )
+    payload = {"integration": "sms", "text": "Your code", "contact": {"kind": "phone", "value": "+82 10"}}
+    async with running.session.post(f"{running.url}/api/v1/chats", json={**payload, **body}) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["error"].startswith(error)
+    assert await running.chats() == []
+
+
+async def test_a_lone_surrogate_in_a_body_is_a_400(make_bridge, sandbox_url: str) -> None:
+    running: RunningBridge = await make_bridge(
+        plugins={"phones": TestChannelPlugin("phones", contact_kind="phone")},
+        integrations={"sms": integration(sandbox_url, "phones")},
+    )
+    body = b'{"integration": "sms", "text": "hi", "contact": {"kind": "phone", "value": "\\ud800"}}'
+    headers = {"Content-Type": "application/json"}
+    async with running.session.post(f"{running.url}/api/v1/chats", data=body, headers=headers) as resp:
+        assert resp.status == 400
+        assert "surrogate" in (await resp.json())["error"]

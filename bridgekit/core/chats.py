@@ -16,6 +16,7 @@ from bridgekit.core.clock import utcnow
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
 from bridgekit.core.sql import upsert
+from bridgekit.core.storable import storable
 from bridgekit.exceptions import BridgekitError
 from bridgekit.flow import ChatView
 from bridgekit.model import TranscriptEntry
@@ -116,6 +117,12 @@ async def start_chat(
     """
     if not text.strip():
         raise ChatError("text is required")
+    given = {"text": text, "title": title}
+    if contact is not None:
+        given |= {"contact kind": contact.kind, "contact value": contact.value, "contact name": contact.name}
+    for what, value in given.items():
+        if value is not None and not storable(value):
+            raise ChatError(f"{what} must not contain NUL characters or unpaired surrogates")
     if (customer_id is None) == (contact is None):
         raise ChatError("give either customer_id or contact")
     if contact is not None:

@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core.onehop import InlineConnection
+from bridgekit.core.storable import clean_json
 
 Row = tuple[Any, ...]
 
@@ -81,8 +82,8 @@ class HotSQL:
             return "{}"
         try:
             return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-        except TypeError:
-            return _encode_json(value)
+        except TypeError:  # a lone surrogate (orjson refuses it), or a Mapping that is not a dict
+            return _encode_json(clean_json(value))
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError

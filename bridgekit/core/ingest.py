@@ -31,6 +31,7 @@ from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.raw_store import stored_headers, stored_query
 from bridgekit.core.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
+from bridgekit.core.storable import storable_message, storable_profile
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.model import (
     Contact,
@@ -165,7 +166,7 @@ class IngestPipeline:
         if delivery.method == "GET" and not result.messages and not result.status_updates:
             return IngestOutcome("accepted", 200, response=result.response)  # a handshake
 
-        messages = self._unique(result.messages)
+        messages = self._unique([storable_message(m) for m in result.messages])
         # Plain loops: in Python 3.11 a comprehension that awaits is a coroutine of its own.
         profiles: list[CustomerProfile | None] = []
         files: list[list[StoredFile]] = []
@@ -211,7 +212,7 @@ class IngestPipeline:
             self.hooks.record_failure(bound.channel.plugin_name, "bridgekit_identify_customer")
             log.exception("identify_customer failed in %r", bound.channel.plugin_name)
             return None
-        return profile if isinstance(profile, CustomerProfile) else None
+        return storable_profile(profile) if isinstance(profile, CustomerProfile) else None
 
     async def _keep_raw(
         self, bound: BoundIntegration, delivery: RawDelivery, status: str, error: str

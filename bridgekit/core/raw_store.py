@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bridgekit.core.storable import clean_text
+
 #: Headers kept for every channel; a channel adds its own (``ChannelSpec.stored_headers``).
 CORE_STORED_HEADERS = frozenset({"content-type", "content-encoding", "user-agent"})
 #: Longest header value stored (characters); a longer one is cut.
@@ -45,7 +47,7 @@ def stored_headers(headers: Mapping[str, str], extra: frozenset[str]) -> dict[st
         for name in allowed:
             value = headers.get(name)
             if value is not None:
-                kept[name] = value[:MAX_STORED_HEADER_CHARS]
+                kept[name] = clean_text(value[:MAX_STORED_HEADER_CHARS])
     return kept
 
 
@@ -53,4 +55,7 @@ def stored_query(query: Mapping[str, str]) -> dict[str, str]:
     """The query parameters with the values of known secret parameters replaced."""
     if not query:
         return {}
-    return {k: REDACTED if k.lower() in SECRET_QUERY_PARAMS else v for k, v in query.items()}
+    return {
+        clean_text(k): REDACTED if k.lower() in SECRET_QUERY_PARAMS else clean_text(v)
+        for k, v in query.items()
+    }
