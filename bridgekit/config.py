@@ -53,6 +53,9 @@ class Config:
     integrations: tuple[IntegrationConfig, ...] = ()
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     max_body_bytes: int = 32 * 1024 * 1024
+    # SQLite: how long a webhook's commit waits for another process's write lock before the
+    # provider is told to come back (503); LINE, for one, gives up after 2 s.
+    ingest_busy_timeout: float = 1.5
     source: Path | None = None
 
     @property
@@ -96,6 +99,11 @@ def parse_config(
     if url is None:
         url = f"sqlite+aiosqlite:///{base / DEFAULT_DB_FILE}"
     _typed(url, str, "database.url")
+    busy_timeout = float(
+        _typed(database.get("ingest_busy_timeout", 1.5), (int, float), "database.ingest_busy_timeout")
+    )
+    if not 0 < busy_timeout <= 60:
+        raise ConfigError("database.ingest_busy_timeout must be between 0 and 60 seconds")
 
     server = _table(data, "server", "")
     host = _typed(server.get("host", "127.0.0.1"), str, "server.host")
@@ -153,6 +161,7 @@ def parse_config(
         integrations=tuple(integrations),
         outbox=outbox,
         max_body_bytes=max_body,
+        ingest_busy_timeout=busy_timeout,
         source=source,
     )
 

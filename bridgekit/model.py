@@ -260,7 +260,7 @@ class Charge:
     description: str = ""
 
 
-IngestStatus = Literal["accepted", "duplicate", "rejected", "malformed", "error"]
+IngestStatus = Literal["accepted", "duplicate", "rejected", "malformed", "error", "busy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +269,9 @@ class IngestOutcome:
 
     ``accepted`` and ``duplicate`` are durable (committed) before this is returned, so the
     caller may acknowledge the provider. ``rejected`` (bad signature) kept nothing;
-    ``malformed`` and ``error`` kept the raw delivery for inspection and replay.
+    ``malformed`` and ``error`` kept the raw delivery for inspection and replay. ``busy``
+    stored nothing: another process held the database's write lock too long; the provider
+    should deliver again (HTTP 503 with ``Retry-After``).
     """
 
     status: IngestStatus

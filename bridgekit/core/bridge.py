@@ -42,7 +42,7 @@ class Bridge:
         self.config = config
         self.plugins = plugins
         self.hooks = plugins.hooks
-        self.db = Database(config.database_url)
+        self.db = Database(config.database_url, ingest_busy_timeout=config.ingest_busy_timeout)
         self.metrics = Metrics()
         self.events = EventBus()
         self.registry = IntegrationRegistry(plugins)

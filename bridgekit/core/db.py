@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -71,8 +72,17 @@ def usable_cpus() -> int:
 class Database:
     """The store's connections: ``write()`` for transactions, ``read()`` for queries."""
 
-    def __init__(self, url: str, *, echo: bool = False, writer_thread: bool | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        writer_thread: bool | None = None,
+        ingest_busy_timeout: float = 1.5,
+    ) -> None:
         """``writer_thread``: run :meth:`write_inline` on its own thread (SQLite only).
+        ``ingest_busy_timeout``: how long :meth:`write_inline` waits for another process's
+        write lock (SQLite only) before it raises an error :func:`is_busy` recognises.
 
         ``None`` decides by the CPUs this process may run on: the thread pays off only when
         SQLite's work (it releases the GIL) can run on a second core beside the event loop.
@@ -119,6 +129,7 @@ class Database:
         self.inline_connections = 0
         self.inline_commits = 0
         self.writer_thread = usable_cpus() > 1 if writer_thread is None else writer_thread
+        self.ingest_busy_timeout = ingest_busy_timeout
         path = parsed.database if self.dialect == "sqlite" else None
         self.checkpointer = Checkpointer(path) if path and path != ":memory:" else None
 
@@ -165,6 +176,7 @@ class Database:
             sync_url = self.sqlalchemy_url.set(drivername="sqlite+pysqlite")
             self._inline_engine = create_engine(sync_url, poolclass=NullPool, **ENGINE_OPTIONS)
             event.listen(self._inline_engine, "connect", _sqlite_connect_writer)
+            event.listen(self._inline_engine, "connect", self._bound_busy_wait)
             event.listen(self._inline_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
             self._inline_conn = self._inline_engine.connect()
             self.inline_connections += 1
@@ -177,6 +189,9 @@ class Database:
         self.inline_commits += 1
         self._checkpoint_soon()
         return result
+
+    def _bound_busy_wait(self, dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={int(self.ingest_busy_timeout * 1000)}")
 
     def _close_inline(self) -> None:
         if self._inline_conn is not None:
@@ -243,6 +258,19 @@ def _upgrade_to_head(sync_conn: Connection) -> None:
 # PostgreSQL aborts one of two transactions that wait on each other (deadlock) or that
 # cannot be serialised; running the transaction again is the documented remedy.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+# SQLITE_BUSY and SQLITE_LOCKED (primary codes: the extended ones add bits above 0xFF).
+_SQLITE_BUSY_CODES = frozenset({5, 6})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Did SQLite give up waiting for another connection's lock (``database is locked``)?"""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    return (
+        isinstance(orig, sqlite3.OperationalError) and code is not None and code & 0xFF in _SQLITE_BUSY_CODES
+    )
 
 
 def is_conflict(exc: BaseException) -> bool:

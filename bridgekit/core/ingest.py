@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core import schema as s
 from bridgekit.core.assignment import route_new_chats
 from bridgekit.core.clock import as_naive_utc, utcnow
-from bridgekit.core.db import Database, retry_on_conflict
+from bridgekit.core.db import Database, is_busy, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.files import FileStore, StoredFile
 from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
@@ -249,7 +249,10 @@ class IngestPipeline:
             batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
             try:
                 await self._commit(batch)
-            except Exception:
+            except Exception as exc:
+                if is_busy(exc):  # one by one would only wait again, each as long
+                    self._answer_busy(batch)
+                    continue
                 log.exception("group commit of %d deliveries failed; retrying one by one", len(batch))
                 for item in batch:
                     try:
@@ -269,6 +272,18 @@ class IngestPipeline:
             if self._flow_written:
                 self._flow_written = False
                 self.on_commit()  # wake the bots only when there is something for them
+
+    def _answer_busy(self, batch: list[_Item]) -> None:
+        """Another process held SQLite's write lock past the busy timeout: nothing was
+        stored; tell each provider to deliver again instead of letting it time out."""
+        log.warning("database locked by another process: %d deliveries answered 503", len(batch))
+        outcome = IngestOutcome("busy", 503, detail="the database is busy; deliver again shortly")
+        for item in batch:
+            self.metrics.inc(
+                "bridgekit_ingest_total", outcome="busy", integration=item.bound.integration.name
+            )
+            if not item.future.done():
+                item.future.set_result(outcome)
 
     async def _commit(self, batch: list[_Item]) -> None:
         listened = self.hooks.listened_flow_kinds()

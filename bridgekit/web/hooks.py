@@ -9,6 +9,8 @@ from bridgekit.core.clock import utcnow
 from bridgekit.model import RawDelivery
 from bridgekit.web.keys import BRIDGE
 
+RETRY_AFTER_SECONDS = 2
+
 
 async def handle_hook(request: web.Request) -> web.StreamResponse:
     bridge: Bridge = request.app[BRIDGE]
@@ -32,4 +34,8 @@ async def handle_hook(request: web.Request) -> web.StreamResponse:
                 status=r.status, body=body_bytes, content_type=r.content_type, headers=dict(r.headers)
             )
         return web.Response(status=200, text="OK")
-    return web.json_response({"error": outcome.status, "detail": outcome.detail}, status=outcome.http_status)
+    # 503: nothing was stored and a redelivery will be (the database was busy).
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if outcome.http_status == 503 else None
+    return web.json_response(
+        {"error": outcome.status, "detail": outcome.detail}, status=outcome.http_status, headers=headers
+    )
