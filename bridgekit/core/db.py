@@ -209,6 +209,9 @@ class Database:
         engine = create_async_engine(self.sqlalchemy_url, poolclass=NullPool, **ENGINE_OPTIONS)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
+            # Off while tables are rebuilt: dropping the old table would otherwise cascade
+            # to every row pointing at it. Checked again before the commit.
+            event.listen(engine.sync_engine, "connect", _foreign_keys_off)
             event.listen(engine.sync_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
         try:
             async with engine.begin() as conn:
@@ -249,10 +252,18 @@ def alembic_config() -> Config:
     return cfg
 
 
+def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+
 def _upgrade_to_head(sync_conn: Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = sync_conn
     command.upgrade(cfg, "head")
+    if sync_conn.dialect.name == "sqlite":
+        broken = sync_conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows pointing at nothing: {broken[:5]}")
 
 
 # PostgreSQL aborts one of two transactions that wait on each other (deadlock) or that

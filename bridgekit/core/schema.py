@@ -148,6 +148,7 @@ chats = Table(
     Index(None, "integration_id", "state", "last_message_at"),
     Index(None, "state", "snoozed_until"),
     Index(None, "channel_id", "state", "created_at"),  # I8: newest / oldest first
+    sqlite_autoincrement=True,  # ids of deleted rows are never handed out again
 )
 
 # I1: favourites are per manager.
@@ -264,6 +265,7 @@ messages = Table(
         sqlite_where=text("provider_message_id IS NOT NULL"),
         postgresql_where=text("provider_message_id IS NOT NULL"),
     ),
+    sqlite_autoincrement=True,  # ids of deleted rows are never handed out again
 )
 
 attachments = Table(
