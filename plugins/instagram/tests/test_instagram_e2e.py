@@ -83,7 +83,7 @@ async def test_customer_dm_reaches_inbox_and_manager_reply_reaches_instagram(
     assert await running.wait_for(read_status)
 
 
-async def test_deeply_nested_json_webhook_is_a_400_kept_raw(make_bridge: Any, meta: MetaSandbox) -> None:
+async def test_deeply_nested_json_webhook_is_a_400(make_bridge: Any, meta: MetaSandbox) -> None:
     """Issue 12 item 10: 5,000 levels of nesting crashed the JSON parser (500, redelivered)."""
     running = await make_bridge(
         plugins={"instagram": InstagramPlugin()},
