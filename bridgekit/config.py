@@ -86,6 +86,9 @@ class Config:
     media_url_ttl: int = 3600
     metrics_token: str | None = None  # a bearer token for /metrics and /health's details
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    # SQLite: how long a webhook's commit waits for another process's write lock before the
+    # provider is told to come back (503); LINE, for one, gives up after 2 s.
+    ingest_busy_timeout: float = 1.5
     source: Path | None = None
     # BRIDGEKIT_SECRET_KEY then BRIDGEKIT_SECRET_KEY_OLD; empty: the key file in data_dir
     secret_keys: tuple[str, ...] = ()
@@ -131,6 +134,11 @@ def parse_config(
     if url is None:
         url = f"sqlite+aiosqlite:///{base / DEFAULT_DB_FILE}"
     _typed(url, str, "database.url")
+    busy_timeout = float(
+        _typed(database.get("ingest_busy_timeout", 1.5), (int, float), "database.ingest_busy_timeout")
+    )
+    if not 0 < busy_timeout <= 60:
+        raise ConfigError("database.ingest_busy_timeout must be between 0 and 60 seconds")
 
     server = _table(data, "server", "")
     host = _typed(server.get("host", "127.0.0.1"), str, "server.host")
@@ -213,6 +221,7 @@ def parse_config(
         media_url_ttl=media_url_ttl,
         metrics_token=metrics_token or None,
         limits=limits,
+        ingest_busy_timeout=busy_timeout,
         source=source,
         secret_keys=tuple(key.strip() for key in secret_keys if key.strip()),
     )

@@ -79,6 +79,8 @@ class ChannelSpec:
     ``capabilities.start_chat_with``.
     ``max_body_bytes`` caps a webhook body (refused with 413 before the plugin sees it); set
     it near the largest request the provider sends. None: ``[limits] webhook_body_bytes``.
+    ``stored_headers`` names (lower-case) the request headers kept in the raw delivery row
+    besides the core's few (content type): signature and provider delivery-id headers.
     """
 
     name: str
@@ -89,6 +91,7 @@ class ChannelSpec:
     mark: str = ""
     contact_kind: str | None = None
     max_body_bytes: int | None = None
+    stored_headers: frozenset[str] = frozenset()
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -352,7 +355,7 @@ class Charge:
     description: str = ""
 
 
-IngestStatus = Literal["accepted", "duplicate", "rejected", "malformed", "error"]
+IngestStatus = Literal["accepted", "duplicate", "rejected", "malformed", "error", "busy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +364,9 @@ class IngestOutcome:
 
     ``accepted`` and ``duplicate`` are durable (committed) before this is returned, so the
     caller may acknowledge the provider. ``rejected`` (bad signature) kept nothing;
-    ``malformed`` and ``error`` kept the raw delivery for inspection and replay.
+    ``malformed`` and ``error`` kept the raw delivery for inspection and replay. ``busy``
+    stored nothing: another process held the database's write lock too long; the provider
+    should deliver again (HTTP 503 with ``Retry-After``).
     """
 
     status: IngestStatus

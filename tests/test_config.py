@@ -59,6 +59,11 @@ def test_the_metrics_token_comes_from_the_file_or_the_environment() -> None:
     assert parse_config(in_file, env={"BRIDGEKIT_METRICS_TOKEN": "from-env"}).metrics_token == "from-env"
 
 
+def test_the_ingest_busy_timeout_is_configurable() -> None:
+    assert parse_config({}, env={}).ingest_busy_timeout == 1.5
+    assert parse_config({"database": {"ingest_busy_timeout": 0.5}}, env={}).ingest_busy_timeout == 0.5
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -68,6 +73,8 @@ def test_the_metrics_token_comes_from_the_file_or_the_environment() -> None:
         ({"integrations": {"bad name!": {"channel": "line"}}}, "integration names are"),
         ({"integrations": {"x": {}}}, "integrations.x.channel has the wrong type"),
         ({"outbox": {"max_attemps": 3}}, "outbox:"),
+        ({"database": {"ingest_busy_timeout": "1s"}}, "database.ingest_busy_timeout has the wrong type"),
+        ({"database": {"ingest_busy_timeout": 0}}, "between 0 and 60 seconds"),
     ],
 )
 def test_mistakes_are_reported_clearly(data: dict[str, object], message: str) -> None:

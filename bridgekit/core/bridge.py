@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bridgekit.config import Config
 from bridgekit.core import schema as s
 from bridgekit.core.bots import FlowWorker
+from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.chats import add_note, chat_view, raw_delivery, transcript
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
@@ -48,7 +49,7 @@ class Bridge:
         self.config = config
         self.plugins = plugins
         self.hooks = plugins.hooks
-        self.db = Database(config.database_url)
+        self.db = Database(config.database_url, ingest_busy_timeout=config.ingest_busy_timeout)
         self.metrics = Metrics()
         self.events = EventBus()
         self.registry = IntegrationRegistry(plugins)
@@ -102,11 +103,22 @@ class Bridge:
         async with self.db.read() as conn:
             return await transcript(conn, chat_id)
 
-    async def raw_delivery_for_message(self, message_id: int) -> bytes | None:
-        """The bytes an inbound message arrived as (an email's RFC 5322 source, E4)."""
+    async def raw_delivery_for_message(self, message_id: int, *, channel: str | None = None) -> bytes | None:
+        """The bytes an inbound message arrived as (an email's RFC 5322 source, E4).
+
+        None when there is no such message or raw delivery, or, with ``channel``, when the
+        message came through another channel."""
+        if not valid_id(message_id):
+            return None
         async with self.db.read() as conn:
             row = await raw_delivery(conn, message_id)
-        return bytes(row.body) if row is not None else None
+        if row is None:
+            return None
+        if channel is not None:
+            bound = self.registry.by_id(row.integration_id) if row.integration_id else None
+            if bound is None or bound.integration.channel != channel:
+                return None
+        return bytes(row.body)
 
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
         """Add an internal note to a chat on a plugin's behalf; never delivered out."""

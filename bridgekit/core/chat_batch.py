@@ -20,6 +20,7 @@ from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
 from bridgekit.core.sql import upsert
+from bridgekit.core.storable import storable
 
 OPEN, QUEUED, SNOOZED, CLOSED = "open", "queued", "snoozed", "closed"
 NOT_FOUND = "no such chat"
@@ -33,12 +34,8 @@ def valid_id(value: object) -> bool:
 
 def check_text(value: str, what: str) -> str:
     """Refuse text a database cannot store (NUL characters, lone surrogates)."""
-    if "\x00" in value:
-        raise ChatError(f"{what} must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ChatError(f"{what} must be valid Unicode text") from None
+    if not storable(value):
+        raise ChatError(f"{what} must not contain NUL characters or unpaired surrogates")
     return value
 
 

@@ -16,6 +16,7 @@ from bridgekit.core.clock import utcnow
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
 from bridgekit.core.sql import upsert
+from bridgekit.core.storable import storable
 from bridgekit.exceptions import BridgekitError
 from bridgekit.flow import ChatView
 from bridgekit.model import TranscriptEntry
@@ -120,6 +121,12 @@ async def start_chat(
     """
     if not text.strip():
         raise ChatError("text is required")
+    given = {"text": text, "title": title}
+    if contact is not None:
+        given |= {"contact kind": contact.kind, "contact value": contact.value, "contact name": contact.name}
+    for what, value in given.items():
+        if value is not None and not storable(value):
+            raise ChatError(f"{what} must not contain NUL characters or unpaired surrogates")
     if (customer_id is None) == (contact is None):
         raise ChatError("give either customer_id or contact")
     kinds = bound.channel.spec.capabilities.start_chat_with
@@ -241,7 +248,9 @@ async def raw_delivery(conn: AsyncConnection, message_id: int) -> Any:
     m, r = s.messages, s.raw_deliveries
     return (
         await conn.execute(
-            select(r.c.id, r.c.method, r.c.headers, r.c.body, r.c.received_at, m.c.chat_id)
+            select(
+                r.c.id, r.c.method, r.c.headers, r.c.body, r.c.received_at, m.c.chat_id, m.c.integration_id
+            )
             .join(m, m.c.raw_delivery_id == r.c.id)
             .where(m.c.id == message_id)
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -42,6 +43,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
 )
 
+# SQLAlchemy's errors quote the statement's parameters, i.e. customer data, into every log
+# line and stored error they reach.
+ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
+
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN would be
@@ -69,8 +74,17 @@ def usable_cpus() -> int:
 class Database:
     """The store's connections: ``write()`` for transactions, ``read()`` for queries."""
 
-    def __init__(self, url: str, *, echo: bool = False, writer_thread: bool | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        writer_thread: bool | None = None,
+        ingest_busy_timeout: float = 1.5,
+    ) -> None:
         """``writer_thread``: run :meth:`write_inline` on its own thread (SQLite only).
+        ``ingest_busy_timeout``: how long :meth:`write_inline` waits for another process's
+        write lock (SQLite only) before it raises an error :func:`is_busy` recognises.
 
         ``None`` decides by the CPUs this process may run on: the thread pays off only when
         SQLite's work (it releases the GIL) can run on a second core beside the event loop.
@@ -86,8 +100,12 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.get_driver_name() != "aiosqlite":
                 parsed = parsed.set(drivername="sqlite+aiosqlite")
-            self.writer = create_async_engine(parsed, echo=echo, pool_size=1, max_overflow=0)
-            self.reader = create_async_engine(parsed, echo=echo, pool_size=4, max_overflow=4)
+            self.writer = create_async_engine(
+                parsed, echo=echo, pool_size=1, max_overflow=0, **ENGINE_OPTIONS
+            )
+            self.reader = create_async_engine(
+                parsed, echo=echo, pool_size=4, max_overflow=4, **ENGINE_OPTIONS
+            )
             event.listen(self.writer.sync_engine, "connect", _sqlite_connect_writer)
             event.listen(self.writer.sync_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
             event.listen(self.writer.sync_engine, "commit", lambda _conn: self._checkpoint_soon())
@@ -96,7 +114,9 @@ class Database:
         elif self.dialect == "postgresql":
             if parsed.get_driver_name() != "asyncpg":
                 parsed = parsed.set(drivername="postgresql+asyncpg")
-            self.writer = create_async_engine(parsed, echo=echo, pool_size=10, max_overflow=10)
+            self.writer = create_async_engine(
+                parsed, echo=echo, pool_size=10, max_overflow=10, **ENGINE_OPTIONS
+            )
             self.reader = self.writer
         else:
             raise ConfigError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
@@ -111,6 +131,7 @@ class Database:
         self.inline_connections = 0
         self.inline_commits = 0
         self.writer_thread = usable_cpus() > 1 if writer_thread is None else writer_thread
+        self.ingest_busy_timeout = ingest_busy_timeout
         path = parsed.database if self.dialect == "sqlite" else None
         self.checkpointer = Checkpointer(path) if path and path != ":memory:" else None
 
@@ -155,8 +176,9 @@ class Database:
     def _run_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
         if self._inline_conn is None:
             sync_url = self.sqlalchemy_url.set(drivername="sqlite+pysqlite")
-            self._inline_engine = create_engine(sync_url, poolclass=NullPool)
+            self._inline_engine = create_engine(sync_url, poolclass=NullPool, **ENGINE_OPTIONS)
             event.listen(self._inline_engine, "connect", _sqlite_connect_writer)
+            event.listen(self._inline_engine, "connect", self._bound_busy_wait)
             event.listen(self._inline_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
             self._inline_conn = self._inline_engine.connect()
             self.inline_connections += 1
@@ -169,6 +191,9 @@ class Database:
         self.inline_commits += 1
         self._checkpoint_soon()
         return result
+
+    def _bound_busy_wait(self, dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={int(self.ingest_busy_timeout * 1000)}")
 
     def _close_inline(self) -> None:
         if self._inline_conn is not None:
@@ -185,9 +210,12 @@ class Database:
         """Apply every pending Alembic migration (idempotent)."""
         if self.checkpointer is not None:  # a SQLite file (not :memory:)
             await asyncio.to_thread(_private_sqlite_files, self.checkpointer.path)
-        engine = create_async_engine(self.sqlalchemy_url, poolclass=NullPool)
+        engine = create_async_engine(self.sqlalchemy_url, poolclass=NullPool, **ENGINE_OPTIONS)
         if self.is_sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_connect)
+            # Off while tables are rebuilt: dropping the old table would otherwise cascade
+            # to every row pointing at it. Checked again before the commit.
+            event.listen(engine.sync_engine, "connect", _foreign_keys_off)
             event.listen(engine.sync_engine, "begin", _begin_with("BEGIN IMMEDIATE"))
         try:
             async with engine.begin() as conn:
@@ -241,15 +269,36 @@ def alembic_config() -> Config:
     return cfg
 
 
+def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+
+
 def _upgrade_to_head(sync_conn: Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = sync_conn
     command.upgrade(cfg, "head")
+    if sync_conn.dialect.name == "sqlite":
+        broken = sync_conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows pointing at nothing: {broken[:5]}")
 
 
 # PostgreSQL aborts one of two transactions that wait on each other (deadlock) or that
 # cannot be serialised; running the transaction again is the documented remedy.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+# SQLITE_BUSY and SQLITE_LOCKED (primary codes: the extended ones add bits above 0xFF).
+_SQLITE_BUSY_CODES = frozenset({5, 6})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Did SQLite give up waiting for another connection's lock (``database is locked``)?"""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    return (
+        isinstance(orig, sqlite3.OperationalError) and code is not None and code & 0xFF in _SQLITE_BUSY_CODES
+    )
 
 
 def is_conflict(exc: BaseException) -> bool:

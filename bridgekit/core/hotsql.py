@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core.onehop import InlineConnection
+from bridgekit.core.storable import clean_json
 
 Row = tuple[Any, ...]
 
@@ -81,8 +82,8 @@ class HotSQL:
             return "{}"
         try:
             return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-        except TypeError:
-            return _encode_json(value)
+        except TypeError:  # a lone surrogate (orjson refuses it), or a Mapping that is not a dict
+            return _encode_json(clean_json(value))
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError
@@ -111,8 +112,8 @@ class HotSQL:
 class SQLiteHotSQL(HotSQL):
     """Statements on the inline writer's ``sqlite3`` connection (never suspends).
 
-    Ids: inside the ``BEGIN IMMEDIATE`` transaction nobody else writes, so ``max(id) + 1``
-    onwards is free; it is what SQLite itself would assign (the tables have no AUTOINCREMENT).
+    Ids: inside the ``BEGIN IMMEDIATE`` transaction nobody else writes, so the highest id
+    (ever, for AUTOINCREMENT tables) + 1 onwards is free: what SQLite itself would assign.
     """
 
     dialect = "sqlite"
@@ -138,7 +139,12 @@ class SQLiteHotSQL(HotSQL):
     async def new_ids(self, table: str, count: int) -> list[int]:
         if count == 0:
             return []
-        top = self.cursor.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0
+        # AUTOINCREMENT tables (chats, messages) remember their highest id ever in
+        # sqlite_sequence: ids of deleted rows are not handed out again.
+        top = self.cursor.execute(
+            f"SELECT max(coalesce((SELECT max(id) FROM {table}), 0),"
+            f" coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0))"
+        ).fetchone()[0]
         return list(range(top + 1, top + 1 + count))
 
 

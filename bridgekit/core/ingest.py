@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core import schema as s
 from bridgekit.core.assignment import route_new_chats
 from bridgekit.core.clock import as_naive_utc, utcnow
-from bridgekit.core.db import Database, retry_on_conflict
+from bridgekit.core.db import Database, is_busy, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.files import FileStore, StoredFile
 from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
@@ -30,8 +30,10 @@ from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.provider_events import apply_provider_events
+from bridgekit.core.raw_store import stored_headers, stored_query
 from bridgekit.core.redact import redact
 from bridgekit.core.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
+from bridgekit.core.storable import storable_event, storable_message, storable_profile
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.model import (
     Contact,
@@ -167,8 +169,9 @@ class IngestPipeline:
         if delivery.method == "GET" and not result.messages and not result.status_updates:
             return IngestOutcome("accepted", 200, response=result.response)  # a handshake
 
-        messages = self._unique(result.messages)
+        messages = self._unique([storable_message(m) for m in result.messages])
         if result.events:
+            result = replace(result, events=[storable_event(e) for e in result.events])
             result = await self._name_event_senders(bound, result)
         # Plain loops: in Python 3.11 a comprehension that awaits is a coroutine of its own.
         profiles: list[CustomerProfile | None] = []
@@ -231,7 +234,7 @@ class IngestPipeline:
             self.hooks.record_failure(bound.channel.plugin_name, "bridgekit_identify_customer")
             log.exception("identify_customer failed in %r", bound.channel.plugin_name)
             return None
-        return profile if isinstance(profile, CustomerProfile) else None
+        return storable_profile(profile) if isinstance(profile, CustomerProfile) else None
 
     async def _keep_raw(
         self, bound: BoundIntegration, delivery: RawDelivery, status: str, error: str
@@ -268,7 +271,10 @@ class IngestPipeline:
             batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
             try:
                 await self._commit(batch)
-            except Exception:
+            except Exception as exc:
+                if is_busy(exc):  # one by one would only wait again, each as long
+                    self._answer_busy(batch)
+                    continue
                 log.exception("group commit of %d deliveries failed; retrying one by one", len(batch))
                 for item in batch:
                     try:
@@ -288,6 +294,18 @@ class IngestPipeline:
             if self._flow_written:
                 self._flow_written = False
                 self.on_commit()  # wake the bots only when there is something for them
+
+    def _answer_busy(self, batch: list[_Item]) -> None:
+        """Another process held SQLite's write lock past the busy timeout: nothing was
+        stored; tell each provider to deliver again instead of letting it time out."""
+        log.warning("database locked by another process: %d deliveries answered 503", len(batch))
+        outcome = IngestOutcome("busy", 503, detail="the database is busy; deliver again shortly")
+        for item in batch:
+            self.metrics.inc(
+                "bridgekit_ingest_total", outcome="busy", integration=item.bound.integration.name
+            )
+            if not item.future.done():
+                item.future.set_result(outcome)
 
     async def _commit(self, batch: list[_Item]) -> None:
         listened = self.hooks.listened_flow_kinds()
@@ -337,8 +355,8 @@ def _raw_row(
         "received_at": delivery.received_at or utcnow(),
         "method": delivery.method,
         "path": delivery.path,
-        "headers": dict(delivery.headers),
-        "query": dict(delivery.query),
+        "headers": stored_headers(delivery.headers, bound.channel.spec.stored_headers),
+        "query": stored_query(delivery.query),
         "body": delivery.body,
         "remote": delivery.remote,
         "status": status,
@@ -421,7 +439,10 @@ class _BatchWriter:
         for item in self.batch:  # outputs of an earlier, rolled-back attempt
             item.message_ids, item.chat_ids = [], []
         await self._check_routes()
-        raw_ids = await sql.new_ids("raw_deliveries", len(self.batch))
+        # Before the raw rows: a delivery whose every event is stored already is only counted.
+        originals = await self._drop_duplicates()
+        stored = [i for i in self.batch if i.messages or not i.result.messages]
+        raw_ids = await sql.new_ids("raw_deliveries", len(stored))
         await sql.insert(
             "raw_deliveries",
             RAW_COLUMNS,
@@ -432,19 +453,20 @@ class _BatchWriter:
                     sql.ts(i.delivery.received_at or self.now),
                     i.delivery.method,
                     i.delivery.path,
-                    sql.json(_plain(i.delivery.headers)),
-                    sql.json(_plain(i.delivery.query)),
+                    sql.json(stored_headers(i.delivery.headers, i.bound.channel.spec.stored_headers)),
+                    sql.json(stored_query(i.delivery.query)),
                     i.delivery.body,
                     i.delivery.remote,
                     "accepted",
                 )
-                for raw_id, i in zip(raw_ids, self.batch, strict=True)
+                for raw_id, i in zip(raw_ids, stored, strict=True)
             ],
         )
-        await self._drop_duplicates()
+        if originals:
+            await self._count_duplicates(originals, dict(zip(map(id, stored), raw_ids, strict=True)))
         entries = [
             (item, raw_id, idx)
-            for item, raw_id in zip(self.batch, raw_ids, strict=True)
+            for item, raw_id in zip(stored, raw_ids, strict=True)
             for idx in range(len(item.messages))
         ]
         if entries:
@@ -468,6 +490,23 @@ class _BatchWriter:
             self.seen.changed_handles.update(applied.changed_handles)
             self.wrote_flow |= applied.wrote_flow
 
+    async def _count_duplicates(
+        self, originals: list[tuple[_Item, int | _Item | None]], raw_id_of: dict[int, int]
+    ) -> None:
+        """Add one to ``duplicates`` of the raw row each wholly repeated delivery repeats."""
+        counts: Counter[int] = Counter()
+        for item, original in originals:
+            if item.messages or not item.result.messages:
+                continue  # partly new: it has a raw row of its own
+            raw_id = raw_id_of.get(id(original)) if isinstance(original, _Item) else original
+            if raw_id is not None:
+                counts[raw_id] += 1
+        if counts:
+            await self.sql.run_many(
+                "UPDATE raw_deliveries SET duplicates = duplicates + ? WHERE id = ?",
+                [(n, raw_id) for raw_id, n in counts.items()],
+            )
+
     async def _check_routes(self) -> None:
         """Use the routing cache only if nobody but the ingest wrote since its last batch."""
         if self.routes is None:
@@ -480,32 +519,40 @@ class _BatchWriter:
             # data_version as it is.
             self.next_token = (version, connections, commits + 1)
 
-    async def _drop_duplicates(self) -> None:
+    async def _drop_duplicates(self) -> list[tuple[_Item, int | _Item | None]]:
+        """Drop events stored already or repeated in this batch. Returns each item that lost
+        one with where its first copy came from: the raw row id of a stored event (None if
+        unknown), or the batch item that carries it."""
         total = sum(len(i.messages) for i in self.batch)
         pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
         if not pairs:
-            return
+            return []
         where, params = grouped_in(("integration_id", "event_id"), pairs)
-        seen = {
-            (r[0], r[1])
+        seen: dict[tuple[int, str], int | _Item | None] = {
+            (r[0], r[1]): r[2]
             for r in await self.sql.all(
-                f"SELECT integration_id, event_id FROM messages WHERE {where}", params
+                f"SELECT integration_id, event_id, raw_delivery_id FROM messages WHERE {where}", params
             )
         }
         if not seen and len(pairs) == total:
-            return  # no redelivery and no repeat inside the batch: the common case
-        claimed: set[tuple[int, str]] = set()
+            return []  # no redelivery and no repeat inside the batch: the common case
+        originals: list[tuple[_Item, int | _Item | None]] = []
         for item in self.batch:
             keep = []
+            original: int | _Item | None = None
             for msg, profile, files in zip(item.messages, item.profiles, item.files, strict=True):
                 key = (item.bound.integration.id, msg.event_id)
-                if key in seen or key in claimed:
+                if key in seen:
+                    original = seen[key]
                     continue
-                claimed.add(key)
+                seen[key] = item  # claimed: a later copy in this batch repeats this item
                 keep.append((msg, profile, files))
+            if len(keep) < len(item.messages):
+                originals.append((item, original))
             item.messages = [k[0] for k in keep]
             item.profiles = [k[1] for k in keep]
             item.files = [k[2] for k in keep]
+        return originals
 
     async def _customers(self, entries: list[tuple[_Item, int, int]]) -> tuple[list[int], list[int]]:
         """Find or create the customer of every entry (E7: join only via a verified handle)."""

@@ -148,6 +148,7 @@ chats = Table(
     Index(None, "integration_id", "state", "last_message_at"),
     Index(None, "state", "snoozed_until"),
     Index(None, "channel_id", "state", "created_at"),  # I8: newest / oldest first
+    sqlite_autoincrement=True,  # ids of deleted rows are never handed out again
 )
 
 # I1: favourites are per manager.
@@ -264,6 +265,7 @@ messages = Table(
         sqlite_where=text("provider_message_id IS NOT NULL"),
         postgresql_where=text("provider_message_id IS NOT NULL"),
     ),
+    sqlite_autoincrement=True,  # ids of deleted rows are never handed out again
 )
 
 attachments = Table(
@@ -295,6 +297,8 @@ raw_deliveries = Table(
     Column("remote", String(100)),
     Column("status", String(20), nullable=False),
     Column("error", Text),
+    # Redeliveries of this delivery's events: counted here, never stored as rows of their own.
+    Column("duplicates", Integer, nullable=False, server_default="0"),
     # Only the kept ones (malformed, error): accepted deliveries are nearly every row, and
     # indexing them cost the group commit pages and time for no query. A query that wants
     # this index says ``status != 'accepted'`` (SQLite uses a partial index only then).

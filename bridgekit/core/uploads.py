@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import os
 import time
 import unicodedata
@@ -31,6 +30,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, ClientPayloadError, MultipartReader, hdrs
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bridgekit.core.jsontext import parse_json
 from bridgekit.core.keyfiles import create_private_file
 from bridgekit.exceptions import BridgekitError
 
@@ -189,9 +189,9 @@ async def _read_payload(part: BodyPartReader) -> dict[str, Any]:
         if len(data) > MAX_PAYLOAD_BYTES:
             raise UploadError(413, "the payload part is too large")
     try:
-        payload = json.loads(bytes(data).decode(part.get_charset("utf-8")))
-    except (ValueError, LookupError):
-        raise UploadError(400, "the payload part must be JSON") from None
+        payload = parse_json(bytes(data).decode(part.get_charset("utf-8")))
+    except (ValueError, LookupError) as exc:
+        raise UploadError(400, f"the payload part must be JSON ({exc})") from None
     if not isinstance(payload, dict):
         raise UploadError(400, "the payload part must be a JSON object")
     return payload

@@ -27,6 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import UnaryExpression
 
 from bridgekit.core import schema as s
+from bridgekit.core.chat_batch import valid_id
+from bridgekit.core.clock import as_naive_utc
+from bridgekit.core.jsontext import parse_json
 from bridgekit.core.managers import Manager
 from bridgekit.exceptions import BridgekitError
 
@@ -72,10 +75,11 @@ class Cursor:
     def decode(cls, token: str) -> Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            sort, value, chat_id = json.loads(raw)
-            if not isinstance(sort, str) or not isinstance(chat_id, int) or not 0 <= chat_id <= MAX_ID:
+            sort, value, chat_id = parse_json(raw)
+            if not isinstance(sort, str) or not isinstance(value, str) or not valid_id(chat_id):
                 raise ValueError(token)
-            return cls(sort, datetime.fromisoformat(value), chat_id)
+            # The columns hold naive UTC: an aware value could not be compared with them.
+            return cls(sort, as_naive_utc(datetime.fromisoformat(value)), chat_id)
         except (ValueError, TypeError, binascii.Error):
             raise ViewError("cursor is not valid") from None
 

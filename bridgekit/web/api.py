@@ -140,6 +140,8 @@ async def create_chat(request: web.Request) -> web.Response:
             isinstance(contact_data.get(k), str) for k in ("kind", "value")
         ):
             raise api_error(400, "contact needs string kind and value")
+        if not isinstance(contact_data.get("name"), str | None):
+            raise api_error(400, "contact name must be a string")
         contact = NewContact(
             contact_data["kind"],
             contact_data["value"].strip(),

@@ -22,9 +22,10 @@ from bridgekit.core.customers import (
 )
 from bridgekit.core.events import Event
 from bridgekit.core.storable import storable
+from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.messages_http import error, int_id, json_body
+from bridgekit.web.messages_http import error, int_id
 
 routes = web.RouteTableDef()
 
@@ -46,7 +47,7 @@ async def patch_customer(request: web.Request) -> web.Response:
     """``{"name"?: string|null, "profile"?: {key: value|null}}``; a null field is removed."""
     bridge: Bridge = request.app[BRIDGE]
     customer_id = int_id(request, "customer_id", "customer")
-    body = await json_body(request)
+    body = await json_object(request)
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 300 or not storable(name)):
         raise error(400, "name must be a string of at most 300 characters, or null")
@@ -73,7 +74,7 @@ async def post_event(request: web.Request) -> web.Response:
     """``{"name": "page_view", "properties": {"url": ...}}`` — shown in the panel's events."""
     bridge: Bridge = request.app[BRIDGE]
     customer_id = int_id(request, "customer_id", "customer")
-    body = await json_body(request)
+    body = await json_object(request)
     try:
         name, properties = validate_event(body)
         async with bridge.db.write() as conn:

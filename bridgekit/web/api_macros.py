@@ -18,9 +18,10 @@ from bridgekit.core.macros import (
     update_macro,
 )
 from bridgekit.web.auth import ADMIN, require_permission
+from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.messages_http import error, int_id, json_body
+from bridgekit.web.messages_http import error, int_id
 
 routes = web.RouteTableDef()
 
@@ -38,7 +39,7 @@ async def get_macros(request: web.Request) -> web.Response:
 async def post_macro(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), ADMIN)
-    body = await json_body(request)
+    body = await json_object(request)
     try:
         shortcut, text = clean_shortcut(body.get("shortcut")), clean_text(body.get("text"))
         async with bridge.db.write() as conn:
@@ -53,7 +54,7 @@ async def put_macro(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), ADMIN)
     macro_id = int_id(request, "macro_id", "macro")
-    body = await json_body(request)
+    body = await json_object(request)
     try:
         shortcut = clean_shortcut(body["shortcut"]) if "shortcut" in body else None
         text = clean_text(body["text"]) if "text" in body else None

@@ -32,10 +32,10 @@ from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
 from bridgekit.web.body_limits import refuse_by_length
-from bridgekit.web.common import iso, refuse_unknown_keys
+from bridgekit.web.common import iso, json_object, refuse_unknown_keys
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, load_chat, query_int
+from bridgekit.web.messages_http import MAX_ID, download, error, int_id, load_chat, query_int
 
 routes = web.RouteTableDef()
 
@@ -123,7 +123,7 @@ async def create_message(request: web.Request) -> web.Response:
         except UploadError as exc:
             raise error(exc.status, str(exc)) from None
     else:
-        posted = await _write(request, bridge, chat, _draft(await json_body(request)), [])
+        posted = await _write(request, bridge, chat, _draft(await json_object(request)), [])
     bridge.events.publish_many(posted.events)
     if posted.kind == "reply":
         bridge.wake_outbox()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.chat_batch import valid_id
+from bridgekit.core.jsontext import parse_json
 from bridgekit.web.bodies import Schema, route_schema, unknown_key
 from bridgekit.web.jsonio import json_error
 
@@ -38,9 +39,9 @@ async def json_object(request: web.Request, schema: Schema | None = None) -> dic
     """The request's JSON object body; keys ``schema`` does not allow are refused (400).
     ``schema`` defaults to the route's request body in the OpenAPI document (``bodies``)."""
     try:
-        body = await request.json()
-    except ValueError:
-        raise api_error(400, "the body must be JSON") from None
+        body = parse_json(await request.read())
+    except ValueError as exc:
+        raise api_error(400, f"the body must be JSON: {exc}") from None
     if not isinstance(body, dict):
         raise api_error(400, "the body must be a JSON object")
     refuse_unknown_keys(request, body, schema)

@@ -30,9 +30,10 @@ from bridgekit.core.customers import customer_row, save_form_answers
 from bridgekit.core.events import Event
 from bridgekit.core.forms import FormError, validate_answers
 from bridgekit.core.storable import storable
+from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, query_int
+from bridgekit.web.messages_http import MAX_ID, download, error, int_id, query_int
 from bridgekit.web.rate_limits import RATE_LIMITS
 
 routes = web.RouteTableDef()
@@ -90,7 +91,7 @@ async def view_chat(request: web.Request) -> web.Response:
 async def write_message(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await _chat(request)
-    body = await json_body(request, MESSAGE_BODY)
+    body = await json_object(request, MESSAGE_BODY)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise error(400, "text is required")
@@ -120,7 +121,7 @@ async def answer_form(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await _chat(request)
     message_id = int_id(request, "message_id", "form")
-    body = await json_body(request, FORM_BODY)
+    body = await json_object(request, FORM_BODY)
     m = s.messages
     async with bridge.db.write() as conn:
         message = (

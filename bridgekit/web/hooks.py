@@ -15,6 +15,8 @@ from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
 
 log = logging.getLogger(__name__)
+# How long a provider should wait before redelivering after a busy database (503).
+RETRY_AFTER_SECONDS = 2
 
 
 async def handle_hook(request: web.Request) -> web.StreamResponse:
@@ -52,4 +54,8 @@ async def handle_hook(request: web.Request) -> web.StreamResponse:
                 status=r.status, body=body_bytes, content_type=r.content_type, headers=dict(r.headers)
             )
         return web.Response(status=200, text="OK")
-    return json_response({"error": outcome.status, "detail": outcome.detail}, status=outcome.http_status)
+    # 503: nothing was stored and a redelivery will be (the database was busy).
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if outcome.http_status == 503 else None
+    return json_response(
+        {"error": outcome.status, "detail": outcome.detail}, status=outcome.http_status, headers=headers
+    )

@@ -10,8 +10,6 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
-from bridgekit.web.bodies import Schema
-from bridgekit.web.common import json_object
 from bridgekit.web.downloads import file_response
 from bridgekit.web.jsonio import json_error
 
@@ -55,11 +53,6 @@ def query_int(request: web.Request, name: str, default: int | None, low: int, hi
     if not low <= value <= high:
         raise error(400, f"{name} must be between {low} and {high}")
     return value
-
-
-async def json_body(request: web.Request, schema: Schema | None = None) -> dict[str, Any]:
-    """:func:`bridgekit.web.common.json_object` (one body reader for every API route)."""
-    return await json_object(request, schema)
 
 
 def download(path: str, filename: str, content_type: str) -> web.FileResponse:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy.exc import DBAPIError
+import logging
 
-from bridgekit.core.db import retry_on_conflict
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.core import schema as s
+from bridgekit.core.clock import utcnow
+from bridgekit.core.db import Database, retry_on_conflict
 
 
 class _PgError(Exception):
@@ -62,3 +68,41 @@ async def test_an_api_request_whose_transaction_deadlocked_is_answered_after_a_r
     resp = await client.post("/api/v1/chats/1/messages", json={"text": "hi"})
     assert resp.status == 201
     assert bodies == [b'{"text": "hi"}'] * 2  # the same body, read again
+
+
+@pytest.mark.parametrize("path", ["write", "write_inline"])
+async def test_database_errors_do_not_quote_customer_data(
+    db_url: str, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12 item 13: an error's text (logged, stored in raw_deliveries.error) carried the
+    statement's parameters, i.e. what customers wrote."""
+    db = Database(db_url)
+    await db.migrate()
+    statement = insert(s.messages).values(
+        chat_id=987654,  # no such chat: a foreign key violation on both databases
+        direction="inbound",
+        author_kind="customer",
+        text="my card is 4242 4242 4242 4242",
+        meta={},
+        created_at=utcnow(),
+    )
+
+    async def work(conn: AsyncConnection) -> None:
+        await conn.execute(statement)
+
+    async def store() -> None:
+        if path == "write":
+            async with db.write() as conn:
+                await work(conn)
+        else:
+            await db.write_inline(work)
+
+    try:
+        with pytest.raises(IntegrityError) as failure:
+            await store()
+        logging.getLogger("bridgekit.test").error("storing failed", exc_info=failure.value)
+    finally:
+        await db.dispose()
+    assert "messages" in str(failure.value)  # the statement is still named
+    assert "4242" not in str(failure.value)
+    assert "4242" not in caplog.text

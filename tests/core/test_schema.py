@@ -98,3 +98,57 @@ def test_status_reports_find_outbound_messages_through_the_partial_index(tmp_pat
     assert "ix_messages_integration_id_provider_message_id" in plan
     assert "SCAN" not in plan
     assert where.endswith("WHERE provider_message_id IS NOT NULL")
+
+
+def test_sqlite_tables_rebuilt_for_autoincrement_keep_their_rows_and_references(tmp_path) -> None:
+    """Migration 0007 drops and recreates chats and messages: nothing pointing at them may go."""
+    import asyncio
+    import sqlite3
+
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from bridgekit.core.db import alembic_config
+
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006_raw_duplicates")
+    engine.dispose()
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA foreign_keys=ON")
+    now = "2026-01-01 00:00:00.000000"
+    old.executescript(
+        f"""
+        INSERT INTO channels VALUES (1, 'main', '{now}');
+        INSERT INTO customers VALUES (1, 1, 'Kim', 1, '{{}}', '{now}', '{now}');
+        INSERT INTO chats (id, channel_id, customer_id, state, created_at, updated_at, last_message_at)
+            VALUES (7, 1, 1, 'open', '{now}', '{now}', '{now}');
+        INSERT INTO messages (id, chat_id, direction, author_kind, text, meta, automated, created_at)
+            VALUES (40, 7, 'inbound', 'customer', 'hello', '{{}}', 0, '{now}');
+        INSERT INTO attachments VALUES (1, 40, 'a.txt', 'text/plain', 1, 'x', '/f', '{now}');
+        INSERT INTO chat_tags (chat_id, tag) VALUES (7, 'vip');
+        """
+    )
+    old.commit()
+    old.close()
+
+    asyncio.run(Database(f"sqlite+aiosqlite:///{path}").migrate())
+    new = sqlite3.connect(path)
+    new.execute("PRAGMA foreign_keys=ON")
+    assert new.execute("SELECT count(*) FROM attachments").fetchone()[0] == 1
+    assert new.execute("SELECT count(*) FROM chat_tags").fetchone()[0] == 1
+    assert new.execute("SELECT text FROM messages WHERE chat_id = 7").fetchall() == [("hello",)]
+    for table in ("chats", "messages"):
+        create = new.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+        assert "AUTOINCREMENT" in create
+    new.execute("DELETE FROM chats WHERE id = 7")  # the cascades still work on the new tables
+    assert new.execute("SELECT count(*) FROM attachments").fetchone()[0] == 0
+    new.execute(
+        "INSERT INTO chats (channel_id, customer_id, state, created_at, updated_at, last_message_at)"
+        f" VALUES (1, 1, 'open', '{now}', '{now}', '{now}')"
+    )
+    assert new.execute("SELECT max(id) FROM chats").fetchone()[0] == 8
+    new.close()

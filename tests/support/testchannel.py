@@ -50,6 +50,7 @@ class TestChannelPlugin:
     def __init__(self, name: str = CHANNEL, slot: InboxSlot = InboxSlot.OTHER, **spec: Any) -> None:
         # Managers write first by the channel's shared handle, else by its own user ids.
         spec.setdefault("capabilities", Capabilities(start_chat_with=(spec.get("contact_kind") or name,)))
+        spec.setdefault("stored_headers", frozenset({SIGNATURE_HEADER.lower()}))
         self.spec = ChannelSpec(name=name, title=name.title(), inbox_slot=slot, mark="T", **spec)
         self.session: aiohttp.ClientSession | None = None
 

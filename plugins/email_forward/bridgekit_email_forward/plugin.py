@@ -59,6 +59,8 @@ SPEC = ChannelSpec(
         start_chat_with=("email",),  # E10
     ),
     closed_chat_policy="new_chat",  # E6
+    # The SMTP envelope, which the listener hands over as pseudo-headers.
+    stored_headers=frozenset({"mail-from", "rcpt-to", "x-peer"}),
     mark="email",
     contact_kind="email",  # E10: managers write first to a customer's address
 )

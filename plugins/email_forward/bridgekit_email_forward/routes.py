@@ -44,7 +44,9 @@ class BridgeAPI(Protocol):
     def integrations_for(self, channel: str) -> list[Integration]: ...
     async def chat(self, chat_id: int) -> ChatView | None: ...
     async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]: ...
-    async def raw_delivery_for_message(self, message_id: int) -> bytes | None: ...
+    async def raw_delivery_for_message(
+        self, message_id: int, *, channel: str | None = None
+    ) -> bytes | None: ...
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int: ...
 
 
@@ -64,7 +66,11 @@ def make_routes(
 ) -> list[web.RouteDef]:
     async def original(request: web.Request) -> web.StreamResponse:
         message_id = _int(request, "message_id")
-        raw = await bridge.raw_delivery_for_message(message_id) if message_id is not None else None
+        raw = (
+            await bridge.raw_delivery_for_message(message_id, channel=CHANNEL)
+            if message_id is not None
+            else None
+        )
         if raw is None:
             return _json_error(404, "no original mail for this message")
         view = render_original(raw, allow_remote_images=request.query.get("remote_images") == "1")

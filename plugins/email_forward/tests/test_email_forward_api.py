@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator
 from email import message_from_bytes
 from email.policy import default as default_policy
 
+import pytest
 import pytest_asyncio
+from bridgekit_email_forward.plugin import EmailForwardPlugin
 from bridgekit_email_forward.sandbox import SmtpSink
 from sqlalchemy import update
-from test_email_forward_smtp import MakeBridge, load, send, start
+from test_email_forward_smtp import ACME, MakeBridge, email_integration, load, send, start
 
+import bridgekit
 from bridgekit.core import schema as s
+from bridgekit.model import ChannelSpec, Contact, InboundMessage, IngestResult, Integration, RawDelivery
 
 
 @pytest_asyncio.fixture
@@ -163,3 +167,36 @@ async def test_e10_a_manager_writes_first_and_the_customers_answer_threads(
     (chat,) = await running.chats()
     assert chat["id"] == created["chat_id"]
     assert [m["text"] for m in await running.messages(chat["id"])] == ["내일 도착 예정입니다.", "감사합니다"]
+
+
+class OtherChannel:
+    """Any other messenger: its webhook bodies are JSON, not mail."""
+
+    @bridgekit.hookimpl
+    def bridgekit_channels(self) -> list[ChannelSpec]:
+        return [ChannelSpec(name="other", title="Other")]
+
+    @bridgekit.hookimpl
+    def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        sender = Contact("other", "u-1")
+        return IngestResult(messages=[InboundMessage("ev-1", sender, "u-1", delivery.body.decode())])
+
+
+@pytest.mark.parametrize("which", ["other channel", "no such message", "huge id"])
+async def test_the_original_view_of_a_message_that_is_no_email_is_a_404(
+    make_bridge: MakeBridge, relay: SmtpSink, which: str
+) -> None:
+    """Issue 12 item 10: asked for a message of another channel it answered 500."""
+    running = await make_bridge(
+        plugins={"email_forward": EmailForwardPlugin(), "other": OtherChannel()},
+        integrations={"acme": email_integration(ACME, relay), "chat": {"channel": "other"}},
+    )
+    status, _ = await running.post_hook("chat", b'{"text": "hello"}')
+    assert status == 200
+    (chat,) = await running.chats()
+    (message,) = await running.messages(chat["id"])
+    message_id = {"other channel": message["id"], "no such message": 4711, "huge id": 2**40}[which]
+    url = f"{running.url}/api/v1/email/messages/{message_id}/original"
+    async with running.session.get(url) as resp:
+        assert resp.status == 404
+        assert (await resp.json())["error"] == "no original mail for this message"

@@ -13,7 +13,6 @@ the HUMAN_AGENT tag, refused after that without calling Meta), splits long text 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +22,7 @@ from typing import Any
 import aiohttp
 
 import bridgekit
+from bridgekit.core.jsontext import parse_json
 from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import (
     DeliveryError,
@@ -84,6 +84,7 @@ SPEC = ChannelSpec(
     # Meta batches "a maximum of 1000 updates" per POST; a messaging update (media as URLs)
     # is a few hundred bytes to ~2 KB, so a full batch stays well under this.
     max_body_bytes=4 * 1024 * 1024,
+    stored_headers=frozenset({SIGNATURE_HEADER}),
 )
 
 _PROFILE_CACHE_MAX = 10_000
@@ -160,9 +161,9 @@ class InstagramPlugin:
         # authenticate the exact bytes received before looking inside them
         verify_signature(config.app_secret, delivery.body, delivery.headers.get(SIGNATURE_HEADER))
         try:
-            payload = json.loads(delivery.body)
+            payload = parse_json(delivery.body)
         except ValueError as exc:
-            raise MalformedDelivery(f"instagram webhook body is not JSON: {exc}") from exc
+            raise MalformedDelivery(f"instagram webhook body is {exc}") from None
         own_ids = [config.ig_user_id] if config.ig_user_id != "me" else []
         parsed = events.parse(payload, own_ids=own_ids)
         messages = await asyncio.gather(*(self._inbound(config, item) for item in parsed.messages))

@@ -104,3 +104,17 @@ async def test_manager_image_reply_is_fetched_by_meta_from_the_core_media_url(
     assert sent.attachment_content == PNG  # Meta could download it
     async with running.session.get(f"{running.url}/plugins/instagram/media/x/receipt.png") as resp:
         assert resp.status == 404
+
+
+async def test_deeply_nested_json_webhook_is_a_400(make_bridge: Any, meta: MetaSandbox) -> None:
+    """Issue 12 item 10: 5,000 levels of nesting crashed the JSON parser (500, redelivered)."""
+    running = await make_bridge(
+        plugins={"instagram": InstagramPlugin()},
+        integrations={
+            "acme": {"channel": "instagram", "settings": settings_for(meta), "secrets": secrets_for(meta)}
+        },
+    )
+    answer = await meta.post_webhook(f"{running.url}/hooks/acme", b"[" * 5000 + b"]" * 5000)
+    assert answer.status == 400
+    assert "depth" in answer.body
+    assert await running.chats() == []

@@ -62,6 +62,7 @@ CHANNEL = ChannelSpec(
     # inbox shows "sent" rather than "read" (I19).
     # A manager can write first to a LINE user id (a push); LINE has no phone or email sends.
     capabilities=Capabilities(reports_reads=False, supports_images=True, start_chat_with=(ev.CONTACT_KIND,)),
+    stored_headers=frozenset({SIGNATURE_HEADER.lower()}),
     closed_chat_policy="reopen",
     mark="LINE",
     # A webhook carries event JSON only (media is fetched by id; a text is at most 5,000

@@ -32,12 +32,12 @@ Field types are checked first (:mod:`bridgekit_naver.schema`).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bridgekit.core.jsontext import parse_json
 from bridgekit.exceptions import MalformedDelivery
 from bridgekit.model import Contact, CustomerEvent, InboundAttachment, InboundMessage
 from bridgekit.payloads import check_types
@@ -73,9 +73,9 @@ class TalkTalkEvent:
 def parse_event(body: bytes) -> TalkTalkEvent:
     """Decode one webhook body. Raise :class:`MalformedDelivery` if it is no TalkTalk event."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedDelivery(f"TalkTalk webhook body is not JSON: {exc}") from None
+        data = parse_json(body)
+    except ValueError as exc:
+        raise MalformedDelivery(f"TalkTalk webhook body is {exc}") from None
     if not isinstance(data, dict):
         raise MalformedDelivery("TalkTalk webhook body is not a JSON object")
     check_types(data, Event, "TalkTalk")

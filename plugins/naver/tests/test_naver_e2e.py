@@ -116,6 +116,19 @@ async def test_redelivered_body_is_stored_once(running: RunningBridge, naver: Ta
     assert [m["text"] for m in await running.messages(chat["id"])] == ["주문번호 20240501-001"]
 
 
+async def test_the_path_token_is_not_stored_with_the_delivery(
+    running: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    """Issue 12 item 3: the token verifies the delivery in memory; the stored query has it redacted."""
+    assert (await naver.post_webhook(naver.text_event(USER, "배송 언제 되나요?"))).status == 200
+    await only_chat(running)
+    r = s.raw_deliveries
+    async with running.bridge.db.read() as conn:
+        [(query, headers)] = (await conn.execute(select(r.c.query, r.c.headers))).all()
+    assert query == {"token": "[redacted]"}
+    assert TOKEN not in json.dumps(query) + json.dumps(headers)
+
+
 async def test_customer_image_arrives_as_an_attachment(
     running: RunningBridge, naver: TalkTalkSandbox
 ) -> None:
@@ -233,3 +246,11 @@ async def test_fields_of_the_wrong_type_are_400_and_kept_raw(
     async with running.bridge.db.read() as conn:
         rows = (await conn.execute(select(s.raw_deliveries.c.status))).scalars().all()
     assert list(rows) == ["malformed"]
+
+
+async def test_deeply_nested_json_webhook_is_a_400(running: RunningBridge, naver: TalkTalkSandbox) -> None:
+    """Issue 12 item 10: 5,000 levels of nesting crashed the JSON parser (500, redelivered)."""
+    answer = await naver.post_webhook(b"[" * 5000 + b"]" * 5000)
+    assert answer.status == 400
+    assert b"depth" in answer.body
+    assert await running.chats() == []
