@@ -75,12 +75,13 @@ MAX_BODY = 32 * 1024 * 1024
 TARGETS = ("bridgekit", "a", "b")
 # ``--floor`` adds a bare aiohttp handler (reads the body, answers 200): what HTTP alone costs,
 # so the summary can say how much of each request is bridgekit's own work.
-ALL_TARGETS = (*TARGETS, "floor")
+ALL_TARGETS = (*TARGETS, "floor", "before")
 LABELS = {
     "bridgekit": "bridgekit",
     "a": "baseline-a (line-bot-sdk parse)",
     "b": "baseline-b (hmac+sqlite3)",
     "floor": "floor (bare aiohttp, no work)",
+    "before": "bridgekit before (--before)",
 }
 TARGET_VS_A = 1.0
 TARGET_VS_B = 0.6
@@ -484,9 +485,10 @@ class Bench:
         workdir.mkdir()
         port = free_port()
         log_path = workdir / "server.log"
-        if target == "bridgekit":
+        if target in ("bridgekit", "before"):
             config = write_bridgekit_config(workdir, port, sandbox_url)
-            argv = [sys.executable, "-m", "bridgekit.cli", "serve", "--config", str(config)]
+            python = self.args.before if target == "before" else sys.executable
+            argv = [python, "-m", "bridgekit.cli", "serve", "--config", str(config)]
         else:
             argv = [
                 sys.executable,
@@ -505,7 +507,7 @@ class Bench:
             await self.wait_healthy(proc, port, log_path)
             result = await self.load(port, workdir, proc.pid)
             rnd = Round(target, float(result.get("requests_per_second", 0.0)), result)
-            if target == "bridgekit" and "outcome" in result:
+            if target in ("bridgekit", "before") and "outcome" in result:
                 rnd.commits, rnd.accepted = await self.commit_counters(port)
                 rnd.stored, rnd.missing, rnd.flow_backlog = self.check_storage(
                     workdir / "bridgekit.db", result["outcome"]
@@ -578,6 +580,7 @@ class Bench:
             valid = True
             for number in range(a.rounds):
                 order = [t for t in TARGETS[number % 3 :] + TARGETS[: number % 3] if t in a.targets]
+                order += ["before"] if a.before else []
                 order += ["floor"] if a.floor else []
                 for target in order:
                     try:
@@ -616,7 +619,13 @@ class Bench:
             f" | ratio vs a {vs_a:.2f} (target >= {TARGET_VS_A:g}) {verdict(vs_a, TARGET_VS_A)}"
             f" | ratio vs b {vs_b:.2f} (target >= {TARGET_VS_B:g}) {verdict(vs_b, TARGET_VS_B)}"
         )
-        bk = [r for r in rounds if r.target == "bridgekit"]
+        if med["before"]:
+            print(
+                f"before (--before {self.args.before}): {med['before']:.0f} req/s"
+                f" | ratio vs a {med['before'] / med['a']:.2f} | ratio vs b {med['before'] / med['b']:.2f}"
+                f" | after / before {med['bridgekit'] / med['before']:.2f}"
+            )
+        bk = [r for r in rounds if r.target in ("bridgekit", "before")]
         acked = sum(r.result.get("acked", 0) for r in bk)
         missing = sum(r.missing or 0 for r in bk)
         checked = all(r.stored is not None for r in bk)
@@ -677,6 +686,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--floor",
         action="store_true",
         help="also measure a bare aiohttp handler and print a per-request budget",
+    )
+    p.add_argument(
+        "--before",
+        metavar="PYTHON",
+        help="also serve bridgekit from another checkout's interpreter (its .venv/bin/python),"
+        " interleaved, and print its ratios beside this one's: before/after in one run",
     )
     p.add_argument("--show-pids", action="store_true", help="print each server's pid (to attach py-spy)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (prints its path)")

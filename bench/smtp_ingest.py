@@ -81,7 +81,11 @@ TARGET_RATIO = 0.7
 STARVED = 0.15
 
 TARGETS = ("bridgekit", "baseline")
-LABELS = {"bridgekit": "bridgekit", "baseline": "baseline (aiosmtpd+mail-parser, no storage)"}
+LABELS = {
+    "bridgekit": "bridgekit",
+    "baseline": "baseline (aiosmtpd+mail-parser, no storage)",
+    "before": "bridgekit before (--before)",
+}
 
 
 CRLF = b"\r\n"
@@ -780,9 +784,10 @@ class Bench:
         if self.server_cpus:  # this machine may be shared: put the server on the idlest CPU
             self.server_cpus, self.client_cpus = await asyncio.to_thread(pick_cpus, self.cpus)
             os.sched_setaffinity(0, self.client_cpus)
-        if target == "bridgekit":
+        if target in ("bridgekit", "before"):
             config = write_bridgekit_config(workdir, free_port(), smtp_port, free_port())
-            argv = [sys.executable, "-m", "bridgekit.cli", "serve", "--config", str(config)]
+            python = self.args.before if target == "before" else sys.executable
+            argv = [python, "-m", "bridgekit.cli", "serve", "--config", str(config)]
         else:
             argv = [
                 sys.executable,
@@ -796,7 +801,7 @@ class Bench:
             await self.wait_smtp(proc, smtp_port, log_path)
             result = await self.load(smtp_port, workdir, proc.pid, tag)
             rnd = Round(target, float(result.get("mails_per_second", 0.0)), result)
-            if target == "bridgekit" and "outcome" in result:
+            if target in ("bridgekit", "before") and "outcome" in result:
                 await asyncio.sleep(0.2)  # let the flow worker settle (reported, not required)
                 rnd.stored, rnd.missing, rnd.flow_backlog = self.check_storage(
                     workdir / "bridgekit.db", result["outcome"], tag
@@ -865,7 +870,7 @@ class Bench:
         valid = True
         for number in range(a.rounds):
             order = TARGETS if number % 2 == 0 else TARGETS[::-1]
-            for target in order:
+            for target in (*order, "before") if a.before else order:
                 rnd = await self.run_round(target, number)
                 text, ok = self.describe(rnd, number)
                 self.log(text)
@@ -903,7 +908,20 @@ class Bench:
                 f" {STARVED:.0%} of the time (other load on this machine); the throughput ratio is"
                 " not meaningful, the CPU-time ratio is"
             )
-        bk = [r for r in rounds if r.target == "bridgekit"]
+        before = [r.rate for r in rounds if r.target == "before"]
+        if before:
+            med_before = statistics.median(before)
+            before_cpu = [c for r in rounds if r.target == "before" and (c := cpu_per_mail(r)) is not None]
+            line = (
+                f"before (--before {self.args.before}): {med_before:.0f} mail/s"
+                f" | ratio {med_before / med['baseline']:.2f}"
+                f" | after / before {med['bridgekit'] / med_before:.2f}"
+            )
+            if before_cpu and cpu["baseline"]:
+                base_ms = statistics.median(cpu["baseline"])
+                line += f" | CPU-time ratio {base_ms / statistics.median(before_cpu):.2f}"
+            print(line)
+        bk = [r for r in rounds if r.target in ("bridgekit", "before")]
         acked = sum(r.result.get("acked", 0) for r in bk)
         missing = sum(r.missing or 0 for r in bk)
         checked = all(r.stored is not None for r in bk)
@@ -951,6 +969,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="load generator: pre-built SMTP bytes on asyncio streams (default) or aiosmtplib",
     )
     p.add_argument("--no-pin", action="store_true", help="do not pin servers and load generator to CPUs")
+    p.add_argument(
+        "--before",
+        metavar="PYTHON",
+        help="also serve bridgekit from another checkout's interpreter (its .venv/bin/python),"
+        " interleaved, and print its ratios beside this one's: before/after in one run",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (prints its path)")
     # Internal roles: the same file is the baseline server and the load generator.
     p.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
