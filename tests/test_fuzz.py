@@ -41,7 +41,7 @@ from bridgekit.config import Config
 from bridgekit.demo import Demo, demo_config
 
 T = TypeVar("T")
-EXAMPLES = 30
+EXAMPLES = 60
 REQUEST_TIMEOUT = 20
 
 DEEP = "deeply nested"  # stands for 5,000 nested arrays, spliced in after encoding
