@@ -94,12 +94,17 @@ class Bridge:
         return await self.ingest.submit(delivery)
 
     async def chat(self, chat_id: int) -> ChatView | None:
+        """The chat, or None when there is none (any id a plugin's route parsed may come here)."""
+        if not valid_id(chat_id):
+            return None
         async with self.db.read() as conn:
             row = (await conn.execute(select(s.chats).where(s.chats.c.id == chat_id))).first()
         return chat_view(row, self.registry) if row is not None else None
 
     async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]:
         """Every message of a chat in order, inbound ones with their raw delivery (E9)."""
+        if not valid_id(chat_id):
+            return []
         async with self.db.read() as conn:
             return await transcript(conn, chat_id)
 

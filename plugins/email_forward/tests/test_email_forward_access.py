@@ -45,6 +45,18 @@ async def test_only_an_operator_may_forward_a_conversation_outside(
     assert forwarded.rcpt_tos == ["legal@partner.example"]  # and nothing went to the outsider
 
 
+async def test_forwarding_a_chat_id_no_database_can_hold_is_a_404(
+    make_bridge: MakeBridge, relay: SmtpSink
+) -> None:
+    """Found by tests/test_fuzz.py: an id past SQLite's 64-bit integers answered 500."""
+    running, _plugin, _port = await start(make_bridge, relay)
+    for chat_id in ("99999999999999999999999999", "2147483648", "0", "-1"):
+        url = f"{running.url}/api/v1/email/chats/{chat_id}/forward"
+        async with running.session.post(url, json={"to": "legal@partner.example"}) as resp:
+            assert resp.status == 404, (chat_id, await resp.text())
+    assert relay.received == []
+
+
 async def test_http_requests_to_the_email_webhook_are_refused_and_nothing_is_kept(
     make_bridge: MakeBridge, relay: SmtpSink
 ) -> None:
