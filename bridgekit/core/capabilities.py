@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from bridgekit.exceptions import BridgekitError
 from bridgekit.model import ChannelSpec, TextUnit
 
+#: The longest text a manager may write in any chat (characters), whatever the channel.
+MAX_TEXT = 50_000
+
 _UNIT_NAMES: dict[TextUnit, str] = {
     "utf16": "characters (UTF-16 code units: an emoji counts 2)",
     "bytes": "bytes of UTF-8",

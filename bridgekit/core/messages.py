@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
-from bridgekit.core.capabilities import ChannelLimits
+from bridgekit.core.capabilities import MAX_TEXT, ChannelLimits
 from bridgekit.core.chats import add_note
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
@@ -33,7 +33,6 @@ from bridgekit.core.uploads import StoredUpload
 from bridgekit.exceptions import BridgekitError
 
 KINDS = ("reply", "note")
-MAX_TEXT = 50_000
 
 
 class MessageError(BridgekitError):
