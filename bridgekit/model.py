@@ -54,8 +54,9 @@ class Capabilities:
     """What a channel can send; the core refuses a manager's reply or started chat beyond
     these limits with a 4xx before anything is stored or queued (notes are not limited).
 
-    ``max_attachments``, ``max_attachment_bytes`` (each file), ``max_image_bytes`` (each
-    ``image/*`` file; None: ``max_attachment_bytes``), ``attachment_types`` (content types
+    ``max_attachments``, ``max_attachment_bytes`` (each file), ``max_image_bytes`` (each file
+    the channel sends as an image, of ``image_types``; None: ``max_attachment_bytes``),
+    ``attachment_types`` (content types
     the channel can send, ``"image/*"`` patterns allowed; empty: any) and ``supports_images``
     limit the files of one reply. ``max_text_length`` is the longest reply text the plugin
     delivers, counted in ``text_unit``: ``"utf16"`` code units (LINE, Naver), UTF-8
@@ -69,6 +70,7 @@ class Capabilities:
     max_attachments: int = 10
     max_attachment_bytes: int = 1024**3
     max_image_bytes: int | None = None
+    image_types: tuple[str, ...] = ("image/*",)
     attachment_types: tuple[str, ...] = ()
     max_text_bytes: int | None = None
     max_text_length: int | None = None

@@ -92,7 +92,8 @@ class ChannelLimits:
     def max_bytes(self, content_type: str) -> int:
         """The largest file of ``content_type`` the channel sends."""
         caps = self.spec.capabilities
-        if caps.max_image_bytes is not None and content_type.strip().lower().startswith("image/"):
+        kind = content_type.split(";", 1)[0].strip().lower()
+        if caps.max_image_bytes is not None and any(_type_matches(kind, p) for p in caps.image_types):
             return caps.max_image_bytes
         return caps.max_attachment_bytes
 

@@ -367,3 +367,22 @@ async def test_notes_are_not_limited_by_the_channel_and_a_reply_within_it_is_sen
             [("a.txt", "text/plain", b"a" * 1000), ("b.txt", "text/plain", b"b")],
         )
         assert status == 201, reply
+
+
+async def test_line_holds_only_what_it_sends_as_images_to_its_image_size(
+    make_bridge: Callable[..., Awaitable[RunningBridge]],
+) -> None:
+    """LINE sends JPEG/PNG as image messages (10 MB at most) and any other file as a link: a
+    GIF over 10 MB is accepted, a PNG of the same size is not."""
+    async with bridge_with("line", make_bridge) as running:
+        status, started = await start_chat(running, {"contact": CHANNELS["line"].contact, "text": "Hello"})
+        assert status == 201, started
+        body = PNG + b"\0" * (10 * MB + 1 - len(PNG))
+        status, answer = await post(
+            running, started["chat_id"], {"text": "png"}, [("a.png", "image/png", body)]
+        )
+        assert (status, answer) == (413, {"error": "LINE takes images of at most 10 MB; a.png is larger"})
+        status, answer = await post(
+            running, started["chat_id"], {"text": "gif"}, [("a.gif", "image/gif", body)]
+        )
+        assert status == 201, answer

@@ -49,6 +49,7 @@ from bridgekit_line import events as ev
 from bridgekit_line.cache import TTLCache
 from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, NotSent, SendResult
 from bridgekit_line.outbound import (
+    IMAGE_TYPES,
     MAX_IMAGE_BYTES,
     MAX_TEXT_CHARS,
     MAX_TEXT_OBJECTS,
@@ -74,6 +75,7 @@ CHANNEL = ChannelSpec(
         reports_reads=False,
         supports_images=True,
         max_image_bytes=MAX_IMAGE_BYTES,
+        image_types=tuple(sorted(IMAGE_TYPES)),
         text_unit="utf16",
         max_text_length=MAX_TEXT_OBJECTS * MAX_TEXT_CHARS,
         start_chat_with=(ev.CONTACT_KIND,),
