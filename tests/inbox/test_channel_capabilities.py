@@ -42,6 +42,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 class Limits:
     """What one channel refuses, and the contact a manager may start a chat with."""
 
+    title: str
     contact: dict[str, str]
     max_attachments: int
     oversized: tuple[str, str, int]  # filename, content type, size just over the limit
@@ -57,6 +58,7 @@ CORE_TOO_LONG = "text is longer than 50000 characters"
 
 CHANNELS: dict[str, Limits] = {
     "line": Limits(
+        title="LINE",
         contact={"kind": "line", "value": "U" + "1" * 32},
         max_attachments=10,
         oversized=("photo.png", "image/png", 10 * MB + 1),
@@ -70,6 +72,7 @@ CHANNELS: dict[str, Limits] = {
         unsupported=None,
     ),
     "instagram": Limits(
+        title="Instagram",
         contact={"kind": "instagram", "value": "1784140000000001"},
         max_attachments=10,
         oversized=("photo.jpg", "image/jpeg", 8 * MB + 1),
@@ -80,6 +83,7 @@ CHANNELS: dict[str, Limits] = {
         unsupported=None,
     ),
     "naver": Limits(
+        title="Naver TalkTalk",
         contact={"kind": "naver", "value": "5KcCQTARWKNKv1IOvXwYQw"},
         max_attachments=10,
         oversized=("photo.gif", "image/gif", 20 * MB + 1),
@@ -95,6 +99,7 @@ CHANNELS: dict[str, Limits] = {
         ),
     ),
     "email": Limits(
+        title="Email",
         contact={"kind": "email", "value": "minji@customer.test"},
         max_attachments=10,
         oversized=("scan.tiff", "image/tiff", 25 * MB + 1),
@@ -107,6 +112,7 @@ CHANNELS: dict[str, Limits] = {
     # The test channel declares the remaining kinds of limits: fewer files, a text length in
     # UTF-8 bytes, no images.
     "testchat": Limits(
+        title="Testchat",
         contact={"kind": "testchat", "value": "u-1"},
         max_attachments=2,
         oversized=("notes.txt", "text/plain", 1001),
@@ -296,10 +302,7 @@ async def test_a_reply_or_chat_beyond_the_channel_capabilities_is_refused_and_no
 
         # One file too many: refused as it arrives, before it is staged.
         files = [small_file(limits, n) for n in range(limits.max_attachments + 1)]
-        title = {"testchat": "Testchat", "line": "LINE", "instagram": "Instagram", "email": "Email"}.get(
-            channel, "Naver TalkTalk"
-        )
-        too_many = f"{title} takes at most {limits.max_attachments} attachments per message"
+        too_many = f"{limits.title} takes at most {limits.max_attachments} attachments per message"
         await refused(await post(running, chat_id, {"text": "files"}, files), (422, too_many))
 
         # A file one byte over the channel's size for its kind.
