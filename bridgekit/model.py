@@ -45,20 +45,36 @@ class DeliveryStatus(enum.StrEnum):
 
 
 ClosedChatPolicy = Literal["new_chat", "reopen"]
+#: How a channel counts text length: UTF-16 code units, UTF-8 bytes or Unicode code points.
+TextUnit = Literal["utf16", "bytes", "chars"]
 
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a channel can do; the core and the manager API enforce these limits.
+    """What a channel can send; the core refuses a manager's reply or started chat beyond
+    these limits with a 4xx before anything is stored or queued (notes are not limited).
 
-    ``max_text_bytes`` is the provider's limit for one provider message. The core does not
-    refuse longer replies: the plugin splits them (or raises ``PermanentDeliveryError``).
+    ``max_attachments``, ``max_attachment_bytes`` (each file), ``max_image_bytes`` (each file
+    the channel sends as an image, of ``image_types``; None: ``max_attachment_bytes``),
+    ``attachment_types`` (content types
+    the channel can send, ``"image/*"`` patterns allowed; empty: any) and ``supports_images``
+    limit the files of one reply. ``max_text_length`` is the longest reply text the plugin
+    delivers, counted in ``text_unit``: ``"utf16"`` code units (LINE, Naver), UTF-8
+    ``"bytes"`` (Meta) or Unicode ``"chars"``; when the plugin splits long texts into several
+    provider messages it is the total it sends, None: no channel limit (the core's own
+    applies). ``max_text_bytes`` is the provider's limit for *one* provider message, for
+    the plugin's splitter; the core does not read it.
     """
 
     reports_reads: bool = False
     max_attachments: int = 10
     max_attachment_bytes: int = 1024**3
+    max_image_bytes: int | None = None
+    image_types: tuple[str, ...] = ("image/*",)
+    attachment_types: tuple[str, ...] = ()
     max_text_bytes: int | None = None
+    max_text_length: int | None = None
+    text_unit: TextUnit = "chars"
     supports_images: bool = True
     manager_can_reopen: bool = True
     start_chat_with: tuple[str, ...] = ()

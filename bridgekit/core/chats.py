@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
+from bridgekit.core.capabilities import MAX_TEXT, ChannelLimits
 from bridgekit.core.clock import utcnow
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
@@ -129,6 +130,9 @@ async def start_chat(
             raise ChatError(f"{what} must not contain NUL characters or unpaired surrogates")
     if (customer_id is None) == (contact is None):
         raise ChatError("give either customer_id or contact")
+    if len(text) > MAX_TEXT:
+        raise ChatError(f"text is longer than {MAX_TEXT} characters")
+    ChannelLimits(bound.channel.spec).check_text(text)
     kinds = bound.channel.spec.capabilities.start_chat_with
     if not kinds:
         raise UnreachableContact(f"{bound.integration.name} cannot start chats: its customers write first")

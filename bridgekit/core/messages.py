@@ -3,8 +3,9 @@
 A reply is written with its outbox row (and its attachments) in one transaction, so
 ``bridgekit_deliver`` receives the files as ``OutboundAttachment``s. A note never gets an
 outbox row: it cannot reach the customer. ``#shortcut`` macros are expanded and ``@mentions``
-notify the managers named (without a push for notes on closed chats, I13). The caller
-publishes the returned events after the transaction commits.
+notify the managers named (without a push for notes on closed chats, I13). A reply is held
+to its channel's limits (``bridgekit.core.capabilities``) before anything is written. The
+caller publishes the returned events after the transaction commits.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
+from bridgekit.core.capabilities import MAX_TEXT, ChannelLimits
 from bridgekit.core.chats import add_note
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
@@ -31,7 +33,6 @@ from bridgekit.core.uploads import StoredUpload
 from bridgekit.exceptions import BridgekitError
 
 KINDS = ("reply", "note")
-MAX_TEXT = 50_000
 
 
 class MessageError(BridgekitError):
@@ -84,8 +85,13 @@ async def post_message(
     manager: Manager,
     draft: Draft,
     files: Sequence[StoredUpload] = (),
+    limits: ChannelLimits | None = None,
 ) -> Posted:
-    """Write a reply (with its outbox row) or a note, its attachments and its mentions."""
+    """Write a reply (with its outbox row) or a note, its attachments and its mentions.
+
+    A reply beyond the channel's ``limits`` (its text once macros are expanded, its files)
+    raises :class:`~bridgekit.core.capabilities.CapabilityError` before anything is written.
+    """
     customer_name = (
         await conn.execute(select(s.customers.c.name).where(s.customers.c.id == chat.customer_id))
     ).scalar()
@@ -98,6 +104,11 @@ async def post_message(
     text, macro_ids = await expand_macros(conn, channel_id, draft.text, variables)
     if not text.strip() and not files:
         raise MessageError("text is required (or attach a file)")
+    if draft.kind == "reply" and limits is not None:
+        limits.check_text(text)
+        limits.check_count(len(files))
+        for f in files:
+            limits.check_file(f.filename, f.content_type, f.size)
     mentions = find_mentions(text, await mentionables(conn, channel_id))
     meta: dict[str, Any] = {}
     if draft.buttons:

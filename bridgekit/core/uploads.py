@@ -6,7 +6,10 @@ Only when the whole request has arrived and passed every check are the files ren
 content-addressed layout :class:`bridgekit.core.files.FileStore` uses
 (``attachments/<xx>/<sha256>``), so stored paths stay compatible with ingest's attachments.
 Anything refused — the 11th file, an oversized file, an upload slower than the time limit, a
-client that goes away — leaves no partial file behind.
+client that goes away — leaves no partial file behind. A reply's files are also held to its
+channel's ``Capabilities`` (:class:`bridgekit.core.capabilities.ChannelLimits`) as they stream:
+the first file too many, of a kind the channel cannot send or past its size is refused before
+more is staged (notes are not limited by the channel).
 
 The limits are module constants read at call time, so tests can shrink them with
 ``monkeypatch.setattr(uploads, "UPLOAD_TIMEOUT_SECONDS", 1)``.
@@ -30,6 +33,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, ClientPayloadError, MultipartReader, hdrs
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bridgekit.core.capabilities import ChannelLimits, human_size
 from bridgekit.core.jsontext import parse_json
 from bridgekit.core.keyfiles import create_private_file
 from bridgekit.exceptions import BridgekitError
@@ -80,6 +84,7 @@ class Upload:
     """What a multipart message carried: the JSON payload and the staged files."""
 
     root: Path
+    reply_limits: ChannelLimits | None = None
     payload: dict[str, Any] | None = None
     staged: list[_Staged] = field(default_factory=list)
     kept: bool = False
@@ -88,23 +93,39 @@ class Upload:
     def file_count(self) -> int:
         return len(self.staged)
 
+    @property
+    def channel_limits(self) -> ChannelLimits | None:
+        """The channel's limits once the payload says this is a reply (the default kind); a
+        note, or files streaming before the payload part, only meet the core's limits."""
+        if self.payload is None or self.payload.get("kind", "reply") == "note":
+            return None
+        return self.reply_limits
+
+    def planned(self) -> list[StoredUpload]:
+        """The staged files as they will be stored by :meth:`keep` (their final paths)."""
+        return [
+            StoredUpload(item.filename, item.content_type, item.size, item.sha256, self._final(item))
+            for item in self.staged
+        ]
+
     async def keep(self) -> list[StoredUpload]:
         """Move every staged file into the content-addressed store; call once checks pass."""
         stored = await asyncio.to_thread(self._promote)
         self.kept = True
         return stored
 
+    def _final(self, item: _Staged) -> Path:
+        return self.root / "attachments" / item.sha256[:2] / item.sha256
+
     def _promote(self) -> list[StoredUpload]:
-        stored = []
         for item in self.staged:
-            final = self.root / "attachments" / item.sha256[:2] / item.sha256
+            final = self._final(item)
             if final.exists():  # same bytes already stored: content addressing dedupes
                 item.temp.unlink(missing_ok=True)
             else:
                 final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 os.replace(item.temp, final)
-            stored.append(StoredUpload(item.filename, item.content_type, item.size, item.sha256, final))
-        return stored
+        return self.planned()
 
     def discard(self) -> None:
         for item in self.staged:
@@ -131,16 +152,21 @@ def clean_filename(name: str | None) -> str:
 
 @contextlib.asynccontextmanager
 async def receive_upload(
-    reader: MultipartReader, data_dir: Path, *, max_total_bytes: int
+    reader: MultipartReader,
+    data_dir: Path,
+    *,
+    max_total_bytes: int,
+    reply_limits: ChannelLimits | None = None,
 ) -> AsyncIterator[Upload]:
     """Read a whole multipart message (payload part + up to ``MAX_FILES`` file parts, their
-    sizes together at most ``max_total_bytes``).
+    sizes together at most ``max_total_bytes``; a reply's files within ``reply_limits``).
 
-    Raises :class:`UploadError` for anything refused. Inside the ``async with`` block the
-    caller validates ``upload.payload`` and calls ``await upload.keep()``; leaving the block
-    without keeping (or with an exception) removes every staged file.
+    Raises :class:`UploadError` (or :class:`~bridgekit.core.capabilities.CapabilityError`)
+    for anything refused. Inside the ``async with`` block the caller validates
+    ``upload.payload`` and calls ``await upload.keep()``; leaving the block without keeping
+    (or with an exception) removes every staged file.
     """
-    upload = Upload(data_dir)
+    upload = Upload(data_dir, reply_limits)
     incoming = data_dir / "attachments" / "incoming"
     try:
         try:
@@ -172,7 +198,13 @@ async def _read_parts(reader: MultipartReader, upload: Upload, incoming: Path, m
             if upload.payload is not None:
                 raise UploadError(400, "only one payload part is allowed")
             upload.payload = await _read_payload(part)
+            if (limits := upload.channel_limits) is not None:  # files staged before it
+                limits.check_count(upload.file_count)
+                for item in upload.staged:
+                    limits.check_file(item.filename, item.content_type, item.size)
         elif part.filename is not None:
+            if (limits := upload.channel_limits) is not None:
+                limits.check_count(upload.file_count + 1)
             if upload.file_count >= MAX_FILES:
                 raise UploadError(400, f"at most {MAX_FILES} files can be attached to one message")
             await _stage_file(part, upload, incoming, max_total)
@@ -200,6 +232,11 @@ async def _read_payload(part: BodyPartReader) -> dict[str, Any]:
 async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path, max_total: int) -> None:
     filename = clean_filename(part.filename)
     content_type = part.headers.get(hdrs.CONTENT_TYPE, DEFAULT_CONTENT_TYPE).strip() or DEFAULT_CONTENT_TYPE
+    limits = upload.channel_limits
+    max_bytes = MAX_FILE_BYTES
+    if limits is not None:
+        limits.check_kind(filename, content_type)
+        max_bytes = min(max_bytes, limits.max_bytes(content_type))
     staged = _Staged(filename, content_type[:200], incoming / f"{uuid.uuid4().hex}.part")
     # Registered before the first byte so a failure at any point removes the partial file.
     upload.staged.append(staged)
@@ -209,10 +246,14 @@ async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path, max_
     try:
         while chunk := await part.read_chunk(CHUNK_BYTES):
             staged.size += len(chunk)
-            if staged.size > MAX_FILE_BYTES:
-                raise UploadError(413, f"{filename} is larger than the limit of {_human(MAX_FILE_BYTES)}")
+            if staged.size > max_bytes:
+                if limits is not None:
+                    limits.check_size(filename, content_type, staged.size)
+                raise UploadError(413, f"{filename} is larger than the limit of {human_size(MAX_FILE_BYTES)}")
             if earlier + staged.size > max_total:
-                raise UploadError(413, f"the files together are larger than the limit of {_human(max_total)}")
+                raise UploadError(
+                    413, f"the files together are larger than the limit of {human_size(max_total)}"
+                )
             await _in_thread(_write_chunk, fh, hasher, chunk)
         await _in_thread(_sync, fh)
     finally:
@@ -257,10 +298,3 @@ def _sync(fh: IO[bytes]) -> None:
 def _duration(seconds: float) -> str:
     value, unit = (seconds / 60, "minute") if seconds >= 60 else (seconds, "second")
     return f"{value:g} {unit}" + ("" if value == 1 else "s")
-
-
-def _human(size: int) -> str:
-    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if size >= factor:
-            return f"{size / factor:g} {unit}"
-    return f"{size} bytes"

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.capabilities import CapabilityError
 from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.chats import ChatError, NewContact, UnreachableContact, raw_delivery, start_chat
 from bridgekit.core.db import retry_on_conflict
@@ -165,6 +166,8 @@ async def create_chat(request: web.Request) -> web.Response:
             )
     except UnreachableContact as exc:
         raise api_error(422, str(exc)) from None
+    except CapabilityError as exc:
+        raise api_error(exc.status, str(exc)) from None
     except ChatError as exc:
         raise api_error(400, str(exc)) from None
     bridge.wake_outbox()

@@ -24,11 +24,12 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.capabilities import CapabilityError, ChannelLimits
 from bridgekit.core.customer_links import LinkError, customer_token, link_key
 from bridgekit.core.events import Event
 from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
 from bridgekit.core.outbox import delivery_states, retry_failed
-from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
+from bridgekit.core.uploads import Upload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
 from bridgekit.web.body_limits import refuse_by_length
@@ -105,6 +106,8 @@ async def create_message(request: web.Request) -> web.Response:
     """Reply to the customer (queued in the outbox) or add an internal note (never sent)."""
     bridge: Bridge = request.app[BRIDGE]
     chat = await load_chat(bridge, request)
+    bound = bridge.registry.by_id(chat.integration_id)
+    limits = ChannelLimits(bound.channel.spec) if bound is not None else None
     if request.content_type == "multipart/form-data":
         max_total = bridge.config.limits.upload_request_bytes
         refuse_by_length(request, max_total)  # before a byte is staged
@@ -113,17 +116,18 @@ async def create_message(request: web.Request) -> web.Response:
         except ValueError as exc:  # no or a bad boundary parameter
             raise error(400, f"the multipart body is malformed: {exc}") from None
         try:
-            async with receive_upload(reader, bridge.data_dir, max_total_bytes=max_total) as upload:
+            async with receive_upload(
+                reader, bridge.data_dir, max_total_bytes=max_total, reply_limits=limits
+            ) as upload:
                 if upload.payload is None:
                     raise error(400, "a multipart message needs a 'payload' part holding the JSON body")
                 refuse_unknown_keys(request, upload.payload)
                 draft = _draft(upload.payload)
-                files = await upload.keep()
-                posted = await _write(request, bridge, chat, draft, files)
-        except UploadError as exc:
+                posted = await _write(request, bridge, chat, draft, limits, upload)
+        except (UploadError, CapabilityError) as exc:
             raise error(exc.status, str(exc)) from None
     else:
-        posted = await _write(request, bridge, chat, _draft(await json_object(request)), [])
+        posted = await _write(request, bridge, chat, _draft(await json_object(request)), limits)
     bridge.events.publish_many(posted.events)
     if posted.kind == "reply":
         bridge.wake_outbox()
@@ -146,20 +150,33 @@ def _draft(body: dict[str, Any]) -> Draft:
 
 
 async def _write(
-    request: web.Request, bridge: Bridge, chat: Any, draft: Draft, files: list[StoredUpload]
+    request: web.Request,
+    bridge: Bridge,
+    chat: Any,
+    draft: Draft,
+    limits: ChannelLimits | None,
+    upload: Upload | None = None,
 ) -> Posted:
     try:
         async with bridge.db.write() as conn:
-            return await post_message(
+            posted = await post_message(
                 conn,
                 channel_id=bridge.channel_id,
                 chat=chat,
                 manager=current_manager(request),
                 draft=draft,
-                files=files,
+                files=upload.planned() if upload is not None else (),
+                limits=limits,
             )
+            # Only a message that passed every check moves its files into the store (inside
+            # the transaction: a refused one leaves nothing staged behind).
+            if upload is not None:
+                await upload.keep()
+            return posted
     except MessageError as exc:
         raise error(400, str(exc)) from None
+    except CapabilityError as exc:
+        raise error(exc.status, str(exc)) from None
 
 
 @routes.post("/api/v1/messages/{message_id}/retry")

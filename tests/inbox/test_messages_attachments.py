@@ -124,7 +124,7 @@ async def test_i14_an_eleventh_file_is_refused_and_nothing_is_stored(
     before = stored_files(running)
     files = [(f"f{n}.txt", "text/plain", f"file {n}".encode()) for n in range(11)]
     status, answer = await post_form(running, chat_id, form({"text": "too many"}, files))
-    assert (status, answer) == (400, {"error": "at most 10 files can be attached to one message"})
+    assert (status, answer) == (422, {"error": "Testchat takes at most 10 attachments per message"})
     assert stored_files(running) == before
     assert await rows(running, s.attachments) == []
     assert [m["kind"] for m in await running.messages(chat_id)] == ["customer"]

@@ -75,6 +75,10 @@ SPEC = ChannelSpec(
         reports_reads=True,
         max_attachments=10,
         max_attachment_bytes=_OTHER_MAX,
+        max_image_bytes=_IMAGE_MAX,
+        # Meta counts UTF-8 bytes per message; a longer reply is split (textsplit.py), so
+        # there is no total beyond the core's.
+        text_unit="bytes",
         max_text_bytes=MAX_TEXT_BYTES,
         supports_images=True,
         start_chat_with=(CONTACT_KIND,),  # an Instagram-scoped id (IGSID)

@@ -48,7 +48,15 @@ from bridgekit.model import (
 from bridgekit_line import events as ev
 from bridgekit_line.cache import TTLCache
 from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, NotSent, SendResult
-from bridgekit_line.outbound import batches, build_messages, retry_key
+from bridgekit_line.outbound import (
+    IMAGE_TYPES,
+    MAX_IMAGE_BYTES,
+    MAX_TEXT_CHARS,
+    MAX_TEXT_OBJECTS,
+    batches,
+    build_messages,
+    retry_key,
+)
 from bridgekit_line.settings import REPLY_TOKEN_DOCUMENTED_VALIDITY, LineSettings, secret
 from bridgekit_line.signature import SIGNATURE_HEADER, verify
 
@@ -61,7 +69,17 @@ CHANNEL = ChannelSpec(
     # LINE's standard Messaging API does not tell a bot when its messages are read, so the
     # inbox shows "sent" rather than "read" (I19).
     # A manager can write first to a LINE user id (a push); LINE has no phone or email sends.
-    capabilities=Capabilities(reports_reads=False, supports_images=True, start_chat_with=(ev.CONTACT_KIND,)),
+    # A long reply is split into text objects (outbound.py), JPEG/PNG become image messages
+    # (10 MB each) and other files a download link.
+    capabilities=Capabilities(
+        reports_reads=False,
+        supports_images=True,
+        max_image_bytes=MAX_IMAGE_BYTES,
+        image_types=tuple(sorted(IMAGE_TYPES)),
+        text_unit="utf16",
+        max_text_length=MAX_TEXT_OBJECTS * MAX_TEXT_CHARS,
+        start_chat_with=(ev.CONTACT_KIND,),
+    ),
     stored_headers=frozenset({SIGNATURE_HEADER.lower()}),
     closed_chat_policy="reopen",
     mark="LINE",

@@ -41,7 +41,7 @@ from bridgekit.model import (
 from bridgekit_naver.access import verify_delivery
 from bridgekit_naver.client import DEFAULT_API_BASE, TalkTalkClient
 from bridgekit_naver.events import CONTACT_KIND, customer_event, event_id_for, normalise, parse_event
-from bridgekit_naver.outbound import MAX_IMAGE_BYTES, describe_progress, plan_parts
+from bridgekit_naver.outbound import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, describe_progress, plan_parts
 
 if TYPE_CHECKING:
     from bridgekit.core.bridge import Bridge
@@ -59,6 +59,10 @@ CHANNEL_SPEC = ChannelSpec(
         reports_reads=False,
         max_attachments=10,
         max_attachment_bytes=MAX_IMAGE_BYTES,
+        # TalkTalk sends only JPG/PNG/GIF images; long texts are split (outbound.py), counted
+        # as Naver's servers count them.
+        attachment_types=tuple(sorted(IMAGE_CONTENT_TYPES)),
+        text_unit="utf16",
         supports_images=True,
         start_chat_with=(CONTACT_KIND,),  # a TalkTalk user id
     ),

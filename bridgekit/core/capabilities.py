@@ -1,0 +1,118 @@
+"""A channel's ``Capabilities`` enforced on what managers send, before anything is stored.
+
+A reply (``POST /api/v1/chats/{id}/messages``) or a started chat (``POST /api/v1/chats``)
+the channel could not deliver is refused here rather than accepted with 201 and failed later
+by the outbox: too many files or an unsupported kind (422), a file over the channel's size
+(413), a text longer than the channel takes, counted in its own unit (422). The message names
+the channel and the limit, for the manager to act on. Internal notes never leave bridgekit and
+are not limited by the channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridgekit.exceptions import BridgekitError
+from bridgekit.model import ChannelSpec, TextUnit
+
+#: The longest text a manager may write in any chat (characters), whatever the channel.
+MAX_TEXT = 50_000
+
+_UNIT_NAMES: dict[TextUnit, str] = {
+    "utf16": "characters (UTF-16 code units: an emoji counts 2)",
+    "bytes": "bytes of UTF-8",
+    "chars": "characters",
+}
+
+
+class CapabilityError(BridgekitError):
+    """What a manager sent exceeds what the channel can deliver; ``status`` is the answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def text_length(text: str, unit: TextUnit) -> int:
+    """``text``'s length as a provider counting in ``unit`` sees it."""
+    if unit == "utf16":
+        return len(text.encode("utf-16-le")) // 2
+    if unit == "bytes":
+        return len(text.encode("utf-8", "surrogatepass"))
+    return len(text)
+
+
+def _type_matches(content_type: str, pattern: str) -> bool:
+    if pattern.endswith("/*"):
+        return content_type.startswith(pattern[:-1])
+    return content_type == pattern
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLimits:
+    """The sending limits of one channel, with messages naming them."""
+
+    spec: ChannelSpec
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    def check_text(self, text: str) -> None:
+        caps = self.spec.capabilities
+        if caps.max_text_length is None:
+            return
+        length = text_length(text, caps.text_unit)
+        if length > caps.max_text_length:
+            unit = _UNIT_NAMES[caps.text_unit]
+            raise CapabilityError(
+                422,
+                f"{self.title} takes at most {caps.max_text_length} {unit} per message; "
+                f"this text is {length}",
+            )
+
+    def check_count(self, count: int) -> None:
+        """Refuse a reply's ``count``-th file when the channel takes fewer."""
+        limit = self.spec.capabilities.max_attachments
+        if count > limit:
+            raise CapabilityError(422, f"{self.title} takes at most {limit} attachments per message")
+
+    def check_kind(self, filename: str, content_type: str) -> None:
+        caps = self.spec.capabilities
+        kind = content_type.split(";", 1)[0].strip().lower()
+        if not caps.supports_images and kind.startswith("image/"):
+            raise CapabilityError(422, f"{self.title} cannot send images ({filename} is {kind})")
+        if caps.attachment_types and not any(_type_matches(kind, p) for p in caps.attachment_types):
+            raise CapabilityError(
+                422,
+                f"{self.title} can only send {', '.join(caps.attachment_types)} attachments; "
+                f"{filename} is {kind}",
+            )
+
+    def max_bytes(self, content_type: str) -> int:
+        """The largest file of ``content_type`` the channel sends."""
+        caps = self.spec.capabilities
+        kind = content_type.split(";", 1)[0].strip().lower()
+        if caps.max_image_bytes is not None and any(_type_matches(kind, p) for p in caps.image_types):
+            return caps.max_image_bytes
+        return caps.max_attachment_bytes
+
+    def check_size(self, filename: str, content_type: str, size: int) -> None:
+        limit = self.max_bytes(content_type)
+        if size > limit:
+            what = "images" if limit != self.spec.capabilities.max_attachment_bytes else "attachments"
+            raise CapabilityError(
+                413, f"{self.title} takes {what} of at most {human_size(limit)}; {filename} is larger"
+            )
+
+    def check_file(self, filename: str, content_type: str, size: int) -> None:
+        self.check_kind(filename, content_type)
+        self.check_size(filename, content_type, size)
+
+
+def human_size(size: int) -> str:
+    """``size`` bytes as "25 MB", "1 GB", "512 bytes"."""
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
