@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
 from bridgekit.core.chats import ChatError
-from bridgekit.core.clock import utcnow
+from bridgekit.core.clock import iso, utcnow
 from bridgekit.core.events import Event
 from bridgekit.core.sql import upsert
 
@@ -140,7 +140,7 @@ async def chat_updated_events(conn: AsyncConnection, chat_ids: Iterable[int]) ->
                 "state": r.state,
                 "assignee_id": r.assignee_id,
                 "team_id": r.team_id,
-                "snoozed_until": r.snoozed_until.isoformat() + "Z" if r.snoozed_until else None,
+                "snoozed_until": iso(r.snoozed_until),
             },
         )
         for r in rows

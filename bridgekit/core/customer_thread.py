@@ -12,16 +12,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
-from bridgekit.core.clock import utcnow
+from bridgekit.core.clock import iso, utcnow
 from bridgekit.core.events import Event
 from bridgekit.core.messages import message_page
 
 VISIBLE = ("inbound", "outbound")
 MAX_TEXT = 10_000
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
 
 
 async def visible_messages(
@@ -54,7 +50,7 @@ async def visible_messages(
             "form": meta.get("form"),
             "form_answered": "form_answers" in meta,
             "attachments": by_message.get(r.id, []),
-            "created_at": _iso(r.created_at),
+            "created_at": iso(r.created_at),
         }
         out.append(item)
     return out

@@ -27,7 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
-from bridgekit.core.clock import as_naive_utc
+from bridgekit.core.clock import as_naive_utc, iso
 from bridgekit.core.events import Event
 from bridgekit.core.routing_cache import Handle
 from bridgekit.model import Contact, CustomerEvent, Edit, ProviderEvent, Retraction
@@ -40,11 +40,6 @@ class AppliedEvents:
     events: list[Event] = field(default_factory=list)  # realtime, published after the commit
     changed_handles: set[Handle] = field(default_factory=set)  # contacts added (routing cache)
     wrote_flow: bool = False
-
-
-def _iso(value: datetime) -> str:
-    # One fixed width (microseconds always present), so these strings compare in time order.
-    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def _when(sent_at: datetime | None, now: datetime) -> datetime:
@@ -98,7 +93,10 @@ async def _retract(
         # Nothing of the content stays reachable from the message: not its text, not the
         # provider's details (file names, sticker keywords, quote tokens), not its files and
         # not the raw delivery (which holds the original text).
-        meta = {"retracted_at": _iso(_when(event.sent_at, now)), "retracted_by": event.event_id}
+        meta = {
+            "retracted_at": iso(_when(event.sent_at, now), "microseconds"),
+            "retracted_by": event.event_id,
+        }
         await conn.execute(update(m).where(m.c.id == row.id).values(text="", meta=meta, raw_delivery_id=None))
         await conn.execute(delete(s.attachments).where(s.attachments.c.message_id == row.id))
         applied.events.append(
@@ -110,7 +108,7 @@ async def _edit(
     conn: AsyncConnection, integration_id: int, event: Edit, now: datetime, applied: AppliedEvents
 ) -> None:
     m = s.messages
-    edited_at = _iso(_when(event.sent_at, now))
+    edited_at = iso(_when(event.sent_at, now), "microseconds")
     for row in await _inbound_by_ref(conn, integration_id, event.message_ref):
         meta = dict(row.meta or {})
         if meta.get("retracted_at"):

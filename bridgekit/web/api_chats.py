@@ -28,6 +28,7 @@ from bridgekit.core.chat_info import (
 )
 from bridgekit.core.chat_state import close_chats, reopen_chats, snooze_chats
 from bridgekit.core.chats import ChatError
+from bridgekit.core.clock import iso
 from bridgekit.core.events import Event
 from bridgekit.core.teams import (
     create_team,
@@ -88,11 +89,32 @@ async def _run(bridge: Bridge, operation: Callable[[AsyncConnection], Awaitable[
 
 
 async def _info_response(bridge: Bridge, chat_id: int) -> web.Response:
+    """The chat-info panel (I16) in the compact shape of ``GET /chats/{id}/info``: ids
+    where ``GET /chats/{id}`` has names, from the same reader."""
     async with bridge.db.read() as conn:
         info = await chat_info(conn, chat_id)
     if info is None:
         raise refuse(404, "no such chat")
-    return json_response(info)
+    row = info.row
+    return json_response(
+        {
+            "id": row.id,
+            "state": row.state,
+            "team_id": row.team_id,
+            "assignee_id": row.assignee_id,
+            "follower_ids": [f["id"] for f in info.followers],
+            "tags": info.tags,
+            "description": row.description,
+            "hashtags": info.hashtags,
+            "goal": row.goal,
+            "source": row.source,
+            "queued_at": iso(row.queued_at),
+            "assigned_at": iso(row.assigned_at),
+            "snoozed_until": iso(row.snoozed_until),
+            "closed_at": iso(row.closed_at),
+            "updated_at": iso(row.updated_at),
+        }
+    )
 
 
 async def _chat_change(

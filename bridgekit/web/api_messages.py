@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.clock import iso
 from bridgekit.core.customer_links import LinkError, customer_token, link_key
 from bridgekit.core.events import Event
 from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
@@ -32,7 +33,7 @@ from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
 from bridgekit.web.body_limits import refuse_by_length
-from bridgekit.web.common import iso, refuse_unknown_keys
+from bridgekit.web.common import refuse_unknown_keys
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, load_chat, query_int

@@ -8,12 +8,14 @@ from typing import Any
 from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.chat_info import chat_info
+from bridgekit.core.clock import iso
+from bridgekit.core.customers import customer_summary
 from bridgekit.core.events import Event
 from bridgekit.core.views import MAX_ID, ViewError, list_page, parse_list_query
-from bridgekit.core.views_info import chat_info, hashtags
 from bridgekit.core.views_marks import MarkError, mark_read, page_marks, set_star
 from bridgekit.core.views_sidebar import Sidebar, TeamCount, sidebar
-from bridgekit.web.common import chat_json, chat_or_404, iso, json_object
+from bridgekit.web.common import chat_json, chat_or_404, json_object
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 
@@ -110,11 +112,17 @@ async def list_views(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/chats/{chat_id}")
 async def get_chat(request: web.Request) -> web.Response:
-    """One chat with its info (I16), the caller's marks and a customer summary."""
+    """One chat with its info (I16), the caller's marks and a customer summary (I17)."""
     bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
     row = await _chat(request)
     async with bridge.db.read() as conn:
-        info = await chat_info(conn, current_manager(request).id, row)
+        info = await chat_info(conn, row.id)
+        if info is None:  # deleted since _chat read it
+            raise _error(404, "no such chat")
+        marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
+        customer = await customer_summary(conn, int(row.customer_id))
+    row = info.row
     return json_response(
         {
             **chat_json(row, bridge),
@@ -126,12 +134,12 @@ async def get_chat(request: web.Request) -> web.Response:
             "goal": row.goal,
             "tags": info.tags,
             "description": row.description,
-            "hashtags": hashtags(row.description),
-            "starred": info.starred,
-            "unread": info.unread,
+            "hashtags": info.hashtags,
+            "starred": row.id in marks.starred,
+            "unread": row.id in marks.unread,
             "snoozed_until": iso(row.snoozed_until),
             "closed_at": iso(row.closed_at),
-            "customer": info.customer,
+            "customer": customer,
         }
     )
 

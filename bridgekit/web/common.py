@@ -10,14 +10,11 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.chat_batch import valid_id
+from bridgekit.core.clock import iso
 from bridgekit.web.bodies import Schema, route_schema, unknown_key
 from bridgekit.web.jsonio import json_error
 
 api_error = json_error
-
-
-def iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
 
 
 async def chat_or_404(bridge: Bridge, chat_id: str) -> Any:
