@@ -19,16 +19,11 @@ from bridgekit.core import schema as s
 from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import iso, utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.schema import valid_id
 from bridgekit.core.sql import upsert
 
 OPEN, QUEUED, SNOOZED, CLOSED = "open", "queued", "snoozed", "closed"
 NOT_FOUND = "no such chat"
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL: larger ones exist nowhere
-
-
-def valid_id(value: object) -> bool:
-    """A plausible row id: an int (not a bool) within the database's id range."""
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 def check_text(value: str, what: str) -> str:

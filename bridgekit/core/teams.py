@@ -27,11 +27,11 @@ from bridgekit.core.chat_batch import (
     notify_pairs,
     state_changed,
     unassigned_watchers,
-    valid_id,
 )
 from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.schema import valid_id
 
 MAX_TEAM_NAME = 200
 MAX_AUTO_ASSIGN_LIMIT = 1000

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from bridgekit.core import schema as s
 from bridgekit.core.managers import Manager
+from bridgekit.core.schema import MAX_ID
 from bridgekit.exceptions import BridgekitError
 
 VIEWS = (
@@ -47,7 +48,6 @@ STATES = ("open", "snoozed", "closed", "queued", "any")
 SORTS = ("latest", "newest", "oldest")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
-MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns; larger numbers match nothing
 
 c = s.chats.c
 

@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
-from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.chats import ChatError, NewContact, UnreachableContact, raw_delivery, start_chat
 from bridgekit.core.db import retry_on_conflict
 from bridgekit.core.managers import authenticate
+from bridgekit.core.schema import valid_id
 from bridgekit.exceptions import UnknownIntegration
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.body_limits import buffer_body

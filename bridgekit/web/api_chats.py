@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core.assignment import UNSET, assign_chats
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.bulk import parse_bulk, parse_until, run_bulk
-from bridgekit.core.chat_batch import ChatConflict, ChatNotFound, Outcome, valid_id
+from bridgekit.core.chat_batch import ChatConflict, ChatNotFound, Outcome
 from bridgekit.core.chat_delete import delete_chat_rows, remove_unreferenced_files
 from bridgekit.core.chat_info import (
     add_tag,
@@ -30,6 +30,7 @@ from bridgekit.core.chat_state import close_chats, reopen_chats, snooze_chats
 from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import iso
 from bridgekit.core.events import Event
+from bridgekit.core.schema import valid_id
 from bridgekit.core.teams import (
     create_team,
     list_managers,

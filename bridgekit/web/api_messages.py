@@ -29,6 +29,7 @@ from bridgekit.core.customer_links import LinkError, customer_token, link_key
 from bridgekit.core.events import Event
 from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
 from bridgekit.core.outbox import delivery_states, retry_failed
+from bridgekit.core.schema import MAX_ID
 from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
 from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
@@ -36,7 +37,7 @@ from bridgekit.web.body_limits import refuse_by_length
 from bridgekit.web.common import refuse_unknown_keys
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, load_chat, query_int
+from bridgekit.web.messages_http import download, error, int_id, json_body, load_chat, query_int
 
 routes = web.RouteTableDef()
 

@@ -13,8 +13,8 @@ from sqlalchemy import update
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
-from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.clock import iso, utcnow
+from bridgekit.core.schema import valid_id
 from bridgekit.web.common import api_error, json_object
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager

@@ -12,7 +12,8 @@ from bridgekit.core.chat_info import chat_info
 from bridgekit.core.clock import iso
 from bridgekit.core.customers import customer_summary
 from bridgekit.core.events import Event
-from bridgekit.core.views import MAX_ID, ViewError, list_page, parse_list_query
+from bridgekit.core.schema import MAX_ID, valid_id
+from bridgekit.core.views import ViewError, list_page, parse_list_query
 from bridgekit.core.views_marks import MarkError, mark_read, page_marks, set_star
 from bridgekit.core.views_sidebar import Sidebar, TeamCount, sidebar
 from bridgekit.web.common import chat_json, chat_or_404, json_object
@@ -175,9 +176,7 @@ async def read_chat(request: web.Request) -> web.Response:
     row = await _chat(request)
     body = await json_object(request) if request.body_exists else {}
     message_id = body.get("message_id")
-    if message_id is not None and (
-        not isinstance(message_id, int) or isinstance(message_id, bool) or not 0 < message_id <= MAX_ID
-    ):
+    if message_id is not None and not valid_id(message_id):
         raise _error(400, "message_id must be a message id (a positive integer)")
     try:
         async with bridge.db.write() as conn:

@@ -29,10 +29,11 @@ from bridgekit.core.customer_thread import (
 from bridgekit.core.customers import customer_row, save_form_answers
 from bridgekit.core.events import Event
 from bridgekit.core.forms import FormError, validate_answers
+from bridgekit.core.schema import MAX_ID
 from bridgekit.core.storable import storable
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.messages_http import MAX_ID, download, error, int_id, json_body, query_int
+from bridgekit.web.messages_http import download, error, int_id, json_body, query_int
 from bridgekit.web.rate_limits import RATE_LIMITS
 
 routes = web.RouteTableDef()

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.media_urls import ROUTE_PREFIX
+from bridgekit.core.schema import MAX_ID
 from bridgekit.web.downloads import file_response
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.messages_http import MAX_ID
 
 routes = web.RouteTableDef()
 

@@ -10,15 +10,11 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.schema import MAX_ID
 from bridgekit.web.bodies import Schema
 from bridgekit.web.common import json_object
 from bridgekit.web.downloads import file_response
 from bridgekit.web.jsonio import json_error
-
-# Ids are INTEGER columns: 32-bit on PostgreSQL. A larger id cannot exist, and passing one to
-# the driver would fail the query instead of finding nothing.
-MAX_ID = 2**31 - 1
-
 
 error = json_error
 
