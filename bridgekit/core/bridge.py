@@ -49,6 +49,7 @@ class Bridge:
         self.plugins = plugins
         self.hooks = plugins.hooks
         self.db = Database(config.database_url)
+        self.db.listened_flow_kinds = self.hooks.listened_flow_kinds
         self.metrics = Metrics()
         self.events = EventBus()
         self.registry = IntegrationRegistry(plugins)

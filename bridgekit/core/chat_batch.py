@@ -19,6 +19,7 @@ from bridgekit.core import schema as s
 from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import iso, utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.flow_events import FlowRow, write_flow_events
 from bridgekit.core.schema import valid_id
 from bridgekit.core.sql import upsert
 
@@ -101,21 +102,8 @@ def missing(chat_ids: Sequence[int], found: dict[int, Any]) -> dict[int, str]:
 
 async def state_changed(conn: AsyncConnection, changes: Sequence[tuple[int, str | None, str]]) -> None:
     """``chat_state_changed`` flow events (bots see them) for (chat, old, new) changes."""
-    if not changes:
-        return
-    now = utcnow()
-    await conn.execute(
-        s.flow_events.insert(),
-        [
-            {
-                "kind": "chat_state_changed",
-                "chat_id": cid,
-                "payload": {"old": old, "new": new},
-                "created_at": now,
-            }
-            for cid, old, new in changes
-        ],
-    )
+    rows = [FlowRow("chat_state_changed", cid, None, {"old": old, "new": new}) for cid, old, new in changes]
+    await write_flow_events(conn, rows, utcnow())
 
 
 async def chat_updated_events(conn: AsyncConnection, chat_ids: Iterable[int]) -> list[Event]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
+from bridgekit.core.flow_events import FlowRow, write_flow_events
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
 from bridgekit.core.sql import upsert
@@ -168,10 +169,8 @@ async def start_chat(
             .returning(s.chats.c.id)
         )
     ).scalar_one()
-    await conn.execute(
-        s.flow_events.insert().values(
-            kind="chat_state_changed", chat_id=chat_id, payload={"old": None, "new": "open"}, created_at=now
-        )
+    await write_flow_events(
+        conn, [FlowRow("chat_state_changed", chat_id, None, {"old": None, "new": "open"})], now
     )
     if one_to_one:  # the customer's answer joins this chat
         await upsert(

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core import schema as s
 from bridgekit.core.clock import as_naive_utc, iso
 from bridgekit.core.events import Event
+from bridgekit.core.flow_events import FlowRow, flow_wanted, write_flow_events
 from bridgekit.core.routing_cache import Handle
 from bridgekit.model import Contact, CustomerEvent, Edit, ProviderEvent, Retraction
 
@@ -203,7 +204,7 @@ async def _customer_event(
         )
     )
     applied.events.append(Event("customer.updated", {"customer_id": customer_id, "event": event.kind}))
-    if "customer_event" not in listened:
+    if not flow_wanted("customer_event", listened):
         return
     k, c = s.chat_keys, s.chats
     chat_id = (
@@ -219,13 +220,5 @@ async def _customer_event(
     ).scalar()
     if chat_id is None:
         return
-    await conn.execute(
-        s.flow_events.insert().values(
-            kind="customer_event",
-            chat_id=chat_id,
-            message_id=None,
-            payload={"kind": event.kind, "data": dict(event.data)},
-            created_at=now,
-        )
-    )
-    applied.wrote_flow = True
+    row = FlowRow("customer_event", chat_id, None, {"kind": event.kind, "data": dict(event.data)})
+    applied.wrote_flow |= await write_flow_events(conn, [row], now)
