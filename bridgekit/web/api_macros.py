@@ -18,9 +18,9 @@ from bridgekit.core.macros import (
     update_macro,
 )
 from bridgekit.web.auth import ADMIN, require_permission
-from bridgekit.web.jsonio import json_response
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.messages_http import error, int_id, json_body
+from bridgekit.web.messages_http import int_id, json_body
 
 routes = web.RouteTableDef()
 
@@ -44,7 +44,7 @@ async def post_macro(request: web.Request) -> web.Response:
         async with bridge.db.write() as conn:
             macro = await create_macro(conn, bridge.channel_id, shortcut, text)
     except MacroError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     return json_response(macro.as_json(), status=201)
 
 
@@ -62,7 +62,7 @@ async def put_macro(request: web.Request) -> web.Response:
         async with bridge.db.write() as conn:
             macro = await update_macro(conn, bridge.channel_id, macro_id, shortcut=shortcut, text=text)
     except MacroError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     return json_response(macro.as_json())
 
 
@@ -75,5 +75,5 @@ async def remove_macro(request: web.Request) -> web.Response:
         async with bridge.db.write() as conn:
             await delete_macro(conn, bridge.channel_id, macro_id)
     except MacroError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     return web.Response(status=204)

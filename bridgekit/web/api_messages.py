@@ -35,9 +35,9 @@ from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
 from bridgekit.web.body_limits import refuse_by_length
 from bridgekit.web.common import refuse_unknown_keys
-from bridgekit.web.jsonio import json_response
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.messages_http import download, error, int_id, json_body, load_chat, query_int
+from bridgekit.web.messages_http import download, int_id, json_body, load_chat, query_int
 
 routes = web.RouteTableDef()
 
@@ -113,17 +113,17 @@ async def create_message(request: web.Request) -> web.Response:
         try:
             reader = await request.multipart()
         except ValueError as exc:  # no or a bad boundary parameter
-            raise error(400, f"the multipart body is malformed: {exc}") from None
+            raise json_error(400, f"the multipart body is malformed: {exc}") from None
         try:
             async with receive_upload(reader, bridge.data_dir, max_total_bytes=max_total) as upload:
                 if upload.payload is None:
-                    raise error(400, "a multipart message needs a 'payload' part holding the JSON body")
+                    raise json_error(400, "a multipart message needs a 'payload' part holding the JSON body")
                 refuse_unknown_keys(request, upload.payload)
                 draft = _draft(upload.payload)
                 files = await upload.keep()
                 posted = await _write(request, bridge, chat, draft, files)
         except UploadError as exc:
-            raise error(exc.status, str(exc)) from None
+            raise json_error(exc.status, str(exc)) from None
     else:
         posted = await _write(request, bridge, chat, _draft(await json_body(request)), [])
     bridge.events.publish_many(posted.events)
@@ -144,7 +144,7 @@ def _draft(body: dict[str, Any]) -> Draft:
     try:
         return parse_draft(body)
     except MessageError as exc:
-        raise error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
 
 
 async def _write(
@@ -161,7 +161,7 @@ async def _write(
                 files=files,
             )
     except MessageError as exc:
-        raise error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
 
 
 @routes.post("/api/v1/messages/{message_id}/retry")
@@ -180,11 +180,11 @@ async def retry_message(request: web.Request) -> web.Response:
             )
         ).first()
         if row is None or row.direction != "outbound":
-            raise error(404, "no such reply")
+            raise json_error(404, "no such reply")
         if not manager.operator and (row.author_kind, row.author_id) != ("manager", manager.id):
-            raise error(403, "only the reply's author or an operator can retry it")
+            raise json_error(403, "only the reply's author or an operator can retry it")
         if not await retry_failed(conn, message_id):
-            raise error(409, f"only a failed reply can be retried; this one is {row.delivery_status}")
+            raise json_error(409, f"only a failed reply can be retried; this one is {row.delivery_status}")
     bridge.events.publish(
         Event(
             "message.updated",
@@ -208,7 +208,7 @@ async def get_attachment(request: web.Request) -> web.FileResponse:
             )
         ).first()
     if row is None:
-        raise error(404, "no such attachment")
+        raise json_error(404, "no such attachment")
     return download(row.storage_path, row.filename, row.content_type)
 
 
@@ -230,7 +230,7 @@ async def _links(request: web.Request, *, rotate: bool) -> web.Response:
         async with bridge.db.write() as conn:
             token = await customer_token(conn, key, chat.id, rotate=rotate)
     except LinkError as exc:
-        raise error(409, str(exc)) from None
+        raise json_error(409, str(exc)) from None
     base = bridge.config.base_url
     return json_response(
         {"manager_link": f"{base}/api/v1/chats/{chat.id}", "customer_link": f"{base}/c/{token}"},

@@ -23,14 +23,11 @@ from bridgekit.web.keys import BRIDGE, current_manager
 routes = web.RouteTableDef()
 
 
-_error = json_error
-
-
 async def _chat(request: web.Request) -> Any:
     """The chat of the path, or 404 (also for ids no 32-bit INTEGER column can hold)."""
     raw = request.match_info["chat_id"]
     if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:  # "²" is a digit too
-        raise _error(404, "no such chat")
+        raise json_error(404, "no such chat")
     return await chat_or_404(request.app[BRIDGE], raw)
 
 
@@ -47,7 +44,7 @@ async def list_chats(request: web.Request) -> web.Response:
                 conn, manager.id, [r.id for r in page.rows], [r.customer_id for r in page.rows]
             )
     except ViewError as exc:
-        raise _error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     chats = [
         {
             **chat_json(row, bridge),
@@ -120,7 +117,7 @@ async def get_chat(request: web.Request) -> web.Response:
     async with bridge.db.read() as conn:
         info = await chat_info(conn, row.id)
         if info is None:  # deleted since _chat read it
-            raise _error(404, "no such chat")
+            raise json_error(404, "no such chat")
         marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
         customer = await customer_summary(conn, int(row.customer_id))
     row = info.row
@@ -177,13 +174,13 @@ async def read_chat(request: web.Request) -> web.Response:
     body = await json_object(request) if request.body_exists else {}
     message_id = body.get("message_id")
     if message_id is not None and not valid_id(message_id):
-        raise _error(400, "message_id must be a message id (a positive integer)")
+        raise json_error(400, "message_id must be a message id (a positive integer)")
     try:
         async with bridge.db.write() as conn:
             marker = await mark_read(conn, manager.id, row.id, message_id)
             marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
     except MarkError as exc:
-        raise _error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     unread = row.id in marks.unread
     bridge.events.publish(
         Event(
