@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
+from bridgekit.core.customers import new_lead
 from bridgekit.core.flow_events import FlowRow, write_flow_events
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
@@ -54,36 +55,9 @@ async def _customer_for_contact(
     ).first()
     if row is not None:
         return int(row.customer_id), int(row.id)
-    now = utcnow()
-    customer_id = (
-        await conn.execute(
-            s.customers.insert()
-            .values(
-                channel_id=channel_id,
-                name=contact.name,
-                is_lead=True,
-                profile={},
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(s.customers.c.id)
-        )
-    ).scalar_one()
-    contact_id = (
-        await conn.execute(
-            ct.insert()
-            .values(
-                customer_id=customer_id,
-                kind=contact.kind,
-                scope=scope,
-                value=contact.value,
-                verified=False,
-                created_at=now,
-            )
-            .returning(ct.c.id)
-        )
-    ).scalar_one()
-    return int(customer_id), int(contact_id)
+    return await new_lead(
+        conn, channel_id, contact.name, (contact.kind, scope, contact.value), False, utcnow()
+    )
 
 
 async def _contact_of_customer(conn: AsyncConnection, customer_id: int, bound: BoundIntegration) -> int:

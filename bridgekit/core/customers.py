@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -44,6 +45,43 @@ class CustomerError(BridgekitError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+async def new_lead(
+    conn: AsyncConnection,
+    channel_id: int,
+    name: str | None,
+    contact: tuple[str, int, str],
+    verified: bool,
+    now: datetime,
+) -> tuple[int, int]:
+    """A new lead customer with one contact (kind, scope, value): the customer and contact ids.
+    (The ingest group commit creates its leads in bulk with plain SQL: ``ingest._customers``.)"""
+    customer_id = (
+        await conn.execute(
+            s.customers.insert()
+            .values(
+                channel_id=channel_id, name=name, is_lead=True, profile={}, created_at=now, updated_at=now
+            )
+            .returning(s.customers.c.id)
+        )
+    ).scalar_one()
+    kind, scope, value = contact
+    contact_id = (
+        await conn.execute(
+            s.contacts.insert()
+            .values(
+                customer_id=customer_id,
+                kind=kind,
+                scope=scope,
+                value=value,
+                verified=verified,
+                created_at=now,
+            )
+            .returning(s.contacts.c.id)
+        )
+    ).scalar_one()
+    return int(customer_id), int(contact_id)
 
 
 async def customer_summary(conn: AsyncConnection, customer_id: int) -> dict[str, Any]:

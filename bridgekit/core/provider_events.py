@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
 from bridgekit.core.clock import as_naive_utc, iso
+from bridgekit.core.customers import new_lead
 from bridgekit.core.events import Event
 from bridgekit.core.flow_events import FlowRow, flow_wanted, write_flow_events
 from bridgekit.core.routing_cache import Handle
@@ -144,31 +145,8 @@ async def _customer_of(
         for row in rows:
             if (row.verified if wanted == "verified" else row.is_lead) is True:
                 return int(row.customer_id), None
-    customer_id = (
-        await conn.execute(
-            cu.insert()
-            .values(
-                channel_id=channel_id,
-                name=sender.name,
-                is_lead=True,
-                profile={},
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(cu.c.id)
-        )
-    ).scalar_one()
-    await conn.execute(
-        ct.insert().values(
-            customer_id=customer_id,
-            kind=handle[0],
-            scope=handle[1],
-            value=handle[2],
-            verified=sender.verified,
-            created_at=now,
-        )
-    )
-    return int(customer_id), handle
+    customer_id, _contact_id = await new_lead(conn, channel_id, sender.name, handle, sender.verified, now)
+    return customer_id, handle
 
 
 async def _customer_event(
