@@ -1,4 +1,4 @@
-"""Customer panel API (I17). Registered through ``api_messages.routes``.
+"""Customer panel API (I17).
 
 * ``GET   /api/v1/customers/{id}``         profile, events, chats, sent messages, files, links
 * ``PATCH /api/v1/customers/{id}``         edit the name and profile fields

@@ -1,7 +1,4 @@
-"""Macros API (I15): every manager lists them; managers with the admin permission edit them.
-
-Registered through ``api_messages.routes``.
-"""
+"""Macros API (I15): every manager lists them; managers with the admin permission edit them."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """Messages of a chat (I13-I15, I19), attachments (I14) and chat links (I11).
 
-``routes`` also carries the macro (``api_macros``), customer panel (``api_customers``) and
-customer link (``customer_link``) routes, so the app registers this area with one table.
-
 * ``GET  /api/v1/chats/{id}/messages``   the chat's messages, keyset-paged (``before``, ``limit``)
 * ``POST /api/v1/chats/{id}/messages``   a reply or a note: JSON, or multipart/form-data with a
   ``payload`` JSON part and up to 10 files streamed to disk
@@ -31,7 +28,6 @@ from bridgekit.core.messages import Draft, MessageError, Posted, message_page, p
 from bridgekit.core.outbox import delivery_states, retry_failed
 from bridgekit.core.schema import MAX_ID
 from bridgekit.core.uploads import StoredUpload, UploadError, receive_upload
-from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
 from bridgekit.web.body_limits import refuse_by_length
 from bridgekit.web.common import refuse_unknown_keys
@@ -250,9 +246,3 @@ async def rotate_links(request: web.Request) -> web.Response:
     the customer off until they get the new link)."""
     require_operator(current_manager(request))
     return await _links(request, rotate=True)
-
-
-for _module in (api_macros, api_customers, customer_link):
-    for _def in _module.routes:
-        assert isinstance(_def, web.RouteDef)
-        routes.route(_def.method, _def.path, **_def.kwargs)(_def.handler)

@@ -1,7 +1,7 @@
 """The customer link (I11): ``/c/{token}``, outside ``/api/`` and without a manager token.
 
 The token alone opens exactly one chat; a wrong or rotated token is a plain 404 that says
-nothing about other chats. Registered through ``api_messages.routes``.
+nothing about other chats.
 
 * ``GET  /c/{token}``                        the chat's customer-visible messages (never notes)
 * ``POST /c/{token}/messages``               the customer writes into the chat
