@@ -130,36 +130,6 @@ async def chat_updated_events(conn: AsyncConnection, chat_ids: Iterable[int]) ->
     ]
 
 
-async def notify_pairs(conn: AsyncConnection, pairs: Iterable[tuple[int, int]], kind: str) -> list[Event]:
-    """Notify (manager, chat) pairs in one statement; the batch form of ``core.notify``."""
-    unique = sorted(set(pairs))
-    if not unique:
-        return []
-    now = utcnow()
-    await conn.execute(
-        s.notifications.insert(),
-        [
-            {
-                "manager_id": mid,
-                "chat_id": cid,
-                "message_id": None,
-                "kind": kind,
-                "push": True,
-                "created_at": now,
-            }
-            for mid, cid in unique
-        ],
-    )
-    return [
-        Event(
-            "notification.created",
-            {"chat_id": cid, "kind": kind, "message_id": None, "push": True},
-            frozenset([mid]),
-        )
-        for mid, cid in unique
-    ]
-
-
 async def add_followers(conn: AsyncConnection, pairs: Iterable[tuple[int, int]]) -> None:
     """Make managers followers of chats, (chat, manager) pairs; existing ones are kept."""
     rows = [{"chat_id": cid, "manager_id": mid} for cid, mid in sorted(set(pairs))]

@@ -28,8 +28,8 @@ from bridgekit.core.files import FileStore, StoredFile
 from bridgekit.core.flow_events import flow_wanted
 from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
-from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
+from bridgekit.core.notify import alert_new_messages
 from bridgekit.core.provider_events import apply_provider_events
 from bridgekit.core.redact import redact
 from bridgekit.core.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token

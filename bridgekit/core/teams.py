@@ -24,13 +24,13 @@ from bridgekit.core.chat_batch import (
     ChatNotFound,
     chat_updated_events,
     check_text,
-    notify_pairs,
     state_changed,
     unassigned_watchers,
 )
 from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.notify import notify_pairs
 from bridgekit.core.schema import valid_id
 
 MAX_TEAM_NAME = 200
