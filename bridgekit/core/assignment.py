@@ -33,13 +33,13 @@ from bridgekit.core.chat_batch import (
     chat_updated_events,
     lock_chats,
     missing,
-    notify_pairs,
     state_changed,
     unassigned_watchers,
 )
 from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.notify import notify_pairs
 
 
 class _Unset(enum.Enum):

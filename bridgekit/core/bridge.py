@@ -13,7 +13,6 @@ from sqlalchemy import select
 from bridgekit.config import Config
 from bridgekit.core import schema as s
 from bridgekit.core.bots import FlowWorker
-from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.chats import add_note, chat_view, raw_delivery, transcript
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
@@ -27,6 +26,7 @@ from bridgekit.core.media_urls import MediaUrls
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.outbox import OutboxWorker
 from bridgekit.core.redact import install_log_redaction
+from bridgekit.core.schema import valid_id
 from bridgekit.core.secret_box import SecretBox
 from bridgekit.core.snooze import SnoozeWaker
 from bridgekit.flow import ChatView
@@ -50,6 +50,7 @@ class Bridge:
         self.plugins = plugins
         self.hooks = plugins.hooks
         self.db = Database(config.database_url, ingest_busy_timeout=config.ingest_busy_timeout)
+        self.db.listened_flow_kinds = self.hooks.listened_flow_kinds
         self.metrics = Metrics()
         self.events = EventBus()
         self.registry = IntegrationRegistry(plugins)

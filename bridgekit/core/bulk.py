@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core.assignment import assign_chats, ensure_assignable
-from bridgekit.core.chat_batch import Outcome, check_text, valid_id
+from bridgekit.core.chat_batch import Outcome, check_text
 from bridgekit.core.chat_info import add_tag, clean_tag
 from bridgekit.core.chat_state import check_snooze_until, close_chats, snooze_chats
 from bridgekit.core.chats import ChatError
@@ -24,6 +24,7 @@ from bridgekit.core.clock import as_naive_utc, utcnow
 from bridgekit.core.db import Database
 from bridgekit.core.events import EventBus
 from bridgekit.core.managers import Manager
+from bridgekit.core.schema import valid_id
 from bridgekit.core.views import ViewError, matching_chat_ids
 
 log = logging.getLogger("bridgekit.bulk")

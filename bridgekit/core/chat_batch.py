@@ -17,19 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
 from bridgekit.core.chats import ChatError
-from bridgekit.core.clock import utcnow
+from bridgekit.core.clock import iso, utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.flow_events import FlowRow, write_flow_events
+from bridgekit.core.schema import valid_id
 from bridgekit.core.sql import upsert
 from bridgekit.core.storable import storable
 
 OPEN, QUEUED, SNOOZED, CLOSED = "open", "queued", "snoozed", "closed"
 NOT_FOUND = "no such chat"
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL: larger ones exist nowhere
-
-
-def valid_id(value: object) -> bool:
-    """A plausible row id: an int (not a bool) within the database's id range."""
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 def check_text(value: str, what: str) -> str:
@@ -103,21 +99,8 @@ def missing(chat_ids: Sequence[int], found: dict[int, Any]) -> dict[int, str]:
 
 async def state_changed(conn: AsyncConnection, changes: Sequence[tuple[int, str | None, str]]) -> None:
     """``chat_state_changed`` flow events (bots see them) for (chat, old, new) changes."""
-    if not changes:
-        return
-    now = utcnow()
-    await conn.execute(
-        s.flow_events.insert(),
-        [
-            {
-                "kind": "chat_state_changed",
-                "chat_id": cid,
-                "payload": {"old": old, "new": new},
-                "created_at": now,
-            }
-            for cid, old, new in changes
-        ],
-    )
+    rows = [FlowRow("chat_state_changed", cid, None, {"old": old, "new": new}) for cid, old, new in changes]
+    await write_flow_events(conn, rows, utcnow())
 
 
 async def chat_updated_events(conn: AsyncConnection, chat_ids: Iterable[int]) -> list[Event]:
@@ -137,40 +120,10 @@ async def chat_updated_events(conn: AsyncConnection, chat_ids: Iterable[int]) ->
                 "state": r.state,
                 "assignee_id": r.assignee_id,
                 "team_id": r.team_id,
-                "snoozed_until": r.snoozed_until.isoformat() + "Z" if r.snoozed_until else None,
+                "snoozed_until": iso(r.snoozed_until),
             },
         )
         for r in rows
-    ]
-
-
-async def notify_pairs(conn: AsyncConnection, pairs: Iterable[tuple[int, int]], kind: str) -> list[Event]:
-    """Notify (manager, chat) pairs in one statement; the batch form of ``core.notify``."""
-    unique = sorted(set(pairs))
-    if not unique:
-        return []
-    now = utcnow()
-    await conn.execute(
-        s.notifications.insert(),
-        [
-            {
-                "manager_id": mid,
-                "chat_id": cid,
-                "message_id": None,
-                "kind": kind,
-                "push": True,
-                "created_at": now,
-            }
-            for mid, cid in unique
-        ],
-    )
-    return [
-        Event(
-            "notification.created",
-            {"chat_id": cid, "kind": kind, "message_id": None, "push": True},
-            frozenset([mid]),
-        )
-        for mid, cid in unique
     ]
 
 

@@ -1,13 +1,15 @@
 """Chat info (I16): tags (at most 8, I6), description with #hashtags, goal, followers.
 
-Reading the info of a chat is :func:`chat_info`; edits return an :class:`Outcome` like the
-state operations, so bulk tagging (I7) shares the per-chat limit checks.
+Reading the info of a chat is :func:`chat_info`, the one reader both ``GET /chats/{id}`` and
+``GET /chats/{id}/info`` answer from; edits return an :class:`Outcome` like the state
+operations, so bulk tagging (I7) shares the per-chat limit checks.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -30,7 +32,10 @@ MAX_TAG_LENGTH = 100  # the chat_tags.tag column
 MAX_DESCRIPTION_LENGTH = 10_000
 MAX_TAGS_PER_CHAT = 8  # I6
 GOALS = (None, "achieved", "not_achieved")
-HASHTAG = re.compile(r"#(\w+)")
+# A hashtag is "#" and a word, where the "#" starts a word of its own: not glued to a word
+# before it (``order#1042`` is an order number) nor doubled (``##vip`` is markup). ``\w`` is
+# Unicode-aware, so ``#환불`` counts.
+HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 TOO_MANY_TAGS = f"a chat can have at most {MAX_TAGS_PER_CHAT} tags"
 
 
@@ -44,7 +49,7 @@ def clean_tag(tag: object) -> str:
 
 
 def hashtags(description: str | None) -> list[str]:
-    """The #hashtags of a description, in order, each once."""
+    """The #hashtags of a description, in the order they first appear, each once."""
     return list(dict.fromkeys(HASHTAG.findall(description or "")))
 
 
@@ -173,37 +178,43 @@ async def unfollow(conn: AsyncConnection, chat_id: int, manager_id: int) -> Outc
     return outcome
 
 
-async def chat_info(conn: AsyncConnection, chat_id: int) -> dict[str, Any] | None:
-    """Everything the chat-info panel shows (I16), or None when the chat does not exist."""
-    c = s.chats
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    """What the chat-info panel shows (I16): the chat's row and who and what is around it."""
+
+    row: Any
+    team: dict[str, Any] | None
+    assignee: dict[str, Any] | None
+    followers: list[dict[str, Any]]  # id and name, by id; the assignee always is one (I16)
+    tags: list[str]  # sorted
+
+    @property
+    def hashtags(self) -> list[str]:
+        return hashtags(self.row.description)
+
+
+async def chat_info(conn: AsyncConnection, chat_id: int) -> ChatInfo | None:
+    """The chat-info panel of a chat in a fixed number of queries, or None when there is no
+    such chat."""
+    c, mg, tm, f = s.chats, s.managers.c, s.teams.c, s.chat_followers.c
     row = (await conn.execute(select(c).where(c.c.id == chat_id))).first()
     if row is None:
         return None
-    f = s.chat_followers
-    followers = list(
-        (
-            await conn.execute(select(f.c.manager_id).where(f.c.chat_id == chat_id).order_by(f.c.manager_id))
-        ).scalars()
-    )
-    tags = sorted((await _tags_of(conn, [chat_id]))[chat_id])
-    return {
-        "id": row.id,
-        "state": row.state,
-        "team_id": row.team_id,
-        "assignee_id": row.assignee_id,
-        "follower_ids": followers,
-        "tags": tags,
-        "description": row.description,
-        "hashtags": hashtags(row.description),
-        "goal": row.goal,
-        "source": row.source,
-        "queued_at": _iso(row.queued_at),
-        "assigned_at": _iso(row.assigned_at),
-        "snoozed_until": _iso(row.snoozed_until),
-        "closed_at": _iso(row.closed_at),
-        "updated_at": _iso(row.updated_at),
+    team = None
+    if row.team_id is not None:
+        found = (await conn.execute(select(tm.id, tm.name).where(tm.id == row.team_id))).first()
+        team = {"id": int(found.id), "name": found.name} if found else None
+    follower_ids = {int(r[0]) for r in await conn.execute(select(f.manager_id).where(f.chat_id == chat_id))}
+    if row.assignee_id is not None:
+        follower_ids.add(int(row.assignee_id))  # I16: the assignee is always a follower
+    people = {
+        int(r.id): {"id": int(r.id), "name": r.name}
+        for r in await conn.execute(select(mg.id, mg.name).where(mg.id.in_(sorted(follower_ids))))
     }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+    return ChatInfo(
+        row=row,
+        team=team,
+        assignee=people.get(int(row.assignee_id)) if row.assignee_id is not None else None,
+        followers=[people[i] for i in sorted(people)],
+        tags=sorted((await _tags_of(conn, [chat_id]))[chat_id]),
+    )

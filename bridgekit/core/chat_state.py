@@ -26,13 +26,13 @@ from bridgekit.core.chat_batch import (
     chat_updated_events,
     lock_chats,
     missing,
-    notify_pairs,
     state_changed,
 )
 from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
 from bridgekit.core.integrations import IntegrationRegistry
+from bridgekit.core.notify import notify_pairs
 
 MAX_SNOOZE = timedelta(days=180)  # I10
 WAKE_BATCH = 500

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core import schema as s
 from bridgekit.core.capabilities import MAX_TEXT, ChannelLimits
 from bridgekit.core.clock import utcnow
+from bridgekit.core.customers import new_lead
+from bridgekit.core.flow_events import FlowRow, write_flow_events
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.core.outbox import enqueue_message
 from bridgekit.core.sql import upsert
@@ -55,36 +57,9 @@ async def _customer_for_contact(
     ).first()
     if row is not None:
         return int(row.customer_id), int(row.id)
-    now = utcnow()
-    customer_id = (
-        await conn.execute(
-            s.customers.insert()
-            .values(
-                channel_id=channel_id,
-                name=contact.name,
-                is_lead=True,
-                profile={},
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(s.customers.c.id)
-        )
-    ).scalar_one()
-    contact_id = (
-        await conn.execute(
-            ct.insert()
-            .values(
-                customer_id=customer_id,
-                kind=contact.kind,
-                scope=scope,
-                value=contact.value,
-                verified=False,
-                created_at=now,
-            )
-            .returning(ct.c.id)
-        )
-    ).scalar_one()
-    return int(customer_id), int(contact_id)
+    return await new_lead(
+        conn, channel_id, contact.name, (contact.kind, scope, contact.value), False, utcnow()
+    )
 
 
 async def _contact_of_customer(conn: AsyncConnection, customer_id: int, bound: BoundIntegration) -> int:
@@ -179,10 +154,8 @@ async def start_chat(
             .returning(s.chats.c.id)
         )
     ).scalar_one()
-    await conn.execute(
-        s.flow_events.insert().values(
-            kind="chat_state_changed", chat_id=chat_id, payload={"old": None, "new": "open"}, created_at=now
-        )
+    await write_flow_events(
+        conn, [FlowRow("chat_state_changed", chat_id, None, {"old": None, "new": "open"})], now
     )
     if one_to_one:  # the customer's answer joins this chat
         await upsert(

@@ -12,16 +12,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
-from bridgekit.core.clock import utcnow
+from bridgekit.core.clock import iso, utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.flow_events import FlowRow, write_flow_events
 from bridgekit.core.messages import message_page
 
 VISIBLE = ("inbound", "outbound")
 MAX_TEXT = 10_000
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
 
 
 async def visible_messages(
@@ -54,7 +51,7 @@ async def visible_messages(
             "form": meta.get("form"),
             "form_answered": "form_answers" in meta,
             "attachments": by_message.get(r.id, []),
-            "created_at": _iso(r.created_at),
+            "created_at": iso(r.created_at),
         }
         out.append(item)
     return out
@@ -84,11 +81,7 @@ async def add_customer_message(conn: AsyncConnection, chat: Any, text: str) -> t
         )
     ).scalar_one()
     # Bots see it like any customer message (same durable flow queue as ingest).
-    await conn.execute(
-        s.flow_events.insert().values(
-            kind="message_received", chat_id=chat.id, message_id=message_id, payload={}, created_at=now
-        )
-    )
+    await write_flow_events(conn, [FlowRow("message_received", chat.id, message_id)], now)
     await conn.execute(
         update(s.chats).where(s.chats.c.id == chat.id).values(last_message_at=now, updated_at=now)
     )

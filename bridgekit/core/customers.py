@@ -11,13 +11,14 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
-from bridgekit.core.clock import utcnow
+from bridgekit.core.clock import iso, utcnow
 from bridgekit.core.events import Event
 from bridgekit.core.forms import is_web_url
 from bridgekit.core.integrations import IntegrationRegistry
@@ -46,8 +47,60 @@ class CustomerError(BridgekitError):
         self.status = status
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
+async def new_lead(
+    conn: AsyncConnection,
+    channel_id: int,
+    name: str | None,
+    contact: tuple[str, int, str],
+    verified: bool,
+    now: datetime,
+) -> tuple[int, int]:
+    """A new lead customer with one contact (kind, scope, value): the customer and contact ids.
+    (The ingest group commit creates its leads in bulk with plain SQL: ``ingest._customers``.)"""
+    customer_id = (
+        await conn.execute(
+            s.customers.insert()
+            .values(
+                channel_id=channel_id, name=name, is_lead=True, profile={}, created_at=now, updated_at=now
+            )
+            .returning(s.customers.c.id)
+        )
+    ).scalar_one()
+    kind, scope, value = contact
+    contact_id = (
+        await conn.execute(
+            s.contacts.insert()
+            .values(
+                customer_id=customer_id,
+                kind=kind,
+                scope=scope,
+                value=value,
+                verified=verified,
+                created_at=now,
+            )
+            .returning(s.contacts.c.id)
+        )
+    ).scalar_one()
+    return int(customer_id), int(contact_id)
+
+
+async def customer_summary(conn: AsyncConnection, customer_id: int) -> dict[str, Any]:
+    """The customer beside a chat (I17): name, lead or not, contacts, how many chats."""
+    cu, ct, ch = s.customers.c, s.contacts.c, s.chats.c
+    customer = (await conn.execute(select(cu.id, cu.name, cu.is_lead).where(cu.id == customer_id))).one()
+    contacts = await conn.execute(
+        select(ct.kind, ct.value, ct.verified).where(ct.customer_id == customer_id).order_by(ct.id)
+    )
+    chats = (
+        await conn.execute(select(func.count()).select_from(s.chats).where(ch.customer_id == customer_id))
+    ).scalar_one()
+    return {
+        "id": int(customer.id),
+        "name": customer.name,
+        "is_lead": bool(customer.is_lead),
+        "contacts": [{"kind": r.kind, "value": r.value, "verified": bool(r.verified)} for r in contacts],
+        "chats_count": int(chats),
+    }
 
 
 async def customer_row(conn: AsyncConnection, customer_id: int, channel_id: int) -> Any:
@@ -83,8 +136,8 @@ async def profile_json(conn: AsyncConnection, row: Any) -> dict[str, Any]:
             }
             for x in contacts
         ],
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
     }
 
 
@@ -118,7 +171,7 @@ async def _events(conn: AsyncConnection, customer_id: int) -> list[dict[str, Any
         )
     ).all()
     return [
-        {"id": r.id, "name": r.name, "properties": r.properties, "created_at": _iso(r.created_at)}
+        {"id": r.id, "name": r.name, "properties": r.properties, "created_at": iso(r.created_at)}
         for r in rows
     ]
 
@@ -141,7 +194,7 @@ async def _chats(
             "title": r.title,
             "state": r.state,
             "channel": _channel(registry, r.integration_id),
-            "last_message_at": _iso(r.last_message_at),
+            "last_message_at": iso(r.last_message_at),
         }
         for r in rows
     ]
@@ -182,7 +235,7 @@ async def _sent(
             "delivery_status": r.delivery_status,
             "amount_pu": r.amount_pu,
             "category": r.category,
-            "created_at": _iso(r.created_at),
+            "created_at": iso(r.created_at),
         }
         for r in rows
     ]
@@ -218,7 +271,7 @@ async def _files(conn: AsyncConnection, customer_id: int) -> list[dict[str, Any]
             "chat_id": r.chat_id,
             "direction": r.direction,
             "url": f"/api/v1/attachments/{r.id}",
-            "created_at": _iso(r.created_at),
+            "created_at": iso(r.created_at),
         }
         for r in rows
     ]
@@ -253,7 +306,7 @@ async def _links(conn: AsyncConnection, customer_id: int) -> list[dict[str, Any]
                     "message_id": r.id,
                     "chat_id": r.chat_id,
                     "direction": r.direction,
-                    "created_at": _iso(r.created_at),
+                    "created_at": iso(r.created_at),
                 }
     return list(links.values())
 
@@ -286,7 +339,7 @@ async def record_event(
             .returning(s.customer_events.c.id)
         )
     ).scalar_one()
-    return {"id": int(event_id), "name": name, "properties": properties, "created_at": _iso(now)}
+    return {"id": int(event_id), "name": name, "properties": properties, "created_at": iso(now)}
 
 
 def validate_profile_patch(value: object) -> dict[str, Any]:
@@ -356,7 +409,7 @@ async def save_form_answers(
         if types[key] in ("email", "phone")
     ]
     await upsert(conn, s.contacts, contacts, ["customer_id", "kind", "scope", "value"])
-    meta = {**message_meta, "form_answers": answers, "form_answered_at": _iso(now)}
+    meta = {**message_meta, "form_answers": answers, "form_answered_at": iso(now)}
     await conn.execute(update(s.messages).where(s.messages.c.id == message_id).values(meta=meta))
     await record_event(conn, customer.id, "form_submitted", {"message_id": message_id, "chat_id": chat_id})
     return [

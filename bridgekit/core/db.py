@@ -34,6 +34,10 @@ from bridgekit.core.keyfiles import private_file
 from bridgekit.core.onehop import InlineConnection, drive
 from bridgekit.exceptions import ConfigError
 
+# Where a write transaction's connection carries the flow event kinds some plugin listens to
+# (``conn.info``), for bridgekit.core.flow_events.
+LISTENED_KEY = "bridgekit.listened_flow_kinds"
+
 T = TypeVar("T")
 
 SQLITE_PRAGMAS = (
@@ -134,6 +138,9 @@ class Database:
         self.ingest_busy_timeout = ingest_busy_timeout
         path = parsed.database if self.dialect == "sqlite" else None
         self.checkpointer = Checkpointer(path) if path and path != ":memory:" else None
+        # Who listens to which flow events (the Bridge hands in its plugins' answer): every
+        # write transaction carries it for bridgekit.core.flow_events. Nobody, by default.
+        self.listened_flow_kinds: Callable[[], frozenset[str]] = frozenset
 
     def _checkpoint_soon(self) -> None:
         if self.checkpointer is not None:
@@ -148,9 +155,11 @@ class Database:
         """A connection inside a transaction that commits on normal exit."""
         if self._write_lock is None:
             async with self.writer.begin() as conn:
+                conn.info[LISTENED_KEY] = self.listened_flow_kinds()
                 yield conn
             return
         async with self._write_lock, self.writer.begin() as conn:
+            conn.info[LISTENED_KEY] = self.listened_flow_kinds()
             yield conn
 
     async def write_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
@@ -186,6 +195,7 @@ class Database:
             # The group commit is the one sustained writer: let the log start over (checkpoint.py).
             self.checkpointer.catch_up(self._inline_conn.connection.dbapi_connection)  # type: ignore[arg-type]
         with self._inline_conn.begin():
+            self._inline_conn.info[LISTENED_KEY] = self.listened_flow_kinds()
             # InlineConnection offers the AsyncConnection methods the hot paths use.
             result = drive(work(cast(AsyncConnection, InlineConnection(self._inline_conn))))
         self.inline_commits += 1

@@ -25,10 +25,11 @@ from bridgekit.core.clock import as_naive_utc, utcnow
 from bridgekit.core.db import Database, is_busy, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
 from bridgekit.core.files import FileStore, StoredFile
+from bridgekit.core.flow_events import flow_wanted
 from bridgekit.core.hotsql import grouped_in, hot_sql, placeholders
 from bridgekit.core.integrations import BoundIntegration, IntegrationRegistry
-from bridgekit.core.message_alerts import alert_new_messages
 from bridgekit.core.metrics import Metrics
+from bridgekit.core.notify import alert_new_messages
 from bridgekit.core.provider_events import apply_provider_events
 from bridgekit.core.raw_store import stored_headers, stored_query
 from bridgekit.core.redact import redact
@@ -781,7 +782,7 @@ class _BatchWriter:
                 f" WHERE id IN ({placeholders(len(reopened))})",
                 reopened,
             )
-        if "chat_state_changed" in self.listened and (reopened or new_ids):
+        if flow_wanted("chat_state_changed", self.listened) and (reopened or new_ids):
             flow = [
                 ("chat_state_changed", cid, None, sql.json({"old": "closed", "new": "open"}), self.stamp)
                 for cid in reopened
@@ -847,7 +848,7 @@ class _BatchWriter:
                         self.stamp,
                     )
                 )
-            if not msg.automated and "message_received" in self.listened:
+            if not msg.automated and flow_wanted("message_received", self.listened):
                 flow_rows.append(("message_received", chat_ids[n], ids[n], "{}", self.stamp))
         await sql.insert("attachments", ATTACHMENT_COLUMNS, attachment_rows)
         self.events.extend(

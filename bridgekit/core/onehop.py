@@ -48,6 +48,10 @@ class InlineConnection:
     def dialect(self) -> Dialect:
         return self.sync_connection.dialect
 
+    @property
+    def info(self) -> dict[Any, Any]:
+        return self.sync_connection.info
+
     async def execute(self, statement: Executable, parameters: Any = None) -> Result[Any]:
         return self.sync_connection.execute(statement, parameters)
 

@@ -38,6 +38,7 @@ from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database, retry_on_conflict
 from bridgekit.core.events import Event, EventBus
+from bridgekit.core.flow_events import FlowRow, write_flow_events
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.leases import LeaseOwner
 from bridgekit.core.metrics import Metrics
@@ -535,16 +536,7 @@ class OutboxWorker(BackgroundWorker):
                         ["integration_id", "key"],
                         ["chat_id"],
                     )
-                if "message_sent" in self.hooks.listened_flow_kinds():
-                    await conn.execute(
-                        s.flow_events.insert().values(
-                            kind="message_sent",
-                            chat_id=message.chat_id,
-                            message_id=job.message_id,
-                            payload={},
-                            created_at=now,
-                        )
-                    )
+                await write_flow_events(conn, [FlowRow("message_sent", message.chat_id, job.message_id)], now)
 
         await retry_on_conflict(record_success)
         self.metrics.inc("bridgekit_deliveries_total", outcome="sent")

@@ -27,8 +27,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.core import schema as s
-from bridgekit.core.clock import as_naive_utc
+from bridgekit.core.clock import as_naive_utc, iso
+from bridgekit.core.customers import new_lead
 from bridgekit.core.events import Event
+from bridgekit.core.flow_events import FlowRow, flow_wanted, write_flow_events
 from bridgekit.core.routing_cache import Handle
 from bridgekit.model import Contact, CustomerEvent, Edit, ProviderEvent, Retraction
 
@@ -40,11 +42,6 @@ class AppliedEvents:
     events: list[Event] = field(default_factory=list)  # realtime, published after the commit
     changed_handles: set[Handle] = field(default_factory=set)  # contacts added (routing cache)
     wrote_flow: bool = False
-
-
-def _iso(value: datetime) -> str:
-    # One fixed width (microseconds always present), so these strings compare in time order.
-    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def _when(sent_at: datetime | None, now: datetime) -> datetime:
@@ -98,7 +95,10 @@ async def _retract(
         # Nothing of the content stays reachable from the message: not its text, not the
         # provider's details (file names, sticker keywords, quote tokens), not its files and
         # not the raw delivery (which holds the original text).
-        meta = {"retracted_at": _iso(_when(event.sent_at, now)), "retracted_by": event.event_id}
+        meta = {
+            "retracted_at": iso(_when(event.sent_at, now), "microseconds"),
+            "retracted_by": event.event_id,
+        }
         await conn.execute(update(m).where(m.c.id == row.id).values(text="", meta=meta, raw_delivery_id=None))
         await conn.execute(delete(s.attachments).where(s.attachments.c.message_id == row.id))
         applied.events.append(
@@ -110,7 +110,7 @@ async def _edit(
     conn: AsyncConnection, integration_id: int, event: Edit, now: datetime, applied: AppliedEvents
 ) -> None:
     m = s.messages
-    edited_at = _iso(_when(event.sent_at, now))
+    edited_at = iso(_when(event.sent_at, now), "microseconds")
     for row in await _inbound_by_ref(conn, integration_id, event.message_ref):
         meta = dict(row.meta or {})
         if meta.get("retracted_at"):
@@ -145,31 +145,8 @@ async def _customer_of(
         for row in rows:
             if (row.verified if wanted == "verified" else row.is_lead) is True:
                 return int(row.customer_id), None
-    customer_id = (
-        await conn.execute(
-            cu.insert()
-            .values(
-                channel_id=channel_id,
-                name=sender.name,
-                is_lead=True,
-                profile={},
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(cu.c.id)
-        )
-    ).scalar_one()
-    await conn.execute(
-        ct.insert().values(
-            customer_id=customer_id,
-            kind=handle[0],
-            scope=handle[1],
-            value=handle[2],
-            verified=sender.verified,
-            created_at=now,
-        )
-    )
-    return int(customer_id), handle
+    customer_id, _contact_id = await new_lead(conn, channel_id, sender.name, handle, sender.verified, now)
+    return customer_id, handle
 
 
 async def _customer_event(
@@ -205,7 +182,7 @@ async def _customer_event(
         )
     )
     applied.events.append(Event("customer.updated", {"customer_id": customer_id, "event": event.kind}))
-    if "customer_event" not in listened:
+    if not flow_wanted("customer_event", listened):
         return
     k, c = s.chat_keys, s.chats
     chat_id = (
@@ -221,13 +198,5 @@ async def _customer_event(
     ).scalar()
     if chat_id is None:
         return
-    await conn.execute(
-        s.flow_events.insert().values(
-            kind="customer_event",
-            chat_id=chat_id,
-            message_id=None,
-            payload={"kind": event.kind, "data": dict(event.data)},
-            created_at=now,
-        )
-    )
-    applied.wrote_flow = True
+    row = FlowRow("customer_event", chat_id, None, {"kind": event.kind, "data": dict(event.data)})
+    applied.wrote_flow |= await write_flow_events(conn, [row], now)

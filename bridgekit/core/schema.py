@@ -362,3 +362,12 @@ flow_events = Table(
     Column("payload", JSON, nullable=False, default=dict),
     Column("created_at", DateTime, nullable=False),
 )
+
+# Ids are INTEGER columns, 32-bit on PostgreSQL: a larger number names no row, and binding one
+# there is an error (a 500), so every id from a request is checked against this first.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: object) -> bool:
+    """A plausible row id: an int (not a bool) within the id columns' range."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID

@@ -24,14 +24,14 @@ from bridgekit.core.chat_batch import (
     ChatNotFound,
     chat_updated_events,
     check_text,
-    notify_pairs,
     state_changed,
     unassigned_watchers,
-    valid_id,
 )
 from bridgekit.core.chats import ChatError
 from bridgekit.core.clock import utcnow
 from bridgekit.core.events import Event
+from bridgekit.core.notify import notify_pairs
+from bridgekit.core.schema import valid_id
 
 MAX_TEAM_NAME = 200
 MAX_AUTO_ASSIGN_LIMIT = 1000

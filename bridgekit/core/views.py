@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import UnaryExpression
 
 from bridgekit.core import schema as s
-from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.clock import as_naive_utc
 from bridgekit.core.jsontext import parse_json
 from bridgekit.core.managers import Manager
+from bridgekit.core.schema import MAX_ID, valid_id
 from bridgekit.exceptions import BridgekitError
 
 VIEWS = (
@@ -50,7 +50,6 @@ STATES = ("open", "snoozed", "closed", "queued", "any")
 SORTS = ("latest", "newest", "oldest")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
-MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns; larger numbers match nothing
 
 c = s.chats.c
 

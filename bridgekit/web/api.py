@@ -13,18 +13,18 @@ from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.capabilities import CapabilityError
-from bridgekit.core.chat_batch import valid_id
 from bridgekit.core.chats import ChatError, NewContact, UnreachableContact, raw_delivery, start_chat
 from bridgekit.core.db import retry_on_conflict
 from bridgekit.core.managers import authenticate
+from bridgekit.core.schema import valid_id
 from bridgekit.exceptions import UnknownIntegration
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.body_limits import buffer_body
-from bridgekit.web.common import api_error, json_object
+from bridgekit.web.common import json_object
 from bridgekit.web.customer_link import admit
 from bridgekit.web.downloads import bytes_response
 from bridgekit.web.dropped import quiet_when_client_leaves
-from bridgekit.web.jsonio import json_response
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
 
 routes = web.RouteTableDef()
@@ -130,19 +130,19 @@ async def create_chat(request: web.Request) -> web.Response:
     try:
         bound = bridge.registry.get(str(body.get("integration")))
     except UnknownIntegration:
-        raise api_error(400, f"no integration named {body.get('integration')!r}") from None
+        raise json_error(400, f"no integration named {body.get('integration')!r}") from None
     text, title = body.get("text"), body.get("title")
     customer_id, contact_data = body.get("customer_id"), body.get("contact")
     if not isinstance(text, str) or (title is not None and not isinstance(title, str)):
-        raise api_error(400, "text (and title, when given) must be strings")
+        raise json_error(400, "text (and title, when given) must be strings")
     contact = None
     if contact_data is not None:
         if not isinstance(contact_data, dict) or not all(
             isinstance(contact_data.get(k), str) for k in ("kind", "value")
         ):
-            raise api_error(400, "contact needs string kind and value")
+            raise json_error(400, "contact needs string kind and value")
         if not isinstance(contact_data.get("name"), str | None):
-            raise api_error(400, "contact name must be a string")
+            raise json_error(400, "contact name must be a string")
         contact = NewContact(
             contact_data["kind"],
             contact_data["value"].strip(),
@@ -150,7 +150,7 @@ async def create_chat(request: web.Request) -> web.Response:
             bool(contact_data.get("shared", True)),
         )
     if customer_id is not None and not valid_id(customer_id):
-        raise api_error(400, "customer_id must be a positive integer id")
+        raise json_error(400, "customer_id must be a positive integer id")
     try:
         async with bridge.db.write() as conn:
             chat_id, message_id = await start_chat(
@@ -165,11 +165,11 @@ async def create_chat(request: web.Request) -> web.Response:
                 author_name=manager.name,
             )
     except UnreachableContact as exc:
-        raise api_error(422, str(exc)) from None
+        raise json_error(422, str(exc)) from None
     except CapabilityError as exc:
-        raise api_error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     except ChatError as exc:
-        raise api_error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     bridge.wake_outbox()
     return json_response({"chat_id": chat_id, "message_id": message_id}, status=201)
 
@@ -181,11 +181,11 @@ async def get_raw(request: web.Request) -> web.Response:
     try:
         message_id = int(request.match_info["message_id"])
     except ValueError:
-        raise api_error(404, "no such message") from None
+        raise json_error(404, "no such message") from None
     if not valid_id(message_id):
-        raise api_error(404, "no such message")
+        raise json_error(404, "no such message")
     async with bridge.db.read() as conn:
         row = await raw_delivery(conn, message_id)
     if row is None:
-        raise api_error(404, "no raw delivery for this message")
+        raise json_error(404, "no raw delivery for this message")
     return bytes_response(bytes(row.body), f"message-{message_id}.raw", "application/octet-stream")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.core.assignment import UNSET, assign_chats
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.bulk import parse_bulk, parse_until, run_bulk
-from bridgekit.core.chat_batch import ChatConflict, ChatNotFound, Outcome, valid_id
+from bridgekit.core.chat_batch import ChatConflict, ChatNotFound, Outcome
 from bridgekit.core.chat_delete import delete_chat_rows, remove_unreferenced_files
 from bridgekit.core.chat_info import (
     add_tag,
@@ -28,7 +28,9 @@ from bridgekit.core.chat_info import (
 )
 from bridgekit.core.chat_state import close_chats, reopen_chats, snooze_chats
 from bridgekit.core.chats import ChatError
+from bridgekit.core.clock import iso
 from bridgekit.core.events import Event
+from bridgekit.core.schema import valid_id
 from bridgekit.core.teams import (
     create_team,
     list_managers,
@@ -42,29 +44,17 @@ from bridgekit.web.auth import ADMIN, DELETE_CHATS, require_operator, require_pe
 from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
+from bridgekit.web.messages_http import int_id
 
 routes = web.RouteTableDef()
-
-
-refuse = json_error
-
-
-def _path_id(request: web.Request, key: str, what: str) -> int:
-    try:
-        value = int(request.match_info[key])
-    except ValueError:
-        raise refuse(404, f"no such {what}") from None
-    if not valid_id(value):
-        raise refuse(404, f"no such {what}")
-    return value
 
 
 def _optional_id(body: dict[str, Any], key: str) -> int | None:
     value = body[key]
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise refuse(400, f"{key} must be an id or null")
+        raise json_error(400, f"{key} must be an id or null")
     if value is not None and not valid_id(value):
-        raise refuse(400, f"no {key.removesuffix('_id')} {value}")
+        raise json_error(400, f"no {key.removesuffix('_id')} {value}")
     return value
 
 
@@ -80,19 +70,40 @@ async def _run(bridge: Bridge, operation: Callable[[AsyncConnection], Awaitable[
         async with bridge.db.write() as conn:
             return await operation(conn)
     except ChatNotFound as exc:
-        raise refuse(404, str(exc)) from None
+        raise json_error(404, str(exc)) from None
     except ChatConflict as exc:
-        raise refuse(409, str(exc)) from None
+        raise json_error(409, str(exc)) from None
     except ChatError as exc:
-        raise refuse(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
 
 
 async def _info_response(bridge: Bridge, chat_id: int) -> web.Response:
+    """The chat-info panel (I16) in the compact shape of ``GET /chats/{id}/info``: ids
+    where ``GET /chats/{id}`` has names, from the same reader."""
     async with bridge.db.read() as conn:
         info = await chat_info(conn, chat_id)
     if info is None:
-        raise refuse(404, "no such chat")
-    return json_response(info)
+        raise json_error(404, "no such chat")
+    row = info.row
+    return json_response(
+        {
+            "id": row.id,
+            "state": row.state,
+            "team_id": row.team_id,
+            "assignee_id": row.assignee_id,
+            "follower_ids": [f["id"] for f in info.followers],
+            "tags": info.tags,
+            "description": row.description,
+            "hashtags": info.hashtags,
+            "goal": row.goal,
+            "source": row.source,
+            "queued_at": iso(row.queued_at),
+            "assigned_at": iso(row.assigned_at),
+            "snoozed_until": iso(row.snoozed_until),
+            "closed_at": iso(row.closed_at),
+            "updated_at": iso(row.updated_at),
+        }
+    )
 
 
 async def _chat_change(
@@ -105,7 +116,7 @@ async def _chat_change(
     bridge: Bridge = request.app[BRIDGE]
     if operator:
         require_operator(current_manager(request))
-    chat_id = _path_id(request, "chat_id", "chat")
+    chat_id = int_id(request, "chat_id", "chat")
 
     async def apply(conn: AsyncConnection) -> Outcome:
         outcome = await operation(conn, chat_id)
@@ -123,7 +134,7 @@ async def _chat_change(
 @routes.get("/api/v1/chats/{chat_id}/info")
 async def get_chat_info(request: web.Request) -> web.Response:
     """I16: team, assignee, followers, tags, description (#hashtags), goal, source."""
-    return await _info_response(request.app[BRIDGE], _path_id(request, "chat_id", "chat"))
+    return await _info_response(request.app[BRIDGE], int_id(request, "chat_id", "chat"))
 
 
 @routes.patch("/api/v1/chats/{chat_id}")
@@ -150,7 +161,7 @@ async def put_tags(request: web.Request) -> web.Response:
     body = await json_object(request)
     tags = body.get("tags")
     if not isinstance(tags, list):
-        raise refuse(400, "tags must be a list of strings")
+        raise json_error(400, "tags must be a list of strings")
     return await _chat_change(request, lambda conn, chat_id: set_tags(conn, chat_id, tags))
 
 
@@ -170,7 +181,7 @@ async def delete_tag(request: web.Request) -> web.Response:
 def _follower_change(request: web.Request) -> int:
     """Following yourself needs no seat; changing another manager's following does (I18)."""
     manager = current_manager(request)
-    follower = _path_id(request, "manager_id", "manager")
+    follower = int_id(request, "manager_id", "manager")
     if follower != manager.id:
         require_operator(manager)
     return follower
@@ -201,7 +212,7 @@ async def assign(request: web.Request) -> web.Response:
     require_operator(manager)
     body = await json_object(request)
     if "manager_id" not in body and "team_id" not in body:
-        raise refuse(400, "give manager_id and/or team_id")
+        raise json_error(400, "give manager_id and/or team_id")
     assignee = _optional_id(body, "manager_id") if "manager_id" in body else UNSET
     team = _optional_id(body, "team_id") if "team_id" in body else UNSET
     return await _chat_change(
@@ -234,7 +245,7 @@ async def snooze(request: web.Request) -> web.Response:
     try:
         until = parse_until(body.get("until"))
     except ChatError as exc:
-        raise refuse(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     response = await _chat_change(request, lambda conn, chat_id: snooze_chats(conn, [chat_id], until))
     _reschedule(request.app[BRIDGE])
     return response
@@ -250,7 +261,7 @@ async def delete_chat(request: web.Request) -> web.Response:
     """I12: permanent, unrecoverable, one chat at a time, ``delete_chats`` permission only."""
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), DELETE_CHATS)
-    chat_id = _path_id(request, "chat_id", "chat")
+    chat_id = int_id(request, "chat_id", "chat")
     deleted = await _run(bridge, lambda conn: delete_chat_rows(conn, chat_id))
     bridge.events.publish(Event("chat.deleted", {"chat_id": chat_id}))
     removed = await remove_unreferenced_files(bridge.db, deleted)
@@ -275,7 +286,7 @@ async def bulk(request: web.Request) -> web.Response:
         parsed = parse_bulk(body)
         results = await run_bulk(bridge.db, bridge.events, manager, parsed)
     except ChatError as exc:
-        raise refuse(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     if bridge.flow is not None:
         bridge.flow.wakeup.set()
     if parsed.action == "snooze":
@@ -312,7 +323,7 @@ async def put_team(request: web.Request) -> web.Response:
     """Rename, auto-assignment on/off, members; new room drains the team's queue (I3)."""
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), ADMIN)
-    team_id = _path_id(request, "team_id", "team")
+    team_id = int_id(request, "team_id", "team")
     body = await json_object(request)
 
     async def operation(conn: AsyncConnection) -> tuple[dict[str, Any], list[Event]]:
@@ -338,12 +349,12 @@ async def patch_manager(request: web.Request) -> web.Response:
     ``available`` and ``notify_unassigned`` (admins anyone's)."""
     bridge: Bridge = request.app[BRIDGE]
     manager = current_manager(request)
-    target = _path_id(request, "manager_id", "manager")
+    target = int_id(request, "manager_id", "manager")
     body = await json_object(request)
     try:
         changes = manager_changes(body)
     except ChatError as exc:
-        raise refuse(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     if {"operator", "max_auto_assign"} & set(changes) or target != manager.id:
         require_permission(manager, ADMIN)
 

@@ -1,4 +1,4 @@
-"""Customer panel API (I17). Registered through ``api_messages.routes``.
+"""Customer panel API (I17).
 
 * ``GET   /api/v1/customers/{id}``         profile, events, chats, sent messages, files, links
 * ``PATCH /api/v1/customers/{id}``         edit the name and profile fields
@@ -23,9 +23,9 @@ from bridgekit.core.customers import (
 from bridgekit.core.events import Event
 from bridgekit.core.storable import storable
 from bridgekit.web.common import json_object
-from bridgekit.web.jsonio import json_response
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.messages_http import error, int_id
+from bridgekit.web.messages_http import int_id
 
 routes = web.RouteTableDef()
 
@@ -38,7 +38,7 @@ async def get_customer(request: web.Request) -> web.Response:
         async with bridge.db.read() as conn:
             panel = await customer_panel(conn, customer_id, bridge.channel_id, bridge.registry)
     except CustomerError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     return json_response(panel)
 
 
@@ -50,7 +50,7 @@ async def patch_customer(request: web.Request) -> web.Response:
     body = await json_object(request)
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 300 or not storable(name)):
-        raise error(400, "name must be a string of at most 300 characters, or null")
+        raise json_error(400, "name must be a string of at most 300 characters, or null")
     try:
         profile = validate_profile_patch(body["profile"]) if "profile" in body else None
         async with bridge.db.write() as conn:
@@ -64,7 +64,7 @@ async def patch_customer(request: web.Request) -> web.Response:
             )
             updated = await profile_json(conn, await customer_row(conn, customer_id, bridge.channel_id))
     except CustomerError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     bridge.events.publish(Event("customer.updated", {"customer_id": customer_id}))
     return json_response(updated)
 
@@ -81,6 +81,6 @@ async def post_event(request: web.Request) -> web.Response:
             await customer_row(conn, customer_id, bridge.channel_id)
             event = await record_event(conn, customer_id, name, properties)
     except CustomerError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     bridge.events.publish(Event("customer.event", {"customer_id": customer_id, "event_id": event["id"]}))
     return json_response(event, status=201)

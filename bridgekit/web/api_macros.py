@@ -1,7 +1,4 @@
-"""Macros API (I15): every manager lists them; managers with the admin permission edit them.
-
-Registered through ``api_messages.routes``.
-"""
+"""Macros API (I15): every manager lists them; managers with the admin permission edit them."""
 
 from __future__ import annotations
 
@@ -19,9 +16,9 @@ from bridgekit.core.macros import (
 )
 from bridgekit.web.auth import ADMIN, require_permission
 from bridgekit.web.common import json_object
-from bridgekit.web.jsonio import json_response
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.messages_http import error, int_id
+from bridgekit.web.messages_http import int_id
 
 routes = web.RouteTableDef()
 
@@ -45,7 +42,7 @@ async def post_macro(request: web.Request) -> web.Response:
         async with bridge.db.write() as conn:
             macro = await create_macro(conn, bridge.channel_id, shortcut, text)
     except MacroError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     return json_response(macro.as_json(), status=201)
 
 
@@ -63,7 +60,7 @@ async def put_macro(request: web.Request) -> web.Response:
         async with bridge.db.write() as conn:
             macro = await update_macro(conn, bridge.channel_id, macro_id, shortcut=shortcut, text=text)
     except MacroError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     return json_response(macro.as_json())
 
 
@@ -76,5 +73,5 @@ async def remove_macro(request: web.Request) -> web.Response:
         async with bridge.db.write() as conn:
             await delete_macro(conn, bridge.channel_id, macro_id)
     except MacroError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
     return web.Response(status=204)

@@ -1,8 +1,5 @@
 """Messages of a chat (I13-I15, I19), attachments (I14) and chat links (I11).
 
-``routes`` also carries the macro (``api_macros``), customer panel (``api_customers``) and
-customer link (``customer_link``) routes, so the app registers this area with one table.
-
 * ``GET  /api/v1/chats/{id}/messages``   the chat's messages, keyset-paged (``before``, ``limit``)
 * ``POST /api/v1/chats/{id}/messages``   a reply or a note: JSON, or multipart/form-data with a
   ``payload`` JSON part and up to 10 files streamed to disk
@@ -25,18 +22,19 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.capabilities import CapabilityError, ChannelLimits
+from bridgekit.core.clock import iso
 from bridgekit.core.customer_links import LinkError, customer_token, link_key
 from bridgekit.core.events import Event
 from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
 from bridgekit.core.outbox import delivery_states, retry_failed
+from bridgekit.core.schema import MAX_ID
 from bridgekit.core.uploads import Upload, UploadError, receive_upload
-from bridgekit.web import api_customers, api_macros, customer_link
 from bridgekit.web.auth import require_operator
 from bridgekit.web.body_limits import refuse_by_length
-from bridgekit.web.common import iso, json_object, refuse_unknown_keys
-from bridgekit.web.jsonio import json_response
+from bridgekit.web.common import json_object, refuse_unknown_keys
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.messages_http import MAX_ID, download, error, int_id, load_chat, query_int
+from bridgekit.web.messages_http import download, int_id, load_chat, query_int
 
 routes = web.RouteTableDef()
 
@@ -114,18 +112,18 @@ async def create_message(request: web.Request) -> web.Response:
         try:
             reader = await request.multipart()
         except ValueError as exc:  # no or a bad boundary parameter
-            raise error(400, f"the multipart body is malformed: {exc}") from None
+            raise json_error(400, f"the multipart body is malformed: {exc}") from None
         try:
             async with receive_upload(
                 reader, bridge.data_dir, max_total_bytes=max_total, reply_limits=limits
             ) as upload:
                 if upload.payload is None:
-                    raise error(400, "a multipart message needs a 'payload' part holding the JSON body")
+                    raise json_error(400, "a multipart message needs a 'payload' part holding the JSON body")
                 refuse_unknown_keys(request, upload.payload)
                 draft = _draft(upload.payload)
                 posted = await _write(request, bridge, chat, draft, limits, upload)
         except (UploadError, CapabilityError) as exc:
-            raise error(exc.status, str(exc)) from None
+            raise json_error(exc.status, str(exc)) from None
     else:
         posted = await _write(request, bridge, chat, _draft(await json_object(request)), limits)
     bridge.events.publish_many(posted.events)
@@ -146,7 +144,7 @@ def _draft(body: dict[str, Any]) -> Draft:
     try:
         return parse_draft(body)
     except MessageError as exc:
-        raise error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
 
 
 async def _write(
@@ -174,9 +172,9 @@ async def _write(
                 await upload.keep()
             return posted
     except MessageError as exc:
-        raise error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     except CapabilityError as exc:
-        raise error(exc.status, str(exc)) from None
+        raise json_error(exc.status, str(exc)) from None
 
 
 @routes.post("/api/v1/messages/{message_id}/retry")
@@ -195,11 +193,11 @@ async def retry_message(request: web.Request) -> web.Response:
             )
         ).first()
         if row is None or row.direction != "outbound":
-            raise error(404, "no such reply")
+            raise json_error(404, "no such reply")
         if not manager.operator and (row.author_kind, row.author_id) != ("manager", manager.id):
-            raise error(403, "only the reply's author or an operator can retry it")
+            raise json_error(403, "only the reply's author or an operator can retry it")
         if not await retry_failed(conn, message_id):
-            raise error(409, f"only a failed reply can be retried; this one is {row.delivery_status}")
+            raise json_error(409, f"only a failed reply can be retried; this one is {row.delivery_status}")
     bridge.events.publish(
         Event(
             "message.updated",
@@ -223,7 +221,7 @@ async def get_attachment(request: web.Request) -> web.FileResponse:
             )
         ).first()
     if row is None:
-        raise error(404, "no such attachment")
+        raise json_error(404, "no such attachment")
     return download(row.storage_path, row.filename, row.content_type)
 
 
@@ -245,7 +243,7 @@ async def _links(request: web.Request, *, rotate: bool) -> web.Response:
         async with bridge.db.write() as conn:
             token = await customer_token(conn, key, chat.id, rotate=rotate)
     except LinkError as exc:
-        raise error(409, str(exc)) from None
+        raise json_error(409, str(exc)) from None
     base = bridge.config.base_url
     return json_response(
         {"manager_link": f"{base}/api/v1/chats/{chat.id}", "customer_link": f"{base}/c/{token}"},
@@ -265,9 +263,3 @@ async def rotate_links(request: web.Request) -> web.Response:
     the customer off until they get the new link)."""
     require_operator(current_manager(request))
     return await _links(request, rotate=True)
-
-
-for _module in (api_macros, api_customers, customer_link):
-    for _def in _module.routes:
-        assert isinstance(_def, web.RouteDef)
-        routes.route(_def.method, _def.path, **_def.kwargs)(_def.handler)

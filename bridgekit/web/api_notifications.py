@@ -13,10 +13,10 @@ from sqlalchemy import update
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
-from bridgekit.core.chat_batch import valid_id
-from bridgekit.core.clock import utcnow
-from bridgekit.web.common import api_error, iso, json_object
-from bridgekit.web.jsonio import json_response
+from bridgekit.core.clock import iso, utcnow
+from bridgekit.core.schema import valid_id
+from bridgekit.web.common import json_object
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 
 routes = web.RouteTableDef()
@@ -34,9 +34,9 @@ async def list_notifications(request: web.Request) -> web.Response:
         limit = min(max(int(request.query.get("limit", "50")), 1), MAX_PAGE)
         before = int(request.query["before"]) if "before" in request.query else None
     except ValueError:
-        raise api_error(400, "limit and before must be integers") from None
+        raise json_error(400, "limit and before must be integers") from None
     if before is not None and not valid_id(before):
-        raise api_error(400, "before must be a notification id")
+        raise json_error(400, "before must be a notification id")
     query = n.select().where(n.c.manager_id == manager.id)
     if request.query.get("unread") in ("1", "true"):
         query = query.where(n.c.read_at.is_(None))
@@ -77,7 +77,7 @@ async def mark_read(request: web.Request) -> web.Response:
     elif isinstance(body.get("ids"), list) and body["ids"] and all(valid_id(i) for i in body["ids"]):
         query = query.where(n.c.id.in_(body["ids"]))
     else:
-        raise api_error(400, 'give "ids" (a non-empty list of notification ids) or "all": true')
+        raise json_error(400, 'give "ids" (a non-empty list of notification ids) or "all": true')
     async with bridge.db.write() as conn:
         result = await conn.execute(query.values(read_at=utcnow()))
     return json_response({"updated": result.rowcount})

@@ -8,26 +8,26 @@ from typing import Any
 from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.chat_info import chat_info
+from bridgekit.core.clock import iso
+from bridgekit.core.customers import customer_summary
 from bridgekit.core.events import Event
-from bridgekit.core.views import MAX_ID, ViewError, list_page, parse_list_query
-from bridgekit.core.views_info import chat_info, hashtags
+from bridgekit.core.schema import MAX_ID, valid_id
+from bridgekit.core.views import ViewError, list_page, parse_list_query
 from bridgekit.core.views_marks import MarkError, mark_read, page_marks, set_star
 from bridgekit.core.views_sidebar import Sidebar, TeamCount, sidebar
-from bridgekit.web.common import chat_json, chat_or_404, iso, json_object
+from bridgekit.web.common import chat_json, chat_or_404, json_object
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 
 routes = web.RouteTableDef()
 
 
-_error = json_error
-
-
 async def _chat(request: web.Request) -> Any:
     """The chat of the path, or 404 (also for ids no 32-bit INTEGER column can hold)."""
     raw = request.match_info["chat_id"]
     if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:  # "²" is a digit too
-        raise _error(404, "no such chat")
+        raise json_error(404, "no such chat")
     return await chat_or_404(request.app[BRIDGE], raw)
 
 
@@ -44,7 +44,7 @@ async def list_chats(request: web.Request) -> web.Response:
                 conn, manager.id, [r.id for r in page.rows], [r.customer_id for r in page.rows]
             )
     except ViewError as exc:
-        raise _error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     chats = [
         {
             **chat_json(row, bridge),
@@ -110,11 +110,17 @@ async def list_views(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/chats/{chat_id}")
 async def get_chat(request: web.Request) -> web.Response:
-    """One chat with its info (I16), the caller's marks and a customer summary."""
+    """One chat with its info (I16), the caller's marks and a customer summary (I17)."""
     bridge: Bridge = request.app[BRIDGE]
+    manager = current_manager(request)
     row = await _chat(request)
     async with bridge.db.read() as conn:
-        info = await chat_info(conn, current_manager(request).id, row)
+        info = await chat_info(conn, row.id)
+        if info is None:  # deleted since _chat read it
+            raise json_error(404, "no such chat")
+        marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
+        customer = await customer_summary(conn, int(row.customer_id))
+    row = info.row
     return json_response(
         {
             **chat_json(row, bridge),
@@ -126,12 +132,12 @@ async def get_chat(request: web.Request) -> web.Response:
             "goal": row.goal,
             "tags": info.tags,
             "description": row.description,
-            "hashtags": hashtags(row.description),
-            "starred": info.starred,
-            "unread": info.unread,
+            "hashtags": info.hashtags,
+            "starred": row.id in marks.starred,
+            "unread": row.id in marks.unread,
             "snoozed_until": iso(row.snoozed_until),
             "closed_at": iso(row.closed_at),
-            "customer": info.customer,
+            "customer": customer,
         }
     )
 
@@ -167,16 +173,14 @@ async def read_chat(request: web.Request) -> web.Response:
     row = await _chat(request)
     body = await json_object(request) if request.body_exists else {}
     message_id = body.get("message_id")
-    if message_id is not None and (
-        not isinstance(message_id, int) or isinstance(message_id, bool) or not 0 < message_id <= MAX_ID
-    ):
-        raise _error(400, "message_id must be a message id (a positive integer)")
+    if message_id is not None and not valid_id(message_id):
+        raise json_error(400, "message_id must be a message id (a positive integer)")
     try:
         async with bridge.db.write() as conn:
             marker = await mark_read(conn, manager.id, row.id, message_id)
             marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
     except MarkError as exc:
-        raise _error(400, str(exc)) from None
+        raise json_error(400, str(exc)) from None
     unread = row.id in marks.unread
     bridge.events.publish(
         Event(

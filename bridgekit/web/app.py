@@ -7,7 +7,18 @@ from collections.abc import AsyncIterator, Iterable
 from aiohttp import web
 
 from bridgekit.core.bridge import Bridge
-from bridgekit.web import api, api_chats, api_messages, api_notifications, api_realtime, api_views, media
+from bridgekit.web import (
+    api,
+    api_chats,
+    api_customers,
+    api_macros,
+    api_messages,
+    api_notifications,
+    api_realtime,
+    api_views,
+    customer_link,
+    media,
+)
 from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
@@ -34,7 +45,19 @@ async def create_app(bridge: Bridge) -> web.Application:
     hook = quiet_when_client_leaves(handle_hook)
     app.router.add_route("POST", "/hooks/{integration}", hook)
     app.router.add_route("GET", "/hooks/{integration}", hook)
-    for module in (api, api_views, api_chats, api_messages, api_notifications, api_realtime, media):
+    # Every route table of the app, each module's once: a module never registers another's.
+    for module in (
+        api,
+        api_views,
+        api_chats,
+        api_messages,
+        api_macros,
+        api_customers,
+        customer_link,
+        api_notifications,
+        api_realtime,
+        media,
+    ):
         app.router.add_routes(_guard_api(module.routes))
     for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):
         app.router.add_routes(_guard_api(defs))

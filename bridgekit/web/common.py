@@ -9,29 +9,24 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
-from bridgekit.core.chat_batch import valid_id
+from bridgekit.core.clock import iso
 from bridgekit.core.jsontext import parse_json
+from bridgekit.core.schema import valid_id
 from bridgekit.web.bodies import Schema, route_schema, unknown_key
 from bridgekit.web.jsonio import json_error
-
-api_error = json_error
-
-
-def iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
 
 
 async def chat_or_404(bridge: Bridge, chat_id: str) -> Any:
     try:
         cid = int(chat_id)
     except ValueError:
-        raise api_error(404, "no such chat") from None
+        raise json_error(404, "no such chat") from None
     if not valid_id(cid):  # PostgreSQL ids are 32-bit: a larger one would be a 500
-        raise api_error(404, "no such chat")
+        raise json_error(404, "no such chat")
     async with bridge.db.read() as conn:
         row = (await conn.execute(select(s.chats).where(s.chats.c.id == cid))).first()
     if row is None:
-        raise api_error(404, "no such chat")
+        raise json_error(404, "no such chat")
     return row
 
 
@@ -41,9 +36,9 @@ async def json_object(request: web.Request, schema: Schema | None = None) -> dic
     try:
         body = parse_json(await request.read())
     except ValueError as exc:
-        raise api_error(400, f"the body must be JSON: {exc}") from None
+        raise json_error(400, f"the body must be JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise api_error(400, "the body must be a JSON object")
+        raise json_error(400, "the body must be a JSON object")
     refuse_unknown_keys(request, body, schema)
     return body
 
@@ -51,7 +46,7 @@ async def json_object(request: web.Request, schema: Schema | None = None) -> dic
 def refuse_unknown_keys(request: web.Request, body: Any, schema: Schema | None = None) -> None:
     where = unknown_key(body, schema if schema is not None else route_schema(request))
     if where is not None:
-        raise api_error(400, f"unknown field {where!r}")
+        raise json_error(400, f"unknown field {where!r}")
 
 
 def chat_json(row: Any, bridge: Bridge) -> dict[str, Any]:

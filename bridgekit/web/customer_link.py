@@ -1,7 +1,7 @@
 """The customer link (I11): ``/c/{token}``, outside ``/api/`` and without a manager token.
 
 The token alone opens exactly one chat; a wrong or rotated token is a plain 404 that says
-nothing about other chats. Registered through ``api_messages.routes``.
+nothing about other chats.
 
 * ``GET  /c/{token}``                        the chat's customer-visible messages (never notes)
 * ``POST /c/{token}/messages``               the customer writes into the chat
@@ -29,11 +29,12 @@ from bridgekit.core.customer_thread import (
 from bridgekit.core.customers import customer_row, save_form_answers
 from bridgekit.core.events import Event
 from bridgekit.core.forms import FormError, validate_answers
+from bridgekit.core.schema import MAX_ID
 from bridgekit.core.storable import storable
 from bridgekit.web.common import json_object
-from bridgekit.web.jsonio import json_response
+from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.messages_http import MAX_ID, download, error, int_id, query_int
+from bridgekit.web.messages_http import download, int_id, query_int
 from bridgekit.web.rate_limits import RATE_LIMITS
 
 routes = web.RouteTableDef()
@@ -51,7 +52,7 @@ async def _chat(request: web.Request) -> Any:
     async with bridge.db.read() as conn:
         chat = await chat_for_token(conn, request.match_info["token"])
     if chat is None:
-        raise error(404, "this link is not valid")
+        raise json_error(404, "this link is not valid")
     return chat
 
 
@@ -94,15 +95,15 @@ async def write_message(request: web.Request) -> web.Response:
     body = await json_object(request, MESSAGE_BODY)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise error(400, "text is required")
+        raise json_error(400, "text is required")
     if len(text) > MAX_TEXT:
-        raise error(400, f"text is longer than {MAX_TEXT} characters")
+        raise json_error(400, f"text is longer than {MAX_TEXT} characters")
     if not storable(text):
-        raise error(400, "text must not contain NUL characters or unpaired surrogates")
+        raise json_error(400, "text must not contain NUL characters or unpaired surrogates")
     bound = bridge.registry.by_id(chat.integration_id) if chat.integration_id is not None else None
     if chat.state == "closed" and bound is not None and bound.channel.spec.closed_chat_policy != "reopen":
         # E6-style channels: a closed conversation stays closed; a new message opens a new chat.
-        raise error(409, f"this conversation is closed; write to us again by {bound.channel.spec.title}")
+        raise json_error(409, f"this conversation is closed; write to us again by {bound.channel.spec.title}")
     async with bridge.db.write() as conn:
         reopened: list[Event] = []
         if chat.state == "closed":  # the channel's policy: a customer's message reopens it
@@ -133,11 +134,11 @@ async def answer_form(request: web.Request) -> web.Response:
         ).first()
         form = (message.meta or {}).get("form") if message is not None else None
         if message is None or not form:
-            raise error(404, "no such form in this conversation")
+            raise json_error(404, "no such form in this conversation")
         try:
             answers = validate_answers(form, body.get("answers"))
         except FormError as exc:
-            raise error(400, str(exc)) from None
+            raise json_error(400, str(exc)) from None
         customer = await customer_row(conn, chat.customer_id, chat.channel_id)
         events = await save_form_answers(
             conn,
@@ -160,7 +161,7 @@ async def customer_attachment(request: web.Request) -> web.FileResponse:
     async with bridge.db.read() as conn:
         row = await attachment_in_chat(conn, chat.id, attachment_id)
     if row is None:
-        raise error(404, "no such attachment")
+        raise json_error(404, "no such attachment")
     response = download(row.storage_path, row.filename, row.content_type)
     response.headers.update(PRIVATE)
     return response

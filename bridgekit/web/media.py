@@ -15,9 +15,9 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.media_urls import ROUTE_PREFIX
+from bridgekit.core.schema import valid_id
 from bridgekit.web.downloads import file_response
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.messages_http import MAX_ID
 
 routes = web.RouteTableDef()
 
@@ -32,7 +32,7 @@ async def media(request: web.Request) -> web.StreamResponse:
     bridge: Bridge = request.app[BRIDGE]
     attachment_id = int(request.match_info["attachment_id"])
     expires = int(request.match_info["expires"])
-    if not 1 <= attachment_id <= MAX_ID or not bridge.media_urls.check(
+    if not valid_id(attachment_id) or not bridge.media_urls.check(
         attachment_id, expires, request.match_info["signature"]
     ):
         raise web.HTTPNotFound()

@@ -10,15 +10,9 @@ from sqlalchemy import select
 
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
+from bridgekit.core.schema import valid_id
 from bridgekit.web.downloads import file_response
 from bridgekit.web.jsonio import json_error
-
-# Ids are INTEGER columns: 32-bit on PostgreSQL. A larger id cannot exist, and passing one to
-# the driver would fail the query instead of finding nothing.
-MAX_ID = 2**31 - 1
-
-
-error = json_error
 
 
 def int_id(request: web.Request, name: str, what: str) -> int:
@@ -26,9 +20,9 @@ def int_id(request: web.Request, name: str, what: str) -> int:
     try:
         value = int(request.match_info[name])
     except ValueError:
-        raise error(404, f"no such {what}") from None
-    if not 1 <= value <= MAX_ID:
-        raise error(404, f"no such {what}")
+        raise json_error(404, f"no such {what}") from None
+    if not valid_id(value):  # larger than any id column holds: a query would fail, not miss
+        raise json_error(404, f"no such {what}")
     return value
 
 
@@ -38,7 +32,7 @@ async def load_chat(bridge: Bridge, request: web.Request) -> Any:
     async with bridge.db.read() as conn:
         row = (await conn.execute(select(s.chats).where(s.chats.c.id == chat_id))).first()
     if row is None:
-        raise error(404, "no such chat")
+        raise json_error(404, "no such chat")
     return row
 
 
@@ -49,9 +43,9 @@ def query_int(request: web.Request, name: str, default: int | None, low: int, hi
     try:
         value = int(raw)
     except ValueError:
-        raise error(400, f"{name} must be an integer") from None
+        raise json_error(400, f"{name} must be an integer") from None
     if not low <= value <= high:
-        raise error(400, f"{name} must be between {low} and {high}")
+        raise json_error(400, f"{name} must be between {low} and {high}")
     return value
 
 
@@ -59,5 +53,5 @@ def download(path: str, filename: str, content_type: str) -> web.FileResponse:
     """Stream a stored file as a download (never rendered inline on our origin: an uploaded
     HTML file must not run as a page of the inbox)."""
     if not Path(path).is_file():
-        raise error(404, "the file is no longer stored")
+        raise json_error(404, "the file is no longer stored")
     return file_response(Path(path), filename, content_type)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -421,11 +422,22 @@ async def test_a_plugin_may_hand_over_timezone_aware_times(
 async def test_no_bot_queue_rows_are_written_when_no_plugin_listens(
     make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
 ) -> None:
-    """The hot path skips flow events nobody would receive (no bots loaded)."""
+    """One rule for every writer of the bot queue (bridgekit.core.flow_events): no event is
+    queued that no plugin would receive (no bots loaded), neither by the ingest hot path nor
+    by a manager closing, reopening or snoozing the chat."""
     running = await make_bridge(
         plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
     )
     assert running.bridge.hooks.listened_flow_kinds() == frozenset()
+    assert running.bridge.flow is not None
+    await running.bridge.flow.stop()  # it would delete unwanted rows before we count them
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
     await running.post_hook("acme", body, headers)
+    assert await count(running, s.flow_events) == 0
+    (chat,) = await running.chats()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    await running.api("POST", f"/chats/{chat['id']}/close")
+    await running.api("POST", f"/chats/{chat['id']}/reopen")
+    await running.api("POST", f"/chats/{chat['id']}/snooze", json={"until": tomorrow})
+    assert [c["state"] for c in await running.chats(state="snoozed")] == ["snoozed"]
     assert await count(running, s.flow_events) == 0

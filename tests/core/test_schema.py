@@ -42,29 +42,28 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
 
 def test_the_hot_path_lookups_are_served_by_indexes(tmp_path) -> None:
     """A row-value IN over a tuple list made SQLite scan the whole messages table on every
-    group commit; rows_in must compile to index searches."""
+    group commit; the group commit's ``grouped_in`` must compile to index searches."""
     import asyncio
+    import sqlite3
 
-    from sqlalchemy import create_engine, select, text
-
-    from bridgekit.core import schema as s
-    from bridgekit.core.sql import rows_in
+    from bridgekit.core.hotsql import grouped_in
 
     path = tmp_path / "plan.db"
     asyncio.run(Database(f"sqlite+aiosqlite:///{path}").migrate())
-    engine = create_engine(f"sqlite:///{path}")
     lookups = [
-        (s.messages.c.integration_id, s.messages.c.event_id, [(1, "a"), (1, "b"), (2, "c")]),
-        (s.chat_keys.c.integration_id, s.chat_keys.c.key, [(1, "u1"), (1, "u2")]),
+        ("messages", ("integration_id", "event_id"), [(1, "a"), (1, "b"), (2, "c")]),
+        ("chat_keys", ("integration_id", '"key"'), [(1, "u1"), (1, "u2")]),
     ]
-    with engine.connect() as conn:
-        for first, second, keys in lookups:
-            query = select(first, second).where(rows_in((first, second), keys))
-            sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
-            plan = " ".join(row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    conn = sqlite3.connect(path)
+    try:
+        for table, columns, keys in lookups:
+            where, params = grouped_in(columns, keys)
+            sql = f"EXPLAIN QUERY PLAN SELECT {', '.join(columns)} FROM {table} WHERE {where}"
+            plan = " ".join(row[-1] for row in conn.execute(sql, params))
             assert "SEARCH" in plan
             assert "SCAN" not in plan
-    engine.dispose()
+    finally:
+        conn.close()
 
 
 def test_status_reports_find_outbound_messages_through_the_partial_index(tmp_path) -> None:

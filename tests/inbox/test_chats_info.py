@@ -74,6 +74,29 @@ async def test_i16_description_hashtags_goal_and_followers(make_bridge, sandbox_
     assert info["follower_ids"] == [kim.manager_id]
 
 
+async def test_i16_both_chat_routes_show_the_same_panel_with_one_hashtag_rule(
+    make_bridge, sandbox_url: str
+) -> None:
+    """``GET /chats/{id}`` and ``GET /chats/{id}/info`` answer from one reader: a hashtag's
+    "#" starts a word (not ``order#1042``, not ``##vip``), and both list the same followers,
+    tags and hashtags."""
+    running = await start(make_bridge, sandbox_url)
+    kim = await manager(running, "Kim")
+    park = await manager(running, "Park")
+    (chat,) = await open_chats(running, "acme", ["u1"])
+    await kim.ok("PATCH", f"/chats/{chat}", {"description": "order#1042 refund ##vip #환불 (#later) #환불"})
+    await kim.ok("POST", f"/chats/{chat}/assign", {"manager_id": kim.manager_id})
+    await kim.ok("PUT", f"/chats/{chat}/followers/{park.manager_id}")
+    await kim.ok("PUT", f"/chats/{chat}/tags", {"tags": ["vip", "refund"]})
+
+    info = await kim.info(chat)
+    detail = await kim.ok("GET", f"/chats/{chat}")
+    assert info["hashtags"] == detail["hashtags"] == ["환불", "later"]
+    assert info["tags"] == detail["tags"] == ["refund", "vip"]
+    assert info["follower_ids"] == [f["id"] for f in detail["followers"]] == [kim.manager_id, park.manager_id]
+    assert (info["assignee_id"], detail["assignee"]["id"]) == (kim.manager_id, kim.manager_id)
+
+
 async def test_i12_delete_needs_the_permission_and_removes_messages_and_files(
     make_bridge, sandbox_url: str
 ) -> None:
