@@ -15,13 +15,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from typing import Protocol
 
 from aiohttp import web
 
+from bridgekit import BridgeAPI
 from bridgekit.exceptions import DeliveryError
-from bridgekit.flow import ChatView
-from bridgekit.model import Integration, TranscriptEntry
+from bridgekit.model import Integration
 from bridgekit.web.auth import operator_only
 from bridgekit.web.common import json_object
 from bridgekit.web.downloads import bytes_response
@@ -38,16 +37,6 @@ FORWARD_BODY = {
     "additionalProperties": False,
     "properties": {"to": {"type": "string"}, "note": {"type": "string"}},
 }
-
-
-class BridgeAPI(Protocol):
-    def integrations_for(self, channel: str) -> list[Integration]: ...
-    async def chat(self, chat_id: int) -> ChatView | None: ...
-    async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]: ...
-    async def raw_delivery_for_message(
-        self, message_id: int, *, channel: str | None = None
-    ) -> bytes | None: ...
-    async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int: ...
 
 
 def _json_error(status: int, message: str) -> web.Response:

@@ -22,8 +22,7 @@ from typing import Any
 import aiohttp
 
 import bridgekit
-from bridgekit.core.jsontext import parse_json
-from bridgekit.demo import DemoProvider
+from bridgekit import DemoProvider
 from bridgekit.exceptions import (
     DeliveryError,
     MalformedDelivery,
@@ -49,6 +48,7 @@ from bridgekit.model import (
     RawDelivery,
     StatusUpdate,
 )
+from bridgekit.payloads import parse_json
 
 from . import events
 from .client import PROFILE_FIELDS, GraphClient

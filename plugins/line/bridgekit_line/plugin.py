@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 import bridgekit
-from bridgekit.demo import DemoProvider
+from bridgekit import DemoProvider
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,

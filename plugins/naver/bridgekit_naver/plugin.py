@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 import bridgekit
-from bridgekit.demo import DemoProvider
+from bridgekit import DemoProvider
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -44,7 +44,7 @@ from bridgekit_naver.events import CONTACT_KIND, customer_event, event_id_for, n
 from bridgekit_naver.outbound import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, describe_progress, plan_parts
 
 if TYPE_CHECKING:
-    from bridgekit.core.bridge import Bridge
+    from bridgekit import BridgeAPI
 
 CHANNEL = "naver"
 
@@ -252,7 +252,7 @@ class NaverPlugin:
     # --- lifecycle -----------------------------------------------------------------------
 
     @bridgekit.hookimpl
-    async def bridgekit_shutdown(self, bridge: Bridge) -> None:
+    async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:
         """Close the HTTP session."""
         await self.aclose()
 
