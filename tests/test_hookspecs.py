@@ -56,7 +56,7 @@ def test_every_member_of_the_bridge_api_is_documented() -> None:
 
     docs = (Path(__file__).resolve().parents[1] / "docs" / "hooks.md").read_text(encoding="utf-8")
     members = [name for name in vars(BridgeAPI) if not name.startswith("_")]
-    assert "submit" in members and "public_url" in members
+    assert {"submit", "public_url"} <= set(members)
     missing = [name for name in members if f"bridge.{name}" not in docs]
     assert not missing, f"BridgeAPI members missing from docs/hooks.md: {missing}"
 
