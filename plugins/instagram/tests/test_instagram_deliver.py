@@ -115,7 +115,7 @@ async def test_sandbox_enforces_metas_1000_byte_limit_with_metas_error(
 ) -> None:
     """What Meta answers to 1,001 bytes (proves the split above is needed)."""
     customer_wrote(meta, "U1", hours_ago=1)
-    client = GraphClient(ig_plugin._http(), InstagramConfig.from_integration(integration_for(meta)))
+    client = GraphClient(ig_plugin._http.get(), InstagramConfig.from_integration(integration_for(meta)))
     with pytest.raises(
         PermanentDeliveryError, match=r"Length of param message\[text\] must be less than or equal to 1000"
     ):

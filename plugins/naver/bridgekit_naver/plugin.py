@@ -9,7 +9,6 @@ core serves it at (``OutboundAttachment.url``).
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import posixpath
 from collections import OrderedDict
@@ -17,9 +16,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import aiohttp
-
 import bridgekit
+from bridgekit.channelkit import MediaUnavailable, ProviderSession, fetch_media
 from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 from bridgekit.model import (
@@ -88,8 +86,7 @@ class NaverPlugin:
     """
 
     def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._http = ProviderSession(timeout=API_TIMEOUT_SECONDS)
         self._progress: OrderedDict[str, int] = OrderedDict()
 
     # --- declaration ---------------------------------------------------------------------
@@ -144,31 +141,17 @@ class NaverPlugin:
 
     async def _fetch_image(self, url: str, limit_seconds: float) -> InboundAttachment:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise ImageFetchError(f"not an http(s) URL: {url}")
-        session = await self._client_session()
         try:
-            async with session.get(url, timeout=aiohttp.ClientTimeout(total=limit_seconds)) as resp:
-                if resp.status != 200:
-                    raise ImageFetchError(f"HTTP {resp.status}")
-                if resp.content_length is not None and resp.content_length > MAX_IMAGE_BYTES:
-                    raise ImageFetchError(f"larger than {MAX_IMAGE_BYTES} bytes")
-                data = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    data.extend(chunk)
-                    if len(data) > MAX_IMAGE_BYTES:
-                        raise ImageFetchError(f"larger than {MAX_IMAGE_BYTES} bytes")
-                content_type = resp.content_type
-        except TimeoutError:
-            raise ImageFetchError(f"timed out after {limit_seconds:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise ImageFetchError(str(exc) or type(exc).__name__) from None
+            media = await fetch_media(self._http.get(), url, max_bytes=MAX_IMAGE_BYTES, timeout=limit_seconds)
+        except MediaUnavailable as exc:
+            raise ImageFetchError(str(exc)) from None
+        data, content_type = media.data, media.content_type or "application/octet-stream"
         if not content_type.startswith("image/"):
-            content_type = sniff_image_type(bytes(data)) or content_type
+            content_type = sniff_image_type(data) or content_type
         name = posixpath.basename(parts.path) or "image"
         if "." not in name:
             name += mimetypes.guess_extension(content_type) or ""
-        return InboundAttachment(filename=name, content_type=content_type, data=bytes(data))
+        return InboundAttachment(filename=name, content_type=content_type, data=data)
 
     # --- outbound ------------------------------------------------------------------------
 
@@ -191,7 +174,7 @@ class NaverPlugin:
             raise PermanentDeliveryError("no TalkTalk user id to send to")
         parts = plan_parts(message)
         client = TalkTalkClient(
-            await self._client_session(),
+            self._http.get(),
             str(integration.settings.get("api_base") or DEFAULT_API_BASE),
             key,
         )
@@ -260,21 +243,7 @@ class NaverPlugin:
 
     async def aclose(self) -> None:
         """Close the HTTP session (also usable without a running bridge, in tests)."""
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
-        self._session_loop = None
-
-    # --- helpers -------------------------------------------------------------------------
-
-    async def _client_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            # A session is bound to its event loop; a new loop (tests, a restart in the same
-            # process) needs a new session.
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
-            self._session_loop = loop
-        return self._session
+        await self._http.aclose()
 
 
 class ImageFetchError(Exception):
