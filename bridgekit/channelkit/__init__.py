@@ -10,6 +10,7 @@ machinery around it comes from here::
 * :mod:`~bridgekit.channelkit.http`: the provider HTTP session; size-capped media download.
 * :mod:`~bridgekit.channelkit.textsplit`: grapheme-safe splitting in the provider's unit.
 * :mod:`~bridgekit.channelkit.cache`: a bounded cache with a time-to-live per entry.
+* :mod:`~bridgekit.channelkit.parts`: multi-part sends that resume after the last part sent.
 
 Documented in ``docs/hooks.md``, "Channel toolkit".
 """
@@ -25,6 +26,7 @@ from bridgekit.channelkit.http import (
     ProviderSession,
     fetch_media,
 )
+from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
 from bridgekit.channelkit.textsplit import (
     CHARACTERS,
     UTF8_BYTES,
@@ -37,6 +39,7 @@ from bridgekit.channelkit.textsplit import (
 
 __all__ = [
     "CHARACTERS",
+    "PARTS_SENT",
     "UTF8_BYTES",
     "UTF16_UNITS",
     "FetchedMedia",
@@ -49,6 +52,8 @@ __all__ = [
     "fetch_media",
     "is_transient_status",
     "parse_retry_after",
+    "parts_sent",
+    "send_parts",
     "split_text",
     "status_error",
     "text_length",

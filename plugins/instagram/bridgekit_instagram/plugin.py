@@ -20,14 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import bridgekit
-from bridgekit.channelkit import UTF8_BYTES, ProviderSession, TTLCache, split_text
+from bridgekit.channelkit import UTF8_BYTES, ProviderSession, TTLCache, send_parts, split_text
 from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import (
-    DeliveryError,
     MalformedDelivery,
     PermanentDeliveryError,
     SignatureError,
-    TransientDeliveryError,
 )
 from bridgekit.model import (
     Capabilities,
@@ -107,9 +105,6 @@ class InstagramPlugin:
         self._profiles: TTLCache[tuple[int, str], CustomerProfile | None] = TTLCache(
             _PROFILE_CACHE_MAX, 3600.0
         )
-        # idempotency key -> message ids of the parts already sent, so a retried multi-part
-        # send resumes after the last delivered part instead of repeating it
-        self._progress: dict[str, list[str]] = {}
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -228,23 +223,13 @@ class InstagramPlugin:
             bodies.append({"recipient": {"id": recipient}, "message": {"attachment": payload}})
 
         client = GraphClient(self._http.get(), config)
-        done = self._progress.setdefault(message.idempotency_key, [])
-        try:
-            for index, body in enumerate(bodies):
-                if index < len(done):
-                    continue  # delivered by an earlier attempt of this same message
-                answer = await client.send(policy.apply(body))
-                done.append(str(answer.get("message_id") or ""))
-        except DeliveryError as exc:
-            if isinstance(exc, PermanentDeliveryError):
-                self._progress.pop(message.idempotency_key, None)
-            if not done:
-                raise
-            note = f" ({len(done)} of {len(bodies)} parts were delivered before this failure)"
-            if isinstance(exc, TransientDeliveryError):
-                raise TransientDeliveryError(exc.reason + note, retry_after=exc.retry_after) from exc
-            raise PermanentDeliveryError(exc.reason + note) from exc
-        self._progress.pop(message.idempotency_key, None)
+
+        async def send(body: dict[str, Any]) -> str:
+            answer = await client.send(policy.apply(body))
+            return str(answer.get("message_id") or "")
+
+        # a retried multi-part send resumes after the last delivered part (kept on the outbox row)
+        done = await send_parts(message, bodies, send)
         mids = [mid for mid in done if mid]
         return DeliveryResult(
             # Meta reports a read for the latest message seen, i.e. the last part

@@ -11,7 +11,6 @@ refused up front, before anything is sent, with a reason the manager can act on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bridgekit.channelkit import UTF16_UNITS, split_text
@@ -51,8 +50,3 @@ def plan_parts(message: OutboundMessage) -> list[Part]:
     if not parts:
         raise PermanentDeliveryError("nothing to send: the message has no text and no images")
     return parts
-
-
-def describe_progress(done: int, parts: Sequence[Part]) -> str:
-    """ " (2 of 3 parts had been sent)" when a failure comes after partial success."""
-    return f" ({done} of {len(parts)} parts had been sent)" if done else ""

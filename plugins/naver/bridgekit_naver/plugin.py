@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import bridgekit
-from bridgekit.channelkit import MediaUnavailable, ProviderSession, fetch_media
+from bridgekit.channelkit import MediaUnavailable, ProviderSession, fetch_media, send_parts
 from bridgekit.demo import DemoProvider
-from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
+from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -39,7 +38,7 @@ from bridgekit.model import (
 from bridgekit_naver.access import verify_delivery
 from bridgekit_naver.client import DEFAULT_API_BASE, TalkTalkClient
 from bridgekit_naver.events import CONTACT_KIND, customer_event, event_id_for, normalise, parse_event
-from bridgekit_naver.outbound import MAX_IMAGE_BYTES, describe_progress, plan_parts
+from bridgekit_naver.outbound import MAX_IMAGE_BYTES, Part, plan_parts
 
 if TYPE_CHECKING:
     from bridgekit.core.bridge import Bridge
@@ -73,21 +72,18 @@ API_TIMEOUT_SECONDS = 15.0
 DEFAULT_IMAGE_FETCH_TIMEOUT = 3.0
 #: Identical webhook bodies within this many seconds are one event (see events.event_id_for).
 DEFAULT_DEDUPE_WINDOW = 10.0
-#: How many partly delivered messages to remember (so a retry resumes, see deliver).
-_PROGRESS_LIMIT = 1024
 
 
 class NaverPlugin:
     """Naver TalkTalk Chat Bot API channel.
 
     One instance serves every ``naver`` integration. It holds one lazily created
-    ``aiohttp.ClientSession`` (closed in ``bridgekit_shutdown``) and a little in-process
-    state: how far a multi-part delivery got (so an outbox retry does not resend the parts that went out).
+    ``aiohttp.ClientSession`` (closed in ``bridgekit_shutdown``); how far a multi-part
+    delivery got is kept on the outbox row (``send_parts``), not here.
     """
 
     def __init__(self) -> None:
         self._http = ProviderSession(timeout=API_TIMEOUT_SECONDS)
-        self._progress: OrderedDict[str, int] = OrderedDict()
 
     # --- declaration ---------------------------------------------------------------------
 
@@ -178,29 +174,19 @@ class NaverPlugin:
             str(integration.settings.get("api_base") or DEFAULT_API_BASE),
             key,
         )
-        done = self._progress.get(message.idempotency_key, 0)
         image_ids: list[str] = []
-        for index, part in enumerate(parts):
-            if index < done:
-                continue  # went out on an earlier attempt (same process): never twice
-            try:
-                if part.attachment is not None:
-                    image_id = await self._upload(integration, client, part.attachment)
-                    image_ids.append(image_id)
-                    payload: dict[str, Any] = {"imageContent": {"imageId": image_id}}
-                else:
-                    payload = {"textContent": {"text": part.text}}
-                await client.send_event({"event": "send", "user": user, **payload})
-            except TransientDeliveryError as exc:
-                self._set_progress(message.idempotency_key, index)
-                raise TransientDeliveryError(
-                    exc.reason + describe_progress(index, parts), retry_after=exc.retry_after
-                ) from None
-            except PermanentDeliveryError as exc:
-                self._progress.pop(message.idempotency_key, None)
-                raise PermanentDeliveryError(exc.reason + describe_progress(index, parts)) from None
-            self._set_progress(message.idempotency_key, index + 1)
-        self._progress.pop(message.idempotency_key, None)
+
+        async def send(part: Part) -> None:
+            if part.attachment is not None:
+                image_id = await self._upload(integration, client, part.attachment)
+                image_ids.append(image_id)
+                payload: dict[str, Any] = {"imageContent": {"imageId": image_id}}
+            else:
+                payload = {"textContent": {"text": part.text}}
+            await client.send_event({"event": "send", "user": user, **payload})
+
+        # parts that went out on an earlier attempt (kept on the outbox row) are never resent
+        await send_parts(message, parts, send)
         return DeliveryResult(
             provider_message_id=None,
             status=DeliveryStatus.SENT,
@@ -214,12 +200,6 @@ class NaverPlugin:
                 "set [server] public_url"
             )
         return await client.upload_image(att.url)
-
-    def _set_progress(self, key: str, done: int) -> None:
-        self._progress[key] = done
-        self._progress.move_to_end(key)
-        while len(self._progress) > _PROGRESS_LIMIT:
-            self._progress.popitem(last=False)
 
     @bridgekit.hookimpl
     def bridgekit_bill(
