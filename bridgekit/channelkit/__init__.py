@@ -7,7 +7,8 @@ machinery around it comes from here::
 
 * :mod:`~bridgekit.channelkit.errors`: ``Retry-After`` and HTTP status -> transient or
   permanent delivery error.
-* :mod:`~bridgekit.channelkit.http`: the provider HTTP session; size-capped media download.
+* :mod:`~bridgekit.channelkit.http`: the provider HTTP session; no answer -> delivery error;
+  size-capped media download.
 * :mod:`~bridgekit.channelkit.textsplit`: grapheme-safe splitting in the provider's unit.
 * :mod:`~bridgekit.channelkit.cache`: a bounded cache with a time-to-live per entry.
 * :mod:`~bridgekit.channelkit.parts`: multi-part sends that resume after the last part sent.
@@ -18,13 +19,14 @@ Documented in ``docs/hooks.md``, "Channel toolkit".
 from __future__ import annotations
 
 from bridgekit.channelkit.cache import TTLCache
-from bridgekit.channelkit.errors import is_transient_status, parse_retry_after, status_error
+from bridgekit.channelkit.errors import NotSent, is_transient_status, parse_retry_after, status_error
 from bridgekit.channelkit.http import (
     FetchedMedia,
     MediaTooLarge,
     MediaUnavailable,
     ProviderSession,
     fetch_media,
+    transport_errors,
 )
 from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
 from bridgekit.channelkit.textsplit import (
@@ -45,6 +47,7 @@ __all__ = [
     "FetchedMedia",
     "MediaTooLarge",
     "MediaUnavailable",
+    "NotSent",
     "ProviderSession",
     "TTLCache",
     "TextUnit",
@@ -57,4 +60,5 @@ __all__ = [
     "split_text",
     "status_error",
     "text_length",
+    "transport_errors",
 ]

@@ -6,7 +6,8 @@ often with a ``Retry-After`` header (delta-seconds or an HTTP date, RFC 9110 sec
 carrying the delay, and every other failed status into
 :class:`~bridgekit.exceptions.PermanentDeliveryError`. A provider's own special cases (a
 ``409`` that means "already accepted", an error code that means "throttled") stay in its
-plugin, decided before or instead of this default.
+plugin, decided before or instead of this default. When no answer came at all,
+:func:`bridgekit.channelkit.http.transport_errors` gives the error.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ import time
 from datetime import UTC
 
 from bridgekit.exceptions import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+
+
+class NotSent(TransientDeliveryError):
+    """The connection failed before the request was sent: certainly not delivered.
+
+    A plugin whose next step depends on whether the provider may have acted (LINE: is the
+    single-use reply token still unused?) can tell this apart from a timeout, after which
+    the request may well have arrived.
+    """
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

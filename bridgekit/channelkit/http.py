@@ -13,11 +13,15 @@ is refused without reading the body, and a body without one is cut off at the ca
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from bridgekit.channelkit.errors import NotSent
+from bridgekit.exceptions import TransientDeliveryError
 
 #: Read size while streaming a download.
 _CHUNK_BYTES = 64 * 1024
@@ -54,6 +58,27 @@ class ProviderSession:
             await self._session.close()
         self._session = None
         self._loop = None
+
+
+@contextlib.contextmanager
+def transport_errors(what: str, timeout: float | None) -> Iterator[None]:
+    """Turn a provider call that got no answer into a delivery error naming ``what``.
+
+    Wrap the request (``with transport_errors("Acme API", 10): async with session.post(...)``):
+    a timeout becomes :class:`TransientDeliveryError` ("Acme API timed out after 10 s"), a
+    connection that could not be opened :class:`~bridgekit.channelkit.errors.NotSent`, any
+    other aiohttp failure :class:`TransientDeliveryError` ("Acme API unreachable: ...").
+    Delivery errors raised inside the block pass through unchanged.
+    """
+    try:
+        yield
+    except TimeoutError as exc:  # aiohttp's ClientTimeout raises asyncio.TimeoutError == TimeoutError
+        after = f" after {timeout:g} s" if timeout else ""
+        raise TransientDeliveryError(f"{what} timed out{after}") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise NotSent(f"{what} unreachable: {exc}") from exc
+    except aiohttp.ClientError as exc:
+        raise TransientDeliveryError(f"{what} unreachable: {exc}") from exc
 
 
 class MediaUnavailable(Exception):

@@ -10,7 +10,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bridgekit.channelkit import MediaTooLarge, MediaUnavailable, ProviderSession, fetch_media
+from bridgekit.channelkit import (
+    MediaTooLarge,
+    MediaUnavailable,
+    NotSent,
+    ProviderSession,
+    fetch_media,
+    transport_errors,
+)
+from bridgekit.exceptions import TransientDeliveryError
 
 Server = Callable[..., Awaitable[TestServer]]
 MB = 1024 * 1024
@@ -29,6 +37,7 @@ class MediaHost:
         app.router.add_get("/endless", self.endless)
         app.router.add_get("/gone", self.gone)
         app.router.add_get("/slow", self.slow)
+        app.router.add_get("/hang-up", self.hang_up)
         return app
 
     async def photo(self, request: web.Request) -> web.Response:
@@ -56,6 +65,13 @@ class MediaHost:
 
     async def gone(self, request: web.Request) -> web.Response:
         return web.json_response({"message": "Not found"}, status=404)
+
+    async def hang_up(self, request: web.Request) -> web.Response:
+        """Reads the request, then drops the connection: it may have been acted on."""
+        assert request.transport is not None
+        request.transport.close()
+        await asyncio.sleep(1)
+        return web.Response()
 
     async def slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(5)
@@ -147,3 +163,28 @@ async def test_one_session_per_loop_closed_by_aclose(host: tuple[MediaHost, Test
     assert reopened is not session
     assert not reopened.closed
     await http.aclose()
+
+
+async def _call(http: ProviderSession, url: object) -> None:
+    """One provider call as a plugin makes it."""
+    with transport_errors("Acme API", 0.3):
+        async with http.get().get(str(url)) as resp:
+            await resp.read()
+
+
+async def test_no_answer_becomes_a_transient_error_and_not_sent_is_told_apart(
+    host: tuple[MediaHost, TestServer],
+) -> None:
+    _, server = host
+    http = ProviderSession(timeout=0.3)
+    try:
+        with pytest.raises(TransientDeliveryError, match=r"^Acme API timed out after 0\.3 s$") as slow:
+            await _call(http, server.make_url("/slow"))
+        assert not isinstance(slow.value, NotSent)  # the provider may have acted on it
+        with pytest.raises(TransientDeliveryError, match=r"^Acme API unreachable: ") as dropped:
+            await _call(http, server.make_url("/hang-up"))
+        assert not isinstance(dropped.value, NotSent)
+        with pytest.raises(NotSent, match=r"^Acme API unreachable: "):  # nothing reached anyone
+            await _call(http, "http://127.0.0.1:9/send")
+    finally:
+        await http.aclose()

@@ -28,8 +28,9 @@ from bridgekit.channelkit import (
     fetch_media,
     parse_retry_after,
     status_error,
+    transport_errors,
 )
-from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
+from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit_line.settings import LineSettings
 
 #: LINE answers a reply with an expired or already used token like this (HTTP 400).
@@ -41,10 +42,6 @@ MONTHLY_LIMIT = "You have reached your monthly limit."
 class InvalidReplyToken(Exception):
     """LINE refused the reply token: expired *or* used already (LINE gives one answer for
     both). Nothing was sent by this call."""
-
-
-class NotSent(TransientDeliveryError):
-    """The connection to LINE failed before the request was sent: certainly not delivered."""
 
 
 class ContentUnavailable(Exception):
@@ -117,7 +114,7 @@ class LineClient:
     ) -> tuple[int, Any, Mapping[str, str]]:
         session = self._http.get()
         all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-        try:
+        with transport_errors(f"LINE API ({method} {url})", seconds):
             async with session.request(
                 method,
                 url,
@@ -126,17 +123,11 @@ class LineClient:
                 timeout=aiohttp.ClientTimeout(total=seconds),
             ) as resp:
                 raw = await resp.read()
-                try:
-                    body: Any = json.loads(raw) if raw else {}
-                except (UnicodeDecodeError, json.JSONDecodeError):
-                    body = {"message": raw[:200].decode("utf-8", "replace")}
-                return resp.status, body, resp.headers
-        except TimeoutError as exc:
-            raise TransientDeliveryError(f"LINE API timed out after {seconds:g} s ({method} {url})") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise NotSent(f"LINE API unreachable: {exc}") from exc
-        except aiohttp.ClientError as exc:
-            raise TransientDeliveryError(f"LINE API unreachable: {exc}") from exc
+        try:
+            body: Any = json.loads(raw) if raw else {}
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            body = {"message": raw[:200].decode("utf-8", "replace")}
+        return resp.status, body, resp.headers
 
     async def reply(
         self, settings: LineSettings, token: str, reply_token: str, messages: Sequence[Mapping[str, Any]]

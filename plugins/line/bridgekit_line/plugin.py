@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import bridgekit
-from bridgekit.channelkit import ProviderSession, TTLCache
+from bridgekit.channelkit import NotSent, ProviderSession, TTLCache
 from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
@@ -45,7 +45,7 @@ from bridgekit.model import (
     RawDelivery,
 )
 from bridgekit_line import events as ev
-from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, NotSent, SendResult
+from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, SendResult
 from bridgekit_line.outbound import batches, build_messages, retry_key
 from bridgekit_line.settings import REPLY_TOKEN_DOCUMENTED_VALIDITY, LineSettings, secret
 from bridgekit_line.signature import SIGNATURE_HEADER, verify

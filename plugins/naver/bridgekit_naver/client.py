@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from bridgekit.channelkit import parse_retry_after, status_error
+from bridgekit.channelkit import parse_retry_after, status_error, transport_errors
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 
 DEFAULT_API_BASE = "https://gw.talk.naver.com"
@@ -79,15 +79,11 @@ class TalkTalkClient:
         url = self.api_base + path
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": JSON_CONTENT_TYPE, "Authorization": self.authorization_key}
-        try:
+        with transport_errors(f"Naver TalkTalk ({path})", self.session.timeout.total):
             async with self.session.post(url, data=data, headers=headers) as resp:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-        except TimeoutError:  # aiohttp's ClientTimeout (asyncio.TimeoutError is TimeoutError)
-            raise TransientDeliveryError(f"Naver TalkTalk did not answer in time ({path})") from None
-        except aiohttp.ClientError as exc:
-            raise TransientDeliveryError(f"Naver TalkTalk unreachable ({path}): {exc}") from None
         return check_response(path, status, raw, retry_after)
 
 

@@ -231,7 +231,7 @@ async def test_timeout_is_transient(
 ) -> None:
     monkeypatch.setattr(plugin._http, "timeout", 0.3)  # read when the session opens
     naver.fail_next(delay=1.0)
-    with pytest.raises(TransientDeliveryError, match="did not answer in time"):
+    with pytest.raises(TransientDeliveryError, match=r"timed out after 0\.3 s"):
         await plugin.bridgekit_deliver(integration(naver), outbound())
 
 
