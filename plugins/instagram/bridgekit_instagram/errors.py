@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bridgekit.channelkit import parse_retry_after, status_error
+from bridgekit.channelkit import is_transient_status, parse_retry_after, status_error
 from bridgekit.exceptions import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
@@ -85,8 +85,7 @@ def classify(status: int, body: Any, headers: Mapping[str, str]) -> DeliveryErro
     subcode = error.get("error_subcode")
     reason = describe(error)
     transient = (
-        status >= 500
-        or status == 429
+        is_transient_status(status)
         or error.get("is_transient") is True
         or code in RATE_LIMIT_CODES
         or (code in TRANSIENT_CODES and not (code == 1 and subcode == 99))
