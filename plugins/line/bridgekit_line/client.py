@@ -44,10 +44,6 @@ class InvalidReplyToken(Exception):
     both). Nothing was sent by this call."""
 
 
-class ContentUnavailable(Exception):
-    """Message content could not be fetched from the data API (reason in ``str()``)."""
-
-
 @dataclass(frozen=True, slots=True)
 class SendResult:
     """LINE's answer to one accepted reply or push call."""
@@ -198,7 +194,9 @@ class LineClient:
         return body if isinstance(body, Mapping) else None
 
     async def content(self, settings: LineSettings, token: str, message_id: str) -> tuple[bytes, str]:
-        """Download a message's content (image, video, audio, file) from the data API."""
+        """Download a message's content (image, video, audio, file) from the data API.
+
+        Raises :class:`~bridgekit.channelkit.MediaUnavailable` with LINE's own reason."""
         url = f"{settings.data_api_base}/v2/bot/message/{quote(message_id, safe='')}/content"
         try:
             media = await fetch_media(
@@ -210,11 +208,11 @@ class LineClient:
             )
         except MediaUnavailable as exc:
             if exc.status is None:
-                raise ContentUnavailable(str(exc)) from None
+                raise
             # 202 means LINE is still preparing a video/audio; 404/410 that it is gone.
             try:
                 body: Any = json.loads(exc.body) if exc.body else {}
             except (UnicodeDecodeError, json.JSONDecodeError):
                 body = {}
-            raise ContentUnavailable(error_reason(exc.status, body)) from None
+            raise MediaUnavailable(error_reason(exc.status, body), status=exc.status) from None
         return media.data, media.content_type or "application/octet-stream"

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import bridgekit
-from bridgekit.channelkit import NotSent, ProviderSession, TTLCache
+from bridgekit.channelkit import MediaUnavailable, NotSent, ProviderSession, TTLCache
 from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
@@ -45,7 +45,7 @@ from bridgekit.model import (
     RawDelivery,
 )
 from bridgekit_line import events as ev
-from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, SendResult
+from bridgekit_line.client import InvalidReplyToken, LineClient, SendResult
 from bridgekit_line.outbound import batches, build_messages, retry_key
 from bridgekit_line.settings import REPLY_TOKEN_DOCUMENTED_VALIDITY, LineSettings, secret
 from bridgekit_line.signature import SIGNATURE_HEADER, verify
@@ -132,7 +132,7 @@ class LinePlugin:
                 token = secret(integration, "channel_access_token")
             except ConfigError as exc:
                 # Still store the messages: the content can be fetched once this is fixed.
-                fetched = [ContentUnavailable(str(exc))] * len(with_media)
+                fetched = [MediaUnavailable(str(exc))] * len(with_media)
             else:
                 fetched = await asyncio.gather(
                     *(self.client.content(settings, token, media.message_id) for _, media in with_media),
