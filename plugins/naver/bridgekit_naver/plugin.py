@@ -115,7 +115,7 @@ class NaverPlugin:
             timeout = float(integration.settings.get("image_fetch_timeout", DEFAULT_IMAGE_FETCH_TIMEOUT))
             try:
                 attachments = (await self._fetch_image(event.image_url, timeout),)
-            except ImageFetchError as exc:
+            except MediaUnavailable as exc:  # the message keeps the image's URL instead
                 image_error = str(exc)
         messages = normalise(
             event, event_id, sent_at=delivery.received_at, attachments=attachments, image_error=image_error
@@ -137,10 +137,7 @@ class NaverPlugin:
 
     async def _fetch_image(self, url: str, limit_seconds: float) -> InboundAttachment:
         parts = urlsplit(url)
-        try:
-            media = await fetch_media(self._http.get(), url, max_bytes=MAX_IMAGE_BYTES, timeout=limit_seconds)
-        except MediaUnavailable as exc:
-            raise ImageFetchError(str(exc)) from None
+        media = await fetch_media(self._http.get(), url, max_bytes=MAX_IMAGE_BYTES, timeout=limit_seconds)
         data, content_type = media.data, media.content_type or "application/octet-stream"
         if not content_type.startswith("image/"):
             content_type = sniff_image_type(data) or content_type
@@ -224,10 +221,6 @@ class NaverPlugin:
     async def aclose(self) -> None:
         """Close the HTTP session (also usable without a running bridge, in tests)."""
         await self._http.aclose()
-
-
-class ImageFetchError(Exception):
-    """A customer's image could not be downloaded (the message keeps its URL instead)."""
 
 
 def sniff_image_type(data: bytes) -> str | None:
