@@ -13,6 +13,7 @@ plugin, decided before or instead of this default. When no answer came at all,
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from datetime import UTC
 
@@ -38,9 +39,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -26,7 +26,7 @@ def test_retry_after_in_seconds_and_as_an_http_date() -> None:
     assert parse_retry_after(email.utils.formatdate(now + 90), now=now) == pytest.approx(90, abs=1)  # -0000
     assert parse_retry_after(email.utils.formatdate(now - 600, usegmt=True), now=now) == 0.0  # past: now
     assert parse_retry_after("-5") == 0.0
-    for unreadable in (None, "", "soon", "Someday, 99 Foo 20xx"):
+    for unreadable in (None, "", "soon", "Someday, 99 Foo 20xx", "inf", "nan"):
         assert parse_retry_after(unreadable) is None
 
 
