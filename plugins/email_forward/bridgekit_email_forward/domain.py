@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import dkim
 import dns.asyncresolver
 import dns.exception
 import dns.resolver
 from dkim.crypto import parse_pem_private_key
+
+from bridgekit.channelkit import TTLCache
 
 VERIFICATION_PREFIX = "bridgekit-verification="
 VERIFICATION_LABEL = "_bridgekit"
@@ -46,25 +48,27 @@ def _resolver(address: str | None) -> dns.asyncresolver.Resolver:
     return resolver
 
 
-@dataclass(slots=True)
-class _Cached:
-    verified: bool
-    until: float
-
-
 class DomainVerifier:
     """Checks the verification TXT record, caching the answer.
 
     A verified domain is re-checked after ``ttl`` seconds, an unverified one after
     ``negative_ttl``: a freshly published record is picked up within minutes, and a send
-    does not wait on DNS each time.
+    does not wait on DNS each time. At most ``max_domains`` answers are kept.
     """
 
-    def __init__(self, *, ttl: float = 3600.0, negative_ttl: float = 300.0, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        ttl: float = 3600.0,
+        negative_ttl: float = 300.0,
+        timeout: float = 5.0,
+        max_domains: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self.timeout = timeout
-        self._cache: dict[tuple[str, str, str | None], _Cached] = {}
+        self._cache: TTLCache[tuple[str, str, str | None], bool] = TTLCache(max_domains, ttl, clock)
 
     async def lookup(self, domain: str, token: str, resolver_address: str | None) -> bool:
         """Ask DNS now (no cache): is the verification record published?"""
@@ -83,21 +87,12 @@ class DomainVerifier:
         if not token:
             return False
         key = (domain, token, resolver_address)
-        now = time.monotonic()
-        cached = self._cache.get(key)
-        if cached is not None and cached.until > now:
-            return cached.verified
+        hit, cached = self._cache.get(key)
+        if hit and cached is not None:
+            return cached
         verified = await self.lookup(domain, token, resolver_address)
-        self._cache[key] = _Cached(verified, now + (self.ttl if verified else self.negative_ttl))
+        self._cache.set(key, verified, self.ttl if verified else self.negative_ttl)
         return verified
-
-    def forget(self, domain: str | None = None) -> None:
-        """Drop cached answers (all, or for one domain) so the next send asks DNS again."""
-        if domain is None:
-            self._cache.clear()
-        else:
-            for key in [k for k in self._cache if k[0] == domain]:
-                del self._cache[key]
 
 
 def _der_len(n: int) -> bytes:

@@ -16,7 +16,7 @@ from bridgekit_email_forward.compose import (
     own_chat_token,
     reply_subject,
 )
-from bridgekit_email_forward.domain import dkim_dns_record, verification_record
+from bridgekit_email_forward.domain import DomainVerifier, dkim_dns_record, verification_record
 from bridgekit_email_forward.parse import parse_mail
 from bridgekit_email_forward.plugin import EmailForwardPlugin
 from bridgekit_email_forward.sandbox import DnsServer, SmtpSink
@@ -207,6 +207,27 @@ async def test_e8_unverified_when_the_txt_record_is_missing_or_wrong(
     msg = sink.received[0].message
     assert parseaddr(msg["From"])[1] == "support@bridgekit.test"
     assert msg["DKIM-Signature"] is None
+
+
+async def test_a_record_published_after_a_failed_check_is_used_after_the_negative_ttl(
+    dns_server: DnsServer,
+) -> None:
+    """A send does not ask DNS each time: a missing record is remembered for five minutes,
+    then a freshly published one is picked up; a verified answer is kept for an hour."""
+    now = [0.0]
+    verifier = DomainVerifier(ttl=3600, negative_ttl=300, clock=lambda: now[0])
+    name, value = verification_record("brand.co.kr", "tok-9")
+    assert await verifier.is_verified("brand.co.kr", "tok-9", dns_server.address) is False
+    dns_server.set(name, [value])
+    now[0] = 299.0
+    assert await verifier.is_verified("brand.co.kr", "tok-9", dns_server.address) is False  # remembered
+    now[0] = 301.0
+    assert await verifier.is_verified("brand.co.kr", "tok-9", dns_server.address) is True
+    dns_server.set(name, [])
+    now[0] = 301.0 + 3599
+    assert await verifier.is_verified("brand.co.kr", "tok-9", dns_server.address) is True  # kept an hour
+    now[0] = 301.0 + 3601
+    assert await verifier.is_verified("brand.co.kr", "tok-9", dns_server.address) is False
 
 
 async def test_manager_address_mapping_for_hangul_names(sink: SmtpSink, dns_server: DnsServer) -> None:

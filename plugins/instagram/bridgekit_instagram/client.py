@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bridgekit.exceptions import TransientDeliveryError
+from bridgekit.channelkit import transport_errors
 
 from .config import InstagramConfig
 from .errors import classify, graph_error
@@ -62,19 +62,13 @@ class GraphClient:
         url = f"{self.config.api_root}/{self.config.ig_user_id}/messages"
         headers, params = self._auth()
         timeout = aiohttp.ClientTimeout(total=self.config.timeout)
-        try:
+        with transport_errors("Instagram Send API", self.config.timeout):
             async with self.session.post(
                 url, json=body, headers=headers, params=params, timeout=timeout
             ) as response:
                 raw = await response.read()
                 status = response.status
                 response_headers = response.headers
-        except TimeoutError as exc:
-            raise TransientDeliveryError(
-                f"Instagram Send API timed out after {self.config.timeout:g}s"
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise TransientDeliveryError(f"Instagram Send API unreachable: {exc}") from exc
         decoded = _decode(raw)
         if 200 <= status < 300 and graph_error(decoded) is None:
             return decoded if isinstance(decoded, Mapping) else {}

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from bridgekit.channelkit import is_transient_status, parse_retry_after, status_error
 from bridgekit.exceptions import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
@@ -30,12 +31,9 @@ _EXPLAIN = {
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
+    seconds = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
+    if seconds is not None:
+        return seconds
     # Business Use Case throttling tells when access comes back, in minutes
     usage = headers.get("X-Business-Use-Case-Usage") or headers.get("x-business-use-case-usage")
     if usage:
@@ -80,16 +78,14 @@ def classify(status: int, body: Any, headers: Mapping[str, str]) -> DeliveryErro
     error = graph_error(body)
     retry_after = _retry_after(headers)
     if error is None:
-        reason = f"Instagram answered HTTP {status} without an error body"
-        if status >= 500 or status == 429:
-            return TransientDeliveryError(reason, retry_after=retry_after)
-        return PermanentDeliveryError(reason)
+        return status_error(
+            status, f"Instagram answered HTTP {status} without an error body", retry_after=retry_after
+        )
     code = error.get("code")
     subcode = error.get("error_subcode")
     reason = describe(error)
     transient = (
-        status >= 500
-        or status == 429
+        is_transient_status(status)
         or error.get("is_transient") is True
         or code in RATE_LIMIT_CODES
         or (code in TRANSIENT_CODES and not (code == 1 and subcode == 99))

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bridgekit.channelkit import fetch_media
 from bridgekit.model import InboundAttachment
 
 from .events import MediaRef
@@ -39,10 +40,6 @@ class FetchFailure:
     reason: str
 
 
-class AttachmentTooLarge(Exception):
-    pass
-
-
 def _filename(ref: MediaRef, index: int, content_type: str) -> str:
     name = PurePosixPath(urlsplit(ref.url).path).name
     if name and "." in name and len(name) <= 120:
@@ -54,23 +51,9 @@ def _filename(ref: MediaRef, index: int, content_type: str) -> str:
 async def _fetch_one(
     session: aiohttp.ClientSession, ref: MediaRef, index: int, seconds: float
 ) -> InboundAttachment:
-    if urlsplit(ref.url).scheme not in {"http", "https"}:
-        raise ValueError("not an http(s) URL")
-    async with session.get(ref.url, timeout=aiohttp.ClientTimeout(total=seconds)) as response:
-        if response.status != 200:
-            raise ValueError(f"HTTP {response.status}")
-        if response.content_length is not None and response.content_length > MAX_INBOUND_BYTES:
-            raise AttachmentTooLarge(f"{response.content_length} bytes is over {MAX_INBOUND_BYTES}")
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in response.content.iter_chunked(64 * 1024):
-            total += len(chunk)
-            if total > MAX_INBOUND_BYTES:
-                raise AttachmentTooLarge(f"over {MAX_INBOUND_BYTES} bytes")
-            chunks.append(chunk)
-        content_type = response.headers.get("Content-Type") or _DEFAULT_TYPES.get(ref.kind, "")
-        content_type = content_type.split(";")[0].strip() or "application/octet-stream"
-        return InboundAttachment(_filename(ref, index, content_type), content_type, b"".join(chunks))
+    media = await fetch_media(session, ref.url, max_bytes=MAX_INBOUND_BYTES, timeout=seconds)
+    content_type = media.content_type or _DEFAULT_TYPES.get(ref.kind, "application/octet-stream")
+    return InboundAttachment(_filename(ref, index, content_type), content_type, media.data)
 
 
 async def fetch_all(
@@ -89,8 +72,5 @@ async def fetch_all(
         elif isinstance(result, asyncio.CancelledError):
             raise result
         else:
-            reason = (
-                "timed out" if isinstance(result, TimeoutError) else (str(result) or type(result).__name__)
-            )
-            failed.append(FetchFailure(ref.kind, ref.url, reason))
+            failed.append(FetchFailure(ref.kind, ref.url, str(result) or type(result).__name__))
     return fetched, failed

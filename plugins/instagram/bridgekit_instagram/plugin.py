@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 import bridgekit
 from bridgekit import DemoProvider
+from bridgekit.channelkit import UTF8_BYTES, ProviderSession, TTLCache, send_parts, split_text
 from bridgekit.exceptions import (
-    DeliveryError,
     MalformedDelivery,
     PermanentDeliveryError,
     SignatureError,
-    TransientDeliveryError,
 )
 from bridgekit.model import (
     Capabilities,
@@ -55,7 +51,6 @@ from .client import PROFILE_FIELDS, GraphClient
 from .config import MAX_TEXT_BYTES, InstagramConfig
 from .media import fetch_all
 from .signature import SIGNATURE_HEADER, verify_handshake, verify_signature
-from .textsplit import split_text
 from .window import decide
 
 log = logging.getLogger("bridgekit_instagram")
@@ -111,28 +106,16 @@ class InstagramPlugin:
 
     def __init__(self, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
-        self._profiles: dict[tuple[int, str], tuple[float, CustomerProfile | None]] = {}
-        # idempotency key -> message ids of the parts already sent, so a retried multi-part
-        # send resumes after the last delivered part instead of repeating it
-        self._progress: dict[str, list[str]] = {}
+        self._http = ProviderSession(timeout=30)
+        self._profiles: TTLCache[tuple[int, str], CustomerProfile | None] = TTLCache(
+            _PROFILE_CACHE_MAX, 3600.0
+        )
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _http(self) -> aiohttp.ClientSession:
-        """The plugin's one client session, created lazily on the running loop."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-            self._session_loop = loop
-        return self._session
-
     async def aclose(self) -> None:
         """Close the HTTP session (also done by ``bridgekit_shutdown``)."""
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        await self._http.aclose()
 
     # --- declaration and lifecycle -------------------------------------------------------
 
@@ -182,7 +165,7 @@ class InstagramPlugin:
         attachments: Sequence[Any] = ()
         if item.media:
             meta["attachments"] = [{"type": ref.kind, "url": ref.url} for ref in item.media]
-            attachments, failures = await fetch_all(self._http(), item.media, config.attachment_timeout)
+            attachments, failures = await fetch_all(self._http.get(), item.media, config.attachment_timeout)
             if failures:
                 meta["attachment_failures"] = [
                     {"type": f.kind, "url": f.url, "reason": f.reason} for f in failures
@@ -207,30 +190,19 @@ class InstagramPlugin:
         """Name and username from the Graph user profile, cached; ``None`` on any failure."""
         igsid = message.sender.value
         key = (integration.id, igsid)
-        now = time.monotonic()
-        cached = self._profiles.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        hit, cached = self._profiles.get(key)
+        if hit:
+            return cached
         config = InstagramConfig.from_integration(integration)
         try:
-            data = await GraphClient(self._http(), config).profile(igsid)
+            data = await GraphClient(self._http.get(), config).profile(igsid)
         except Exception as exc:  # a profile is a nicety: never let it fail the ingest
             log.warning("instagram profile look-up for %s failed: %s", igsid, exc)
-            self._remember(key, now + _PROFILE_FAILURE_TTL, None)
+            self._profiles.set(key, None, _PROFILE_FAILURE_TTL)
             return None
         profile = _profile(igsid, data)
-        self._remember(key, now + config.profile_ttl, profile)
+        self._profiles.set(key, profile, config.profile_ttl)
         return profile
-
-    def _remember(self, key: tuple[int, str], expires: float, profile: CustomerProfile | None) -> None:
-        if len(self._profiles) >= _PROFILE_CACHE_MAX:
-            # drop expired entries, then the oldest inserted, to keep memory bounded
-            now = time.monotonic()
-            for stale in [k for k, (until, _) in self._profiles.items() if until <= now]:
-                del self._profiles[stale]
-            while len(self._profiles) >= _PROFILE_CACHE_MAX:
-                del self._profiles[next(iter(self._profiles))]
-        self._profiles[key] = (expires, profile)
 
     # --- outbound ------------------------------------------------------------------------
 
@@ -241,7 +213,7 @@ class InstagramPlugin:
         if not config.access_token:
             raise PermanentDeliveryError("the Instagram integration has no 'access_token' secret")
         recipient = message.recipient.value or message.thread_key
-        pieces = split_text(message.text, MAX_TEXT_BYTES)
+        pieces = split_text(message.text, MAX_TEXT_BYTES, UTF8_BYTES)
         if not pieces and not message.attachments:
             raise PermanentDeliveryError("nothing to send: the message has no text and no attachments")
         self._check_attachments(message.attachments)
@@ -255,24 +227,14 @@ class InstagramPlugin:
             payload = {"type": _attachment_type(attachment.content_type), "payload": {"url": attachment.url}}
             bodies.append({"recipient": {"id": recipient}, "message": {"attachment": payload}})
 
-        client = GraphClient(self._http(), config)
-        done = self._progress.setdefault(message.idempotency_key, [])
-        try:
-            for index, body in enumerate(bodies):
-                if index < len(done):
-                    continue  # delivered by an earlier attempt of this same message
-                answer = await client.send(policy.apply(body))
-                done.append(str(answer.get("message_id") or ""))
-        except DeliveryError as exc:
-            if isinstance(exc, PermanentDeliveryError):
-                self._progress.pop(message.idempotency_key, None)
-            if not done:
-                raise
-            note = f" ({len(done)} of {len(bodies)} parts were delivered before this failure)"
-            if isinstance(exc, TransientDeliveryError):
-                raise TransientDeliveryError(exc.reason + note, retry_after=exc.retry_after) from exc
-            raise PermanentDeliveryError(exc.reason + note) from exc
-        self._progress.pop(message.idempotency_key, None)
+        client = GraphClient(self._http.get(), config)
+
+        async def send(body: dict[str, Any]) -> str:
+            answer = await client.send(policy.apply(body))
+            return str(answer.get("message_id") or "")
+
+        # a retried multi-part send resumes after the last delivered part (kept on the outbox row)
+        done = await send_parts(message, bodies, send)
         mids = [mid for mid in done if mid]
         return DeliveryResult(
             # Meta reports a read for the latest message seen, i.e. the last part

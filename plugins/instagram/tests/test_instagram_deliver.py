@@ -19,6 +19,7 @@ from ig_helpers import HOUR_MS, integration_for, now_ms, outbound
 
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 from bridgekit.model import DeliveryResult, DeliveryStatus, Integration, OutboundAttachment
+from bridgekit.testing.progress import KeptProgress
 
 KOREAN = "안녕하세요 고객님, 주문하신 상품은 내일 출고됩니다."
 
@@ -115,7 +116,7 @@ async def test_sandbox_enforces_metas_1000_byte_limit_with_metas_error(
 ) -> None:
     """What Meta answers to 1,001 bytes (proves the split above is needed)."""
     customer_wrote(meta, "U1", hours_ago=1)
-    client = GraphClient(ig_plugin._http(), InstagramConfig.from_integration(integration_for(meta)))
+    client = GraphClient(ig_plugin._http.get(), InstagramConfig.from_integration(integration_for(meta)))
     with pytest.raises(
         PermanentDeliveryError, match=r"Length of param message\[text\] must be less than or equal to 1000"
     ):
@@ -128,16 +129,22 @@ async def test_multi_part_send_resumes_after_transient_failure_without_duplicate
     last = customer_wrote(meta, "U1", hours_ago=1)
     text = " ".join([KOREAN] * 30)
     message = outbound("U1", text, last_customer_ms=last, key="retry-me")
+    row = KeptProgress()
 
     meta.fail_next("server_error", after=1)  # the second part fails
 
     with pytest.raises(TransientDeliveryError, match="1 of"):
-        await ig_plugin.bridgekit_deliver(integration, message)
+        await ig_plugin.bridgekit_deliver(integration, row.attempt(message))
     assert len(meta.sent) == 1
-    result = await ig_plugin.bridgekit_deliver(integration, message)  # the outbox's retry
+    restarted = InstagramPlugin()  # the progress is on the outbox row, not in the plugin's memory
+    try:
+        result = await restarted.bridgekit_deliver(integration, row.attempt(message))  # the outbox's retry
+    finally:
+        await restarted.aclose()
     texts = [s.text for s in meta.sent]
     assert len(texts) == len(set(texts)) == result.meta["parts"]
     assert " ".join(t or "" for t in texts) == text
+    assert result.meta["message_ids"] == [s.message_id for s in meta.sent]  # the first part's id was kept
 
 
 @pytest.mark.parametrize(

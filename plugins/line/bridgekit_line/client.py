@@ -14,17 +14,23 @@ repeats ``sentMessages`` and names the original request in ``x-line-accepted-req
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
-from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
+from bridgekit.channelkit import (
+    MediaUnavailable,
+    ProviderSession,
+    fetch_media,
+    parse_retry_after,
+    status_error,
+    transport_errors,
+)
+from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit_line.settings import LineSettings
 
 #: LINE answers a reply with an expired or already used token like this (HTTP 400).
@@ -32,20 +38,10 @@ INVALID_REPLY_TOKEN = "Invalid reply token"
 #: A 429 that no retry within the month can fix (the plan's message quota is used up).
 MONTHLY_LIMIT = "You have reached your monthly limit."
 
-SessionGetter = Callable[[], Awaitable[aiohttp.ClientSession]]
-
 
 class InvalidReplyToken(Exception):
     """LINE refused the reply token: expired *or* used already (LINE gives one answer for
     both). Nothing was sent by this call."""
-
-
-class NotSent(TransientDeliveryError):
-    """The connection to LINE failed before the request was sent: certainly not delivered."""
-
-
-class ContentUnavailable(Exception):
-    """Message content could not be fetched from the data API (reason in ``str()``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +54,6 @@ class SendResult:
     request_id: str | None = None
     accepted_request_id: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def error_reason(status: int, body: Any) -> str:
@@ -93,14 +74,10 @@ def error_reason(status: int, body: Any) -> str:
 def raise_for_status(status: int, body: Any, headers: Mapping[str, str]) -> None:
     """Map a non-2xx LINE response to the bridgekit delivery error the outbox understands."""
     reason = error_reason(status, body)
-    if status == 429:
-        if isinstance(body, Mapping) and body.get("message") == MONTHLY_LIMIT:
-            # The monthly message quota does not come back within any backoff window.
-            raise PermanentDeliveryError(reason)
-        raise TransientDeliveryError(reason, retry_after=_retry_after(headers))
-    if status >= 500:
-        raise TransientDeliveryError(reason, retry_after=_retry_after(headers))
-    raise PermanentDeliveryError(reason)
+    if status == 429 and isinstance(body, Mapping) and body.get("message") == MONTHLY_LIMIT:
+        # The monthly message quota does not come back within any backoff window.
+        raise PermanentDeliveryError(reason)
+    raise status_error(status, reason, retry_after=parse_retry_after(headers.get("Retry-After")))
 
 
 def _sent_messages(body: Any) -> tuple[list[str], list[str]]:
@@ -118,8 +95,8 @@ def _sent_messages(body: Any) -> tuple[list[str], list[str]]:
 class LineClient:
     """Thin async client for the few LINE endpoints a support inbox needs."""
 
-    def __init__(self, session: SessionGetter) -> None:
-        self._session = session
+    def __init__(self, http: ProviderSession) -> None:
+        self._http = http
 
     async def _request(
         self,
@@ -131,9 +108,9 @@ class LineClient:
         payload: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any, Mapping[str, str]]:
-        session = await self._session()
+        session = self._http.get()
         all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
-        try:
+        with transport_errors(f"LINE API ({method} {url})", seconds):
             async with session.request(
                 method,
                 url,
@@ -142,17 +119,11 @@ class LineClient:
                 timeout=aiohttp.ClientTimeout(total=seconds),
             ) as resp:
                 raw = await resp.read()
-                try:
-                    body: Any = json.loads(raw) if raw else {}
-                except (UnicodeDecodeError, json.JSONDecodeError):
-                    body = {"message": raw[:200].decode("utf-8", "replace")}
-                return resp.status, body, resp.headers
-        except TimeoutError as exc:
-            raise TransientDeliveryError(f"LINE API timed out after {seconds:g} s ({method} {url})") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise NotSent(f"LINE API unreachable: {exc}") from exc
-        except aiohttp.ClientError as exc:
-            raise TransientDeliveryError(f"LINE API unreachable: {exc}") from exc
+        try:
+            body: Any = json.loads(raw) if raw else {}
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            body = {"message": raw[:200].decode("utf-8", "replace")}
+        return resp.status, body, resp.headers
 
     async def reply(
         self, settings: LineSettings, token: str, reply_token: str, messages: Sequence[Mapping[str, Any]]
@@ -223,35 +194,25 @@ class LineClient:
         return body if isinstance(body, Mapping) else None
 
     async def content(self, settings: LineSettings, token: str, message_id: str) -> tuple[bytes, str]:
-        """Download a message's content (image, video, audio, file) from the data API."""
+        """Download a message's content (image, video, audio, file) from the data API.
+
+        Raises :class:`~bridgekit.channelkit.MediaUnavailable` with LINE's own reason."""
         url = f"{settings.data_api_base}/v2/bot/message/{quote(message_id, safe='')}/content"
-        session = await self._session()
         try:
-            async with session.get(
+            media = await fetch_media(
+                self._http.get(),
                 url,
+                max_bytes=settings.max_content_bytes,
+                timeout=settings.content_timeout,
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=aiohttp.ClientTimeout(total=settings.content_timeout),
-            ) as resp:
-                if resp.status != 200:
-                    # 202 means LINE is still preparing a video/audio; 404/410 that it is gone.
-                    raw = await resp.content.read(4096)
-                    try:
-                        body: Any = json.loads(raw) if raw else {}
-                    except (UnicodeDecodeError, json.JSONDecodeError):
-                        body = {}
-                    raise ContentUnavailable(error_reason(resp.status, body))
-                limit = settings.max_content_bytes
-                if resp.content_length is not None and resp.content_length > limit:
-                    raise ContentUnavailable(f"content is {resp.content_length} bytes, over {limit}")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > limit:
-                        raise ContentUnavailable(f"content is over {limit} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks), resp.content_type or "application/octet-stream"
-        except TimeoutError as exc:
-            raise ContentUnavailable(f"timed out after {settings.content_timeout:g} s") from exc
-        except aiohttp.ClientError as exc:
-            raise ContentUnavailable(f"data API unreachable: {exc}") from exc
+            )
+        except MediaUnavailable as exc:
+            if exc.status is None:
+                raise
+            # 202 means LINE is still preparing a video/audio; 404/410 that it is gone.
+            try:
+                body: Any = json.loads(exc.body) if exc.body else {}
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                body = {}
+            raise MediaUnavailable(error_reason(exc.status, body), status=exc.status) from None
+        return media.data, media.content_type or "application/octet-stream"

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from bridgekit.channelkit import UTF16_UNITS, split_text, text_length
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import OutboundAttachment, OutboundMessage
 
@@ -25,40 +26,6 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 
 #: Namespace of the retry keys derived from bridgekit idempotency keys (uuid5 below).
 RETRY_KEY_NAMESPACE = uuid.UUID("6f0c7d52-9a43-5b8e-8c1e-4b1d2f3a5c61")
-
-
-def utf16_len(text: str) -> int:
-    """Length as LINE counts it: UTF-16 code units."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-
-
-def _max_prefix(text: str, limit: int) -> int:
-    """Largest ``i`` with ``utf16_len(text[:i]) <= limit``."""
-    used = 0
-    for i, ch in enumerate(text):
-        used += 2 if ord(ch) > 0xFFFF else 1
-        if used > limit:
-            return i
-    return len(text)
-
-
-def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
-    """Split ``text`` into chunks of at most ``limit`` UTF-16 units, preferring to break
-    after a newline, then after a space, in the second half of a chunk."""
-    chunks: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        cut = _max_prefix(rest, limit)
-        for sep in ("\n", " "):
-            at = rest.rfind(sep, cut // 2, cut)
-            if at != -1:
-                cut = at + 1
-                break
-        chunks.append(rest[:cut])
-        rest = rest[cut:]
-    if rest:
-        chunks.append(rest)
-    return chunks
 
 
 def retry_key(idempotency_key: str, batch: int) -> str:
@@ -105,10 +72,10 @@ def build_messages(message: OutboundMessage) -> list[dict[str, Any]]:
     expires after ``[server] media_url_ttl`` seconds.
     """
     objects: list[dict[str, Any]] = []
-    chunks = split_text(message.text) if message.text.strip() else []
+    chunks = split_text(message.text, MAX_TEXT_CHARS, UTF16_UNITS)
     if len(chunks) > MAX_TEXT_OBJECTS:
         raise PermanentDeliveryError(
-            f"message is too long for LINE: {utf16_len(message.text)} characters, at most "
+            f"message is too long for LINE: {text_length(message.text, UTF16_UNITS)} characters, at most "
             f"{MAX_TEXT_OBJECTS * MAX_TEXT_CHARS} ({MAX_TEXT_OBJECTS} messages of {MAX_TEXT_CHARS})"
         )
     objects.extend({"type": "text", "text": chunk} for chunk in chunks)

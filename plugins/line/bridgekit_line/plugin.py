@@ -24,10 +24,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import aiohttp
-
 import bridgekit
 from bridgekit import DemoProvider
+from bridgekit.channelkit import MediaUnavailable, NotSent, ProviderSession, TTLCache
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -46,8 +45,7 @@ from bridgekit.model import (
     RawDelivery,
 )
 from bridgekit_line import events as ev
-from bridgekit_line.cache import TTLCache
-from bridgekit_line.client import ContentUnavailable, InvalidReplyToken, LineClient, NotSent, SendResult
+from bridgekit_line.client import InvalidReplyToken, LineClient, SendResult
 from bridgekit_line.outbound import (
     IMAGE_TYPES,
     MAX_IMAGE_BYTES,
@@ -110,21 +108,14 @@ class LinePlugin:
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
-        self.client = LineClient(self._get_session)
+        # Per-request timeouts come from each integration's settings.
+        self._http = ProviderSession(timeout=30)
+        self.client = LineClient(self._http)
         self._profiles: TTLCache[tuple[str, str], CustomerProfile] = TTLCache(_PROFILE_CACHE_MAX, 3600.0)
-
-    async def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # Per-request timeouts come from each integration's settings.
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return self._session
 
     async def aclose(self) -> None:
         """Close the HTTP session (also done by ``bridgekit_shutdown``)."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.aclose()
 
     # --- declaration ---------------------------------------------------------------
 
@@ -160,7 +151,7 @@ class LinePlugin:
                 token = secret(integration, "channel_access_token")
             except ConfigError as exc:
                 # Still store the messages: the content can be fetched once this is fixed.
-                fetched = [ContentUnavailable(str(exc))] * len(with_media)
+                fetched = [MediaUnavailable(str(exc))] * len(with_media)
             else:
                 fetched = await asyncio.gather(
                     *(self.client.content(settings, token, media.message_id) for _, media in with_media),

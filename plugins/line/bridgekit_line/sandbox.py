@@ -40,7 +40,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bridgekit_line.outbound import utf16_len
+from bridgekit.channelkit import UTF16_UNITS, text_length
 from bridgekit_line.sandbox_webhooks import WebhookFactory, new_user_id
 
 AUTH_REQUIRED = (
@@ -148,7 +148,7 @@ def validate_messages(messages: Any) -> list[dict[str, str]]:
             text = msg.get("text")
             if not isinstance(text, str) or not text:
                 details.append({"message": "Must not be empty", "property": f"{where}.text"})
-            elif utf16_len(text) > 5000:
+            elif text_length(text, UTF16_UNITS) > 5000:
                 details.append({"message": "Length must be between 0 and 5000", "property": f"{where}.text"})
         elif mtype in {"image", "video"}:
             for key in ("originalContentUrl", "previewImageUrl"):

@@ -21,6 +21,7 @@ from bridgekit.config import Config
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 from bridgekit.model import Contact, Integration, OutboundMessage
 from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge
+from bridgekit.testing.progress import KeptProgress
 
 TRIALS = 4
 MakeBridge = Callable[..., Awaitable[RunningBridge]]
@@ -156,28 +157,17 @@ async def test_a_second_answer_never_takes_the_token_of_an_interrupted_first_one
 # --- the plugin's decisions, with a settable clock ----------------------------------------------
 
 
-class RecordedProgress:
-    """Stands in for the outbox row: what ``save_progress`` wrote survives the attempt."""
-
-    def __init__(self) -> None:
-        self.progress: Mapping[str, Any] = {}
-
-    async def save(self, progress: Mapping[str, Any]) -> None:
-        self.progress = dict(progress)
-
-    def message(self, user: str, meta: Mapping[str, Any], attempt: int) -> OutboundMessage:
-        return OutboundMessage(
-            message_id=1,
-            chat_id=1,
-            idempotency_key="outbox-key-1",
-            recipient=Contact("line", user),
-            thread_key=user,
-            text="It left the warehouse today.",
-            reply_context=dict(meta),
-            attempt=attempt,
-            progress=self.progress,
-            save_progress=self.save,
-        )
+def _message(user: str, meta: Mapping[str, Any], attempt: int) -> OutboundMessage:
+    return OutboundMessage(
+        message_id=1,
+        chat_id=1,
+        idempotency_key="outbox-key-1",
+        recipient=Contact("line", user),
+        thread_key=user,
+        text="It left the warehouse today.",
+        reply_context=dict(meta),
+        attempt=attempt,
+    )
 
 
 async def _inbound_meta(line: LineSandbox, plugin: LinePlugin, integration: Integration, user: str) -> Any:
@@ -193,14 +183,14 @@ async def test_an_unknown_outcome_with_an_expired_token_fails_clearly_instead_of
     integration = make_integration(request_timeout=0.2)
     user = line.add_user("Mina")
     meta = await _inbound_meta(line, plugin, integration, user)
-    store = RecordedProgress()
+    store = KeptProgress()
     line.delay_next(1.0, endpoint="reply", after_accept=True)
     with pytest.raises(TransientDeliveryError, match="timed out"):
-        await plugin.bridgekit_deliver(integration, store.message(user, meta, attempt=1))
+        await plugin.bridgekit_deliver(integration, store.attempt(_message(user, meta, attempt=1)))
     assert store.progress["reply_token"] == meta["reply_token"]  # recorded before the call
     clock.advance(70)  # e.g. the server was down for a while
     with pytest.raises(PermanentDeliveryError, match="not pushed to avoid a duplicate"):
-        await plugin.bridgekit_deliver(integration, store.message(user, meta, attempt=2))
+        await plugin.bridgekit_deliver(integration, store.attempt(_message(user, meta, attempt=2)))
     assert [m.via for m in line.sent] == ["reply"]
 
 
@@ -214,11 +204,11 @@ async def test_a_refused_token_switches_the_message_to_push_for_good(
     user = line.add_user("Mina")
     meta = await _inbound_meta(line, plugin, integration, user)
     clock.advance(10)
-    store = RecordedProgress()
+    store = KeptProgress()
     line.delay_next(1.0, endpoint="push", after_accept=True)
     with pytest.raises(TransientDeliveryError, match="timed out"):
-        await plugin.bridgekit_deliver(integration, store.message(user, meta, attempt=1))
+        await plugin.bridgekit_deliver(integration, store.attempt(_message(user, meta, attempt=1)))
     assert store.progress == {"via": "push"}
-    result = await plugin.bridgekit_deliver(integration, store.message(user, meta, attempt=2))
+    result = await plugin.bridgekit_deliver(integration, store.attempt(_message(user, meta, attempt=2)))
     assert [(m.via, m.text) for m in line.sent] == [("push", "It left the warehouse today.")]
     assert result.meta["accepted_request_ids"] == [line.sent[0].request_id]

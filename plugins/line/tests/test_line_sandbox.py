@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from bridgekit_line.outbound import split_text, utf16_len
 from bridgekit_line.sandbox import LineSandbox
 
 
@@ -134,17 +133,3 @@ async def test_fail_next_answers_then_recovers(line: LineSandbox) -> None:
         assert (status, headers["Retry-After"]) == (429, "3")
         assert body["message"] == "The API rate limit has been exceeded. Try again later."
     assert (await _call(line, "/v2/bot/message/push", _push(user, "a")))[0] == 200
-
-
-def test_split_text_breaks_at_newlines_and_never_loses_text() -> None:
-    text = ("line of text\n" * 500).strip()  # 6499 characters
-    chunks = split_text(text, 5000)
-    assert "".join(chunks) == text
-    assert all(utf16_len(c) <= 5000 for c in chunks)
-    assert chunks[0].endswith("\n")  # broke after a newline, not mid-word
-
-
-def test_utf16_length_counts_astral_characters_twice() -> None:
-    assert utf16_len("abc") == 3
-    assert utf16_len("😀") == 2
-    assert utf16_len("한국어") == 3

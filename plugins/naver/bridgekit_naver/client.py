@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 
+from bridgekit.channelkit import parse_retry_after, status_error, transport_errors
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
 
 DEFAULT_API_BASE = "https://gw.talk.naver.com"
@@ -80,30 +79,20 @@ class TalkTalkClient:
         url = self.api_base + path
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": JSON_CONTENT_TYPE, "Authorization": self.authorization_key}
-        try:
+        with transport_errors(f"Naver TalkTalk ({path})", self.session.timeout.total):
             async with self.session.post(url, data=data, headers=headers) as resp:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-        except TimeoutError:  # aiohttp's ClientTimeout (asyncio.TimeoutError is TimeoutError)
-            raise TransientDeliveryError(f"Naver TalkTalk did not answer in time ({path})") from None
-        except aiohttp.ClientError as exc:
-            raise TransientDeliveryError(f"Naver TalkTalk unreachable ({path}): {exc}") from None
         return check_response(path, status, raw, retry_after)
 
 
 def check_response(path: str, status: int, raw: bytes, retry_after: float | None = None) -> Mapping[str, Any]:
     """Map one HTTP answer to a body (success) or a delivery error."""
     snippet = raw[:300].decode("utf-8", "replace").strip()
-    if status == 429 or status >= 500:
-        raise TransientDeliveryError(
-            f"Naver TalkTalk answered HTTP {status} ({path}){': ' + snippet if snippet else ''}",
-            retry_after=retry_after,
-        )
     if status != 200:
-        raise PermanentDeliveryError(
-            f"Naver TalkTalk answered HTTP {status} ({path}){': ' + snippet if snippet else ''}"
-        )
+        reason = f"Naver TalkTalk answered HTTP {status} ({path}){': ' + snippet if snippet else ''}"
+        raise status_error(status, reason, retry_after=retry_after)
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -129,29 +118,10 @@ def check_response(path: str, status: int, raw: bytes, retry_after: float | None
     raise PermanentDeliveryError(reason)
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 __all__ = [
     "DEFAULT_API_BASE",
     "EVENT_PATH",
     "IMAGE_UPLOAD_PATH",
     "TalkTalkClient",
     "check_response",
-    "parse_retry_after",
 ]

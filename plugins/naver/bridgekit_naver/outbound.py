@@ -3,16 +3,17 @@
 TalkTalk's ``send`` event carries exactly one of ``textContent``, ``imageContent`` or
 ``compositeContent`` (README, "send 이벤트"), so a reply with text and two images is three
 events. Text is limited to 10,000 characters "영문/한글 구분 없이" (README, textContent);
-longer text is split into several messages, at a line break or space where possible.
+longer text is split into several messages, at a line break or space where possible (its
+servers are Java, so a character is a UTF-16 code unit and an emoji counts twice).
 Images must be JPG/JPEG/PNG/GIF of at most 20 MB (README, imageContent); anything else is
 refused up front, before anything is sent, with a reason the manager can act on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bridgekit.channelkit import UTF16_UNITS, split_text
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import OutboundAttachment, OutboundMessage
 
@@ -32,41 +33,6 @@ class Part:
     attachment: OutboundAttachment | None = None
 
 
-def utf16_len(text: str) -> int:
-    """Length as Naver's (Java) servers count it: UTF-16 code units, so an emoji is 2."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
-    """Split ``text`` into chunks of at most ``limit`` UTF-16 units; joined they are ``text``."""
-    if not text:
-        return []
-    chunks: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        cut = _prefix_fitting(rest, limit)
-        # Prefer to break after a newline, then after a space, if one is in the back half.
-        for sep in ("\n", " "):
-            idx = rest.rfind(sep, 0, cut)
-            if idx >= cut // 2:
-                cut = idx + 1
-                break
-        chunks.append(rest[:cut])
-        rest = rest[cut:]
-    if rest:
-        chunks.append(rest)
-    return chunks
-
-
-def _prefix_fitting(text: str, limit: int) -> int:
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
 def plan_parts(message: OutboundMessage) -> list[Part]:
     """The events for ``message``: text chunks first, then one per image."""
     bad = [a for a in message.attachments if a.content_type.lower() not in IMAGE_CONTENT_TYPES]
@@ -79,13 +45,8 @@ def plan_parts(message: OutboundMessage) -> list[Part]:
     if big:
         names = ", ".join(f"{a.filename} ({a.size} bytes)" for a in big)
         raise PermanentDeliveryError(f"Naver TalkTalk images are limited to 20 MB: {names}; nothing was sent")
-    parts = [Part(text=chunk) for chunk in split_text(message.text)]
+    parts = [Part(text=chunk) for chunk in split_text(message.text, MAX_TEXT_CHARS, UTF16_UNITS)]
     parts.extend(Part(attachment=a) for a in message.attachments)
     if not parts:
         raise PermanentDeliveryError("nothing to send: the message has no text and no images")
     return parts
-
-
-def describe_progress(done: int, parts: Sequence[Part]) -> str:
-    """ " (2 of 3 parts had been sent)" when a failure comes after partial success."""
-    return f" ({done} of {len(parts)} parts had been sent)" if done else ""

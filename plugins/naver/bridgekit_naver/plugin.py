@@ -9,19 +9,16 @@ core serves it at (``OutboundAttachment.url``).
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import posixpath
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import aiohttp
-
 import bridgekit
 from bridgekit import DemoProvider
-from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
+from bridgekit.channelkit import MediaUnavailable, ProviderSession, fetch_media, send_parts
+from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -41,7 +38,7 @@ from bridgekit.model import (
 from bridgekit_naver.access import verify_delivery
 from bridgekit_naver.client import DEFAULT_API_BASE, TalkTalkClient
 from bridgekit_naver.events import CONTACT_KIND, customer_event, event_id_for, normalise, parse_event
-from bridgekit_naver.outbound import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, describe_progress, plan_parts
+from bridgekit_naver.outbound import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, Part, plan_parts
 
 if TYPE_CHECKING:
     from bridgekit import BridgeAPI
@@ -79,22 +76,18 @@ API_TIMEOUT_SECONDS = 15.0
 DEFAULT_IMAGE_FETCH_TIMEOUT = 3.0
 #: Identical webhook bodies within this many seconds are one event (see events.event_id_for).
 DEFAULT_DEDUPE_WINDOW = 10.0
-#: How many partly delivered messages to remember (so a retry resumes, see deliver).
-_PROGRESS_LIMIT = 1024
 
 
 class NaverPlugin:
     """Naver TalkTalk Chat Bot API channel.
 
     One instance serves every ``naver`` integration. It holds one lazily created
-    ``aiohttp.ClientSession`` (closed in ``bridgekit_shutdown``) and a little in-process
-    state: how far a multi-part delivery got (so an outbox retry does not resend the parts that went out).
+    ``aiohttp.ClientSession`` (closed in ``bridgekit_shutdown``); how far a multi-part
+    delivery got is kept on the outbox row (``send_parts``), not here.
     """
 
     def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
-        self._progress: OrderedDict[str, int] = OrderedDict()
+        self._http = ProviderSession(timeout=API_TIMEOUT_SECONDS)
 
     # --- declaration ---------------------------------------------------------------------
 
@@ -126,7 +119,7 @@ class NaverPlugin:
             timeout = float(integration.settings.get("image_fetch_timeout", DEFAULT_IMAGE_FETCH_TIMEOUT))
             try:
                 attachments = (await self._fetch_image(event.image_url, timeout),)
-            except ImageFetchError as exc:
+            except MediaUnavailable as exc:  # the message keeps the image's URL instead
                 image_error = str(exc)
         messages = normalise(
             event, event_id, sent_at=delivery.received_at, attachments=attachments, image_error=image_error
@@ -148,31 +141,14 @@ class NaverPlugin:
 
     async def _fetch_image(self, url: str, limit_seconds: float) -> InboundAttachment:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise ImageFetchError(f"not an http(s) URL: {url}")
-        session = await self._client_session()
-        try:
-            async with session.get(url, timeout=aiohttp.ClientTimeout(total=limit_seconds)) as resp:
-                if resp.status != 200:
-                    raise ImageFetchError(f"HTTP {resp.status}")
-                if resp.content_length is not None and resp.content_length > MAX_IMAGE_BYTES:
-                    raise ImageFetchError(f"larger than {MAX_IMAGE_BYTES} bytes")
-                data = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    data.extend(chunk)
-                    if len(data) > MAX_IMAGE_BYTES:
-                        raise ImageFetchError(f"larger than {MAX_IMAGE_BYTES} bytes")
-                content_type = resp.content_type
-        except TimeoutError:
-            raise ImageFetchError(f"timed out after {limit_seconds:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise ImageFetchError(str(exc) or type(exc).__name__) from None
+        media = await fetch_media(self._http.get(), url, max_bytes=MAX_IMAGE_BYTES, timeout=limit_seconds)
+        data, content_type = media.data, media.content_type or "application/octet-stream"
         if not content_type.startswith("image/"):
-            content_type = sniff_image_type(bytes(data)) or content_type
+            content_type = sniff_image_type(data) or content_type
         name = posixpath.basename(parts.path) or "image"
         if "." not in name:
             name += mimetypes.guess_extension(content_type) or ""
-        return InboundAttachment(filename=name, content_type=content_type, data=bytes(data))
+        return InboundAttachment(filename=name, content_type=content_type, data=data)
 
     # --- outbound ------------------------------------------------------------------------
 
@@ -195,33 +171,23 @@ class NaverPlugin:
             raise PermanentDeliveryError("no TalkTalk user id to send to")
         parts = plan_parts(message)
         client = TalkTalkClient(
-            await self._client_session(),
+            self._http.get(),
             str(integration.settings.get("api_base") or DEFAULT_API_BASE),
             key,
         )
-        done = self._progress.get(message.idempotency_key, 0)
         image_ids: list[str] = []
-        for index, part in enumerate(parts):
-            if index < done:
-                continue  # went out on an earlier attempt (same process): never twice
-            try:
-                if part.attachment is not None:
-                    image_id = await self._upload(integration, client, part.attachment)
-                    image_ids.append(image_id)
-                    payload: dict[str, Any] = {"imageContent": {"imageId": image_id}}
-                else:
-                    payload = {"textContent": {"text": part.text}}
-                await client.send_event({"event": "send", "user": user, **payload})
-            except TransientDeliveryError as exc:
-                self._set_progress(message.idempotency_key, index)
-                raise TransientDeliveryError(
-                    exc.reason + describe_progress(index, parts), retry_after=exc.retry_after
-                ) from None
-            except PermanentDeliveryError as exc:
-                self._progress.pop(message.idempotency_key, None)
-                raise PermanentDeliveryError(exc.reason + describe_progress(index, parts)) from None
-            self._set_progress(message.idempotency_key, index + 1)
-        self._progress.pop(message.idempotency_key, None)
+
+        async def send(part: Part) -> None:
+            if part.attachment is not None:
+                image_id = await self._upload(integration, client, part.attachment)
+                image_ids.append(image_id)
+                payload: dict[str, Any] = {"imageContent": {"imageId": image_id}}
+            else:
+                payload = {"textContent": {"text": part.text}}
+            await client.send_event({"event": "send", "user": user, **payload})
+
+        # parts that went out on an earlier attempt (kept on the outbox row) are never resent
+        await send_parts(message, parts, send)
         return DeliveryResult(
             provider_message_id=None,
             status=DeliveryStatus.SENT,
@@ -235,12 +201,6 @@ class NaverPlugin:
                 "set [server] public_url"
             )
         return await client.upload_image(att.url)
-
-    def _set_progress(self, key: str, done: int) -> None:
-        self._progress[key] = done
-        self._progress.move_to_end(key)
-        while len(self._progress) > _PROGRESS_LIMIT:
-            self._progress.popitem(last=False)
 
     @bridgekit.hookimpl
     def bridgekit_bill(
@@ -264,25 +224,7 @@ class NaverPlugin:
 
     async def aclose(self) -> None:
         """Close the HTTP session (also usable without a running bridge, in tests)."""
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
-        self._session_loop = None
-
-    # --- helpers -------------------------------------------------------------------------
-
-    async def _client_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            # A session is bound to its event loop; a new loop (tests, a restart in the same
-            # process) needs a new session.
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
-            self._session_loop = loop
-        return self._session
-
-
-class ImageFetchError(Exception):
-    """A customer's image could not be downloaded (the message keeps its URL instead)."""
+        await self._http.aclose()
 
 
 def sniff_image_type(data: bytes) -> str | None:

@@ -254,3 +254,28 @@ async def test_deeply_nested_json_webhook_is_a_400(running: RunningBridge, naver
     assert answer.status == 400
     assert b"depth" in answer.body
     assert await running.chats() == []
+
+
+async def test_a_long_reply_interrupted_by_a_503_resumes_without_resending(
+    running: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    """The outbox's retry sends only the part that failed: the first part is recorded on the
+    outbox row (not in the plugin's memory) the moment Naver accepted it."""
+    assert (await naver.post_webhook(naver.text_event(USER, "주문 내역 전체를 보내주세요"))).status == 200
+    chat = await only_chat(running)
+    text = "가" * 10_000 + "나" * 10  # two TalkTalk messages
+    naver.fail_next(status=503, after=1)
+    await running.reply(chat["id"], text)
+
+    async def settled() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in await running.messages(chat["id"])
+            if m["direction"] == "outbound" and m["delivery_status"] == "sent"
+        ]
+
+    await running.wait_for(settled)
+    assert [s["textContent"]["text"] for s in naver.sends] == ["가" * 10_000, "나" * 10]
+    async with running.bridge.db.read() as conn:
+        progress = (await conn.execute(select(s.outbox.c.progress))).scalar_one()
+    assert progress == {"parts_sent": ["", ""]}  # TalkTalk gives no message ids

@@ -1,0 +1,64 @@
+"""The channel toolkit: the parts every messenger plugin needs, written once.
+
+A plugin should be mostly its provider's wire format (verify, parse, deliver); the
+machinery around it comes from here::
+
+    from bridgekit.channelkit import ProviderSession, fetch_media, split_text, UTF16_UNITS
+
+* :mod:`~bridgekit.channelkit.errors`: ``Retry-After`` and HTTP status -> transient or
+  permanent delivery error.
+* :mod:`~bridgekit.channelkit.http`: the provider HTTP session; no answer -> delivery error;
+  size-capped media download.
+* :mod:`~bridgekit.channelkit.textsplit`: grapheme-safe splitting in the provider's unit.
+* :mod:`~bridgekit.channelkit.cache`: a bounded cache with a time-to-live per entry.
+* :mod:`~bridgekit.channelkit.parts`: multi-part sends that resume after the last part sent.
+
+Documented in ``docs/hooks.md``, "Channel toolkit".
+"""
+
+from __future__ import annotations
+
+from bridgekit.channelkit.cache import TTLCache
+from bridgekit.channelkit.errors import NotSent, is_transient_status, parse_retry_after, status_error
+from bridgekit.channelkit.http import (
+    FetchedMedia,
+    MediaTooLarge,
+    MediaUnavailable,
+    ProviderSession,
+    fetch_media,
+    transport_errors,
+)
+from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
+from bridgekit.channelkit.textsplit import (
+    CHARACTERS,
+    UTF8_BYTES,
+    UTF16_UNITS,
+    TextUnit,
+    bytes_in,
+    split_text,
+    text_length,
+)
+
+__all__ = [
+    "CHARACTERS",
+    "PARTS_SENT",
+    "UTF8_BYTES",
+    "UTF16_UNITS",
+    "FetchedMedia",
+    "MediaTooLarge",
+    "MediaUnavailable",
+    "NotSent",
+    "ProviderSession",
+    "TTLCache",
+    "TextUnit",
+    "bytes_in",
+    "fetch_media",
+    "is_transient_status",
+    "parse_retry_after",
+    "parts_sent",
+    "send_parts",
+    "split_text",
+    "status_error",
+    "text_length",
+    "transport_errors",
+]
