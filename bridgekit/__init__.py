@@ -1,14 +1,24 @@
-"""bridgekit: customers' messengers in one shared support inbox, through plugins."""
+"""bridgekit: customers' messengers in one shared support inbox, through plugins.
+
+What a plugin author needs is here: ``hookimpl`` to mark hook implementations, the
+:class:`BridgeAPI` a plugin may call, :class:`DemoProvider` for ``bridgekit demo``,
+:func:`redact` for errors a plugin logs itself, and the modules of the contract:
+``bridgekit.model`` (what crosses the hooks), ``bridgekit.exceptions``, ``bridgekit.flow``
+(bot events) and ``bridgekit.hookspecs`` (every hook, documented in docs/hooks.md).
+"""
 
 from __future__ import annotations
 
 import pluggy
 
-from bridgekit.core.redact import redact
+from bridgekit import exceptions, flow, model
+from bridgekit.bridge_api import BridgeAPI
+from bridgekit.demo_provider import DemoProvider
+from bridgekit.redaction import redact
 
 __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("bridgekit")
 """Decorator marking a plugin's hook implementation: ``@bridgekit.hookimpl``."""
 
-__all__ = ["__version__", "hookimpl", "redact"]
+__all__ = ["BridgeAPI", "DemoProvider", "__version__", "exceptions", "flow", "hookimpl", "model", "redact"]

@@ -11,19 +11,18 @@ and are printed as the customer receives them.
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from bridgekit.config import Config, IntegrationConfig
 from bridgekit.core.bridge import Bridge, load_plugins
 from bridgekit.core.managers import create_manager
+from bridgekit.demo_provider import DemoProvider
 from bridgekit.exceptions import ConfigError
 
 # (customer, what they write), in turn; the channel rotates independently.
@@ -35,34 +34,6 @@ SCRIPT: tuple[tuple[str, str], ...] = (
     ("佐藤花子", "領収書を発行していただけますか。"),
     ("Tom Baker", "Do you ship to Canada?"),
 )
-
-
-class DemoProvider(abc.ABC):
-    """A plugin's stand-in for its platform, driven by ``bridgekit demo``.
-
-    ``channel`` names the channel (as declared in ``bridgekit_channels``) it stands in for.
-    """
-
-    channel: str
-
-    @abc.abstractmethod
-    async def start(self) -> tuple[Mapping[str, Any], Mapping[str, str]]:
-        """Start the stand-in on loopback; return the settings and secrets of an integration
-        that points the plugin at it."""
-
-    @abc.abstractmethod
-    async def customer_says(self, hook_url: str, customer: str, text: str) -> int:
-        """Deliver ``text`` from the demo customer called ``customer`` to ``hook_url`` as the
-        platform would (signed); returns the HTTP status bridgekit answered (200 when a
-        channel that does not come in over HTTP, such as mail, was accepted)."""
-
-    @abc.abstractmethod
-    def replies(self) -> list[tuple[str, str]]:
-        """(customer, text) of every message bridgekit sent through the stand-in, in order."""
-
-    @abc.abstractmethod
-    async def stop(self) -> None:
-        """Stop the stand-in."""
 
 
 @dataclass

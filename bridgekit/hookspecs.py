@@ -56,8 +56,8 @@ from bridgekit.model import (
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
 
-    from bridgekit.core.bridge import Bridge
-    from bridgekit.demo import DemoProvider
+    from bridgekit.bridge_api import BridgeAPI
+    from bridgekit.demo_provider import DemoProvider
 
 hookspec = pluggy.HookspecMarker("bridgekit")
 
@@ -189,7 +189,7 @@ def bridgekit_inbound_address(integration: Integration, base_url: str) -> str | 
 
 
 @hookspec
-def bridgekit_startup(bridge: Bridge) -> None:
+def bridgekit_startup(bridge: BridgeAPI) -> None:
     """The server is starting: the database is migrated and ``bridge`` accepts deliveries.
 
     Start background servers here (the email plugin's SMTP listener) on the running event
@@ -199,17 +199,17 @@ def bridgekit_startup(bridge: Bridge) -> None:
 
 
 @hookspec
-def bridgekit_shutdown(bridge: Bridge) -> None:
+def bridgekit_shutdown(bridge: BridgeAPI) -> None:
     """The server is stopping: stop what ``bridgekit_startup`` started."""
 
 
 @hookspec
-def bridgekit_routes(bridge: Bridge) -> Iterable[AbstractRouteDef] | None:
+def bridgekit_routes(bridge: BridgeAPI) -> Iterable[AbstractRouteDef] | None:
     """Return extra aiohttp routes (``aiohttp.web.get(...)`` and friends) to mount."""
 
 
 @hookspec
 def bridgekit_demo_providers() -> Iterable[DemoProvider] | None:
-    """Return stand-ins (:class:`bridgekit.demo.DemoProvider`) for the platforms of this
+    """Return stand-ins (:class:`bridgekit.DemoProvider`) for the platforms of this
     plugin's channels, for ``bridgekit demo``. Import sandbox code inside the hook, so serving
     never loads it."""

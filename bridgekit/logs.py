@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(_extras(record))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        elif record.exc_text:  # already formatted (and redacted, bridgekit.core.redact)
+        elif record.exc_text:  # already formatted (and redacted, bridgekit.redaction)
             entry["exc"] = record.exc_text
         return json.dumps(entry, default=str, ensure_ascii=False)
 

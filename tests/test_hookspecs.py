@@ -48,3 +48,29 @@ def test_every_hook_is_documented_in_docs_hooks_md_with_its_arguments(name: str)
 
 def test_docs_describe_no_hook_that_does_not_exist() -> None:
     assert sorted(documented_hooks()) == HOOKS
+
+
+def test_every_member_of_the_bridge_api_is_documented() -> None:
+    """What a plugin may call on the server is documented in docs/hooks.md, member by member."""
+    from bridgekit import BridgeAPI
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "hooks.md").read_text(encoding="utf-8")
+    members = [name for name in vars(BridgeAPI) if not name.startswith("_")]
+    assert {"submit", "public_url"} <= set(members)
+    missing = [name for name in members if f"bridge.{name}" not in docs]
+    assert not missing, f"BridgeAPI members missing from docs/hooks.md: {missing}"
+
+
+def test_the_core_bridge_is_what_the_contract_promises() -> None:
+    """Every BridgeAPI member exists on the core's Bridge with the same parameters."""
+    from bridgekit import BridgeAPI
+    from bridgekit.core.bridge import Bridge
+
+    for name, member in vars(BridgeAPI).items():
+        if name.startswith("_"):
+            continue
+        assert hasattr(Bridge, name), name
+        if callable(member):
+            assert list(inspect.signature(member).parameters) == list(
+                inspect.signature(getattr(Bridge, name)).parameters
+            ), name

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bridgekit.bridge_api import BridgeAPI
 from bridgekit.config import Config
 from bridgekit.core import schema as s
 from bridgekit.core.bots import FlowWorker
@@ -25,13 +26,13 @@ from bridgekit.core.media_urls import KEY_NAME as MEDIA_KEY_NAME
 from bridgekit.core.media_urls import MediaUrls
 from bridgekit.core.metrics import Metrics
 from bridgekit.core.outbox import OutboxWorker
-from bridgekit.core.redact import install_log_redaction
 from bridgekit.core.schema import valid_id
 from bridgekit.core.secret_box import SecretBox
 from bridgekit.core.snooze import SnoozeWaker
 from bridgekit.flow import ChatView
 from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
 from bridgekit.plugins import PluginHost
+from bridgekit.redaction import install_log_redaction
 
 log = logging.getLogger("bridgekit")
 
@@ -216,3 +217,7 @@ def load_plugins(config: Config) -> PluginHost:
     host.load_entry_points(config.enabled_plugins)
     host.load_modules(config.plugin_modules)
     return host
+
+
+def _implements_bridge_api(bridge: Bridge) -> BridgeAPI:
+    return bridge  # mypy proves the core keeps the plugin-facing contract (bridgekit.bridge_api)

@@ -32,7 +32,6 @@ from bridgekit.core.metrics import Metrics
 from bridgekit.core.notify import alert_new_messages
 from bridgekit.core.provider_events import apply_provider_events
 from bridgekit.core.raw_store import stored_headers, stored_query
-from bridgekit.core.redact import redact
 from bridgekit.core.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
 from bridgekit.core.storable import storable_event, storable_message, storable_profile
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
@@ -49,6 +48,7 @@ from bridgekit.model import (
     StatusUpdate,
 )
 from bridgekit.plugins import HookCaller
+from bridgekit.redaction import redact
 
 log = logging.getLogger("bridgekit.ingest")
 

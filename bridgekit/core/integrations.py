@@ -11,11 +11,11 @@ from bridgekit.config import IntegrationConfig
 from bridgekit.core import schema as s
 from bridgekit.core.clock import utcnow
 from bridgekit.core.db import Database
-from bridgekit.core.redact import remember_secrets
 from bridgekit.core.secret_box import SecretBox, secure_delete
 from bridgekit.exceptions import ConfigError, UnknownIntegration
 from bridgekit.model import Integration
 from bridgekit.plugins import LoadedChannel, PluginHost
+from bridgekit.redaction import remember_secrets
 
 
 @dataclass(frozen=True, slots=True)

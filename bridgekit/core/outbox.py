@@ -42,7 +42,6 @@ from bridgekit.core.flow_events import FlowRow, write_flow_events
 from bridgekit.core.integrations import IntegrationRegistry
 from bridgekit.core.leases import LeaseOwner
 from bridgekit.core.metrics import Metrics
-from bridgekit.core.redact import redact
 from bridgekit.core.sql import upsert
 from bridgekit.core.workers import BackgroundWorker
 from bridgekit.exceptions import PermanentDeliveryError, TransientDeliveryError
@@ -55,6 +54,7 @@ from bridgekit.model import (
     OutboundMessage,
 )
 from bridgekit.plugins import HookCaller
+from bridgekit.redaction import redact
 
 log = logging.getLogger("bridgekit.outbox")
 

@@ -34,9 +34,9 @@ from aiohttp import BodyPartReader, ClientPayloadError, MultipartReader, hdrs
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bridgekit.core.capabilities import ChannelLimits, human_size
-from bridgekit.core.jsontext import parse_json
 from bridgekit.core.keyfiles import create_private_file
 from bridgekit.exceptions import BridgekitError
+from bridgekit.payloads import parse_json
 
 MAX_FILES = 10  # I14: per message
 MAX_FILE_BYTES = 1024**3  # I14: 1 GB per file

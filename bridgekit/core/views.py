@@ -28,10 +28,10 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from bridgekit.core import schema as s
 from bridgekit.core.clock import as_naive_utc
-from bridgekit.core.jsontext import parse_json
 from bridgekit.core.managers import Manager
 from bridgekit.core.schema import MAX_ID, valid_id
 from bridgekit.exceptions import BridgekitError
+from bridgekit.payloads import parse_json
 
 VIEWS = (
     "all",

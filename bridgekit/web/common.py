@@ -10,8 +10,8 @@ from sqlalchemy import select
 from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.clock import iso
-from bridgekit.core.jsontext import parse_json
 from bridgekit.core.schema import valid_id
+from bridgekit.payloads import parse_json
 from bridgekit.web.bodies import Schema, route_schema, unknown_key
 from bridgekit.web.jsonio import json_error
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiosmtplib
 
-from bridgekit.demo import DemoProvider
+from bridgekit import DemoProvider
 from bridgekit_email_forward.sandbox import DnsServer, SmtpSink, forward_mail
 
 ADDRESS = "support@demo.example"  # the channel's inbound (forwarding) address

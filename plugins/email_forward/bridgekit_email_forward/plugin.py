@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiohttp import web
 
 import bridgekit
-from bridgekit.demo import DemoProvider
+from bridgekit import BridgeAPI, DemoProvider
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
     Charge,
     DeliveryResult,
     InboxSlot,
-    IngestOutcome,
     IngestResult,
     Integration,
     OutboundMessage,
@@ -33,7 +31,7 @@ from bridgekit.model import (
 from bridgekit_email_forward import ingest as ingest_mod
 from bridgekit_email_forward import outbound
 from bridgekit_email_forward.domain import DomainVerifier
-from bridgekit_email_forward.routes import BridgeAPI, make_routes
+from bridgekit_email_forward.routes import make_routes
 from bridgekit_email_forward.settings import EmailSettings
 from bridgekit_email_forward.smtp_server import SmtpService
 
@@ -68,19 +66,6 @@ SPEC = ChannelSpec(
 
 PLUGIN_NAME = "email_forward"
 """The entry-point name; the plugin's own settings are ``[plugins.settings.email_forward]``."""
-
-
-class BridgeLike(Protocol):
-    """What the plugin uses of ``bridgekit.core.bridge.Bridge``."""
-
-    @property
-    def data_dir(self) -> Path: ...
-
-    def plugin_settings(self, plugin_name: str) -> Mapping[str, Any]: ...
-
-    async def submit(self, delivery: RawDelivery) -> IngestOutcome: ...
-
-    def integrations_for(self, channel: str) -> Sequence[Integration]: ...
 
 
 class EmailForwardPlugin:
@@ -121,7 +106,7 @@ class EmailForwardPlugin:
         return None  # email is free (F8)
 
     @bridgekit.hookimpl
-    async def bridgekit_startup(self, bridge: BridgeLike) -> None:
+    async def bridgekit_startup(self, bridge: BridgeAPI) -> None:
         self.defaults = dict(bridge.plugin_settings(PLUGIN_NAME) or {})
         integrations = list(bridge.integrations_for(CHANNEL))
         if integrations:
@@ -132,7 +117,7 @@ class EmailForwardPlugin:
         return make_routes(bridge, self.settings_for)
 
     @bridgekit.hookimpl
-    async def bridgekit_shutdown(self, bridge: BridgeLike) -> None:
+    async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:
         await self.smtp.stop()
 
     @bridgekit.hookimpl

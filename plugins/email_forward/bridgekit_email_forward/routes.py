@@ -15,17 +15,13 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from typing import Protocol
 
 from aiohttp import web
 
+from bridgekit import BridgeAPI
+from bridgekit.channelkit.routes import bytes_response, json_error, json_object, json_response, operator_only
 from bridgekit.exceptions import DeliveryError
-from bridgekit.flow import ChatView
-from bridgekit.model import Integration, TranscriptEntry
-from bridgekit.web.auth import operator_only
-from bridgekit.web.common import json_object
-from bridgekit.web.downloads import bytes_response
-from bridgekit.web.jsonio import json_response
+from bridgekit.model import Integration
 from bridgekit_email_forward.compose import ConversationEntry, compose_forwarded_conversation, make_message_id
 from bridgekit_email_forward.original import render_original, response_headers
 from bridgekit_email_forward.outbound import send_bytes
@@ -38,20 +34,6 @@ FORWARD_BODY = {
     "additionalProperties": False,
     "properties": {"to": {"type": "string"}, "note": {"type": "string"}},
 }
-
-
-class BridgeAPI(Protocol):
-    def integrations_for(self, channel: str) -> list[Integration]: ...
-    async def chat(self, chat_id: int) -> ChatView | None: ...
-    async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]: ...
-    async def raw_delivery_for_message(
-        self, message_id: int, *, channel: str | None = None
-    ) -> bytes | None: ...
-    async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int: ...
-
-
-def _json_error(status: int, message: str) -> web.Response:
-    return json_response({"error": message}, status=status)
 
 
 def _int(request: web.Request, key: str) -> int | None:
@@ -72,7 +54,7 @@ def make_routes(
             else None
         )
         if raw is None:
-            return _json_error(404, "no original mail for this message")
+            raise json_error(404, "no original mail for this message")
         view = render_original(raw, allow_remote_images=request.query.get("remote_images") == "1")
         if request.query.get("format") == "source":
             source = view.source.encode("utf-8", "replace")
@@ -91,11 +73,11 @@ def make_routes(
         chat_id = _int(request, "chat_id")
         chat = await bridge.chat(chat_id) if chat_id is not None else None
         if chat is None or chat.channel != CHANNEL:
-            return _json_error(404, "no such email chat")
+            raise json_error(404, "no such email chat")
         body = await json_object(request, FORWARD_BODY)
         to = parseaddr(str(body.get("to", "")))[1]
         if "@" not in to or " " in to:
-            return _json_error(400, "to must be an email address")
+            raise json_error(400, "to must be an email address")
         note = str(body.get("note", ""))
         integration = next(i for i in bridge.integrations_for(CHANNEL) if i.id == chat.integration_id)
         settings = settings_for(integration)
@@ -122,7 +104,7 @@ def make_routes(
         try:
             await send_bytes(mail.as_bytes(), sender=settings.address, recipients=[to], settings=settings)
         except DeliveryError as exc:
-            return _json_error(502, f"the relay refused the forward: {exc.reason}")
+            raise json_error(502, f"the relay refused the forward: {exc.reason}") from None
         await bridge.add_note(chat.id, f"Conversation forwarded to {to}", author_name="email")
         return json_response({"forwarded_to": to, "message_id": message_id})
 

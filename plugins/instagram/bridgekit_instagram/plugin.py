@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import bridgekit
+from bridgekit import DemoProvider
 from bridgekit.channelkit import UTF8_BYTES, ProviderSession, TTLCache, send_parts, split_text
-from bridgekit.core.jsontext import parse_json
-from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import (
     MalformedDelivery,
     PermanentDeliveryError,
@@ -45,6 +44,7 @@ from bridgekit.model import (
     RawDelivery,
     StatusUpdate,
 )
+from bridgekit.payloads import parse_json
 
 from . import events
 from .client import PROFILE_FIELDS, GraphClient

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from bridgekit.demo import DemoProvider
+from bridgekit import DemoProvider
 from bridgekit_line.sandbox import LineSandbox
 
 

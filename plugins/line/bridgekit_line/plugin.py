@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import bridgekit
+from bridgekit import DemoProvider
 from bridgekit.channelkit import MediaUnavailable, NotSent, ProviderSession, TTLCache
-from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,

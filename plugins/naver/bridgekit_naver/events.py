@@ -37,10 +37,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bridgekit.core.jsontext import parse_json
 from bridgekit.exceptions import MalformedDelivery
 from bridgekit.model import Contact, CustomerEvent, InboundAttachment, InboundMessage
-from bridgekit.payloads import check_types
+from bridgekit.payloads import check_types, parse_json
 from bridgekit_naver.schema import Event
 
 #: The contact kind of a TalkTalk user id. The id is scoped to one partner account, so it

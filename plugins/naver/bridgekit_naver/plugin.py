@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import bridgekit
+from bridgekit import DemoProvider
 from bridgekit.channelkit import MediaUnavailable, ProviderSession, fetch_media, send_parts
-from bridgekit.demo import DemoProvider
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -41,7 +41,7 @@ from bridgekit_naver.events import CONTACT_KIND, customer_event, event_id_for, n
 from bridgekit_naver.outbound import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, Part, plan_parts
 
 if TYPE_CHECKING:
-    from bridgekit.core.bridge import Bridge
+    from bridgekit import BridgeAPI
 
 CHANNEL = "naver"
 
@@ -212,7 +212,7 @@ class NaverPlugin:
     # --- lifecycle -----------------------------------------------------------------------
 
     @bridgekit.hookimpl
-    async def bridgekit_shutdown(self, bridge: Bridge) -> None:
+    async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:
         """Close the HTTP session."""
         await self.aclose()
 

@@ -1,0 +1,57 @@
+"""What a plugin may call on the running server: :class:`BridgeAPI`.
+
+The lifecycle hooks (``bridgekit_startup``, ``bridgekit_shutdown``, ``bridgekit_routes``) hand
+plugins the running server typed as this Protocol. The core's ``Bridge`` implements it (mypy
+checks that in ``bridgekit/core/bridge.py``); a plugin types against it and never imports the
+core, so the contract stays small and the core can change behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from bridgekit.flow import ChatView
+from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
+
+
+class BridgeAPI(Protocol):
+    """The running server, as a plugin sees it."""
+
+    @property
+    def data_dir(self) -> Path:
+        """The server's data directory; a plugin keeps its own files under a folder named
+        after itself there."""
+
+    @property
+    def public_url(self) -> str | None:
+        """Where providers reach this server (``[server] public_url``), or None."""
+
+    def media_url(self, attachment_id: int, filename: str) -> str | None:
+        """A signed, expiring public URL serving one stored attachment (None without
+        ``public_url``). Outbound attachments already carry theirs (``OutboundAttachment.url``)."""
+
+    def plugin_settings(self, plugin_name: str) -> Mapping[str, Any]:
+        """The ``[plugins.<plugin_name>]`` table of the configuration (empty if absent)."""
+
+    def integrations_for(self, channel: str) -> list[Integration]:
+        """The enabled integrations of ``channel``, in configuration order."""
+
+    async def submit(self, delivery: RawDelivery) -> IngestOutcome:
+        """Ingest a delivery that did not come over ``/hooks`` (mail over SMTP): verified by the
+        owning plugin's ``bridgekit_ingest`` and stored like a webhook; acknowledge the
+        sender only after this returns an accepted or duplicate outcome."""
+
+    async def chat(self, chat_id: int) -> ChatView | None:
+        """The chat, or None when there is none."""
+
+    async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]:
+        """Every message of a chat in order, inbound ones with their raw delivery."""
+
+    async def raw_delivery_for_message(self, message_id: int, *, channel: str | None = None) -> bytes | None:
+        """The bytes an inbound message arrived as; None when there is no such message or, with
+        ``channel``, when it came through another channel."""
+
+    async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
+        """Add an internal note to a chat (never delivered out); returns its message id."""

@@ -1,0 +1,21 @@
+"""For a plugin's own HTTP routes (``bridgekit_routes``): the API's conventions, importable.
+
+Answers and errors are JSON like the rest of the API (``json_response``, ``json_error``);
+bodies are read by ``json_object(request, schema)``, which refuses keys the JSON Schema does
+not allow; ``operator_only`` guards a handler whose action reaches outside the inbox; stored
+bytes are served with ``file_response`` / ``bytes_response`` (nosniff, a download
+disposition, active types as ``application/octet-stream``, a sandboxing CSP). Routes under
+``/api/`` already require a manager's bearer token.
+
+These are the web layer's own helpers, re-exported so that plugins import only bridgekit's
+public API (``tests/test_import_contract.py``).
+"""
+
+from __future__ import annotations
+
+from bridgekit.web.auth import operator_only
+from bridgekit.web.common import json_object
+from bridgekit.web.downloads import bytes_response, file_response
+from bridgekit.web.jsonio import json_error, json_response
+
+__all__ = ["bytes_response", "file_response", "json_error", "json_object", "json_response", "operator_only"]
