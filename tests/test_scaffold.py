@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -104,6 +104,16 @@ def test_the_generated_plugin_loads_and_declares_its_channel(plugin_dir: Path, t
     )
     assert result.returncode == 0, result.stderr
     assert re.search(rf"^{NAME}\s+Acme Chat\s+bridgekit_{NAME}\.plugin:plugin", result.stdout, re.M)
+
+
+def test_every_template_is_shipped_in_the_distribution() -> None:
+    """A template missing from ``package-data`` works from a checkout, not once installed."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["bridgekit"]
+    package = ROOT / "bridgekit"
+    templates = [p.relative_to(package).as_posix() for p in package.glob("scaffold_template/**/*.tmpl")]
+    assert "scaffold_template/bridgekit_NAME/plugin.py.tmpl" in templates
+    assert [t for t in templates if not any(PurePosixPath(t).match(p) for p in patterns)] == []
 
 
 @pytest.mark.parametrize("name", ["AcmeChat", "acme-chat", "1chat", "acme__chat", "acme_", ""])
