@@ -131,3 +131,12 @@ def test_an_existing_folder_is_never_overwritten(tmp_path: Path, capsys: pytest.
     assert "already exists and is not empty" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
     assert (tmp_path / "README.md").read_text() == "mine"
+
+
+def test_without_dir_it_writes_into_plugins_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["new-plugin", NAME]) == 0
+    assert (tmp_path / "plugins" / NAME / f"bridgekit_{NAME}" / "plugin.py").is_file()
+    assert f"wrote the {NAME} channel plugin to plugins/{NAME}" in capsys.readouterr().out
