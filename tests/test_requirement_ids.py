@@ -4,8 +4,8 @@ Code, tests, the OpenAPI fragments and the docs cite requirements by id (``# I16
 a docstring ``E6: ...``, ``(I1-I8)``). Each id must be listed in ``docs/requirements.md``, so a reader
 of the repository can look it up. Python files are read as tokens: only comments and text
 strings count, not identifiers or bytes literals (an ISO-2022 escape such as ``\\x1b(I6`` is
-no citation). The map docs (architecture, requirements, glossary) name modules and tests by
-path; each such path, and each ``path::test`` they name, must exist.
+no citation). The docs name modules and tests by path in backticks; each such path, and each
+``path::test``, must exist.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "docs" / "requirements.md"
-MAP_DOCS = ("docs/architecture.md", "docs/requirements.md", "docs/glossary.md")
 
 # One id (E6), or a range (I1-I8, P1-3; an en dash too): the letter, the first number, the last.
 CITATION = re.compile(r"\b([EIKFP])([0-9]{1,2})(?:\s?[-\N{EN DASH}]\s?\1?([0-9]{1,2}))?\b")
@@ -85,16 +84,32 @@ def test_every_cited_requirement_id_is_in_docs_requirements_md() -> None:
     assert not missing, "requirement ids that docs/requirements.md does not list:\n" + "\n".join(missing)
 
 
-def test_the_map_docs_name_only_files_and_tests_that_exist() -> None:
+def documents() -> list[Path]:
+    return sorted(
+        [
+            *ROOT.glob("docs/*.md"),
+            ROOT / "README.md",
+            ROOT / "SECURITY.md",
+            *ROOT.glob("plugins/**/README.md"),
+        ]
+    )
+
+
+def test_the_docs_name_only_files_and_tests_that_exist() -> None:
     wrong = []
-    for doc in MAP_DOCS:
-        for match in PATH.finditer((ROOT / doc).read_text(encoding="utf-8")):
-            path, test = ROOT / match.group(1), match.group(2)
-            if not path.exists():
-                wrong.append(f"{doc}: {match.group(1)} does not exist")
-            elif test and not re.search(rf"def {test}\b", path.read_text(encoding="utf-8")):
-                wrong.append(f"{doc}: {match.group(1)} has no {test}")
-    assert not wrong, "\n".join(wrong)
+    for doc in documents():
+        name = doc.relative_to(ROOT)
+        for match in PATH.finditer(doc.read_text(encoding="utf-8")):
+            # From the repository's root, or from the document's folder (a plugin's README).
+            found = [p for p in (ROOT / match.group(1), doc.parent / match.group(1)) if p.exists()]
+            test = match.group(2)
+            if not found:
+                wrong.append(f"{name}: {match.group(1)} does not exist")
+            elif test and not any(
+                p.is_file() and re.search(rf"def {test}\b", p.read_text(encoding="utf-8")) for p in found
+            ):
+                wrong.append(f"{name}: {match.group(1)} has no {test}")
+    assert not wrong, "the docs name what is not there:\n" + "\n".join(wrong)
 
 
 def test_the_scan_counts_prose_and_ranges_but_not_code_or_bytes() -> None:
