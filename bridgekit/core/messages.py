@@ -199,3 +199,13 @@ async def message_page(
         for f in found:
             files.setdefault(f.message_id, []).append(f)
     return rows, files
+
+
+async def stored_attachment(conn: AsyncConnection, attachment_id: int) -> Any:
+    """The file name, content type and storage path of an attachment, or None."""
+    a = s.attachments
+    return (
+        await conn.execute(
+            select(a.c.filename, a.c.content_type, a.c.storage_path).where(a.c.id == attachment_id)
+        )
+    ).first()

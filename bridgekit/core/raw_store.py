@@ -7,9 +7,10 @@ headers they like, unsigned, and webhook URLs carry path tokens in their query s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
-from bridgekit.core.storable import clean_text
+from bridgekit.core.storable import clean_text, storable
 
 #: Headers kept for every channel; a channel adds its own (``ChannelSpec.stored_headers``).
 CORE_STORED_HEADERS = frozenset({"content-type", "content-encoding", "user-agent"})
@@ -42,13 +43,16 @@ def stored_headers(headers: Mapping[str, str], extra: frozenset[str]) -> dict[st
 
     Walks the allow-list, not the request: the cost stays flat however many headers came.
     """
-    kept: dict[str, str] = {}
-    for allowed in (CORE_STORED_HEADERS, extra):
-        for name in allowed:
-            value = headers.get(name)
-            if value is not None:
-                kept[name] = clean_text(value[:MAX_STORED_HEADER_CHARS])
-    return kept
+    kept = {name: value for name in _allowed(extra) if (value := headers.get(name)) is not None}
+    if storable("".join(kept.values())) and all(len(v) <= MAX_STORED_HEADER_CHARS for v in kept.values()):
+        return kept  # the usual case: nothing to cut or clean
+    return {name: clean_text(value[:MAX_STORED_HEADER_CHARS]) for name, value in kept.items()}
+
+
+@functools.cache
+def _allowed(extra: frozenset[str]) -> tuple[str, ...]:
+    """The core's headers and a channel's, computed once per channel."""
+    return tuple(sorted(CORE_STORED_HEADERS | extra))
 
 
 def stored_query(query: Mapping[str, str]) -> dict[str, str]:

@@ -73,8 +73,23 @@ def _cleaned_all(values: Sequence[str]) -> Sequence[str]:
     return values if all(c is v for c, v in zip(cleaned, values, strict=True)) else cleaned
 
 
+def _storable_joined(joined: str) -> bool:
+    """Whether ``joined`` (every text of a message, concatenated) is storable as it is: one
+    check for them all on the hot path, instead of a call per field."""
+    if joined.isascii():
+        return "\x00" not in joined
+    return _UNSTORABLE.search(joined) is None
+
+
 def storable_message(message: InboundMessage) -> InboundMessage:
     """``message`` with every text the core stores cleaned (the same object when all are)."""
+    sender = message.sender
+    joined = "".join(
+        (message.text, message.event_id, message.thread_key, sender.kind, sender.value,
+         message.title or "", sender.name or "", *message.thread_refs)
+    )  # fmt: skip
+    if not message.attachments and _storable_joined(joined):
+        return message
     text, title = clean_text(message.text), clean_text(message.title) if message.title else message.title
     event_id, thread_key = clean_text(message.event_id), clean_text(message.thread_key)
     sender, refs = _storable_contact(message.sender), _cleaned_all(message.thread_refs)
@@ -110,6 +125,10 @@ def storable_message(message: InboundMessage) -> InboundMessage:
 
 def storable_profile(profile: CustomerProfile) -> CustomerProfile:
     """``profile`` with its name and contacts cleaned (the same object when they are)."""
+    if _storable_joined(
+        "".join([profile.name or ""] + [c.kind + c.value + (c.name or "") for c in profile.contacts])
+    ):
+        return profile
     name = clean_text(profile.name) if profile.name else profile.name
     contacts = [_storable_contact(c) for c in profile.contacts]
     if name is profile.name and all(c is o for c, o in zip(contacts, profile.contacts, strict=True)):

@@ -25,7 +25,15 @@ from bridgekit.core.capabilities import CapabilityError, ChannelLimits
 from bridgekit.core.clock import iso
 from bridgekit.core.customer_links import LinkError, customer_token, link_key
 from bridgekit.core.events import Event
-from bridgekit.core.messages import Draft, MessageError, Posted, message_page, parse_draft, post_message
+from bridgekit.core.messages import (
+    Draft,
+    MessageError,
+    Posted,
+    message_page,
+    parse_draft,
+    post_message,
+    stored_attachment,
+)
 from bridgekit.core.outbox import delivery_states, retry_failed
 from bridgekit.core.schema import MAX_ID
 from bridgekit.core.uploads import Upload, UploadError, receive_upload
@@ -213,13 +221,8 @@ async def get_attachment(request: web.Request) -> web.FileResponse:
     """One attachment, streamed from disk with its content type and filename."""
     bridge: Bridge = request.app[BRIDGE]
     attachment_id = int_id(request, "attachment_id", "attachment")
-    a = s.attachments
     async with bridge.db.read() as conn:
-        row = (
-            await conn.execute(
-                select(a.c.filename, a.c.content_type, a.c.storage_path).where(a.c.id == attachment_id)
-            )
-        ).first()
+        row = await stored_attachment(conn, attachment_id)
     if row is None:
         raise json_error(404, "no such attachment")
     return download(row.storage_path, row.filename, row.content_type)

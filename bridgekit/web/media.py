@@ -10,11 +10,10 @@ import asyncio
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import select
 
-from bridgekit.core import schema as s
 from bridgekit.core.bridge import Bridge
 from bridgekit.core.media_urls import ROUTE_PREFIX
+from bridgekit.core.messages import stored_attachment
 from bridgekit.core.schema import valid_id
 from bridgekit.web.downloads import file_response
 from bridgekit.web.keys import BRIDGE
@@ -36,13 +35,8 @@ async def media(request: web.Request) -> web.StreamResponse:
         attachment_id, expires, request.match_info["signature"]
     ):
         raise web.HTTPNotFound()
-    a = s.attachments
     async with bridge.db.read() as conn:
-        row = (
-            await conn.execute(
-                select(a.c.filename, a.c.content_type, a.c.storage_path).where(a.c.id == attachment_id)
-            )
-        ).first()
+        row = await stored_attachment(conn, attachment_id)
     if row is None:
         raise web.HTTPNotFound()
     path = Path(row.storage_path)
