@@ -1,4 +1,4 @@
-"""``bridgekit serve | migrate | plugins | demo | managers | secrets``."""
+"""``bridgekit serve | migrate | plugins | demo | managers | secrets | new-plugin``."""
 
 from __future__ import annotations
 
@@ -175,6 +175,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from bridgekit.scaffold import new_plugin
+
+    target = new_plugin(args.name, args.dir)
+    print(
+        f"wrote the {args.name} channel plugin to {target}\n"
+        f"  pip install -e {shlex.quote(f'{target}[test]')}   # then it is loaded like any plugin\n"
+        f"  cd {shlex.quote(str(target))} && pytest   # the conformance suite, against its sandbox\n"
+        f"next: replace the wire format in {target}/bridgekit_{args.name}/plugin.py "
+        "(see its README.md and docs/hooks.md)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bridgekit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"bridgekit {__version__}")
@@ -222,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("id", type=int)
     for p in (create, rotate):
         p.set_defaults(func=cmd_managers)
+
+    scaffold = sub.add_parser(
+        "new-plugin", help="write a working webhook channel plugin to start a new messenger from"
+    )
+    scaffold.add_argument("name", help="the channel's name: lower-case letters, digits, underscores")
+    scaffold.add_argument("--dir", type=Path, help="where to write it (default: plugins/NAME)")
+    scaffold.set_defaults(func=cmd_new_plugin)
 
     secrets = sub.add_parser("secrets", help="the key that encrypts integration secrets")
     ssub = secrets.add_subparsers(dest="action", required=True)

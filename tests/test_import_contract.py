@@ -6,7 +6,7 @@ run time:
 - the contract (what a plugin author codes against) imports nothing but the contract: no
   core, no web, no server;
 - a layer imports only its own layer and lower ones: contract < core (storage, pipeline,
-  inbox) < web and the toolkit < the programs (cli, demo, testing);
+  inbox) < web and the toolkit < the programs (cli, demo, scaffold, testing);
 - a plugin imports from bridgekit only the public API: the contract, the channel toolkit and
   the testing helpers.
 """
@@ -39,7 +39,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("bridgekit.core", "bridgekit.config", "bridgekit.plugins", "bridgekit.logs", "bridgekit.migrations"),
     ),
     ("web and toolkit", ("bridgekit.web", "bridgekit.channelkit")),
-    ("programs", ("bridgekit.cli", "bridgekit.demo", "bridgekit.banner", "bridgekit.testing")),
+    (
+        "programs",
+        ("bridgekit.cli", "bridgekit.demo", "bridgekit.banner", "bridgekit.scaffold", "bridgekit.testing"),
+    ),
 ]
 TOOLKITS = ("bridgekit.channelkit", "bridgekit.testing")
 

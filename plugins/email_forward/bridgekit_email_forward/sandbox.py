@@ -44,6 +44,7 @@ class ReceivedMail:
 class _SinkHandler:
     received: list[ReceivedMail] = field(default_factory=list)
     answer: str | None = None  # e.g. "451 4.3.0 try later" or "550 5.1.1 no such user"
+    answer_times: int | None = None  # how many more mails get ``answer``; None: all
     rcpt_answer: str | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -57,7 +58,12 @@ class _SinkHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.answer:
-            return self.answer
+            answer = self.answer
+            if self.answer_times is not None:
+                self.answer_times -= 1
+                if self.answer_times <= 0:
+                    self.answer, self.answer_times = None, None
+            return answer
         self.received.append(
             ReceivedMail(
                 envelope.mail_from or "", list(envelope.rcpt_tos), bytes(envelope.original_content or b"")
@@ -80,12 +86,14 @@ class SmtpSink:
     def received(self) -> list[ReceivedMail]:
         return self.handler.received
 
-    def fail_with(self, answer: str | None, *, at: str = "DATA") -> None:
-        """Answer the next transactions with ``answer`` at DATA or RCPT (``None``: accept)."""
+    def fail_with(self, answer: str | None, *, at: str = "DATA", times: int | None = None) -> None:
+        """Answer the next transactions with ``answer`` at DATA or RCPT (``None``: accept);
+        at DATA only the next ``times`` of them, when given."""
         if at == "RCPT":
             self.handler.rcpt_answer = answer
         else:
             self.handler.answer = answer
+            self.handler.answer_times = times
 
     async def start(self) -> SmtpSink:
         loop = asyncio.get_running_loop()
