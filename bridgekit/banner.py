@@ -52,7 +52,7 @@ async def next_steps(bridge: Bridge, *, program: str, config_path: Path | None, 
     ]
     bound = bridge.registry.ordered()
     if not bound:
-        lines.append("  3. no integrations configured yet: add [[integrations]] to bridgekit.toml")
+        lines.append("  3. no integrations configured yet: add [integrations.<name>] to bridgekit.toml")
         return "\n".join(lines)
     lines.append("  3. point each provider at its address:")
     width = max(len(b.integration.name) for b in bound)
