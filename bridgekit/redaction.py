@@ -60,6 +60,7 @@ _NAMES = (
 )
 _PARAM = re.compile(rf"(?i)(?<![A-Za-z0-9])({_NAMES})(=|%3D)(?!\[redacted\])([^&\s'\"<>#;,)\]}}]+)")
 _JSON_PARAM = re.compile(rf'(?i)("{_NAMES}"\s*:\s*)"(?!\[redacted\])(?:[^"\\]|\\.)*"')
+_SECRET_NAME = re.compile(rf"(?i){_NAMES}")
 _AUTH_SCHEME = re.compile(r"\b(Bearer|bearer|Basic)\s+(?!\[redacted\])[A-Za-z0-9._~+/=\-]{6,}")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@'\"<>]+@")
 
@@ -79,6 +80,13 @@ def remember_secrets(values: Iterable[str]) -> None:
         variants = {form for v in _known for form in (v, quote(v, safe=""), quote_plus(v))}
         # longest first, so a secret that contains another is replaced whole
         _known_pattern = re.compile("|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True)))
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter called ``name`` holds a secret (:data:`SECRET_PARAMS`, also as the
+    end of a longer name such as ``channel_secret``): what :func:`redact` hides in text and
+    the raw delivery store hides in a webhook's query string."""
+    return _SECRET_NAME.fullmatch(name) is not None
 
 
 def redact(text: str) -> str:

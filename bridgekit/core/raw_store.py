@@ -11,31 +11,12 @@ import functools
 from collections.abc import Mapping
 
 from bridgekit.core.storable import clean_text, storable
+from bridgekit.redaction import REDACTED, is_secret_name
 
 #: Headers kept for every channel; a channel adds its own (``ChannelSpec.stored_headers``).
 CORE_STORED_HEADERS = frozenset({"content-type", "content-encoding", "user-agent"})
 #: Longest header value stored (characters); a longer one is cut.
 MAX_STORED_HEADER_CHARS = 2048
-#: Query parameters whose values are secrets (compared lower-cased).
-SECRET_QUERY_PARAMS = frozenset(
-    {
-        "token",
-        "access_token",
-        "path_token",
-        "verify_token",
-        "hub.verify_token",
-        "key",
-        "api_key",
-        "apikey",
-        "secret",
-        "client_secret",
-        "signature",
-        "sig",
-        "appsecret_proof",
-        "password",
-    }
-)
-REDACTED = "[redacted]"
 
 
 def stored_headers(headers: Mapping[str, str], extra: frozenset[str]) -> dict[str, str]:
@@ -56,10 +37,7 @@ def _allowed(extra: frozenset[str]) -> tuple[str, ...]:
 
 
 def stored_query(query: Mapping[str, str]) -> dict[str, str]:
-    """The query parameters with the values of known secret parameters replaced."""
+    """The query parameters, secret ones (``redaction.is_secret_name``) with values replaced."""
     if not query:
         return {}
-    return {
-        clean_text(k): REDACTED if k.lower() in SECRET_QUERY_PARAMS else clean_text(v)
-        for k, v in query.items()
-    }
+    return {clean_text(k): REDACTED if is_secret_name(k) else clean_text(v) for k, v in query.items()}
