@@ -47,12 +47,19 @@ MESSAGE_BODY = {"type": "object", "additionalProperties": False, "properties": {
 FORM_BODY = {"type": "object", "additionalProperties": False, "properties": {"answers": {"type": "object"}}}
 
 
+_LINK_CHAT = "bridgekit.link_chat"  # the chat ``admit`` found, so the handler does not look again
+
+
 async def _chat(request: web.Request) -> Any:
+    chat = request.get(_LINK_CHAT)
+    if chat is not None:
+        return chat
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
         chat = await chat_for_token(conn, request.match_info["token"])
     if chat is None:
         raise json_error(404, "this link is not valid")
+    request[_LINK_CHAT] = chat
     return chat
 
 
