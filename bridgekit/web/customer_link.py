@@ -47,7 +47,8 @@ MESSAGE_BODY = {"type": "object", "additionalProperties": False, "properties": {
 FORM_BODY = {"type": "object", "additionalProperties": False, "properties": {"answers": {"type": "object"}}}
 
 
-_LINK_CHAT = "bridgekit.link_chat"  # the chat ``admit`` found, so the handler does not look again
+# The chat ``admit`` found, so the handler does not look the token up again.
+_LINK_CHAT: web.RequestKey[Any] = web.RequestKey("bridgekit.link_chat", object)
 
 
 async def _chat(request: web.Request) -> Any:
