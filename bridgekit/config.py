@@ -114,7 +114,8 @@ def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
 
 def _typed(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where} has the wrong type: {value!r}")
+        # The type, never the value: the value may be a secret (metrics_token).
+        raise ConfigError(f"{where} has the wrong type: {type(value).__name__}")
     return value
 
 

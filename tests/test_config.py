@@ -69,7 +69,7 @@ def test_the_ingest_busy_timeout_is_configurable() -> None:
     [
         ({"srever": {}}, "unknown configuration section"),
         ({"server": {"port": "80"}}, "server.port has the wrong type"),
-        ({"server": {"metrics_token": 123}}, "server.metrics_token has the wrong type"),
+        ({"server": {"metrics_token": 123456789}}, "server.metrics_token has the wrong type: int"),
         ({"integrations": {"bad name!": {"channel": "line"}}}, "integration names are"),
         ({"integrations": {"x": {}}}, "integrations.x.channel has the wrong type"),
         ({"outbox": {"max_attemps": 3}}, "outbox:"),
@@ -80,6 +80,13 @@ def test_the_ingest_busy_timeout_is_configurable() -> None:
 def test_mistakes_are_reported_clearly(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(data, env={})
+
+
+def test_a_wrongly_typed_value_is_not_repeated_in_the_error() -> None:
+    """The value may be a secret (a metrics token written as a number): say the type only."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"server": {"metrics_token": 987654321987}}, env={})
+    assert "987654321987" not in str(caught.value)
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
