@@ -6,7 +6,7 @@ production indexes) and is filled directly with bulk Core inserts (executemany, 
 chats closed, some open / snoozed / queued, some assigned to one of 50 managers or routed to
 one of 5 teams, about a tenth tagged. Then the first page (50 chats) of several views is timed
 through the very code the API runs (``parse_list_query`` + ``list_page`` of
-``bridgekit.core.views``): the median of repeated runs per view and size. A list served by
+``bridgekit.inbox.views``): the median of repeated runs per view and size. A list served by
 the right index costs about the same at any size, so the printed ratio of the largest size's
 median to the smallest's should stay at most 2.
 
@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Table, event, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
-from bridgekit.core import schema as s  # noqa: E402
-from bridgekit.core.db import Database  # noqa: E402
-from bridgekit.core.managers import Manager  # noqa: E402
-from bridgekit.core.views import list_page, parse_list_query  # noqa: E402
-from bridgekit.core.views_sidebar import sidebar  # noqa: E402
+from bridgekit.inbox.managers import Manager  # noqa: E402
+from bridgekit.inbox.views import list_page, parse_list_query  # noqa: E402
+from bridgekit.inbox.views_sidebar import sidebar  # noqa: E402
+from bridgekit.storage import schema as s  # noqa: E402
+from bridgekit.storage.db import Database  # noqa: E402
 
 CHUNK = 10_000
 MANAGERS = 50

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from sqlalchemy import func, select
 
-from bridgekit.core import schema as s
-from bridgekit.core.bridge import Bridge
+from bridgekit.engine.bridge import Bridge
+from bridgekit.storage import schema as s
 
 _SHOWN_SECRET_CHARS = 4
 

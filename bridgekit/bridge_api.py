@@ -2,7 +2,7 @@
 
 The lifecycle hooks (``bridgekit_startup``, ``bridgekit_shutdown``, ``bridgekit_routes``) hand
 plugins the running server typed as this Protocol. The core's ``Bridge`` implements it (mypy
-checks that in ``bridgekit/core/bridge.py``); a plugin types against it and never imports the
+checks that in ``bridgekit/engine/bridge.py``); a plugin types against it and never imports the
 core, so the contract stays small and the core can change behind it.
 """
 

@@ -17,11 +17,11 @@ from aiohttp import web
 from bridgekit import __version__
 from bridgekit.banner import next_steps
 from bridgekit.config import Config, load_config
-from bridgekit.core.bridge import Bridge, load_plugins
-from bridgekit.core.db import Database
-from bridgekit.core.managers import PERMISSIONS
+from bridgekit.engine.bridge import Bridge, load_plugins
 from bridgekit.exceptions import BridgekitError
+from bridgekit.inbox.managers import PERMISSIONS
 from bridgekit.logs import LOG_FORMATS, setup_logging
+from bridgekit.storage.db import Database
 
 log = logging.getLogger("bridgekit")
 
@@ -115,7 +115,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_managers(args: argparse.Namespace) -> int:
-    from bridgekit.core.managers import create_manager, rotate_token
+    from bridgekit.inbox.managers import create_manager, rotate_token
 
     config = _config(args)
 
@@ -141,7 +141,7 @@ def cmd_managers(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
-    from bridgekit.core.secret_box import rotate_secrets
+    from bridgekit.storage.secret_box import rotate_secrets
 
     config = _config(args)
 

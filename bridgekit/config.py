@@ -6,7 +6,7 @@ overrides ``[integrations.<name>.secrets] <secret>`` (names upper-cased, every c
 that is not a letter or digit replaced by ``_``), and ``BRIDGEKIT_DATABASE_URL`` overrides
 the database URL. Secrets given only through the environment are kept in memory, never
 stored. ``BRIDGEKIT_SECRET_KEY`` (and ``BRIDGEKIT_SECRET_KEY_OLD``) give the key that encrypts
-stored secrets (bridgekit.core.secret_box). ``BRIDGEKIT_METRICS_TOKEN``
+stored secrets (bridgekit.storage.secret_box). ``BRIDGEKIT_METRICS_TOKEN``
 overrides ``[server] metrics_token``.
 """
 

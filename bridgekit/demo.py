@@ -20,10 +20,10 @@ from pathlib import Path
 from aiohttp import web
 
 from bridgekit.config import Config, IntegrationConfig
-from bridgekit.core.bridge import Bridge, load_plugins
-from bridgekit.core.managers import create_manager
 from bridgekit.demo_provider import DemoProvider
+from bridgekit.engine.bridge import Bridge, load_plugins
 from bridgekit.exceptions import ConfigError
+from bridgekit.inbox.managers import create_manager
 
 # (customer, what they write), in turn; the channel rotates independently.
 SCRIPT: tuple[tuple[str, str], ...] = (

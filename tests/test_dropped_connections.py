@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration, signed
 from tests.inbox.messages_helpers import rows

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from bridgekit.config import Config
-from bridgekit.core.managers import create_manager
+from bridgekit.inbox.managers import create_manager
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration, signed
 from tests.support.testchannel import TestChannelPlugin

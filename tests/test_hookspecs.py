@@ -64,7 +64,7 @@ def test_every_member_of_the_bridge_api_is_documented() -> None:
 def test_the_core_bridge_is_what_the_contract_promises() -> None:
     """Every BridgeAPI member exists on the core's Bridge with the same parameters."""
     from bridgekit import BridgeAPI
-    from bridgekit.core.bridge import Bridge
+    from bridgekit.engine.bridge import Bridge
 
     for name, member in vars(BridgeAPI).items():
         if name.startswith("_"):

@@ -18,10 +18,10 @@ import pytest
 from aiohttp.payload import AsyncIterablePayload
 
 from bridgekit.config import Config, LimitsConfig, parse_config
-from bridgekit.core import schema as s
-from bridgekit.core.bridge import Bridge
+from bridgekit.engine.bridge import Bridge
 from bridgekit.exceptions import ConfigError
 from bridgekit.plugins import PluginHost
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge
 from bridgekit.web.app import create_app
 from bridgekit.web.server import GuardedSite, runner_for, start_site

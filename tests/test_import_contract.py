@@ -5,8 +5,8 @@ run time:
 
 - the contract (what a plugin author codes against) imports nothing but the contract: no
   core, no web, no server;
-- a layer imports only its own layer and lower ones: contract < core (storage, pipeline,
-  inbox) < web and the toolkit < the programs (cli, demo, scaffold, testing);
+- a layer imports only its own layer and lower ones: contract < runtime < storage < queues <
+  inbox < ingest < engine < web and the toolkit < the programs (cli, demo, scaffold, testing);
 - a plugin imports from bridgekit only the public API: the contract, the channel toolkit and
   the testing helpers.
 """
@@ -34,10 +34,12 @@ CONTRACT = {
 # Lowest first; a module not listed by name belongs to the first prefix that matches it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("contract", tuple(sorted(CONTRACT))),
-    (
-        "core",
-        ("bridgekit.core", "bridgekit.config", "bridgekit.plugins", "bridgekit.logs", "bridgekit.migrations"),
-    ),
+    ("runtime", ("bridgekit.runtime", "bridgekit.config", "bridgekit.plugins", "bridgekit.logs")),
+    ("storage", ("bridgekit.storage", "bridgekit.migrations")),
+    ("queues", ("bridgekit.queues",)),
+    ("inbox", ("bridgekit.inbox",)),
+    ("ingest", ("bridgekit.ingest",)),
+    ("engine", ("bridgekit.engine",)),
     ("web and toolkit", ("bridgekit.web", "bridgekit.channelkit")),
     (
         "programs",
@@ -136,7 +138,11 @@ def test_plugins_import_only_the_public_api() -> None:
 def test_the_checks_see_a_forbidden_import(tmp_path: Path) -> None:
     """The rules above catch what they are for (a plugin reaching into the core)."""
     sample = tmp_path / "plugin.py"
-    sample.write_text("from bridgekit.core.bridge import Bridge\nfrom bridgekit import model\n")
+    sample.write_text("from bridgekit.engine.bridge import Bridge\nfrom bridgekit import model\n")
     found = [target for _line, target in imports(sample) if not is_public(target)]
-    assert found == ["bridgekit.core.bridge"]
-    assert layer("bridgekit.web.api") > layer("bridgekit.core.chats") > layer("bridgekit.model")
+    assert found == ["bridgekit.engine.bridge"]
+    assert layer("bridgekit.web.api") > layer("bridgekit.inbox.chats") > layer("bridgekit.model")
+    assert (
+        layer("bridgekit.ingest.pipeline") > layer("bridgekit.inbox.chats") > layer("bridgekit.queues.outbox")
+    )
+    assert layer("bridgekit.queues.outbox") > layer("bridgekit.storage.db") > layer("bridgekit.runtime.clock")

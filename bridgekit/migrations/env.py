@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from bridgekit.core.schema import metadata
+from bridgekit.storage.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

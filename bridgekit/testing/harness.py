@@ -16,8 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bridgekit.config import Config, IntegrationConfig, OutboxConfig
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.managers import create_manager
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.managers import create_manager
 from bridgekit.plugins import PluginHost
 from bridgekit.web.app import create_app
 

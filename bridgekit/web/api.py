@@ -11,13 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.capabilities import CapabilityError
-from bridgekit.core.chats import ChatError, NewContact, UnreachableContact, raw_delivery, start_chat
-from bridgekit.core.db import retry_on_conflict
-from bridgekit.core.managers import authenticate
-from bridgekit.core.schema import valid_id
+from bridgekit.engine.bridge import Bridge
 from bridgekit.exceptions import UnknownIntegration
+from bridgekit.inbox.capabilities import CapabilityError
+from bridgekit.inbox.chats import ChatError, NewContact, UnreachableContact, raw_delivery, start_chat
+from bridgekit.inbox.managers import authenticate
+from bridgekit.storage.db import retry_on_conflict
+from bridgekit.storage.schema import valid_id
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.body_limits import buffer_body
 from bridgekit.web.common import json_object

@@ -12,12 +12,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.core.assignment import UNSET, assign_chats
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.bulk import parse_bulk, parse_until, run_bulk
-from bridgekit.core.chat_batch import ChatConflict, ChatNotFound, Outcome
-from bridgekit.core.chat_delete import delete_chat_rows, remove_unreferenced_files
-from bridgekit.core.chat_info import (
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.assignment import UNSET, assign_chats
+from bridgekit.inbox.bulk import parse_bulk, parse_until, run_bulk
+from bridgekit.inbox.chat_batch import ChatConflict, ChatNotFound, Outcome
+from bridgekit.inbox.chat_delete import delete_chat_rows, remove_unreferenced_files
+from bridgekit.inbox.chat_info import (
     add_tag,
     chat_info,
     follow,
@@ -26,12 +26,9 @@ from bridgekit.core.chat_info import (
     unfollow,
     update_details,
 )
-from bridgekit.core.chat_state import close_chats, reopen_chats, snooze_chats
-from bridgekit.core.chats import ChatError
-from bridgekit.core.clock import iso
-from bridgekit.core.events import Event
-from bridgekit.core.schema import valid_id
-from bridgekit.core.teams import (
+from bridgekit.inbox.chat_state import close_chats, reopen_chats, snooze_chats
+from bridgekit.inbox.chats import ChatError
+from bridgekit.inbox.teams import (
     create_team,
     list_managers,
     list_teams,
@@ -40,6 +37,9 @@ from bridgekit.core.teams import (
     update_manager,
     update_team,
 )
+from bridgekit.runtime.clock import iso
+from bridgekit.runtime.events import Event
+from bridgekit.storage.schema import valid_id
 from bridgekit.web.auth import ADMIN, DELETE_CHATS, require_operator, require_permission
 from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_error, json_response

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.customers import (
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.customers import (
     CustomerError,
     customer_panel,
     customer_row,
@@ -20,8 +20,8 @@ from bridgekit.core.customers import (
     validate_event,
     validate_profile_patch,
 )
-from bridgekit.core.events import Event
-from bridgekit.core.storable import storable
+from bridgekit.runtime.events import Event
+from bridgekit.storage.storable import storable
 from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.macros import (
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.macros import (
     MacroError,
     clean_shortcut,
     clean_text,

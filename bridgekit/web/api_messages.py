@@ -19,13 +19,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bridgekit.core import schema as s
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.capabilities import CapabilityError, ChannelLimits
-from bridgekit.core.clock import iso
-from bridgekit.core.customer_links import LinkError, customer_token, link_key
-from bridgekit.core.events import Event
-from bridgekit.core.messages import (
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.capabilities import CapabilityError, ChannelLimits
+from bridgekit.inbox.customer_links import LinkError, customer_token, link_key
+from bridgekit.inbox.messages import (
     Draft,
     MessageError,
     Posted,
@@ -34,9 +31,12 @@ from bridgekit.core.messages import (
     post_message,
     stored_attachment,
 )
-from bridgekit.core.outbox import delivery_states, retry_failed
-from bridgekit.core.schema import MAX_ID
-from bridgekit.core.uploads import Upload, UploadError, receive_upload
+from bridgekit.inbox.uploads import Upload, UploadError, receive_upload
+from bridgekit.queues.outbox import delivery_states, retry_failed
+from bridgekit.runtime.clock import iso
+from bridgekit.runtime.events import Event
+from bridgekit.storage import schema as s
+from bridgekit.storage.schema import MAX_ID
 from bridgekit.web.auth import require_operator
 from bridgekit.web.body_limits import refuse_by_length
 from bridgekit.web.common import json_object, refuse_unknown_keys

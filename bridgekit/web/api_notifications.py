@@ -11,10 +11,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import update
 
-from bridgekit.core import schema as s
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.clock import iso, utcnow
-from bridgekit.core.schema import valid_id
+from bridgekit.engine.bridge import Bridge
+from bridgekit.runtime.clock import iso, utcnow
+from bridgekit.storage import schema as s
+from bridgekit.storage.schema import valid_id
 from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager

@@ -1,7 +1,7 @@
 """The realtime stream of changes per manager, and the OpenAPI document.
 
 ``GET /api/v1/events`` is a Server-Sent Events stream: one subscription to the bridge's
-:class:`~bridgekit.core.events.EventBus` per connected manager, so a manager sees every event
+:class:`~bridgekit.runtime.events.EventBus` per connected manager, so a manager sees every event
 addressed to everyone plus those addressed to them (a mention, an assignment) and nothing
 meant for another manager. Each event is written as ``id``/``event``/``data`` lines; an idle
 stream gets a comment heartbeat so proxies keep it open and clients notice a dead one.
@@ -26,9 +26,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.events import Event
-from bridgekit.core.managers import authenticate
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.managers import authenticate
+from bridgekit.runtime.events import Event
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.dropped import client_gone
 from bridgekit.web.jsonio import json_response

@@ -7,15 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.chat_info import chat_info
-from bridgekit.core.clock import iso
-from bridgekit.core.customers import customer_summary
-from bridgekit.core.events import Event
-from bridgekit.core.schema import MAX_ID, valid_id
-from bridgekit.core.views import ViewError, list_page, parse_list_query
-from bridgekit.core.views_marks import MarkError, mark_read, page_marks, set_star
-from bridgekit.core.views_sidebar import Sidebar, TeamCount, sidebar
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.chat_info import chat_info
+from bridgekit.inbox.customers import customer_summary
+from bridgekit.inbox.views import ViewError, list_page, parse_list_query
+from bridgekit.inbox.views_marks import MarkError, mark_read, page_marks, set_star
+from bridgekit.inbox.views_sidebar import Sidebar, TeamCount, sidebar
+from bridgekit.runtime.clock import iso
+from bridgekit.runtime.events import Event
+from bridgekit.storage.schema import MAX_ID, valid_id
 from bridgekit.web.common import chat_json, chat_or_404, json_object
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager

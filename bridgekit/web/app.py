@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 
-from bridgekit.core.bridge import Bridge
+from bridgekit.engine.bridge import Bridge
 from bridgekit.web import (
     api,
     api_chats,

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bridgekit.core.managers import ADMIN, DELETE_CHATS, Manager
+from bridgekit.inbox.managers import ADMIN, DELETE_CHATS, Manager
 from bridgekit.web.jsonio import json_error
 from bridgekit.web.keys import current_manager
 

@@ -7,11 +7,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bridgekit.core import schema as s
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.clock import iso
-from bridgekit.core.schema import valid_id
+from bridgekit.engine.bridge import Bridge
 from bridgekit.payloads import parse_json
+from bridgekit.runtime.clock import iso
+from bridgekit.storage import schema as s
+from bridgekit.storage.schema import valid_id
 from bridgekit.web.bodies import Schema, route_schema, unknown_key
 from bridgekit.web.jsonio import json_error
 

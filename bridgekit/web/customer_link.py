@@ -16,21 +16,21 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bridgekit.core import schema as s
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.chat_state import reopen_chats
-from bridgekit.core.customer_links import chat_for_token
-from bridgekit.core.customer_thread import (
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.chat_state import reopen_chats
+from bridgekit.inbox.customer_links import chat_for_token
+from bridgekit.inbox.customer_thread import (
     MAX_TEXT,
     add_customer_message,
     attachment_in_chat,
     visible_messages,
 )
-from bridgekit.core.customers import customer_row, save_form_answers
-from bridgekit.core.events import Event
-from bridgekit.core.forms import FormError, validate_answers
-from bridgekit.core.schema import MAX_ID
-from bridgekit.core.storable import storable
+from bridgekit.inbox.customers import customer_row, save_form_answers
+from bridgekit.inbox.forms import FormError, validate_answers
+from bridgekit.runtime.events import Event
+from bridgekit.storage import schema as s
+from bridgekit.storage.schema import MAX_ID
+from bridgekit.storage.storable import storable
 from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE

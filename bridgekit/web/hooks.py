@@ -6,10 +6,10 @@ import logging
 
 from aiohttp import web
 
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.clock import utcnow
+from bridgekit.engine.bridge import Bridge
 from bridgekit.exceptions import UnknownIntegration
 from bridgekit.model import RawDelivery
+from bridgekit.runtime.clock import utcnow
 from bridgekit.web.body_limits import read_body
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE

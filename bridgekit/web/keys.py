@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from bridgekit.core.bridge import Bridge
-    from bridgekit.core.managers import Manager
+    from bridgekit.engine.bridge import Bridge
+    from bridgekit.inbox.managers import Manager
 
 BRIDGE: web.AppKey[Bridge] = web.AppKey("bridge")
 MANAGER_KEY: web.RequestKey[Manager] = web.RequestKey("manager")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.media_urls import ROUTE_PREFIX
-from bridgekit.core.messages import stored_attachment
-from bridgekit.core.schema import valid_id
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.messages import stored_attachment
+from bridgekit.storage.media_urls import ROUTE_PREFIX
+from bridgekit.storage.schema import valid_id
 from bridgekit.web.downloads import file_response
 from bridgekit.web.keys import BRIDGE
 

@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bridgekit.core import schema as s
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.schema import valid_id
+from bridgekit.engine.bridge import Bridge
+from bridgekit.storage import schema as s
+from bridgekit.storage.schema import valid_id
 from bridgekit.web.downloads import file_response
 from bridgekit.web.jsonio import json_error
 

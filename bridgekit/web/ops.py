@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridgekit import __version__
-from bridgekit.core.bridge import Bridge
-from bridgekit.core.managers import authenticate
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.managers import authenticate
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE

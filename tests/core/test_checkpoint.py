@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.core.db import Database
+from bridgekit.storage.db import Database
 
 ROWS = 600
 BLOB = 8192  # 600 x 8 KiB: well past the 1,000-page automatic checkpoint threshold

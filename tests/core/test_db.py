@@ -9,9 +9,9 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.core import schema as s
-from bridgekit.core.clock import utcnow
-from bridgekit.core.db import Database, retry_on_conflict
+from bridgekit.runtime.clock import utcnow
+from bridgekit.storage import schema as s
+from bridgekit.storage.db import Database, retry_on_conflict
 
 
 class _PgError(Exception):

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from bridgekit.config import Config, OutboxConfig, load_config
-from bridgekit.core import schema as s
-from bridgekit.core.leases import LeaseOwner
-from bridgekit.core.managers import create_manager
 from bridgekit.exceptions import ConfigError
+from bridgekit.inbox.managers import create_manager
+from bridgekit.runtime.leases import LeaseOwner
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge
 from tests.conftest import integration, signed
 from tests.support.sandbox import SandboxProvider

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bridgekit.core.files import FileStore
+from bridgekit.storage.files import FileStore
 
 
 async def test_the_same_bytes_stored_concurrently_give_one_file(tmp_path: Path) -> None:

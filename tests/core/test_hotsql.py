@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.core import schema as s
-from bridgekit.core.db import Database
-from bridgekit.core.hotsql import grouped_in, hot_sql
+from bridgekit.storage import schema as s
+from bridgekit.storage.db import Database
+from bridgekit.storage.hotsql import grouped_in, hot_sql
 
 
 async def test_values_written_raw_read_back_through_core_types(db_url: str) -> None:
@@ -108,7 +108,7 @@ async def test_grouped_in_matches_exactly_the_keys_given(db_url: str) -> None:
 async def test_routing_skips_chats_that_are_gone(db_url: str) -> None:
     """``route_new_chats`` called without team names reads them, and a chat id with no row
     (deleted meanwhile) is skipped rather than failing the whole transaction."""
-    from bridgekit.core.assignment import route_new_chats
+    from bridgekit.inbox.assignment import route_new_chats
 
     db = Database(db_url)
     await db.migrate()

@@ -1,6 +1,6 @@
 """The hot path's hand-written SQL against the schema (issue 13, item 6).
 
-The ingest group commit writes with plain SQL (``bridgekit.core.hotsql``): its column lists
+The ingest group commit writes with plain SQL (``bridgekit.storage.hotsql``): its column lists
 in ``ingest.py`` and ``notify.py`` are a second copy of ``schema.py`` that SQLAlchemy
 never sees. Core fills a column's Python-side ``default=`` for its own inserts; plain SQL does
 not, so a column added to the schema with such a default (or NOT NULL without any default)
@@ -22,9 +22,10 @@ from types import ModuleType
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text
 from sqlalchemy import inspect as inspect_db
 
-from bridgekit.core import ingest, notify
-from bridgekit.core.db import Database
-from bridgekit.core.schema import metadata
+from bridgekit.inbox import notify
+from bridgekit.ingest import pipeline as ingest
+from bridgekit.storage.db import Database
+from bridgekit.storage.schema import metadata
 
 # Every module that writes through HotSQL: a new one must be added here.
 HOT_MODULES: tuple[ModuleType, ...] = (ingest, notify)

@@ -8,11 +8,11 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from bridgekit.core import db as db_module
-from bridgekit.core import schema as s
-from bridgekit.core.clock import utcnow
-from bridgekit.core.db import Database
-from bridgekit.core.onehop import SuspendedError
+from bridgekit.runtime.clock import utcnow
+from bridgekit.storage import db as db_module
+from bridgekit.storage import schema as s
+from bridgekit.storage.db import Database
+from bridgekit.storage.onehop import SuspendedError
 
 WRITER = pytest.mark.parametrize("writer_thread", [True, False], ids=["thread", "event-loop"])
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration, signed
 from tests.support.bots import CrashingBot, EchoBot, Gatekeeper, GreeterBot
@@ -422,7 +422,7 @@ async def test_a_plugin_may_hand_over_timezone_aware_times(
 async def test_no_bot_queue_rows_are_written_when_no_plugin_listens(
     make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
 ) -> None:
-    """One rule for every writer of the bot queue (bridgekit.core.flow_events): no event is
+    """One rule for every writer of the bot queue (bridgekit.queues.flow_events): no event is
     queued that no plugin would receive (no bots loaded), neither by the ingest hot path nor
     by a manager closing, reopening or snoozing the chat."""
     running = await make_bridge(

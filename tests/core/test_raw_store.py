@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Text, func, select
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration, signed
 from tests.support.testchannel import TestChannelPlugin

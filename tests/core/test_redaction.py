@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 import bridgekit
-from bridgekit.core import schema as s
 from bridgekit.logs import JsonFormatter
 from bridgekit.model import DeliveryResult, Integration, OutboundMessage
+from bridgekit.storage import schema as s
 from tests.conftest import integration, signed
 from tests.support.testchannel import TestChannelPlugin
 

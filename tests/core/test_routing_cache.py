@@ -1,4 +1,4 @@
-"""The ingest's routing cache (``bridgekit.core.routing_cache``): a returning sender is routed
+"""The ingest's routing cache (``bridgekit.ingest.routing_cache``): a returning sender is routed
 without a query, and whatever another writer changed is never served stale: closed chats
 (E6's new chat, or a reopen by channel policy), deleted chats (I12), other processes' writes."""
 
@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 from sqlalchemy import Table, func, select
 
-from bridgekit.core import schema as s
-from bridgekit.core.routing_cache import BatchRoutes, RoutingCache
+from bridgekit.ingest.routing_cache import BatchRoutes, RoutingCache
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web.auth import DELETE_CHATS
 from tests.conftest import integration, signed

@@ -1,4 +1,4 @@
-"""Alembic migrations produce exactly the tables in bridgekit/core/schema.py."""
+"""Alembic migrations produce exactly the tables in bridgekit/storage/schema.py."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-from bridgekit.core.db import Database
-from bridgekit.core.schema import metadata
+from bridgekit.storage.db import Database
+from bridgekit.storage.schema import metadata
 
 
 def _diff(sync_conn: Connection) -> list[object]:
@@ -46,7 +46,7 @@ def test_the_hot_path_lookups_are_served_by_indexes(tmp_path) -> None:
     import asyncio
     import sqlite3
 
-    from bridgekit.core.hotsql import grouped_in
+    from bridgekit.storage.hotsql import grouped_in
 
     path = tmp_path / "plan.db"
     asyncio.run(Database(f"sqlite+aiosqlite:///{path}").migrate())
@@ -73,7 +73,7 @@ def test_status_reports_find_outbound_messages_through_the_partial_index(tmp_pat
 
     from sqlalchemy import and_, create_engine, or_, select, text
 
-    from bridgekit.core import schema as s
+    from bridgekit.storage import schema as s
 
     path = tmp_path / "plan.db"
     asyncio.run(Database(f"sqlite+aiosqlite:///{path}").migrate())
@@ -107,7 +107,7 @@ def test_sqlite_tables_rebuilt_for_autoincrement_keep_their_rows_and_references(
     from alembic import command
     from sqlalchemy import create_engine
 
-    from bridgekit.core.db import alembic_config
+    from bridgekit.storage.db import alembic_config
 
     path = tmp_path / "old.db"
     engine = create_engine(f"sqlite:///{path}")

@@ -22,12 +22,12 @@ from sqlalchemy.engine import make_url
 
 from bridgekit.cli import main
 from bridgekit.config import Config, parse_config
-from bridgekit.core import schema as s
-from bridgekit.core.clock import utcnow
-from bridgekit.core.customer_links import link_key
-from bridgekit.core.db import Database
-from bridgekit.core.secret_box import KEY_FILE, SecretBox
 from bridgekit.exceptions import ConfigError
+from bridgekit.inbox.customer_links import link_key
+from bridgekit.runtime.clock import utcnow
+from bridgekit.storage import schema as s
+from bridgekit.storage.db import Database
+from bridgekit.storage.secret_box import KEY_FILE, SecretBox
 from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge, start_bridge
 from tests.conftest import integration, signed
 from tests.support.sandbox import SandboxProvider

@@ -10,9 +10,9 @@ import aiohttp
 from sqlalchemy import select
 
 import bridgekit
-from bridgekit.core import schema as s
-from bridgekit.core.managers import create_manager
 from bridgekit.flow import ChatStateEvent
+from bridgekit.inbox.managers import create_manager
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import signed
 

@@ -27,8 +27,8 @@ from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox
 from sqlalchemy import func, select
 
-from bridgekit.core import schema as s
 from bridgekit.model import Capabilities
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
 from tests.support.sandbox import SandboxProvider

@@ -9,7 +9,7 @@ import os
 
 from sqlalchemy import func, select
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web.auth import DELETE_CHATS
 from tests.conftest import integration, signed

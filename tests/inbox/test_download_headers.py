@@ -12,7 +12,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
 from tests.inbox.messages_helpers import customer_writes, rows

@@ -17,9 +17,9 @@ from aiohttp.payload import AsyncIterablePayload
 
 import bridgekit
 from bridgekit.config import Config
-from bridgekit.core import schema as s
-from bridgekit.core import uploads
+from bridgekit.inbox import uploads
 from bridgekit.model import DeliveryResult, Integration, OutboundMessage
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge
 from tests.conftest import integration
 from tests.inbox.messages_helpers import anonymous, customer_writes, rows

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
 from tests.inbox.messages_helpers import add_manager, close_chat, customer_writes, request, rows

@@ -8,7 +8,7 @@ import hashlib
 import aiohttp
 import pytest
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
 from tests.inbox.messages_helpers import anonymous, close_chat, customer_writes, request, rows

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web.openapi_doc import build_document
 from tests.conftest import integration

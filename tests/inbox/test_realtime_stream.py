@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 from sqlalchemy import delete, select
 
-from bridgekit.core import schema as s
-from bridgekit.core.events import Event
-from bridgekit.core.managers import authenticate, create_manager, rotate_token
+from bridgekit.inbox.managers import authenticate, create_manager, rotate_token
+from bridgekit.runtime.events import Event
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web import api_realtime
 from tests.conftest import integration, signed

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import update
 
-from bridgekit.core import schema as s
 from bridgekit.model import InboxSlot
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
 from tests.inbox.views_helpers import (

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridgekit.core import schema as s
-from bridgekit.core.managers import Manager
-from bridgekit.core.views import matching_chat_ids
+from bridgekit.inbox.managers import Manager
+from bridgekit.inbox.views import matching_chat_ids
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
 from tests.inbox.views_helpers import minutes, open_chats, operator_client, set_chat, tag

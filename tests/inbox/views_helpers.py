@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select, update
 
-from bridgekit.core import schema as s
-from bridgekit.core.managers import create_manager
+from bridgekit.inbox.managers import create_manager
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import signed
 

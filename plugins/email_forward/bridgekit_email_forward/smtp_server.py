@@ -34,7 +34,7 @@ DURABLE = ("accepted", "duplicate", "malformed")
 
 
 class Submitter(Protocol):
-    """The part of ``bridgekit.core.bridge.Bridge`` the SMTP server uses."""
+    """The part of ``bridgekit.engine.bridge.Bridge`` the SMTP server uses."""
 
     async def submit(self, delivery: RawDelivery) -> IngestOutcome: ...
 

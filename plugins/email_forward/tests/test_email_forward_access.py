@@ -12,8 +12,8 @@ from bridgekit_email_forward.sandbox import SmtpSink
 from sqlalchemy import func, select
 from test_email_forward_smtp import MakeBridge, load, send, start
 
-from bridgekit.core import schema as s
-from bridgekit.core.managers import create_manager
+from bridgekit.inbox.managers import create_manager
+from bridgekit.storage import schema as s
 
 
 @pytest_asyncio.fixture

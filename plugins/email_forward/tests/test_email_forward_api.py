@@ -15,8 +15,8 @@ from sqlalchemy import update
 from test_email_forward_smtp import ACME, MakeBridge, email_integration, load, send, start
 
 import bridgekit
-from bridgekit.core import schema as s
 from bridgekit.model import ChannelSpec, Contact, InboundMessage, IngestResult, Integration, RawDelivery
+from bridgekit.storage import schema as s
 
 
 @pytest_asyncio.fixture

@@ -10,7 +10,7 @@ from bridgekit_email_forward.sandbox import SmtpSink
 from sqlalchemy import func, select
 from test_email_forward_smtp import MakeBridge, send, sink, start
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 
 __all__ = ["sink"]  # the SMTP sink fixture
 

@@ -11,7 +11,7 @@ from bridgekit_instagram.sandbox import MetaSandbox
 from ig_helpers import secrets_for, settings_for
 from sqlalchemy import select
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32

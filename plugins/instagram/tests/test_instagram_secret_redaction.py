@@ -16,7 +16,7 @@ from bridgekit_instagram.sandbox import MetaSandbox
 from ig_helpers import secrets_for, settings_for
 from sqlalchemy import select
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 
 
 @pytest.mark.parametrize("failure", ["garbled", "token_echoed"])

@@ -83,7 +83,7 @@ def _sent_at(timestamp: Any) -> datetime | None:
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         return None
     try:
-        # Naive UTC, like every timestamp the core stores (bridgekit.core.clock).
+        # Naive UTC, like every timestamp the core stores (bridgekit.runtime.clock).
         return _EPOCH + timedelta(0, 0, 0, timestamp)  # positional milliseconds: faster than by name
     except (OverflowError, OSError, ValueError):
         return None

@@ -20,8 +20,8 @@ from bridgekit_line.sandbox import LineSandbox
 from sqlalchemy import select
 
 import bridgekit
-from bridgekit.core import schema as s
 from bridgekit.flow import CustomerEventView
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x00" * 32 + b"\xff\xd9"

@@ -22,7 +22,7 @@ from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox, sample_png
 from sqlalchemy import select
 
-from bridgekit.core import schema as s
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 
 KEY = "ct_e2e_authorization_key"

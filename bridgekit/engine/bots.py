@@ -1,0 +1,216 @@
+"""The flow worker: runs bot hooks for committed events and applies their actions.
+
+Events are rows in ``flow_events``, written in the transaction that made the change. The
+worker reads them in order, calls the flow hook on every plugin (``HookCaller.call_flow``,
+exceptions isolated), then applies the recorded actions and deletes the event in one
+transaction. A crash before that commit re-runs the hooks; actions are never applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.flow import (
+    FLOW_HOOKS,
+    Action,
+    ChatStateEvent,
+    CustomerEventView,
+    FlowEvent,
+    MessageEvent,
+    MessageView,
+)
+from bridgekit.inbox.assignment import assign_chats
+from bridgekit.inbox.chat_info import add_tag
+from bridgekit.inbox.chat_state import close_chats
+from bridgekit.inbox.chats import add_note, chat_view
+from bridgekit.plugins import HookCaller
+from bridgekit.queues.outbox import enqueue_message
+from bridgekit.runtime.events import Event, EventBus
+from bridgekit.runtime.workers import BackgroundWorker
+from bridgekit.storage import schema as s
+from bridgekit.storage.db import Database, is_conflict, retry_on_conflict
+from bridgekit.storage.integrations import IntegrationRegistry
+
+log = logging.getLogger("bridgekit.bots")
+
+HOOK_FOR_KIND = FLOW_HOOKS
+
+
+async def _last_inbound_automated(conn: AsyncConnection, chat_ids: set[int]) -> set[int]:
+    """The chats whose latest customer message was automated (an auto-reply, a bounce, a
+    confirmation mail): a state change there is no occasion to write to a machine."""
+    m = s.messages.c
+    latest = (
+        select(func.max(m.id)).where(m.chat_id.in_(chat_ids), m.direction == "inbound").group_by(m.chat_id)
+    )
+    rows = await conn.execute(select(m.chat_id).where(m.id.in_(latest), m.automated.is_(True)))
+    return {int(r[0]) for r in rows}
+
+
+class FlowWorker(BackgroundWorker):
+    name = "flow"
+
+    def __init__(
+        self,
+        db: Database,
+        hooks: HookCaller,
+        registry: IntegrationRegistry,
+        poll_interval: float = 1.0,
+        on_outbox: Callable[[], None] = lambda: None,
+        events: EventBus | None = None,
+    ) -> None:
+        super().__init__(poll_interval)
+        self.events = events or EventBus()
+        self.db = db
+        self.hooks = hooks
+        self.registry = registry
+        self.on_outbox = on_outbox
+
+    async def run_once(self, limit: int = 500) -> int:
+        """Handle up to ``limit`` pending events: three reads, the hooks, one write.
+
+        Events of one batch see chats as they were when the batch was read; their actions
+        are applied in event order in one transaction that also deletes the events.
+        """
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(s.flow_events).order_by(s.flow_events.c.id).limit(limit))).all()
+            if not rows:
+                return 0
+            chat_ids = {r.chat_id for r in rows}
+            message_ids = {r.message_id for r in rows if r.message_id is not None}
+            chats = {c.id: c for c in await conn.execute(select(s.chats).where(s.chats.c.id.in_(chat_ids)))}
+            messages = (
+                {
+                    m.id: m
+                    for m in await conn.execute(select(s.messages).where(s.messages.c.id.in_(message_ids)))
+                }
+                if message_ids
+                else {}
+            )
+            state_chats = {r.chat_id for r in rows if r.kind == "chat_state_changed"}
+            machine_chats = await _last_inbound_automated(conn, state_chats) if state_chats else set()
+        events: list[FlowEvent | None] = []
+        for row in rows:
+            event = self._build(
+                row, chats.get(row.chat_id), messages.get(row.message_id), row.chat_id in machine_chats
+            )
+            hook = HOOK_FOR_KIND[row.kind]
+            if event is not None and self.hooks.implementations(hook):
+                await self.hooks.call_flow(hook, event)
+            events.append(event)
+
+        async def apply_all() -> tuple[bool, list[Event]]:
+            enqueued, announce = False, []
+            async with self.db.write() as conn:
+                for event in events:
+                    if event is None:
+                        continue
+                    for action in event.actions:
+                        if action.kind == "reply" and not event.replies_allowed:
+                            log.info(
+                                "bot %r: no reply to chat %s, its customer message was automated",
+                                action.bot,
+                                event.chat.id,
+                            )
+                            continue
+                        try:
+                            async with conn.begin_nested():  # one bad action never undoes the others
+                                queued, produced = await self._apply(conn, event, action)
+                            enqueued |= queued
+                            announce.extend(produced)
+                        except Exception as exc:
+                            if is_conflict(exc):
+                                raise  # the whole transaction is retried
+                            log.exception("bot action %s from %r failed", action.kind, action.bot)
+                await conn.execute(delete(s.flow_events).where(s.flow_events.c.id.in_([r.id for r in rows])))
+            return enqueued, announce
+
+        enqueued, announce = await retry_on_conflict(apply_all)
+        self.events.publish_many(announce)
+        if enqueued:
+            self.on_outbox()
+        return len(rows)
+
+    def _build(self, row: Any, chat: Any, message: Any, machine_chat: bool) -> FlowEvent | None:
+        if chat is None:
+            return None
+        bound = self.registry.by_id(chat.integration_id) if chat.integration_id else None
+        view = chat_view(chat, self.registry)
+        integration = bound.integration if bound else None
+        if row.kind == "chat_state_changed":
+            payload = row.payload or {}
+            return ChatStateEvent(
+                view,
+                integration,
+                replies_allowed=not machine_chat,
+                old_state=payload.get("old"),
+                new_state=payload.get("new", chat.state),
+            )
+        if row.kind == "customer_event":
+            payload = row.payload or {}
+            return CustomerEventView(
+                view,
+                integration,
+                kind=str(payload.get("kind", "")),
+                data=dict(payload.get("data") or {}),
+                customer_id=chat.customer_id,
+            )
+        if message is None:
+            return None
+        return MessageEvent(
+            view,
+            integration,
+            replies_allowed=not message.automated,
+            message=MessageView(
+                id=message.id,
+                direction=message.direction,
+                text=message.text,
+                author_kind=message.author_kind,
+                created_at=message.created_at,
+                automated=message.automated,
+                meta=dict(message.meta or {}),
+            ),
+        )
+
+    async def _apply(
+        self, conn: AsyncConnection, event: FlowEvent, action: Action
+    ) -> tuple[bool, list[Event]]:
+        """Apply one bot action with the same code the manager API uses.
+
+        Returns whether it queued an outbound message, and realtime events to publish after
+        the commit. A refused action (a 9th tag, a manager without the operator seat) is
+        logged and skipped.
+        """
+        chat_id = event.chat.id
+        if action.kind == "reply":
+            await enqueue_message(
+                conn, chat_id=chat_id, text=str(action.value), author_kind="bot", author_name=action.bot
+            )
+            return True, []
+        if action.kind == "note":
+            await add_note(
+                conn, chat_id, str(action.value), author_kind="bot", author_id=None, author_name=action.bot
+            )
+            return False, []
+        if action.kind == "tag":
+            outcome = await add_tag(conn, [chat_id], str(action.value))
+        elif action.kind == "assign":
+            outcome = await assign_chats(conn, [chat_id], manager_id=int(action.value))
+        elif action.kind == "close":
+            outcome = await close_chats(conn, [chat_id])
+        else:
+            raise ValueError(f"unknown bot action {action.kind!r}")
+        if chat_id in outcome.errors:
+            log.warning(
+                "bot %r: %s refused for chat %s: %s",
+                action.bot,
+                action.kind,
+                chat_id,
+                outcome.errors[chat_id],
+            )
+        return False, outcome.events

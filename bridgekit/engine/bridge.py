@@ -1,0 +1,223 @@
+"""The running bridge: store, plugins, ingest pipeline and workers, started and stopped as one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bridgekit.bridge_api import BridgeAPI
+from bridgekit.config import Config
+from bridgekit.engine.bots import FlowWorker
+from bridgekit.flow import ChatView
+from bridgekit.inbox.chats import add_note, chat_view, raw_delivery, transcript
+from bridgekit.inbox.snooze import SnoozeWaker
+from bridgekit.ingest.pipeline import IngestPipeline
+from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
+from bridgekit.plugins import PluginHost
+from bridgekit.queues.outbox import OutboxWorker
+from bridgekit.redaction import install_log_redaction
+from bridgekit.runtime.clock import utcnow
+from bridgekit.runtime.events import EventBus
+from bridgekit.runtime.metrics import Metrics
+from bridgekit.storage import schema as s
+from bridgekit.storage.db import Database
+from bridgekit.storage.files import FileStore
+from bridgekit.storage.integrations import IntegrationRegistry
+from bridgekit.storage.keyfiles import private_dir, server_key
+from bridgekit.storage.media_urls import KEY_NAME as MEDIA_KEY_NAME
+from bridgekit.storage.media_urls import MediaUrls
+from bridgekit.storage.schema import valid_id
+from bridgekit.storage.secret_box import SecretBox
+
+log = logging.getLogger("bridgekit")
+
+
+class Bridge:
+    """What plugins see of the running server (``bridgekit_startup(bridge)``).
+
+    Public for plugins: :meth:`submit`, :meth:`integrations_for`, :meth:`plugin_settings`,
+    :meth:`chat`, :meth:`chat_transcript`, :meth:`raw_delivery_for_message`, :meth:`add_note`,
+    :attr:`public_url`, :attr:`data_dir`, :attr:`config`, :attr:`db`. Outbound media URLs come
+    ready-made on ``OutboundAttachment.url``.
+    """
+
+    def __init__(self, config: Config, plugins: PluginHost) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.hooks = plugins.hooks
+        self.db = Database(config.database_url, ingest_busy_timeout=config.ingest_busy_timeout)
+        self.db.listened_flow_kinds = self.hooks.listened_flow_kinds
+        self.metrics = Metrics()
+        self.events = EventBus()
+        self.registry = IntegrationRegistry(plugins)
+        self.files = FileStore(config.data_dir)
+        self.channel_id = 0
+        self.ingest: IngestPipeline | None = None
+        self.outbox: OutboxWorker | None = None
+        self.flow: FlowWorker | None = None
+        self.snooze: SnoozeWaker | None = None
+        self._media_urls: MediaUrls | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+    @property
+    def public_url(self) -> str | None:
+        """``[server] public_url`` without a trailing slash: where providers reach this server."""
+        return self.config.public_url.rstrip("/") if self.config.public_url else None
+
+    @property
+    def media_urls(self) -> MediaUrls:
+        if self._media_urls is None:
+            raise RuntimeError("the bridge is not started")
+        return self._media_urls
+
+    def media_url(self, attachment_id: int, filename: str) -> str | None:
+        """A signed public URL of one stored attachment, or None without ``public_url``."""
+        base = self.public_url
+        return f"{base}{self.media_urls.path(attachment_id, filename)}" if base else None
+
+    def plugin_settings(self, plugin_name: str) -> Mapping[str, Any]:
+        """The ``[plugins.settings.<plugin_name>]`` table of the configuration."""
+        return self.config.plugin_settings.get(plugin_name, {})
+
+    def integrations_for(self, channel: str) -> list[Integration]:
+        return self.registry.for_channel(channel)
+
+    async def submit(self, delivery: RawDelivery) -> IngestOutcome:
+        """Hand one inbound delivery to the pipeline; durable when it returns accepted."""
+        assert self.ingest is not None, "the bridge is not started"
+        return await self.ingest.submit(delivery)
+
+    async def chat(self, chat_id: int) -> ChatView | None:
+        """The chat, or None when there is none (any id a plugin's route parsed may come here)."""
+        if not valid_id(chat_id):
+            return None
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(s.chats).where(s.chats.c.id == chat_id))).first()
+        return chat_view(row, self.registry) if row is not None else None
+
+    async def chat_transcript(self, chat_id: int) -> list[TranscriptEntry]:
+        """Every message of a chat in order, inbound ones with their raw delivery (E9)."""
+        if not valid_id(chat_id):
+            return []
+        async with self.db.read() as conn:
+            return await transcript(conn, chat_id)
+
+    async def raw_delivery_for_message(self, message_id: int, *, channel: str | None = None) -> bytes | None:
+        """The bytes an inbound message arrived as (an email's RFC 5322 source, E4).
+
+        None when there is no such message or raw delivery, or, with ``channel``, when the
+        message came through another channel."""
+        if not valid_id(message_id):
+            return None
+        async with self.db.read() as conn:
+            row = await raw_delivery(conn, message_id)
+        if row is None:
+            return None
+        if channel is not None:
+            bound = self.registry.by_id(row.integration_id) if row.integration_id else None
+            if bound is None or bound.integration.channel != channel:
+                return None
+        return bytes(row.body)
+
+    async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
+        """Add an internal note to a chat on a plugin's behalf; never delivered out."""
+        async with self.db.write() as conn:
+            return await add_note(
+                conn, chat_id, text, author_kind="plugin", author_id=None, author_name=author_name
+            )
+
+    def wake_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wakeup.set()
+
+    def _wake_flow(self) -> None:
+        if self.flow is not None:
+            self.flow.wakeup.set()
+
+    async def start(self) -> None:
+        private_dir(self.config.data_dir)
+        private_dir(self.config.data_dir / "attachments")
+        box = await asyncio.to_thread(SecretBox.load, self.config.data_dir, self.config.secret_keys)
+        install_log_redaction()
+        key = await asyncio.to_thread(server_key, self.config.data_dir, MEDIA_KEY_NAME)
+        self._media_urls = MediaUrls(key, self.config.media_url_ttl)
+        await self.db.migrate()
+        self.channel_id = await self._ensure_channel()
+        await self.registry.sync(self.db, self.channel_id, self.config.integrations, box)
+        self.ingest = IngestPipeline(
+            self.db,
+            self.hooks,
+            self.registry,
+            self.files,
+            self.metrics,
+            self.channel_id,
+            on_commit=self._wake_flow,
+            events=self.events,
+        )
+        self.outbox = OutboxWorker(
+            self.db,
+            self.hooks,
+            self.registry,
+            self.metrics,
+            self.config.outbox,
+            self.channel_id,
+            self._wake_flow,
+            events=self.events,
+            media_url=self.media_url,
+        )
+        self.flow = FlowWorker(
+            self.db,
+            self.hooks,
+            self.registry,
+            self.config.outbox.poll_interval,
+            self.wake_outbox,
+            events=self.events,
+        )
+        self.snooze = SnoozeWaker(self.db, self.events)
+        await self.outbox.reclaim_dead_leases()
+        self.outbox.start()
+        self.flow.start()
+        self.snooze.start()
+        await self.hooks.call_all("bridgekit_startup", bridge=self)
+
+    async def stop(self) -> None:
+        await self.hooks.call_all("bridgekit_shutdown", bridge=self)
+        if self.snooze is not None:
+            await self.snooze.stop()
+        for worker in (self.outbox, self.flow):
+            if worker is not None:
+                await worker.stop()
+        if self.ingest is not None:
+            await self.ingest.close()
+        await self.db.dispose()
+
+    async def _ensure_channel(self) -> int:
+        async with self.db.write() as conn:
+            existing = (
+                await conn.execute(select(s.channels.c.id).order_by(s.channels.c.id).limit(1))
+            ).scalar()
+            if existing is not None:
+                return int(existing)
+            result = await conn.execute(
+                s.channels.insert().values(name="default", created_at=utcnow()).returning(s.channels.c.id)
+            )
+            return int(result.scalar_one())
+
+
+def load_plugins(config: Config) -> PluginHost:
+    host = PluginHost()
+    host.load_entry_points(config.enabled_plugins)
+    host.load_modules(config.plugin_modules)
+    return host
+
+
+def _implements_bridge_api(bridge: Bridge) -> BridgeAPI:
+    return bridge  # mypy proves the core keeps the plugin-facing contract (bridgekit.bridge_api)
