@@ -81,7 +81,7 @@ def chat_row(i: int, rng: random.Random) -> dict[str, Any]:
     last = created + timedelta(seconds=rng.randint(0, 86_400 * 3))
     return {
         "id": i,
-        "channel_id": 1,
+        "workspace_id": 1,
         "integration_id": i % len(INTEGRATIONS) + 1,
         "customer_id": i,
         "contact_id": i,
@@ -107,14 +107,14 @@ async def insert(engine: AsyncEngine, table: Table, rows: Sequence[dict[str, Any
 async def fill(engine: AsyncEngine, size: int) -> None:
     """The fixed rows, then customers, contacts, chats, messages and tags in 10k chunks."""
     now = BASE
-    await insert(engine, s.channels, [{"id": 1, "name": "bench", "created_at": now}])
+    await insert(engine, s.workspaces, [{"id": 1, "name": "bench", "created_at": now}])
     await insert(
         engine,
         s.integrations,
         [
             {
                 "id": n,
-                "channel_id": 1,
+                "workspace_id": 1,
                 "name": name,
                 "kind": kind,
                 "settings": {},
@@ -129,7 +129,7 @@ async def fill(engine: AsyncEngine, size: int) -> None:
         engine,
         s.managers,
         [
-            {"id": n, "channel_id": 1, "name": f"Manager {n}", "operator": True, "permissions": []}
+            {"id": n, "workspace_id": 1, "name": f"Manager {n}", "operator": True, "permissions": []}
             | {"max_auto_assign": 10, "notify_unassigned": False, "available": True, "created_at": now}
             for n in range(1, MANAGERS + 1)
         ],
@@ -137,7 +137,7 @@ async def fill(engine: AsyncEngine, size: int) -> None:
     await insert(
         engine,
         s.teams,
-        [{"id": n, "channel_id": 1, "name": f"Team {n}", "auto_assign": True} for n in range(1, TEAMS + 1)],
+        [{"id": n, "workspace_id": 1, "name": f"Team {n}", "auto_assign": True} for n in range(1, TEAMS + 1)],
     )
     rng = random.Random(size)
     for ids in chunks(size):
@@ -146,7 +146,7 @@ async def fill(engine: AsyncEngine, size: int) -> None:
             await conn.execute(
                 s.customers.insert(),
                 [
-                    {"id": i, "channel_id": 1, "name": f"Customer {i}", "is_lead": True, "profile": {}}
+                    {"id": i, "workspace_id": 1, "name": f"Customer {i}", "is_lead": True, "profile": {}}
                     | {"created_at": now, "updated_at": now}
                     for i in ids
                 ],

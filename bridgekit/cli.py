@@ -123,12 +123,12 @@ def cmd_managers(args: argparse.Namespace) -> int:
         plugins = load_plugins(config)
         bridge = Bridge(config, plugins)
         await bridge.db.migrate()
-        channel_id = await bridge._ensure_channel()
+        workspace_id = await bridge._ensure_workspace()
         try:
             if args.action == "create":
                 perms = tuple(p for p in (args.permission or []))
                 manager_id, token = await create_manager(
-                    bridge.db, channel_id, args.name, operator=args.operator, permissions=perms
+                    bridge.db, workspace_id, args.name, operator=args.operator, permissions=perms
                 )
                 return f"manager {manager_id} created; API token (shown once): {token}"
             token = await rotate_token(bridge.db, args.id)

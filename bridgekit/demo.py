@@ -89,7 +89,7 @@ class Demo:
         for link in self.linked:
             link.hook_url = f"{self.url}/hooks/{link.integration}"
         _, self.token = await create_manager(
-            bridge.db, bridge.channel_id, "Demo Operator", operator=True, permissions=("delete_chats",)
+            bridge.db, bridge.workspace_id, "Demo Operator", operator=True, permissions=("delete_chats",)
         )
 
     async def tick(self) -> int:

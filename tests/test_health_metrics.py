@@ -38,7 +38,7 @@ async def get(running: RunningBridge, path: str, token: str | None) -> tuple[int
 
 
 async def test_public_health_says_only_that_the_server_is_alive(running: RunningBridge) -> None:
-    _, viewer = await create_manager(running.bridge.db, running.bridge.channel_id, "Viewer")
+    _, viewer = await create_manager(running.bridge.db, running.bridge.workspace_id, "Viewer")
     for token in (None, "bk_wrong", viewer):  # nobody, a guess, a manager without the seat
         status, text = await get(running, "/health", token)
         assert (status, json.loads(text)) == (200, {"status": "ok"})
@@ -59,7 +59,7 @@ async def test_health_details_and_metrics_need_an_operator_or_the_metrics_token(
 
 
 async def test_metrics_are_refused_without_a_credential(running: RunningBridge) -> None:
-    _, viewer = await create_manager(running.bridge.db, running.bridge.channel_id, "Viewer")
+    _, viewer = await create_manager(running.bridge.db, running.bridge.workspace_id, "Viewer")
     for token in (None, "scrape-wrong", viewer):
         status, text = await get(running, "/metrics", token)
         assert status == 401

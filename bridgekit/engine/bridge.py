@@ -56,7 +56,7 @@ class Bridge:
         self.events = EventBus()
         self.registry = IntegrationRegistry(plugins)
         self.files = FileStore(config.data_dir)
-        self.channel_id = 0
+        self.workspace_id = 0
         self.ingest: IngestPipeline | None = None
         self.outbox: OutboxWorker | None = None
         self.flow: FlowWorker | None = None
@@ -150,15 +150,15 @@ class Bridge:
         key = await asyncio.to_thread(server_key, self.config.data_dir, MEDIA_KEY_NAME)
         self._media_urls = MediaUrls(key, self.config.media_url_ttl)
         await self.db.migrate()
-        self.channel_id = await self._ensure_channel()
-        await self.registry.sync(self.db, self.channel_id, self.config.integrations, box)
+        self.workspace_id = await self._ensure_workspace()
+        await self.registry.sync(self.db, self.workspace_id, self.config.integrations, box)
         self.ingest = IngestPipeline(
             self.db,
             self.hooks,
             self.registry,
             self.files,
             self.metrics,
-            self.channel_id,
+            self.workspace_id,
             on_commit=self._wake_flow,
             events=self.events,
         )
@@ -168,7 +168,7 @@ class Bridge:
             self.registry,
             self.metrics,
             self.config.outbox,
-            self.channel_id,
+            self.workspace_id,
             self._wake_flow,
             events=self.events,
             media_url=self.media_url,
@@ -199,15 +199,15 @@ class Bridge:
             await self.ingest.close()
         await self.db.dispose()
 
-    async def _ensure_channel(self) -> int:
+    async def _ensure_workspace(self) -> int:
         async with self.db.write() as conn:
             existing = (
-                await conn.execute(select(s.channels.c.id).order_by(s.channels.c.id).limit(1))
+                await conn.execute(select(s.workspaces.c.id).order_by(s.workspaces.c.id).limit(1))
             ).scalar()
             if existing is not None:
                 return int(existing)
             result = await conn.execute(
-                s.channels.insert().values(name="default", created_at=utcnow()).returning(s.channels.c.id)
+                s.workspaces.insert().values(name="default", created_at=utcnow()).returning(s.workspaces.c.id)
             )
             return int(result.scalar_one())
 

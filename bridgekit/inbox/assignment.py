@@ -226,9 +226,9 @@ async def route_new_chats(
     if wanted:
         t = s.teams
         found = await conn.execute(
-            select(t.c.id, t.c.channel_id, t.c.name).where(t.c.name.in_({name for _, name in wanted}))
+            select(t.c.id, t.c.workspace_id, t.c.name).where(t.c.name.in_({name for _, name in wanted}))
         )
-        team_ids = {(r.channel_id, r.name): r.id for r in found}
+        team_ids = {(r.workspace_id, r.name): r.id for r in found}
     # "" marks a brand-new chat: ingest has written its opening flow event already.
     routed = [(cid, team_ids[team_names[cid]], "") for cid in chat_ids if team_names[cid] in team_ids]
     events = await _write_routing(conn, await _route(conn, routed)) if routed else []
@@ -251,14 +251,14 @@ async def route_new_chats(
 async def _team_names(conn: AsyncConnection, chat_ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
     c, i = s.chats, s.integrations
     rows = await conn.execute(
-        select(c.c.id, c.c.channel_id, i.c.settings)
+        select(c.c.id, c.c.workspace_id, i.c.settings)
         .select_from(c.outerjoin(i, i.c.id == c.c.integration_id))
         .where(c.c.id.in_(list(chat_ids)))
     )
     names: dict[int, tuple[int, str | None]] = {}
     for row in rows:
         team = row.settings.get("team") if isinstance(row.settings, dict) else None
-        names[row.id] = (row.channel_id, team if isinstance(team, str) and team else None)
+        names[row.id] = (row.workspace_id, team if isinstance(team, str) and team else None)
     return names
 
 

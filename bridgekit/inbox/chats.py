@@ -42,7 +42,7 @@ class NewContact:
 
 
 async def _customer_for_contact(
-    conn: AsyncConnection, channel_id: int, bound: BoundIntegration, contact: NewContact
+    conn: AsyncConnection, workspace_id: int, bound: BoundIntegration, contact: NewContact
 ) -> tuple[int, int]:
     """The customer owning ``contact`` (verified first), else a new lead. Returns ids."""
     scope = 0 if contact.shared else bound.integration.id
@@ -58,7 +58,7 @@ async def _customer_for_contact(
     if row is not None:
         return int(row.customer_id), int(row.id)
     return await new_lead(
-        conn, channel_id, contact.name, (contact.kind, scope, contact.value), False, utcnow()
+        conn, workspace_id, contact.name, (contact.kind, scope, contact.value), False, utcnow()
     )
 
 
@@ -80,7 +80,7 @@ async def _contact_of_customer(conn: AsyncConnection, customer_id: int, bound: B
 async def start_chat(
     conn: AsyncConnection,
     *,
-    channel_id: int,
+    workspace_id: int,
     bound: BoundIntegration,
     text: str,
     title: str | None,
@@ -116,7 +116,7 @@ async def start_chat(
             raise UnreachableContact(
                 f"{bound.integration.name} reaches customers by {' or '.join(kinds)}, not {contact.kind}"
             )
-        customer_id, contact_id = await _customer_for_contact(conn, channel_id, bound, contact)
+        customer_id, contact_id = await _customer_for_contact(conn, workspace_id, bound, contact)
     else:
         assert customer_id is not None
         exists = (
@@ -138,7 +138,7 @@ async def start_chat(
         await conn.execute(
             s.chats.insert()
             .values(
-                channel_id=channel_id,
+                workspace_id=workspace_id,
                 integration_id=bound.integration.id,
                 customer_id=customer_id,
                 contact_id=contact_id,

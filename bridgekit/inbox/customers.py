@@ -49,7 +49,7 @@ class CustomerError(BridgekitError):
 
 async def new_lead(
     conn: AsyncConnection,
-    channel_id: int,
+    workspace_id: int,
     name: str | None,
     contact: tuple[str, int, str],
     verified: bool,
@@ -61,7 +61,7 @@ async def new_lead(
         await conn.execute(
             s.customers.insert()
             .values(
-                channel_id=channel_id, name=name, is_lead=True, profile={}, created_at=now, updated_at=now
+                workspace_id=workspace_id, name=name, is_lead=True, profile={}, created_at=now, updated_at=now
             )
             .returning(s.customers.c.id)
         )
@@ -103,9 +103,11 @@ async def customer_summary(conn: AsyncConnection, customer_id: int) -> dict[str,
     }
 
 
-async def customer_row(conn: AsyncConnection, customer_id: int, channel_id: int) -> Any:
+async def customer_row(conn: AsyncConnection, customer_id: int, workspace_id: int) -> Any:
     c = s.customers
-    row = (await conn.execute(select(c).where(c.c.id == customer_id, c.c.channel_id == channel_id))).first()
+    row = (
+        await conn.execute(select(c).where(c.c.id == customer_id, c.c.workspace_id == workspace_id))
+    ).first()
     if row is None:
         raise CustomerError(404, "no such customer")
     return row
@@ -142,9 +144,9 @@ async def profile_json(conn: AsyncConnection, row: Any) -> dict[str, Any]:
 
 
 async def customer_panel(
-    conn: AsyncConnection, customer_id: int, channel_id: int, registry: IntegrationRegistry
+    conn: AsyncConnection, customer_id: int, workspace_id: int, registry: IntegrationRegistry
 ) -> dict[str, Any]:
-    row = await customer_row(conn, customer_id, channel_id)
+    row = await customer_row(conn, customer_id, workspace_id)
     return {
         "customer": await profile_json(conn, row),
         "events": await _events(conn, customer_id),

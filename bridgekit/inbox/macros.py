@@ -70,10 +70,10 @@ def clean_text(value: object) -> str:
     return value
 
 
-async def list_macros(conn: AsyncConnection, channel_id: int, prefix: str | None = None) -> list[Macro]:
+async def list_macros(conn: AsyncConnection, workspace_id: int, prefix: str | None = None) -> list[Macro]:
     """The channel's macros by shortcut; ``prefix`` narrows them as the manager types ``#ab``."""
     m = s.macros
-    query = select(m.c.id, m.c.shortcut, m.c.text).where(m.c.channel_id == channel_id)
+    query = select(m.c.id, m.c.shortcut, m.c.text).where(m.c.workspace_id == workspace_id)
     if prefix:
         escaped = prefix.removeprefix("#").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(m.c.shortcut.like(f"{escaped}%", escape="\\"))
@@ -81,22 +81,22 @@ async def list_macros(conn: AsyncConnection, channel_id: int, prefix: str | None
     return [Macro(r.id, r.shortcut, r.text) for r in rows]
 
 
-async def _taken(conn: AsyncConnection, channel_id: int, shortcut: str, other_than: int | None) -> bool:
+async def _taken(conn: AsyncConnection, workspace_id: int, shortcut: str, other_than: int | None) -> bool:
     m = s.macros
-    query = select(m.c.id).where(m.c.channel_id == channel_id, m.c.shortcut == shortcut)
+    query = select(m.c.id).where(m.c.workspace_id == workspace_id, m.c.shortcut == shortcut)
     if other_than is not None:
         query = query.where(m.c.id != other_than)
     return (await conn.execute(query)).first() is not None
 
 
-async def create_macro(conn: AsyncConnection, channel_id: int, shortcut: str, text: str) -> Macro:
-    if await _taken(conn, channel_id, shortcut, None):
+async def create_macro(conn: AsyncConnection, workspace_id: int, shortcut: str, text: str) -> Macro:
+    if await _taken(conn, workspace_id, shortcut, None):
         raise MacroError(409, f"a macro #{shortcut} already exists")
     try:
         new_id = (
             await conn.execute(
                 s.macros.insert()
-                .values(channel_id=channel_id, shortcut=shortcut, text=text, created_at=utcnow())
+                .values(workspace_id=workspace_id, shortcut=shortcut, text=text, created_at=utcnow())
                 .returning(s.macros.c.id)
             )
         ).scalar_one()
@@ -106,19 +106,19 @@ async def create_macro(conn: AsyncConnection, channel_id: int, shortcut: str, te
 
 
 async def update_macro(
-    conn: AsyncConnection, channel_id: int, macro_id: int, *, shortcut: str | None, text: str | None
+    conn: AsyncConnection, workspace_id: int, macro_id: int, *, shortcut: str | None, text: str | None
 ) -> Macro:
     m = s.macros
     row = (
         await conn.execute(
-            select(m.c.id, m.c.shortcut, m.c.text).where(m.c.id == macro_id, m.c.channel_id == channel_id)
+            select(m.c.id, m.c.shortcut, m.c.text).where(m.c.id == macro_id, m.c.workspace_id == workspace_id)
         )
     ).first()
     if row is None:
         raise MacroError(404, "no such macro")
     new_shortcut = shortcut if shortcut is not None else row.shortcut
     new_text = text if text is not None else row.text
-    if new_shortcut != row.shortcut and await _taken(conn, channel_id, new_shortcut, macro_id):
+    if new_shortcut != row.shortcut and await _taken(conn, workspace_id, new_shortcut, macro_id):
         raise MacroError(409, f"a macro #{new_shortcut} already exists")
     try:
         await conn.execute(update(m).where(m.c.id == macro_id).values(shortcut=new_shortcut, text=new_text))
@@ -127,9 +127,9 @@ async def update_macro(
     return Macro(macro_id, new_shortcut, new_text)
 
 
-async def delete_macro(conn: AsyncConnection, channel_id: int, macro_id: int) -> None:
+async def delete_macro(conn: AsyncConnection, workspace_id: int, macro_id: int) -> None:
     m = s.macros
-    result = await conn.execute(delete(m).where(m.c.id == macro_id, m.c.channel_id == channel_id))
+    result = await conn.execute(delete(m).where(m.c.id == macro_id, m.c.workspace_id == workspace_id))
     if result.rowcount == 0:
         raise MacroError(404, "no such macro")
 
@@ -140,7 +140,7 @@ def fill_variables(text: str, values: Mapping[str, str]) -> str:
 
 
 async def expand_macros(
-    conn: AsyncConnection, channel_id: int, text: str, values: Mapping[str, str]
+    conn: AsyncConnection, workspace_id: int, text: str, values: Mapping[str, str]
 ) -> tuple[str, list[int]]:
     """``text`` with every known ``#shortcut`` token replaced; returns it and the macro ids used."""
     shortcuts = {m.group(1) for m in TOKEN_RE.finditer(text)}
@@ -150,7 +150,7 @@ async def expand_macros(
     rows = (
         await conn.execute(
             select(m.c.id, m.c.shortcut, m.c.text).where(
-                m.c.channel_id == channel_id, m.c.shortcut.in_(sorted(shortcuts))
+                m.c.workspace_id == workspace_id, m.c.shortcut.in_(sorted(shortcuts))
             )
         )
     ).all()

@@ -38,7 +38,7 @@ class Manager:
 
 
 async def create_manager(
-    db: Database, channel_id: int, name: str, *, operator: bool = False, permissions: tuple[str, ...] = ()
+    db: Database, workspace_id: int, name: str, *, operator: bool = False, permissions: tuple[str, ...] = ()
 ) -> tuple[int, str]:
     """Create a manager; returns (id, token). The token is shown once and never stored."""
     unknown = sorted(set(permissions) - set(PERMISSIONS))
@@ -49,7 +49,7 @@ async def create_manager(
         result = await conn.execute(
             s.managers.insert()
             .values(
-                channel_id=channel_id,
+                workspace_id=workspace_id,
                 name=name,
                 operator=operator,
                 permissions=list(permissions),

@@ -75,14 +75,14 @@ def _word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-async def mentionables(conn: AsyncConnection, channel_id: int) -> list[Mentionable]:
+async def mentionables(conn: AsyncConnection, workspace_id: int) -> list[Mentionable]:
     managers = (
         await conn.execute(
-            select(s.managers.c.id, s.managers.c.name).where(s.managers.c.channel_id == channel_id)
+            select(s.managers.c.id, s.managers.c.name).where(s.managers.c.workspace_id == workspace_id)
         )
     ).all()
     teams = (
-        await conn.execute(select(s.teams.c.id, s.teams.c.name).where(s.teams.c.channel_id == channel_id))
+        await conn.execute(select(s.teams.c.id, s.teams.c.name).where(s.teams.c.workspace_id == workspace_id))
     ).all()
     return aliases("manager", ((r.id, r.name) for r in managers)) + aliases(
         "team", ((r.id, r.name) for r in teams)

@@ -80,7 +80,7 @@ def parse_draft(body: dict[str, Any]) -> Draft:
 async def post_message(
     conn: AsyncConnection,
     *,
-    channel_id: int,
+    workspace_id: int,
     chat: Any,
     manager: Manager,
     draft: Draft,
@@ -101,7 +101,7 @@ async def post_message(
         "chat.id": str(chat.id),
         "chat.title": chat.title or "",
     }
-    text, macro_ids = await expand_macros(conn, channel_id, draft.text, variables)
+    text, macro_ids = await expand_macros(conn, workspace_id, draft.text, variables)
     if not text.strip() and not files:
         raise MessageError("text is required (or attach a file)")
     if draft.kind == "reply" and limits is not None:
@@ -109,7 +109,7 @@ async def post_message(
         limits.check_count(len(files))
         for f in files:
             limits.check_file(f.filename, f.content_type, f.size)
-    mentions = find_mentions(text, await mentionables(conn, channel_id))
+    mentions = find_mentions(text, await mentionables(conn, workspace_id))
     meta: dict[str, Any] = {}
     if draft.buttons:
         meta["buttons"] = draft.buttons

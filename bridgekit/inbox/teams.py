@@ -59,13 +59,13 @@ def _clean_members(member_ids: object) -> list[int]:
     return sorted(set(member_ids))
 
 
-async def _check_members(conn: AsyncConnection, channel_id: int, member_ids: Sequence[int]) -> None:
+async def _check_members(conn: AsyncConnection, workspace_id: int, member_ids: Sequence[int]) -> None:
     if not member_ids:
         return
     m = s.managers
     found = set(
         (
-            await conn.execute(select(m.c.id).where(m.c.id.in_(member_ids), m.c.channel_id == channel_id))
+            await conn.execute(select(m.c.id).where(m.c.id.in_(member_ids), m.c.workspace_id == workspace_id))
         ).scalars()
     )
     unknown = [mid for mid in member_ids if mid not in found]
@@ -73,23 +73,23 @@ async def _check_members(conn: AsyncConnection, channel_id: int, member_ids: Seq
         raise ChatError(f"no manager {unknown[0]}")
 
 
-async def _name_taken(conn: AsyncConnection, channel_id: int, name: str, except_id: int | None) -> bool:
+async def _name_taken(conn: AsyncConnection, workspace_id: int, name: str, except_id: int | None) -> bool:
     t = s.teams
-    query = select(t.c.id).where(t.c.channel_id == channel_id, t.c.name == name)
+    query = select(t.c.id).where(t.c.workspace_id == workspace_id, t.c.name == name)
     if except_id is not None:
         query = query.where(t.c.id != except_id)
     return (await conn.execute(query)).first() is not None
 
 
-async def list_teams(conn: AsyncConnection, channel_id: int) -> list[dict[str, Any]]:
+async def list_teams(conn: AsyncConnection, workspace_id: int) -> list[dict[str, Any]]:
     """Teams with their members and how many chats wait in their queue (I3)."""
     t, tm, c = s.teams, s.team_members, s.chats
-    teams = (await conn.execute(select(t).where(t.c.channel_id == channel_id).order_by(t.c.name))).all()
+    teams = (await conn.execute(select(t).where(t.c.workspace_id == workspace_id).order_by(t.c.name))).all()
     members: dict[int, list[int]] = {}
     for row in await conn.execute(
         select(tm.c.team_id, tm.c.manager_id)
         .join(t, t.c.id == tm.c.team_id)
-        .where(t.c.channel_id == channel_id)
+        .where(t.c.workspace_id == workspace_id)
         .order_by(tm.c.manager_id)
     ):
         members.setdefault(row.team_id, []).append(row.manager_id)
@@ -97,7 +97,7 @@ async def list_teams(conn: AsyncConnection, channel_id: int) -> list[dict[str, A
         row.team_id: int(row.n)
         for row in await conn.execute(
             select(c.c.team_id, func.count().label("n"))
-            .where(c.c.channel_id == channel_id, c.c.state == QUEUED)
+            .where(c.c.workspace_id == workspace_id, c.c.state == QUEUED)
             .group_by(c.c.team_id)
         )
     }
@@ -113,28 +113,28 @@ async def list_teams(conn: AsyncConnection, channel_id: int) -> list[dict[str, A
     ]
 
 
-async def team_json(conn: AsyncConnection, channel_id: int, team_id: int) -> dict[str, Any]:
-    for team in await list_teams(conn, channel_id):
+async def team_json(conn: AsyncConnection, workspace_id: int, team_id: int) -> dict[str, Any]:
+    for team in await list_teams(conn, workspace_id):
         if team["id"] == team_id:
             return team
     raise ChatNotFound(f"no team {team_id}")
 
 
 async def create_team(
-    conn: AsyncConnection, channel_id: int, body: dict[str, Any]
+    conn: AsyncConnection, workspace_id: int, body: dict[str, Any]
 ) -> tuple[int, list[Event]]:
     name = _clean_name(body.get("name"))
     auto_assign = body.get("auto_assign", False)
     if not isinstance(auto_assign, bool):
         raise ChatError("auto_assign must be true or false")
     members = _clean_members(body.get("member_ids", []))
-    await _check_members(conn, channel_id, members)
-    if await _name_taken(conn, channel_id, name, None):
+    await _check_members(conn, workspace_id, members)
+    if await _name_taken(conn, workspace_id, name, None):
         raise ChatConflict(f"a team named {name} exists already")
     team_id = (
         await conn.execute(
             s.teams.insert()
-            .values(channel_id=channel_id, name=name, auto_assign=auto_assign)
+            .values(workspace_id=workspace_id, name=name, auto_assign=auto_assign)
             .returning(s.teams.c.id)
         )
     ).scalar_one()
@@ -144,19 +144,21 @@ async def create_team(
 
 
 async def update_team(
-    conn: AsyncConnection, channel_id: int, team_id: int, body: dict[str, Any]
+    conn: AsyncConnection, workspace_id: int, team_id: int, body: dict[str, Any]
 ) -> list[Event]:
     """Rename, switch auto-assignment, replace the members (keys absent are kept)."""
     t = s.teams
     row = (
-        await conn.execute(select(t).where(t.c.id == team_id, t.c.channel_id == channel_id).with_for_update())
+        await conn.execute(
+            select(t).where(t.c.id == team_id, t.c.workspace_id == workspace_id).with_for_update()
+        )
     ).first()
     if row is None:
         raise ChatNotFound(f"no team {team_id}")
     values: dict[str, Any] = {}
     if "name" in body:
         values["name"] = _clean_name(body["name"])
-        if await _name_taken(conn, channel_id, values["name"], team_id):
+        if await _name_taken(conn, workspace_id, values["name"], team_id):
             raise ChatConflict(f"a team named {values['name']} exists already")
     if "auto_assign" in body:
         if not isinstance(body["auto_assign"], bool):
@@ -166,7 +168,7 @@ async def update_team(
         await conn.execute(update(t).where(t.c.id == team_id).values(**values))
     if "member_ids" in body:
         members = _clean_members(body["member_ids"])
-        await _check_members(conn, channel_id, members)
+        await _check_members(conn, workspace_id, members)
         tm = s.team_members
         await conn.execute(delete(tm).where(tm.c.team_id == team_id))
         if members:
@@ -196,7 +198,7 @@ async def _release_queue(conn: AsyncConnection, team_id: int) -> list[Event]:
 # --- managers ----------------------------------------------------------------------------
 
 
-async def list_managers(conn: AsyncConnection, channel_id: int) -> list[dict[str, Any]]:
+async def list_managers(conn: AsyncConnection, workspace_id: int) -> list[dict[str, Any]]:
     """Managers with their assignment settings and open-chat count; ``over_limit`` flags
     more open chats than their auto-assignment maximum (I4, shown orange in the inbox)."""
     m, c = s.managers, s.chats
@@ -211,7 +213,7 @@ async def list_managers(conn: AsyncConnection, channel_id: int) -> list[dict[str
             func.count(c.c.id).label("open_chats"),
         )
         .select_from(m.outerjoin(c, and_(c.c.assignee_id == m.c.id, c.c.state == OPEN)))
-        .where(m.c.channel_id == channel_id)
+        .where(m.c.workspace_id == workspace_id)
         .group_by(m.c.id, m.c.name, m.c.operator, m.c.max_auto_assign, m.c.available, m.c.notify_unassigned)
         .order_by(m.c.id)
     )
@@ -246,14 +248,14 @@ def manager_changes(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def update_manager(
-    conn: AsyncConnection, channel_id: int, manager_id: int, changes: dict[str, Any]
+    conn: AsyncConnection, workspace_id: int, manager_id: int, changes: dict[str, Any]
 ) -> list[Event]:
     """Apply validated settings; room that appears (seat on, back available, higher
     maximum) drains the manager's teams' queues (I3)."""
     m = s.managers
     row = (
         await conn.execute(
-            select(m).where(m.c.id == manager_id, m.c.channel_id == channel_id).with_for_update()
+            select(m).where(m.c.id == manager_id, m.c.workspace_id == workspace_id).with_for_update()
         )
     ).first()
     if row is None:

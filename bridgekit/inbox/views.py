@@ -5,7 +5,7 @@ SQL statement over ``chats`` with keyset pagination (never OFFSET), and
 :func:`matching_chat_ids` runs the same statement without pages for bulk actions (I7).
 
 Every view picks the index that serves it: the channel's open chats by latest message
-(``ix_chats_channel_id_state_last_message_at``), a manager's chats (``ix_chats_assignee_id_...``,
+(``ix_chats_workspace_id_state_last_message_at``), a manager's chats (``ix_chats_assignee_id_...``,
 also for "no assignee"), a team's (``ix_chats_team_id_...``) or an integration's chats. The
 channel filter is only added when no narrower index applies, so the planner is not tempted to
 scan the channel index and filter.
@@ -163,14 +163,14 @@ class ManagerContext:
     """What the views need to know about the calling manager beyond :class:`Manager`."""
 
     id: int
-    channel_id: int
+    workspace_id: int
     notify_unassigned: bool
 
 
 async def manager_context(conn: AsyncConnection, manager: Manager) -> ManagerContext:
     m = s.managers.c
-    row = (await conn.execute(select(m.channel_id, m.notify_unassigned).where(m.id == manager.id))).one()
-    return ManagerContext(manager.id, int(row.channel_id), bool(row.notify_unassigned))
+    row = (await conn.execute(select(m.workspace_id, m.notify_unassigned).where(m.id == manager.id))).one()
+    return ManagerContext(manager.id, int(row.workspace_id), bool(row.notify_unassigned))
 
 
 # --- per-manager conditions, shared with the sidebar counts and page annotations -------------
@@ -322,7 +322,7 @@ async def conditions(
     if query.q is not None:
         where.append(search_condition(query.q))
     if not narrowed:
-        where.append(c.channel_id == ctx.channel_id)
+        where.append(c.workspace_id == ctx.workspace_id)
     return where
 
 

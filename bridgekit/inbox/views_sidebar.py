@@ -69,9 +69,11 @@ async def _grouped(conn: AsyncConnection, key: Any, *where: ColumnElement[bool])
     return {k: int(n) for k, n in rows}
 
 
-async def _teams(conn: AsyncConnection, channel_id: int) -> dict[int, str]:
+async def _teams(conn: AsyncConnection, workspace_id: int) -> dict[int, str]:
     t = s.teams.c
-    rows = await conn.execute(select(t.id, t.name).where(t.channel_id == channel_id).order_by(t.name, t.id))
+    rows = await conn.execute(
+        select(t.id, t.name).where(t.workspace_id == workspace_id).order_by(t.name, t.id)
+    )
     return {int(i): str(n) for i, n in rows}
 
 
@@ -79,9 +81,9 @@ async def sidebar(conn: AsyncConnection, manager: Manager) -> Sidebar:
     ctx: ManagerContext = await manager_context(conn, manager)
     is_open = c.state == "open"
     result = Sidebar()
-    result.all = await _count(conn, c.channel_id == ctx.channel_id, is_open)
+    result.all = await _count(conn, c.workspace_id == ctx.workspace_id, is_open)
     result.mine = await _count(conn, c.assignee_id == ctx.id, is_open)
-    result.unread = await _count(conn, c.channel_id == ctx.channel_id, is_open, unread_condition(ctx.id))
+    result.unread = await _count(conn, c.workspace_id == ctx.workspace_id, is_open, unread_condition(ctx.id))
     st = s.chat_stars.c
     result.favourites = int(
         (
@@ -92,15 +94,15 @@ async def sidebar(conn: AsyncConnection, manager: Manager) -> Sidebar:
             )
         ).scalar_one()
     )
-    result.sessions = await _count(conn, c.channel_id == ctx.channel_id, is_open, sessions_condition(ctx))
+    result.sessions = await _count(conn, c.workspace_id == ctx.workspace_id, is_open, sessions_condition(ctx))
 
-    teams = await _teams(conn, ctx.channel_id)
+    teams = await _teams(conn, ctx.workspace_id)
     unassigned = await _grouped(conn, c.team_id, c.assignee_id.is_(None), is_open)
     result.unassigned = sum(unassigned.values())
     # I2: every team is listed under Unassigned (a team with none shows 0).
     result.unassigned_teams = [TeamCount(tid, name, unassigned.get(tid, 0)) for tid, name in teams.items()]
 
-    queued = await _grouped(conn, c.team_id, c.channel_id == ctx.channel_id, c.state == "queued")
+    queued = await _grouped(conn, c.team_id, c.workspace_id == ctx.workspace_id, c.state == "queued")
     result.queue = sum(queued.values())
     # I3: only teams with waiting chats; a queued chat without a team is listed as team None.
     result.queue_teams = [TeamCount(tid, name, queued[tid]) for tid, name in teams.items() if tid in queued]
@@ -116,14 +118,14 @@ async def sidebar(conn: AsyncConnection, manager: Manager) -> Sidebar:
             AssigneeCount(int(r.id), str(r.name), per_assignee[r.id], int(r.max_auto_assign)) for r in rows
         ]
 
-    per_integration = await _grouped(conn, c.integration_id, c.channel_id == ctx.channel_id, is_open)
+    per_integration = await _grouped(conn, c.integration_id, c.workspace_id == ctx.workspace_id, is_open)
     result.integrations = {int(k): v for k, v in per_integration.items() if k is not None}
 
     t = s.chat_tags.c
     tag_rows = await conn.execute(
         select(t.tag, func.count())
         .join(s.chats, c.id == t.chat_id)
-        .where(c.channel_id == ctx.channel_id, is_open)
+        .where(c.workspace_id == ctx.workspace_id, is_open)
         .group_by(t.tag)
         .order_by(t.tag)
     )

@@ -112,7 +112,7 @@ class IngestPipeline:
         registry: IntegrationRegistry,
         files: FileStore,
         metrics: Metrics,
-        channel_id: int,
+        workspace_id: int,
         on_commit: Callable[[], None] = lambda: None,
         events: EventBus | None = None,
     ) -> None:
@@ -122,7 +122,7 @@ class IngestPipeline:
         self.registry = registry
         self.files = files
         self.metrics = metrics
-        self.channel_id = channel_id
+        self.workspace_id = workspace_id
         self.on_commit = on_commit
         # A plain deque and one wake-up future: asyncio.Queue's per-item getter bookkeeping
         # cost about a microsecond a delivery here.
@@ -315,7 +315,7 @@ class IngestPipeline:
             # Read inside the write transaction: nobody else commits until it ends.
             db = self.db
             counts = (db.inline_connections, db.inline_commits)
-            writer = _BatchWriter(conn, batch, self.channel_id, listened, self.routes, counts)
+            writer = _BatchWriter(conn, batch, self.workspace_id, listened, self.routes, counts)
             await writer.write()
             return writer
 
@@ -377,10 +377,10 @@ RAW_COLUMNS = (
     "remote",
     "status",
 )
-CUSTOMER_COLUMNS = ("id", "channel_id", "name", "is_lead", "profile", "created_at", "updated_at")
+CUSTOMER_COLUMNS = ("id", "workspace_id", "name", "is_lead", "profile", "created_at", "updated_at")
 CONTACT_COLUMNS = ("id", "customer_id", "kind", "scope", "value", "verified", "created_at")
 CHAT_COLUMNS = (
-    "id", "channel_id", "integration_id", "customer_id", "contact_id", "thread_key", "title", "state",
+    "id", "workspace_id", "integration_id", "customer_id", "contact_id", "thread_key", "title", "state",
     "created_at", "updated_at", "last_message_at",
 )  # fmt: skip
 MESSAGE_COLUMNS = (
@@ -413,7 +413,7 @@ class _BatchWriter:
         self,
         conn: AsyncConnection,
         batch: list[_Item],
-        channel_id: int,
+        workspace_id: int,
         listened: frozenset[str],
         routes: RoutingCache | None = None,
         inline_counts: tuple[int, int] = (0, 0),
@@ -431,7 +431,7 @@ class _BatchWriter:
         self.conn = conn
         self.sql = hot_sql(conn)
         self.batch = batch
-        self.channel_id = channel_id
+        self.workspace_id = workspace_id
         self.now = utcnow()
         self.stamp = self.sql.ts(self.now)
 
@@ -483,7 +483,7 @@ class _BatchWriter:
                     for item in self.batch
                     if item.result.events
                 ],
-                channel_id=self.channel_id,
+                workspace_id=self.workspace_id,
                 now=self.now,
                 listened=self.listened,
             )
@@ -600,7 +600,7 @@ class _BatchWriter:
                     new_index = len(new_customers)
                     meta = dict(profile.meta) if profile else {}
                     new_customers.append(
-                        [0, self.channel_id, name, True, sql.json(meta), self.stamp, self.stamp]
+                        [0, self.workspace_id, name, True, sql.json(meta), self.stamp, self.stamp]
                     )
                 for k in keys:
                     new_for_key.setdefault(k, new_index)
@@ -747,11 +747,11 @@ class _BatchWriter:
                 if thread not in new_by_thread:
                     new_by_thread[thread] = len(new_chats)
                     team = item.bound.integration.settings.get("team")
-                    team_names.append((self.channel_id, team if isinstance(team, str) and team else None))
+                    team_names.append((self.workspace_id, team if isinstance(team, str) and team else None))
                     new_chats.append(
                         [
                             0,
-                            self.channel_id,
+                            self.workspace_id,
                             iid,
                             customer,
                             contact_ids[n],

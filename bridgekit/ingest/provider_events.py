@@ -53,7 +53,7 @@ async def apply_provider_events(
     conn: AsyncConnection,
     deliveries: Iterable[tuple[int, Sequence[ProviderEvent]]],
     *,
-    channel_id: int,
+    workspace_id: int,
     now: datetime,
     listened: frozenset[str],
 ) -> AppliedEvents:
@@ -66,7 +66,7 @@ async def apply_provider_events(
             elif isinstance(event, Edit):
                 await _edit(conn, integration_id, event, now, applied)
             else:
-                await _customer_event(conn, integration_id, event, channel_id, now, listened, applied)
+                await _customer_event(conn, integration_id, event, workspace_id, now, listened, applied)
     return applied
 
 
@@ -127,7 +127,7 @@ async def _edit(
 
 
 async def _customer_of(
-    conn: AsyncConnection, integration_id: int, sender: Contact, channel_id: int, now: datetime
+    conn: AsyncConnection, integration_id: int, sender: Contact, workspace_id: int, now: datetime
 ) -> tuple[int, Handle | None]:
     """The customer a handle belongs to (E7: verified first, then a lead), or a new lead.
     Returns the customer id and the handle if a contact was added for it."""
@@ -145,7 +145,7 @@ async def _customer_of(
         for row in rows:
             if (row.verified if wanted == "verified" else row.is_lead) is True:
                 return int(row.customer_id), None
-    customer_id, _contact_id = await new_lead(conn, channel_id, sender.name, handle, sender.verified, now)
+    customer_id, _contact_id = await new_lead(conn, workspace_id, sender.name, handle, sender.verified, now)
     return customer_id, handle
 
 
@@ -153,12 +153,12 @@ async def _customer_event(
     conn: AsyncConnection,
     integration_id: int,
     event: CustomerEvent,
-    channel_id: int,
+    workspace_id: int,
     now: datetime,
     listened: frozenset[str],
     applied: AppliedEvents,
 ) -> None:
-    customer_id, added = await _customer_of(conn, integration_id, event.sender, channel_id, now)
+    customer_id, added = await _customer_of(conn, integration_id, event.sender, workspace_id, now)
     if added is not None:
         applied.changed_handles.add(added)
     e = s.customer_events

@@ -199,7 +199,7 @@ class OutboxWorker(BackgroundWorker):
         registry: IntegrationRegistry,
         metrics: Metrics,
         cfg: OutboxConfig,
-        channel_id: int,
+        workspace_id: int,
         on_commit: Callable[[], None] = lambda: None,
         events: EventBus | None = None,
         media_url: Callable[[int, str], str | None] = lambda attachment_id, filename: None,
@@ -212,7 +212,7 @@ class OutboxWorker(BackgroundWorker):
         self.registry = registry
         self.metrics = metrics
         self.cfg = cfg
-        self.channel_id = channel_id
+        self.workspace_id = workspace_id
         self.on_commit = on_commit
         self.owner = LeaseOwner.this_process()
         self._inflight: set[asyncio.Task[None]] = set()
@@ -512,7 +512,7 @@ class OutboxWorker(BackgroundWorker):
                 if charge is not None and charge.amount_pu:
                     await conn.execute(
                         s.ledger.insert().values(
-                            channel_id=self.channel_id,
+                            workspace_id=self.workspace_id,
                             outbox_id=job.id,
                             message_id=job.message_id,
                             integration_id=job.integration_id,

@@ -33,7 +33,7 @@ class IntegrationRegistry:
         self._by_id: dict[int, BoundIntegration] = {}
 
     async def sync(
-        self, db: Database, channel_id: int, configured: Iterable[IntegrationConfig], box: SecretBox
+        self, db: Database, workspace_id: int, configured: Iterable[IntegrationConfig], box: SecretBox
     ) -> None:
         """Store the configured integrations, disable the others, load the enabled ones.
 
@@ -66,7 +66,7 @@ class IntegrationRegistry:
                     await conn.execute(update(i).where(i.c.name == cfg.name).values(**values))
                 else:
                     await conn.execute(
-                        i.insert().values(name=cfg.name, channel_id=channel_id, created_at=now, **values)
+                        i.insert().values(name=cfg.name, workspace_id=workspace_id, created_at=now, **values)
                     )
             # Removed from the configuration: its secrets are of no use any more.
             await conn.execute(

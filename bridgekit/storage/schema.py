@@ -33,8 +33,8 @@ metadata = MetaData(
     }
 )
 
-channels = Table(
-    "channels",
+workspaces = Table(
+    "workspaces",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False),
@@ -45,7 +45,7 @@ managers = Table(
     "managers",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(200), nullable=False),
     Column("email", String(320)),
     Column("operator", Boolean, nullable=False, default=False),
@@ -62,11 +62,11 @@ teams = Table(
     "teams",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(200), nullable=False),
     # I3: chats routed to an auto-assigning team wait in its queue when nobody is available.
     Column("auto_assign", Boolean, nullable=False, default=False, server_default="0"),
-    UniqueConstraint("channel_id", "name"),
+    UniqueConstraint("workspace_id", "name"),
 )
 
 team_members = Table(
@@ -80,7 +80,7 @@ integrations = Table(
     "integrations",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(100), nullable=False, unique=True),
     Column("kind", String(100), nullable=False),
     Column("settings", JSON, nullable=False, default=dict),
@@ -93,7 +93,7 @@ customers = Table(
     "customers",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(300)),
     Column("is_lead", Boolean, nullable=False, default=True),
     Column("profile", JSON, nullable=False, default=dict),
@@ -121,7 +121,7 @@ chats = Table(
     "chats",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("integration_id", ForeignKey("integrations.id", ondelete="SET NULL")),
     Column("customer_id", ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
     Column("contact_id", ForeignKey("contacts.id", ondelete="SET NULL")),
@@ -141,13 +141,13 @@ chats = Table(
     Column("goal", String(20)),  # I16: None | achieved | not_achieved
     Column("source", String(200)),  # I16: campaign or workflow that started the chat
     Column("customer_token_hash", String(64), unique=True),  # I11: the customer link
-    Index(None, "channel_id", "state", "last_message_at"),
+    Index(None, "workspace_id", "state", "last_message_at"),
     Index(None, "customer_id"),
     Index(None, "assignee_id", "state", "last_message_at"),
     Index(None, "team_id", "state", "last_message_at"),
     Index(None, "integration_id", "state", "last_message_at"),
     Index(None, "state", "snoozed_until"),
-    Index(None, "channel_id", "state", "created_at"),  # I8: newest / oldest first
+    Index(None, "workspace_id", "state", "created_at"),  # I8: newest / oldest first
     sqlite_autoincrement=True,  # ids of deleted rows are never handed out again
 )
 
@@ -200,11 +200,11 @@ macros = Table(
     "macros",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("shortcut", String(50), nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
-    UniqueConstraint("channel_id", "shortcut"),
+    UniqueConstraint("workspace_id", "shortcut"),
 )
 
 # I17: what the customer did (pages visited, purchases...), shown in the customer panel.
@@ -339,7 +339,7 @@ ledger = Table(
     "ledger",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("outbox_id", ForeignKey("outbox.id", ondelete="SET NULL"), unique=True),
     Column("message_id", ForeignKey("messages.id", ondelete="SET NULL")),
     Column("integration_id", ForeignKey("integrations.id", ondelete="SET NULL")),

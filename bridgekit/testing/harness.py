@@ -163,7 +163,7 @@ async def start_bridge(
         # The port is known only now; providers (sandboxes) download media from this URL.
         bridge.config = replace(cfg, public_url=str(server.make_url("")).rstrip("/"))
     try:
-        _, token = await create_manager(bridge.db, bridge.channel_id, "Test Operator", operator=True)
+        _, token = await create_manager(bridge.db, bridge.workspace_id, "Test Operator", operator=True)
     except BaseException:
         await server.close()
         raise

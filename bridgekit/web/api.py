@@ -155,7 +155,7 @@ async def create_chat(request: web.Request) -> web.Response:
         async with bridge.db.write() as conn:
             chat_id, message_id = await start_chat(
                 conn,
-                channel_id=bridge.channel_id,
+                workspace_id=bridge.workspace_id,
                 bound=bound,
                 text=text,
                 title=title,

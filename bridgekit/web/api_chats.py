@@ -302,7 +302,7 @@ async def get_teams(request: web.Request) -> web.Response:
     """Teams, members and queue counts (I3). Every manager can read them to assign chats."""
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
-        return json_response(await list_teams(conn, bridge.channel_id))
+        return json_response(await list_teams(conn, bridge.workspace_id))
 
 
 @routes.post("/api/v1/teams")
@@ -312,8 +312,8 @@ async def post_team(request: web.Request) -> web.Response:
     body = await json_object(request)
 
     async def operation(conn: AsyncConnection) -> dict[str, Any]:
-        team_id, _ = await create_team(conn, bridge.channel_id, body)
-        return await team_json(conn, bridge.channel_id, team_id)
+        team_id, _ = await create_team(conn, bridge.workspace_id, body)
+        return await team_json(conn, bridge.workspace_id, team_id)
 
     return json_response(await _run(bridge, operation), status=201)
 
@@ -327,8 +327,8 @@ async def put_team(request: web.Request) -> web.Response:
     body = await json_object(request)
 
     async def operation(conn: AsyncConnection) -> tuple[dict[str, Any], list[Event]]:
-        events = await update_team(conn, bridge.channel_id, team_id, body)
-        return await team_json(conn, bridge.channel_id, team_id), events
+        events = await update_team(conn, bridge.workspace_id, team_id, body)
+        return await team_json(conn, bridge.workspace_id, team_id), events
 
     team, events = await _run(bridge, operation)
     _after_commit(bridge, events)
@@ -340,7 +340,7 @@ async def get_managers(request: web.Request) -> web.Response:
     """Managers with their seat, maximum, availability and open chats (I4)."""
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
-        return json_response(await list_managers(conn, bridge.channel_id))
+        return json_response(await list_managers(conn, bridge.workspace_id))
 
 
 @routes.patch("/api/v1/managers/{manager_id}")
@@ -359,8 +359,8 @@ async def patch_manager(request: web.Request) -> web.Response:
         require_permission(manager, ADMIN)
 
     async def operation(conn: AsyncConnection) -> tuple[dict[str, Any], list[Event]]:
-        events = await update_manager(conn, bridge.channel_id, target, changes)
-        (row,) = [m for m in await list_managers(conn, bridge.channel_id) if m["id"] == target]
+        events = await update_manager(conn, bridge.workspace_id, target, changes)
+        (row,) = [m for m in await list_managers(conn, bridge.workspace_id) if m["id"] == target]
         return row, events
 
     row, events = await _run(bridge, operation)

@@ -36,7 +36,7 @@ async def get_customer(request: web.Request) -> web.Response:
     customer_id = int_id(request, "customer_id", "customer")
     try:
         async with bridge.db.read() as conn:
-            panel = await customer_panel(conn, customer_id, bridge.channel_id, bridge.registry)
+            panel = await customer_panel(conn, customer_id, bridge.workspace_id, bridge.registry)
     except CustomerError as exc:
         raise json_error(exc.status, str(exc)) from None
     return json_response(panel)
@@ -54,7 +54,7 @@ async def patch_customer(request: web.Request) -> web.Response:
     try:
         profile = validate_profile_patch(body["profile"]) if "profile" in body else None
         async with bridge.db.write() as conn:
-            row = await customer_row(conn, customer_id, bridge.channel_id)
+            row = await customer_row(conn, customer_id, bridge.workspace_id)
             await update_customer(
                 conn,
                 row,
@@ -62,7 +62,7 @@ async def patch_customer(request: web.Request) -> web.Response:
                 set_name="name" in body,
                 profile=profile,
             )
-            updated = await profile_json(conn, await customer_row(conn, customer_id, bridge.channel_id))
+            updated = await profile_json(conn, await customer_row(conn, customer_id, bridge.workspace_id))
     except CustomerError as exc:
         raise json_error(exc.status, str(exc)) from None
     bridge.events.publish(Event("customer.updated", {"customer_id": customer_id}))
@@ -78,7 +78,7 @@ async def post_event(request: web.Request) -> web.Response:
     try:
         name, properties = validate_event(body)
         async with bridge.db.write() as conn:
-            await customer_row(conn, customer_id, bridge.channel_id)
+            await customer_row(conn, customer_id, bridge.workspace_id)
             event = await record_event(conn, customer_id, name, properties)
     except CustomerError as exc:
         raise json_error(exc.status, str(exc)) from None

@@ -28,7 +28,7 @@ async def get_macros(request: web.Request) -> web.Response:
     """All macros by shortcut; ``?q=ab`` keeps those starting with ``ab`` (the composer's ``#ab``)."""
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
-        macros = await list_macros(conn, bridge.channel_id, request.query.get("q") or None)
+        macros = await list_macros(conn, bridge.workspace_id, request.query.get("q") or None)
     return json_response([m.as_json() for m in macros])
 
 
@@ -40,7 +40,7 @@ async def post_macro(request: web.Request) -> web.Response:
     try:
         shortcut, text = clean_shortcut(body.get("shortcut")), clean_text(body.get("text"))
         async with bridge.db.write() as conn:
-            macro = await create_macro(conn, bridge.channel_id, shortcut, text)
+            macro = await create_macro(conn, bridge.workspace_id, shortcut, text)
     except MacroError as exc:
         raise json_error(exc.status, str(exc)) from None
     return json_response(macro.as_json(), status=201)
@@ -58,7 +58,7 @@ async def put_macro(request: web.Request) -> web.Response:
         if shortcut is None and text is None:
             raise MacroError(400, "give a new shortcut, text, or both")
         async with bridge.db.write() as conn:
-            macro = await update_macro(conn, bridge.channel_id, macro_id, shortcut=shortcut, text=text)
+            macro = await update_macro(conn, bridge.workspace_id, macro_id, shortcut=shortcut, text=text)
     except MacroError as exc:
         raise json_error(exc.status, str(exc)) from None
     return json_response(macro.as_json())
@@ -71,7 +71,7 @@ async def remove_macro(request: web.Request) -> web.Response:
     macro_id = int_id(request, "macro_id", "macro")
     try:
         async with bridge.db.write() as conn:
-            await delete_macro(conn, bridge.channel_id, macro_id)
+            await delete_macro(conn, bridge.workspace_id, macro_id)
     except MacroError as exc:
         raise json_error(exc.status, str(exc)) from None
     return web.Response(status=204)

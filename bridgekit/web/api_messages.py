@@ -167,7 +167,7 @@ async def _write(
         async with bridge.db.write() as conn:
             posted = await post_message(
                 conn,
-                channel_id=bridge.channel_id,
+                workspace_id=bridge.workspace_id,
                 chat=chat,
                 manager=current_manager(request),
                 draft=draft,

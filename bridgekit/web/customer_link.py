@@ -147,7 +147,7 @@ async def answer_form(request: web.Request) -> web.Response:
             answers = validate_answers(form, body.get("answers"))
         except FormError as exc:
             raise json_error(400, str(exc)) from None
-        customer = await customer_row(conn, chat.customer_id, chat.channel_id)
+        customer = await customer_row(conn, chat.customer_id, chat.workspace_id)
         events = await save_form_answers(
             conn,
             chat_id=chat.id,

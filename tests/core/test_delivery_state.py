@@ -169,8 +169,8 @@ async def test_only_the_author_or_an_operator_may_retry(
     chat_id = (await running.chats())[0]["id"]
     sandbox.fail_next(503, count=10_000)
     bridge = running.bridge
-    _, author = await create_manager(bridge.db, bridge.channel_id, "Author")
-    _, other = await create_manager(bridge.db, bridge.channel_id, "Other")
+    _, author = await create_manager(bridge.db, bridge.workspace_id, "Author")
+    _, other = await create_manager(bridge.db, bridge.workspace_id, "Other")
     url = f"{running.url}/api/v1"
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {author}"}) as as_author:
         async with as_author.post(f"{url}/chats/{chat_id}/messages", json={"text": "mine"}) as resp:

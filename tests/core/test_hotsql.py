@@ -20,12 +20,12 @@ async def test_values_written_raw_read_back_through_core_types(db_url: str) -> N
 
         async def write(conn: AsyncConnection) -> list[int]:
             sql = hot_sql(conn)
-            ids = await sql.new_ids("channels", 1)
-            await sql.insert("channels", ("id", "name", "created_at"), [(ids[0], "c", sql.ts(stamp))])
+            ids = await sql.new_ids("workspaces", 1)
+            await sql.insert("workspaces", ("id", "name", "created_at"), [(ids[0], "c", sql.ts(stamp))])
             customer = await sql.new_ids("customers", 2)
             await sql.insert(
                 "customers",
-                ("id", "channel_id", "name", "is_lead", "profile", "created_at", "updated_at"),
+                ("id", "workspace_id", "name", "is_lead", "profile", "created_at", "updated_at"),
                 [
                     (
                         customer[0],
@@ -54,7 +54,7 @@ async def test_values_written_raw_read_back_through_core_types(db_url: str) -> N
         async with db.write() as conn:
             await conn.execute(
                 s.customers.insert().values(
-                    channel_id=rows[0].channel_id, name="core", created_at=stamp, updated_at=stamp
+                    workspace_id=rows[0].workspace_id, name="core", created_at=stamp, updated_at=stamp
                 )
             )
 
@@ -76,27 +76,27 @@ async def test_grouped_in_matches_exactly_the_keys_given(db_url: str) -> None:
 
         async def work(conn: AsyncConnection) -> list[tuple[int, str]]:
             sql = hot_sql(conn)
-            channels = await sql.new_ids("channels", 2)
+            workspaces = await sql.new_ids("workspaces", 2)
             await sql.insert(
-                "channels",
+                "workspaces",
                 ("id", "name", "created_at"),
-                [(c, f"c{c}", sql.ts(datetime(2026, 1, 1))) for c in channels],
+                [(c, f"c{c}", sql.ts(datetime(2026, 1, 1))) for c in workspaces],
             )
-            first, second = channels
+            first, second = workspaces
             teams = [(first, "sales"), (first, "support"), (second, "sales"), (second, "billing")]
             ids = await sql.new_ids("teams", len(teams))
             await sql.insert(
                 "teams",
-                ("id", "channel_id", "name", "auto_assign"),
+                ("id", "workspace_id", "name", "auto_assign"),
                 [(i, c, name, False) for i, (c, name) in zip(ids, teams, strict=True)],
             )
             where, params = grouped_in(
-                ("channel_id", "name"), [(first, "sales"), (second, "billing"), (second, "support")]
+                ("workspace_id", "name"), [(first, "sales"), (second, "billing"), (second, "support")]
             )
             found = await sql.all(
-                f"SELECT channel_id, name FROM teams WHERE {where} ORDER BY channel_id, name", params
+                f"SELECT workspace_id, name FROM teams WHERE {where} ORDER BY workspace_id, name", params
             )
-            nothing, _ = grouped_in(("channel_id", "name"), [])
+            nothing, _ = grouped_in(("workspace_id", "name"), [])
             assert await sql.all(f"SELECT name FROM teams WHERE {nothing}") == []
             return [(r[0] - first, r[1]) for r in found]
 

@@ -35,19 +35,19 @@ async def test_write_inline_commits_on_return_and_rolls_back_on_error(
     try:
 
         async def add(conn) -> int:  # type: ignore[no-untyped-def]
-            await conn.execute(s.channels.insert().values(name="a", created_at=utcnow()))
-            return int(await conn.scalar(select(func.count()).select_from(s.channels)))
+            await conn.execute(s.workspaces.insert().values(name="a", created_at=utcnow()))
+            return int(await conn.scalar(select(func.count()).select_from(s.workspaces)))
 
         assert await db.write_inline(add) == 1
 
         async def fail(conn) -> None:  # type: ignore[no-untyped-def]
-            await conn.execute(s.channels.insert().values(name="b", created_at=utcnow()))
+            await conn.execute(s.workspaces.insert().values(name="b", created_at=utcnow()))
             raise ValueError("boom")
 
         with pytest.raises(ValueError, match="boom"):
             await db.write_inline(fail)
         async with db.read() as conn:
-            assert await conn.scalar(select(func.count()).select_from(s.channels)) == 1
+            assert await conn.scalar(select(func.count()).select_from(s.workspaces)) == 1
     finally:
         await db.dispose()
 

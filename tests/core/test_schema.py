@@ -146,8 +146,91 @@ def test_sqlite_tables_rebuilt_for_autoincrement_keep_their_rows_and_references(
     new.execute("DELETE FROM chats WHERE id = 7")  # the cascades still work on the new tables
     assert new.execute("SELECT count(*) FROM attachments").fetchone()[0] == 0
     new.execute(
-        "INSERT INTO chats (channel_id, customer_id, state, created_at, updated_at, last_message_at)"
+        "INSERT INTO chats (workspace_id, customer_id, state, created_at, updated_at, last_message_at)"
         f" VALUES (1, 1, 'open', '{now}', '{now}', '{now}')"
     )
     assert new.execute("SELECT max(id) FROM chats").fetchone()[0] == 8
     new.close()
+
+
+async def test_the_workspace_rename_keeps_every_row_id_and_reference(db_url: str) -> None:
+    """Migration 0008: ``channels`` becomes ``workspaces`` and every ``channel_id`` a
+    ``workspace_id`` on a database with data in it; nothing is lost and no id is reused."""
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bridgekit.storage.db import alembic_config
+
+    def upgrade_to_0007(conn: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007_sqlite_autoincrement")
+
+    now = "2026-01-01 00:00:00"
+    engine = create_async_engine(db_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade_to_0007)
+        for statement in (
+            f"INSERT INTO channels (id, name, created_at) VALUES (1, 'main', '{now}')",
+            f"INSERT INTO teams (channel_id, name, auto_assign) VALUES (1, 'support', {_false(db_url)})",
+            f"INSERT INTO macros (channel_id, shortcut, text, created_at) VALUES (1, 'hi', 'Hello', '{now}')",
+            "INSERT INTO customers (id, channel_id, name, is_lead, profile, created_at, updated_at)"
+            f" VALUES (5, 1, 'Kim', {_false(db_url)}, '{{}}', '{now}', '{now}')",
+            *[
+                "INSERT INTO chats (channel_id, customer_id, state, created_at, updated_at, last_message_at)"
+                f" VALUES (1, 5, 'open', '{now}', '{now}', '{now}')"
+            ]
+            * 2,
+        ):
+            await conn.execute(text(statement))
+        first, newest = (await conn.execute(text("SELECT min(id), max(id) FROM chats"))).one()
+        await conn.execute(text(f"DELETE FROM chats WHERE id = {newest}"))
+    await engine.dispose()
+
+    db = Database(db_url)
+    try:
+        await db.migrate()
+        async with db.read() as conn:
+            assert await conn.run_sync(_diff) == []
+            names = await conn.run_sync(_schema_names)
+            rows = (await conn.execute(text("SELECT id, workspace_id, customer_id FROM chats"))).all()
+            teams = (await conn.execute(text("SELECT workspace_id, name FROM teams"))).all()
+            macros = (await conn.execute(text("SELECT workspace_id, shortcut FROM macros"))).all()
+            workspaces = (await conn.execute(text("SELECT id, name FROM workspaces"))).all()
+        async with db.write() as conn:
+            fresh = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO chats (workspace_id, customer_id, state, created_at, updated_at,"
+                        f" last_message_at) VALUES (1, 5, 'open', '{now}', '{now}', '{now}') RETURNING id"
+                    )
+                )
+            ).scalar_one()
+    finally:
+        await db.dispose()
+    assert [name for name in names if "channel" in name] == []
+    assert "workspaces" in names
+    assert [tuple(r) for r in rows] == [(first, 1, 5)]
+    assert [tuple(r) for r in teams] == [(1, "support")]
+    assert [tuple(r) for r in macros] == [(1, "hi")]
+    assert [tuple(r) for r in workspaces] == [(1, "main")]
+    assert fresh > newest  # the deleted chat's id is not handed out again
+
+
+def _false(db_url: str) -> str:
+    return "0" if db_url.startswith("sqlite") else "false"
+
+
+def _schema_names(sync_conn: Connection) -> list[str]:
+    """Every table, column, index and constraint name in the database."""
+    found = inspect(sync_conn)
+    names: list[str] = []
+    for table in found.get_table_names():
+        names.append(table)
+        names += [c["name"] for c in found.get_columns(table)]
+        names += [i["name"] or "" for i in found.get_indexes(table)]
+        names += [u["name"] or "" for u in found.get_unique_constraints(table)]
+        names += [f["name"] or "" for f in found.get_foreign_keys(table)]
+        names.append(found.get_pk_constraint(table)["name"] or "")
+    return names

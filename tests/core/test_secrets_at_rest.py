@@ -136,10 +136,10 @@ async def test_plaintext_secrets_of_an_older_version_are_encrypted_on_upgrade(
     db = Database(db_url)
     await db.migrate()
     async with db.write() as conn:
-        channel = await conn.execute(
-            s.channels.insert().values(name="default", created_at=utcnow()).returning(s.channels.c.id)
+        workspace = await conn.execute(
+            s.workspaces.insert().values(name="default", created_at=utcnow()).returning(s.workspaces.c.id)
         )
-        channel_id = channel.scalar_one()
+        workspace_id = workspace.scalar_one()
         for name, secrets in (
             ("acme", {"secret": FILE_SECRET, "token": OLD_TOKEN}),
             ("gone", {"token": GONE_TOKEN}),
@@ -147,7 +147,7 @@ async def test_plaintext_secrets_of_an_older_version_are_encrypted_on_upgrade(
             await conn.execute(
                 s.integrations.insert().values(
                     name=name,
-                    channel_id=channel_id,
+                    workspace_id=workspace_id,
                     kind=CHANNEL,
                     settings={},
                     secrets=secrets,

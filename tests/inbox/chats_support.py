@@ -48,7 +48,7 @@ async def manager(
     running: RunningBridge, name: str, *, operator: bool = True, permissions: tuple[str, ...] = ()
 ) -> Client:
     manager_id, token = await create_manager(
-        running.bridge.db, running.bridge.channel_id, name, operator=operator, permissions=permissions
+        running.bridge.db, running.bridge.workspace_id, name, operator=operator, permissions=permissions
     )
     return Client(running, manager_id, token)
 

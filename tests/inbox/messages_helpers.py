@@ -38,7 +38,7 @@ async def customer_writes(
 async def add_manager(running: RunningBridge, name: str, *permissions: str) -> tuple[int, dict[str, str]]:
     """Another manager; returns their id and the headers to act as them."""
     manager_id, token = await create_manager(
-        running.bridge.db, running.bridge.channel_id, name, operator=True, permissions=permissions
+        running.bridge.db, running.bridge.workspace_id, name, operator=True, permissions=permissions
     )
     return manager_id, {"Authorization": f"Bearer {token}"}
 

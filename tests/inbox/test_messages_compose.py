@@ -64,7 +64,7 @@ async def test_i13_a_team_mention_notifies_its_members_but_not_the_author(runnin
         team_id = (
             await conn.execute(
                 s.teams.insert()
-                .values(channel_id=running.bridge.channel_id, name="VIP care")
+                .values(workspace_id=running.bridge.workspace_id, name="VIP care")
                 .returning(s.teams.c.id)
             )
         ).scalar_one()

@@ -165,7 +165,7 @@ async def test_a_notification_for_one_manager_is_not_seen_by_another(
     """I13/I10: a mention or a snooze ending notifies only the managers it is for."""
     running = await start(make_bridge, sandbox_url, channel_plugin)
     a = await manager_id_of(running, running.session)
-    _, token_b = await create_manager(running.bridge.db, running.bridge.channel_id, "Manager B")
+    _, token_b = await create_manager(running.bridge.db, running.bridge.workspace_id, "Manager B")
     async with (
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {token_b}"}) as session_b,
         event_stream(running) as stream_a,
@@ -255,7 +255,7 @@ async def test_the_stream_ends_when_its_token_is_rotated_or_its_manager_removed(
     the check reads the database, so ``bridgekit managers rotate`` in another process counts."""
     monkeypatch.setattr(api_realtime, "TOKEN_CHECK_SECONDS", 0.2)
     running = await start(make_bridge, sandbox_url, channel_plugin)
-    kim_id, token = await create_manager(running.bridge.db, running.bridge.channel_id, "Kim")
+    kim_id, token = await create_manager(running.bridge.db, running.bridge.workspace_id, "Kim")
     async with (
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as kim,
         event_stream(running, kim) as stream,

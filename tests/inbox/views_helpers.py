@@ -66,7 +66,7 @@ async def operator_client(running: RunningBridge) -> Client:
 
 async def new_client(running: RunningBridge, name: str, *, operator: bool = True, **values: Any) -> Client:
     manager_id, token = await create_manager(
-        running.bridge.db, running.bridge.channel_id, name, operator=operator
+        running.bridge.db, running.bridge.workspace_id, name, operator=operator
     )
     if values:
         async with running.bridge.db.write() as conn:
@@ -119,7 +119,7 @@ async def add_team(running: RunningBridge, name: str) -> int:
     async with running.bridge.db.write() as conn:
         result = await conn.execute(
             s.teams.insert()
-            .values(channel_id=running.bridge.channel_id, name=name, auto_assign=False)
+            .values(workspace_id=running.bridge.workspace_id, name=name, auto_assign=False)
             .returning(s.teams.c.id)
         )
         return int(result.scalar_one())

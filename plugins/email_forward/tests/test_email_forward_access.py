@@ -29,7 +29,7 @@ async def test_only_an_operator_may_forward_a_conversation_outside(
     running, _plugin, port = await start(make_bridge, relay)
     await send(port, load("ko_outlook_ks_c_5601.eml"))
     (chat,) = await running.chats()
-    _, token = await create_manager(running.bridge.db, running.bridge.channel_id, "Viewer", operator=False)
+    _, token = await create_manager(running.bridge.db, running.bridge.workspace_id, "Viewer", operator=False)
     url = f"{running.url}/api/v1/email/chats/{chat['id']}/forward"
 
     async with (
