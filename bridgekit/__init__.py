@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pluggy
 
-from bridgekit import exceptions, flow, model
+from bridgekit import exceptions, flow, model, text_units
 from bridgekit.bridge_api import BridgeAPI
 from bridgekit.demo_provider import DemoProvider
 from bridgekit.redaction import redact
@@ -21,4 +21,14 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("bridgekit")
 """Decorator marking a plugin's hook implementation: ``@bridgekit.hookimpl``."""
 
-__all__ = ["BridgeAPI", "DemoProvider", "__version__", "exceptions", "flow", "hookimpl", "model", "redact"]
+__all__ = [
+    "BridgeAPI",
+    "DemoProvider",
+    "__version__",
+    "exceptions",
+    "flow",
+    "hookimpl",
+    "model",
+    "redact",
+    "text_units",
+]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bridgekit.frozen_init import faster_init, is_frozen_slotted_dataclass
+from bridgekit.text_units import CHARACTERS, TextUnit
 
 
 class InboxSlot(enum.IntEnum):
@@ -45,8 +46,6 @@ class DeliveryStatus(enum.StrEnum):
 
 
 ClosedChatPolicy = Literal["new_chat", "reopen"]
-#: How a channel counts text length: UTF-16 code units, UTF-8 bytes or Unicode code points.
-TextUnit = Literal["utf16", "bytes", "chars"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +58,9 @@ class Capabilities:
     ``attachment_types`` (content types
     the channel can send, ``"image/*"`` patterns allowed; empty: any) and ``supports_images``
     limit the files of one reply. ``max_text_length`` is the longest reply text the plugin
-    delivers, counted in ``text_unit``: ``"utf16"`` code units (LINE, Naver), UTF-8
-    ``"bytes"`` (Meta) or Unicode ``"chars"``; when the plugin splits long texts into several
+    delivers, counted in ``text_unit`` (a :class:`bridgekit.text_units.TextUnit`:
+    ``UTF16_UNITS`` for LINE and Naver, ``UTF8_BYTES`` for Meta, ``bytes_in("cp949")`` for
+    Korean SMS, ``CHARACTERS``); when the plugin splits long texts into several
     provider messages it is the total it sends, None: no channel limit (the core's own
     applies). ``max_text_bytes`` is the provider's limit for *one* provider message, for
     the plugin's splitter; the core does not read it.
@@ -74,7 +74,7 @@ class Capabilities:
     attachment_types: tuple[str, ...] = ()
     max_text_bytes: int | None = None
     max_text_length: int | None = None
-    text_unit: TextUnit = "chars"
+    text_unit: TextUnit = CHARACTERS
     supports_images: bool = True
     manager_can_reopen: bool = True
     start_chat_with: tuple[str, ...] = ()

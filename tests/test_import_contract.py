@@ -30,6 +30,7 @@ CONTRACT = {
     "bridgekit.model",
     "bridgekit.payloads",
     "bridgekit.redaction",
+    "bridgekit.text_units",
 }
 # Lowest first; a module not listed by name belongs to the first prefix that matches it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [

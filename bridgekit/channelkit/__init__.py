@@ -29,15 +29,8 @@ from bridgekit.channelkit.http import (
     transport_errors,
 )
 from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
-from bridgekit.channelkit.textsplit import (
-    CHARACTERS,
-    UTF8_BYTES,
-    UTF16_UNITS,
-    TextUnit,
-    bytes_in,
-    split_text,
-    text_length,
-)
+from bridgekit.channelkit.textsplit import split_text
+from bridgekit.text_units import CHARACTERS, UTF8_BYTES, UTF16_UNITS, TextUnit, bytes_in, text_length
 
 __all__ = [
     "CHARACTERS",

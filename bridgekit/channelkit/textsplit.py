@@ -1,9 +1,8 @@
 """Split a long reply into messages that each fit a provider's text limit.
 
-Providers count their limit in different units: LINE and Naver TalkTalk in UTF-16 code units
-(their servers are Java; an emoji outside the BMP counts twice), Instagram in UTF-8 bytes,
-SMS gateways in bytes of a legacy charset, others in characters. :func:`split_text` takes
-the unit as a :class:`TextUnit` (:data:`UTF16_UNITS`, :data:`CHARACTERS`, :func:`bytes_in`).
+Providers count their limit in different units; :func:`split_text` takes the unit as a
+:class:`bridgekit.text_units.TextUnit` (``UTF16_UNITS``, ``CHARACTERS``, ``bytes_in(charset)``),
+the same one the channel declares in ``Capabilities.text_unit``.
 
 A long reply is sent as several messages rather than refused: cut preferably at a line
 break, else at a space, and never inside a grapheme cluster (a Hangul syllable spelled as
@@ -15,48 +14,12 @@ module's ``\\X`` (Unicode UAX #29).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import regex
 
+from bridgekit.text_units import CHARACTERS, TextUnit
+
 _GRAPHEME = regex.compile(r"\X")
-
-
-@dataclass(frozen=True, slots=True)
-class TextUnit:
-    """What a provider counts its text limit in: ``measure(text)`` is the text's length."""
-
-    name: str
-    measure: Callable[[str], int]
-
-
-def _utf16_units(text: str) -> int:
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
-
-
-UTF16_UNITS = TextUnit("UTF-16 code units", _utf16_units)
-"""Java/JavaScript string length: LINE, Naver TalkTalk."""
-
-CHARACTERS = TextUnit("characters", len)
-"""Unicode code points."""
-
-
-def bytes_in(charset: str) -> TextUnit:
-    """Bytes of ``text`` encoded in ``charset`` (``"utf-8"`` for Instagram, ``"euc-kr"``...).
-
-    Text the charset cannot encode measures as if each such character were replaced by ``?``
-    (what a gateway does); refuse such text before splitting if that is not acceptable.
-    """
-    return TextUnit(f"{charset} bytes", lambda text: len(text.encode(charset, "replace")))
-
-
-UTF8_BYTES = bytes_in("utf-8")
-"""UTF-8 bytes: Instagram and the Meta platform."""
-
-
-def text_length(text: str, unit: TextUnit) -> int:
-    """``text``'s length as the provider counts it."""
-    return unit.measure(text)
 
 
 def split_text(text: str, limit: int, unit: TextUnit = CHARACTERS) -> list[str]:

@@ -13,16 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridgekit.exceptions import BridgekitError
-from bridgekit.model import ChannelSpec, TextUnit
+from bridgekit.model import ChannelSpec
 
 #: The longest text a manager may write in any chat (characters), whatever the channel.
 MAX_TEXT = 50_000
-
-_UNIT_NAMES: dict[TextUnit, str] = {
-    "utf16": "characters (UTF-16 code units: an emoji counts 2)",
-    "bytes": "bytes of UTF-8",
-    "chars": "characters",
-}
 
 
 class CapabilityError(BridgekitError):
@@ -31,15 +25,6 @@ class CapabilityError(BridgekitError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def text_length(text: str, unit: TextUnit) -> int:
-    """``text``'s length as a provider counting in ``unit`` sees it."""
-    if unit == "utf16":
-        return len(text.encode("utf-16-le")) // 2
-    if unit == "bytes":
-        return len(text.encode("utf-8", "surrogatepass"))
-    return len(text)
 
 
 def _type_matches(content_type: str, pattern: str) -> bool:
@@ -62,9 +47,9 @@ class ChannelLimits:
         caps = self.spec.capabilities
         if caps.max_text_length is None:
             return
-        length = text_length(text, caps.text_unit)
+        length = caps.text_unit.measure(text)
         if length > caps.max_text_length:
-            unit = _UNIT_NAMES[caps.text_unit]
+            unit = caps.text_unit.name
             raise CapabilityError(
                 422,
                 f"{self.title} takes at most {caps.max_text_length} {unit} per message; "

@@ -107,3 +107,19 @@ def test_any_text_splits_within_limit_losing_nothing_but_cut_whitespace(
         assert piece.strip()
     assert WS.sub("", "".join(pieces)) == WS.sub("", text)
     assert [g for p in pieces for g in graphemes(p)] == graphemes(text)
+
+
+def test_the_unit_a_channel_declares_is_the_one_its_replies_are_checked_and_cut_in() -> None:
+    """A Korean SMS channel counts CP949 bytes (a Hangul syllable is 2): the core refuses a
+    reply over the limit in that unit, naming it, and the splitter cuts in the same unit."""
+    from bridgekit.inbox.capabilities import CapabilityError, ChannelLimits
+    from bridgekit.model import Capabilities, ChannelSpec
+    from bridgekit.text_units import bytes_in
+
+    cp949 = bytes_in("cp949")
+    assert cp949 == bytes_in("cp949")  # a unit is a value: declared twice, it is the same unit
+    spec = ChannelSpec("sms", "SMS", capabilities=Capabilities(max_text_length=90, text_unit=cp949))
+    ChannelLimits(spec).check_text("가" * 45)
+    with pytest.raises(CapabilityError, match="at most 90 bytes of CP949 per message; this text is 92"):
+        ChannelLimits(spec).check_text("가" * 46)
+    assert [len(piece) for piece in split_text("가" * 46, 90, cp949)] == [45, 1]

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from bridgekit.model import Capabilities
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
+from bridgekit.text_units import UTF8_BYTES
 from tests.conftest import integration
 from tests.support.sandbox import SandboxProvider
 from tests.support.testchannel import TestChannelPlugin
@@ -128,7 +129,7 @@ TEST_CAPABILITIES = Capabilities(
     max_attachments=2,
     max_attachment_bytes=1000,
     max_text_length=12,
-    text_unit="bytes",
+    text_unit=UTF8_BYTES,
     supports_images=False,
     start_chat_with=("testchat",),
 )

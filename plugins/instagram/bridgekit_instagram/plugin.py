@@ -73,7 +73,7 @@ SPEC = ChannelSpec(
         max_image_bytes=_IMAGE_MAX,
         # Meta counts UTF-8 bytes per message; a longer reply is split (textsplit.py), so
         # there is no total beyond the core's.
-        text_unit="bytes",
+        text_unit=UTF8_BYTES,
         max_text_bytes=MAX_TEXT_BYTES,
         supports_images=True,
         start_chat_with=(CONTACT_KIND,),  # an Instagram-scoped id (IGSID)

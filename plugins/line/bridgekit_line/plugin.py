@@ -26,7 +26,7 @@ from typing import Any
 
 import bridgekit
 from bridgekit import DemoProvider
-from bridgekit.channelkit import MediaUnavailable, NotSent, ProviderSession, TTLCache
+from bridgekit.channelkit import UTF16_UNITS, MediaUnavailable, NotSent, ProviderSession, TTLCache
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -75,7 +75,7 @@ CHANNEL = ChannelSpec(
         supports_images=True,
         max_image_bytes=MAX_IMAGE_BYTES,
         image_types=tuple(sorted(IMAGE_TYPES)),
-        text_unit="utf16",
+        text_unit=UTF16_UNITS,
         max_text_length=MAX_TEXT_OBJECTS * MAX_TEXT_CHARS,
         start_chat_with=(ev.CONTACT_KIND,),
     ),

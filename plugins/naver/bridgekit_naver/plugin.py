@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import bridgekit
 from bridgekit import DemoProvider
-from bridgekit.channelkit import MediaUnavailable, ProviderSession, fetch_media, send_parts
+from bridgekit.channelkit import UTF16_UNITS, MediaUnavailable, ProviderSession, fetch_media, send_parts
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -59,7 +59,7 @@ CHANNEL_SPEC = ChannelSpec(
         # TalkTalk sends only JPG/PNG/GIF images; long texts are split (outbound.py), counted
         # as Naver's servers count them.
         attachment_types=tuple(sorted(IMAGE_CONTENT_TYPES)),
-        text_unit="utf16",
+        text_unit=UTF16_UNITS,
         supports_images=True,
         start_chat_with=(CONTACT_KIND,),  # a TalkTalk user id
     ),
