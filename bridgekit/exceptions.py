@@ -11,6 +11,9 @@ logged, counted and isolated (see ``bridgekit.plugins``).
     ├── ConfigError                 invalid or missing configuration
     ├── PluginError                 a plugin could not be loaded or declared nonsense
     ├── UnknownIntegration          no enabled integration has that name
+    ├── RequestRefused              a manager's or customer's request was refused -> its status
+    │                               (ChatError, MessageError, CapabilityError, UploadError...
+    │                               in ``bridgekit.inbox``; the message says why)
     ├── IngestError                 an inbound delivery was refused
     │   ├── SignatureError          signature / token check failed  -> 401, nothing stored
     │   └── MalformedDelivery       authentic but unparseable       -> 400, kept raw
@@ -24,6 +27,18 @@ from __future__ import annotations
 
 class BridgekitError(Exception):
     """Base class of every error bridgekit raises deliberately."""
+
+
+class RequestRefused(BridgekitError):
+    """A request bridgekit refuses for a reason its sender can fix; the message says why and
+    the API answers it with ``status`` (each subclass's default, or the one given)."""
+
+    status: int = 400
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
 
 
 class ConfigError(BridgekitError):

@@ -25,16 +25,18 @@ from bridgekit.flow import (
     MessageView,
 )
 from bridgekit.inbox.assignment import assign_chats
+from bridgekit.inbox.capabilities import MAX_TEXT, CapabilityError, ChannelLimits
 from bridgekit.inbox.chat_info import add_tag
 from bridgekit.inbox.chat_state import close_chats
-from bridgekit.inbox.chats import add_note, chat_view
+from bridgekit.inbox.chats import chat_view
+from bridgekit.inbox.message_writer import write_note, write_reply
 from bridgekit.plugins import HookCaller
-from bridgekit.queues.outbox import enqueue_message
 from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_conflict, retry_on_conflict
 from bridgekit.storage.integrations import IntegrationRegistry
+from bridgekit.storage.storable import storable
 
 log = logging.getLogger("bridgekit.bots")
 
@@ -177,6 +179,22 @@ class FlowWorker(BackgroundWorker):
             ),
         )
 
+    def _refusal(self, integration_id: int | None, text: str) -> str | None:
+        """Why a bot's reply cannot go out on the chat's channel, as the manager API would
+        refuse it (too long in the channel's unit, or not storable), else None."""
+        if not storable(text):
+            return "the text contains NUL characters or unpaired surrogates"
+        if len(text) > MAX_TEXT:
+            return f"the text is longer than {MAX_TEXT} characters"
+        bound = self.registry.by_id(integration_id) if integration_id is not None else None
+        if bound is None:
+            return None
+        try:
+            ChannelLimits(bound.channel.spec).check_text(text)
+        except CapabilityError as exc:
+            return str(exc)
+        return None
+
     async def _apply(
         self, conn: AsyncConnection, event: FlowEvent, action: Action
     ) -> tuple[bool, list[Event]]:
@@ -188,12 +206,24 @@ class FlowWorker(BackgroundWorker):
         """
         chat_id = event.chat.id
         if action.kind == "reply":
-            await enqueue_message(
-                conn, chat_id=chat_id, text=str(action.value), author_kind="bot", author_name=action.bot
-            )
+            text = str(action.value)
+            refused = self._refusal(event.chat.integration_id, text)
+            if refused is not None:
+                # Managers see why the customer got no answer; the bot's hook is not retried.
+                log.warning("bot %r: reply refused for chat %s: %s", action.bot, chat_id, refused)
+                await write_note(
+                    conn,
+                    chat_id,
+                    f"Reply from {action.bot} not sent: {refused}",
+                    author_kind="bot",
+                    author_id=None,
+                    author_name=action.bot,
+                )
+                return False, []
+            await write_reply(conn, chat_id=chat_id, text=text, author_kind="bot", author_name=action.bot)
             return True, []
         if action.kind == "note":
-            await add_note(
+            await write_note(
                 conn, chat_id, str(action.value), author_kind="bot", author_id=None, author_name=action.bot
             )
             return False, []

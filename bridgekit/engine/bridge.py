@@ -14,7 +14,8 @@ from bridgekit.bridge_api import BridgeAPI
 from bridgekit.config import Config
 from bridgekit.engine.bots import FlowWorker
 from bridgekit.flow import ChatView
-from bridgekit.inbox.chats import add_note, chat_view, raw_delivery, transcript
+from bridgekit.inbox.chats import chat_view, raw_delivery, transcript
+from bridgekit.inbox.message_writer import write_note
 from bridgekit.inbox.snooze import SnoozeWaker
 from bridgekit.ingest.pipeline import IngestPipeline
 from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
@@ -130,7 +131,7 @@ class Bridge:
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
         """Add an internal note to a chat on a plugin's behalf; never delivered out."""
         async with self.db.write() as conn:
-            return await add_note(
+            return await write_note(
                 conn, chat_id, text, author_kind="plugin", author_id=None, author_name=author_name
             )
 

@@ -12,19 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.model import ChannelSpec
 
 #: The longest text a manager may write in any chat (characters), whatever the channel.
 MAX_TEXT = 50_000
 
 
-class CapabilityError(BridgekitError):
+class CapabilityError(RequestRefused):
     """What a manager sent exceeds what the channel can deliver; ``status`` is the answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _type_matches(content_type: str, pattern: str) -> bool:
@@ -51,27 +47,27 @@ class ChannelLimits:
         if length > caps.max_text_length:
             unit = caps.text_unit.name
             raise CapabilityError(
-                422,
                 f"{self.title} takes at most {caps.max_text_length} {unit} per message; "
                 f"this text is {length}",
+                status=422,
             )
 
     def check_count(self, count: int) -> None:
         """Refuse a reply's ``count``-th file when the channel takes fewer."""
         limit = self.spec.capabilities.max_attachments
         if count > limit:
-            raise CapabilityError(422, f"{self.title} takes at most {limit} attachments per message")
+            raise CapabilityError(f"{self.title} takes at most {limit} attachments per message", status=422)
 
     def check_kind(self, filename: str, content_type: str) -> None:
         caps = self.spec.capabilities
         kind = content_type.split(";", 1)[0].strip().lower()
         if not caps.supports_images and kind.startswith("image/"):
-            raise CapabilityError(422, f"{self.title} cannot send images ({filename} is {kind})")
+            raise CapabilityError(f"{self.title} cannot send images ({filename} is {kind})", status=422)
         if caps.attachment_types and not any(_type_matches(kind, p) for p in caps.attachment_types):
             raise CapabilityError(
-                422,
                 f"{self.title} can only send {', '.join(caps.attachment_types)} attachments; "
                 f"{filename} is {kind}",
+                status=422,
             )
 
     def max_bytes(self, content_type: str) -> int:
@@ -87,7 +83,7 @@ class ChannelLimits:
         if size > limit:
             what = "images" if limit != self.spec.capabilities.max_attachment_bytes else "attachments"
             raise CapabilityError(
-                413, f"{self.title} takes {what} of at most {human_size(limit)}; {filename} is larger"
+                f"{self.title} takes {what} of at most {human_size(limit)}; {filename} is larger", status=413
             )
 
     def check_file(self, filename: str, content_type: str, size: int) -> None:

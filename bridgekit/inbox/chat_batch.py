@@ -38,9 +38,13 @@ def check_text(value: str, what: str) -> str:
 class ChatNotFound(ChatError):
     """The chat (or the manager/team an operation names) does not exist: answered 404."""
 
+    status = 404
+
 
 class ChatConflict(ChatError):
     """The change clashes with existing data (a team name in use): answered 409."""
+
+    status = 409
 
 
 @dataclass

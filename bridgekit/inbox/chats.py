@@ -1,23 +1,22 @@
-"""Chat operations shared by the manager API and plugins: start a chat (E10), notes,
-transcripts and raw deliveries."""
+"""Chat operations shared by the manager API and plugins: start a chat (E10), transcripts and
+raw deliveries."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.flow import ChatView
 from bridgekit.inbox.capabilities import MAX_TEXT, ChannelLimits
 from bridgekit.inbox.customers import new_lead
+from bridgekit.inbox.message_writer import write_reply
 from bridgekit.model import TranscriptEntry
 from bridgekit.queues.flow_events import FlowRow, write_flow_events
-from bridgekit.queues.outbox import enqueue_message
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
 from bridgekit.storage.integrations import BoundIntegration, IntegrationRegistry
@@ -25,12 +24,14 @@ from bridgekit.storage.sql import upsert
 from bridgekit.storage.storable import storable
 
 
-class ChatError(BridgekitError):
+class ChatError(RequestRefused):
     """A chat operation was refused; the message says why (answered 400 by the API)."""
 
 
 class UnreachableContact(ChatError):
     """The channel cannot start a chat with this kind of contact (answered 422)."""
+
+    status = 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,39 +166,10 @@ async def start_chat(
             ["integration_id", "key"],
             ["chat_id"],
         )
-    message_id = await enqueue_message(
+    message_id = await write_reply(
         conn, chat_id=chat_id, text=text, author_kind="manager", author_id=author_id, author_name=author_name
     )
     return int(chat_id), message_id
-
-
-async def add_note(
-    conn: AsyncConnection,
-    chat_id: int,
-    text: str,
-    *,
-    author_kind: str,
-    author_id: int | None,
-    author_name: str | None,
-    meta: Mapping[str, Any] | None = None,
-) -> int:
-    """An internal note: seen by managers, never delivered to the customer (I13). Notes are
-    not customer activity: the chat's ``last_message_at`` stays as it is."""
-    result = await conn.execute(
-        s.messages.insert()
-        .values(
-            chat_id=chat_id,
-            direction="note",
-            author_kind=author_kind,
-            author_id=author_id,
-            author_name=author_name,
-            text=text,
-            meta=dict(meta or {}),
-            created_at=utcnow(),
-        )
-        .returning(s.messages.c.id)
-    )
-    return int(result.scalar_one())
 
 
 async def transcript(conn: AsyncConnection, chat_id: int) -> list[TranscriptEntry]:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
 from bridgekit.storage.keyfiles import SECRETS_DIR, server_key
@@ -28,8 +28,10 @@ KEY_FILE = SECRETS_DIR / "customer_link.key"
 MAX_GENERATIONS = 10_000
 
 
-class LinkError(BridgekitError):
+class LinkError(RequestRefused):
     """A link operation was refused."""
+
+    status = 409
 
 
 def hash_token(token: str) -> str:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.inbox.messages import message_page
-from bridgekit.queues.flow_events import FlowRow, write_flow_events
-from bridgekit.runtime.clock import iso, utcnow
-from bridgekit.runtime.events import Event
+from bridgekit.runtime.clock import iso
 from bridgekit.storage import schema as s
 
 VISIBLE = ("inbound", "outbound")
@@ -55,38 +53,6 @@ async def visible_messages(
         }
         out.append(item)
     return out
-
-
-async def add_customer_message(conn: AsyncConnection, chat: Any, text: str) -> tuple[int, list[Event]]:
-    """The customer writes through their link: an inbound message from the customer."""
-    now = utcnow()
-    name = (
-        await conn.execute(select(s.customers.c.name).where(s.customers.c.id == chat.customer_id))
-    ).scalar()
-    message_id = (
-        await conn.execute(
-            s.messages.insert()
-            .values(
-                chat_id=chat.id,
-                integration_id=None,  # it did not come through the chat's messenger
-                direction="inbound",
-                author_kind="customer",
-                author_id=chat.customer_id,
-                author_name=name,
-                text=text,
-                meta={"via": "customer_link"},
-                created_at=now,
-            )
-            .returning(s.messages.c.id)
-        )
-    ).scalar_one()
-    # Bots see it like any customer message (same durable flow queue as ingest).
-    await write_flow_events(conn, [FlowRow("message_received", chat.id, message_id)], now)
-    await conn.execute(
-        update(s.chats).where(s.chats.c.id == chat.id).values(last_message_at=now, updated_at=now)
-    )
-    event = Event("message.created", {"chat_id": chat.id, "message_id": message_id, "direction": "inbound"})
-    return int(message_id), [event]
 
 
 async def attachment_in_chat(conn: AsyncConnection, chat_id: int, attachment_id: int) -> Any:

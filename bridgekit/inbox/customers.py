@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.inbox.forms import is_web_url
 from bridgekit.runtime.clock import iso, utcnow
 from bridgekit.runtime.events import Event
@@ -39,12 +39,8 @@ EVENT_NAME_RE = re.compile(r"^[\w.:/ -]{1,100}$")
 PROFILE_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
-class CustomerError(BridgekitError):
+class CustomerError(RequestRefused):
     """A customer change was refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 async def new_lead(
@@ -109,7 +105,7 @@ async def customer_row(conn: AsyncConnection, customer_id: int, workspace_id: in
         await conn.execute(select(c).where(c.c.id == customer_id, c.c.workspace_id == workspace_id))
     ).first()
     if row is None:
-        raise CustomerError(404, "no such customer")
+        raise CustomerError("no such customer", status=404)
     return row
 
 
@@ -316,17 +312,17 @@ async def _links(conn: AsyncConnection, customer_id: int) -> list[dict[str, Any]
 def validate_event(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     name, properties = body.get("name"), body.get("properties", {})
     if not isinstance(name, str) or not EVENT_NAME_RE.match(name):
-        raise CustomerError(400, "name must be 1-100 letters, digits, spaces or . : / _ -")
+        raise CustomerError("name must be 1-100 letters, digits, spaces or . : / _ -")
     if properties is None:
         properties = {}
     if not isinstance(properties, dict):
-        raise CustomerError(400, "properties must be an object")
+        raise CustomerError("properties must be an object")
     try:
         encoded = json.dumps(properties, allow_nan=False)
     except ValueError:
-        raise CustomerError(400, "properties must be plain JSON (no NaN or Infinity)") from None
+        raise CustomerError("properties must be plain JSON (no NaN or Infinity)") from None
     if len(encoded) > MAX_EVENT_PROPERTIES_BYTES or not storable(encoded):
-        raise CustomerError(400, "properties are too large or hold unstorable text")
+        raise CustomerError("properties are too large or hold unstorable text")
     return name, properties
 
 
@@ -347,16 +343,16 @@ async def record_event(
 def validate_profile_patch(value: object) -> dict[str, Any]:
     """``{key: scalar or null}``; null removes the field."""
     if not isinstance(value, dict):
-        raise CustomerError(400, "profile must be an object")
+        raise CustomerError("profile must be an object")
     for key, item in value.items():
         if not PROFILE_KEY_RE.match(key):
-            raise CustomerError(400, f"profile key {key!r} must be letters, digits, '_', '.' or '-'")
+            raise CustomerError(f"profile key {key!r} must be letters, digits, '_', '.' or '-'")
         if item is not None and not isinstance(item, str | int | float | bool):
-            raise CustomerError(400, f"profile field {key!r} must be text, a number, true/false or null")
+            raise CustomerError(f"profile field {key!r} must be text, a number, true/false or null")
         if isinstance(item, str) and (len(item) > 2000 or not storable(item)):
-            raise CustomerError(400, f"profile field {key!r} must be text of at most 2000 characters")
+            raise CustomerError(f"profile field {key!r} must be text of at most 2000 characters")
         if isinstance(item, float) and not math.isfinite(item):
-            raise CustomerError(400, f"profile field {key!r} must be a finite number")
+            raise CustomerError(f"profile field {key!r} must be a finite number")
     return value
 
 
@@ -379,7 +375,7 @@ async def update_customer(
             else:
                 merged[key] = item
         if len(merged) > MAX_PROFILE_KEYS:
-            raise CustomerError(400, f"a profile holds at most {MAX_PROFILE_KEYS} fields")
+            raise CustomerError(f"a profile holds at most {MAX_PROFILE_KEYS} fields")
         values["profile"] = merged
     await conn.execute(update(s.customers).where(s.customers.c.id == row.id).values(**values))
 

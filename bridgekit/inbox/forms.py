@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.storage.storable import storable
 
 MAX_BUTTONS = 3
@@ -27,7 +27,7 @@ PHONE_CHARS_RE = re.compile(r"^\+?[0-9 ()./-]+$")
 MAX_ANSWER = 1000
 
 
-class FormError(BridgekitError):
+class FormError(RequestRefused):
     """A button, form or answer is invalid (answered 400)."""
 
 

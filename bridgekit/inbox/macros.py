@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
 from bridgekit.storage.storable import storable
@@ -31,12 +31,8 @@ TOKEN_RE = re.compile(r"(?<![\w#&])#(\w[\w-]*(?:\.[\w-]+)*)")
 VARIABLE_RE = re.compile(r"\{(\w+\.\w+)\}")
 
 
-class MacroError(BridgekitError):
+class MacroError(RequestRefused):
     """A macro change was refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +47,22 @@ class Macro:
 
 def clean_shortcut(value: object) -> str:
     if not isinstance(value, str):
-        raise MacroError(400, "shortcut must be a string")
+        raise MacroError("shortcut must be a string")
     shortcut = value.strip().removeprefix("#")
     if not shortcut or len(shortcut) > MAX_SHORTCUT or not SHORTCUT_RE.match(shortcut):
         raise MacroError(
-            400, f"shortcut must be 1-{MAX_SHORTCUT} letters, digits, '_', '-' or '.' (without spaces)"
+            f"shortcut must be 1-{MAX_SHORTCUT} letters, digits, '_', '-' or '.' (without spaces)"
         )
     return shortcut
 
 
 def clean_text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise MacroError(400, "text is required")
+        raise MacroError("text is required")
     if len(value) > MAX_TEXT:
-        raise MacroError(400, f"text is longer than {MAX_TEXT} characters")
+        raise MacroError(f"text is longer than {MAX_TEXT} characters")
     if not storable(value):
-        raise MacroError(400, "text must not contain NUL characters or unpaired surrogates")
+        raise MacroError("text must not contain NUL characters or unpaired surrogates")
     return value
 
 
@@ -91,7 +87,7 @@ async def _taken(conn: AsyncConnection, workspace_id: int, shortcut: str, other_
 
 async def create_macro(conn: AsyncConnection, workspace_id: int, shortcut: str, text: str) -> Macro:
     if await _taken(conn, workspace_id, shortcut, None):
-        raise MacroError(409, f"a macro #{shortcut} already exists")
+        raise MacroError(f"a macro #{shortcut} already exists", status=409)
     try:
         new_id = (
             await conn.execute(
@@ -101,7 +97,7 @@ async def create_macro(conn: AsyncConnection, workspace_id: int, shortcut: str, 
             )
         ).scalar_one()
     except IntegrityError:  # a concurrent create won the race
-        raise MacroError(409, f"a macro #{shortcut} already exists") from None
+        raise MacroError(f"a macro #{shortcut} already exists", status=409) from None
     return Macro(int(new_id), shortcut, text)
 
 
@@ -115,15 +111,15 @@ async def update_macro(
         )
     ).first()
     if row is None:
-        raise MacroError(404, "no such macro")
+        raise MacroError("no such macro", status=404)
     new_shortcut = shortcut if shortcut is not None else row.shortcut
     new_text = text if text is not None else row.text
     if new_shortcut != row.shortcut and await _taken(conn, workspace_id, new_shortcut, macro_id):
-        raise MacroError(409, f"a macro #{new_shortcut} already exists")
+        raise MacroError(f"a macro #{new_shortcut} already exists", status=409)
     try:
         await conn.execute(update(m).where(m.c.id == macro_id).values(shortcut=new_shortcut, text=new_text))
     except IntegrityError:
-        raise MacroError(409, f"a macro #{new_shortcut} already exists") from None
+        raise MacroError(f"a macro #{new_shortcut} already exists", status=409) from None
     return Macro(macro_id, new_shortcut, new_text)
 
 
@@ -131,7 +127,7 @@ async def delete_macro(conn: AsyncConnection, workspace_id: int, macro_id: int) 
     m = s.macros
     result = await conn.execute(delete(m).where(m.c.id == macro_id, m.c.workspace_id == workspace_id))
     if result.rowcount == 0:
-        raise MacroError(404, "no such macro")
+        raise MacroError("no such macro", status=404)
 
 
 def fill_variables(text: str, values: Mapping[str, str]) -> str:

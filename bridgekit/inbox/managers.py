@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
@@ -21,7 +21,7 @@ ADMIN = "admin"  # teams, managers, macros
 PERMISSIONS = (ADMIN, DELETE_CHATS)
 
 
-class ManagerError(BridgekitError):
+class ManagerError(RequestRefused):
     """A manager operation was refused: no such manager, an unknown permission."""
 
 

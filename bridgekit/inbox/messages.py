@@ -17,16 +17,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.inbox.capabilities import MAX_TEXT, ChannelLimits
-from bridgekit.inbox.chats import add_note
 from bridgekit.inbox.forms import FormError, validate_buttons, validate_form
 from bridgekit.inbox.macros import expand_macros
 from bridgekit.inbox.managers import Manager
 from bridgekit.inbox.mentions import find_mentions, mentionables, recipients
+from bridgekit.inbox.message_writer import write_note, write_reply
 from bridgekit.inbox.notify import notify
 from bridgekit.inbox.uploads import StoredUpload
-from bridgekit.queues.outbox import enqueue_message
 from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
@@ -35,7 +34,7 @@ from bridgekit.storage.storable import storable
 KINDS = ("reply", "note")
 
 
-class MessageError(BridgekitError):
+class MessageError(RequestRefused):
     """A message was refused; the text says why (answered 400)."""
 
 
@@ -120,7 +119,7 @@ async def post_message(
     if macro_ids:
         meta["macros"] = macro_ids
     if draft.kind == "reply":
-        message_id = await enqueue_message(
+        message_id = await write_reply(
             conn,
             chat_id=chat.id,
             text=text,
@@ -130,7 +129,7 @@ async def post_message(
             meta=meta,
         )
     else:
-        message_id = await add_note(
+        message_id = await write_note(
             conn,
             chat.id,
             text,

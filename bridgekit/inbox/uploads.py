@@ -33,7 +33,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, ClientPayloadError, MultipartReader, hdrs
 from aiohttp.http_exceptions import HttpProcessingError
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.inbox.capabilities import ChannelLimits, human_size
 from bridgekit.payloads import parse_json
 from bridgekit.storage.keyfiles import create_private_file
@@ -51,12 +51,8 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 T = TypeVar("T")
 
 
-class UploadError(BridgekitError):
+class UploadError(RequestRefused):
     """An upload was refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +170,13 @@ async def receive_upload(
                 await asyncio.to_thread(_prepare, incoming)
                 await _read_parts(reader, upload, incoming, max_total_bytes)
         except (ConnectionError, ClientPayloadError):
-            raise UploadError(400, "the upload was interrupted before it was complete") from None
+            raise UploadError("the upload was interrupted before it was complete") from None
         except (ValueError, HttpProcessingError) as exc:
-            raise UploadError(400, f"the multipart body is malformed: {exc}") from None
+            raise UploadError(f"the multipart body is malformed: {exc}") from None
         except TimeoutError:
             raise UploadError(
-                408, f"the upload took longer than {_duration(UPLOAD_TIMEOUT_SECONDS)} and was cancelled"
+                f"the upload took longer than {_duration(UPLOAD_TIMEOUT_SECONDS)} and was cancelled",
+                status=408,
             ) from None
         yield upload
     finally:
@@ -193,10 +190,10 @@ async def _read_parts(reader: MultipartReader, upload: Upload, incoming: Path, m
         if part is None:
             return
         if not isinstance(part, BodyPartReader):
-            raise UploadError(400, "nested multipart bodies are not accepted")
+            raise UploadError("nested multipart bodies are not accepted")
         if part.name == PAYLOAD_PART and part.filename is None:
             if upload.payload is not None:
-                raise UploadError(400, "only one payload part is allowed")
+                raise UploadError("only one payload part is allowed")
             upload.payload = await _read_payload(part)
             if (limits := upload.channel_limits) is not None:  # files staged before it
                 limits.check_count(upload.file_count)
@@ -206,12 +203,12 @@ async def _read_parts(reader: MultipartReader, upload: Upload, incoming: Path, m
             if (limits := upload.channel_limits) is not None:
                 limits.check_count(upload.file_count + 1)
             if upload.file_count >= MAX_FILES:
-                raise UploadError(400, f"at most {MAX_FILES} files can be attached to one message")
+                raise UploadError(f"at most {MAX_FILES} files can be attached to one message")
             await _stage_file(part, upload, incoming, max_total)
         elif part.name is None:
-            raise UploadError(400, "the multipart body is malformed: a part has no name")
+            raise UploadError("the multipart body is malformed: a part has no name")
         else:
-            raise UploadError(400, f"unexpected form field {part.name!r}: send a payload part and files")
+            raise UploadError(f"unexpected form field {part.name!r}: send a payload part and files")
 
 
 async def _read_payload(part: BodyPartReader) -> dict[str, Any]:
@@ -219,13 +216,13 @@ async def _read_payload(part: BodyPartReader) -> dict[str, Any]:
     while chunk := await part.read_chunk(CHUNK_BYTES):
         data.extend(chunk)
         if len(data) > MAX_PAYLOAD_BYTES:
-            raise UploadError(413, "the payload part is too large")
+            raise UploadError("the payload part is too large", status=413)
     try:
         payload = parse_json(bytes(data).decode(part.get_charset("utf-8")))
     except (ValueError, LookupError) as exc:
-        raise UploadError(400, f"the payload part must be JSON ({exc})") from None
+        raise UploadError(f"the payload part must be JSON ({exc})") from None
     if not isinstance(payload, dict):
-        raise UploadError(400, "the payload part must be a JSON object")
+        raise UploadError("the payload part must be a JSON object")
     return payload
 
 
@@ -249,10 +246,12 @@ async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path, max_
             if staged.size > max_bytes:
                 if limits is not None:
                     limits.check_size(filename, content_type, staged.size)
-                raise UploadError(413, f"{filename} is larger than the limit of {human_size(MAX_FILE_BYTES)}")
+                raise UploadError(
+                    f"{filename} is larger than the limit of {human_size(MAX_FILE_BYTES)}", status=413
+                )
             if earlier + staged.size > max_total:
                 raise UploadError(
-                    413, f"the files together are larger than the limit of {human_size(max_total)}"
+                    f"the files together are larger than the limit of {human_size(max_total)}", status=413
                 )
             await _in_thread(_write_chunk, fh, hasher, chunk)
         await _in_thread(_sync, fh)

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import UnaryExpression
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.inbox.managers import Manager
 from bridgekit.payloads import parse_json
 from bridgekit.runtime.clock import as_naive_utc
@@ -54,7 +54,7 @@ MAX_LIMIT = 100
 c = s.chats.c
 
 
-class ViewError(BridgekitError):
+class ViewError(RequestRefused):
     """A list request that cannot be answered; the message says why (HTTP 400)."""
 
 

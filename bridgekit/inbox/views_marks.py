@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import RequestRefused
 from bridgekit.inbox.views import unread_condition
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
 from bridgekit.storage.sql import upsert
 
 
-class MarkError(BridgekitError):
+class MarkError(RequestRefused):
     """A read marker that cannot be set (a message of another chat); HTTP 400."""
 
 

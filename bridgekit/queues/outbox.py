@@ -1,14 +1,14 @@
 """The outbox: durable outbound delivery with leases, retries and billing.
 
 A manager's or bot's message and its outbox row are written in one transaction
-(:func:`enqueue_message`). The worker claims due rows by setting a lease (PostgreSQL:
-``FOR UPDATE SKIP LOCKED``, so several processes can share the work), calls the owning
-plugin's ``bridgekit_deliver`` outside any transaction, and records the result — status,
-provider id, ledger row, ``message_sent`` flow event — in one transaction. A process that
-dies mid-send leaves a lease that expires (or that the restarted server reclaims at once,
-:mod:`bridgekit.runtime.leases`); the retry carries the same idempotency key, so a provider that
-honours it never sends twice, and the plugin's recorded ``progress`` tells it what the
-interrupted attempt may have sent.
+(``bridgekit.inbox.message_writer`` calls :func:`queue_delivery`). The worker claims due rows
+by setting a lease (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so several processes can share the
+work), calls the owning plugin's ``bridgekit_deliver`` outside any transaction, and records
+the result — status, provider id, ledger row, ``message_sent`` flow event — in one
+transaction. A process that dies mid-send leaves a lease that expires (or that the restarted
+server reclaims at once, :mod:`bridgekit.runtime.leases`); the retry carries the same
+idempotency key, so a provider that honours it never sends twice, and the plugin's recorded
+``progress`` tells it what the interrupted attempt may have sent.
 
 A failing send is retried until ``outbox.retry_for`` seconds after it was queued (or
 manually retried, :func:`retry_failed`), then marked failed.
@@ -68,56 +68,23 @@ def backoff(attempt: int, cfg: OutboxConfig, retry_after: float | None = None) -
     return delay
 
 
-async def enqueue_message(
-    conn: AsyncConnection,
-    *,
-    chat_id: int,
-    text: str,
-    author_kind: str,
-    author_id: int | None = None,
-    author_name: str | None = None,
-    meta: dict[str, Any] | None = None,
-) -> int:
-    """Write an outbound message and its delivery job in the caller's transaction."""
-    now = utcnow()
-    chat = (await conn.execute(select(s.chats.c.integration_id).where(s.chats.c.id == chat_id))).one()
-    message_id = (
-        await conn.execute(
-            s.messages.insert()
-            .values(
-                chat_id=chat_id,
-                integration_id=chat.integration_id,
-                direction="outbound",
-                author_kind=author_kind,
-                author_id=author_id,
-                author_name=author_name,
-                text=text,
-                meta=meta or {},
-                delivery_status=DeliveryStatus.PENDING.value,
-                created_at=now,
-            )
-            .returning(s.messages.c.id)
-        )
-    ).scalar_one()
-    if chat.integration_id is not None:
-        await conn.execute(
-            s.outbox.insert().values(
-                message_id=message_id,
-                integration_id=chat.integration_id,
-                idempotency_key=uuid.uuid4().hex,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                progress={},
-                retry_from=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+async def queue_delivery(conn: AsyncConnection, message_id: int, integration_id: int, now: datetime) -> None:
+    """Queue the delivery job of a stored outbound message, in the caller's transaction
+    (the message is written by ``bridgekit.inbox.message_writer``)."""
     await conn.execute(
-        update(s.chats).where(s.chats.c.id == chat_id).values(last_message_at=now, updated_at=now)
+        s.outbox.insert().values(
+            message_id=message_id,
+            integration_id=integration_id,
+            idempotency_key=uuid.uuid4().hex,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            progress={},
+            retry_from=now,
+            created_at=now,
+            updated_at=now,
+        )
     )
-    return int(message_id)
 
 
 async def retry_failed(conn: AsyncConnection, message_id: int) -> bool:

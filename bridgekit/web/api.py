@@ -12,9 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from bridgekit.engine.bridge import Bridge
-from bridgekit.exceptions import UnknownIntegration
-from bridgekit.inbox.capabilities import CapabilityError
-from bridgekit.inbox.chats import ChatError, NewContact, UnreachableContact, raw_delivery, start_chat
+from bridgekit.exceptions import RequestRefused, UnknownIntegration
+from bridgekit.inbox.chats import NewContact, raw_delivery, start_chat
 from bridgekit.inbox.managers import authenticate
 from bridgekit.storage.db import retry_on_conflict
 from bridgekit.storage.schema import valid_id
@@ -37,13 +36,21 @@ API_PREFIXES = ("/api/", "/c/")
 
 
 def guarded(handler: Any) -> Any:
-    """``handler`` behind authentication, then conflict retries, a client's disconnect logged
-    quietly: how every route of the manager and customer APIs is registered
+    """``handler`` behind authentication, then conflict retries, a refused request answered
+    with its status and reason (:class:`~bridgekit.exceptions.RequestRefused`), a client's
+    disconnect logged quietly: how every route of the manager and customer APIs is registered
     (``bridgekit.web.app``). A per-route wrapper, not an app middleware: that one would also
     stand in front of every webhook, the hottest route."""
 
+    async def answered(request: web.Request) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+        except RequestRefused as exc:
+            raise json_error(exc.status, str(exc)) from None
+        return response
+
     async def retried(request: web.Request) -> web.StreamResponse:
-        return await conflict_retry_middleware(request, handler)
+        return await conflict_retry_middleware(request, answered)
 
     @functools.wraps(handler)
     async def guarded_handler(request: web.Request) -> web.StreamResponse:
@@ -151,25 +158,18 @@ async def create_chat(request: web.Request) -> web.Response:
         )
     if customer_id is not None and not valid_id(customer_id):
         raise json_error(400, "customer_id must be a positive integer id")
-    try:
-        async with bridge.db.write() as conn:
-            chat_id, message_id = await start_chat(
-                conn,
-                workspace_id=bridge.workspace_id,
-                bound=bound,
-                text=text,
-                title=title,
-                customer_id=customer_id,
-                contact=contact,
-                author_id=manager.id,
-                author_name=manager.name,
-            )
-    except UnreachableContact as exc:
-        raise json_error(422, str(exc)) from None
-    except CapabilityError as exc:
-        raise json_error(exc.status, str(exc)) from None
-    except ChatError as exc:
-        raise json_error(400, str(exc)) from None
+    async with bridge.db.write() as conn:
+        chat_id, message_id = await start_chat(
+            conn,
+            workspace_id=bridge.workspace_id,
+            bound=bound,
+            text=text,
+            title=title,
+            customer_id=customer_id,
+            contact=contact,
+            author_id=manager.id,
+            author_name=manager.name,
+        )
     bridge.wake_outbox()
     return json_response({"chat_id": chat_id, "message_id": message_id}, status=201)
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.engine.bridge import Bridge
 from bridgekit.inbox.assignment import UNSET, assign_chats
 from bridgekit.inbox.bulk import parse_bulk, parse_until, run_bulk
-from bridgekit.inbox.chat_batch import ChatConflict, ChatNotFound, Outcome
+from bridgekit.inbox.chat_batch import Outcome
 from bridgekit.inbox.chat_delete import delete_chat_rows, remove_unreferenced_files
 from bridgekit.inbox.chat_info import (
     add_tag,
@@ -27,7 +27,6 @@ from bridgekit.inbox.chat_info import (
     update_details,
 )
 from bridgekit.inbox.chat_state import close_chats, reopen_chats, snooze_chats
-from bridgekit.inbox.chats import ChatError
 from bridgekit.inbox.teams import (
     create_team,
     list_managers,
@@ -66,15 +65,8 @@ def _after_commit(bridge: Bridge, events: list[Event]) -> None:
 
 async def _run(bridge: Bridge, operation: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
     """Run ``operation`` in a write transaction; refusals become 400/404/409 answers."""
-    try:
-        async with bridge.db.write() as conn:
-            return await operation(conn)
-    except ChatNotFound as exc:
-        raise json_error(404, str(exc)) from None
-    except ChatConflict as exc:
-        raise json_error(409, str(exc)) from None
-    except ChatError as exc:
-        raise json_error(400, str(exc)) from None
+    async with bridge.db.write() as conn:
+        return await operation(conn)
 
 
 async def _info_response(bridge: Bridge, chat_id: int) -> web.Response:
@@ -242,10 +234,7 @@ async def snooze(request: web.Request) -> web.Response:
     """Snooze until a time at most 180 days ahead (I10); it reopens then, assignee notified."""
     require_operator(current_manager(request))
     body = await json_object(request)
-    try:
-        until = parse_until(body.get("until"))
-    except ChatError as exc:
-        raise json_error(400, str(exc)) from None
+    until = parse_until(body.get("until"))
     response = await _chat_change(request, lambda conn, chat_id: snooze_chats(conn, [chat_id], until))
     _reschedule(request.app[BRIDGE])
     return response
@@ -282,11 +271,8 @@ async def bulk(request: web.Request) -> web.Response:
     manager = current_manager(request)
     require_operator(manager)
     body = await json_object(request)
-    try:
-        parsed = parse_bulk(body)
-        results = await run_bulk(bridge.db, bridge.events, manager, parsed)
-    except ChatError as exc:
-        raise json_error(400, str(exc)) from None
+    parsed = parse_bulk(body)
+    results = await run_bulk(bridge.db, bridge.events, manager, parsed)
     if bridge.flow is not None:
         bridge.flow.wakeup.set()
     if parsed.action == "snooze":
@@ -351,10 +337,7 @@ async def patch_manager(request: web.Request) -> web.Response:
     manager = current_manager(request)
     target = int_id(request, "manager_id", "manager")
     body = await json_object(request)
-    try:
-        changes = manager_changes(body)
-    except ChatError as exc:
-        raise json_error(400, str(exc)) from None
+    changes = manager_changes(body)
     if {"operator", "max_auto_assign"} & set(changes) or target != manager.id:
         require_permission(manager, ADMIN)
 

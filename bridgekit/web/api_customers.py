@@ -11,7 +11,6 @@ from aiohttp import web
 
 from bridgekit.engine.bridge import Bridge
 from bridgekit.inbox.customers import (
-    CustomerError,
     customer_panel,
     customer_row,
     profile_json,
@@ -34,11 +33,8 @@ routes = web.RouteTableDef()
 async def get_customer(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     customer_id = int_id(request, "customer_id", "customer")
-    try:
-        async with bridge.db.read() as conn:
-            panel = await customer_panel(conn, customer_id, bridge.workspace_id, bridge.registry)
-    except CustomerError as exc:
-        raise json_error(exc.status, str(exc)) from None
+    async with bridge.db.read() as conn:
+        panel = await customer_panel(conn, customer_id, bridge.workspace_id, bridge.registry)
     return json_response(panel)
 
 
@@ -51,20 +47,17 @@ async def patch_customer(request: web.Request) -> web.Response:
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 300 or not storable(name)):
         raise json_error(400, "name must be a string of at most 300 characters, or null")
-    try:
-        profile = validate_profile_patch(body["profile"]) if "profile" in body else None
-        async with bridge.db.write() as conn:
-            row = await customer_row(conn, customer_id, bridge.workspace_id)
-            await update_customer(
-                conn,
-                row,
-                name=name.strip() or None if isinstance(name, str) else None,
-                set_name="name" in body,
-                profile=profile,
-            )
-            updated = await profile_json(conn, await customer_row(conn, customer_id, bridge.workspace_id))
-    except CustomerError as exc:
-        raise json_error(exc.status, str(exc)) from None
+    profile = validate_profile_patch(body["profile"]) if "profile" in body else None
+    async with bridge.db.write() as conn:
+        row = await customer_row(conn, customer_id, bridge.workspace_id)
+        await update_customer(
+            conn,
+            row,
+            name=name.strip() or None if isinstance(name, str) else None,
+            set_name="name" in body,
+            profile=profile,
+        )
+        updated = await profile_json(conn, await customer_row(conn, customer_id, bridge.workspace_id))
     bridge.events.publish(Event("customer.updated", {"customer_id": customer_id}))
     return json_response(updated)
 
@@ -75,12 +68,9 @@ async def post_event(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     customer_id = int_id(request, "customer_id", "customer")
     body = await json_object(request)
-    try:
-        name, properties = validate_event(body)
-        async with bridge.db.write() as conn:
-            await customer_row(conn, customer_id, bridge.workspace_id)
-            event = await record_event(conn, customer_id, name, properties)
-    except CustomerError as exc:
-        raise json_error(exc.status, str(exc)) from None
+    name, properties = validate_event(body)
+    async with bridge.db.write() as conn:
+        await customer_row(conn, customer_id, bridge.workspace_id)
+        event = await record_event(conn, customer_id, name, properties)
     bridge.events.publish(Event("customer.event", {"customer_id": customer_id, "event_id": event["id"]}))
     return json_response(event, status=201)

@@ -16,7 +16,7 @@ from bridgekit.inbox.macros import (
 )
 from bridgekit.web.auth import ADMIN, require_permission
 from bridgekit.web.common import json_object
-from bridgekit.web.jsonio import json_error, json_response
+from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.messages_http import int_id
 
@@ -37,12 +37,9 @@ async def post_macro(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), ADMIN)
     body = await json_object(request)
-    try:
-        shortcut, text = clean_shortcut(body.get("shortcut")), clean_text(body.get("text"))
-        async with bridge.db.write() as conn:
-            macro = await create_macro(conn, bridge.workspace_id, shortcut, text)
-    except MacroError as exc:
-        raise json_error(exc.status, str(exc)) from None
+    shortcut, text = clean_shortcut(body.get("shortcut")), clean_text(body.get("text"))
+    async with bridge.db.write() as conn:
+        macro = await create_macro(conn, bridge.workspace_id, shortcut, text)
     return json_response(macro.as_json(), status=201)
 
 
@@ -52,15 +49,12 @@ async def put_macro(request: web.Request) -> web.Response:
     require_permission(current_manager(request), ADMIN)
     macro_id = int_id(request, "macro_id", "macro")
     body = await json_object(request)
-    try:
-        shortcut = clean_shortcut(body["shortcut"]) if "shortcut" in body else None
-        text = clean_text(body["text"]) if "text" in body else None
-        if shortcut is None and text is None:
-            raise MacroError(400, "give a new shortcut, text, or both")
-        async with bridge.db.write() as conn:
-            macro = await update_macro(conn, bridge.workspace_id, macro_id, shortcut=shortcut, text=text)
-    except MacroError as exc:
-        raise json_error(exc.status, str(exc)) from None
+    shortcut = clean_shortcut(body["shortcut"]) if "shortcut" in body else None
+    text = clean_text(body["text"]) if "text" in body else None
+    if shortcut is None and text is None:
+        raise MacroError("give a new shortcut, text, or both")
+    async with bridge.db.write() as conn:
+        macro = await update_macro(conn, bridge.workspace_id, macro_id, shortcut=shortcut, text=text)
     return json_response(macro.as_json())
 
 
@@ -69,9 +63,6 @@ async def remove_macro(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), ADMIN)
     macro_id = int_id(request, "macro_id", "macro")
-    try:
-        async with bridge.db.write() as conn:
-            await delete_macro(conn, bridge.workspace_id, macro_id)
-    except MacroError as exc:
-        raise json_error(exc.status, str(exc)) from None
+    async with bridge.db.write() as conn:
+        await delete_macro(conn, bridge.workspace_id, macro_id)
     return web.Response(status=204)

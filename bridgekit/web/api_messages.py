@@ -20,18 +20,17 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bridgekit.engine.bridge import Bridge
-from bridgekit.inbox.capabilities import CapabilityError, ChannelLimits
-from bridgekit.inbox.customer_links import LinkError, customer_token, link_key
+from bridgekit.inbox.capabilities import ChannelLimits
+from bridgekit.inbox.customer_links import customer_token, link_key
 from bridgekit.inbox.messages import (
     Draft,
-    MessageError,
     Posted,
     message_page,
     parse_draft,
     post_message,
     stored_attachment,
 )
-from bridgekit.inbox.uploads import Upload, UploadError, receive_upload
+from bridgekit.inbox.uploads import Upload, receive_upload
 from bridgekit.queues.outbox import delivery_states, retry_failed
 from bridgekit.runtime.clock import iso
 from bridgekit.runtime.events import Event
@@ -121,19 +120,16 @@ async def create_message(request: web.Request) -> web.Response:
             reader = await request.multipart()
         except ValueError as exc:  # no or a bad boundary parameter
             raise json_error(400, f"the multipart body is malformed: {exc}") from None
-        try:
-            async with receive_upload(
-                reader, bridge.data_dir, max_total_bytes=max_total, reply_limits=limits
-            ) as upload:
-                if upload.payload is None:
-                    raise json_error(400, "a multipart message needs a 'payload' part holding the JSON body")
-                refuse_unknown_keys(request, upload.payload)
-                draft = _draft(upload.payload)
-                posted = await _write(request, bridge, chat, draft, limits, upload)
-        except (UploadError, CapabilityError) as exc:
-            raise json_error(exc.status, str(exc)) from None
+        async with receive_upload(
+            reader, bridge.data_dir, max_total_bytes=max_total, reply_limits=limits
+        ) as upload:
+            if upload.payload is None:
+                raise json_error(400, "a multipart message needs a 'payload' part holding the JSON body")
+            refuse_unknown_keys(request, upload.payload)
+            draft = parse_draft(upload.payload)
+            posted = await _write(request, bridge, chat, draft, limits, upload)
     else:
-        posted = await _write(request, bridge, chat, _draft(await json_object(request)), limits)
+        posted = await _write(request, bridge, chat, parse_draft(await json_object(request)), limits)
     bridge.events.publish_many(posted.events)
     if posted.kind == "reply":
         bridge.wake_outbox()
@@ -148,13 +144,6 @@ async def create_message(request: web.Request) -> web.Response:
     )
 
 
-def _draft(body: dict[str, Any]) -> Draft:
-    try:
-        return parse_draft(body)
-    except MessageError as exc:
-        raise json_error(400, str(exc)) from None
-
-
 async def _write(
     request: web.Request,
     bridge: Bridge,
@@ -163,26 +152,21 @@ async def _write(
     limits: ChannelLimits | None,
     upload: Upload | None = None,
 ) -> Posted:
-    try:
-        async with bridge.db.write() as conn:
-            posted = await post_message(
-                conn,
-                workspace_id=bridge.workspace_id,
-                chat=chat,
-                manager=current_manager(request),
-                draft=draft,
-                files=upload.planned() if upload is not None else (),
-                limits=limits,
-            )
-            # Only a message that passed every check moves its files into the store (inside
-            # the transaction: a refused one leaves nothing staged behind).
-            if upload is not None:
-                await upload.keep()
-            return posted
-    except MessageError as exc:
-        raise json_error(400, str(exc)) from None
-    except CapabilityError as exc:
-        raise json_error(exc.status, str(exc)) from None
+    async with bridge.db.write() as conn:
+        posted = await post_message(
+            conn,
+            workspace_id=bridge.workspace_id,
+            chat=chat,
+            manager=current_manager(request),
+            draft=draft,
+            files=upload.planned() if upload is not None else (),
+            limits=limits,
+        )
+        # Only a message that passed every check moves its files into the store (inside
+        # the transaction: a refused one leaves nothing staged behind).
+        if upload is not None:
+            await upload.keep()
+        return posted
 
 
 @routes.post("/api/v1/messages/{message_id}/retry")
@@ -242,11 +226,8 @@ async def _links(request: web.Request, *, rotate: bool) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     chat = await load_chat(bridge, request)
     key = await _link_key(bridge)
-    try:
-        async with bridge.db.write() as conn:
-            token = await customer_token(conn, key, chat.id, rotate=rotate)
-    except LinkError as exc:
-        raise json_error(409, str(exc)) from None
+    async with bridge.db.write() as conn:
+        token = await customer_token(conn, key, chat.id, rotate=rotate)
     base = bridge.config.base_url
     return json_response(
         {"manager_link": f"{base}/api/v1/chats/{chat.id}", "customer_link": f"{base}/c/{token}"},

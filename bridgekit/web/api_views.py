@@ -10,8 +10,8 @@ from aiohttp import web
 from bridgekit.engine.bridge import Bridge
 from bridgekit.inbox.chat_info import chat_info
 from bridgekit.inbox.customers import customer_summary
-from bridgekit.inbox.views import ViewError, list_page, parse_list_query
-from bridgekit.inbox.views_marks import MarkError, mark_read, page_marks, set_star
+from bridgekit.inbox.views import list_page, parse_list_query
+from bridgekit.inbox.views_marks import mark_read, page_marks, set_star
 from bridgekit.inbox.views_sidebar import Sidebar, TeamCount, sidebar
 from bridgekit.runtime.clock import iso
 from bridgekit.runtime.events import Event
@@ -36,15 +36,12 @@ async def list_chats(request: web.Request) -> web.Response:
     """One page of a view (``view=``), filtered, searched (``q=``) and sorted (``sort=``)."""
     bridge: Bridge = request.app[BRIDGE]
     manager = current_manager(request)
-    try:
-        query = parse_list_query(request.query)
-        async with bridge.db.read() as conn:
-            page = await list_page(conn, manager, query)
-            marks = await page_marks(
-                conn, manager.id, [r.id for r in page.rows], [r.customer_id for r in page.rows]
-            )
-    except ViewError as exc:
-        raise json_error(400, str(exc)) from None
+    query = parse_list_query(request.query)
+    async with bridge.db.read() as conn:
+        page = await list_page(conn, manager, query)
+        marks = await page_marks(
+            conn, manager.id, [r.id for r in page.rows], [r.customer_id for r in page.rows]
+        )
     chats = [
         {
             **chat_json(row, bridge),
@@ -175,12 +172,9 @@ async def read_chat(request: web.Request) -> web.Response:
     message_id = body.get("message_id")
     if message_id is not None and not valid_id(message_id):
         raise json_error(400, "message_id must be a message id (a positive integer)")
-    try:
-        async with bridge.db.write() as conn:
-            marker = await mark_read(conn, manager.id, row.id, message_id)
-            marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
-    except MarkError as exc:
-        raise json_error(400, str(exc)) from None
+    async with bridge.db.write() as conn:
+        marker = await mark_read(conn, manager.id, row.id, message_id)
+        marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
     unread = row.id in marks.unread
     bridge.events.publish(
         Event(

@@ -21,12 +21,12 @@ from bridgekit.inbox.chat_state import reopen_chats
 from bridgekit.inbox.customer_links import chat_for_token
 from bridgekit.inbox.customer_thread import (
     MAX_TEXT,
-    add_customer_message,
     attachment_in_chat,
     visible_messages,
 )
 from bridgekit.inbox.customers import customer_row, save_form_answers
-from bridgekit.inbox.forms import FormError, validate_answers
+from bridgekit.inbox.forms import validate_answers
+from bridgekit.inbox.message_writer import write_customer_message
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
 from bridgekit.storage.schema import MAX_ID
@@ -116,7 +116,7 @@ async def write_message(request: web.Request) -> web.Response:
         reopened: list[Event] = []
         if chat.state == "closed":  # the channel's policy: a customer's message reopens it
             reopened = (await reopen_chats(conn, [chat.id], bridge.registry)).events
-        message_id, events = await add_customer_message(conn, chat, text)
+        message_id, events = await write_customer_message(conn, chat, text)
     bridge.events.publish_many([*reopened, *events])
     if bridge.flow is not None:
         bridge.flow.wakeup.set()
@@ -143,10 +143,7 @@ async def answer_form(request: web.Request) -> web.Response:
         form = (message.meta or {}).get("form") if message is not None else None
         if message is None or not form:
             raise json_error(404, "no such form in this conversation")
-        try:
-            answers = validate_answers(form, body.get("answers"))
-        except FormError as exc:
-            raise json_error(400, str(exc)) from None
+        answers = validate_answers(form, body.get("answers"))
         customer = await customer_row(conn, chat.customer_id, chat.workspace_id)
         events = await save_form_answers(
             conn,

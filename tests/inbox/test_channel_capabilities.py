@@ -27,11 +27,13 @@ from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox
 from sqlalchemy import func, select
 
+import bridgekit
+from bridgekit.flow import MessageEvent
 from bridgekit.model import Capabilities
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.text_units import UTF8_BYTES
-from tests.conftest import integration
+from tests.conftest import integration, signed
 from tests.support.sandbox import SandboxProvider
 from tests.support.testchannel import TestChannelPlugin
 
@@ -390,3 +392,39 @@ async def test_line_holds_only_what_it_sends_as_images_to_its_image_size(
             running, started["chat_id"], {"text": "gif"}, [("a.gif", "image/gif", body)]
         )
         assert status == 201, answer
+
+
+class LongWindedBot:
+    """Answers every customer with a text the channel cannot take, then with one it can."""
+
+    @bridgekit.hookimpl
+    def bridgekit_message_received(self, event: MessageEvent) -> None:
+        event.reply("안녕하세요 고객님")  # 25 bytes of UTF-8: over Testchat's 12
+        event.reply("OK")
+
+
+async def test_a_bot_reply_beyond_the_channel_capabilities_is_not_queued_and_managers_see_why(
+    make_bridge: Callable[..., Awaitable[RunningBridge]], sandbox_url: str, sandbox: SandboxProvider
+) -> None:
+    running = await make_bridge(
+        plugins={"testchat": TestChannelPlugin(capabilities=TEST_CAPABILITIES), "bot": LongWindedBot()},
+        integrations={"acme": integration(sandbox_url)},
+    )
+    body, headers = signed({"id": "ev-1", "user": "u-1", "name": "Kim", "text": "hi"})
+    assert (await running.post_hook("acme", body, headers))[0] == 200
+    (chat,) = await running.chats()
+    await running.wait_for(lambda: sandbox.texts == ["OK"])
+
+    async def three() -> list[dict[str, Any]] | None:
+        messages = await running.messages(chat["id"])
+        return messages if len(messages) == 3 else None
+
+    _inbound, note, reply = await running.wait_for(three)
+    assert (note["direction"], note["author_name"]) == ("note", "bot")
+    assert note["text"] == (
+        "Reply from bot not sent: Testchat takes at most 12 bytes of UTF-8 per message; this text is 25"
+    )
+    assert (reply["direction"], reply["text"]) == ("outbound", "OK")
+    async with running.bridge.db.read() as conn:
+        queued = (await conn.execute(select(s.outbox.c.message_id))).scalars().all()
+    assert queued == [reply["id"]]

@@ -1,0 +1,150 @@
+"""The one writer of a single message, outside ingest's group commit.
+
+Every message a person or bot adds to a chat is written here, in the caller's transaction:
+a reply (a manager's or a bot's) with its delivery job in the outbox, an internal note, and a
+message the customer writes through their customer link. What each kind does to the chat
+is decided here once: replies and customer messages are chat activity (``last_message_at``
+moves), notes are not (I13); a customer message is queued for bots like one that came
+through ingest. Inbound messages from providers are written in batches by
+``bridgekit.ingest.pipeline`` through the hot-path SQL instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.model import DeliveryStatus
+from bridgekit.queues.flow_events import FlowRow, write_flow_events
+from bridgekit.queues.outbox import queue_delivery
+from bridgekit.runtime.clock import utcnow
+from bridgekit.runtime.events import Event
+from bridgekit.storage import schema as s
+
+
+async def write_reply(
+    conn: AsyncConnection,
+    *,
+    chat_id: int,
+    text: str,
+    author_kind: str,
+    author_id: int | None = None,
+    author_name: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> int:
+    """A reply to the customer and its delivery job (none for a chat without integration)."""
+    now = utcnow()
+    integration_id = (
+        await conn.execute(select(s.chats.c.integration_id).where(s.chats.c.id == chat_id))
+    ).scalar_one()
+    message_id = await _insert(
+        conn,
+        now,
+        chat_id=chat_id,
+        integration_id=integration_id,
+        direction="outbound",
+        author_kind=author_kind,
+        author_id=author_id,
+        author_name=author_name,
+        text=text,
+        meta=meta,
+        delivery_status=DeliveryStatus.PENDING.value,
+    )
+    if integration_id is not None:
+        await queue_delivery(conn, message_id, integration_id, now)
+    await _touch_chat(conn, chat_id, now)
+    return message_id
+
+
+async def write_note(
+    conn: AsyncConnection,
+    chat_id: int,
+    text: str,
+    *,
+    author_kind: str,
+    author_id: int | None,
+    author_name: str | None,
+    meta: Mapping[str, Any] | None = None,
+) -> int:
+    """An internal note: seen by managers, never delivered to the customer (I13). Notes are
+    not customer activity: the chat's ``last_message_at`` stays as it is."""
+    return await _insert(
+        conn,
+        utcnow(),
+        chat_id=chat_id,
+        integration_id=None,
+        direction="note",
+        author_kind=author_kind,
+        author_id=author_id,
+        author_name=author_name,
+        text=text,
+        meta=meta,
+    )
+
+
+async def write_customer_message(conn: AsyncConnection, chat: Any, text: str) -> tuple[int, list[Event]]:
+    """The customer writes through their link: an inbound message from the customer, which
+    bots see like any customer message (the same durable flow queue as ingest)."""
+    now = utcnow()
+    name = (
+        await conn.execute(select(s.customers.c.name).where(s.customers.c.id == chat.customer_id))
+    ).scalar()
+    message_id = await _insert(
+        conn,
+        now,
+        chat_id=chat.id,
+        integration_id=None,  # it did not come through the chat's messenger
+        direction="inbound",
+        author_kind="customer",
+        author_id=chat.customer_id,
+        author_name=name,
+        text=text,
+        meta={"via": "customer_link"},
+    )
+    await write_flow_events(conn, [FlowRow("message_received", chat.id, message_id)], now)
+    await _touch_chat(conn, chat.id, now)
+    event = Event("message.created", {"chat_id": chat.id, "message_id": message_id, "direction": "inbound"})
+    return message_id, [event]
+
+
+async def _insert(
+    conn: AsyncConnection,
+    now: datetime,
+    *,
+    chat_id: int,
+    integration_id: int | None,
+    direction: Literal["inbound", "outbound", "note"],
+    author_kind: str,
+    author_id: int | None,
+    author_name: str | None,
+    text: str,
+    meta: Mapping[str, Any] | None,
+    delivery_status: str | None = None,
+) -> int:
+    result = await conn.execute(
+        s.messages.insert()
+        .values(
+            chat_id=chat_id,
+            integration_id=integration_id,
+            direction=direction,
+            author_kind=author_kind,
+            author_id=author_id,
+            author_name=author_name,
+            text=text,
+            meta=dict(meta or {}),
+            delivery_status=delivery_status,
+            created_at=now,
+        )
+        .returning(s.messages.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def _touch_chat(conn: AsyncConnection, chat_id: int, now: datetime) -> None:
+    await conn.execute(
+        update(s.chats).where(s.chats.c.id == chat_id).values(last_message_at=now, updated_at=now)
+    )
