@@ -31,9 +31,7 @@ from bridgekit.inbox.managers import authenticate
 from bridgekit.runtime.events import Event
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.dropped import client_gone
-from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE, current_manager
-from bridgekit.web.openapi_doc import build_document
 
 routes = web.RouteTableDef()
 
@@ -136,10 +134,3 @@ async def _pump(
         for task in (getter, stopper):
             if task is not None:
                 task.cancel()
-
-
-@routes.get("/api/v1/openapi.json")
-async def openapi_document(request: web.Request) -> web.Response:
-    """This API's OpenAPI 3.1 description (public: tools read it before they have a token)."""
-    bridge: Bridge = request.app[BRIDGE]
-    return json_response(build_document(bridge.config.base_url))

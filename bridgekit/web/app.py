@@ -18,6 +18,7 @@ from bridgekit.web import (
     api_views,
     customer_link,
     media,
+    openapi_doc,
 )
 from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.hooks import handle_hook
@@ -56,6 +57,7 @@ async def create_app(bridge: Bridge) -> web.Application:
         customer_link,
         api_notifications,
         api_realtime,
+        openapi_doc,
         media,
     ):
         app.router.add_routes(_guard_api(module.routes))

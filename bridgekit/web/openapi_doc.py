@@ -5,6 +5,7 @@ package data: ``{"paths": {...}, "components": {"schemas": {...}}}``. This modul
 and adds what is global (info, servers, the bearer security scheme). A path+method or a
 component described twice is an error, never a silent overwrite: two areas disagreeing about
 one endpoint would otherwise publish whichever fragment happened to load last.
+``GET /api/v1/openapi.json`` serves the merged document.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from aiohttp import web
+
 from bridgekit import __version__
+from bridgekit.engine.bridge import Bridge
+from bridgekit.web.jsonio import json_response
+from bridgekit.web.keys import BRIDGE
 
 OPENAPI_VERSION = "3.1.0"
 API_PREFIX = "/api/v1/"
@@ -124,3 +130,13 @@ def build_document(base_url: str) -> dict[str, Any]:
         "paths": merged["paths"],
         "components": components,
     }
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi_document(request: web.Request) -> web.Response:
+    """This API's OpenAPI 3.1 description (public: tools read it before they have a token)."""
+    bridge: Bridge = request.app[BRIDGE]
+    return json_response(build_document(bridge.config.base_url))
