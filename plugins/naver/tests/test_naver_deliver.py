@@ -241,7 +241,7 @@ async def test_unreachable_api_is_transient(plugin: NaverPlugin, naver: TalkTalk
         name="acme",
         channel="naver",
         settings={"api_base": "http://127.0.0.1:9"},
-        secrets={"authorization_key": KEY},
+        secrets={"authorization_key": KEY, "path_token": "pt"},
     )
     with pytest.raises(TransientDeliveryError, match="unreachable"):
         await plugin.bridgekit_deliver(broken, outbound())
