@@ -4,7 +4,7 @@ A plugin declares what ``[integrations.<name>.settings]`` and ``.secrets`` may h
 :class:`ChannelSettings` subclass, a frozen :mod:`msgspec` struct: each field's type, default
 and bounds (``Annotated[float, Meta(ge=0)]``), with the secrets typed :data:`Secret`::
 
-    class AcmeSettings(ChannelSettings, kw_only=True):
+    class AcmeSettings(ChannelSettings, frozen=True, kw_only=True):
         api_base: HttpUrl = "https://api.acme.example"
         timeout: Annotated[float, Meta(gt=0)] = 10.0
         api_token: Secret                    # required: missing or empty is an error
@@ -140,9 +140,10 @@ class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
         missing = [name for name in sorted(secrets) if name not in given and _required(cls, name)]
         if missing:
             names = ", ".join(repr(name) for name in missing)
+            variable = env_secret_name(integration.name, missing[0])
             raise ConfigError(
                 f"{where}: missing secret{'s' if len(missing) > 1 else ''} {names} (set it under "
-                f"[integrations.{integration.name}.secrets] or in {env_secret_name(integration.name, missing[0])})"
+                f"[integrations.{integration.name}.secrets] or in {variable})"
             )
         try:
             return msgspec.convert(given, cls, strict=True).checked()

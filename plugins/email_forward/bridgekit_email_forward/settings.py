@@ -26,7 +26,7 @@ Port = Annotated[int, Meta(ge=0, le=65535)]
 Bytes = Annotated[int, Meta(ge=1)]
 
 
-class EmailSettings(ChannelSettings, kw_only=True):
+class EmailSettings(ChannelSettings, frozen=True, kw_only=True):
     """Resolved settings of one email integration (see the README for each key)."""
 
     channel_title = "email"

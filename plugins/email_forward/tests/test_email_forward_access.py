@@ -18,7 +18,8 @@ from bridgekit.core.managers import create_manager
 
 @pytest_asyncio.fixture
 async def relay() -> AsyncIterator[SmtpSink]:
-    server = await SmtpSink().start()
+    server = SmtpSink()
+    await server.start()
     yield server
     await server.stop()
 

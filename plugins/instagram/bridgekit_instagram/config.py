@@ -25,7 +25,7 @@ MAX_TEXT_BYTES = 1000
 Seconds = Annotated[float, Meta(gt=0)]
 
 
-class InstagramConfig(ChannelSettings, kw_only=True):
+class InstagramConfig(ChannelSettings, frozen=True, kw_only=True):
     """The settings one integration runs with (see the plugin README for each one)."""
 
     channel_title = "Instagram"

@@ -28,7 +28,7 @@ DEFAULT_REPLY_TOKEN_MAX_AGE = 30.0
 Seconds = Annotated[float, Meta(ge=0.001)]
 
 
-class LineSettings(ChannelSettings, kw_only=True):
+class LineSettings(ChannelSettings, frozen=True, kw_only=True):
     """Settings of one LINE integration (see the plugin README for each key)."""
 
     channel_title = "LINE"
@@ -48,7 +48,8 @@ class LineSettings(ChannelSettings, kw_only=True):
         if self.reply_token_max_age >= REPLY_TOKEN_DOCUMENTED_VALIDITY:
             raise InvalidSetting(
                 "reply_token_max_age",
-                f"must stay below the documented reply-token validity of {REPLY_TOKEN_DOCUMENTED_VALIDITY:g} s",
+                "must stay below the documented reply-token validity of "
+                f"{REPLY_TOKEN_DOCUMENTED_VALIDITY:g} s",
             )
         return msgspec.structs.replace(
             self, api_base=self.api_base.rstrip("/"), data_api_base=self.data_api_base.rstrip("/")

@@ -11,8 +11,8 @@ from msgspec import Meta
 
 from bridgekit.channelkit import ChannelSettings, HttpUrl, InvalidSetting, Secret
 from bridgekit.exceptions import ConfigError
-from bridgekit_naver.networks import IPNetwork, allowed_networks
 from bridgekit_naver.client import DEFAULT_API_BASE
+from bridgekit_naver.networks import IPNetwork, allowed_networks
 
 #: TalkTalk waits 5 s for our webhook answer (README: "Read timed out: 5초"), and the image
 #: is fetched before we answer, so leave it well under that.
@@ -21,7 +21,7 @@ DEFAULT_IMAGE_FETCH_TIMEOUT = 3.0
 DEFAULT_DEDUPE_WINDOW = 10.0
 
 
-class NaverSettings(ChannelSettings, kw_only=True):
+class NaverSettings(ChannelSettings, frozen=True, kw_only=True):
     """Settings of one ``naver`` integration."""
 
     channel_title = "Naver TalkTalk"

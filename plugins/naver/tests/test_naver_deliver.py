@@ -300,7 +300,7 @@ async def test_retry_after_partial_failure_does_not_resend_what_went_out(
 
 async def test_sandbox_refuses_text_over_the_limit_like_naver(naver: TalkTalkSandbox) -> None:
     """The sandbox itself enforces the documented 10,000-character limit."""
-    client = await naver._client()
+    client = naver.client()
     body = {"event": "send", "user": USER, "textContent": {"text": "x" * 10_001}}
     async with client.post(
         f"{naver.api_base}/chatbot/v1/event", data=json.dumps(body), headers={"Authorization": KEY}
