@@ -50,7 +50,7 @@ Secret = Annotated[str, _SECRET]
 """A secret (``[integrations.<name>.secrets]`` or its environment variable). Without a default
 it is required and must not be empty; give it ``= ""`` to make it optional."""
 
-_URL_PATTERN: Final = r"^https?://\S+$"
+_URL_PATTERN: Final = "^https?://[^ ]+$"  # no backslash: msgspec repeats it escaped
 HttpUrl = Annotated[str, msgspec.Meta(pattern=_URL_PATTERN)]
 """A base URL of the provider's API (``http://`` for a sandbox)."""
 

@@ -213,7 +213,10 @@ class NaverPlugin:
     @bridgekit.hookimpl
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str:
         # TalkTalk signs nothing: the URL's token is the webhook's only credential.
-        token = integration.secrets.get("path_token") or "<secrets.path_token>"
+        try:
+            token = NaverSettings.from_integration(integration).path_token
+        except ConfigError:
+            token = "<secrets.path_token>"
         return f"POST {base_url}/hooks/{quote(integration.name)}?token={quote(token)}"
 
     async def aclose(self) -> None:
