@@ -70,11 +70,7 @@ _AT = re.compile(r"^(?P<what>.*?) - at `\$\.(?P<key>[^`.\[]+)(?P<rest>[^`]*)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`")
 _MISSING = re.compile(r"^Object missing required field `(?P<key>[^`]+)`")
 
-# The last few integrations' settings, by identity: the core builds an Integration once when
-# it loads the configuration and hands the same object to every hook call, so a delivery pays
-# a dictionary look-up, not a validation. Bounded: tests build integrations by the thousand.
 _CACHE_SIZE: Final = 256
-_cache: dict[tuple[type[Any], int], tuple[Integration, Mapping[str, Any] | None, Any]] = {}
 
 
 class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -83,18 +79,28 @@ class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     #: Names the channel in errors ("LINE integration 'acme': ..."); defaults to none.
     channel_title: ClassVar[str] = ""
 
+    # The last few integrations' settings by identity, one table per declaration: the core
+    # builds an Integration once when it loads the configuration and hands the same object to
+    # every hook call, so a delivery pays a dictionary look-up, not a validation. Bounded:
+    # tests build integrations by the thousand. The integration is kept so its id stays its.
+    _kept: ClassVar[dict[int, tuple[Integration, Mapping[str, Any] | None, Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._kept = {}
+
     @classmethod
     def from_integration(cls, integration: Integration, defaults: Mapping[str, Any] | None = None) -> Self:
         """``integration``'s settings (over ``defaults``, the plugin's own section) and secrets,
         checked; :class:`~bridgekit.exceptions.ConfigError` when they do not fit."""
-        key = (cls, id(integration))
-        hit = _cache.get(key)
+        hit = cls._kept.get(id(integration))
         if hit is not None and hit[0] is integration and hit[1] is defaults:
-            return typing.cast(Self, hit[2])
+            kept: Self = hit[2]  # not typing.cast: this runs on every webhook
+            return kept
         settings = cls._build(integration, defaults)
-        if len(_cache) >= _CACHE_SIZE:
-            _cache.clear()
-        _cache[key] = (integration, defaults, settings)
+        if len(cls._kept) >= _CACHE_SIZE:
+            cls._kept.clear()
+        cls._kept[id(integration)] = (integration, defaults, settings)
         return settings
 
     @classmethod
