@@ -74,7 +74,8 @@ _CACHE_SIZE: Final = 256
 
 
 class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Base of a channel's settings; subclass it with ``kw_only=True`` (see the module)."""
+    """Base of a channel's settings; subclass it with ``frozen=True, kw_only=True`` (see the
+    module: mypy needs the first, required keys after defaulted ones the second)."""
 
     #: Names the channel in errors ("LINE integration 'acme': ..."); defaults to none.
     channel_title: ClassVar[str] = ""
