@@ -13,7 +13,7 @@ coroutines (pluggy itself is synchronous, see ``bridgekit.plugins.HookCaller``).
 There are three families:
 
 Channel hooks (``bridgekit_ingest``, ``bridgekit_identify_customer``, ``bridgekit_deliver``,
-``bridgekit_bill``)
+``bridgekit_bill``, ``bridgekit_check_integration``)
     Called only on the plugin that declared the integration's channel in
     ``bridgekit_channels``. A plugin never has to check whether a call is meant for it.
 
@@ -35,8 +35,8 @@ no acknowledged message is lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -182,6 +182,18 @@ def bridgekit_inbound_address(integration: Integration, base_url: str) -> str | 
     any required query token, an SMTP host and port. ``None`` means the default,
     ``POST {base_url}/hooks/{integration.name}``. Secrets in it are masked by the core
     unless a person is watching the terminal.
+    """
+
+
+@hookspec(firstresult=True)
+def bridgekit_check_integration(integration: Integration, plugin_settings: Mapping[str, Any]) -> None:
+    """Check ``integration``'s settings and secrets before the server starts.
+
+    Raise :class:`~bridgekit.exceptions.ConfigError` naming the key and what was expected
+    (never a secret's value): ``bridgekit serve`` prints it on one line and exits instead of
+    failing at the first webhook. ``plugin_settings`` is the plugin's ``[plugins.settings.
+    <plugin>]`` table. ``ChannelSettings.from_integration`` (``bridgekit.channelkit``) does
+    all of it. Synchronous: it runs before the event loop does.
     """
 
 

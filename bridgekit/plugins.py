@@ -13,7 +13,7 @@ import importlib
 import inspect
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -21,9 +21,10 @@ from typing import Any
 import pluggy
 
 from bridgekit import hookspecs
-from bridgekit.exceptions import PluginError
+from bridgekit.config import IntegrationConfig
+from bridgekit.exceptions import ConfigError, PluginError
 from bridgekit.flow import FLOW_HOOKS
-from bridgekit.model import ChannelSpec
+from bridgekit.model import ChannelSpec, Integration
 
 log = logging.getLogger("bridgekit.plugins")
 
@@ -234,6 +235,51 @@ class PluginHost:
                 )
         ordered = sorted(collected.values(), key=lambda ch: ch.spec.sort_key)
         return {ch.spec.name: ch for ch in ordered}
+
+    def check_integrations(
+        self, integrations: Iterable[IntegrationConfig], plugin_settings: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """Ask each integration's plugin whether its settings and secrets will work
+        (``bridgekit_check_integration``), before anything is stored or served.
+
+        A :class:`ConfigError` propagates as it is (one line for the operator); any other
+        exception is the plugin's bug, reported as a :class:`PluginError`. An integration of a
+        channel nobody provides is left to the integration registry, which says so.
+        """
+        for cfg in integrations:
+            channel = self.channels.get(cfg.channel)
+            if channel is None:
+                continue
+            impl = next(
+                (
+                    i
+                    for i in self.hooks.implementations("bridgekit_check_integration")
+                    if i.plugin is channel.plugin
+                ),
+                None,
+            )
+            if impl is None:
+                continue
+            # id 0: not stored yet; the check must not depend on it.
+            integration = Integration(0, cfg.name, cfg.channel, cfg.settings, cfg.secrets)
+            arguments = {
+                "integration": integration,
+                "plugin_settings": plugin_settings.get(channel.plugin_name, {}),
+            }
+            try:
+                result = impl.function(**{name: arguments[name] for name in impl.argnames})
+            except ConfigError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {channel.plugin_name!r} failed checking integration {cfg.name!r}: {exc}"
+                ) from exc
+            if inspect.iscoroutine(result):
+                result.close()
+                raise PluginError(
+                    f"plugin {channel.plugin_name!r}: bridgekit_check_integration must not be async "
+                    "(it runs before the event loop)"
+                )
 
     def channel(self, name: str) -> LoadedChannel:
         try:

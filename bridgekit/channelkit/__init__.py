@@ -12,6 +12,9 @@ machinery around it comes from here::
 * :mod:`~bridgekit.channelkit.textsplit`: grapheme-safe splitting in the provider's unit.
 * :mod:`~bridgekit.channelkit.cache`: a bounded cache with a time-to-live per entry.
 * :mod:`~bridgekit.channelkit.parts`: multi-part sends that resume after the last part sent.
+* :mod:`~bridgekit.channelkit.settings`: an integration's settings and secrets, declared once
+  and checked at start-up.
+* :mod:`~bridgekit.channelkit.sandbox`: the lifecycle of a provider sandbox server.
 
 Documented in ``docs/hooks.md``, "Channel toolkit".
 """
@@ -29,6 +32,8 @@ from bridgekit.channelkit.http import (
     transport_errors,
 )
 from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
+from bridgekit.channelkit.sandbox import HttpSandbox, SandboxServer
+from bridgekit.channelkit.settings import ChannelSettings, HttpUrl, InvalidSetting, Secret
 from bridgekit.channelkit.textsplit import split_text
 from bridgekit.text_units import CHARACTERS, UTF8_BYTES, UTF16_UNITS, TextUnit, bytes_in, text_length
 
@@ -37,11 +42,17 @@ __all__ = [
     "PARTS_SENT",
     "UTF8_BYTES",
     "UTF16_UNITS",
+    "ChannelSettings",
     "FetchedMedia",
+    "HttpSandbox",
+    "HttpUrl",
+    "InvalidSetting",
     "MediaTooLarge",
     "MediaUnavailable",
     "NotSent",
     "ProviderSession",
+    "SandboxServer",
+    "Secret",
     "TTLCache",
     "TextUnit",
     "bytes_in",

@@ -199,7 +199,8 @@ async def bridge_with(
             await plugin_nv.aclose()
             await talktalk.stop()
     elif channel == "email":
-        relay = await SmtpSink().start()
+        relay = SmtpSink()
+        await relay.start()
         try:
             yield await make_bridge(
                 plugins={"email_forward": EmailForwardPlugin()},

@@ -30,6 +30,7 @@ from bridgekit_email_forward.parse import (
     synthetic_message_id,
 )
 from bridgekit_email_forward.quotes import trim_reply
+from bridgekit_email_forward.settings import EmailSettings
 
 INBOUND_ATTACHMENT_LIMIT = 4
 """E11: at most this many attachments are loaded into the chat."""
@@ -163,7 +164,7 @@ def build_result(integration: Integration, delivery: RawDelivery, mail: ParsedMa
 
 def recipient_matches(integration: Integration, delivery: RawDelivery) -> bool:
     """Whether the envelope recipient is this integration's address (never the To: header)."""
-    address = str(integration.settings.get("address", "")).strip().lower()
+    address = EmailSettings.from_integration(integration).address  # only its own settings: address
     rcpt = delivery.headers.get("rcpt-to") or delivery.path
     return not address or rcpt.strip().strip("<>").lower() == address
 

@@ -83,7 +83,7 @@ async def send_bytes(data: bytes, *, sender: str, recipients: Sequence[str], set
             hostname=settings.relay_host,
             port=settings.relay_port,
             username=settings.relay_username,
-            password=settings.relay_password,
+            password=settings.relay_password or None,
             use_tls=tls == "tls",
             start_tls=None if tls == "auto" else tls == "starttls",
             timeout=settings.relay_timeout,

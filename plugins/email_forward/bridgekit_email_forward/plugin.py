@@ -77,7 +77,7 @@ class EmailForwardPlugin:
         self.defaults: Mapping[str, Any] = {}
 
     def settings_for(self, integration: Integration) -> EmailSettings:
-        return EmailSettings.resolve(integration.settings, integration.secrets, self.defaults)
+        return EmailSettings.from_integration(integration, self.defaults)
 
     @bridgekit.hookimpl
     def bridgekit_demo_providers(self) -> Iterable[DemoProvider]:
@@ -88,6 +88,13 @@ class EmailForwardPlugin:
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:
         return [SPEC]
+
+    @bridgekit.hookimpl
+    def bridgekit_check_integration(
+        self, integration: Integration, plugin_settings: Mapping[str, Any]
+    ) -> None:
+        """Refuse unknown keys, wrong types and a missing address before the server starts."""
+        EmailSettings.from_integration(integration, plugin_settings)
 
     @bridgekit.hookimpl
     async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:

@@ -26,6 +26,8 @@ import dns.rdatatype
 import dns.rrset
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from bridgekit.channelkit import SandboxServer
+
 
 @dataclass(slots=True)
 class ReceivedMail:
@@ -73,14 +75,16 @@ class _SinkHandler:
         return "250 2.0.0 OK"
 
 
-class SmtpSink:
-    """An SMTP relay on 127.0.0.1 that keeps every mail it accepts."""
+class SmtpSink(SandboxServer):
+    """An SMTP relay on 127.0.0.1 that keeps every mail it accepts (``relay_host`` =
+    :attr:`host`, ``relay_port`` = :attr:`port` once started)."""
+
+    scheme = "smtp"
 
     def __init__(self) -> None:
+        super().__init__()
         self.handler = _SinkHandler()
         self.server: asyncio.base_events.Server | None = None
-        self.host = "127.0.0.1"
-        self.port = 0
 
     @property
     def received(self) -> list[ReceivedMail]:
@@ -95,13 +99,12 @@ class SmtpSink:
             self.handler.answer = answer
             self.handler.answer_times = times
 
-    async def start(self) -> SmtpSink:
+    async def _listen(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: SMTP(self.handler, hostname="relay.sandbox", enable_SMTPUTF8=True), self.host, 0
+            lambda: SMTP(self.handler, hostname="relay.sandbox", enable_SMTPUTF8=True), host, port
         )
-        self.port = int(self.server.sockets[0].getsockname()[1])
-        return self
+        return int(self.server.sockets[0].getsockname()[1])
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMail]:
         """Wait until at least ``count`` mails arrived."""
@@ -111,7 +114,7 @@ class SmtpSink:
                 await self.handler.arrived.wait()
         return self.received
 
-    async def stop(self) -> None:
+    async def _close(self) -> None:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
@@ -156,27 +159,28 @@ def _txt(value: str) -> str:
     return " ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
 
 
-class DnsServer:
+class DnsServer(SandboxServer):
     """Authoritative-looking answers for TXT records: ``{"name.example": ["value", ...]}``."""
 
+    scheme = "dns"
+
     def __init__(self, records: dict[str, list[str]] | None = None) -> None:
+        super().__init__()
         self.records: dict[str, list[str]] = {k.lower().rstrip("."): v for k, v in (records or {}).items()}
         self.protocol = _DnsProtocol(self.records)
-        self.port = 0
 
     @property
     def address(self) -> str:
-        """``127.0.0.1:<port>``, the form ``settings["dns_resolver"]`` takes."""
-        return f"127.0.0.1:{self.port}"
+        """``<host>:<port>``, the form ``settings["dns_resolver"]`` takes."""
+        return f"{self.host}:{self.port}"
 
     def set(self, name: str, values: list[str]) -> None:
         self.records[name.lower().rstrip(".")] = values
 
-    async def start(self) -> DnsServer:
+    async def _listen(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self.protocol, local_addr=("127.0.0.1", 0))
-        self.port = int(transport.get_extra_info("sockname")[1])
-        return self
+        transport, _ = await loop.create_datagram_endpoint(lambda: self.protocol, local_addr=(host, port))
+        return int(transport.get_extra_info("sockname")[1])
 
     def lookup(self, name: bytes | str, timeout: float = 5) -> bytes | None:
         """A ``dnsfunc`` for dkimpy's ``verify``: the TXT value of ``name``, or ``None``."""
@@ -184,7 +188,7 @@ class DnsServer:
         values = self.records.get(key)
         return values[0].encode() if values else None
 
-    async def stop(self) -> None:
+    async def _close(self) -> None:
         if self.protocol.transport is not None:
             self.protocol.transport.close()
 

@@ -160,7 +160,7 @@ class SmtpService:
         groups: dict[tuple[str, int], tuple[dict[str, Integration], EmailSettings]] = {}
         owners: dict[str, str] = {}
         for integration in integrations:
-            settings = EmailSettings.resolve(integration.settings, integration.secrets, defaults)
+            settings = EmailSettings.from_integration(integration, defaults)
             if settings.address in owners:
                 raise ValueError(
                     f"email address {settings.address} is used by both {owners[settings.address]!r} "
@@ -178,7 +178,7 @@ class SmtpService:
         for key, (routes, settings) in self.plan(integrations, defaults).items():
             self._routes[key] = routes
             listener = Listener(*key)
-            hostname = str(defaults.get("hostname") or settings.address.rsplit("@", 1)[1])
+            hostname = settings.hostname or settings.address.rsplit("@", 1)[1]
             await listener.start(
                 bridge,
                 self._router(key),

@@ -18,7 +18,8 @@ from bridgekit.storage import schema as s
 
 @pytest_asyncio.fixture
 async def relay() -> AsyncIterator[SmtpSink]:
-    server = await SmtpSink().start()
+    server = SmtpSink()
+    await server.start()
     yield server
     await server.stop()
 

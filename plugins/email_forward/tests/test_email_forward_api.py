@@ -22,7 +22,8 @@ from bridgekit.storage import schema as s
 @pytest_asyncio.fixture
 async def relay() -> AsyncIterator[SmtpSink]:
     """The outbound relay: a local SMTP sink."""
-    server = await SmtpSink().start()
+    server = SmtpSink()
+    await server.start()
     yield server
     await server.stop()
 

@@ -100,7 +100,8 @@ class EmailKit(ConformanceKit):
 
 @pytest.fixture
 async def relay() -> AsyncIterator[SmtpSink]:
-    sink = await SmtpSink().start()
+    sink = SmtpSink()
+    await sink.start()
     yield sink
     await sink.stop()
 

@@ -30,14 +30,16 @@ ADDRESS = "acme@in.bridgekit.test"
 
 @pytest_asyncio.fixture
 async def sink() -> AsyncIterator[SmtpSink]:
-    server = await SmtpSink().start()
+    server = SmtpSink()
+    await server.start()
     yield server
     await server.stop()
 
 
 @pytest_asyncio.fixture
 async def dns_server() -> AsyncIterator[DnsServer]:
-    server = await DnsServer().start()
+    server = DnsServer()
+    await server.start()
     yield server
     await server.stop()
 

@@ -28,7 +28,8 @@ MakeBridge = Callable[..., Awaitable[RunningBridge]]
 
 @pytest_asyncio.fixture
 async def sink() -> AsyncIterator[SmtpSink]:
-    server = await SmtpSink().start()
+    server = SmtpSink()
+    await server.start()
     yield server
     await server.stop()
 

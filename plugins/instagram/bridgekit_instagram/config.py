@@ -1,17 +1,18 @@
-"""One integration's Instagram settings and secrets, read from ``bridgekit.toml``.
+"""One integration's Instagram settings and secrets (``bridgekit.toml``), declared once.
 
 Every value has a default that points at the real platform, so a minimal integration only
-names its three secrets. Tests and the sandbox override ``graph_base``.
+names its three secrets. Tests and the sandbox override ``graph_base``. Checked at start-up
+(``bridgekit_check_integration``); see the plugin README for each key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal
 
-from bridgekit.exceptions import ConfigError
-from bridgekit.model import Integration
+import msgspec
+from msgspec import Meta, field
+
+from bridgekit.channelkit import ChannelSettings, HttpUrl, Secret
 
 DEFAULT_GRAPH_BASE = "https://graph.instagram.com"
 """Host of the Instagram API with Instagram Login. Use ``https://graph.facebook.com`` (and
@@ -21,72 +22,36 @@ DEFAULT_API_VERSION = "v23.0"
 MAX_TEXT_BYTES = 1000
 """Meta: "Message text must be UTF-8 and be 1000 bytes or less"."""
 
-
-def _as_bool(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
+Seconds = Annotated[float, Meta(gt=0)]
 
 
-def _as_float(value: Any, default: float, name: str) -> float:
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"instagram setting {name!r} must be a number, got {value!r}") from None
-    if number <= 0:
-        raise ConfigError(f"instagram setting {name!r} must be positive, got {value!r}")
-    return number
-
-
-@dataclass(frozen=True, slots=True)
-class InstagramConfig:
+class InstagramConfig(ChannelSettings, frozen=True, kw_only=True):
     """The settings one integration runs with (see the plugin README for each one)."""
 
-    graph_base: str = DEFAULT_GRAPH_BASE
-    api_version: str = DEFAULT_API_VERSION
-    ig_user_id: str = "me"
-    auth: str = "bearer"
-    appsecret_proof: bool = False
-    human_agent: bool = True
-    timeout: float = 10.0
-    attachment_timeout: float = 5.0
-    profile_ttl: float = 24 * 3600.0
-    app_secret: str = ""
-    verify_token: str = ""
-    access_token: str = ""
+    channel_title = "Instagram"
 
-    @classmethod
-    def from_integration(cls, integration: Integration) -> InstagramConfig:
-        """Read and check ``integration.settings`` / ``integration.secrets``."""
-        settings: Mapping[str, Any] = integration.settings
-        secrets: Mapping[str, str] = integration.secrets
-        auth = str(settings.get("auth", "bearer")).lower()
-        if auth not in {"bearer", "query"}:
-            raise ConfigError(f"instagram setting 'auth' must be 'bearer' or 'query', got {auth!r}")
-        # ``page_id`` is accepted as an alias: with the Facebook-Login flow the send node is
-        # the Page linked to the Instagram account rather than the Instagram account itself.
-        node = settings.get("ig_user_id") or settings.get("page_id") or "me"
-        return cls(
-            graph_base=str(settings.get("graph_base") or DEFAULT_GRAPH_BASE).rstrip("/"),
-            api_version=str(settings.get("api_version") or DEFAULT_API_VERSION).strip("/"),
-            ig_user_id=str(node),
-            auth=auth,
-            appsecret_proof=_as_bool(settings.get("appsecret_proof"), False),
-            human_agent=_as_bool(settings.get("human_agent_tag"), True),
-            timeout=_as_float(settings.get("timeout_seconds"), 10.0, "timeout_seconds"),
-            attachment_timeout=_as_float(
-                settings.get("attachment_timeout_seconds"), 5.0, "attachment_timeout_seconds"
-            ),
-            profile_ttl=_as_float(settings.get("profile_ttl_seconds"), 24 * 3600.0, "profile_ttl_seconds"),
-            app_secret=secrets.get("app_secret", ""),
-            verify_token=secrets.get("verify_token", ""),
-            access_token=secrets.get("access_token", ""),
+    graph_base: HttpUrl = DEFAULT_GRAPH_BASE
+    api_version: str = DEFAULT_API_VERSION
+    ig_user_id: str = ""
+    # With the Facebook-Login flow the send node is the Page linked to the Instagram account
+    # rather than the Instagram account itself; ``page_id`` names it.
+    page_id: str = ""
+    auth: Literal["bearer", "query"] = "bearer"
+    appsecret_proof: bool = False
+    human_agent: bool = field(default=True, name="human_agent_tag")
+    timeout: Seconds = field(default=10.0, name="timeout_seconds")
+    attachment_timeout: Seconds = field(default=5.0, name="attachment_timeout_seconds")
+    profile_ttl: Seconds = field(default=24 * 3600.0, name="profile_ttl_seconds")
+    app_secret: Secret
+    verify_token: Secret
+    access_token: Secret
+
+    def checked(self) -> InstagramConfig:
+        return msgspec.structs.replace(
+            self,
+            graph_base=self.graph_base.rstrip("/"),
+            api_version=self.api_version.strip("/"),
+            ig_user_id=self.ig_user_id or self.page_id or "me",
         )
 
     @property

@@ -22,6 +22,7 @@ import bridgekit
 from bridgekit import DemoProvider
 from bridgekit.channelkit import UTF8_BYTES, ProviderSession, TTLCache, send_parts, split_text
 from bridgekit.exceptions import (
+    ConfigError,
     MalformedDelivery,
     PermanentDeliveryError,
     SignatureError,
@@ -136,9 +137,18 @@ class InstagramPlugin:
     # --- inbound -------------------------------------------------------------------------
 
     @bridgekit.hookimpl
+    def bridgekit_check_integration(self, integration: Integration) -> None:
+        """Refuse unknown keys, wrong types and missing secrets before the server starts."""
+        InstagramConfig.from_integration(integration)
+
+    @bridgekit.hookimpl
     async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
         """Answer Meta's handshake, or verify and parse one webhook delivery."""
-        config = InstagramConfig.from_integration(integration)
+        try:
+            config = InstagramConfig.from_integration(integration)
+        except ConfigError as exc:
+            # Start-up refuses this; a delivery that still gets here cannot be verified.
+            raise SignatureError(str(exc)) from None
         method = delivery.method.upper()
         if method == "GET":
             challenge = verify_handshake(config.verify_token, delivery.query)
@@ -209,9 +219,10 @@ class InstagramPlugin:
     @bridgekit.hookimpl
     async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
         """Send text (split at 1,000 bytes) and attachments within Meta's messaging window."""
-        config = InstagramConfig.from_integration(integration)
-        if not config.access_token:
-            raise PermanentDeliveryError("the Instagram integration has no 'access_token' secret")
+        try:
+            config = InstagramConfig.from_integration(integration)
+        except ConfigError as exc:
+            raise PermanentDeliveryError(str(exc)) from None
         recipient = message.recipient.value or message.thread_key
         pieces = split_text(message.text, MAX_TEXT_BYTES, UTF8_BYTES)
         if not pieces and not message.attachments:

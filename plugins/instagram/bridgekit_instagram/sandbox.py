@@ -40,6 +40,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bridgekit.channelkit import HttpSandbox
+
 from .signature import sign as sign_body
 
 TEXT_LIMIT_BYTES = 1000
@@ -86,7 +88,7 @@ class WebhookResult:
     body: str
 
 
-class MetaSandbox:
+class MetaSandbox(HttpSandbox):
     """Fake Meta Graph API + webhook sender for Instagram messaging (see module docs)."""
 
     def __init__(
@@ -101,6 +103,7 @@ class MetaSandbox:
         self.app_secret = app_secret
         self.verify_token = verify_token
         self.access_token = access_token
+        super().__init__()
         self.ig_user_id = ig_user_id
         self._clock = clock
         self.sent: list[SentMessage] = []
@@ -111,50 +114,10 @@ class MetaSandbox:
         self.media: dict[str, tuple[str, bytes]] = {}
         self.customer_activity: dict[str, int] = {}
         self._failures: dict[str, deque[_Failure]] = {"send": deque(), "profile": deque(), "media": deque()}
-        self._stopping = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
-        self.url: str = ""
         self.last_challenge = ""
-        self.app = web.Application()
         self.app.router.add_get("/cdn/media/{media_id}", self._media)
         self.app.router.add_post("/{version}/{node}/messages", self._send)
         self.app.router.add_get("/{version}/{igsid}", self._profile)
-
-    # --- lifecycle -----------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on ``host:port`` (0 = any free port); return and remember the base URL."""
-        self._stopping.clear()
-        self._runner = web.AppRunner(self.app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound_port = self._runner.addresses[0][1]
-        self.url = f"http://{host}:{bound_port}"
-        return self.url
-
-    async def stop(self) -> None:
-        """Stop serving; requests held by a ``timeout`` failure are released first."""
-        self._stopping.set()
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> MetaSandbox:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._client is None or self._client.closed:
-            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return self._client
 
     # --- test controls -------------------------------------------------------------------
 
@@ -277,7 +240,7 @@ class MetaSandbox:
             return web.Response()  # never reaches the client: the connection is gone
         if failure.kind == "timeout":
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), failure.delay)
+                await asyncio.wait_for(self.stopping.wait(), failure.delay)
             return web.json_response({"error": _error("timed out", 2, None)["error"]}, status=504)
         if failure.error is None:
             return web.Response(status=failure.status, text="Too Many Requests", headers=failure.headers)
@@ -431,7 +394,7 @@ class MetaSandbox:
     async def _download(self, url: str) -> bytes | None:
         """Fetch an outgoing attachment like Meta does; ``None`` when it cannot be loaded."""
         try:
-            async with self._http().get(url, timeout=aiohttp.ClientTimeout(total=5)) as response:
+            async with self.client().get(url, timeout=aiohttp.ClientTimeout(total=5)) as response:
                 if response.status != 200:
                     return None
                 return await response.read()
@@ -644,7 +607,7 @@ class MetaSandbox:
             headers["X-Hub-Signature-256"] = signature
         elif signed:
             headers["X-Hub-Signature-256"] = self.sign(body)
-        async with self._http().post(callback_url, data=body, headers=headers) as response:
+        async with self.client().post(callback_url, data=body, headers=headers) as response:
             return WebhookResult(response.status, await response.text())
 
     async def deliver(self, callback_url: str, *events: Mapping[str, Any]) -> WebhookResult:
@@ -665,7 +628,7 @@ class MetaSandbox:
             "hub.challenge": self.last_challenge,
             "hub.verify_token": self.verify_token if verify_token is None else verify_token,
         }
-        async with self._http().get(callback_url, params=params) as response:
+        async with self.client().get(callback_url, params=params) as response:
             return WebhookResult(response.status, await response.text())
 
 

@@ -130,6 +130,11 @@ class LinePlugin:
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:
         return [CHANNEL]
 
+    @bridgekit.hookimpl
+    def bridgekit_check_integration(self, integration: Integration) -> None:
+        """Refuse unknown keys, wrong types and missing secrets before the server starts."""
+        LineSettings.from_integration(integration)
+
     # --- inbound -------------------------------------------------------------------
 
     @bridgekit.hookimpl

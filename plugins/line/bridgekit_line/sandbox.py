@@ -40,7 +40,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bridgekit.channelkit import UTF16_UNITS, text_length
+from bridgekit.channelkit import UTF16_UNITS, HttpSandbox, text_length
 from bridgekit_line.sandbox_webhooks import WebhookFactory, new_user_id
 
 AUTH_REQUIRED = (
@@ -163,7 +163,7 @@ def validate_messages(messages: Any) -> list[dict[str, str]]:
     return details
 
 
-class LineSandbox:
+class LineSandbox(HttpSandbox):
     """An in-process LINE platform on 127.0.0.1 (see the module docstring)."""
 
     def __init__(
@@ -176,6 +176,7 @@ class LineSandbox:
         download_media: bool = False,
         client_ssl: ssl.SSLContext | None = None,
     ) -> None:
+        super().__init__()
         self.channel_secret = channel_secret
         self.access_token = access_token
         self.reply_token_ttl = reply_token_ttl
@@ -191,9 +192,6 @@ class LineSandbox:
         self._accepted: dict[str, _Accepted] = {}
         self._faults: list[_Fault] = []
         self._seq = 600_000_000_000_000_000
-        self._runner: web.AppRunner | None = None
-        self.url: str = ""
-        self.app = web.Application()
         self.app.router.add_post("/v2/bot/message/reply", self._reply)
         self.app.router.add_post("/v2/bot/message/push", self._push)
         self.app.router.add_get("/v2/bot/profile/{user_id}", self._profile)
@@ -203,30 +201,6 @@ class LineSandbox:
 
     def _now(self) -> float:
         return self.clock()
-
-    # --- running -------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0 = any free port); returns and sets :attr:`url`."""
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0][1]
-        self.url = f"http://{host}:{bound}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> LineSandbox:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def integration_settings(self, **extra: Any) -> dict[str, Any]:
         """``settings`` for a ``line`` integration that talks to this sandbox."""

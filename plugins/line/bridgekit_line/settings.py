@@ -1,16 +1,18 @@
-"""Typed view of one LINE integration's settings and secrets (``bridgekit.toml``).
+"""The settings and secrets of one LINE integration (``bridgekit.toml``), declared once.
 
 Every provider URL comes from the settings, defaulting to the real LINE platform, so the
 same code talks to LINE in production and to :mod:`bridgekit_line.sandbox` in tests.
+Checked at start-up (``bridgekit_check_integration``); see the plugin README for each key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
-from bridgekit.exceptions import ConfigError
+import msgspec
+from msgspec import Meta
+
+from bridgekit.channelkit import ChannelSettings, HttpUrl, InvalidSetting, Secret
 from bridgekit.model import Integration
 
 DEFAULT_API_BASE = "https://api.line.me"
@@ -23,64 +25,38 @@ DEFAULT_DATA_API_BASE = "https://api-data.line.me"
 REPLY_TOKEN_DOCUMENTED_VALIDITY = 60.0
 DEFAULT_REPLY_TOKEN_MAX_AGE = 30.0
 
-
-def _number(settings: Mapping[str, Any], key: str, default: float, *, minimum: float = 0.0) -> float:
-    value = settings.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"LINE setting {key!r} must be a number >= {minimum}, not {value!r}")
-    return float(value)
+Seconds = Annotated[float, Meta(ge=0.001)]
 
 
-def _base_url(settings: Mapping[str, Any], key: str, default: str) -> str:
-    value = settings.get(key, default)
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ConfigError(f"LINE setting {key!r} must be an http(s) URL, not {value!r}")
-    return value.rstrip("/")
-
-
-@dataclass(frozen=True, slots=True)
-class LineSettings:
+class LineSettings(ChannelSettings, frozen=True, kw_only=True):
     """Settings of one LINE integration (see the plugin README for each key)."""
 
-    api_base: str = DEFAULT_API_BASE
-    data_api_base: str = DEFAULT_DATA_API_BASE
-    use_reply_api: bool = True
-    reply_token_max_age: float = DEFAULT_REPLY_TOKEN_MAX_AGE
-    request_timeout: float = 10.0
-    content_timeout: float = 10.0
-    max_content_bytes: int = 50 * 1024 * 1024
-    profile_cache_ttl: float = 3600.0
+    channel_title = "LINE"
 
-    @classmethod
-    def from_integration(cls, integration: Integration) -> LineSettings:
-        s = integration.settings
-        use_reply = s.get("use_reply_api", True)
-        if not isinstance(use_reply, bool):
-            raise ConfigError(f"LINE setting 'use_reply_api' must be true or false, not {use_reply!r}")
-        max_age = _number(s, "reply_token_max_age", DEFAULT_REPLY_TOKEN_MAX_AGE)
-        if max_age >= REPLY_TOKEN_DOCUMENTED_VALIDITY:
-            raise ConfigError(
-                "LINE setting 'reply_token_max_age' must stay below the documented reply-token "
-                f"validity of {REPLY_TOKEN_DOCUMENTED_VALIDITY:g} s, not {max_age:g}"
+    api_base: HttpUrl = DEFAULT_API_BASE
+    data_api_base: HttpUrl = DEFAULT_DATA_API_BASE
+    use_reply_api: bool = True
+    reply_token_max_age: Annotated[float, Meta(ge=0)] = DEFAULT_REPLY_TOKEN_MAX_AGE
+    request_timeout: Seconds = 10.0
+    content_timeout: Seconds = 10.0
+    max_content_bytes: Annotated[int, Meta(ge=1)] = 50 * 1024 * 1024
+    profile_cache_ttl: Annotated[float, Meta(ge=0)] = 3600.0
+    channel_secret: Secret
+    channel_access_token: Secret
+
+    def checked(self) -> LineSettings:
+        if self.reply_token_max_age >= REPLY_TOKEN_DOCUMENTED_VALIDITY:
+            raise InvalidSetting(
+                "reply_token_max_age",
+                "must stay below the documented reply-token validity of "
+                f"{REPLY_TOKEN_DOCUMENTED_VALIDITY:g} s",
             )
-        return cls(
-            api_base=_base_url(s, "api_base", DEFAULT_API_BASE),
-            data_api_base=_base_url(s, "data_api_base", DEFAULT_DATA_API_BASE),
-            use_reply_api=use_reply,
-            reply_token_max_age=max_age,
-            request_timeout=_number(s, "request_timeout", 10.0, minimum=0.001),
-            content_timeout=_number(s, "content_timeout", 10.0, minimum=0.001),
-            max_content_bytes=int(_number(s, "max_content_bytes", 50 * 1024 * 1024, minimum=1)),
-            profile_cache_ttl=_number(s, "profile_cache_ttl", 3600.0),
+        return msgspec.structs.replace(
+            self, api_base=self.api_base.rstrip("/"), data_api_base=self.data_api_base.rstrip("/")
         )
 
 
 def secret(integration: Integration, name: str) -> str:
-    """The secret ``name`` of ``integration``; a missing one is a configuration error."""
-    value = integration.secrets.get(name)
-    if not value:
-        raise ConfigError(
-            f"LINE integration {integration.name!r} has no {name!r} secret "
-            f"(set [integrations.{integration.name}.secrets] {name} or its environment variable)"
-        )
+    """The secret ``name`` of ``integration``, from its checked (and kept) settings."""
+    value: str = getattr(LineSettings.from_integration(integration), name)
     return value

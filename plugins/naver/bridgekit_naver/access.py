@@ -13,50 +13,46 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Iterable
-from functools import lru_cache
 
 from bridgekit.exceptions import ConfigError, SignatureError
 from bridgekit.model import Integration, RawDelivery
+from bridgekit_naver.networks import IPAddress, allowed_networks
+from bridgekit_naver.settings import NaverSettings
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-#: Where Naver's webhook calls come from, per the Chat Bot API README (for documentation
-#: and for ``allowed_ips = "naver"``).
-NAVER_WEBHOOK_NETWORKS: tuple[str, ...] = ("117.52.141.192/27",)
+__all__ = ["allowed_networks", "verify_delivery", "verify_source", "verify_token"]
 
 
-def verify_delivery(integration: Integration, delivery: RawDelivery) -> None:
-    """Raise :class:`SignatureError` unless ``delivery`` may come from TalkTalk.
+def verify_delivery(integration: Integration, delivery: RawDelivery) -> NaverSettings:
+    """Raise :class:`SignatureError` unless ``delivery`` may come from TalkTalk; return the
+    integration's settings.
 
     Checks the secret path token first (so a wrong token and a wrong address look the same
-    to a prober: 401) and then the optional source-address allow-list.
+    to a prober: 401) and then the optional source-address allow-list. An integration whose
+    settings do not check out (start-up refuses it) rejects everything: failing open would
+    make the endpoint writable by anyone who guesses the integration's name.
     """
-    verify_token(integration, delivery)
-    verify_source(integration, delivery)
+    try:
+        settings = NaverSettings.from_integration(integration)
+    except ConfigError as exc:
+        raise SignatureError(str(exc)) from None
+    verify_token(settings, delivery)
+    verify_source(settings, delivery)
+    return settings
 
 
-def verify_token(integration: Integration, delivery: RawDelivery) -> None:
-    """Compare ``?token=`` with ``secrets.path_token`` in constant time.
-
-    An integration without a ``path_token`` rejects everything: failing open would make
-    the endpoint writable by anyone who guesses the integration's name.
-    """
-    expected = integration.secrets.get("path_token") or ""
-    if not expected:
-        raise SignatureError(f"integration {integration.name!r} has no secrets.path_token configured")
+def verify_token(settings: NaverSettings, delivery: RawDelivery) -> None:
+    """Compare ``?token=`` with ``secrets.path_token`` in constant time."""
     given = delivery.query.get("token")
     if not given:
         raise SignatureError("missing ?token= on the TalkTalk webhook URL")
     # compare_digest on str only accepts ASCII; bytes work for any token.
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+    if not hmac.compare_digest(given.encode("utf-8"), settings.path_token.encode("utf-8")):
         raise SignatureError("wrong ?token= on the TalkTalk webhook URL")
 
 
-def verify_source(integration: Integration, delivery: RawDelivery) -> None:
+def verify_source(settings: NaverSettings, delivery: RawDelivery) -> None:
     """Check ``delivery.remote`` against ``settings.allowed_ips`` when that is set."""
-    networks = allowed_networks(integration.settings.get("allowed_ips"))
+    networks = settings.networks
     if not networks:
         return
     if not delivery.remote:
@@ -70,34 +66,3 @@ def verify_source(integration: Integration, delivery: RawDelivery) -> None:
         address = address.ipv4_mapped
     if not any(address in net for net in networks):
         raise SignatureError(f"source address {address} is not in settings.allowed_ips")
-
-
-def allowed_networks(setting: object) -> tuple[IPNetwork, ...]:
-    """Parse ``allowed_ips``: a list of CIDRs, a comma-separated string, or ``"naver"``.
-
-    An invalid entry is a configuration error, raised loudly rather than silently
-    weakening (or blocking) the endpoint.
-    """
-    if setting is None or setting == "" or setting == []:
-        return ()
-    if isinstance(setting, str):
-        entries: Iterable[object] = [part for part in setting.split(",") if part.strip()]
-    elif isinstance(setting, list | tuple):
-        entries = setting
-    else:
-        raise ConfigError(f"settings.allowed_ips must be a list of CIDRs, not {type(setting).__name__}")
-    return _parse(tuple(str(entry).strip() for entry in entries))
-
-
-@lru_cache(maxsize=64)
-def _parse(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    networks: list[IPNetwork] = []
-    for entry in entries:
-        if entry.lower() == "naver":
-            networks.extend(ipaddress.ip_network(cidr) for cidr in NAVER_WEBHOOK_NETWORKS)
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError as exc:
-            raise ConfigError(f"settings.allowed_ips: {entry!r} is not an IP network ({exc})") from None
-    return tuple(networks)

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 import bridgekit
 from bridgekit import DemoProvider
 from bridgekit.channelkit import UTF16_UNITS, MediaUnavailable, ProviderSession, fetch_media, send_parts
-from bridgekit.exceptions import PermanentDeliveryError
+from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -36,9 +36,10 @@ from bridgekit.model import (
     RawDelivery,
 )
 from bridgekit_naver.access import verify_delivery
-from bridgekit_naver.client import DEFAULT_API_BASE, TalkTalkClient
+from bridgekit_naver.client import TalkTalkClient
 from bridgekit_naver.events import CONTACT_KIND, customer_event, event_id_for, normalise, parse_event
 from bridgekit_naver.outbound import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, Part, plan_parts
+from bridgekit_naver.settings import NaverSettings
 
 if TYPE_CHECKING:
     from bridgekit import BridgeAPI
@@ -71,11 +72,6 @@ CHANNEL_SPEC = ChannelSpec(
 
 #: Total time for one call to TalkTalk's API.
 API_TIMEOUT_SECONDS = 15.0
-#: TalkTalk waits 5 s for our webhook answer (README: "Read timed out: 5초"), and the image
-#: is fetched before we answer, so leave it well under that.
-DEFAULT_IMAGE_FETCH_TIMEOUT = 3.0
-#: Identical webhook bodies within this many seconds are one event (see events.event_id_for).
-DEFAULT_DEDUPE_WINDOW = 10.0
 
 
 class NaverPlugin:
@@ -102,23 +98,27 @@ class NaverPlugin:
         """Declare the ``naver`` channel (SPEC P2, P3 slot NAVER_TALKTALK, I19 no reads)."""
         return [CHANNEL_SPEC]
 
+    @bridgekit.hookimpl
+    def bridgekit_check_integration(self, integration: Integration) -> None:
+        """Refuse unknown keys, wrong types, bad CIDRs and missing secrets before the server
+        starts."""
+        NaverSettings.from_integration(integration)
+
     # --- inbound -------------------------------------------------------------------------
 
     @bridgekit.hookimpl
     async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
         """Check the path token and source address, then normalise the event."""
-        verify_delivery(integration, delivery)
+        settings = verify_delivery(integration, delivery)
         if delivery.method.upper() != "POST":
             return IngestResult()  # a browser or monitor checking the URL: nothing to do
         event = parse_event(delivery.body)
-        window = float(integration.settings.get("dedupe_window_seconds", DEFAULT_DEDUPE_WINDOW))
-        event_id = event_id_for(delivery.body, delivery.received_at, window)
+        event_id = event_id_for(delivery.body, delivery.received_at, settings.dedupe_window_seconds)
         attachments: tuple[InboundAttachment, ...] = ()
         image_error: str | None = None
         if event.name == "send" and event.text_content is None and event.image_url:
-            timeout = float(integration.settings.get("image_fetch_timeout", DEFAULT_IMAGE_FETCH_TIMEOUT))
             try:
-                attachments = (await self._fetch_image(event.image_url, timeout),)
+                attachments = (await self._fetch_image(event.image_url, settings.image_fetch_timeout),)
             except MediaUnavailable as exc:  # the message keeps the image's URL instead
                 image_error = str(exc)
         messages = normalise(
@@ -159,22 +159,16 @@ class NaverPlugin:
         TalkTalk returns no message id, so ``provider_message_id`` is ``None``: nothing
         ever refers back to a sent message (no delivery or read reports, SPEC I19).
         """
-        key = integration.secrets.get("authorization_key")
-        if not key:
-            raise PermanentDeliveryError(
-                f"integration {integration.name!r} has no secrets.authorization_key "
-                "(partner center > 개발자도구 > 챗봇API 설정 > 보내기 API > 생성)"
-            )
+        try:
+            settings = NaverSettings.from_integration(integration)
+        except ConfigError as exc:  # start-up refuses this; the outbox says why it cannot send
+            raise PermanentDeliveryError(str(exc)) from None
         user = message.recipient.value if message.recipient.kind == CONTACT_KIND else ""
         user = user or message.thread_key
         if not user:
             raise PermanentDeliveryError("no TalkTalk user id to send to")
         parts = plan_parts(message)
-        client = TalkTalkClient(
-            self._http.get(),
-            str(integration.settings.get("api_base") or DEFAULT_API_BASE),
-            key,
-        )
+        client = TalkTalkClient(self._http.get(), settings.api_base, settings.authorization_key)
         image_ids: list[str] = []
 
         async def send(part: Part) -> None:
@@ -219,7 +213,10 @@ class NaverPlugin:
     @bridgekit.hookimpl
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str:
         # TalkTalk signs nothing: the URL's token is the webhook's only credential.
-        token = integration.secrets.get("path_token") or "<secrets.path_token>"
+        try:
+            token = NaverSettings.from_integration(integration).path_token
+        except ConfigError:
+            token = "<secrets.path_token>"
         return f"POST {base_url}/hooks/{quote(integration.name)}?token={quote(token)}"
 
     async def aclose(self) -> None:

@@ -34,12 +34,13 @@ import zlib
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
+
+from bridgekit.channelkit import HttpSandbox
 
 Endpoint = Literal["event", "imageUpload"]
 
@@ -121,7 +122,7 @@ class _Reject(Exception):
         self.message = message or RESULT_MESSAGES.get(code, "")
 
 
-class TalkTalkSandbox:
+class TalkTalkSandbox(HttpSandbox):
     """A fake TalkTalk on 127.0.0.1: see the module docstring."""
 
     def __init__(
@@ -133,6 +134,7 @@ class TalkTalkSandbox:
         partner: str = "wc1234",
         image_download_timeout: float = 10.0,
     ) -> None:
+        super().__init__()
         self.authorization_key = authorization_key
         self.callback_url = callback_url
         self.path_token = path_token
@@ -145,10 +147,6 @@ class TalkTalkSandbox:
         self.webhooks: list[WebhookResult] = []
         self._hosted: dict[str, _Hosted] = {}
         self._failures: defaultdict[str, deque[Failure]] = defaultdict(deque)
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self.url: str | None = None
-        self.app = web.Application()
         self.app.add_routes(
             [
                 web.post("/chatbot/v1/event", self._handle_event),
@@ -157,40 +155,11 @@ class TalkTalkSandbox:
             ]
         )
 
-    # --- lifecycle -----------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve :attr:`app` on ``host:port`` (0 = any free port); return the base URL."""
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound_port = self._runner.addresses[0][1]
-        self.url = f"http://{host}:{bound_port}"
-        return self.url
-
-    async def stop(self) -> None:
-        """Stop serving and close the webhook client."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> TalkTalkSandbox:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+    # --- lifecycle (HttpSandbox) ---------------------------------------------------------
 
     @property
     def api_base(self) -> str:
         """What to put in the integration's ``settings.api_base``."""
-        if self.url is None:
-            raise RuntimeError("the sandbox is not started")
         return self.url
 
     # --- failure injection ---------------------------------------------------------------
@@ -329,7 +298,7 @@ class TalkTalkSandbox:
 
     async def _download(self, url: str) -> tuple[str, bytes]:
         """Fetch an image like TalkTalk does: 10 s limit, 20 MB, type must match the bytes."""
-        session = await self._client()
+        session = self.client()
         try:
             async with session.get(
                 url, timeout=aiohttp.ClientTimeout(total=self.image_download_timeout)
@@ -520,7 +489,7 @@ class TalkTalkSandbox:
     ) -> WebhookResult:
         """POST one event (or exact body bytes, for redelivery tests) to the webhook."""
         body = event if isinstance(event, bytes) else self.encode(event)
-        session = await self._client()
+        session = self.client()
         async with session.post(
             self.webhook_url(callback_url, token),
             data=body,
@@ -531,11 +500,6 @@ class TalkTalkSandbox:
             result = WebhookResult(resp.status, await resp.read(), body)
         self.webhooks.append(result)
         return result
-
-    async def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
 
 
 def _result(code: str, message: str | None = None, *, extra: Mapping[str, Any] | None = None) -> web.Response:

@@ -241,7 +241,7 @@ async def test_unreachable_api_is_transient(plugin: NaverPlugin, naver: TalkTalk
         name="acme",
         channel="naver",
         settings={"api_base": "http://127.0.0.1:9"},
-        secrets={"authorization_key": KEY},
+        secrets={"authorization_key": KEY, "path_token": "pt"},
     )
     with pytest.raises(TransientDeliveryError, match="unreachable"):
         await plugin.bridgekit_deliver(broken, outbound())
@@ -300,7 +300,7 @@ async def test_retry_after_partial_failure_does_not_resend_what_went_out(
 
 async def test_sandbox_refuses_text_over_the_limit_like_naver(naver: TalkTalkSandbox) -> None:
     """The sandbox itself enforces the documented 10,000-character limit."""
-    client = await naver._client()
+    client = naver.client()
     body = {"event": "send", "user": USER, "textContent": {"text": "x" * 10_001}}
     async with client.post(
         f"{naver.api_base}/chatbot/v1/event", data=json.dumps(body), headers={"Authorization": KEY}

@@ -1,0 +1,47 @@
+"""Naver's webhook source addresses and the ``allowed_ips`` setting's parser."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from functools import lru_cache
+
+from bridgekit.exceptions import ConfigError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Where Naver's webhook calls come from, per the Chat Bot API README (for documentation
+#: and for ``allowed_ips = "naver"``).
+NAVER_WEBHOOK_NETWORKS: tuple[str, ...] = ("117.52.141.192/27",)
+
+
+def allowed_networks(setting: object) -> tuple[IPNetwork, ...]:
+    """Parse ``allowed_ips``: a list of CIDRs, a comma-separated string, or ``"naver"``.
+
+    An invalid entry is a configuration error, raised loudly rather than silently
+    weakening (or blocking) the endpoint.
+    """
+    if setting is None or setting == "" or setting == []:
+        return ()
+    if isinstance(setting, str):
+        entries: Iterable[object] = [part for part in setting.split(",") if part.strip()]
+    elif isinstance(setting, list | tuple):
+        entries = setting
+    else:
+        raise ConfigError(f"settings.allowed_ips must be a list of CIDRs, not {type(setting).__name__}")
+    return _parse(tuple(str(entry).strip() for entry in entries))
+
+
+@lru_cache(maxsize=64)
+def _parse(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    networks: list[IPNetwork] = []
+    for entry in entries:
+        if entry.lower() == "naver":
+            networks.extend(ipaddress.ip_network(cidr) for cidr in NAVER_WEBHOOK_NETWORKS)
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"settings.allowed_ips: {entry!r} is not an IP network ({exc})") from None
+    return tuple(networks)
