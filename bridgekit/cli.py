@@ -57,8 +57,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         config = replace(config, port=args.port or config.port, host=args.host or config.host)
     plugins = load_plugins(config)
-    # Before anything is stored or listened on: a misconfigured integration is one line.
-    plugins.check_integrations(config.integrations, config.plugin_settings)
     bridge = Bridge(config, plugins)
     where = "defaults (no configuration file)" if config.source is None else str(config.source)
     print(

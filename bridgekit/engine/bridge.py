@@ -144,6 +144,9 @@ class Bridge:
             self.flow.wakeup.set()
 
     async def start(self) -> None:
+        # Before anything is stored or served: a misconfigured integration is one clear line
+        # (``bridgekit_check_integration``), not a failure at its first webhook.
+        self.plugins.check_integrations(self.config.integrations, self.config.plugin_settings)
         private_dir(self.config.data_dir)
         private_dir(self.config.data_dir / "attachments")
         box = await asyncio.to_thread(SecretBox.load, self.config.data_dir, self.config.secret_keys)

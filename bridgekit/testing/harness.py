@@ -151,8 +151,6 @@ async def start_bridge(
         # no mapping given: the integrations of ``config`` (as parsed from TOML and environment)
         integrations=configured if integrations is not None else base.integrations,
     )
-    # As ``bridgekit serve`` does: settings a plugin refuses fail here, not at the first webhook.
-    host.check_integrations(cfg.integrations, cfg.plugin_settings)
     bridge = Bridge(cfg, host)
     app = await create_app(bridge)
     server_class = TestServer if cancel_handlers_on_disconnect else _ServedLikeServe
