@@ -5,12 +5,11 @@ carries the security headers."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import update
 
-from bridgekit.config import Config, LimitsConfig
+from bridgekit.config import Config
 from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import SESSION_IDLE, create_password_link
 from bridgekit.runtime.clock import utcnow
@@ -65,7 +64,8 @@ async def test_every_page_and_asset_carries_the_strict_headers(make_bridge) -> N
             assert resp.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
             assert resp.headers["Referrer-Policy"] == "same-origin"
-            assert "<script>" not in body and "style=" not in body  # nothing inline
+            assert "<script>" not in body  # nothing inline
+            assert "style=" not in body
         js, _ = await browser.get("/static/shell.js")
         assert js.content_type == "text/javascript"
         missing, _ = await browser.get("/static/..%2Fpages.py")
@@ -200,9 +200,7 @@ async def _session_hashes(running) -> list[str]:
 
 
 async def test_over_https_the_cookie_is_secure_and_host_only(make_bridge) -> None:
-    config = Config(
-        outbox=TEST_OUTBOX, public_url="https://inbox.example.com", limits=replace(LimitsConfig())
-    )
+    config = Config(outbox=TEST_OUTBOX, public_url="https://inbox.example.com")
     running = await make_bridge(plugins={}, config=config)
     minji = await person(running)
     async with Browser(running) as browser:
