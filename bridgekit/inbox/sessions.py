@@ -9,6 +9,7 @@ cookie's token with HMAC, so it needs no storage and is worthless without the co
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -23,6 +24,7 @@ from bridgekit.inbox.managers import Manager, ManagerError, hash_token, manager_
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
+from bridgekit.storage.storable import storable
 
 SESSION_IDLE = timedelta(hours=12)  # a session not used for this long ends
 SESSION_MAX = timedelta(days=14)  # and every session ends this long after sign-in
@@ -34,9 +36,13 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is a way to burn CPU
 
 _hasher = PasswordHasher()
+
+
 # Verified against when the email is unknown, so an unknown address costs the same time as a
 # wrong password and the answer's timing does not tell which addresses exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class PasswordRefused(ManagerError):
@@ -141,14 +147,15 @@ async def use_password_link(db: Database, token: str, password: str) -> Manager 
 async def check_credentials(db: Database, email: str, password: str) -> Manager | None:
     """The manager with this email and password, or None — the same for an unknown address,
     a manager without a password and a wrong password, in about the same time."""
-    async with db.read() as conn:
-        row = (
-            await conn.execute(select(s.managers).where(s.managers.c.email == normalise_email(email)))
-        ).first()
+    address = normalise_email(email)
+    row = None
+    if storable(address) and len(address) <= 320:  # PostgreSQL refuses NUL in text: no such email
+        async with db.read() as conn:
+            row = (await conn.execute(select(s.managers).where(s.managers.c.email == address))).first()
     stored = row.password_hash if row is not None else None
     if len(password) > MAX_PASSWORD:
         return None
-    ok = await _verify(stored or _DUMMY_HASH, password)
+    ok = await _verify(stored or _dummy_hash(), password)
     if not ok or row is None or stored is None:
         return None
     return manager_from_row(row)

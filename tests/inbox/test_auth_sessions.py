@@ -210,3 +210,29 @@ async def test_over_https_the_cookie_is_secure_and_host_only(make_bridge) -> Non
         assert cookie["secure"] is True
         assert cookie["httponly"] is True
         assert not cookie["domain"]
+
+
+async def test_bad_form_input_is_a_clear_4xx_never_a_5xx(make_bridge) -> None:
+    running = await make_bridge(plugins={})
+    minji = await person(running)
+    bodies = [
+        b"",
+        b"email=%00&password=x",
+        b"email=" + b"a" * 3000 + b"&password=x",
+        b"email=\xff\xfe&password=\xff",
+        b"%%%&&&==",
+        b'{"email": "minji@example.com"}',
+        b"password=" + b"p" * 2000,
+    ]
+    async with Browser(running) as browser:
+        for path in ("/sign-in", "/set-password/%00", "/set-password/x", "/sign-out"):
+            for body in bodies:
+                async with browser.session.post(
+                    f"{browser.url}{path}", data=body, headers={"Origin": browser.url}, allow_redirects=False
+                ) as resp:
+                    assert resp.status < 500, (path, body[:40], resp.status)
+        async with browser.session.post(
+            f"{browser.url}/sign-in", data=b"x" * 100_000, headers={"Origin": browser.url}
+        ) as resp:
+            assert resp.status == 413
+        assert (await browser.sign_in(minji.email)).status == 303  # still works
