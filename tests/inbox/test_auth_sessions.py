@@ -236,3 +236,23 @@ async def test_bad_form_input_is_a_clear_4xx_never_a_5xx(make_bridge) -> None:
         ) as resp:
             assert resp.status == 413
         assert (await browser.sign_in(minji.email)).status == 303  # still works
+
+
+def test_every_template_and_static_file_is_package_data() -> None:
+    """The pages must work from a wheel install, with no network: every file under
+    ``bridgekit/web/ui`` matches a ``package-data`` pattern of pyproject.toml."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import bridgekit
+
+    package = Path(bridgekit.__file__).parent
+    root = package.parent
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "bridgekit"
+    ]
+    files = [p.relative_to(package).as_posix() for p in (package / "web" / "ui").rglob("*") if p.is_file()]
+    assert len(files) >= 5
+    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
+    assert unshipped == []
