@@ -5,6 +5,7 @@ carries the security headers."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -16,7 +17,9 @@ from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import TEST_OUTBOX
 from bridgekit.web.sessions_http import CONTENT_SECURITY_POLICY
+from tests.conftest import integration, signed
 from tests.inbox.sign_in_support import PASSWORD, Browser, person
+from tests.support.testchannel import TestChannelPlugin
 
 # Past authentication, a bad body: the request got through to the route.
 NO_SUCH_INTEGRATION = {"integration": "nope", "text": "hi"}
@@ -256,3 +259,26 @@ def test_every_template_and_static_file_is_package_data() -> None:
     assert len(files) >= 5
     unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
     assert unshipped == []
+
+
+async def test_the_shell_shows_the_sidebar_views_with_their_counts(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    running = await make_bridge(
+        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
+    )
+    body, headers = signed({"id": "ev-1", "user": "u-1", "name": "<b>Kim</b>", "text": "hello"})
+    assert (await running.post_hook("acme", body, headers))[0] == 200
+    minji = await person(running)
+    async with Browser(running) as browser:
+        await browser.sign_in(minji.email)
+        _, html = await browser.get("/")
+    views = dict(
+        re.findall(
+            r'<li data-view="([^"]+)"><span class="name">[^<]*</span> <span class="count">(\d+)<', html
+        )
+    )
+    assert views["all"] == "1"
+    assert views["unassigned"] == "1"
+    assert views["mine"] == "0"
+    assert views["integration:acme"] == "1"
