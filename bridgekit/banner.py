@@ -28,12 +28,13 @@ def mask_secrets(text: str, secrets: list[str]) -> str:
 
 
 async def next_steps(bridge: Bridge, *, program: str, config_path: Path | None, reveal_secrets: bool) -> str:
-    """The banner's "next steps": create a manager, where the API is, where webhooks go.
+    """The banner's "next steps": create a manager, where to sign in and the API is, where
+    webhooks go.
 
     ``program`` is how this process was started (``.venv/bin/bridgekit``), so the printed
     command can be pasted as it is."""
     base = bridge.config.base_url
-    command = f"{program} managers create 'Your Name' --operator --permission admin"
+    command = f"{program} managers create 'Your Name' --operator --permission admin --email you@example.com"
     if config_path is not None:
         command += f" -c {shlex.quote(str(config_path))}"
     else:  # the default database is ./bridgekit.db: the same directory finds it
@@ -43,12 +44,13 @@ async def next_steps(bridge: Bridge, *, program: str, config_path: Path | None, 
     lines = [
         "next steps:",
         (
-            "  1. create the first manager (prints their API token once):"
+            "  1. create the first manager (prints their API token once and a link to set a password):"
             if managers == 0
-            else f"  1. {managers} manager(s) exist; add one (prints the API token once):"
+            else f"  1. {managers} manager(s) exist; add one (prints the API token once and a password link):"
         ),
         f"       {command}",
-        f"  2. inbox API: {base}/api/v1  (bearer token; description: {base}/api/v1/openapi.json)",
+        f"  2. sign in: {base}/  inbox API: {base}/api/v1  (bearer token; description: "
+        f"{base}/api/v1/openapi.json)",
     ]
     bound = bridge.registry.ordered()
     if not bound:

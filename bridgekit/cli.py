@@ -115,9 +115,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_managers(args: argparse.Namespace) -> int:
-    from bridgekit.inbox.managers import create_manager, rotate_token
+    from bridgekit.inbox.managers import create_manager, rotate_token, set_email
+    from bridgekit.inbox.sessions import LINK_TTL, create_password_link
 
     config = _config(args)
+    hours = int(LINK_TTL.total_seconds() // 3600)
+
+    def link_line(token: str) -> str:
+        return f"set-password link (once, within {hours} h): {config.base_url}/set-password/{token}"
 
     async def run() -> str:
         plugins = load_plugins(config)
@@ -128,9 +133,21 @@ def cmd_managers(args: argparse.Namespace) -> int:
             if args.action == "create":
                 perms = tuple(p for p in (args.permission or []))
                 manager_id, token = await create_manager(
-                    bridge.db, workspace_id, args.name, operator=args.operator, permissions=perms
+                    bridge.db,
+                    workspace_id,
+                    args.name,
+                    operator=args.operator,
+                    permissions=perms,
+                    email=args.email,
                 )
-                return f"manager {manager_id} created; API token (shown once): {token}"
+                lines = [f"manager {manager_id} created; API token (shown once): {token}"]
+                if args.email is not None:
+                    lines.append(link_line(await create_password_link(bridge.db, manager_id)))
+                return "\n".join(lines)
+            if args.action == "password-link":
+                if args.email is not None:
+                    await set_email(bridge.db, args.id, args.email)
+                return link_line(await create_password_link(bridge.db, args.id))
             token = await rotate_token(bridge.db, args.id)
             return f"new API token for manager {args.id} (shown once): {token}"
         finally:
@@ -226,15 +243,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", type=Path, help="where the demo database lives (default: a new temp dir)")
     demo.set_defaults(func=cmd_demo)
 
-    managers = sub.add_parser("managers", help="create managers, rotate API tokens")
+    managers = sub.add_parser("managers", help="create managers, rotate API tokens, send set-password links")
     msub = managers.add_subparsers(dest="action", required=True)
     create = with_config(msub.add_parser("create"))
     create.add_argument("name")
     create.add_argument("--operator", action="store_true", help="give the operator seat")
     create.add_argument("--permission", action="append", choices=PERMISSIONS, help="repeatable")
+    create.add_argument("--email", help="what they sign in with in a browser; prints a set-password link")
     rotate = with_config(msub.add_parser("rotate"))
     rotate.add_argument("id", type=int)
-    for p in (create, rotate):
+    link = with_config(
+        msub.add_parser("password-link", help="a new one-time link to set a manager's password")
+    )
+    link.add_argument("id", type=int)
+    link.add_argument("--email", help="set or change the email they sign in with first")
+    for p in (create, rotate, link):
         p.set_defaults(func=cmd_managers)
 
     scaffold = sub.add_parser(

@@ -68,6 +68,8 @@ class LimitsConfig:
     connections_per_address: int = 64
     link_failures: str = "20/10minutes"  # wrong customer-link tokens per address
     customer_posts: str = "30/minute"  # messages and form answers per customer link
+    sign_in_failures: str = "5/15minutes"  # wrong passwords per account (email)
+    sign_in_address_failures: str = "30/15minutes"  # wrong passwords per address, any account
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +243,7 @@ def _limits(data: Mapping[str, Any]) -> LimitsConfig:
     for name in ("header_timeout", "keepalive_timeout", "body_timeout"):
         if _typed(getattr(limits, name), (int, float), f"limits.{name}") <= 0:
             raise ConfigError(f"limits.{name} must be a positive number of seconds")
-    for name in ("link_failures", "customer_posts"):
+    for name in ("link_failures", "customer_posts", "sign_in_failures", "sign_in_address_failures"):
         try:
             parse(_typed(getattr(limits, name), str, f"limits.{name}"))
         except ValueError:

@@ -127,7 +127,10 @@ async def test_the_start_banner_says_what_to_do_next(tmp_path: Path) -> None:
     output = await _serve_until_banner(["--log-format", "json"], tmp_path, port)
     assert "create the first manager" in output
     [command] = [line.strip() for line in output.splitlines() if "managers create" in line]
-    assert command.endswith(f"managers create 'Your Name' --operator --permission admin -c {config}")
+    assert command.endswith(
+        f"managers create 'Your Name' --operator --permission admin --email you@example.com -c {config}"
+    )
+    assert "sign in: https://support.example.com/ " in output
     assert "inbox API: https://support.example.com/api/v1" in output
     assert "https://support.example.com/api/v1/openapi.json" in output
     assert "POST https://support.example.com/hooks/acme-talktalk?token=tk-3…" in output
@@ -145,6 +148,9 @@ async def test_the_start_banner_says_what_to_do_next(tmp_path: Path) -> None:
     )
     assert created.returncode == 0, created.stderr
     assert "API token (shown once)" in created.stdout
+    assert (
+        "set-password link (once, within 24 h): https://support.example.com/set-password/" in created.stdout
+    )
 
 
 def test_logs_are_readable_lines_on_a_terminal_and_json_lines_otherwise() -> None:

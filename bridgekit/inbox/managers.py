@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import RequestRefused
 from bridgekit.runtime.clock import utcnow
@@ -37,20 +39,47 @@ class Manager:
     permissions: frozenset[str]
 
 
+def normalise_email(email: str) -> str:
+    """The form an email is stored and looked up in: sign-in ignores case and spaces around."""
+    return email.strip().lower()
+
+
+async def _check_email(conn: AsyncConnection, email: str, manager_id: int | None) -> str:
+    address = normalise_email(email)
+    local, at, domain = address.partition("@")
+    if not (local and at and domain) or len(address) > 320 or any(ch.isspace() for ch in address):
+        raise ManagerError(f"{email!r} is not an email address")
+    taken = select(s.managers.c.id).where(s.managers.c.email == address)
+    if manager_id is not None:
+        taken = taken.where(s.managers.c.id != manager_id)
+    if (await conn.execute(taken)).first() is not None:
+        raise ManagerError(f"another manager already signs in with {address}")
+    return address
+
+
 async def create_manager(
-    db: Database, workspace_id: int, name: str, *, operator: bool = False, permissions: tuple[str, ...] = ()
+    db: Database,
+    workspace_id: int,
+    name: str,
+    *,
+    operator: bool = False,
+    permissions: tuple[str, ...] = (),
+    email: str | None = None,
 ) -> tuple[int, str]:
-    """Create a manager; returns (id, token). The token is shown once and never stored."""
+    """Create a manager; returns (id, token). The token is shown once and never stored.
+    ``email`` is what they sign in with in a browser (unique)."""
     unknown = sorted(set(permissions) - set(PERMISSIONS))
     if unknown:
         raise ManagerError(f"unknown permission {unknown[0]!r}; valid: {', '.join(PERMISSIONS)}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with db.write() as conn:
+        address = None if email is None else await _check_email(conn, email, None)
         result = await conn.execute(
             s.managers.insert()
             .values(
                 workspace_id=workspace_id,
                 name=name,
+                email=address,
                 operator=operator,
                 permissions=list(permissions),
                 token_hash=hash_token(token),
@@ -61,6 +90,16 @@ async def create_manager(
             .returning(s.managers.c.id)
         )
         return int(result.scalar_one()), token
+
+
+async def set_email(db: Database, manager_id: int, email: str) -> None:
+    async with db.write() as conn:
+        address = await _check_email(conn, email, manager_id)
+        result = await conn.execute(
+            update(s.managers).where(s.managers.c.id == manager_id).values(email=address)
+        )
+        if result.rowcount != 1:
+            raise ManagerError(f"no manager {manager_id}")
 
 
 async def rotate_token(db: Database, manager_id: int) -> str:
@@ -80,6 +119,9 @@ async def authenticate(db: Database, token: str) -> Manager | None:
         row = (
             await conn.execute(select(s.managers).where(s.managers.c.token_hash == hash_token(token)))
         ).first()
-    if row is None:
-        return None
+    return None if row is None else manager_from_row(row)
+
+
+def manager_from_row(row: Row[Any]) -> Manager:
+    """A ``Manager`` from a row holding the ``managers`` columns."""
     return Manager(row.id, row.name, row.operator, frozenset(row.permissions or ()))

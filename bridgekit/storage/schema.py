@@ -47,7 +47,10 @@ managers = Table(
     Column("id", Integer, primary_key=True),
     Column("workspace_id", ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(200), nullable=False),
+    # Sign-in (migration 0009): the address a manager signs in with, stored lower-case, and an
+    # argon2 hash of their password (none until they set one through a one-time link).
     Column("email", String(320)),
+    Column("password_hash", String(200)),
     Column("operator", Boolean, nullable=False, default=False),
     Column("permissions", JSON, nullable=False, default=list),
     Column("token_hash", String(64), unique=True),
@@ -56,6 +59,34 @@ managers = Table(
     # Auto-assignment only picks operators who are available (not away).
     Column("available", Boolean, nullable=False, default=True, server_default="1"),
     Column("created_at", DateTime, nullable=False),
+    Index(None, "email", unique=True),
+)
+
+# Browser sessions (``bridgekit.inbox.sessions``): only a SHA-256 of the cookie's token is
+# stored, so a copy of the database signs nobody in. The CSRF token is derived from the
+# cookie's token, never stored. A session ends when idle too long or past ``expires_at``.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("manager_id", ForeignKey("managers.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Index(None, "manager_id"),
+)
+
+# One-time links to set a password (``bridgekit managers create --email``): hashed like
+# sessions, valid until ``expires_at`` and only until used.
+password_links = Table(
+    "password_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("manager_id", ForeignKey("managers.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime),
+    Index(None, "manager_id"),
 )
 
 teams = Table(

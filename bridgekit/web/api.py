@@ -1,4 +1,4 @@
-"""The manager REST API under ``/api/v1`` (bearer-token authenticated).
+"""The manager REST API under ``/api/v1`` (a bearer token, or a browser's session cookie with CSRF).
 
 This is the foundation's slice: integrations and channels in the fixed order, chats,
 messages, and posting a reply (through the outbox) or an internal note.
@@ -25,6 +25,14 @@ from bridgekit.web.downloads import bytes_response
 from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
+from bridgekit.web.sessions_http import (
+    CSRF_HEADER,
+    SAFE_METHODS,
+    csrf_matches,
+    same_origin,
+    session_token,
+    signed_in,
+)
 
 routes = web.RouteTableDef()
 
@@ -80,12 +88,27 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         response: web.StreamResponse = await handler(request)
         return response
     token = bearer_token(request)
-    if token is None:
-        return json_response({"error": "a bearer token is required"}, status=401)
-    manager = await authenticate(request.app[BRIDGE].db, token)
-    if manager is None:
-        return json_response({"error": "invalid token"}, status=401)
-    request[MANAGER_KEY] = manager
+    if token is not None:
+        manager = await authenticate(request.app[BRIDGE].db, token)
+        if manager is None:
+            return json_response({"error": "invalid token"}, status=401)
+        request[MANAGER_KEY] = manager
+        response = await handler(request)
+        return response
+    if session_token(request) is None:
+        return json_response({"error": "a bearer token or a signed-in session is required"}, status=401)
+    signed = await signed_in(request)
+    if signed is None:
+        return json_response({"error": "the session has ended; sign in again"}, status=401)
+    # A browser sends the cookie with requests other sites make it send: a state-changing one
+    # must come from our own page and carry the token only our pages know. Bearer tokens are
+    # never sent by a browser on its own, so they need neither.
+    if request.method not in SAFE_METHODS:
+        if not same_origin(request):
+            return json_response({"error": "a cross-site request is refused"}, status=403)
+        if not csrf_matches(signed, request.headers.get(CSRF_HEADER)):
+            return json_response({"error": f"the {CSRF_HEADER} header is missing or wrong"}, status=403)
+    request[MANAGER_KEY] = signed.manager
     response = await handler(request)
     return response
 

@@ -9,7 +9,8 @@ stream gets a comment heartbeat so proxies keep it open and clients notice a dea
 A stream ends when the client goes away (its subscription is dropped at once), when the
 server shuts down (:func:`end_streams` runs on the application's ``on_shutdown`` signal,
 because aiohttp waits for running handlers before it stops the bridge), and within
-``TOKEN_CHECK_SECONDS`` of its token being rotated or its manager removed: the token is
+``TOKEN_CHECK_SECONDS`` of its token being rotated (its session ended, for a browser) or its
+manager removed: the token or session is
 checked against the database again on that period, so a rotation by another process
 (``bridgekit managers rotate``) ends it too.
 """
@@ -27,11 +28,10 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridgekit.engine.bridge import Bridge
-from bridgekit.inbox.managers import authenticate
 from bridgekit.runtime.events import Event
-from bridgekit.web.auth import bearer_token
 from bridgekit.web.dropped import client_gone
 from bridgekit.web.keys import BRIDGE, current_manager
+from bridgekit.web.sessions_http import request_manager
 
 routes = web.RouteTableDef()
 
@@ -71,11 +71,10 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     """The manager's realtime stream of events (text/event-stream)."""
     bridge: Bridge = request.app[BRIDGE]
     manager = current_manager(request)
-    token = bearer_token(request) or ""
 
     async def authorised() -> bool:
         try:
-            current = await authenticate(bridge.db, token)
+            current = await request_manager(request)  # its bearer token or session cookie
         except SQLAlchemyError as exc:  # the database is busy or away: ask again next time
             log.info("event stream token check skipped: %s", type(exc).__name__)
             return True

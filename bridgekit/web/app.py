@@ -1,4 +1,5 @@
-"""The aiohttp application: webhooks, health, metrics, the manager API, plugin routes."""
+"""The aiohttp application: webhooks, health, metrics, the manager API, the browser pages
+(sign-in and the inbox shell), plugin routes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from bridgekit.web import (
     customer_link,
     media,
     openapi_doc,
+    pages,
+    shell,
+    signin,
 )
 from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.hooks import handle_hook
@@ -32,6 +36,7 @@ async def create_app(bridge: Bridge) -> web.Application:
     app = web.Application(client_max_size=bridge.config.max_body_bytes)
     app[BRIDGE] = bridge
     app[RATE_LIMITS] = RateLimits(bridge.config.limits)
+    pages.setup_templates(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await bridge.start()
@@ -59,6 +64,9 @@ async def create_app(bridge: Bridge) -> web.Application:
         api_realtime,
         openapi_doc,
         media,
+        pages,
+        signin,
+        shell,
     ):
         app.router.add_routes(_guard_api(module.routes))
     for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):

@@ -25,6 +25,8 @@ class RateLimits:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.link_failures = parse(config.link_failures)
         self.customer_posts = parse(config.customer_posts)
+        self.sign_in_failures = parse(config.sign_in_failures)
+        self.sign_in_address_failures = parse(config.sign_in_address_failures)
 
     async def check(self, rate: RateLimitItem, *key: str) -> None:
         """429 when ``key`` has already used all of ``rate``; counts nothing."""

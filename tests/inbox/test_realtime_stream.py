@@ -25,6 +25,7 @@ from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web import api_realtime
 from tests.conftest import integration, signed
+from tests.inbox.sign_in_support import Browser, person
 from tests.support.sandbox import SandboxProvider
 from tests.support.testchannel import TestChannelPlugin
 
@@ -274,3 +275,25 @@ async def test_the_stream_ends_when_its_token_is_rotated_or_its_manager_removed(
         running.bridge.events.publish(Event("chat.updated", {"chat_id": 2}))
         assert (await other.until(lambda e: e.data["chat_id"] == 2)).kind == "chat.updated"
     await running.wait_for(lambda: running.bridge.events.subscriber_count == 0, timeout=5)
+
+
+async def test_a_stream_opened_with_the_session_cookie_ends_when_its_session_does(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The browser's stream (cookie, no token) is re-checked like a token's: signing out in
+    another tab ends it."""
+    monkeypatch.setattr(api_realtime, "TOKEN_CHECK_SECONDS", 0.2)
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    minji = await person(running)
+    async with Browser(running) as browser, Browser(running) as other_tab:
+        await browser.sign_in(minji.email)
+        other_tab.session.cookie_jar.update_cookies({"bridgekit_session": browser.cookie()})
+        async with event_stream(running, browser.session) as stream:
+            running.bridge.events.publish(Event("chat.updated", {"chat_id": 1}))
+            assert (await stream.until(lambda e: True)).data == {"chat_id": 1}
+            await asyncio.sleep(0.6)  # several checks pass while the session lives
+            running.bridge.events.publish(Event("chat.updated", {"chat_id": 2}))
+            assert (await stream.until(lambda e: True)).data == {"chat_id": 2}
+            signed_out = await other_tab.post_form("/sign-out", {"csrf_token": await other_tab.csrf()})
+            assert signed_out.status == 303
+            assert await stream.ended(timeout=5)

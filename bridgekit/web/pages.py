@@ -1,0 +1,64 @@
+"""The browser interface's plumbing: Jinja2 templates (autoescaped) and the static files, both
+shipped inside the package (``bridgekit/web/ui/``), and the headers every page carries.
+
+Server-rendered pages and a few ES modules, no build step: nothing to fetch at run time, no
+Node, and a strict Content-Security-Policy (no inline script) holds.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bridgekit.web.sessions_http import secure_page
+
+UI = Path(__file__).parent / "ui"
+STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".txt": "text/plain"}
+
+routes = web.RouteTableDef()
+
+
+def setup_templates(app: web.Application) -> None:
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(UI / "templates"),
+        autoescape=True,  # every value is escaped; nothing is marked safe
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def page(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    """A rendered page with the security headers; never cached (it shows who is signed in)."""
+    response = aiohttp_jinja2.render_template(template, request, context, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    secure_page(response)
+    return response
+
+
+def message_page(request: web.Request, status: int, heading: str, text: str) -> web.Response:
+    return page(request, "message.html", {"heading": heading, "text": text}, status=status)
+
+
+# Served from a fixed list made at start-up: a name in the URL never becomes a path.
+_STATIC = {
+    path.name: (path, STATIC_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "text/plain")
+    for path in sorted((UI / "static").iterdir())
+    if path.is_file()
+}
+
+
+@routes.get("/static/{name}")
+async def static_file(request: web.Request) -> web.StreamResponse:
+    found = _STATIC.get(request.match_info["name"])
+    if found is None:
+        raise web.HTTPNotFound()
+    path, content_type = found
+    response = web.Response(body=path.read_bytes(), content_type=content_type)
+    response.headers["Cache-Control"] = "no-cache"  # revalidated: an upgrade shows at once
+    secure_page(response)
+    return response
