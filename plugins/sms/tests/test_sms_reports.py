@@ -1,0 +1,66 @@
+"""Delivery reports move each text through queued (pending) -> sent -> delivered / failed with
+the provider's reason: Twilio's signed status callbacks, and NHN results polled by the plugin."""
+
+from __future__ import annotations
+
+from bridgekit_sms.sandbox import NhnSandbox, TwilioSandbox
+from bridgekit_sms.testkit import ABROAD, KOREAN, NAME, StartBridge, message, settled, sms_api, start_chat
+
+
+async def test_twilio_status_callbacks_mark_delivered_and_failed_with_the_reason(
+    start: StartBridge, twilio: TwilioSandbox
+) -> None:
+    running = await start()
+    first = await start_chat(running, ABROAD, "first")
+    second = await start_chat(running, "+12025550144", "second")
+    assert (await settled(running, first["chat_id"], first["message_id"]))["delivery_status"] == "sent"
+    assert (await settled(running, second["chat_id"], second["message_id"]))["delivery_status"] == "sent"
+    sid1, sid2 = (m["sid"] for m in twilio.sent)
+    assert await twilio.report(sid1, "sent") == 200
+    assert await twilio.report(sid1, "delivered") == 200
+    assert await twilio.report(sid2, "undelivered", error_code="30005") == 200
+    delivered = await message(running, first["chat_id"], first["message_id"])
+    failed = await message(running, second["chat_id"], second["message_id"])
+    assert delivered["delivery_status"] == "delivered"
+    assert failed["delivery_status"] == "failed"
+    assert failed["delivery_error"] == "Twilio: undelivered (error 30005: unknown destination handset)"
+    status, sends = await sms_api(running, "GET", f"/messages/{second['message_id']}")
+    assert sends["sends"][0]["status"] == "failed"
+
+
+async def test_a_forged_status_callback_changes_nothing(start: StartBridge, twilio: TwilioSandbox) -> None:
+    running = await start()
+    first = await start_chat(running, ABROAD, "first")
+    await settled(running, first["chat_id"], first["message_id"])
+    real_token = twilio.auth_token
+    twilio.auth_token = "forged"
+    try:
+        assert await twilio.report(twilio.sent[0]["sid"], "failed", error_code="30003") == 401
+    finally:
+        twilio.auth_token = real_token
+    assert (await message(running, first["chat_id"], first["message_id"]))["delivery_status"] == "sent"
+
+
+async def test_nhn_results_are_polled_delivered_and_failed_with_the_carriers_reason(
+    start: StartBridge, nhn: NhnSandbox
+) -> None:
+    running = await start()
+    ok = await start_chat(running, KOREAN, "도착 안내")
+    bad = await start_chat(running, "010-9876-5432", "도착 안내")
+    await settled(running, ok["chat_id"], ok["message_id"])
+    await settled(running, bad["chat_id"], bad["message_id"])
+    first, second = (m["request_id"] for m in nhn.sent)
+    nhn.finish(first)
+    nhn.finish(second, delivered=False, code="3015", name="착신 거절")
+
+    async def decided() -> bool:
+        a = await message(running, ok["chat_id"], ok["message_id"])
+        b = await message(running, bad["chat_id"], bad["message_id"])
+        return a["delivery_status"] == "delivered" and b["delivery_status"] == "failed"
+
+    await running.wait_for(decided)
+    failed = await message(running, bad["chat_id"], bad["message_id"])
+    assert failed["delivery_error"] == "NHN Cloud SMS: msgStatus 3, result 3015 착신 거절"
+    status, sends = await sms_api(running, "GET", f"/messages/{ok['message_id']}")
+    assert sends["sends"][0]["status"] == "delivered"
+    assert NAME == "sms"
