@@ -52,7 +52,9 @@ def form(body: bytes) -> list[tuple[str, str]]:
         raise SignatureError("Twilio webhook body is not UTF-8 form data") from None
 
 
-def verify_twilio(auth_token: str, url: str, query: Mapping[str, str], body: bytes, given: str) -> list[tuple[str, str]]:
+def verify_twilio(
+    auth_token: str, url: str, query: Mapping[str, str], body: bytes, given: str
+) -> list[tuple[str, str]]:
     """The form parameters of an authentic Twilio webhook; :class:`SignatureError` otherwise."""
     if query:
         url = f"{url}?{urlencode(query)}"
@@ -84,7 +86,8 @@ def twilio_status(fields: Mapping[str, str]) -> StatusUpdate | None:
     if status == DeliveryStatus.FAILED:
         code = fields.get("ErrorCode", "")
         words = TWILIO_ERRORS.get(int(code)) if code.isdigit() else None
-        reason = f"Twilio: {fields.get('MessageStatus')} (error {code or 'none given'}{': ' + words if words else ''})"
+        detail = f"{code or 'none given'}{': ' + words if words else ''}"
+        reason = f"Twilio: {fields.get('MessageStatus')} (error {detail})"
     return StatusUpdate(sid, status, reason)
 
 
@@ -112,7 +115,9 @@ def nhn_update(provider_id: str, record: Mapping[str, object]) -> StatusUpdate |
         return StatusUpdate(provider_id, DeliveryStatus.DELIVERED)
     if status in (NHN_DONE, NHN_FAILED, NHN_CANCELLED, NHN_DUPLICATE):
         return StatusUpdate(
-            provider_id, DeliveryStatus.FAILED, f"NHN Cloud SMS: msgStatus {status}, result {code} {name}".strip()
+            provider_id,
+            DeliveryStatus.FAILED,
+            f"NHN Cloud SMS: msgStatus {status}, result {code} {name}".strip(),
         )
     return None
 

@@ -21,7 +21,7 @@ import bridgekit
 from aiohttp import web
 from bridgekit import DemoProvider
 from bridgekit.channelkit import ProviderSession, bytes_in
-from bridgekit.channelkit.routes import json_object, json_response, operator_only
+from bridgekit.channelkit.routes import json_object, json_response
 from bridgekit.exceptions import ConfigError, MalformedDelivery, PermanentDeliveryError, SignatureError
 from bridgekit.model import (
     Capabilities,
@@ -121,7 +121,9 @@ class SmsPlugin:
         return [CHANNEL_SPEC]
 
     @bridgekit.hookimpl
-    def bridgekit_check_integration(self, integration: Integration, plugin_settings: Mapping[str, Any]) -> None:
+    def bridgekit_check_integration(
+        self, integration: Integration, plugin_settings: Mapping[str, Any]
+    ) -> None:
         self._defaults = dict(plugin_settings) or None
         self.settings(integration)
 
@@ -168,19 +170,30 @@ class SmsPlugin:
 
     def _callback_url(self, integration: Integration, settings: SmsSettings) -> str | None:
         base = settings.twilio_webhook_url or (
-            f"{self._bridge.public_url}/hooks/{integration.name}" if self._bridge and self._bridge.public_url else ""
+            f"{self._bridge.public_url}/hooks/{integration.name}"
+            if self._bridge and self._bridge.public_url
+            else ""
         )
         return f"{base}?event=status" if base else None
 
     def prepare(
-        self, integration: Integration, settings: SmsSettings, to_value: str, text: str, subject: str | None, key: str
+        self,
+        integration: Integration,
+        settings: SmsSettings,
+        to_value: str,
+        text: str,
+        subject: str | None,
+        key: str,
     ) -> tuple[Provider, Outgoing, rules.Segments | None]:
         """Everything decided before the provider is called; :class:`rules.TextRefused` when
         the text may not go out."""
         to = rules.phone(to_value, settings.default_region)
         opted = self.store.opted_out(to.e164)
         if opted is not None:
-            raise rules.TextRefused(f"{to.e164} opted out of texts (replied {opted[0]!r} on {opted[1][:10]}): texts to it are refused")
+            raise rules.TextRefused(
+                f"{to.e164} opted out of texts (replied {opted[0]!r} on {opted[1][:10]}): "
+                "texts to it are refused"
+            )
         provider = self._provider(settings, to)
         sender = settings.sender(provider.name)
         ad = rules.is_ad(text)
@@ -209,7 +222,12 @@ class SmsPlugin:
         try:
             settings = self.settings(integration)
             provider, out, segs = self.prepare(
-                integration, settings, message.recipient.value, message.text, message.title, message.idempotency_key
+                integration,
+                settings,
+                message.recipient.value,
+                message.text,
+                message.title,
+                message.idempotency_key,
             )
         except ConfigError as exc:
             raise PermanentDeliveryError(str(exc)) from None
@@ -224,12 +242,29 @@ class SmsPlugin:
             except OptedOutAtProvider:
                 self.store.opt_out(out.to.e164, "STOP (reported by Twilio)")
                 raise
-            await message.save_progress({"accepted": {"id": accepted.provider_id, "status": accepted.provider_status, "segments": accepted.segments}})
+            await message.save_progress(
+                {
+                    "accepted": {
+                        "id": accepted.provider_id,
+                        "status": accepted.provider_status,
+                        "segments": accepted.segments,
+                    }
+                }
+            )
         meta = self._meta(provider, out, segs)
         self.store.record_send(
-            Send(accepted.provider_id, integration.name, message.message_id, provider.name, out.kind,
-                 str(meta["encoding"]), int(meta["segments"]), "sent", None)
-        )  # fmt: skip
+            Send(
+                accepted.provider_id,
+                integration.name,
+                message.message_id,
+                provider.name,
+                out.kind,
+                str(meta["encoding"]),
+                int(meta["segments"]),
+                "sent",
+                None,
+            )
+        )
         return DeliveryResult(
             provider_message_id=accepted.provider_id,
             status=DeliveryStatus.SENT,
@@ -240,11 +275,25 @@ class SmsPlugin:
     @staticmethod
     def _meta(provider: Provider, out: Outgoing, segs: rules.Segments | None) -> dict[str, Any]:
         if segs is None:
-            return {"provider": provider.name, "kind": out.kind, "encoding": "EUC-KR", "segments": 1, "ad": out.ad}
-        return {"provider": provider.name, "kind": out.kind, "encoding": segs.encoding, "segments": segs.count, "ad": out.ad}
+            return {
+                "provider": provider.name,
+                "kind": out.kind,
+                "encoding": "EUC-KR",
+                "segments": 1,
+                "ad": out.ad,
+            }
+        return {
+            "provider": provider.name,
+            "kind": out.kind,
+            "encoding": segs.encoding,
+            "segments": segs.count,
+            "ad": out.ad,
+        }
 
     @bridgekit.hookimpl
-    def bridgekit_bill(self, integration: Integration, message: OutboundMessage, result: DeliveryResult) -> Charge | None:
+    def bridgekit_bill(
+        self, integration: Integration, message: OutboundMessage, result: DeliveryResult
+    ) -> Charge | None:
         settings = self.settings(integration)
         kind = result.meta.get("kind")
         if kind == "SMS":
@@ -290,10 +339,16 @@ class SmsPlugin:
         url = settings.twilio_webhook_url
         if not url:
             if self._bridge is None or not self._bridge.public_url:
-                raise SignatureError("cannot check X-Twilio-Signature: set [server] public_url or twilio_webhook_url")
+                raise SignatureError(
+                    "cannot check X-Twilio-Signature: set [server] public_url or twilio_webhook_url"
+                )
             url = f"{self._bridge.public_url}{delivery.path}"
         params = inbound.verify_twilio(
-            settings.twilio_auth_token, url, delivery.query, delivery.body, delivery.headers[inbound.TWILIO_SIGNATURE]
+            settings.twilio_auth_token,
+            url,
+            delivery.query,
+            delivery.body,
+            delivery.headers[inbound.TWILIO_SIGNATURE],
         )
         fields = dict(params)
         if "MessageStatus" in fields and "Body" not in fields:
@@ -301,10 +356,16 @@ class SmsPlugin:
             if update is not None:
                 self.store.update_send(update.provider_message_id, update.status.value, update.reason)
             return IngestResult(status_updates=[update] if update else [])
-        sid, sender, text = fields.get("MessageSid") or fields.get("SmsSid"), fields.get("From"), fields.get("Body")
+        sid, sender, text = (
+            fields.get("MessageSid") or fields.get("SmsSid"),
+            fields.get("From"),
+            fields.get("Body"),
+        )
         if not sid or not sender or text is None:
             raise MalformedDelivery("Twilio webhook without MessageSid, From or Body")
-        return self._customer_text(settings, sid, sender, text, {"provider": "twilio", "to": fields.get("To")})
+        return self._customer_text(
+            settings, sid, sender, text, {"provider": "twilio", "to": fields.get("To")}
+        )
 
     def _nhn_mo(self, settings: SmsSettings, delivery: RawDelivery) -> IngestResult:
         try:
@@ -315,14 +376,24 @@ class SmsPlugin:
         messages: list[InboundMessage] = []
         events: list[CustomerEvent] = []
         for item in items:
-            if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("moKey", "sender", "message")):
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) for k in ("moKey", "sender", "message")
+            ):
                 raise MalformedDelivery("NHN MO callback: expected moKey, sender and message strings")
-            result = self._customer_text(settings, item["moKey"], item["sender"], item["message"], {"provider": "nhn", "to": item.get("receiver")})
+            result = self._customer_text(
+                settings,
+                item["moKey"],
+                item["sender"],
+                item["message"],
+                {"provider": "nhn", "to": item.get("receiver")},
+            )
             messages.extend(result.messages)
             events.extend(e for e in result.events if isinstance(e, CustomerEvent))
         return IngestResult(messages=messages, events=events)
 
-    def _customer_text(self, settings: SmsSettings, event_id: str, sender: str, text: str, meta: dict[str, Any]) -> IngestResult:
+    def _customer_text(
+        self, settings: SmsSettings, event_id: str, sender: str, text: str, meta: dict[str, Any]
+    ) -> IngestResult:
         try:
             number = rules.phone(sender, settings.default_region).e164
         except rules.TextRefused:
@@ -334,11 +405,15 @@ class SmsPlugin:
         if word in rules.OPT_OUT_KEYWORDS:
             self.store.opt_out(number, word)
             notices.append(f"The customer texted {word!r}: texts to {number} are refused from now on")
-            events.append(CustomerEvent(f"{event_id}:opt_out", contact, number, "sms_opt_out", {"keyword": word}))
+            events.append(
+                CustomerEvent(f"{event_id}:opt_out", contact, number, "sms_opt_out", {"keyword": word})
+            )
         elif word in rules.OPT_IN_KEYWORDS and self.store.opted_out(number):
             self.store.opt_in(number)
             notices.append(f"The customer texted {word!r}: texts to {number} are allowed again")
-            events.append(CustomerEvent(f"{event_id}:opt_in", contact, number, "sms_opt_in", {"keyword": word}))
+            events.append(
+                CustomerEvent(f"{event_id}:opt_in", contact, number, "sms_opt_in", {"keyword": word})
+            )
         if notices:
             meta = {**meta, "notices": notices}
         message = InboundMessage(
@@ -365,7 +440,9 @@ class SmsPlugin:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.warning("polling NHN Cloud SMS results for %s failed", integration.name, exc_info=True)
+                    log.warning(
+                        "polling NHN Cloud SMS results for %s failed", integration.name, exc_info=True
+                    )
             await asyncio.sleep(interval)
 
     async def poll_once(self, bridge: BridgeAPI, integration: Integration, settings: SmsSettings) -> int:
@@ -417,10 +494,17 @@ class SmsPlugin:
         except ValueError:
             return json_response({"error": "message_id must be a number"}, status=400)
         sends = [
-            {"provider": s.provider, "provider_message_id": s.provider_id, "kind": s.kind, "encoding": s.encoding,
-             "segments": s.segments, "status": s.status, "reason": s.reason}
+            {
+                "provider": s.provider,
+                "provider_message_id": s.provider_id,
+                "kind": s.kind,
+                "encoding": s.encoding,
+                "segments": s.segments,
+                "status": s.status,
+                "reason": s.reason,
+            }
             for s in self.store.sends_of(message_id)
-        ]  # fmt: skip
+        ]
         return json_response({"message_id": message_id, "sends": sends})
 
 

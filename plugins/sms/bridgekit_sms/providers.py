@@ -106,10 +106,15 @@ class NhnProvider:
             async with session.post(url, json=body, headers=self.headers) as resp:
                 raw = await resp.read()
         data = _json(raw)
-        header = data.get("header") if isinstance(data.get("header"), dict) else {}
+        found = data.get("header")
+        header: dict[str, Any] = found if isinstance(found, dict) else {}
         if not 200 <= resp.status < 300:
-            reason = f"NHN Cloud SMS API answered HTTP {resp.status}: {header.get('resultMessage') or raw[:200]!r}"
-            raise status_error(resp.status, reason, retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+            reason = (
+                f"NHN Cloud SMS API answered HTTP {resp.status}: {header.get('resultMessage') or raw[:200]!r}"
+            )
+            raise status_error(
+                resp.status, reason, retry_after=parse_retry_after(resp.headers.get("Retry-After"))
+            )
         if not header.get("isSuccessful"):
             raise PermanentDeliveryError(
                 f"NHN Cloud SMS refused the text: {header.get('resultCode')} {header.get('resultMessage')}"
@@ -127,7 +132,9 @@ class NhnProvider:
         seq = first.get("recipientSeq", 1)
         return Accepted(f"{request_id}#{seq}", str(result.get("statusCode", "")))
 
-    async def result(self, session: aiohttp.ClientSession, provider_id: str, kind: str) -> dict[str, Any] | None:
+    async def result(
+        self, session: aiohttp.ClientSession, provider_id: str, kind: str
+    ) -> dict[str, Any] | None:
         """NHN's record of one send (``body.data``), or None when it could not be read."""
         request_id, _, seq = provider_id.partition("#")
         url = f"{self.base}/sender/{'sms' if kind == 'SMS' else 'mms'}/{request_id}"
@@ -145,7 +152,9 @@ class TwilioProvider:
     name = "twilio"
 
     def __init__(self, settings: SmsSettings) -> None:
-        self.url = f"{settings.twilio_api_base}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
+        self.url = (
+            f"{settings.twilio_api_base}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
+        )
         pair = f"{settings.twilio_account_sid}:{settings.twilio_auth_token}".encode()
         self.headers = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
         self.timeout = settings.timeout_seconds
@@ -161,15 +170,18 @@ class TwilioProvider:
         if not 200 <= resp.status < 300:
             code = data.get("code")
             words = TWILIO_ERRORS.get(code) if isinstance(code, int) else None
-            reason = f"Twilio API answered HTTP {resp.status}: error {code}: {words or data.get('message') or raw[:200]!r}"
+            said = words or data.get("message") or repr(raw[:200])
+            reason = f"Twilio API answered HTTP {resp.status}: error {code}: {said}"
             if code == TWILIO_OPTED_OUT:
                 raise OptedOutAtProvider(reason)
-            raise status_error(resp.status, reason, retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+            raise status_error(
+                resp.status, reason, retry_after=parse_retry_after(resp.headers.get("Retry-After"))
+            )
         sid = data.get("sid")
         if not isinstance(sid, str) or not sid:
             raise PermanentDeliveryError("Twilio accepted the text without a message sid")
-        segments = data.get("num_segments")
-        return Accepted(sid, str(data.get("status", "")), int(segments) if str(segments).isdigit() else None)
+        segments = str(data.get("num_segments"))
+        return Accepted(sid, str(data.get("status", "")), int(segments) if segments.isdigit() else None)
 
 
 def _json(raw: bytes) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +73,9 @@ class NhnSandbox(HttpSandbox):
     def fail_next(self, status: int = 503, count: int = 1) -> None:
         self._failures.append(Failure(status, count))
 
-    def finish(self, request_id: str, *, delivered: bool = True, code: str = "3015", name: str = "착신 거절") -> None:
+    def finish(
+        self, request_id: str, *, delivered: bool = True, code: str = "3015", name: str = "착신 거절"
+    ) -> None:
         """Decide a send's result: received by the phone, or failed with the carrier's code."""
         record = self.results[request_id]
         record.update(msgStatus="3", msgStatusName="완료")
@@ -91,11 +92,17 @@ class NhnSandbox(HttpSandbox):
         return web.json_response(body)
 
     async def _send(self, request: web.Request) -> web.Response:
-        if request.match_info["app_key"] != self.app_key or request.headers.get("X-Secret-Key") != self.secret_key:
+        if (
+            request.match_info["app_key"] != self.app_key
+            or request.headers.get("X-Secret-Key") != self.secret_key
+        ):
             return self._answer(False, -1000, "Invalid appKey or secretKey")
         failed = _take(self._failures)
         if failed:
-            return web.json_response({"header": {"isSuccessful": False, "resultCode": -9999, "resultMessage": "system error"}}, status=failed)
+            return web.json_response(
+                {"header": {"isSuccessful": False, "resultCode": -9999, "resultMessage": "system error"}},
+                status=failed,
+            )
         kind = request.match_info["kind"]
         data = await request.json()
         text, send_no = str(data.get("body", "")), str(data.get("sendNo", ""))
@@ -112,16 +119,36 @@ class NhnSandbox(HttpSandbox):
         recipient = data["recipientList"][0]
         self.sent.append({"kind": kind, "request_id": request_id, **data})
         self.results[request_id] = {
-            "requestId": request_id, "recipientSeq": 1, "recipientNo": recipient["recipientNo"],
-            "sendNo": send_no, "body": text, "msgStatus": "2", "msgStatusName": "처리중",
-            "resultCode": "", "resultCodeName": "", "messageType": "SMS" if kind.endswith("sms") else "LMS",
-        }  # fmt: skip
+            "requestId": request_id,
+            "recipientSeq": 1,
+            "recipientNo": recipient["recipientNo"],
+            "sendNo": send_no,
+            "body": text,
+            "msgStatus": "2",
+            "msgStatusName": "처리중",
+            "resultCode": "",
+            "resultCodeName": "",
+            "messageType": "SMS" if kind.endswith("sms") else "LMS",
+        }
         return self._answer(
-            True, 0, "SUCCESS",
-            {"requestId": request_id, "statusCode": "2", "senderGroupingKey": data.get("senderGroupingKey"),
-             "sendResultList": [{"recipientNo": recipient["recipientNo"], "resultCode": 0, "resultMessage": "SUCCESS",
-                                 "recipientSeq": 1, "recipientGroupingKey": None}]},
-        )  # fmt: skip
+            True,
+            0,
+            "SUCCESS",
+            {
+                "requestId": request_id,
+                "statusCode": "2",
+                "senderGroupingKey": data.get("senderGroupingKey"),
+                "sendResultList": [
+                    {
+                        "recipientNo": recipient["recipientNo"],
+                        "resultCode": 0,
+                        "resultMessage": "SUCCESS",
+                        "recipientSeq": 1,
+                        "recipientGroupingKey": None,
+                    }
+                ],
+            },
+        )
 
     async def _result(self, request: web.Request) -> web.Response:
         if request.headers.get("X-Secret-Key") != self.secret_key:
@@ -131,8 +158,15 @@ class NhnSandbox(HttpSandbox):
             return self._answer(False, -1001, "no such request")
         return self._answer(True, 0, "SUCCESS", record)
 
-    async def post_mo(self, hook_url: str, sender: str, text: str, *, mo_key: str | None = None, token: str | None = None) -> int:
-        body = {"moKey": mo_key or secrets.token_hex(8), "sender": sender, "receiver": sorted(self.registered)[0], "message": text}
+    async def post_mo(
+        self, hook_url: str, sender: str, text: str, *, mo_key: str | None = None, token: str | None = None
+    ) -> int:
+        body = {
+            "moKey": mo_key or secrets.token_hex(8),
+            "sender": sender,
+            "receiver": sorted(self.registered)[0],
+            "message": text,
+        }
         url = f"{hook_url}?{urlencode({'token': token or self.inbound_token})}"
         async with self.client().post(url, json=body) as resp:
             return resp.status
@@ -171,20 +205,41 @@ class TwilioSandbox(HttpSandbox):
             return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
         failed = _take(self._failures)
         if failed:
-            return web.json_response({"code": 20500, "message": "Internal Server Error", "status": failed}, status=failed)
+            return web.json_response(
+                {"code": 20500, "message": "Internal Server Error", "status": failed}, status=failed
+            )
         form = {k: str(v) for k, v in (await request.post()).items()}
         if form.get("From") not in self.numbers:
-            return web.json_response({"code": 21606, "message": "The 'From' phone number provided is not a valid message-capable Twilio phone number for this destination/account", "status": 400}, status=400)  # fmt: skip
+            return web.json_response(
+                {
+                    "code": 21606,
+                    "message": "The 'From' number is not a valid, message-capable Twilio phone number",
+                    "status": 400,
+                },
+                status=400,
+            )
         if form.get("To") in self.opted_out:
-            return web.json_response({"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400}, status=400)  # fmt: skip
+            return web.json_response(
+                {"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400},
+                status=400,
+            )
         sid = f"SM{next(self._ids):032x}"
         segs = rules.segments(form.get("Body", ""))
         self.sent.append({"sid": sid, **form})
         return web.json_response(
-            {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From"), "body": form.get("Body"),
-             "num_segments": str(segs.count), "error_code": None, "error_message": None, "account_sid": self.account_sid},
+            {
+                "sid": sid,
+                "status": "queued",
+                "to": form.get("To"),
+                "from": form.get("From"),
+                "body": form.get("Body"),
+                "num_segments": str(segs.count),
+                "error_code": None,
+                "error_message": None,
+                "account_sid": self.account_sid,
+            },
             status=201,
-        )  # fmt: skip
+        )
 
     async def _post_signed(self, url: str, params: dict[str, str], *, token: str | None = None) -> int:
         signature = twilio_signature(token or self.auth_token, url, params.items())
@@ -194,16 +249,25 @@ class TwilioSandbox(HttpSandbox):
 
     def inbound_params(self, sender: str, text: str, *, sid: str | None = None) -> dict[str, str]:
         params = {
-            "MessageSid": sid or f"SM{secrets.token_hex(16)}", "SmsSid": "", "AccountSid": self.account_sid,
-            "From": sender, "To": self.numbers[0], "Body": text, "NumMedia": "0", "NumSegments": str(rules.segments(text).count),
-            "SmsStatus": "received", "ApiVersion": "2010-04-01",
-        }  # fmt: skip
+            "MessageSid": sid or f"SM{secrets.token_hex(16)}",
+            "SmsSid": "",
+            "AccountSid": self.account_sid,
+            "From": sender,
+            "To": self.numbers[0],
+            "Body": text,
+            "NumMedia": "0",
+            "NumSegments": str(rules.segments(text).count),
+            "SmsStatus": "received",
+            "ApiVersion": "2010-04-01",
+        }
         params["SmsSid"] = params["MessageSid"]
         if sender.upper() in {"STOP"} or text.strip().upper() == "STOP":
             self.opted_out.add(sender)
         return params
 
-    async def post_inbound(self, hook_url: str, sender: str, text: str, *, sid: str | None = None, token: str | None = None) -> int:
+    async def post_inbound(
+        self, hook_url: str, sender: str, text: str, *, sid: str | None = None, token: str | None = None
+    ) -> int:
         """A customer's text to ``hook_url`` as Twilio posts it (``token`` other than the auth
         token forges the signature)."""
         return await self._post_signed(hook_url, self.inbound_params(sender, text, sid=sid), token=token)
@@ -211,8 +275,16 @@ class TwilioSandbox(HttpSandbox):
     async def report(self, sid: str, status: str, *, error_code: str | None = None) -> int:
         """A status callback for an earlier send, to the ``StatusCallback`` it named."""
         sent = next(m for m in self.sent if m["sid"] == sid)
-        params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status, "AccountSid": self.account_sid,
-                  "From": sent["From"], "To": sent["To"], "ApiVersion": "2010-04-01"}  # fmt: skip
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "AccountSid": self.account_sid,
+            "From": sent["From"],
+            "To": sent["To"],
+            "ApiVersion": "2010-04-01",
+        }
         if error_code:
             params["ErrorCode"] = error_code
         return await self._post_signed(sent["StatusCallback"], params)

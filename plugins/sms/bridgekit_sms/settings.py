@@ -68,8 +68,9 @@ class SmsSettings(ChannelSettings, frozen=True, kw_only=True):
     def checked(self) -> SmsSettings:
         if not self.nhn and not self.twilio:
             raise InvalidSetting(
-                "nhn_app_key", "or twilio_account_sid is required, with its secret (nhn_secret_key, "
-                "twilio_auth_token): no provider is configured"
+                "nhn_app_key",
+                "or twilio_account_sid is required, with its secret (nhn_secret_key, "
+                "twilio_auth_token): no provider is configured",
             )
         if bool(self.nhn_app_key) != bool(self.nhn_secret_key):
             raise InvalidSetting("nhn_secret_key", "and nhn_app_key go together")

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS sends (
 CREATE INDEX IF NOT EXISTS sends_pending ON sends (provider, status);
 CREATE INDEX IF NOT EXISTS sends_message ON sends (message_id);
 """
+COLUMNS = "provider_id, integration, message_id, provider, kind, encoding, segments, status, reason"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +86,29 @@ class Store:
         self._write(
             "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                send.provider_id, send.integration, send.message_id, send.provider, send.kind,
-                send.encoding, send.segments, send.status, send.reason, _now(),
+                send.provider_id,
+                send.integration,
+                send.message_id,
+                send.provider,
+                send.kind,
+                send.encoding,
+                send.segments,
+                send.status,
+                send.reason,
+                _now(),
             ),
-        )  # fmt: skip
+        )
 
     def update_send(self, provider_id: str, status: str, reason: str | None) -> None:
-        self._write("UPDATE sends SET status = ?, reason = ? WHERE provider_id = ?", (status, reason, provider_id))
+        self._write(
+            "UPDATE sends SET status = ?, reason = ? WHERE provider_id = ?", (status, reason, provider_id)
+        )
 
     def pending(self, provider: str, integration: str, limit: int = 100) -> list[Send]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT provider_id, integration, message_id, provider, kind, encoding, segments, status, reason"
-                " FROM sends WHERE provider = ? AND integration = ? AND status = 'sent' LIMIT ?",
+                f"SELECT {COLUMNS} FROM sends"
+                " WHERE provider = ? AND integration = ? AND status = 'sent' LIMIT ?",
                 (provider, integration, limit),
             ).fetchall()
         return [Send(*row) for row in rows]
@@ -105,8 +116,7 @@ class Store:
     def sends_of(self, message_id: int) -> list[Send]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT provider_id, integration, message_id, provider, kind, encoding, segments, status, reason"
-                " FROM sends WHERE message_id = ?",
+                f"SELECT {COLUMNS} FROM sends WHERE message_id = ?",
                 (message_id,),
             ).fetchall()
         return [Send(*row) for row in rows]

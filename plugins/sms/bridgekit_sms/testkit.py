@@ -17,7 +17,9 @@ NAME = "sms"
 StartBridge = Callable[..., Awaitable[RunningBridge]]
 
 
-async def start_chat(running: RunningBridge, phone: str, text: str, title: str | None = None) -> dict[str, Any]:
+async def start_chat(
+    running: RunningBridge, phone: str, text: str, title: str | None = None
+) -> dict[str, Any]:
     """A manager writes first to ``phone`` (E10); returns ``{"chat_id", "message_id"}``."""
     body: dict[str, Any] = {"integration": NAME, "text": text, "contact": {"kind": "phone", "value": phone}}
     if title:

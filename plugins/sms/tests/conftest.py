@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from bridgekit.testing.conformance import MakeBridge
+from bridgekit.testing.harness import RunningBridge
 
 from bridgekit_sms.plugin import CHANNEL, SmsPlugin
 from bridgekit_sms.sandbox import NhnSandbox, TwilioSandbox, integration
-
 from bridgekit_sms.testkit import NAME, StartBridge
 
 
@@ -36,11 +36,11 @@ async def plugin() -> AsyncIterator[SmsPlugin]:
     await instance.aclose()
 
 
-
-
 @pytest.fixture
 def start(make_bridge: MakeBridge, plugin: SmsPlugin, nhn: NhnSandbox, twilio: TwilioSandbox) -> StartBridge:
     async def factory(**settings: Any) -> RunningBridge:
-        return await make_bridge(plugins={CHANNEL: plugin}, integrations={NAME: integration(nhn, twilio, **settings)})
+        return await make_bridge(
+            plugins={CHANNEL: plugin}, integrations={NAME: integration(nhn, twilio, **settings)}
+        )
 
     return factory

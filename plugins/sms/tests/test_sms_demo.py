@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from bridgekit.testing.conformance import MakeBridge
 
-from bridgekit_sms.demo import SMSDemo
-from bridgekit_sms.plugin import CHANNEL, SMSPlugin
+from bridgekit_sms.demo import SmsDemo
+from bridgekit_sms.plugin import CHANNEL, SmsPlugin
 
 
 async def test_the_demo_stand_in_carries_messages_both_ways(make_bridge: MakeBridge) -> None:
-    demo = SMSDemo()
-    plugin = SMSPlugin()
+    demo = SmsDemo()
+    plugin = SmsPlugin()
     settings, secrets = await demo.start()
     try:
         running = await make_bridge(

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from bridgekit_sms.plugin import SmsPlugin
 from bridgekit_sms.sandbox import NhnSandbox, TwilioSandbox
-
 from bridgekit_sms.testkit import KOREAN, StartBridge, settled, sms_api, start_chat
 
 HANGUL_45 = "가" * 45  # 90 bytes of CP949
@@ -49,7 +48,9 @@ async def test_2000_bytes_go_as_one_lms_uncut(start: StartBridge, nhn: NhnSandbo
     assert nhn.texts == ["가" * 1000]
 
 
-async def test_a_character_outside_cp949_is_refused_with_a_clear_reason(start: StartBridge, nhn: NhnSandbox) -> None:
+async def test_a_character_outside_cp949_is_refused_with_a_clear_reason(
+    start: StartBridge, nhn: NhnSandbox
+) -> None:
     running = await start()
     started = await start_chat(running, KOREAN, "주문이 출발했어요 😀")
     failed = await settled(running, started["chat_id"], started["message_id"])

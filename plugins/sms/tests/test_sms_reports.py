@@ -24,7 +24,7 @@ async def test_twilio_status_callbacks_mark_delivered_and_failed_with_the_reason
     assert delivered["delivery_status"] == "delivered"
     assert failed["delivery_status"] == "failed"
     assert failed["delivery_error"] == "Twilio: undelivered (error 30005: unknown destination handset)"
-    status, sends = await sms_api(running, "GET", f"/messages/{second['message_id']}")
+    _, sends = await sms_api(running, "GET", f"/messages/{second['message_id']}")
     assert sends["sends"][0]["status"] == "failed"
 
 
@@ -61,6 +61,6 @@ async def test_nhn_results_are_polled_delivered_and_failed_with_the_carriers_rea
     await running.wait_for(decided)
     failed = await message(running, bad["chat_id"], bad["message_id"])
     assert failed["delivery_error"] == "NHN Cloud SMS: msgStatus 3, result 3015 착신 거절"
-    status, sends = await sms_api(running, "GET", f"/messages/{ok['message_id']}")
+    _, sends = await sms_api(running, "GET", f"/messages/{ok['message_id']}")
     assert sends["sends"][0]["status"] == "delivered"
     assert NAME == "sms"

@@ -56,7 +56,9 @@ async def test_a_forged_twilio_signature_is_rejected_and_stores_nothing(
 async def test_a_replayed_inbound_sms_is_stored_once(start: StartBridge, twilio: TwilioSandbox) -> None:
     running = await start()
     for _ in range(3):
-        assert await twilio.post_inbound(f"{running.url}/hooks/{NAME}", ABROAD, "once", sid="SMreplayed") == 200
+        assert (
+            await twilio.post_inbound(f"{running.url}/hooks/{NAME}", ABROAD, "once", sid="SMreplayed") == 200
+        )
     [chat] = await running.chats()
     assert [m["text"] for m in await running.messages(chat["id"])] == ["once"]
 
