@@ -272,6 +272,49 @@ class SmsPlugin:
             meta=meta,
         )
 
+    @bridgekit.hookimpl
+    async def bridgekit_send_text(
+        self, phone: str, text: str, idempotency_key: str, purpose: str, integration: str | None
+    ) -> DeliveryResult | None:
+        """A text outside any chat (a follow-up, Alimtalk's fallback): the same rules as a
+        chat message; sent once per ``idempotency_key``; its price in ``meta["charge"]``."""
+        if self._bridge is None:
+            return None
+        chosen = [i for i in self._bridge.integrations_for(CHANNEL) if integration in (None, i.name)]
+        if not chosen:
+            return None
+        target = chosen[0]
+        key = f"{target.name}:{idempotency_key}"
+        done = self.store.text_result(key)
+        if done is not None:
+            return DeliveryResult(
+                provider_message_id=str(done["id"]), thread_key=done.get("to"), meta=done["meta"]
+            )
+        try:
+            settings = self.settings(target)
+            provider, out, segs = self.prepare(target, settings, phone, text, None, idempotency_key)
+        except (ConfigError, rules.TextRefused) as exc:
+            raise PermanentDeliveryError(str(exc)) from None
+        try:
+            accepted = await provider.send(self._http.get(), out)
+        except OptedOutAtProvider:
+            self.store.opt_out(out.to.e164, "STOP (reported by Twilio)")
+            raise
+        meta = self._meta(provider, out, segs) | {"purpose": purpose}
+        result = DeliveryResult(provider_message_id=accepted.provider_id, thread_key=out.to.e164, meta=meta)
+        charge = self.bridgekit_bill(target, _NO_MESSAGE, result)
+        meta["charge"] = {
+            "amount_pu": charge.amount_pu,
+            "category": charge.category,
+            "description": charge.description,
+        }
+        self.store.record_send(
+            Send(accepted.provider_id, target.name, 0, provider.name, out.kind,
+                 str(meta["encoding"]), int(meta["segments"]), "sent", None)
+        )  # fmt: skip
+        self.store.record_text(key, {"id": accepted.provider_id, "to": out.to.e164, "meta": meta})
+        return DeliveryResult(provider_message_id=accepted.provider_id, thread_key=out.to.e164, meta=meta)
+
     @staticmethod
     def _meta(provider: Provider, out: Outgoing, segs: rules.Segments | None) -> dict[str, Any]:
         if segs is None:
@@ -293,7 +336,7 @@ class SmsPlugin:
     @bridgekit.hookimpl
     def bridgekit_bill(
         self, integration: Integration, message: OutboundMessage, result: DeliveryResult
-    ) -> Charge | None:
+    ) -> Charge:
         settings = self.settings(integration)
         kind = result.meta.get("kind")
         if kind == "SMS":
@@ -506,6 +549,10 @@ class SmsPlugin:
             for s in self.store.sends_of(message_id)
         ]
         return json_response({"message_id": message_id, "sends": sends})
+
+
+#: ``bridgekit_bill`` prices by the result alone; texts outside chats have no message.
+_NO_MESSAGE = OutboundMessage(0, 0, "", Contact(CONTACT_KIND, ""), "", "")
 
 
 def _equal(given: str, expected: str) -> bool:

@@ -3,11 +3,14 @@ consents, and each send's provider, type and segment count (NHN's results are po
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS opt_outs (phone TEXT PRIMARY KEY, keyword TEXT NOT NULL, at TEXT NOT NULL);
@@ -16,6 +19,7 @@ CREATE TABLE IF NOT EXISTS sends (
     provider_id TEXT PRIMARY KEY, integration TEXT NOT NULL, message_id INTEGER NOT NULL,
     provider TEXT NOT NULL, kind TEXT NOT NULL, encoding TEXT NOT NULL, segments INTEGER NOT NULL,
     status TEXT NOT NULL, reason TEXT, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, result TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sends_pending ON sends (provider, status);
 CREATE INDEX IF NOT EXISTS sends_message ON sends (message_id);
 """
@@ -80,6 +84,16 @@ class Store:
         with self._lock:
             row = self._db.execute("SELECT 1 FROM night_consents WHERE phone = ?", (phone,)).fetchone()
         return row is not None
+
+    # texts sent outside chats (bridgekit_send_text), by idempotency key
+    def text_result(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT result FROM texts WHERE key = ?", (key,)).fetchone()
+        found = json.loads(row[0]) if row else None
+        return found if isinstance(found, dict) else None
+
+    def record_text(self, key: str, result: Mapping[str, Any]) -> None:
+        self._write("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", (key, json.dumps(result), _now()))
 
     # sends
     def record_send(self, send: Send) -> None:

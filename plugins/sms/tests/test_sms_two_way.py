@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import InboxSlot
 
 from bridgekit_sms.plugin import CHANNEL_SPEC
@@ -127,3 +129,30 @@ def test_bridgekit_plugins_lists_sms_first(tmp_path: Path) -> None:
     done = subprocess.run([str(command), "plugins"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].split()[:2] == ["sms", "SMS"]
+
+
+async def test_other_plugins_and_the_core_text_a_phone_through_bridge_send_text(
+    start: StartBridge, nhn: NhnSandbox, twilio: TwilioSandbox
+) -> None:
+    running = await start(lms_price_pu=45)
+    result = await running.bridge.send_text(
+        "010-1234-5678", "상담 답변이 도착했습니다. " * 5, idempotency_key="follow-up-7", purpose="follow_up"
+    )
+    again = await running.bridge.send_text(
+        "010-1234-5678", "상담 답변이 도착했습니다. " * 5, idempotency_key="follow-up-7", purpose="follow_up"
+    )
+    assert again.provider_message_id == result.provider_message_id
+    assert len(nhn.sent) == 1  # the same key never sends twice
+    assert nhn.sent[0]["kind"] == "mms"
+    assert result.meta["charge"] == {
+        "amount_pu": 45,
+        "category": "lms",
+        "description": "LMS (up to 2,000 bytes)",
+    }
+    abroad = await running.bridge.send_text(ABROAD, "Your answer is ready", idempotency_key="follow-up-8")
+    assert abroad.meta["segments"] == 1
+    assert twilio.texts == ["Your answer is ready"]
+    # The same rules as chat messages: an opted-out number is refused.
+    assert await twilio.post_inbound(f"{running.url}/hooks/{NAME}", ABROAD, "STOP") == 200
+    with pytest.raises(PermanentDeliveryError, match="opted out"):
+        await running.bridge.send_text(ABROAD, "again", idempotency_key="follow-up-9")
