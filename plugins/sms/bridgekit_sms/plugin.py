@@ -233,38 +233,23 @@ class SmsPlugin:
             raise PermanentDeliveryError(str(exc)) from None
         except rules.TextRefused as exc:
             raise PermanentDeliveryError(str(exc)) from None
-        done = message.progress.get("accepted")
-        if isinstance(done, dict):  # accepted by an earlier attempt whose success was not recorded
-            accepted = Accepted(str(done["id"]), str(done.get("status", "")), done.get("segments"))
+        key = f"{integration.name}:{message.idempotency_key}"
+        earlier = self.store.send_for_key(key)
+        if earlier is not None:  # accepted by an earlier attempt whose success was not recorded
+            accepted = Accepted(earlier.provider_id, "", earlier.segments)
         else:
             try:
                 accepted = await provider.send(self._http.get(), out)
             except OptedOutAtProvider:
                 self.store.opt_out(out.to.e164, "STOP (reported by Twilio)")
                 raise
-            await message.save_progress(
-                {
-                    "accepted": {
-                        "id": accepted.provider_id,
-                        "status": accepted.provider_status,
-                        "segments": accepted.segments,
-                    }
-                }
-            )
         meta = self._meta(provider, out, segs)
-        self.store.record_send(
-            Send(
-                accepted.provider_id,
-                integration.name,
-                message.message_id,
-                provider.name,
-                out.kind,
-                str(meta["encoding"]),
-                int(meta["segments"]),
-                "sent",
-                None,
-            )
-        )
+        if earlier is None:
+            send = Send(
+                accepted.provider_id, integration.name, message.message_id, provider.name, out.kind,
+                str(meta["encoding"]), int(meta["segments"]), "sent", None,
+            )  # fmt: skip
+            self.store.record_send(send, key)
         return DeliveryResult(
             provider_message_id=accepted.provider_id,
             status=DeliveryStatus.SENT,

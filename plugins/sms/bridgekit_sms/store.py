@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS night_consents (phone TEXT PRIMARY KEY, at TEXT NOT N
 CREATE TABLE IF NOT EXISTS sends (
     provider_id TEXT PRIMARY KEY, integration TEXT NOT NULL, message_id INTEGER NOT NULL,
     provider TEXT NOT NULL, kind TEXT NOT NULL, encoding TEXT NOT NULL, segments INTEGER NOT NULL,
-    status TEXT NOT NULL, reason TEXT, at TEXT NOT NULL);
+    status TEXT NOT NULL, reason TEXT, at TEXT NOT NULL, key TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS sends_key ON sends (key);
 CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, result TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sends_pending ON sends (provider, status);
 CREATE INDEX IF NOT EXISTS sends_message ON sends (message_id);
@@ -51,6 +52,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
@@ -96,9 +98,11 @@ class Store:
         self._write("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", (key, json.dumps(result), _now()))
 
     # sends
-    def record_send(self, send: Send) -> None:
+    def record_send(self, send: Send, key: str | None = None) -> None:
+        """Record a send the provider accepted; ``key`` (the message's idempotency key) lets a
+        later attempt of the same message find it instead of sending again."""
         self._write(
-            "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 send.provider_id,
                 send.integration,
@@ -110,6 +114,7 @@ class Store:
                 send.status,
                 send.reason,
                 _now(),
+                key,
             ),
         )
 
@@ -126,6 +131,11 @@ class Store:
                 (provider, integration, limit),
             ).fetchall()
         return [Send(*row) for row in rows]
+
+    def send_for_key(self, key: str) -> Send | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {COLUMNS} FROM sends WHERE key = ?", (key,)).fetchone()
+        return Send(*row) if row else None
 
     def sends_of(self, message_id: int) -> list[Send]:
         with self._lock:
