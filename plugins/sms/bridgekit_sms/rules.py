@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Literal
 
 import phonenumbers
+from bridgekit.channelkit import UTF16_UNITS
 
 #: Korean SMS: one message of at most 90 bytes of EUC-KR/CP949.
 SMS_MAX_BYTES = 90
@@ -140,7 +141,7 @@ def segments(text: str) -> Segments:
     if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text):
         sizes = [2 if c in GSM7_EXTENSION else 1 for c in text]
         return Segments("GSM-7", _pack(sizes, 160, 153), sum(sizes))
-    sizes = [2 if ord(c) > 0xFFFF else 1 for c in text]
+    sizes = [UTF16_UNITS.measure(c) for c in text]  # an emoji is a surrogate pair: 2
     return Segments("UCS-2", _pack(sizes, 70, 67), sum(sizes))
 
 
