@@ -379,7 +379,8 @@ class SmsPlugin:
             delivery.headers[inbound.TWILIO_SIGNATURE],
         )
         fields = dict(params)
-        if "MessageStatus" in fields and "Body" not in fields:
+        # Status callbacks come to the StatusCallback we set (?event=status) and carry no Body.
+        if delivery.query.get("event") == "status" or ("MessageStatus" in fields and "Body" not in fields):
             update = inbound.twilio_status(fields)
             if update is not None:
                 self.store.update_send(update.provider_message_id, update.status.value, update.reason)
