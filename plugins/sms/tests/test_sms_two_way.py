@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.model import InboxSlot
+from bridgekit.testing.conformance import MakeBridge
 
-from bridgekit_sms.plugin import CHANNEL_SPEC
-from bridgekit_sms.sandbox import NhnSandbox, TwilioSandbox
+from bridgekit_sms.plugin import CHANNEL_SPEC, SmsPlugin
+from bridgekit_sms.sandbox import NhnSandbox, TwilioSandbox, integration
 from bridgekit_sms.testkit import ABROAD, KOREAN, NAME, StartBridge, settled, start_chat
 
 
@@ -156,3 +157,19 @@ async def test_other_plugins_and_the_core_text_a_phone_through_bridge_send_text(
     assert await twilio.post_inbound(f"{running.url}/hooks/{NAME}", ABROAD, "STOP") == 200
     with pytest.raises(PermanentDeliveryError, match="opted out"):
         await running.bridge.send_text(ABROAD, "again", idempotency_key="follow-up-9")
+
+
+async def test_a_verified_phone_joins_the_customer_who_has_it(
+    make_bridge: MakeBridge, plugin: SmsPlugin, nhn: NhnSandbox, twilio: TwilioSandbox
+) -> None:
+    """Two SMS integrations (two workspaces' numbers): the same phone texting both is one
+    customer, found by the verified phone number."""
+    running = await make_bridge(
+        plugins={"sms": plugin},
+        integrations={"sms-a": integration(nhn, twilio), "sms-b": integration(nhn, twilio)},
+    )
+    assert await twilio.post_inbound(f"{running.url}/hooks/sms-a", ABROAD, "first") == 200
+    assert await twilio.post_inbound(f"{running.url}/hooks/sms-b", ABROAD, "second") == 200
+    chats = await running.chats()
+    assert len(chats) == 2
+    assert len({chat["customer_id"] for chat in chats}) == 1
