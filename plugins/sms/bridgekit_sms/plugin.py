@@ -509,19 +509,23 @@ class SmsPlugin:
 
     async def _night_consent(self, request: web.Request) -> web.Response:
         body = await json_object(request, NIGHT_CONSENT_BODY)
+        phone, consent = body.get("phone"), body.get("consent", True)
+        if not isinstance(phone, str) or not isinstance(consent, bool):
+            return json_response(
+                {"error": "give 'phone' (a string) and optionally 'consent' (true or false)"}, status=400
+            )
         try:
-            number = rules.phone(str(body["phone"]))
+            number = rules.phone(phone)
         except rules.TextRefused as exc:
             return json_response({"error": str(exc)}, status=400)
-        consent = bool(body.get("consent", True))
         self.store.set_night_consent(number.e164, consent)
         return json_response({"phone": number.e164, "night_consent": consent})
 
     async def _message_sends(self, request: web.Request) -> web.Response:
-        try:
-            message_id = int(request.match_info["message_id"])
-        except ValueError:
-            return json_response({"error": "message_id must be a number"}, status=400)
+        raw = request.match_info["message_id"]
+        if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**63:
+            return json_response({"error": "message_id must be a message's id"}, status=404)
+        message_id = int(raw)
         sends = [
             {
                 "provider": s.provider,
