@@ -23,6 +23,8 @@ from bridgekit.model import DeliveryStatus, StatusUpdate
 from bridgekit_sms.providers import TWILIO_ERRORS
 
 TWILIO_SIGNATURE = "x-twilio-signature"
+#: NHN Cloud's webhook carries the signature string set in its console, as it is.
+NHN_WEBHOOK_SIGNATURE = "x-toast-webhook-signature"
 REPORT_SIGNATURE = "x-bridgekit-sms-report"
 
 
@@ -134,3 +136,38 @@ def parse_report(body: bytes) -> list[StatusUpdate]:
             if update is not None:
                 updates.append(update)
     return updates
+
+
+# --- NHN Cloud webhooks (console: SMS > 웹훅 설정) -------------------------------------------
+
+#: ``messageStatus`` of a MESSAGE_RESULT_UPDATE hook that is a failure.
+NHN_FAILED_STATUSES = frozenset({"FAILED", "CANCEL", "DUPLICATED", "FAILED_AD"})
+
+
+def nhn_webhook(body: bytes) -> tuple[str, list[dict[str, object]]]:
+    """The event name and hooks of an authentic NHN Cloud webhook."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise MalformedDelivery("NHN Cloud webhook: not JSON") from None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("event"), str)
+        or not isinstance(data.get("hooks"), list)
+    ):
+        raise MalformedDelivery('NHN Cloud webhook: expected {"event": ..., "hooks": [...]}')
+    return data["event"], [h for h in data["hooks"] if isinstance(h, dict)]
+
+
+def nhn_result_update(hook: Mapping[str, object]) -> StatusUpdate | None:
+    """A MESSAGE_RESULT_UPDATE hook as a status update (``requestId#recipientSeq``)."""
+    request_id, seq = hook.get("requestId"), hook.get("recipientSeq", 1)
+    status, code = str(hook.get("messageStatus", "")), str(hook.get("resultCode", ""))
+    if not isinstance(request_id, str):
+        return None
+    provider_id = f"{request_id}#{seq}"
+    if status == "COMPLETED" and code == NHN_RECEIVED:
+        return StatusUpdate(provider_id, DeliveryStatus.DELIVERED)
+    if status == "COMPLETED" or status in NHN_FAILED_STATUSES:
+        return StatusUpdate(provider_id, DeliveryStatus.FAILED, f"NHN Cloud SMS: {status}, result {code}")
+    return None

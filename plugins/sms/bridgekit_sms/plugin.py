@@ -347,6 +347,12 @@ class SmsPlugin:
         headers = delivery.headers
         if inbound.TWILIO_SIGNATURE in headers:
             return self._twilio(integration, settings, delivery)
+        if inbound.NHN_WEBHOOK_SIGNATURE in headers:
+            if not settings.nhn_webhook_signature or not _equal(
+                headers[inbound.NHN_WEBHOOK_SIGNATURE], settings.nhn_webhook_signature
+            ):
+                raise SignatureError("X-Toast-Webhook-Signature does not match nhn_webhook_signature")
+            return self._nhn_webhook(settings, delivery)
         if inbound.REPORT_SIGNATURE in headers:
             if not settings.nhn:
                 raise SignatureError("a result report for an integration without NHN Cloud")
@@ -395,6 +401,24 @@ class SmsPlugin:
         return self._customer_text(
             settings, sid, sender, text, {"provider": "twilio", "to": fields.get("To")}
         )
+
+    def _nhn_webhook(self, settings: SmsSettings, delivery: RawDelivery) -> IngestResult:
+        event, hooks = inbound.nhn_webhook(delivery.body)
+        updates: list[StatusUpdate] = []
+        if event == "MESSAGE_RESULT_UPDATE":
+            for hook in hooks:
+                update = inbound.nhn_result_update(hook)
+                if update is not None:
+                    self.store.update_send(update.provider_message_id, update.status.value, update.reason)
+                    updates.append(update)
+        elif event == "UNSUBSCRIBE":  # the customer called the 080 opt-out number
+            for hook in hooks:
+                try:
+                    number = rules.phone(str(hook.get("recipientNo", "")), settings.default_region)
+                except rules.TextRefused:
+                    continue
+                self.store.opt_out(number.e164, f"080 {hook.get('unsubscribeNo', '')}".strip())
+        return IngestResult(status_updates=updates)
 
     def _nhn_mo(self, settings: SmsSettings, delivery: RawDelivery) -> IngestResult:
         try:

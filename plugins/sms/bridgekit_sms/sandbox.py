@@ -51,6 +51,7 @@ class NhnSandbox(HttpSandbox):
         self.app_key = "appkey-" + secrets.token_hex(6)
         self.secret_key = "secret-" + secrets.token_hex(12)
         self.inbound_token = "mo-" + secrets.token_hex(12)
+        self.webhook_signature = "whsig-" + secrets.token_hex(12)
         self.registered = set(registered)
         self.sent: list[dict[str, Any]] = []
         self.results: dict[str, dict[str, Any]] = {}
@@ -68,7 +69,11 @@ class NhnSandbox(HttpSandbox):
         return {"nhn_api_base": self.url, "nhn_app_key": self.app_key, "nhn_poll_seconds": 0.1}
 
     def secrets(self) -> dict[str, str]:
-        return {"nhn_secret_key": self.secret_key, "nhn_inbound_token": self.inbound_token}
+        return {
+            "nhn_secret_key": self.secret_key,
+            "nhn_inbound_token": self.inbound_token,
+            "nhn_webhook_signature": self.webhook_signature,
+        }
 
     def fail_next(self, status: int = 503, count: int = 1) -> None:
         self._failures.append(Failure(status, count))
@@ -157,6 +162,29 @@ class NhnSandbox(HttpSandbox):
         if record is None:
             return self._answer(False, -1001, "no such request")
         return self._answer(True, 0, "SUCCESS", record)
+
+    async def post_webhook(
+        self, hook_url: str, event: str, hooks: list[dict[str, Any]], *, signature: str | None = None
+    ) -> int:
+        """An NHN Cloud webhook (``MESSAGE_RESULT_UPDATE``, ``UNSUBSCRIBE``) as NHN posts it."""
+        body = {
+            "hooksId": secrets.token_hex(12), "webhookConfigId": "sandbox", "productName": "SMS",
+            "appKey": self.app_key, "event": event, "hooks": hooks,
+        }  # fmt: skip
+        headers = {"X-Toast-Webhook-Signature": signature or self.webhook_signature}
+        async with self.client().post(hook_url, json=body, headers=headers) as resp:
+            return resp.status
+
+    def result_hook(self, request_id: str) -> dict[str, Any]:
+        """The MESSAGE_RESULT_UPDATE hook of a send :meth:`finish` decided."""
+        record = self.results[request_id]
+        delivered = record["resultCode"] == "1000"
+        return {
+            "hookId": secrets.token_hex(12), "senderType": "NORMAL_SMS", "requestId": request_id,
+            "recipientSeq": 1, "sendNo": record["sendNo"], "recipientNo": record["recipientNo"],
+            "messageStatus": "COMPLETED" if delivered else "FAILED", "resultCode": record["resultCode"],
+            "messageCount": 1,
+        }  # fmt: skip
 
     async def post_mo(
         self, hook_url: str, sender: str, text: str, *, mo_key: str | None = None, token: str | None = None

@@ -33,6 +33,8 @@ class SmsSettings(ChannelSettings, frozen=True, kw_only=True):
     nhn_secret_key: Secret = ""
     #: The token NHN's MO (inbound) callback URL carries as ``?token=``.
     nhn_inbound_token: Secret = ""
+    #: The signature string set for the webhook in NHN's console (``X-Toast-Webhook-Signature``).
+    nhn_webhook_signature: Secret = ""
     nhn_poll_seconds: Annotated[float, Meta(gt=0)] = 10.0
     # Twilio (international numbers; Korean ones too when NHN is not configured)
     twilio_api_base: HttpUrl = TWILIO_API_BASE

@@ -64,3 +64,38 @@ async def test_nhn_results_are_polled_delivered_and_failed_with_the_carriers_rea
     _, sends = await sms_api(running, "GET", f"/messages/{ok['message_id']}")
     assert sends["sends"][0]["status"] == "delivered"
     assert NAME == "sms"
+
+
+async def test_nhn_result_webhooks_mark_delivered_and_failed(start: StartBridge, nhn: NhnSandbox) -> None:
+    """With NHN's webhook configured, results arrive without polling (polling is kept as the
+    fallback; here it is an hour away)."""
+    running = await start(nhn_poll_seconds=3600.0)
+    hook = f"{running.url}/hooks/{NAME}"
+    ok = await start_chat(running, KOREAN, "도착 안내")
+    bad = await start_chat(running, "010-9876-5432", "도착 안내")
+    await settled(running, ok["chat_id"], ok["message_id"])
+    await settled(running, bad["chat_id"], bad["message_id"])
+    first, second = (m["request_id"] for m in nhn.sent)
+    nhn.finish(first)
+    nhn.finish(second, delivered=False, code="3015")
+    forged = await nhn.post_webhook(
+        hook, "MESSAGE_RESULT_UPDATE", [nhn.result_hook(first)], signature="guess"
+    )
+    assert forged == 401
+    assert (await message(running, ok["chat_id"], ok["message_id"]))["delivery_status"] == "sent"
+    hooks = [nhn.result_hook(first), nhn.result_hook(second)]
+    assert await nhn.post_webhook(hook, "MESSAGE_RESULT_UPDATE", hooks) == 200
+    assert (await message(running, ok["chat_id"], ok["message_id"]))["delivery_status"] == "delivered"
+    failed = await message(running, bad["chat_id"], bad["message_id"])
+    assert failed["delivery_status"] == "failed"
+    assert failed["delivery_error"] == "NHN Cloud SMS: FAILED, result 3015"
+
+
+async def test_an_080_opt_out_reported_by_nhn_blocks_later_sends(start: StartBridge, nhn: NhnSandbox) -> None:
+    running = await start()
+    unsubscribed = {"hookId": "h-1", "recipientNo": "01012345678", "unsubscribeNo": "0801234567"}
+    assert await nhn.post_webhook(f"{running.url}/hooks/{NAME}", "UNSUBSCRIBE", [unsubscribed]) == 200
+    started = await start_chat(running, KOREAN, "안내")
+    failed = await settled(running, started["chat_id"], started["message_id"])
+    assert "opted out" in failed["delivery_error"]
+    assert nhn.sent == []
