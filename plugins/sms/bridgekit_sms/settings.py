@@ -68,16 +68,16 @@ class SmsSettings(ChannelSettings, frozen=True, kw_only=True):
         return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     def checked(self) -> SmsSettings:
+        if bool(self.nhn_app_key) != bool(self.nhn_secret_key):
+            raise InvalidSetting("nhn_secret_key", "and nhn_app_key go together")
+        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
+            raise InvalidSetting("twilio_auth_token", "and twilio_account_sid go together")
         if not self.nhn and not self.twilio:
             raise InvalidSetting(
                 "nhn_app_key",
                 "or twilio_account_sid is required, with its secret (nhn_secret_key, "
                 "twilio_auth_token): no provider is configured",
             )
-        if bool(self.nhn_app_key) != bool(self.nhn_secret_key):
-            raise InvalidSetting("nhn_secret_key", "and nhn_app_key go together")
-        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
-            raise InvalidSetting("twilio_auth_token", "and twilio_account_sid go together")
         senders: list[str] = []
         for key, value in (
             ("sender_number", self.sender_number),
