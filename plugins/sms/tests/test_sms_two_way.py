@@ -173,3 +173,20 @@ async def test_a_verified_phone_joins_the_customer_who_has_it(
     chats = await running.chats()
     assert len(chats) == 2
     assert len({chat["customer_id"] for chat in chats}) == 1
+
+
+async def test_a_manager_starts_a_chat_with_a_known_customer_by_their_phone(
+    make_bridge: MakeBridge, plugin: SmsPlugin, nhn: NhnSandbox, twilio: TwilioSandbox
+) -> None:
+    """E10 by customer id: the customer's phone handle is used."""
+    running = await make_bridge(
+        plugins={"sms": plugin},
+        integrations={"sms-a": integration(nhn, twilio), "sms-b": integration(nhn, twilio)},
+    )
+    assert await twilio.post_inbound(f"{running.url}/hooks/sms-a", ABROAD, "hello") == 200
+    [chat] = await running.chats()
+    started = await running.api(
+        "POST", "/chats", json={"integration": "sms-b", "customer_id": chat["customer_id"], "text": "From B"}
+    )
+    assert (await settled(running, started["chat_id"], started["message_id"]))["delivery_status"] == "sent"
+    assert [(m["To"], m["Body"]) for m in twilio.sent] == [(ABROAD, "From B")]
