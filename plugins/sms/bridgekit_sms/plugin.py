@@ -159,6 +159,17 @@ class SmsPlugin:
             web.get("/api/sms/messages/{message_id}", self._message_sends),
         ]
 
+    @bridgekit.hookimpl
+    def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:
+        """Twilio's and NHN's webhooks go to the default hook URL; NHN MO forwarding adds the
+        token."""
+        try:
+            token = self.settings(integration).nhn_inbound_token
+        except ConfigError:
+            return None
+        url = f"{base_url}/hooks/{integration.name}"
+        return f"POST {url} (Twilio, NHN webhooks); NHN MO: POST {url}?token={token}" if token else None
+
     # --- deliver -------------------------------------------------------------------------
 
     def _provider(self, settings: SmsSettings, to: rules.Phone) -> Provider:

@@ -49,3 +49,14 @@ def test_a_misconfiguration_names_the_key(
 def test_the_shared_number_and_registered_senders_come_from_the_plugin_section() -> None:
     defaults = {"shared_sender_number": "1588-1234", "registered_senders": ["1588-1234"]}
     check({"nhn_app_key": "k"}, {"nhn_secret_key": "s"}, defaults)
+
+
+def test_the_start_banner_gives_the_mo_forwarding_url_with_its_token() -> None:
+    plugin = SmsPlugin()
+    settings = {"nhn_app_key": "k", "sender_number": "1588-1234"}
+    integration = Integration(0, "acme", "sms", settings, {"nhn_secret_key": "s", "nhn_inbound_token": "tok"})
+    address = plugin.bridgekit_inbound_address(integration, "https://bk.example")
+    assert address == (
+        "POST https://bk.example/hooks/acme (Twilio, NHN webhooks); "
+        "NHN MO: POST https://bk.example/hooks/acme?token=tok"
+    )
