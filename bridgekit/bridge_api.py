@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bridgekit.flow import ChatView
-from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
+from bridgekit.model import DeliveryResult, IngestOutcome, Integration, RawDelivery, TranscriptEntry
 
 
 class BridgeAPI(Protocol):
@@ -52,6 +52,19 @@ class BridgeAPI(Protocol):
     async def raw_delivery_for_message(self, message_id: int, *, channel: str | None = None) -> bytes | None:
         """The bytes an inbound message arrived as; None when there is no such message or, with
         ``channel``, when it came through another channel."""
+
+    async def send_text(
+        self,
+        phone: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        purpose: str = "notice",
+        integration: str | None = None,
+    ) -> DeliveryResult:
+        """Text a customer's phone outside any chat through the plugin that sends texts
+        (``bridgekit_send_text``); raises ``PermanentDeliveryError`` when it is refused or no
+        plugin can send it, ``TransientDeliveryError`` when a later try may succeed."""
 
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
         """Add an internal note to a chat (never delivered out); returns its message id."""

@@ -143,6 +143,25 @@ def bridgekit_bill(
     raise NotImplementedError
 
 
+@hookspec(firstresult=True)
+def bridgekit_send_text(
+    phone: str, text: str, idempotency_key: str, purpose: str, integration: str | None
+) -> DeliveryResult | None:
+    """Send ``text`` to the customer's ``phone`` outside any chat (a follow-up, F4; Alimtalk's
+    fallback, K6), through a texting integration (``integration`` names one, else the plugin
+    picks its first enabled one).
+
+    Called through ``BridgeAPI.send_text`` on every plugin until one returns a result; return
+    ``None`` when you have no integration that can send it. Apply the channel's rules exactly
+    as for a chat message and raise :class:`~bridgekit.exceptions.PermanentDeliveryError`
+    (refused: opted out, not encodable, too long...) or
+    :class:`~bridgekit.exceptions.TransientDeliveryError`. The same ``idempotency_key`` never
+    sends twice. The result's ``meta`` carries ``charge`` (``{"amount_pu", "category",
+    "description"}``) for the caller to record: nothing is written to the ledger.
+    """
+    raise NotImplementedError
+
+
 # --- flow hooks (bots) -------------------------------------------------------------------
 
 

@@ -107,6 +107,15 @@ class HookCaller:
                 results.append(result)
         return results
 
+    async def call_first(self, hook_name: str, /, **kwargs: Any) -> Any:
+        """Call implementations in order until one returns something other than None; its
+        exceptions propagate (the caller's business, like a refused text)."""
+        for impl in self.implementations(hook_name):
+            result = await self._invoke(impl, hook_name, kwargs)
+            if result is not None:
+                return result
+        return None
+
     async def call_flow(self, hook_name: str, event: Any) -> None:
         """Call a flow hook on every plugin until one calls ``event.stop()``."""
         for impl in self.implementations(hook_name):

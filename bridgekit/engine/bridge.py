@@ -13,12 +13,13 @@ from sqlalchemy import select
 from bridgekit.bridge_api import BridgeAPI
 from bridgekit.config import Config
 from bridgekit.engine.bots import FlowWorker
+from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.flow import ChatView
 from bridgekit.inbox.chats import chat_view, raw_delivery, transcript
 from bridgekit.inbox.message_writer import write_note
 from bridgekit.inbox.snooze import SnoozeWaker
 from bridgekit.ingest.pipeline import IngestPipeline
-from bridgekit.model import IngestOutcome, Integration, RawDelivery, TranscriptEntry
+from bridgekit.model import DeliveryResult, IngestOutcome, Integration, RawDelivery, TranscriptEntry
 from bridgekit.plugins import PluginHost
 from bridgekit.queues.outbox import OutboxWorker
 from bridgekit.redaction import install_log_redaction
@@ -127,6 +128,30 @@ class Bridge:
             if bound is None or bound.integration.channel != channel:
                 return None
         return bytes(row.body)
+
+    async def send_text(
+        self,
+        phone: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        purpose: str = "notice",
+        integration: str | None = None,
+    ) -> DeliveryResult:
+        """Text a customer's phone outside any chat (``bridgekit_send_text``)."""
+        result = await self.hooks.call_first(
+            "bridgekit_send_text",
+            phone=phone,
+            text=text,
+            idempotency_key=idempotency_key,
+            purpose=purpose,
+            integration=integration,
+        )
+        if not isinstance(result, DeliveryResult):
+            raise PermanentDeliveryError(
+                "no plugin sends texts to phones here (install and configure bridgekit-sms)"
+            )
+        return result
 
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
         """Add an internal note to a chat on a plugin's behalf; never delivered out."""

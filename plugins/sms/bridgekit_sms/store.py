@@ -1,0 +1,146 @@
+"""The plugin's own small state, in SQLite under ``<data_dir>/sms/``: opt-outs, night-time
+consents, and each send's provider, type and segment count (NHN's results are polled)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS opt_outs (phone TEXT PRIMARY KEY, keyword TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS night_consents (phone TEXT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sends (
+    provider_id TEXT PRIMARY KEY, integration TEXT NOT NULL, message_id INTEGER NOT NULL,
+    provider TEXT NOT NULL, kind TEXT NOT NULL, encoding TEXT NOT NULL, segments INTEGER NOT NULL,
+    status TEXT NOT NULL, reason TEXT, at TEXT NOT NULL, key TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS sends_key ON sends (key);
+CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, result TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sends_pending ON sends (provider, status);
+CREATE INDEX IF NOT EXISTS sends_message ON sends (message_id);
+"""
+COLUMNS = "provider_id, integration, message_id, provider, kind, encoding, segments, status, reason"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    provider_id: str
+    integration: str
+    message_id: int
+    provider: str
+    kind: str
+    encoding: str
+    segments: int
+    status: str
+    reason: str | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Store:
+    """Small synchronous writes (a primary-key upsert each); one connection, one lock."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, sql: str, args: tuple[object, ...]) -> None:
+        with self._lock, self._db:
+            self._db.execute(sql, args)
+
+    # opt-outs
+    def opt_out(self, phone: str, keyword: str) -> None:
+        self._write("INSERT OR REPLACE INTO opt_outs VALUES (?, ?, ?)", (phone, keyword, _now()))
+
+    def opt_in(self, phone: str) -> None:
+        self._write("DELETE FROM opt_outs WHERE phone = ?", (phone,))
+
+    def opted_out(self, phone: str) -> tuple[str, str] | None:
+        with self._lock:
+            row = self._db.execute("SELECT keyword, at FROM opt_outs WHERE phone = ?", (phone,)).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    # night-time consent for advertising
+    def set_night_consent(self, phone: str, consent: bool) -> None:
+        if consent:
+            self._write("INSERT OR REPLACE INTO night_consents VALUES (?, ?)", (phone, _now()))
+        else:
+            self._write("DELETE FROM night_consents WHERE phone = ?", (phone,))
+
+    def night_consent(self, phone: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM night_consents WHERE phone = ?", (phone,)).fetchone()
+        return row is not None
+
+    # texts sent outside chats (bridgekit_send_text), by idempotency key
+    def text_result(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT result FROM texts WHERE key = ?", (key,)).fetchone()
+        found = json.loads(row[0]) if row else None
+        return found if isinstance(found, dict) else None
+
+    def record_text(self, key: str, result: Mapping[str, Any]) -> None:
+        self._write("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", (key, json.dumps(result), _now()))
+
+    # sends
+    def record_send(self, send: Send, key: str | None = None) -> None:
+        """Record a send the provider accepted; ``key`` (the message's idempotency key) lets a
+        later attempt of the same message find it instead of sending again."""
+        self._write(
+            "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                send.provider_id,
+                send.integration,
+                send.message_id,
+                send.provider,
+                send.kind,
+                send.encoding,
+                send.segments,
+                send.status,
+                send.reason,
+                _now(),
+                key,
+            ),
+        )
+
+    def update_send(self, provider_id: str, status: str, reason: str | None) -> None:
+        self._write(
+            "UPDATE sends SET status = ?, reason = ? WHERE provider_id = ?", (status, reason, provider_id)
+        )
+
+    def pending(self, provider: str, integration: str, limit: int = 100) -> list[Send]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {COLUMNS} FROM sends"
+                " WHERE provider = ? AND integration = ? AND status = 'sent' LIMIT ?",
+                (provider, integration, limit),
+            ).fetchall()
+        return [Send(*row) for row in rows]
+
+    def send_for_key(self, key: str) -> Send | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {COLUMNS} FROM sends WHERE key = ?", (key,)).fetchone()
+        return Send(*row) if row else None
+
+    def sends_of(self, message_id: int) -> list[Send]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {COLUMNS} FROM sends WHERE message_id = ?",
+                (message_id,),
+            ).fetchall()
+        return [Send(*row) for row in rows]
