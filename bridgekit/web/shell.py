@@ -52,7 +52,9 @@ def _views(counts: Sidebar, bridge: Bridge) -> list[ViewItem]:
         items.extend(_teams("queue", counts.queue_teams))
     for n, a in enumerate(counts.assignees):
         items.append(
-            ViewItem(f"assignee:{a.id}", a.name, a.count, group="Assignees" if n == 0 else "", warn=a.over_capacity)
+            ViewItem(
+                f"assignee:{a.id}", a.name, a.count, group="Assignees" if n == 0 else "", warn=a.over_capacity
+            )
         )
     for n, bound in enumerate(bridge.registry.ordered()):  # I5: every integration, in the fixed order
         name = bound.integration.name
@@ -66,7 +68,8 @@ def _views(counts: Sidebar, bridge: Bridge) -> list[ViewItem]:
             )
         )
     items.extend(
-        ViewItem(f"tag:{tag}", f"#{tag}", n, group="Tags" if i == 0 else "") for i, (tag, n) in enumerate(counts.tags)
+        ViewItem(f"tag:{tag}", f"#{tag}", n, group="Tags" if i == 0 else "")
+        for i, (tag, n) in enumerate(counts.tags)
     )
     return items
 

@@ -90,7 +90,13 @@ async def _limited(request: web.Request, email: str, spend: bool) -> int | None:
 
 
 def _sign_in_page(
-    request: web.Request, *, status: int = 200, email: str = "", error: str = "", notice: str = "", after: str = "/"
+    request: web.Request,
+    *,
+    status: int = 200,
+    email: str = "",
+    error: str = "",
+    notice: str = "",
+    after: str = "/",
 ) -> web.Response:
     context = {"email": email, "error": error, "notice": notice, "next": after}
     return page(request, "sign_in.html", context, status=status)

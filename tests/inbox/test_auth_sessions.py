@@ -273,11 +273,7 @@ async def test_the_shell_shows_the_sidebar_views_with_their_counts(
     async with Browser(running) as browser:
         await browser.sign_in(minji.email)
         _, html = await browser.get("/")
-    views = dict(
-        re.findall(
-            r'<li data-view="([^"]+)"[^>]*>.*?<span class="count">(\d+)<', html
-        )
-    )
+    views = dict(re.findall(r'<li data-view="([^"]+)"[^>]*>.*?<span class="count">(\d+)<', html))
     assert views["all"] == "1"
     assert views["unassigned"] == "1"
     assert views["mine"] == "0"
