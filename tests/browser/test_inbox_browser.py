@@ -5,6 +5,8 @@ chat after signing in. Every step waits on the page, never on a sleep."""
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,10 @@ class Inbox:
     async def customer_writes(self, user_id: str, text: str) -> None:
         event = self.line.webhooks.text(user_id, text)
         answer = await self.line.webhooks.post(f"{self.server.url}/hooks/acme", [event])
+        assert answer.status == 200, answer
+
+    async def post(self, *events: dict[str, object]) -> None:
+        answer = await self.line.webhooks.post(f"{self.server.url}/hooks/acme", list(events))
         assert answer.status == 200, answer
 
     async def sign_in(self) -> None:
@@ -183,4 +189,41 @@ async def test_a_chats_manager_link_opens_the_chat_after_signing_in_and_actions_
     await page.get_by_role("button", name="Reopen").click()
     await expect(page.locator("#action-error")).to_have_text("this needs the operator seat")
     await expect(page.locator("#chat-state")).to_contain_text("closed")
+    assert inbox.problems == []
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real (grey) PNG, so the browser can draw the preview."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_attachments_are_download_links_and_images_are_previewed(inbox: Inbox) -> None:
+    page, line = inbox.page, inbox.line
+    user = line.add_user(CUSTOMER)
+    await inbox.post(line.webhooks.image(user, _png(40, 30), "image/png"))
+    await inbox.post(line.webhooks.file(user, b"%PDF-1.4 invoice", "청구서.pdf"))
+    chat_id = (await inbox.server.chats())[0]["id"]
+    await page.goto(f"{inbox.server.url}/chats/{chat_id}")
+    await inbox.sign_in()
+    files = page.locator("#messages a.file")
+    await expect(files).to_have_count(2)
+    await expect(files.nth(1).locator(".filename")).to_have_text("청구서.pdf")
+    assert await files.nth(1).get_attribute("download") == "청구서.pdf"
+    preview = files.nth(0).locator("img.preview")
+    await expect(preview).to_have_count(1)
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 40", arg=await preview.element_handle()
+    )
+    await expect(files.nth(1).locator("img")).to_have_count(0)  # only images are previewed
     assert inbox.problems == []
