@@ -119,6 +119,8 @@ async def test_a_customer_message_arrives_live_and_the_manager_replies_notes_and
     chat_id = (await inbox.server.chats())[0]["id"]
     await expect(page).to_have_url(f"{inbox.server.url}/chats/{chat_id}")
     await expect(page.locator("#chat-title")).to_have_text(CUSTOMER)
+    await expect(row).to_have_class("chat open")  # read now: the unread mark is gone
+    await expect(page.locator("#views li[data-view='unread'] .count")).to_have_text("0")
     await expect(page.locator("#messages .msg-customer .text")).to_have_text(["주문한 상품이 아직 안 왔어요"])
 
     composer = page.locator("#compose-text")
