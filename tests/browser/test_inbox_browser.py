@@ -229,3 +229,26 @@ async def test_attachments_are_download_links_and_images_are_previewed(inbox: In
     )
     await expect(files.nth(1).locator("img")).to_have_count(0)  # only images are previewed
     assert inbox.problems == []
+
+
+async def test_the_list_pages_as_it_scrolls_sorts_and_searches(inbox: Inbox) -> None:
+    page, line = inbox.page, inbox.line
+    users = [line.add_user(f"Customer {n:02d}") for n in range(35)]
+    for user in users:  # one delivery each: each chat's last message is later than the one before
+        await inbox.customer_writes(user, f"question from {user[-4:]}")
+    await page.goto(f"{inbox.server.url}/sign-in")
+    await inbox.sign_in()
+    titles = page.locator("#chats li.chat .title")
+    await expect(titles).to_have_count(30)  # one page
+    await expect(titles.first).to_have_text("Customer 34")  # latest message first
+    await page.locator("#more").scroll_into_view_if_needed()
+    await expect(titles).to_have_count(35)  # the next page, loaded as the list scrolled
+    await expect(page.locator("#more")).to_be_hidden()
+
+    await page.get_by_label("Sort").select_option("oldest")
+    await expect(titles.first).to_have_text("Customer 00")
+    await page.get_by_label("Search chats").fill("Customer 07")
+    await expect(titles).to_have_text(["Customer 07"])
+    await page.locator("#views li[data-view='mine']").click()
+    await expect(titles).to_have_count(0)
+    assert inbox.problems == []
