@@ -155,6 +155,8 @@ async def test_a_customer_message_arrives_live_and_the_manager_replies_notes_and
     await expect(page.locator("#messages .msg-customer .text")).to_have_text(
         ["주문한 상품이 아직 안 왔어요", "네 감사합니다"]
     )
+    await expect(row.locator(".preview")).to_have_text("네 감사합니다")
+    await expect(row).to_have_class("chat open")  # read where it arrived: not unread
     assert [m.text for m in line.messages_to(user)] == [
         "확인해 보겠습니다.\n잠시만요!"
     ]  # the note stayed home

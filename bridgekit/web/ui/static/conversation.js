@@ -65,6 +65,7 @@ export class Conversation {
     this.composeError = document.getElementById("compose-error");
     this.actionError = document.getElementById("action-error");
     this.chat = null;
+    this.readUpTo = null;
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -99,6 +100,13 @@ export class Conversation {
 
   get id() {
     return this.chat ? this.chat.id : null;
+  }
+
+  close() {
+    this.chat = null;
+    this.box.hidden = true;
+    this.placeholder.hidden = false;
+    this.placeholder.textContent = "Pick a chat from the list.";
   }
 
   async open(chatId) {
@@ -143,8 +151,10 @@ export class Conversation {
     this.messages.replaceChildren(...found.map(bubble));
     if (atEnd || this.messages.dataset.shown !== String(chatId)) this.messages.scrollTop = this.messages.scrollHeight;
     this.messages.dataset.shown = String(chatId);
-    if (found.length && this.chat.unread !== false) {
-      api("POST", `/chats/${chatId}/read`, {}).catch(() => {});
+    const newest = found.length ? found[found.length - 1].id : null;
+    if (newest !== null && newest !== this.readUpTo) {
+      this.readUpTo = newest; // seen here: move this manager's read marker to it
+      api("POST", `/chats/${chatId}/read`, { message_id: newest }).catch(() => {});
     }
   }
 

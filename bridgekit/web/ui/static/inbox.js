@@ -50,6 +50,10 @@ views.addEventListener("keydown", (event) => {
 window.addEventListener("popstate", () => {
   const found = window.location.pathname.match(/^\/chats\/(\d+)$/);
   if (found) open(Number(found[1]), false);
+  else {
+    list.markOpen(null);
+    conversation.close();
+  }
 });
 
 listen(
