@@ -17,6 +17,8 @@ from bridgekit_line.sandbox import LineSandbox
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import update
 
+import bridgekit
+from bridgekit.flow import MessageEvent
 from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.storage import schema as s
@@ -27,6 +29,18 @@ NAME = "김민지 (Kim Minji)"
 EMAIL = "minji@example.com"
 PASSWORD = "correct horse battery staple"
 CUSTOMER = "이서연"  # the LINE user's display name: Korean text must render as written
+
+
+HELP = "도와주세요"  # what makes the bot answer
+
+
+class HelpBot:
+    """Answers a customer who asks for help, and no one else."""
+
+    @bridgekit.hookimpl
+    def bridgekit_message_received(self, event: MessageEvent) -> None:
+        if event.message is not None and event.message.text == HELP:
+            event.reply("무엇을 도와드릴까요?")
 
 
 @dataclass
@@ -71,7 +85,7 @@ async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
         server = await start_bridge(
             database_url=url,
             data_dir=tmp_path / "data",
-            plugins={"line": plugin},
+            plugins={"line": plugin, "bot": HelpBot()},
             integrations={"acme": integration},
         )
         context = await browser.new_context()
@@ -253,4 +267,19 @@ async def test_the_list_pages_as_it_scrolls_sorts_and_searches(inbox: Inbox) -> 
     await expect(titles).to_have_text(["Customer 07"])
     await page.locator("#views li[data-view='mine']").click()
     await expect(titles).to_have_count(0)
+    assert inbox.problems == []
+
+
+async def test_a_bots_answer_is_drawn_apart_from_the_customer_and_the_managers(inbox: Inbox) -> None:
+    page, line = inbox.page, inbox.line
+    user = line.add_user(CUSTOMER)
+    await inbox.customer_writes(user, HELP)
+    await inbox.server.wait_for(lambda: [m.text for m in line.messages_to(user)] == ["무엇을 도와드릴까요?"])
+    chat_id = (await inbox.server.chats())[0]["id"]
+    await page.goto(f"{inbox.server.url}/chats/{chat_id}")
+    await inbox.sign_in()
+    await expect(page.locator("#messages .msg-customer .text")).to_have_text([HELP])
+    bot = page.locator("#messages .msg-reply.by-bot")
+    await expect(bot.locator(".text")).to_have_text("무엇을 도와드릴까요?")
+    await expect(page.locator("#messages .msg-reply.by-manager")).to_have_count(0)
     assert inbox.problems == []
