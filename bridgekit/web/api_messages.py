@@ -230,7 +230,7 @@ async def _links(request: web.Request, *, rotate: bool) -> web.Response:
         token = await customer_token(conn, key, chat.id, rotate=rotate)
     base = bridge.config.base_url
     return json_response(
-        {"manager_link": f"{base}/api/v1/chats/{chat.id}", "customer_link": f"{base}/c/{token}"},
+        {"manager_link": f"{base}/chats/{chat.id}", "customer_link": f"{base}/c/{token}"},
         headers={"Cache-Control": "no-store"},
     )
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from bridgekit.engine.bridge import Bridge
 from bridgekit.inbox.chat_info import chat_info
 from bridgekit.inbox.customers import customer_summary
+from bridgekit.inbox.previews import last_messages
 from bridgekit.inbox.views import list_page, parse_list_query
 from bridgekit.inbox.views_marks import mark_read, page_marks, set_star
 from bridgekit.inbox.views_sidebar import Sidebar, TeamCount, sidebar
@@ -42,6 +43,7 @@ async def list_chats(request: web.Request) -> web.Response:
         marks = await page_marks(
             conn, manager.id, [r.id for r in page.rows], [r.customer_id for r in page.rows]
         )
+        previews = await last_messages(conn, [r.id for r in page.rows])
     chats = [
         {
             **chat_json(row, bridge),
@@ -50,6 +52,9 @@ async def list_chats(request: web.Request) -> web.Response:
             "tags": marks.tags.get(row.id, []),
             "starred": row.id in marks.starred,
             "unread": row.id in marks.unread,
+            "last_message": None
+            if row.id not in previews
+            else {"kind": previews[row.id].kind, "text": previews[row.id].text},
         }
         for row in page.rows
     ]

@@ -1,5 +1,6 @@
-"""``/``: the inbox shell for a signed-in manager (their name, the sidebar's views with counts,
-signing out); anyone else is sent to ``/sign-in``. The inbox screen is built on this page."""
+"""``/`` and ``/chats/{id}``: the inbox screen for a signed-in manager (their name, the sidebar's
+views with counts, signing out; the chat list, conversation and composer are drawn by
+``inbox.js`` from the API). Anyone else is sent to ``/sign-in``, and back to the chat after."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bridgekit.engine.bridge import Bridge
-from bridgekit.inbox.views_sidebar import Sidebar, sidebar
+from bridgekit.inbox.views_sidebar import Sidebar, TeamCount, sidebar
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.pages import page
 from bridgekit.web.sessions_http import signed_in
@@ -18,43 +19,84 @@ routes = web.RouteTableDef()
 
 @dataclass(frozen=True, slots=True)
 class ViewItem:
-    key: str  # what shell.js matches the API's counts by
+    key: str  # the view's key: inbox.js turns it into the list's query and matches counts by it
     label: str
     count: int
+    group: str = ""  # a heading shown before this item
+    mark: str = ""  # an integration's channel mark
+    warn: bool = False  # an assignee over their maximum auto-assignment count (I4)
+    sub: bool = False  # indented under the entry before it (a team)
+
+
+def _teams(prefix: str, teams: list[TeamCount]) -> list[ViewItem]:
+    return [
+        ViewItem(f"{prefix}:team:{t.id}", t.name or "No team", t.count, sub=True)
+        for t in teams
+        if t.id is not None
+    ]
 
 
 def _views(counts: Sidebar, bridge: Bridge) -> list[ViewItem]:
     """The sidebar's views in the API's order (``GET /api/v1/views``), with their counts."""
     items = [
-        ViewItem("all", "All open", counts.all),
+        ViewItem("all", "All open", counts.all, group="Me"),
         ViewItem("mine", "Mine", counts.mine),
         ViewItem("unread", "Unread", counts.unread),
         ViewItem("favourites", "Favourites", counts.favourites),
         ViewItem("sessions", "Sessions", counts.sessions),
-        ViewItem("unassigned", "Unassigned", counts.unassigned),
+        ViewItem("unassigned", "Unassigned", counts.unassigned, group="Waiting"),
+        *_teams("unassigned", counts.unassigned_teams),
     ]
     if counts.queue:  # I3: hidden when nothing waits in it
         items.append(ViewItem("queue", "Queue", counts.queue))
-    for bound in bridge.registry.ordered():  # I5: every integration, in the fixed order
+        items.extend(_teams("queue", counts.queue_teams))
+    for n, a in enumerate(counts.assignees):
+        items.append(
+            ViewItem(
+                f"assignee:{a.id}", a.name, a.count, group="Assignees" if n == 0 else "", warn=a.over_capacity
+            )
+        )
+    for n, bound in enumerate(bridge.registry.ordered()):  # I5: every integration, in the fixed order
         name = bound.integration.name
         items.append(
             ViewItem(
                 f"integration:{name}",
-                bound.channel.spec.title,
+                name,
                 counts.integrations.get(bound.integration.id, 0),
+                group="Integrations" if n == 0 else "",
+                mark=bound.channel.spec.mark or bound.channel.spec.title,
             )
         )
-    items.extend(ViewItem(f"tag:{tag}", f"#{tag}", n) for tag, n in counts.tags)
+    items.extend(
+        ViewItem(f"tag:{tag}", f"#{tag}", n, group="Tags" if i == 0 else "")
+        for i, (tag, n) in enumerate(counts.tags)
+    )
     return items
+
+
+async def _screen(request: web.Request, chat_id: int | None) -> web.StreamResponse:
+    signed = await signed_in(request)
+    if signed is None:
+        where = "/sign-in" if chat_id is None else f"/sign-in?next=/chats/{chat_id}"
+        raise web.HTTPSeeOther(where, headers={"Cache-Control": "no-store"})
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        counts = await sidebar(conn, signed.manager)
+    context = {
+        "manager": signed.manager,
+        "csrf": signed.csrf,
+        "views": _views(counts, bridge),
+        "chat_id": chat_id or "",
+    }
+    return page(request, "shell.html", context)
 
 
 @routes.get("/")
 async def shell(request: web.Request) -> web.StreamResponse:
-    signed = await signed_in(request)
-    if signed is None:
-        raise web.HTTPSeeOther("/sign-in", headers={"Cache-Control": "no-store"})
-    bridge: Bridge = request.app[BRIDGE]
-    async with bridge.db.read() as conn:
-        counts = await sidebar(conn, signed.manager)
-    views = _views(counts, bridge)
-    return page(request, "shell.html", {"manager": signed.manager, "csrf": signed.csrf, "views": views})
+    return await _screen(request, None)
+
+
+@routes.get(r"/chats/{chat_id:[1-9][0-9]{0,9}}")
+async def chat_screen(request: web.Request) -> web.StreamResponse:
+    """The same screen with one chat open (the chat's manager link); the API says if it exists."""
+    return await _screen(request, int(request.match_info["chat_id"]))

@@ -8,6 +8,7 @@ passwords get the same answer.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -56,6 +57,15 @@ def _cross_site(request: web.Request) -> web.Response:
     )
 
 
+# Where a sign-in may lead back to: the inbox's own pages only, never another site.
+_NEXT = re.compile(r"/chats/[1-9][0-9]{0,9}")
+
+
+def safe_next(value: str) -> str:
+    """``value`` when it is an inbox page to return to after signing in, else ``/``."""
+    return value if _NEXT.fullmatch(value) else "/"
+
+
 def _see_other(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location, headers={"Cache-Control": "no-store"})
 
@@ -80,9 +90,16 @@ async def _limited(request: web.Request, email: str, spend: bool) -> int | None:
 
 
 def _sign_in_page(
-    request: web.Request, *, status: int = 200, email: str = "", error: str = "", notice: str = ""
+    request: web.Request,
+    *,
+    status: int = 200,
+    email: str = "",
+    error: str = "",
+    notice: str = "",
+    after: str = "/",
 ) -> web.Response:
-    return page(request, "sign_in.html", {"email": email, "error": error, "notice": notice}, status=status)
+    context = {"email": email, "error": error, "notice": notice, "next": after}
+    return page(request, "sign_in.html", context, status=status)
 
 
 def _too_many(request: web.Request, email: str, retry_after: int) -> web.Response:
@@ -99,10 +116,11 @@ def _too_many(request: web.Request, email: str, retry_after: int) -> web.Respons
 
 @routes.get("/sign-in")
 async def sign_in_form(request: web.Request) -> web.StreamResponse:
+    after = safe_next(request.query.get("next", ""))
     if await signed_in(request) is not None:
-        raise _see_other("/")
+        raise _see_other(after)
     notice = "Your password is set. Sign in with it." if request.query.get("password") == "set" else ""
-    return _sign_in_page(request, notice=notice)
+    return _sign_in_page(request, notice=notice, after=after)
 
 
 @routes.post("/sign-in")
@@ -113,6 +131,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     email = normalise_email(form.get("email", ""))
     password = form.get("password", "")
+    after = safe_next(form.get("next", ""))
     wait = await _limited(request, email, spend=False)
     if wait is not None:
         return _too_many(request, email, wait)
@@ -121,9 +140,9 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         wait = await _limited(request, email, spend=True)
         if wait is not None:
             return _too_many(request, email, wait)
-        return _sign_in_page(request, status=401, email=email, error=WRONG)
+        return _sign_in_page(request, status=401, email=email, error=WRONG, after=after)
     token = await start_session(bridge.db, manager.id)
-    response = _see_other("/")
+    response = _see_other(after)
     set_session_cookie(response, bridge.config, token)
     raise response
 

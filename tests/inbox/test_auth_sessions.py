@@ -273,12 +273,39 @@ async def test_the_shell_shows_the_sidebar_views_with_their_counts(
     async with Browser(running) as browser:
         await browser.sign_in(minji.email)
         _, html = await browser.get("/")
-    views = dict(
-        re.findall(
-            r'<li data-view="([^"]+)"><span class="name">[^<]*</span> <span class="count">(\d+)<', html
-        )
-    )
+    views = dict(re.findall(r'<li data-view="([^"]+)"[^>]*>.*?<span class="count">(\d+)<', html))
     assert views["all"] == "1"
     assert views["unassigned"] == "1"
     assert views["mine"] == "0"
     assert views["integration:acme"] == "1"
+
+
+async def test_signing_in_returns_to_the_chat_of_a_manager_link_and_never_to_another_site(
+    make_bridge,
+) -> None:
+    running = await make_bridge(plugins={})
+    minji = await person(running)
+    async with Browser(running) as browser:
+        page, _ = await browser.get("/chats/7")
+        assert (page.status, page.headers["Location"]) == (303, "/sign-in?next=/chats/7")
+        _, html = await browser.get("/sign-in?next=/chats/7")
+        assert '<input type="hidden" name="next" value="/chats/7">' in html
+        _, html = await browser.get("/sign-in?next=https://evil.example/")
+        assert 'name="next"' not in html
+        for elsewhere in (
+            "https://evil.example/",
+            "//evil.example/chats/7",
+            "/chats/7/../../x",
+            "/api/v1/views",
+        ):
+            answer = await browser.post_form(
+                "/sign-in", {"email": minji.email, "password": PASSWORD, "next": elsewhere}
+            )
+            assert (answer.status, answer.headers["Location"]) == (303, "/")
+        answer = await browser.post_form(
+            "/sign-in", {"email": minji.email, "password": PASSWORD, "next": "/chats/7"}
+        )
+        assert (answer.status, answer.headers["Location"]) == (303, "/chats/7")
+        page, html = await browser.get("/chats/7")
+        assert page.status == 200
+        assert 'data-chat-id="7"' in html

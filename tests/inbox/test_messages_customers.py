@@ -29,7 +29,7 @@ async def customer_path(running: RunningBridge, chat_id: int, rotate: bool = Fal
     method, suffix = ("POST", "/rotate") if rotate else ("GET", "")
     links = await running.api(method, f"/chats/{chat_id}/links{suffix}")
     base = running.bridge.config.base_url
-    assert links["manager_link"] == f"{base}/api/v1/chats/{chat_id}"
+    assert links["manager_link"] == f"{base}/chats/{chat_id}"
     assert links["customer_link"].startswith(f"{base}/c/")
     return str(links["customer_link"]).removeprefix(base)
 

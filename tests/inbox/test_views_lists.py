@@ -247,3 +247,20 @@ async def test_bad_list_requests_are_refused_with_a_reason(make_bridge, sandbox_
         status, body = await me.call("GET", f"/chats?{query}")
         assert status == 400, query
         assert error in body["error"], (query, body)
+
+
+async def test_list_items_preview_the_last_message_on_one_line(make_bridge, sandbox_url: str) -> None:
+    """The inbox list's preview line: the newest message's kind and text, shortened."""
+    running = await start(make_bridge, sandbox_url)
+    me = await operator_client(running)
+    first, second = await open_chats(running, "acme", 2)
+    await running.api(
+        "POST", f"/chats/{second}/messages", json={"kind": "note", "text": "환불\n확인 " + "x" * 200}
+    )
+    items = {item["id"]: item for item in (await me.page())["chats"]}
+    assert items[first]["last_message"] == {"kind": "customer", "text": "hello 0"}
+    note = items[second]["last_message"]
+    assert note["kind"] == "note"
+    assert note["text"].startswith("환불 확인 xxx")
+    assert note["text"].endswith("…")
+    assert len(note["text"]) == 120

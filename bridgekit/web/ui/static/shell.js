@@ -1,30 +1,89 @@
-// The inbox shell: keeps the sidebar's counts current. The page is rendered by the server;
-// this only refreshes numbers, through the same API scripts use.
+// The inbox's sidebar: every view of GET /api/v1/views with its count. The server renders it
+// first; refresh() redraws it from the API (a queue, team, assignee or tag may come and go).
 import { api } from "./api.js";
 
 const REFRESH_MS = 30000;
 
-function counts(views) {
-  const found = {
-    all: views.all,
-    mine: views.mine,
-    unread: views.unread,
-    favourites: views.favourites,
-    sessions: views.sessions,
-    unassigned: views.unassigned.count,
-    queue: views.queue ? views.queue.count : 0,
-  };
-  for (const integration of views.integrations) found[`integration:${integration.name}`] = integration.count;
-  for (const tag of views.tags) found[`tag:${tag.tag}`] = tag.count;
+function entry(key, label, count, extra = {}) {
+  return { key, label, count, ...extra };
+}
+
+function teams(prefix, list) {
+  return list.filter((t) => t.id !== null).map((t) => entry(`${prefix}:team:${t.id}`, t.name || "No team", t.count, { sub: true }));
+}
+
+// The same entries, in the same order, as bridgekit/web/shell.py renders.
+export function entries(views) {
+  const found = [
+    entry("all", "All open", views.all, { group: "Me" }),
+    entry("mine", "Mine", views.mine),
+    entry("unread", "Unread", views.unread),
+    entry("favourites", "Favourites", views.favourites),
+    entry("sessions", "Sessions", views.sessions),
+    entry("unassigned", "Unassigned", views.unassigned.count, { group: "Waiting" }),
+    ...teams("unassigned", views.unassigned.teams),
+  ];
+  if (views.queue) found.push(entry("queue", "Queue", views.queue.count), ...teams("queue", views.queue.teams));
+  views.assignees.forEach((a, n) =>
+    found.push(entry(`assignee:${a.id}`, a.name, a.count, { group: n === 0 ? "Assignees" : "", warn: a.over_capacity })),
+  );
+  views.integrations.forEach((i, n) =>
+    found.push(entry(`integration:${i.name}`, i.name, i.count, { group: n === 0 ? "Integrations" : "", mark: i.mark || i.title })),
+  );
+  views.tags.forEach((t, n) => found.push(entry(`tag:${t.tag}`, `#${t.tag}`, t.count, { group: n === 0 ? "Tags" : "" })));
   return found;
 }
 
-async function refresh() {
-  const found = counts(await api("GET", "/views"));
-  for (const item of document.querySelectorAll("#views li[data-view]")) {
-    const count = found[item.dataset.view];
-    if (count !== undefined) item.querySelector(".count").textContent = String(count);
+function item(view, selected) {
+  const li = document.createElement("li");
+  li.dataset.view = view.key;
+  if (view.sub) li.classList.add("sub");
+  if (view.warn) li.classList.add("over");
+  if (view.key === selected) li.classList.add("selected");
+  if (view.mark) {
+    const mark = li.appendChild(document.createElement("span"));
+    mark.className = "mark";
+    mark.textContent = view.mark;
+  }
+  const name = li.appendChild(document.createElement("span"));
+  name.className = "name";
+  name.textContent = view.label;
+  li.append(" ");
+  const count = li.appendChild(document.createElement("span"));
+  count.className = "count";
+  count.textContent = String(view.count);
+  return li;
+}
+
+export function render(views) {
+  const list = document.getElementById("views");
+  const selected = list.querySelector("li.selected")?.dataset.view;
+  const items = [];
+  for (const view of entries(views)) {
+    if (view.group) {
+      const group = document.createElement("li");
+      group.className = "group";
+      group.setAttribute("role", "presentation");
+      group.textContent = view.group;
+      items.push(group);
+    }
+    items.push(item(view, selected));
+  }
+  list.replaceChildren(...items);
+  makeSelectable(list);
+}
+
+// Entries are list items (the test reads their plain markup); make them reachable by keyboard.
+export function makeSelectable(list) {
+  for (const li of list.querySelectorAll("li[data-view]")) {
+    li.tabIndex = 0;
+    li.setAttribute("role", "button");
   }
 }
 
+export async function refresh() {
+  render(await api("GET", "/views"));
+}
+
+makeSelectable(document.getElementById("views"));
 setInterval(() => refresh().catch(() => {}), REFRESH_MS);

@@ -1,0 +1,83 @@
+// The inbox screen: the sidebar picks a view, the list shows its chats, a chat opens beside
+// it (its URL is /chats/{id}) and everything follows the event stream without a reload.
+import { listen } from "./events.js";
+import { ChatList } from "./chatlist.js";
+import { Conversation } from "./conversation.js";
+import { refresh as refreshSidebar } from "./shell.js";
+
+const pane = document.getElementById("chat-pane");
+const live = document.getElementById("live");
+const views = document.getElementById("views");
+
+function later(run, ms) {
+  let timer = null;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => run().catch(() => {}), ms);
+  };
+}
+
+const conversation = new Conversation(() => {
+  list.update();
+  sidebarSoon();
+});
+const list = new ChatList((chatId) => open(chatId, true));
+const sidebarSoon = later(refreshSidebar, 300);
+const listSoon = later(() => list.update(), 300);
+
+async function open(chatId, push) {
+  if (push) history.pushState({ chatId }, "", `/chats/${chatId}`);
+  list.markOpen(chatId);
+  await conversation.open(chatId);
+}
+
+function select(key) {
+  for (const li of views.querySelectorAll("li[data-view]")) li.classList.toggle("selected", li.dataset.view === key);
+  list.show(key);
+}
+
+views.addEventListener("click", (event) => {
+  const item = event.target.closest("li[data-view]");
+  if (item) select(item.dataset.view);
+});
+views.addEventListener("keydown", (event) => {
+  const item = event.target.closest("li[data-view]");
+  if (item && (event.key === "Enter" || event.key === " ")) {
+    event.preventDefault();
+    select(item.dataset.view);
+  }
+});
+window.addEventListener("popstate", () => {
+  const found = window.location.pathname.match(/^\/chats\/(\d+)$/);
+  if (found) open(Number(found[1]), false);
+  else {
+    list.markOpen(null);
+    conversation.close();
+  }
+});
+
+listen(
+  (kind, data) => {
+    if (kind === "reconnected") {
+      list.update();
+      sidebarSoon();
+      conversation.reload().catch(() => {});
+      return;
+    }
+    if (data.chat_id !== undefined && data.chat_id === conversation.id) {
+      if (kind.startsWith("message.")) conversation.reload().catch(() => {});
+      else if (kind === "chat.updated") conversation.refreshHead();
+    }
+    if (kind.startsWith("message.") || kind === "chat.updated") {
+      listSoon();
+      sidebarSoon();
+    }
+  },
+  (state) => {
+    live.dataset.state = state;
+    live.textContent = state === "live" ? "live" : "reconnecting…";
+  },
+);
+
+select("all");
+if (pane.dataset.chatId) open(Number(pane.dataset.chatId), false);

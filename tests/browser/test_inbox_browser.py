@@ -1,0 +1,285 @@
+"""The inbox screen in a real Chromium against a real bridgekit with the LINE plugin and its
+sandbox: a customer's message shows up live, the manager opens it, replies (the reply reaches
+LINE), writes a note, and sees a refusal next to the composer; a chat's manager link opens the
+chat after signing in. Every step waits on the page, never on a sleep."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest_asyncio
+from bridgekit_line.plugin import LinePlugin
+from bridgekit_line.sandbox import LineSandbox
+from playwright.async_api import Browser, Page, expect
+from sqlalchemy import update
+
+import bridgekit
+from bridgekit.flow import MessageEvent
+from bridgekit.inbox.managers import create_manager
+from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.storage import schema as s
+from bridgekit.testing.databases import temporary_database
+from bridgekit.testing.harness import RunningBridge, start_bridge
+
+NAME = "김민지 (Kim Minji)"
+EMAIL = "minji@example.com"
+PASSWORD = "correct horse battery staple"
+CUSTOMER = "이서연"  # the LINE user's display name: Korean text must render as written
+
+
+HELP = "도와주세요"  # what makes the bot answer
+
+
+class HelpBot:
+    """Answers a customer who asks for help, and no one else."""
+
+    @bridgekit.hookimpl
+    def bridgekit_message_received(self, event: MessageEvent) -> None:
+        if event.message is not None and event.message.text == HELP:
+            event.reply("무엇을 도와드릴까요?")
+
+
+@dataclass
+class Inbox:
+    server: RunningBridge
+    line: LineSandbox
+    page: Page
+    manager_id: int
+    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
+
+    async def customer_writes(self, user_id: str, text: str) -> None:
+        event = self.line.webhooks.text(user_id, text)
+        answer = await self.line.webhooks.post(f"{self.server.url}/hooks/acme", [event])
+        assert answer.status == 200, answer
+
+    async def post(self, *events: dict[str, object]) -> None:
+        answer = await self.line.webhooks.post(f"{self.server.url}/hooks/acme", list(events))
+        assert answer.status == 200, answer
+
+    async def sign_in(self) -> None:
+        await self.page.get_by_label("Email").fill(EMAIL)
+        await self.page.get_by_label("Password").fill(PASSWORD)
+        await self.page.get_by_role("button", name="Sign in").click()
+
+
+def _problem(kind: str, text: str) -> bool:
+    """A console error, except the browser's own note of an API refusal the test asks for."""
+    return kind == "error" and not text.startswith(
+        "Failed to load resource: the server responded with a status of 4"
+    )
+
+
+@pytest_asyncio.fixture
+async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
+    async with LineSandbox() as line, temporary_database("sqlite", tmp_path) as url:
+        plugin = LinePlugin()
+        integration = {
+            "channel": "line",
+            "settings": line.integration_settings(),
+            "secrets": line.integration_secrets(),
+        }
+        server = await start_bridge(
+            database_url=url,
+            data_dir=tmp_path / "data",
+            plugins={"line": plugin, "bot": HelpBot()},
+            integrations={"acme": integration},
+        )
+        context = await browser.new_context()
+        try:
+            manager_id, _ = await create_manager(
+                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
+            )
+            link = await create_password_link(server.bridge.db, manager_id)
+            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
+            page = await context.new_page()
+            problems: list[str] = []
+            page.on(
+                "console", lambda msg: problems.append(msg.text) if _problem(msg.type, msg.text) else None
+            )
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            yield Inbox(server, line, page, manager_id, problems)
+        finally:
+            await context.close()
+            await server.close()
+            await plugin.aclose()
+
+
+async def test_a_customer_message_arrives_live_and_the_manager_replies_notes_and_sees_refusals(
+    inbox: Inbox,
+) -> None:
+    page, line = inbox.page, inbox.line
+    await page.goto(f"{inbox.server.url}/sign-in")
+    await inbox.sign_in()
+    await expect(page.locator("#manager-name")).to_have_text(NAME)
+    await expect(page.locator("#views li[data-view='integration:acme'] .mark")).to_have_text("LINE")
+    await expect(page.locator("#live")).to_have_text("live")  # the event stream is open
+    await expect(page.locator("#chats li")).to_have_count(0)
+
+    user = line.add_user(CUSTOMER)
+    await inbox.customer_writes(user, "주문한 상품이 아직 안 왔어요")
+    row = page.locator("#chats li.chat")
+    await expect(row).to_have_count(1)  # no reload: the stream told the page
+    await expect(row.locator(".title")).to_have_text(CUSTOMER)
+    await expect(row.locator(".preview")).to_have_text("주문한 상품이 아직 안 왔어요")
+    await expect(row.locator(".mark")).to_have_text("LINE")
+    await expect(row).to_have_class("chat unread")
+    await expect(page.locator("#views li[data-view='all'] .count")).to_have_text("1")
+
+    await row.locator("a").click()
+    chat_id = (await inbox.server.chats())[0]["id"]
+    await expect(page).to_have_url(f"{inbox.server.url}/chats/{chat_id}")
+    await expect(page.locator("#chat-title")).to_have_text(CUSTOMER)
+    await expect(row).to_have_class("chat open")  # read now: the unread mark is gone
+    await expect(page.locator("#views li[data-view='unread'] .count")).to_have_text("0")
+    await expect(page.locator("#messages .msg-customer .text")).to_have_text(["주문한 상품이 아직 안 왔어요"])
+
+    composer = page.locator("#compose-text")
+    await composer.fill("확인해 보겠습니다.")
+    await composer.press("Shift+Enter")  # a new line, not a send
+    await composer.press_sequentially("잠시만요!")
+    await composer.press("Enter")
+    await expect(page.locator("#messages .msg-reply .text")).to_have_text(["확인해 보겠습니다.\n잠시만요!"])
+    await expect(composer).to_have_value("")
+    await inbox.server.wait_for(
+        lambda: [m.text for m in line.messages_to(user)] == ["확인해 보겠습니다.\n잠시만요!"]
+    )
+
+    await page.get_by_label("Note").check()
+    await composer.fill("환불 가능 여부 확인 필요 <b>not bold</b>")
+    await composer.press("Enter")
+    note = page.locator("#messages .msg-note")
+    await expect(note.locator(".text")).to_have_text("환불 가능 여부 확인 필요 <b>not bold</b>")
+    await expect(note.locator(".author")).to_contain_text("note")
+    await expect(note.locator("b")).to_have_count(0)  # text, never markup
+
+    await page.get_by_label("Reply").check()
+    await composer.fill("😀" * 12_501)  # 25,002 UTF-16 units: over LINE's limit
+    await composer.press("Enter")
+    await expect(page.locator("#compose-error")).to_have_text(
+        "LINE takes at most 25000 characters (UTF-16 code units: an emoji counts 2) per message; "
+        "this text is 25002"
+    )
+    await expect(composer).to_have_value("😀" * 12_501)  # nothing lost to the refusal
+
+    await inbox.customer_writes(user, "네 감사합니다")  # the open chat follows the stream
+    await expect(page.locator("#messages .msg-customer .text")).to_have_text(
+        ["주문한 상품이 아직 안 왔어요", "네 감사합니다"]
+    )
+    await expect(row.locator(".preview")).to_have_text("네 감사합니다")
+    await expect(row).to_have_class("chat open")  # read where it arrived: not unread
+    assert [m.text for m in line.messages_to(user)] == [
+        "확인해 보겠습니다.\n잠시만요!"
+    ]  # the note stayed home
+    assert inbox.problems == []
+
+
+async def test_a_chats_manager_link_opens_the_chat_after_signing_in_and_actions_show_refusals(
+    inbox: Inbox,
+) -> None:
+    page = inbox.page
+    await inbox.customer_writes(inbox.line.add_user(CUSTOMER), "hello")
+    chat_id = (await inbox.server.chats())[0]["id"]
+    links = await inbox.server.api("GET", f"/chats/{chat_id}/links")
+
+    await page.goto(links["manager_link"])
+    await expect(page).to_have_url(f"{inbox.server.url}/sign-in?next=/chats/{chat_id}")
+    await inbox.sign_in()
+    await expect(page).to_have_url(f"{inbox.server.url}/chats/{chat_id}")
+    await expect(page.locator("#messages .msg-customer .text")).to_have_text(["hello"])
+
+    await page.get_by_role("button", name="☆ Star").click()
+    await expect(page.locator("#act-star")).to_have_text("★ Starred")
+    await expect(page.locator("#views li[data-view='favourites'] .count")).to_have_text("1")
+    await page.get_by_role("button", name="Assign to me").click()
+    await expect(page.locator("#chat-state")).to_contain_text(NAME)
+    await page.get_by_role("button", name="Close").click()
+    await expect(page.locator("#chat-state")).to_contain_text("closed")
+    await expect(page.locator("#act-reopen")).to_be_visible()
+
+    async with inbox.server.bridge.db.write() as conn:  # an administrator takes the seat away
+        await conn.execute(
+            update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=False)
+        )
+    await page.get_by_role("button", name="Reopen").click()
+    await expect(page.locator("#action-error")).to_have_text("this needs the operator seat")
+    await expect(page.locator("#chat-state")).to_contain_text("closed")
+    assert inbox.problems == []
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real (grey) PNG, so the browser can draw the preview."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_attachments_are_download_links_and_images_are_previewed(inbox: Inbox) -> None:
+    page, line = inbox.page, inbox.line
+    user = line.add_user(CUSTOMER)
+    await inbox.post(line.webhooks.image(user, _png(40, 30), "image/png"))
+    await inbox.post(line.webhooks.file(user, b"%PDF-1.4 invoice", "청구서.pdf"))
+    chat_id = (await inbox.server.chats())[0]["id"]
+    await page.goto(f"{inbox.server.url}/chats/{chat_id}")
+    await inbox.sign_in()
+    files = page.locator("#messages a.file")
+    await expect(files).to_have_count(2)
+    await expect(files.nth(1).locator(".filename")).to_have_text("청구서.pdf")
+    assert await files.nth(1).get_attribute("download") == "청구서.pdf"
+    preview = files.nth(0).locator("img.preview")
+    await expect(preview).to_have_count(1)
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 40", arg=await preview.element_handle()
+    )
+    await expect(files.nth(1).locator("img")).to_have_count(0)  # only images are previewed
+    assert inbox.problems == []
+
+
+async def test_the_list_pages_as_it_scrolls_sorts_and_searches(inbox: Inbox) -> None:
+    page, line = inbox.page, inbox.line
+    users = [line.add_user(f"Customer {n:02d}") for n in range(35)]
+    for user in users:  # one delivery each: each chat's last message is later than the one before
+        await inbox.customer_writes(user, f"question from {user[-4:]}")
+    await page.goto(f"{inbox.server.url}/sign-in")
+    await inbox.sign_in()
+    titles = page.locator("#chats li.chat .title")
+    await expect(titles).to_have_count(30)  # one page
+    await expect(titles.first).to_have_text("Customer 34")  # latest message first
+    await page.locator("#more").scroll_into_view_if_needed()
+    await expect(titles).to_have_count(35)  # the next page, loaded as the list scrolled
+    await expect(page.locator("#more")).to_be_hidden()
+
+    await page.get_by_label("Sort").select_option("oldest")
+    await expect(titles.first).to_have_text("Customer 00")
+    await page.get_by_label("Search chats").fill("Customer 07")
+    await expect(titles).to_have_text(["Customer 07"])
+    await page.locator("#views li[data-view='mine']").click()
+    await expect(titles).to_have_count(0)
+    assert inbox.problems == []
+
+
+async def test_a_bots_answer_is_drawn_apart_from_the_customer_and_the_managers(inbox: Inbox) -> None:
+    page, line = inbox.page, inbox.line
+    user = line.add_user(CUSTOMER)
+    await inbox.customer_writes(user, HELP)
+    await inbox.server.wait_for(lambda: [m.text for m in line.messages_to(user)] == ["무엇을 도와드릴까요?"])
+    chat_id = (await inbox.server.chats())[0]["id"]
+    await page.goto(f"{inbox.server.url}/chats/{chat_id}")
+    await inbox.sign_in()
+    await expect(page.locator("#messages .msg-customer .text")).to_have_text([HELP])
+    bot = page.locator("#messages .msg-reply.by-bot")
+    await expect(bot.locator(".text")).to_have_text("무엇을 도와드릴까요?")
+    await expect(page.locator("#messages .msg-reply.by-manager")).to_have_count(0)
+    assert inbox.problems == []
