@@ -170,7 +170,11 @@ class IngestPipeline:
         if delivery.method == "GET" and not result.messages and not result.status_updates:
             return IngestOutcome("accepted", 200, response=result.response)  # a handshake
 
-        messages = self._unique([storable_message(m) for m in result.messages])
+        inbound = result.messages
+        if len(inbound) == 1:  # most webhooks; a comprehension is a function call of its own
+            messages = [storable_message(inbound[0])]
+        else:
+            messages = self._unique([storable_message(m) for m in inbound])
         if result.events:
             result = replace(result, events=[storable_event(e) for e in result.events])
             result = await self._name_event_senders(bound, result)
