@@ -849,11 +849,12 @@ class _BatchWriter:
             )
         await sql.insert("messages", MESSAGE_COLUMNS, rows)
         attachment_rows, flow_rows = [], []
+        received_wanted = flow_wanted("message_received", self.listened)
         for n, (item, _raw, idx) in enumerate(entries):
             msg = item.messages[idx]
             item.message_ids.append(ids[n])
             item.chat_ids.append(chat_ids[n])
-            for att, stored in zip(msg.attachments, item.files[idx], strict=True):
+            for att, stored in zip(msg.attachments, item.files[idx], strict=True) if msg.attachments else ():
                 attachment_rows.append(
                     (
                         ids[n],
@@ -865,7 +866,7 @@ class _BatchWriter:
                         self.stamp,
                     )
                 )
-            if not msg.automated and flow_wanted("message_received", self.listened):
+            if received_wanted and not msg.automated:
                 flow_rows.append(("message_received", chat_ids[n], ids[n], "{}", self.stamp))
         await sql.insert("attachments", ATTACHMENT_COLUMNS, attachment_rows)
         self.events.extend(
