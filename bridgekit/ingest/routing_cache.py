@@ -21,6 +21,10 @@ after the commit, every handle it added contacts for, every key it pointed at a 
 chat whose state it changed is dropped, to be read again the next time. The cache never
 guesses a row it did not read, and a batch that rolls back leaves it untouched.
 
+The same token keeps the next free id of ``raw_deliveries`` and ``messages``, which inside a
+batch only the writer's own inserts touch: after a batch, the next one starts after its
+last id, as the two ``max(id)`` queries would have said.
+
 PostgreSQL has many concurrent writers and no such version: there, nothing is cached.
 """
 
@@ -58,6 +62,7 @@ class BatchRoutes:
     changed_handles: set[Handle] = field(default_factory=set)
     changed_keys: set[ThreadKey] = field(default_factory=set)
     changed_chats: set[int] = field(default_factory=set)
+    next_ids: dict[str, int] = field(default_factory=dict)  # table -> its next free id
 
 
 class RoutingCache:
@@ -68,6 +73,7 @@ class RoutingCache:
         self.handles: dict[Handle, tuple[ContactRow, ...]] = {}
         self.keys: dict[ThreadKey, KeyTarget] = {}
         self.chat_states: dict[int, str] = {}
+        self.next_ids: dict[str, int] = {}
         self.token: Token | None = None
 
     def usable(self, token: Token | None) -> bool:
@@ -82,6 +88,7 @@ class RoutingCache:
         self.handles.clear()
         self.keys.clear()
         self.chat_states.clear()
+        self.next_ids.clear()
         self.token = None
 
     def chat_of(self, key: ThreadKey) -> tuple[bool, KeyTarget, str | None]:
@@ -102,6 +109,7 @@ class RoutingCache:
         self.handles.update(batch.handles)
         self.keys.update(batch.keys)
         self.chat_states.update(batch.chat_states)
+        self.next_ids.update(batch.next_ids)
         _drop(self.handles, batch.changed_handles)
         _drop(self.keys, batch.changed_keys)
         _drop(self.chat_states, batch.changed_chats)

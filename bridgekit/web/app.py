@@ -24,7 +24,6 @@ from bridgekit.web import (
     shell,
     signin,
 )
-from bridgekit.web.dropped import quiet_when_client_leaves
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.ops import health, metrics
@@ -48,9 +47,9 @@ async def create_app(bridge: Bridge) -> web.Application:
     app.on_shutdown.append(api_realtime.end_streams)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
-    hook = quiet_when_client_leaves(handle_hook)
-    app.router.add_route("POST", "/hooks/{integration}", hook)
-    app.router.add_route("GET", "/hooks/{integration}", hook)
+    # handle_hook answers a client that hung up itself (see bridgekit.web.dropped).
+    app.router.add_route("POST", "/hooks/{integration}", handle_hook)
+    app.router.add_route("GET", "/hooks/{integration}", handle_hook)
     # Every route table of the app, each module's once: a module never registers another's.
     for module in (
         api,

@@ -45,8 +45,10 @@ def _timed_out(timeout: float) -> web.HTTPException:
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, at most ``limit`` bytes, within the body timeout."""
-    refuse_by_length(request, limit)
-    if request.content_length is not None and request.content.is_eof():
+    length = request.content_length  # parsed from the headers at every access: read once
+    if length is not None and length > limit:
+        raise too_large(limit)
+    if length is not None and request.content.is_eof():
         # Arrived whole with the head (most webhooks): nothing to wait for, so no timer. In
         # Python 3.11 asyncio.timeout costs two getpid() system calls a request.
         return await request.read()

@@ -11,6 +11,7 @@ from bridgekit.exceptions import UnknownIntegration
 from bridgekit.model import RawDelivery
 from bridgekit.runtime.clock import utcnow
 from bridgekit.web.body_limits import read_body
+from bridgekit.web.dropped import left_quietly
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
 
@@ -29,6 +30,13 @@ async def handle_hook(request: web.Request) -> web.StreamResponse:
     limit = (spec.max_body_bytes if spec else None) or bridge.config.limits.webhook_body_bytes
     try:
         body = await read_body(request, limit)
+    except ConnectionResetError:
+        # The client hung up mid-body. The only read of its connection here (submit never
+        # raises), so caught here rather than by a wrapper coroutine around every webhook.
+        response = left_quietly(request)
+        if response is None:
+            raise
+        return response
     except web.HTTPException as exc:
         if exc.status == 413 and spec is not None:
             # Not kept: a body cut short can be neither verified nor replayed; counted instead.

@@ -14,8 +14,9 @@ from bridgekit.ingest.routing_cache import BatchRoutes, RoutingCache
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web.auth import DELETE_CHATS
-from tests.conftest import integration, signed
+from tests.conftest import SECRET, integration, signed
 from tests.inbox.chats_support import StateRecorder, manager
+from tests.support.sandbox import SIGNATURE_HEADER, sign
 from tests.support.testchannel import TestChannelPlugin
 
 # --- the cache on its own ---------------------------------------------------------------------
@@ -50,6 +51,16 @@ def test_what_a_batch_changed_is_dropped_and_a_key_without_its_chat_state_is_unk
     assert cache.chat_of((1, "U1"))[0] is False  # its chat's state must be read again
     assert cache.chat_of((1, "U2")) == (True, None, None)  # known to have no chat yet
     assert cache.chat_of((1, "U3"))[0] is False
+
+
+def test_next_ids_are_kept_per_token_and_dropped_with_everything_else() -> None:
+    cache = RoutingCache()
+    cache.committed(BatchRoutes(next_ids={"messages": 11, "raw_deliveries": 6}), (5, 1, 10))
+    assert cache.usable((5, 1, 10))
+    cache.committed(BatchRoutes(next_ids={"messages": 14}), (5, 1, 11))
+    assert cache.next_ids == {"messages": 14, "raw_deliveries": 6}
+    assert cache.usable((6, 1, 11))  # another connection committed
+    assert cache.next_ids == {}
 
 
 def test_past_its_size_the_cache_starts_over() -> None:
@@ -210,3 +221,42 @@ async def test_a_change_committed_by_another_process_is_seen(
 
     chats = await chat_ids_of(running, "u-1")
     assert chats[2] != chat
+
+
+async def test_ids_after_a_delivery_kept_raw_and_another_process_are_fresh(
+    make_bridge, sandbox_url: str, db_backend: str
+) -> None:
+    """The next raw delivery and message ids come from the cache only while nobody else wrote:
+    a malformed delivery kept raw and another process's insert in between cost no message."""
+    running = await make_bridge(
+        plugins={"testchat": TestChannelPlugin()}, integrations={"acme": integration(sandbox_url)}
+    )
+    await send(running, "ev-1", "u-1")
+    await send(running, "ev-2", "u-2")  # the next ids are cached now
+    body = b"not json"
+    status, _ = await running.post_hook("acme", body, {SIGNATURE_HEADER: sign(SECRET, body)})
+    assert status == 400
+    await send(running, "ev-3", "u-1")
+    if db_backend == "sqlite":
+        path = running.bridge.db.sqlalchemy_url.database
+        assert path
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("PRAGMA busy_timeout=10000")
+            other.execute(
+                "INSERT INTO raw_deliveries (integration_id, received_at, method, path, headers, query,"
+                " body, status) SELECT integration_id, received_at, method, path, headers, query, body,"
+                " 'error' FROM raw_deliveries ORDER BY id DESC LIMIT 1"
+            )
+        finally:
+            other.close()
+    await send(running, "ev-4", "u-2")
+    await send(running, "ev-5", "u-2")
+
+    assert await count(running, s.messages) == 5
+    assert await count(running, s.raw_deliveries) == (7 if db_backend == "sqlite" else 6)
+    m = s.messages
+    async with running.bridge.db.read() as conn:
+        rows = await conn.execute(select(m.c.raw_delivery_id).order_by(m.c.id))
+        raw_ids = [r.raw_delivery_id for r in rows]
+    assert len(set(raw_ids)) == 5

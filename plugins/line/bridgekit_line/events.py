@@ -288,6 +288,57 @@ def parse_event(event: Mapping[str, Any], destination: str | None) -> ParsedEven
     )
 
 
+def _checked_text_message(event: dict[str, Any], destination: str | None) -> ParsedEvent | None:
+    """:func:`parse_event` of the commonest event, a text message from a user, in a body
+    :func:`~bridgekit_line.schema.check_body` passed (so every field present has its
+    documented type): the same result with a third of the calls and look-ups, for the event
+    nearly every webhook carries. ``None`` for any other event."""
+    get = event.get
+    message = get("message")
+    source = get("source")
+    if get("type") != "message" or message is None or source is None:
+        return None
+    user_id = source.get("userId")
+    event_id = get("webhookEventId")
+    if not user_id or not event_id or source.get("type") != "user" or message.get("type") != "text":
+        return None
+    timestamp = get("timestamp")
+    delivery_context = get("deliveryContext")
+    # The keys in parse_event's order: the stored JSON comes out the same.
+    meta: dict[str, Any] = {
+        "source_type": "user",
+        "user_id": user_id,
+        "line_event_type": "message",
+        "webhook_event_id": event_id,
+        "event_timestamp": timestamp,
+        "is_redelivery": delivery_context is not None and delivery_context.get("isRedelivery") is True,
+        "mode": get("mode"),
+        "destination": destination,
+    }
+    reply_token = get("replyToken")
+    if reply_token:
+        meta["reply_token"] = reply_token
+    meta["message_type"] = "text"
+    message_id = message.get("id") or None
+    if message_id:
+        meta["message_id"] = message_id
+    quote_token = message.get("quoteToken")
+    if quote_token:
+        meta["quote_token"] = quote_token
+    quoted = message.get("quotedMessageId")
+    if quoted:
+        meta["quoted_message_id"] = quoted
+    text = message.get("text")
+    # Positional arguments (a quarter cheaper than by name): event_id, sender, thread_key,
+    # text, title, thread_refs, attachments, sent_at, automated, meta, provider_message_id.
+    sender = Contact(CONTACT_KIND, user_id)
+    text = "" if text is None else text
+    sent_at = _sent_at(timestamp)
+    return ParsedEvent(
+        InboundMessage(event_id, sender, user_id, text, None, (), (), sent_at, False, meta, message_id)
+    )
+
+
 def parse_body(body: bytes) -> ParsedBody:
     """Parse a verified webhook body; raise :class:`MalformedDelivery` if it is not one."""
     try:
@@ -301,5 +352,9 @@ def parse_body(body: bytes) -> ParsedBody:
         raise MalformedDelivery("LINE webhook body has no 'events' array")
     check_body(data)  # every event an object, every field read of its documented type
     destination = _str(data.get("destination"))
-    parsed = [parse_event(event, destination) for event in events]
+    # A loop, not a comprehension (a function call of its own in Python 3.11): most bodies
+    # carry one event.
+    parsed = []
+    for event in events:
+        parsed.append(_checked_text_message(event, destination) or parse_event(event, destination))
     return ParsedBody(destination, parsed)

@@ -3,7 +3,7 @@
 A field that is present must have its documented type (``userId: 12345`` or ``text: {}`` is
 refused as malformed: kept raw and answered 400); absent fields and fields not listed here are
 not checked, so new LINE fields and event types keep working. The check
-(:func:`bridgekit.payloads.check_types`) costs about 2 us a body; the parser keeps reading the
+(:func:`bridgekit.payloads.check_types`) costs about 0.5 us a body; the parser keeps reading the
 original dicts, extra keys included.
 
 Types from https://developers.line.biz/en/reference/messaging-api/#webhook-event-objects.

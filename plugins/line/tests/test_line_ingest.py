@@ -6,10 +6,12 @@ is fetched over HTTP from the (sandbox) data API.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 
 import pytest
+from bridgekit_line import events
 from bridgekit_line.plugin import CHANNEL, LinePlugin
 from bridgekit_line.sandbox import LineSandbox
 
@@ -281,3 +283,40 @@ def test_installed_entry_point_is_the_plugin_p2() -> None:
 
     (ep,) = [ep for ep in entry_points(group="bridgekit") if ep.name == "line"]
     assert isinstance(ep.load(), LinePlugin)
+
+
+TEXT_EVENT: dict[str, object] = {
+    "type": "message",
+    "mode": "active",
+    "timestamp": 1700000000123,
+    "source": {"type": "user", "userId": "U1"},
+    "webhookEventId": "01HEVENT",
+    "deliveryContext": {"isRedelivery": False},
+    "replyToken": "rt",
+    "message": {"type": "text", "id": "m1", "text": "hi", "quoteToken": "q", "emojis": []},
+}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"replyToken": "", "deliveryContext": {"isRedelivery": True}, "mode": "standby"},
+        {"message": {"type": "text", "id": "", "quotedMessageId": "m0"}},
+        {"source": {"type": "user", "userId": ""}},
+        {"source": {"type": "group", "groupId": "G1", "userId": "U1"}},
+        {"webhookEventId": ""},
+        {"timestamp": None, "deliveryContext": None, "replyToken": None},
+        {"message": {"type": "image", "id": "m2"}},
+    ],
+)
+def test_the_text_message_shortcut_parses_like_every_other_event(changes: dict[str, object]) -> None:
+    """parse_body takes a shortcut for text messages from a user: same messages, same meta
+    in the same order (the stored JSON), as parse_event gives."""
+    event = {k: v for k, v in {**TEXT_EVENT, **changes}.items() if v is not None}
+    parsed = events.parse_body(json.dumps({"destination": "D", "events": [event]}).encode())
+    expected = events.parse_event(event, "D")
+    assert parsed.events == [expected]
+    assert expected.message is not None
+    assert parsed.events[0].message is not None
+    assert list(parsed.events[0].message.meta.items()) == list(expected.message.meta.items())
