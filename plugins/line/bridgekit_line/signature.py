@@ -19,35 +19,18 @@ from bridgekit.exceptions import SignatureError
 SIGNATURE_HEADER = "x-line-signature"
 
 
-# HMAC's key pads (RFC 2104), as byte translation tables, as the standard library's hmac has.
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-_SHA256_BLOCK = 64
-
-
 @functools.lru_cache(maxsize=64)
-def _keyed(channel_secret: str) -> tuple[hashlib._Hash, hashlib._Hash]:
-    """HMAC-SHA256's inner and outer hashes with the key already fed in, once per secret.
-
-    ``hmac.new`` feeds the key in again for every request; copying these states instead
-    halves the cost of a signature (0.9 us against 1.7 us a webhook). The result is HMAC
-    itself (RFC 2104), checked against ``hmac`` by the tests.
-    """
-    key = channel_secret.encode("utf-8")
-    if len(key) > _SHA256_BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_SHA256_BLOCK, b"\0")
-    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+def _keyed(channel_secret: str) -> hmac.HMAC:
+    """HMAC-SHA256 with the channel secret already fed in, once per secret: copying it costs
+    less than ``hmac.new`` feeding the key in again for every webhook."""
+    return hmac.new(channel_secret.encode("utf-8"), digestmod=hashlib.sha256)
 
 
 def sign(channel_secret: str, body: bytes) -> str:
     """Return the signature LINE would send for ``body`` (also used by the sandbox)."""
-    inner_keyed, outer_keyed = _keyed(channel_secret)
-    inner = inner_keyed.copy()
-    inner.update(body)
-    outer = outer_keyed.copy()
-    outer.update(inner.digest())
-    return base64.b64encode(outer.digest()).decode("ascii")
+    mac = _keyed(channel_secret).copy()
+    mac.update(body)
+    return base64.b64encode(mac.digest()).decode("ascii")
 
 
 def verify(channel_secret: str, body: bytes, signature: str | None) -> None:

@@ -117,8 +117,8 @@ def test_signature_matches_official_sdk(line: LineSandbox) -> None:
 @pytest.mark.parametrize("secret", ["", "s", "a" * 63, "b" * 64, "c" * 65, "d" * 200, "秘密の鍵" * 20])
 @pytest.mark.parametrize("body", [b"", b"{}", b"x" * 64, b"y" * 1000])
 def test_signature_is_hmac_sha256_for_any_key_length(secret: str, body: bytes) -> None:
-    """The precomputed key states give exactly HMAC-SHA256, for keys shorter and longer than
-    SHA-256's block (hashed first), and stay correct when reused."""
+    """The keyed HMAC kept per secret and copied per webhook gives exactly HMAC-SHA256, for
+    keys shorter and longer than SHA-256's block, and stays correct when reused."""
     expected = base64.b64encode(hmac.new(secret.encode(), body, "sha256").digest()).decode()
     assert sign(secret, body) == expected
     assert sign(secret, body) == expected
