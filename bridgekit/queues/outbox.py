@@ -24,13 +24,13 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.config import OutboxConfig
@@ -52,11 +52,13 @@ from bridgekit.runtime.leases import LeaseOwner
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database, retry_on_conflict
+from bridgekit.storage.db import Database, is_busy, retry_on_conflict
 from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.sql import upsert
 
 log = logging.getLogger("bridgekit.outbox")
+
+T = TypeVar("T")
 
 
 def backoff(attempt: int, cfg: OutboxConfig, retry_after: float | None = None) -> float:
@@ -156,6 +158,17 @@ class _Job:
     retry_from: datetime
 
 
+@dataclass(slots=True)
+class _Sent:
+    """A finished send waiting for the recorder's next transaction."""
+
+    job: _Job
+    message: OutboundMessage
+    result: DeliveryResult
+    charge: Charge | None
+    recorded: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
 class OutboxWorker(BackgroundWorker):
     name = "outbox"
 
@@ -183,6 +196,29 @@ class OutboxWorker(BackgroundWorker):
         self.on_commit = on_commit
         self.owner = LeaseOwner.this_process()
         self._inflight: set[asyncio.Task[None]] = set()
+        # Finished sends are recorded by one task, many per transaction (a group commit): the
+        # success transaction was most of a send's database work when each had its own.
+        self._to_record: list[_Sent] = []
+        self._recorder: asyncio.Task[None] | None = None
+
+    async def _write(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work`` in one write transaction: on SQLite in one thread hop
+        (``Database.write_inline``), so a batch's statements cost no aiosqlite round trips."""
+        if self.db.is_sqlite:
+            try:
+                return await self.db.write_inline(work)
+            except Exception as exc:
+                # The inline writer waits only briefly for another process's write lock; an
+                # outbox write must not be dropped for that, so it waits the ordinary way.
+                if not is_busy(exc):
+                    raise
+
+            async def pooled() -> T:
+                async with self.db.write() as conn:
+                    return await work(conn)
+
+            return await pooled()
+        return await retry_on_conflict(lambda: self.db.write_inline(work))
 
     async def reclaim_dead_leases(self) -> int:
         """Make the jobs leased by a dead predecessor of this process due now (at start)."""
@@ -228,16 +264,33 @@ class OutboxWorker(BackgroundWorker):
             task.cancel()
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+        # Sends that finished are recorded, not cancelled mid-commit: else they would go out again.
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
 
     async def run_once(self) -> int:
         """Claim the due jobs that fit in free slots and start delivering them."""
+        if len(self._inflight) >= self.cfg.concurrency:
+            # Wait for a slot here: returning 0 would make the loop sleep a whole poll interval
+            # while the queue is full of due work (that capped sends at concurrency/poll_interval).
+            await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.sleep(0)  # the sends recorded in the same commit finish too: one claim for all
         free = self.cfg.concurrency - len(self._inflight)
         if free <= 0:
-            await asyncio.sleep(0.01)
-            return 0
+            return 1  # still busy: not idle, go round again
         jobs = await self._claim(free)
+        if not jobs:
+            return 0
+        try:
+            prepared = await self._outbound_batch(jobs)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Each delivery then reads its own message, and fails or retries on its own.
+            log.exception("reading a batch of %d outbound messages failed", len(jobs))
+            prepared = {}
         for job in jobs:
-            task = asyncio.get_running_loop().create_task(self._deliver(job))
+            task = asyncio.get_running_loop().create_task(self._deliver(job, prepared.get(job.id)))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
         return len(jobs)
@@ -263,22 +316,21 @@ class OutboxWorker(BackgroundWorker):
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
 
-        async def claim_batch() -> list[_Job]:
-            async with self.db.write() as conn:
-                rows = (await conn.execute(query)).all()
-                if not rows:
-                    return []
-                await conn.execute(
-                    update(o)
-                    .where(o.c.id.in_([r.id for r in rows]))
-                    .values(
-                        state="sending",
-                        attempts=o.c.attempts + 1,
-                        lease_until=now + timedelta(seconds=self.cfg.lease_seconds),
-                        lease_owner=str(self.owner),
-                        updated_at=now,
-                    )
+        async def claim_batch(conn: AsyncConnection) -> list[_Job]:
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return []
+            await conn.execute(
+                update(o)
+                .where(o.c.id.in_([r.id for r in rows]))
+                .values(
+                    state="sending",
+                    attempts=o.c.attempts + 1,
+                    lease_until=now + timedelta(seconds=self.cfg.lease_seconds),
+                    lease_owner=str(self.owner),
+                    updated_at=now,
                 )
+            )
             return [
                 _Job(
                     r.id,
@@ -292,7 +344,110 @@ class OutboxWorker(BackgroundWorker):
                 for r in rows
             ]
 
-        return await retry_on_conflict(claim_batch)
+        return await self._write(claim_batch)
+
+    async def _outbound_batch(self, jobs: Sequence[_Job]) -> dict[int, OutboundMessage]:
+        """The OutboundMessages of claimed jobs, by job id, read with a fixed number of queries
+        for the whole batch (what :meth:`_outbound` reads for one job). A job whose message is
+        missing is left out: :meth:`_deliver` reads it alone and fails as before."""
+        m, c, ct = s.messages, s.chats, s.contacts
+        message_ids = list({j.message_id for j in jobs})
+        async with self.db.read() as conn:
+            rows = {
+                r.id: r
+                for r in await conn.execute(
+                    select(
+                        m.c.id,
+                        m.c.chat_id,
+                        m.c.text,
+                        m.c.author_name,
+                        m.c.author_kind,
+                        c.c.thread_key,
+                        c.c.title,
+                        c.c.customer_id,
+                        c.c.contact_id,
+                    )
+                    .join(c, c.c.id == m.c.chat_id)
+                    .where(m.c.id.in_(message_ids))
+                )
+            }
+            if not rows:
+                return {}
+            customer_ids = list({r.customer_id for r in rows.values()})
+            chat_ids = list({r.chat_id for r in rows.values()})
+            scopes = list({0, *(j.integration_id for j in jobs)})
+            contacts = (
+                await conn.execute(
+                    select(ct.c.id, ct.c.customer_id, ct.c.kind, ct.c.value, ct.c.verified, ct.c.scope)
+                    .where(ct.c.customer_id.in_(customer_ids), ct.c.scope.in_(scopes))
+                    .order_by(ct.c.scope.desc(), ct.c.id)
+                )
+            ).all()
+            # Each chat's latest inbound message (its meta is the reply context) ...
+            last_ids = (
+                select(func.max(m.c.id).label("id"))
+                .where(m.c.chat_id.in_(chat_ids), m.c.direction == "inbound")
+                .group_by(m.c.chat_id)
+                .subquery()
+            )
+            last_inbound = {
+                r.chat_id: r
+                for r in await conn.execute(
+                    select(m.c.id, m.c.chat_id, m.c.meta).join(last_ids, last_ids.c.id == m.c.id)
+                )
+            }
+            # ... and the first outbound message after it: an answer was sent before a message
+            # when that one's id is smaller.
+            first_answer_after: dict[int, int] = {}
+            if last_inbound:
+                first_answer_after = {
+                    r.chat_id: r.first
+                    for r in await conn.execute(
+                        select(m.c.chat_id, func.min(m.c.id).label("first"))
+                        .where(
+                            or_(
+                                *(
+                                    and_(m.c.chat_id == chat_id, m.c.id > r.id)
+                                    for chat_id, r in last_inbound.items()
+                                )
+                            ),
+                            m.c.direction == "outbound",
+                        )
+                        .group_by(m.c.chat_id)
+                    )
+                }
+            files: dict[int, list[Any]] = {}
+            for f in await conn.execute(
+                select(s.attachments)
+                .where(s.attachments.c.message_id.in_(message_ids))
+                .order_by(s.attachments.c.id)
+            ):
+                files.setdefault(f.message_id, []).append(f)
+            names = {
+                r.id: r.name
+                for r in await conn.execute(
+                    select(s.customers.c.id, s.customers.c.name).where(s.customers.c.id.in_(customer_ids))
+                )
+            }
+        built: dict[int, OutboundMessage] = {}
+        for job in jobs:
+            row = rows.get(job.message_id)
+            if row is None:
+                continue
+            # The rows _outbound's contact query selects, in its order.
+            mine = [
+                x
+                for x in contacts
+                if x.customer_id == row.customer_id
+                and x.scope in (0, job.integration_id)
+                and (row.contact_id is None or x.id == row.contact_id)
+            ]
+            inbound = last_inbound.get(row.chat_id)
+            answered = inbound is not None and first_answer_after.get(row.chat_id, row.id) < row.id
+            built[job.id] = self._message(
+                job, row, mine, names.get(row.customer_id), inbound, answered, files.get(job.message_id, [])
+            )
+        return built
 
     async def _outbound(self, job: _Job) -> OutboundMessage:
         m, c, ct = s.messages, s.chats, s.contacts
@@ -352,6 +507,20 @@ class OutboxWorker(BackgroundWorker):
             customer_name = (
                 await conn.execute(select(s.customers.c.name).where(s.customers.c.id == row.customer_id))
             ).scalar()
+        return self._message(
+            job, row, contacts, customer_name, last_inbound, earlier_answer is not None, files
+        )
+
+    def _message(
+        self,
+        job: _Job,
+        row: Any,
+        contacts: Sequence[Any],
+        customer_name: str | None,
+        last_inbound: Any,
+        answered: bool,
+        files: Sequence[Any],
+    ) -> OutboundMessage:
         bound = self.registry.by_id(job.integration_id)
         contact_kind = bound.channel.spec.contact_kind if bound else None
         # The chat's own handle, else the integration's handle (a LINE userId), else a shared
@@ -388,7 +557,7 @@ class OutboxWorker(BackgroundWorker):
                 for f in files
             ],
             reply_context=dict((last_inbound.meta if last_inbound else None) or {}),
-            first_answer=earlier_answer is None,
+            first_answer=not answered,
             attempt=job.attempts,
             author_kind=row.author_kind,
             progress=job.progress,
@@ -410,13 +579,13 @@ class OutboxWorker(BackgroundWorker):
         if await retry_on_conflict(record) != 1:
             raise _LeaseLost(f"the lease of message {job.message_id} was taken over")
 
-    async def _deliver(self, job: _Job) -> None:
+    async def _deliver(self, job: _Job, prepared: OutboundMessage | None = None) -> None:
         bound = self.registry.by_id(job.integration_id)
         if bound is None:
             await self._fail(job, "integration is not enabled", permanent=False)
             return
         try:
-            message = await self._outbound(job)
+            message = prepared if prepared is not None else await self._outbound(job)
             result = await self.hooks.call_owner(
                 "bridgekit_deliver", bound.channel.plugin, integration=bound.integration, message=message
             )
@@ -458,57 +627,112 @@ class OutboxWorker(BackgroundWorker):
     async def _succeed(
         self, job: _Job, message: OutboundMessage, result: DeliveryResult, charge: Charge | None
     ) -> None:
-        now = utcnow()
+        """Record a send (returns once committed): status, provider id, ledger row, chat key
+        and ``message_sent`` event, in the recorder's next transaction."""
+        sent = _Sent(job, message, result, charge)
+        self._to_record.append(sent)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.get_running_loop().create_task(self._record_sent())
+        # Shielded: a stopping worker cancels this task, but the send is still recorded.
+        await asyncio.shield(sent.recorded)
 
-        async def record_success() -> None:
-            async with self.db.write() as conn:
-                await conn.execute(
-                    update(s.outbox)
-                    .where(s.outbox.c.id == job.id)
-                    .values(state="sent", lease_until=None, lease_owner=None, last_error=None, updated_at=now)
-                )
-                await conn.execute(
-                    update(s.messages)
-                    .where(s.messages.c.id == job.message_id)
-                    .values(
-                        delivery_status=result.status.value,
-                        provider_message_id=result.provider_message_id,
-                        delivery_error=None,
-                    )
-                )
-                if charge is not None and charge.amount_pu:
-                    await conn.execute(
-                        s.ledger.insert().values(
-                            workspace_id=self.workspace_id,
-                            outbox_id=job.id,
-                            message_id=job.message_id,
-                            integration_id=job.integration_id,
-                            amount_pu=charge.amount_pu,
-                            category=charge.category,
-                            description=charge.description,
-                            created_at=now,
-                        )
-                    )
-                if result.thread_key:
-                    await upsert(
-                        conn,
-                        s.chat_keys,
-                        [
-                            {
-                                "integration_id": job.integration_id,
-                                "key": result.thread_key,
-                                "chat_id": message.chat_id,
-                            }
-                        ],
-                        ["integration_id", "key"],
-                        ["chat_id"],
-                    )
-                await write_flow_events(conn, [FlowRow("message_sent", message.chat_id, job.message_id)], now)
+    async def _record_sent(self) -> None:
+        """Commit the finished sends, all that are waiting in one transaction; the sends that
+        finish meanwhile wait for the next one."""
+        while self._to_record:
+            batch, self._to_record = self._to_record, []
+            try:
+                await self._write_sent(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    if not batch[0].recorded.done():
+                        batch[0].recorded.set_exception(exc)
+                    continue
+                # One bad row must not cost the others their record: each alone, as before.
+                log.warning("recording %d sends together failed (%s); one at a time", len(batch), exc)
+                await self._record_each(batch)
+                continue
+            self._after_sent(batch)
 
-        await retry_on_conflict(record_success)
-        self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
-        self._announce(message.chat_id, job.message_id, result.status.value)
+    async def _record_each(self, batch: list[_Sent]) -> None:
+        for sent in batch:
+            try:
+                await self._write_sent([sent])
+            except Exception as exc:
+                if not sent.recorded.done():
+                    sent.recorded.set_exception(exc)
+                continue
+            self._after_sent([sent])
+
+    def _after_sent(self, batch: list[_Sent]) -> None:
+        # Realtime events and wake-ups only after the commit.
+        for sent in batch:
+            self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
+            self._announce(sent.message.chat_id, sent.job.message_id, sent.result.status.value)
+            if not sent.recorded.done():
+                sent.recorded.set_result(None)
         self.on_commit()
+
+    async def _write_sent(self, batch: list[_Sent]) -> None:
+        now = utcnow()
+        o, m = s.outbox, s.messages
+        statuses = [
+            {
+                "b_id": x.job.message_id,
+                "b_status": x.result.status.value,
+                "b_provider_id": x.result.provider_message_id,
+            }
+            for x in batch
+        ]
+        charges = [
+            {
+                "workspace_id": self.workspace_id,
+                "outbox_id": x.job.id,
+                "message_id": x.job.message_id,
+                "integration_id": x.job.integration_id,
+                "amount_pu": x.charge.amount_pu,
+                "category": x.charge.category,
+                "description": x.charge.description,
+                "created_at": now,
+            }
+            for x in batch
+            if x.charge is not None and x.charge.amount_pu
+        ]
+        # One row per key: an upsert may not touch a row twice (the last send's chat wins).
+        keys = {
+            (x.job.integration_id, x.result.thread_key): {
+                "integration_id": x.job.integration_id,
+                "key": x.result.thread_key,
+                "chat_id": x.message.chat_id,
+            }
+            for x in batch
+            if x.result.thread_key
+        }
+        flows = [FlowRow("message_sent", x.message.chat_id, x.job.message_id) for x in batch]
+
+        async def record_success(conn: AsyncConnection) -> None:
+            await conn.execute(
+                update(o)
+                .where(o.c.id.in_([x.job.id for x in batch]))
+                .values(state="sent", lease_until=None, lease_owner=None, last_error=None, updated_at=now)
+            )
+            await conn.execute(
+                update(m)
+                .where(m.c.id == bindparam("b_id"))
+                .values(
+                    delivery_status=bindparam("b_status"),
+                    provider_message_id=bindparam("b_provider_id"),
+                    delivery_error=None,
+                ),
+                statuses,
+            )
+            if charges:
+                await conn.execute(s.ledger.insert(), charges)
+            if keys:
+                await upsert(conn, s.chat_keys, list(keys.values()), ["integration_id", "key"], ["chat_id"])
+            await write_flow_events(conn, flows, now)
+
+        await self._write(record_success)
 
     def _announce(self, chat_id: int | None, message_id: int, status: str) -> None:
         data: dict[str, int | str] = {"message_id": message_id, "delivery_status": status}
