@@ -28,7 +28,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -169,6 +169,95 @@ class _Sent:
     recorded: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+class _BatchRows(NamedTuple):
+    rows: dict[int, Any]  # message and chat, by message id
+    contacts: Sequence[Any]
+    last_inbound: dict[int, Any]  # each chat's latest inbound message, by chat id
+    first_answer_after: dict[int, int]  # the first outbound message id after it, by chat id
+    files: dict[int, list[Any]]  # attachments, by message id
+    names: dict[int, str | None]  # customer names, by customer id
+
+
+async def _read_batch(conn: AsyncConnection, jobs: Sequence[_Job]) -> _BatchRows:
+    """What the OutboundMessages of claimed jobs are built from, with a fixed number of queries
+    for the whole batch (what ``OutboxWorker._outbound`` reads for one job). It only awaits
+    ``conn``: it runs in the SQLite inline writer."""
+    m, c, ct = s.messages, s.chats, s.contacts
+    message_ids = list({j.message_id for j in jobs})
+    rows = {
+        r.id: r
+        for r in await conn.execute(
+            select(
+                m.c.id,
+                m.c.chat_id,
+                m.c.text,
+                m.c.author_name,
+                m.c.author_kind,
+                c.c.thread_key,
+                c.c.title,
+                c.c.customer_id,
+                c.c.contact_id,
+            )
+            .join(c, c.c.id == m.c.chat_id)
+            .where(m.c.id.in_(message_ids))
+        )
+    }
+    if not rows:
+        return _BatchRows({}, [], {}, {}, {}, {})
+    customer_ids = list({r.customer_id for r in rows.values()})
+    chat_ids = list({r.chat_id for r in rows.values()})
+    scopes = list({0, *(j.integration_id for j in jobs)})
+    contacts = (
+        await conn.execute(
+            select(ct.c.id, ct.c.customer_id, ct.c.kind, ct.c.value, ct.c.verified, ct.c.scope)
+            .where(ct.c.customer_id.in_(customer_ids), ct.c.scope.in_(scopes))
+            .order_by(ct.c.scope.desc(), ct.c.id)
+        )
+    ).all()
+    # Each chat's latest inbound message (its meta is the reply context) ...
+    last_ids = (
+        select(func.max(m.c.id).label("id"))
+        .where(m.c.chat_id.in_(chat_ids), m.c.direction == "inbound")
+        .group_by(m.c.chat_id)
+        .subquery()
+    )
+    last_inbound = {
+        r.chat_id: r
+        for r in await conn.execute(
+            select(m.c.id, m.c.chat_id, m.c.meta).join(last_ids, last_ids.c.id == m.c.id)
+        )
+    }
+    # ... and the first outbound message after it: an answer was sent before a message
+    # when that one's id is smaller.
+    first_answer_after: dict[int, int] = {}
+    if last_inbound:
+        first_answer_after = {
+            r.chat_id: r.first
+            for r in await conn.execute(
+                select(m.c.chat_id, func.min(m.c.id).label("first"))
+                .where(
+                    or_(
+                        *(and_(m.c.chat_id == chat_id, m.c.id > r.id) for chat_id, r in last_inbound.items())
+                    ),
+                    m.c.direction == "outbound",
+                )
+                .group_by(m.c.chat_id)
+            )
+        }
+    files: dict[int, list[Any]] = {}
+    for f in await conn.execute(
+        select(s.attachments).where(s.attachments.c.message_id.in_(message_ids)).order_by(s.attachments.c.id)
+    ):
+        files.setdefault(f.message_id, []).append(f)
+    names = {
+        r.id: r.name
+        for r in await conn.execute(
+            select(s.customers.c.id, s.customers.c.name).where(s.customers.c.id.in_(customer_ids))
+        )
+    }
+    return _BatchRows(rows, contacts, last_inbound, first_answer_after, files, names)
+
+
 class OutboxWorker(BackgroundWorker):
     name = "outbox"
 
@@ -278,24 +367,25 @@ class OutboxWorker(BackgroundWorker):
         free = self.cfg.concurrency - len(self._inflight)
         if free <= 0:
             return 1  # still busy: not idle, go round again
-        jobs = await self._claim(free)
+        jobs, read = await self._claim(free)
         if not jobs:
             return 0
-        try:
-            prepared = await self._outbound_batch(jobs)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Each delivery then reads its own message, and fails or retries on its own.
-            log.exception("reading a batch of %d outbound messages failed", len(jobs))
-            prepared = {}
+        prepared: dict[int, OutboundMessage] = {}
+        if read is not None:
+            try:
+                prepared = self._build_batch(jobs, read)
+            except Exception:
+                # Each delivery then reads its own message, and fails or retries on its own.
+                log.exception("building a batch of %d outbound messages failed", len(jobs))
         for job in jobs:
             task = asyncio.get_running_loop().create_task(self._deliver(job, prepared.get(job.id)))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
         return len(jobs)
 
-    async def _claim(self, limit: int) -> list[_Job]:
+    async def _claim(self, limit: int) -> tuple[list[_Job], _BatchRows | None]:
+        """Lease up to ``limit`` due jobs and read what their OutboundMessages are built from,
+        in one transaction (one thread hop on SQLite)."""
         now = utcnow()
         o = s.outbox
         due = or_(
@@ -316,10 +406,10 @@ class OutboxWorker(BackgroundWorker):
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
 
-        async def claim_batch(conn: AsyncConnection) -> list[_Job]:
+        async def claim_batch(conn: AsyncConnection) -> tuple[list[_Job], _BatchRows | None]:
             rows = (await conn.execute(query)).all()
             if not rows:
-                return []
+                return [], None
             await conn.execute(
                 update(o)
                 .where(o.c.id.in_([r.id for r in rows]))
@@ -331,7 +421,7 @@ class OutboxWorker(BackgroundWorker):
                     updated_at=now,
                 )
             )
-            return [
+            jobs = [
                 _Job(
                     r.id,
                     r.message_id,
@@ -343,92 +433,22 @@ class OutboxWorker(BackgroundWorker):
                 )
                 for r in rows
             ]
+            read: _BatchRows | None = None
+            try:
+                # In a savepoint: a failed read must not cost the claim (PostgreSQL would abort
+                # the transaction); each delivery then reads its own message instead.
+                async with conn.begin_nested():
+                    read = await _read_batch(conn, jobs)
+            except Exception:
+                log.exception("reading a batch of %d outbound messages failed", len(jobs))
+            return jobs, read
 
         return await self._write(claim_batch)
 
-    async def _outbound_batch(self, jobs: Sequence[_Job]) -> dict[int, OutboundMessage]:
-        """The OutboundMessages of claimed jobs, by job id, read with a fixed number of queries
-        for the whole batch (what :meth:`_outbound` reads for one job). A job whose message is
-        missing is left out: :meth:`_deliver` reads it alone and fails as before."""
-        m, c, ct = s.messages, s.chats, s.contacts
-        message_ids = list({j.message_id for j in jobs})
-        async with self.db.read() as conn:
-            rows = {
-                r.id: r
-                for r in await conn.execute(
-                    select(
-                        m.c.id,
-                        m.c.chat_id,
-                        m.c.text,
-                        m.c.author_name,
-                        m.c.author_kind,
-                        c.c.thread_key,
-                        c.c.title,
-                        c.c.customer_id,
-                        c.c.contact_id,
-                    )
-                    .join(c, c.c.id == m.c.chat_id)
-                    .where(m.c.id.in_(message_ids))
-                )
-            }
-            if not rows:
-                return {}
-            customer_ids = list({r.customer_id for r in rows.values()})
-            chat_ids = list({r.chat_id for r in rows.values()})
-            scopes = list({0, *(j.integration_id for j in jobs)})
-            contacts = (
-                await conn.execute(
-                    select(ct.c.id, ct.c.customer_id, ct.c.kind, ct.c.value, ct.c.verified, ct.c.scope)
-                    .where(ct.c.customer_id.in_(customer_ids), ct.c.scope.in_(scopes))
-                    .order_by(ct.c.scope.desc(), ct.c.id)
-                )
-            ).all()
-            # Each chat's latest inbound message (its meta is the reply context) ...
-            last_ids = (
-                select(func.max(m.c.id).label("id"))
-                .where(m.c.chat_id.in_(chat_ids), m.c.direction == "inbound")
-                .group_by(m.c.chat_id)
-                .subquery()
-            )
-            last_inbound = {
-                r.chat_id: r
-                for r in await conn.execute(
-                    select(m.c.id, m.c.chat_id, m.c.meta).join(last_ids, last_ids.c.id == m.c.id)
-                )
-            }
-            # ... and the first outbound message after it: an answer was sent before a message
-            # when that one's id is smaller.
-            first_answer_after: dict[int, int] = {}
-            if last_inbound:
-                first_answer_after = {
-                    r.chat_id: r.first
-                    for r in await conn.execute(
-                        select(m.c.chat_id, func.min(m.c.id).label("first"))
-                        .where(
-                            or_(
-                                *(
-                                    and_(m.c.chat_id == chat_id, m.c.id > r.id)
-                                    for chat_id, r in last_inbound.items()
-                                )
-                            ),
-                            m.c.direction == "outbound",
-                        )
-                        .group_by(m.c.chat_id)
-                    )
-                }
-            files: dict[int, list[Any]] = {}
-            for f in await conn.execute(
-                select(s.attachments)
-                .where(s.attachments.c.message_id.in_(message_ids))
-                .order_by(s.attachments.c.id)
-            ):
-                files.setdefault(f.message_id, []).append(f)
-            names = {
-                r.id: r.name
-                for r in await conn.execute(
-                    select(s.customers.c.id, s.customers.c.name).where(s.customers.c.id.in_(customer_ids))
-                )
-            }
+    def _build_batch(self, jobs: Sequence[_Job], read: _BatchRows) -> dict[int, OutboundMessage]:
+        """The OutboundMessages of claimed jobs, by job id. A job whose message is missing is
+        left out: :meth:`_deliver` reads it alone and fails as before."""
+        rows, contacts, last_inbound, first_answer_after, files, names = read
         built: dict[int, OutboundMessage] = {}
         for job in jobs:
             row = rows.get(job.message_id)
@@ -642,7 +662,7 @@ class OutboxWorker(BackgroundWorker):
         while self._to_record:
             batch, self._to_record = self._to_record, []
             try:
-                await self._write_sent(batch)
+                wrote_flow = await self._write_sent(batch)
             except Exception as exc:
                 if len(batch) == 1:
                     if not batch[0].recorded.done():
@@ -652,28 +672,30 @@ class OutboxWorker(BackgroundWorker):
                 log.warning("recording %d sends together failed (%s); one at a time", len(batch), exc)
                 await self._record_each(batch)
                 continue
-            self._after_sent(batch)
+            self._after_sent(batch, wrote_flow)
 
     async def _record_each(self, batch: list[_Sent]) -> None:
         for sent in batch:
             try:
-                await self._write_sent([sent])
+                wrote_flow = await self._write_sent([sent])
             except Exception as exc:
                 if not sent.recorded.done():
                     sent.recorded.set_exception(exc)
                 continue
-            self._after_sent([sent])
+            self._after_sent([sent], wrote_flow)
 
-    def _after_sent(self, batch: list[_Sent]) -> None:
+    def _after_sent(self, batch: list[_Sent], wrote_flow: bool) -> None:
         # Realtime events and wake-ups only after the commit.
         for sent in batch:
             self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
             self._announce(sent.message.chat_id, sent.job.message_id, sent.result.status.value)
             if not sent.recorded.done():
                 sent.recorded.set_result(None)
-        self.on_commit()
+        if wrote_flow:  # the flow worker has nothing new to read otherwise
+            self.on_commit()
 
-    async def _write_sent(self, batch: list[_Sent]) -> None:
+    async def _write_sent(self, batch: list[_Sent]) -> bool:
+        """Record finished sends in one transaction; True when a flow event was written."""
         now = utcnow()
         o, m = s.outbox, s.messages
         statuses = [
@@ -710,7 +732,7 @@ class OutboxWorker(BackgroundWorker):
         }
         flows = [FlowRow("message_sent", x.message.chat_id, x.job.message_id) for x in batch]
 
-        async def record_success(conn: AsyncConnection) -> None:
+        async def record_success(conn: AsyncConnection) -> bool:
             await conn.execute(
                 update(o)
                 .where(o.c.id.in_([x.job.id for x in batch]))
@@ -730,9 +752,9 @@ class OutboxWorker(BackgroundWorker):
                 await conn.execute(s.ledger.insert(), charges)
             if keys:
                 await upsert(conn, s.chat_keys, list(keys.values()), ["integration_id", "key"], ["chat_id"])
-            await write_flow_events(conn, flows, now)
+            return await write_flow_events(conn, flows, now)
 
-        await self._write(record_success)
+        return await self._write(record_success)
 
     def _announce(self, chat_id: int | None, message_id: int, status: str) -> None:
         data: dict[str, int | str] = {"message_id": message_id, "delivery_status": status}
