@@ -24,6 +24,7 @@ import asyncio
 import logging
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -156,6 +157,7 @@ class _Job:
     attempts: int
     progress: Mapping[str, Any]
     retry_from: datetime
+    lease_until: datetime
 
 
 @dataclass(slots=True)
@@ -289,6 +291,10 @@ class OutboxWorker(BackgroundWorker):
         # success transaction was most of a send's database work when each had its own.
         self._to_record: list[_Sent] = []
         self._recorder: asyncio.Task[None] | None = None
+        # Claimed ahead: up to one batch of leased jobs (with their messages, when read) waits
+        # here, so a freed slot starts its next send at once and claims come a batch at a time
+        # rather than one per freed slot (a claim per send cost more than the send).
+        self._ready: deque[tuple[_Job, OutboundMessage | None]] = deque()
 
     async def _write(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
         """Run ``work`` in one write transaction: on SQLite in one thread hop
@@ -356,20 +362,27 @@ class OutboxWorker(BackgroundWorker):
         # Sends that finished are recorded, not cancelled mid-commit: else they would go out again.
         if self._recorder is not None:
             await asyncio.gather(self._recorder, return_exceptions=True)
+        if self._ready:  # claimed but not started: due again now, not when their lease runs out
+            waiting = [job for job, _ in self._ready]
+            self._ready.clear()
+            try:
+                await self._release(waiting)
+            except Exception:
+                log.exception("giving back %d claimed delivery job(s) failed", len(waiting))
 
     async def run_once(self) -> int:
-        """Claim the due jobs that fit in free slots and start delivering them."""
+        """Start the claimed jobs that fit in free slots; claim the next batch once none wait."""
         if len(self._inflight) >= self.cfg.concurrency:
             # Wait for a slot here: returning 0 would make the loop sleep a whole poll interval
             # while the queue is full of due work (that capped sends at concurrency/poll_interval).
             await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
-            await asyncio.sleep(0)  # the sends recorded in the same commit finish too: one claim for all
-        free = self.cfg.concurrency - len(self._inflight)
-        if free <= 0:
-            return 1  # still busy: not idle, go round again
-        jobs, read = await self._claim(free)
+            await asyncio.sleep(0)  # the sends recorded in the same commit finish too
+        started = await self._start_ready()
+        if self._ready:
+            return started or 1  # every slot busy, jobs waiting: not idle
+        jobs, read = await self._claim(2 * self.cfg.concurrency - len(self._inflight))
         if not jobs:
-            return 0
+            return started
         prepared: dict[int, OutboundMessage] = {}
         if read is not None:
             try:
@@ -377,16 +390,60 @@ class OutboxWorker(BackgroundWorker):
             except Exception:
                 # Each delivery then reads its own message, and fails or retries on its own.
                 log.exception("building a batch of %d outbound messages failed", len(jobs))
-        for job in jobs:
-            task = asyncio.get_running_loop().create_task(self._deliver(job, prepared.get(job.id)))
+        self._ready.extend((job, prepared.get(job.id)) for job in jobs)
+        return started + len(jobs) + await self._start_ready()
+
+    async def _start_ready(self) -> int:
+        """Start claimed jobs in the free slots. A job whose lease is half gone (it waited too
+        long: a stalled loop) goes back to the queue instead, so that it is never sent while
+        another worker may claim it."""
+        started, stale = 0, []
+        now = utcnow()
+        margin = timedelta(seconds=self.cfg.lease_seconds / 2)
+        while self._ready and len(self._inflight) < self.cfg.concurrency:
+            job, message = self._ready.popleft()
+            if now > job.lease_until - margin:
+                stale.append(job)
+                continue
+            task = asyncio.get_running_loop().create_task(self._deliver(job, message))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
-        return len(jobs)
+            started += 1
+        if stale:
+            await self._release(stale)
+        return started
+
+    async def _release(self, jobs: Sequence[_Job]) -> None:
+        """Give claimed, unsent jobs back (due now, the claim's attempt not counted)."""
+        o = s.outbox
+        now = utcnow()
+
+        async def release(conn: AsyncConnection) -> None:
+            # Only while this worker still holds the lease: another may have reclaimed it.
+            await conn.execute(
+                update(o)
+                .where(
+                    o.c.id.in_([j.id for j in jobs]),
+                    o.c.state == "sending",
+                    o.c.lease_owner == str(self.owner),
+                )
+                .values(
+                    state="pending",
+                    attempts=o.c.attempts - 1,
+                    lease_until=None,
+                    lease_owner=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+
+        await self._write(release)
 
     async def _claim(self, limit: int) -> tuple[list[_Job], _BatchRows | None]:
         """Lease up to ``limit`` due jobs and read what their OutboundMessages are built from,
         in one transaction (one thread hop on SQLite)."""
         now = utcnow()
+        lease_until = now + timedelta(seconds=self.cfg.lease_seconds)
         o = s.outbox
         due = or_(
             and_(o.c.state == "pending", o.c.next_attempt_at <= now),
@@ -416,7 +473,7 @@ class OutboxWorker(BackgroundWorker):
                 .values(
                     state="sending",
                     attempts=o.c.attempts + 1,
-                    lease_until=now + timedelta(seconds=self.cfg.lease_seconds),
+                    lease_until=lease_until,
                     lease_owner=str(self.owner),
                     updated_at=now,
                 )
@@ -430,6 +487,7 @@ class OutboxWorker(BackgroundWorker):
                     r.attempts + 1,
                     dict(r.progress or {}),
                     r.retry_from or r.created_at,
+                    lease_until,
                 )
                 for r in rows
             ]
@@ -659,6 +717,7 @@ class OutboxWorker(BackgroundWorker):
     async def _record_sent(self) -> None:
         """Commit the finished sends, all that are waiting in one transaction; the sends that
         finish meanwhile wait for the next one."""
+        await asyncio.sleep(0)  # the sends finishing in this same turn of the loop join this one
         while self._to_record:
             batch, self._to_record = self._to_record, []
             try:
