@@ -10,6 +10,15 @@ server reclaims at once, :mod:`bridgekit.runtime.leases`); the retry carries the
 idempotency key, so a provider that honours it never sends twice, and the plugin's recorded
 ``progress`` tells it what the interrupted attempt may have sent.
 
+The worker works in batches, so a send costs a small constant of database work (issue 15):
+one transaction (one thread hop on SQLite) leases up to twice ``outbox.concurrency`` due jobs and
+reads everything their OutboundMessages are built from with a few set-based queries;
+the jobs claimed ahead wait, leased, in memory until a slot frees (given back when their
+lease is half gone or the worker stops); the sends run concurrently up to
+``outbox.concurrency`` (independent sends: no order between them is promised); and the sends
+that finish together are recorded in one transaction (a group commit), realtime events
+following its commit.
+
 A failing send is retried until ``outbox.retry_for`` seconds after it was queued (or
 manually retried, :func:`retry_failed`), then marked failed.
 
