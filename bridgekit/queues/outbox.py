@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.config import OutboxConfig
@@ -64,7 +65,6 @@ from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, retry_on_conflict
 from bridgekit.storage.integrations import IntegrationRegistry
-from bridgekit.storage.sql import upsert
 
 log = logging.getLogger("bridgekit.outbox")
 
@@ -267,6 +267,42 @@ async def _read_batch(conn: AsyncConnection, jobs: Sequence[_Job]) -> _BatchRows
         )
     }
     return _BatchRows(rows, contacts, last_inbound, first_answer_after, files, names)
+
+
+# The recorder's statements, built once: building one (and its cache key) cost more than
+# running it.
+_MARK_SENT = (
+    update(s.outbox)
+    .where(s.outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        state="sent",
+        lease_until=None,
+        lease_owner=None,
+        last_error=None,
+        updated_at=bindparam("now", type_=s.outbox.c.updated_at.type),
+    )
+)
+_SET_STATUS = (
+    update(s.messages)
+    .where(s.messages.c.id == bindparam("b_id"))
+    .values(
+        delivery_status=bindparam("b_status"),
+        provider_message_id=bindparam("b_provider_id"),
+        delivery_error=None,
+    )
+)
+_CHAT_KEY_UPSERTS: dict[str, Any] = {}
+
+
+def _chat_key_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (integration_id, key) DO UPDATE SET chat_id, for ``dialect``."""
+    stmt = _CHAT_KEY_UPSERTS.get(dialect)
+    if stmt is None:
+        insert = postgresql.insert(s.chat_keys) if dialect == "postgresql" else sqlite.insert(s.chat_keys)
+        stmt = _CHAT_KEY_UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=["integration_id", "key"], set_={"chat_id": insert.excluded.chat_id}
+        )
+    return stmt
 
 
 class OutboxWorker(BackgroundWorker):
@@ -765,7 +801,6 @@ class OutboxWorker(BackgroundWorker):
     async def _write_sent(self, batch: list[_Sent]) -> bool:
         """Record finished sends in one transaction; True when a flow event was written."""
         now = utcnow()
-        o, m = s.outbox, s.messages
         statuses = [
             {
                 "b_id": x.job.message_id,
@@ -801,25 +836,12 @@ class OutboxWorker(BackgroundWorker):
         flows = [FlowRow("message_sent", x.message.chat_id, x.job.message_id) for x in batch]
 
         async def record_success(conn: AsyncConnection) -> bool:
-            await conn.execute(
-                update(o)
-                .where(o.c.id.in_([x.job.id for x in batch]))
-                .values(state="sent", lease_until=None, lease_owner=None, last_error=None, updated_at=now)
-            )
-            await conn.execute(
-                update(m)
-                .where(m.c.id == bindparam("b_id"))
-                .values(
-                    delivery_status=bindparam("b_status"),
-                    provider_message_id=bindparam("b_provider_id"),
-                    delivery_error=None,
-                ),
-                statuses,
-            )
+            await conn.execute(_MARK_SENT, {"ids": [x.job.id for x in batch], "now": now})
+            await conn.execute(_SET_STATUS, statuses)
             if charges:
                 await conn.execute(s.ledger.insert(), charges)
             if keys:
-                await upsert(conn, s.chat_keys, list(keys.values()), ["integration_id", "key"], ["chat_id"])
+                await conn.execute(_chat_key_upsert(conn.dialect.name), list(keys.values()))
             return await write_flow_events(conn, flows, now)
 
         return await self._write(record_success)
