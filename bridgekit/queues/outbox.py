@@ -10,6 +10,15 @@ server reclaims at once, :mod:`bridgekit.runtime.leases`); the retry carries the
 idempotency key, so a provider that honours it never sends twice, and the plugin's recorded
 ``progress`` tells it what the interrupted attempt may have sent.
 
+The worker works in batches, so a send costs a small constant of database work (issue 15):
+one transaction (one thread hop on SQLite) leases up to twice ``outbox.concurrency`` due jobs and
+reads everything their OutboundMessages are built from with a few set-based queries;
+the jobs claimed ahead wait, leased, in memory until a slot frees (given back when their
+lease is half gone or the worker stops); the sends run concurrently up to
+``outbox.concurrency`` (independent sends: no order between them is promised); and the sends
+that finish together are recorded in one transaction (a group commit), realtime events
+following its commit.
+
 A failing send is retried until ``outbox.retry_for`` seconds after it was queued (or
 manually retried, :func:`retry_failed`), then marked failed.
 
@@ -24,13 +33,15 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.config import OutboxConfig
@@ -52,11 +63,12 @@ from bridgekit.runtime.leases import LeaseOwner
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database, retry_on_conflict
+from bridgekit.storage.db import Database, is_busy, retry_on_conflict
 from bridgekit.storage.integrations import IntegrationRegistry
-from bridgekit.storage.sql import upsert
 
 log = logging.getLogger("bridgekit.outbox")
+
+T = TypeVar("T")
 
 
 def backoff(attempt: int, cfg: OutboxConfig, retry_after: float | None = None) -> float:
@@ -154,6 +166,143 @@ class _Job:
     attempts: int
     progress: Mapping[str, Any]
     retry_from: datetime
+    lease_until: datetime
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A finished send waiting for the recorder's next transaction."""
+
+    job: _Job
+    message: OutboundMessage
+    result: DeliveryResult
+    charge: Charge | None
+    recorded: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class _BatchRows(NamedTuple):
+    rows: dict[int, Any]  # message and chat, by message id
+    contacts: Sequence[Any]
+    last_inbound: dict[int, Any]  # each chat's latest inbound message, by chat id
+    first_answer_after: dict[int, int]  # the first outbound message id after it, by chat id
+    files: dict[int, list[Any]]  # attachments, by message id
+    names: dict[int, str | None]  # customer names, by customer id
+
+
+async def _read_batch(conn: AsyncConnection, jobs: Sequence[_Job]) -> _BatchRows:
+    """What the OutboundMessages of claimed jobs are built from, with a fixed number of queries
+    for the whole batch (what ``OutboxWorker._outbound`` reads for one job). It only awaits
+    ``conn``: it runs in the SQLite inline writer."""
+    m, c, ct = s.messages, s.chats, s.contacts
+    message_ids = list({j.message_id for j in jobs})
+    rows = {
+        r.id: r
+        for r in await conn.execute(
+            select(
+                m.c.id,
+                m.c.chat_id,
+                m.c.text,
+                m.c.author_name,
+                m.c.author_kind,
+                c.c.thread_key,
+                c.c.title,
+                c.c.customer_id,
+                c.c.contact_id,
+            )
+            .join(c, c.c.id == m.c.chat_id)
+            .where(m.c.id.in_(message_ids))
+        )
+    }
+    if not rows:
+        return _BatchRows({}, [], {}, {}, {}, {})
+    customer_ids = list({r.customer_id for r in rows.values()})
+    chat_ids = list({r.chat_id for r in rows.values()})
+    scopes = list({0, *(j.integration_id for j in jobs)})
+    contacts = (
+        await conn.execute(
+            select(ct.c.id, ct.c.customer_id, ct.c.kind, ct.c.value, ct.c.verified, ct.c.scope)
+            .where(ct.c.customer_id.in_(customer_ids), ct.c.scope.in_(scopes))
+            .order_by(ct.c.scope.desc(), ct.c.id)
+        )
+    ).all()
+    # Each chat's latest inbound message (its meta is the reply context) ...
+    last_ids = (
+        select(func.max(m.c.id).label("id"))
+        .where(m.c.chat_id.in_(chat_ids), m.c.direction == "inbound")
+        .group_by(m.c.chat_id)
+        .subquery()
+    )
+    last_inbound = {
+        r.chat_id: r
+        for r in await conn.execute(
+            select(m.c.id, m.c.chat_id, m.c.meta).join(last_ids, last_ids.c.id == m.c.id)
+        )
+    }
+    # ... and the first outbound message after it: an answer was sent before a message
+    # when that one's id is smaller.
+    first_answer_after: dict[int, int] = {}
+    if last_inbound:
+        first_answer_after = {
+            r.chat_id: r.first
+            for r in await conn.execute(
+                select(m.c.chat_id, func.min(m.c.id).label("first"))
+                .where(
+                    or_(
+                        *(and_(m.c.chat_id == chat_id, m.c.id > r.id) for chat_id, r in last_inbound.items())
+                    ),
+                    m.c.direction == "outbound",
+                )
+                .group_by(m.c.chat_id)
+            )
+        }
+    files: dict[int, list[Any]] = {}
+    for f in await conn.execute(
+        select(s.attachments).where(s.attachments.c.message_id.in_(message_ids)).order_by(s.attachments.c.id)
+    ):
+        files.setdefault(f.message_id, []).append(f)
+    names = {
+        r.id: r.name
+        for r in await conn.execute(
+            select(s.customers.c.id, s.customers.c.name).where(s.customers.c.id.in_(customer_ids))
+        )
+    }
+    return _BatchRows(rows, contacts, last_inbound, first_answer_after, files, names)
+
+
+# The recorder's statements, built once: building one (and its cache key) cost more than
+# running it.
+_MARK_SENT = (
+    update(s.outbox)
+    .where(s.outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        state="sent",
+        lease_until=None,
+        lease_owner=None,
+        last_error=None,
+        updated_at=bindparam("now", type_=s.outbox.c.updated_at.type),
+    )
+)
+_SET_STATUS = (
+    update(s.messages)
+    .where(s.messages.c.id == bindparam("b_id"))
+    .values(
+        delivery_status=bindparam("b_status"),
+        provider_message_id=bindparam("b_provider_id"),
+        delivery_error=None,
+    )
+)
+_CHAT_KEY_UPSERTS: dict[str, Any] = {}
+
+
+def _chat_key_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (integration_id, key) DO UPDATE SET chat_id, for ``dialect``."""
+    stmt = _CHAT_KEY_UPSERTS.get(dialect)
+    if stmt is None:
+        insert = postgresql.insert(s.chat_keys) if dialect == "postgresql" else sqlite.insert(s.chat_keys)
+        stmt = _CHAT_KEY_UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=["integration_id", "key"], set_={"chat_id": insert.excluded.chat_id}
+        )
+    return stmt
 
 
 class OutboxWorker(BackgroundWorker):
@@ -183,6 +332,33 @@ class OutboxWorker(BackgroundWorker):
         self.on_commit = on_commit
         self.owner = LeaseOwner.this_process()
         self._inflight: set[asyncio.Task[None]] = set()
+        # Finished sends are recorded by one task, many per transaction (a group commit): the
+        # success transaction was most of a send's database work when each had its own.
+        self._to_record: list[_Sent] = []
+        self._recorder: asyncio.Task[None] | None = None
+        # Claimed ahead: up to one batch of leased jobs (with their messages, when read) waits
+        # here, so a freed slot starts its next send at once and claims come a batch at a time
+        # rather than one per freed slot (a claim per send cost more than the send).
+        self._ready: deque[tuple[_Job, OutboundMessage | None]] = deque()
+
+    async def _write(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work`` in one write transaction: on SQLite in one thread hop
+        (``Database.write_inline``), so a batch's statements cost no aiosqlite round trips."""
+        if self.db.is_sqlite:
+            try:
+                return await self.db.write_inline(work)
+            except Exception as exc:
+                # The inline writer waits only briefly for another process's write lock; an
+                # outbox write must not be dropped for that, so it waits the ordinary way.
+                if not is_busy(exc):
+                    raise
+
+            async def pooled() -> T:
+                async with self.db.write() as conn:
+                    return await work(conn)
+
+            return await pooled()
+        return await retry_on_conflict(lambda: self.db.write_inline(work))
 
     async def reclaim_dead_leases(self) -> int:
         """Make the jobs leased by a dead predecessor of this process due now (at start)."""
@@ -228,22 +404,91 @@ class OutboxWorker(BackgroundWorker):
             task.cancel()
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+        # Sends that finished are recorded, not cancelled mid-commit: else they would go out again.
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
+        if self._ready:  # claimed but not started: due again now, not when their lease runs out
+            waiting = [job for job, _ in self._ready]
+            self._ready.clear()
+            try:
+                await self._release(waiting)
+            except Exception:
+                log.exception("giving back %d claimed delivery job(s) failed", len(waiting))
 
     async def run_once(self) -> int:
-        """Claim the due jobs that fit in free slots and start delivering them."""
-        free = self.cfg.concurrency - len(self._inflight)
-        if free <= 0:
-            await asyncio.sleep(0.01)
-            return 0
-        jobs = await self._claim(free)
-        for job in jobs:
-            task = asyncio.get_running_loop().create_task(self._deliver(job))
+        """Start the claimed jobs that fit in free slots; claim the next batch once none wait."""
+        if len(self._inflight) >= self.cfg.concurrency:
+            # Wait for a slot here: returning 0 would make the loop sleep a whole poll interval
+            # while the queue is full of due work (that capped sends at concurrency/poll_interval).
+            await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.sleep(0)  # the sends recorded in the same commit finish too
+        started = await self._start_ready()
+        if self._ready:
+            return started or 1  # every slot busy, jobs waiting: not idle
+        jobs, read = await self._claim(2 * self.cfg.concurrency - len(self._inflight))
+        if not jobs:
+            return started
+        prepared: dict[int, OutboundMessage] = {}
+        if read is not None:
+            try:
+                prepared = self._build_batch(jobs, read)
+            except Exception:
+                # Each delivery then reads its own message, and fails or retries on its own.
+                log.exception("building a batch of %d outbound messages failed", len(jobs))
+        self._ready.extend((job, prepared.get(job.id)) for job in jobs)
+        return started + len(jobs) + await self._start_ready()
+
+    async def _start_ready(self) -> int:
+        """Start claimed jobs in the free slots. A job whose lease is half gone (it waited too
+        long: a stalled loop) goes back to the queue instead, so that it is never sent while
+        another worker may claim it."""
+        started, stale = 0, []
+        now = utcnow()
+        margin = timedelta(seconds=self.cfg.lease_seconds / 2)
+        while self._ready and len(self._inflight) < self.cfg.concurrency:
+            job, message = self._ready.popleft()
+            if now > job.lease_until - margin:
+                stale.append(job)
+                continue
+            task = asyncio.get_running_loop().create_task(self._deliver(job, message))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
-        return len(jobs)
+            started += 1
+        if stale:
+            await self._release(stale)
+        return started
 
-    async def _claim(self, limit: int) -> list[_Job]:
+    async def _release(self, jobs: Sequence[_Job]) -> None:
+        """Give claimed, unsent jobs back (due now, the claim's attempt not counted)."""
+        o = s.outbox
         now = utcnow()
+
+        async def release(conn: AsyncConnection) -> None:
+            # Only while this worker still holds the lease: another may have reclaimed it.
+            await conn.execute(
+                update(o)
+                .where(
+                    o.c.id.in_([j.id for j in jobs]),
+                    o.c.state == "sending",
+                    o.c.lease_owner == str(self.owner),
+                )
+                .values(
+                    state="pending",
+                    attempts=o.c.attempts - 1,
+                    lease_until=None,
+                    lease_owner=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+
+        await self._write(release)
+
+    async def _claim(self, limit: int) -> tuple[list[_Job], _BatchRows | None]:
+        """Lease up to ``limit`` due jobs and read what their OutboundMessages are built from,
+        in one transaction (one thread hop on SQLite)."""
+        now = utcnow()
+        lease_until = now + timedelta(seconds=self.cfg.lease_seconds)
         o = s.outbox
         due = or_(
             and_(o.c.state == "pending", o.c.next_attempt_at <= now),
@@ -263,23 +508,22 @@ class OutboxWorker(BackgroundWorker):
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
 
-        async def claim_batch() -> list[_Job]:
-            async with self.db.write() as conn:
-                rows = (await conn.execute(query)).all()
-                if not rows:
-                    return []
-                await conn.execute(
-                    update(o)
-                    .where(o.c.id.in_([r.id for r in rows]))
-                    .values(
-                        state="sending",
-                        attempts=o.c.attempts + 1,
-                        lease_until=now + timedelta(seconds=self.cfg.lease_seconds),
-                        lease_owner=str(self.owner),
-                        updated_at=now,
-                    )
+        async def claim_batch(conn: AsyncConnection) -> tuple[list[_Job], _BatchRows | None]:
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return [], None
+            await conn.execute(
+                update(o)
+                .where(o.c.id.in_([r.id for r in rows]))
+                .values(
+                    state="sending",
+                    attempts=o.c.attempts + 1,
+                    lease_until=lease_until,
+                    lease_owner=str(self.owner),
+                    updated_at=now,
                 )
-            return [
+            )
+            jobs = [
                 _Job(
                     r.id,
                     r.message_id,
@@ -288,11 +532,45 @@ class OutboxWorker(BackgroundWorker):
                     r.attempts + 1,
                     dict(r.progress or {}),
                     r.retry_from or r.created_at,
+                    lease_until,
                 )
                 for r in rows
             ]
+            read: _BatchRows | None = None
+            try:
+                # In a savepoint: a failed read must not cost the claim (PostgreSQL would abort
+                # the transaction); each delivery then reads its own message instead.
+                async with conn.begin_nested():
+                    read = await _read_batch(conn, jobs)
+            except Exception:
+                log.exception("reading a batch of %d outbound messages failed", len(jobs))
+            return jobs, read
 
-        return await retry_on_conflict(claim_batch)
+        return await self._write(claim_batch)
+
+    def _build_batch(self, jobs: Sequence[_Job], read: _BatchRows) -> dict[int, OutboundMessage]:
+        """The OutboundMessages of claimed jobs, by job id. A job whose message is missing is
+        left out: :meth:`_deliver` reads it alone and fails as before."""
+        rows, contacts, last_inbound, first_answer_after, files, names = read
+        built: dict[int, OutboundMessage] = {}
+        for job in jobs:
+            row = rows.get(job.message_id)
+            if row is None:
+                continue
+            # The rows _outbound's contact query selects, in its order.
+            mine = [
+                x
+                for x in contacts
+                if x.customer_id == row.customer_id
+                and x.scope in (0, job.integration_id)
+                and (row.contact_id is None or x.id == row.contact_id)
+            ]
+            inbound = last_inbound.get(row.chat_id)
+            answered = inbound is not None and first_answer_after.get(row.chat_id, row.id) < row.id
+            built[job.id] = self._message(
+                job, row, mine, names.get(row.customer_id), inbound, answered, files.get(job.message_id, [])
+            )
+        return built
 
     async def _outbound(self, job: _Job) -> OutboundMessage:
         m, c, ct = s.messages, s.chats, s.contacts
@@ -352,6 +630,20 @@ class OutboxWorker(BackgroundWorker):
             customer_name = (
                 await conn.execute(select(s.customers.c.name).where(s.customers.c.id == row.customer_id))
             ).scalar()
+        return self._message(
+            job, row, contacts, customer_name, last_inbound, earlier_answer is not None, files
+        )
+
+    def _message(
+        self,
+        job: _Job,
+        row: Any,
+        contacts: Sequence[Any],
+        customer_name: str | None,
+        last_inbound: Any,
+        answered: bool,
+        files: Sequence[Any],
+    ) -> OutboundMessage:
         bound = self.registry.by_id(job.integration_id)
         contact_kind = bound.channel.spec.contact_kind if bound else None
         # The chat's own handle, else the integration's handle (a LINE userId), else a shared
@@ -388,7 +680,7 @@ class OutboxWorker(BackgroundWorker):
                 for f in files
             ],
             reply_context=dict((last_inbound.meta if last_inbound else None) or {}),
-            first_answer=earlier_answer is None,
+            first_answer=not answered,
             attempt=job.attempts,
             author_kind=row.author_kind,
             progress=job.progress,
@@ -410,13 +702,13 @@ class OutboxWorker(BackgroundWorker):
         if await retry_on_conflict(record) != 1:
             raise _LeaseLost(f"the lease of message {job.message_id} was taken over")
 
-    async def _deliver(self, job: _Job) -> None:
+    async def _deliver(self, job: _Job, prepared: OutboundMessage | None = None) -> None:
         bound = self.registry.by_id(job.integration_id)
         if bound is None:
             await self._fail(job, "integration is not enabled", permanent=False)
             return
         try:
-            message = await self._outbound(job)
+            message = prepared if prepared is not None else await self._outbound(job)
             result = await self.hooks.call_owner(
                 "bridgekit_deliver", bound.channel.plugin, integration=bound.integration, message=message
             )
@@ -458,57 +750,101 @@ class OutboxWorker(BackgroundWorker):
     async def _succeed(
         self, job: _Job, message: OutboundMessage, result: DeliveryResult, charge: Charge | None
     ) -> None:
+        """Record a send (returns once committed): status, provider id, ledger row, chat key
+        and ``message_sent`` event, in the recorder's next transaction."""
+        sent = _Sent(job, message, result, charge)
+        self._to_record.append(sent)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.get_running_loop().create_task(self._record_sent())
+        # Shielded: a stopping worker cancels this task, but the send is still recorded.
+        await asyncio.shield(sent.recorded)
+
+    async def _record_sent(self) -> None:
+        """Commit the finished sends, all that are waiting in one transaction; the sends that
+        finish meanwhile wait for the next one."""
+        await asyncio.sleep(0)  # the sends finishing in this same turn of the loop join this one
+        while self._to_record:
+            batch, self._to_record = self._to_record, []
+            try:
+                wrote_flow = await self._write_sent(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    if not batch[0].recorded.done():
+                        batch[0].recorded.set_exception(exc)
+                    continue
+                # One bad row must not cost the others their record: each alone, as before.
+                log.warning("recording %d sends together failed (%s); one at a time", len(batch), exc)
+                await self._record_each(batch)
+                continue
+            self._after_sent(batch, wrote_flow)
+
+    async def _record_each(self, batch: list[_Sent]) -> None:
+        for sent in batch:
+            try:
+                wrote_flow = await self._write_sent([sent])
+            except Exception as exc:
+                if not sent.recorded.done():
+                    sent.recorded.set_exception(exc)
+                continue
+            self._after_sent([sent], wrote_flow)
+
+    def _after_sent(self, batch: list[_Sent], wrote_flow: bool) -> None:
+        # Realtime events and wake-ups only after the commit.
+        for sent in batch:
+            self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
+            self._announce(sent.message.chat_id, sent.job.message_id, sent.result.status.value)
+            if not sent.recorded.done():
+                sent.recorded.set_result(None)
+        if wrote_flow:  # the flow worker has nothing new to read otherwise
+            self.on_commit()
+
+    async def _write_sent(self, batch: list[_Sent]) -> bool:
+        """Record finished sends in one transaction; True when a flow event was written."""
         now = utcnow()
+        statuses = [
+            {
+                "b_id": x.job.message_id,
+                "b_status": x.result.status.value,
+                "b_provider_id": x.result.provider_message_id,
+            }
+            for x in batch
+        ]
+        charges = [
+            {
+                "workspace_id": self.workspace_id,
+                "outbox_id": x.job.id,
+                "message_id": x.job.message_id,
+                "integration_id": x.job.integration_id,
+                "amount_pu": x.charge.amount_pu,
+                "category": x.charge.category,
+                "description": x.charge.description,
+                "created_at": now,
+            }
+            for x in batch
+            if x.charge is not None and x.charge.amount_pu
+        ]
+        # One row per key: an upsert may not touch a row twice (the last send's chat wins).
+        keys = {
+            (x.job.integration_id, x.result.thread_key): {
+                "integration_id": x.job.integration_id,
+                "key": x.result.thread_key,
+                "chat_id": x.message.chat_id,
+            }
+            for x in batch
+            if x.result.thread_key
+        }
+        flows = [FlowRow("message_sent", x.message.chat_id, x.job.message_id) for x in batch]
 
-        async def record_success() -> None:
-            async with self.db.write() as conn:
-                await conn.execute(
-                    update(s.outbox)
-                    .where(s.outbox.c.id == job.id)
-                    .values(state="sent", lease_until=None, lease_owner=None, last_error=None, updated_at=now)
-                )
-                await conn.execute(
-                    update(s.messages)
-                    .where(s.messages.c.id == job.message_id)
-                    .values(
-                        delivery_status=result.status.value,
-                        provider_message_id=result.provider_message_id,
-                        delivery_error=None,
-                    )
-                )
-                if charge is not None and charge.amount_pu:
-                    await conn.execute(
-                        s.ledger.insert().values(
-                            workspace_id=self.workspace_id,
-                            outbox_id=job.id,
-                            message_id=job.message_id,
-                            integration_id=job.integration_id,
-                            amount_pu=charge.amount_pu,
-                            category=charge.category,
-                            description=charge.description,
-                            created_at=now,
-                        )
-                    )
-                if result.thread_key:
-                    await upsert(
-                        conn,
-                        s.chat_keys,
-                        [
-                            {
-                                "integration_id": job.integration_id,
-                                "key": result.thread_key,
-                                "chat_id": message.chat_id,
-                            }
-                        ],
-                        ["integration_id", "key"],
-                        ["chat_id"],
-                    )
-                await write_flow_events(conn, [FlowRow("message_sent", message.chat_id, job.message_id)], now)
+        async def record_success(conn: AsyncConnection) -> bool:
+            await conn.execute(_MARK_SENT, {"ids": [x.job.id for x in batch], "now": now})
+            await conn.execute(_SET_STATUS, statuses)
+            if charges:
+                await conn.execute(s.ledger.insert(), charges)
+            if keys:
+                await conn.execute(_chat_key_upsert(conn.dialect.name), list(keys.values()))
+            return await write_flow_events(conn, flows, now)
 
-        await retry_on_conflict(record_success)
-        self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
-        self._announce(message.chat_id, job.message_id, result.status.value)
-        self.on_commit()
+        return await self._write(record_success)
 
     def _announce(self, chat_id: int | None, message_id: int, status: str) -> None:
         data: dict[str, int | str] = {"message_id": message_id, "delivery_status": status}
