@@ -18,6 +18,7 @@ from bridgekit.web import (
     api_realtime,
     api_views,
     customer_link,
+    i18n,
     media,
     openapi_doc,
     pages,
@@ -64,6 +65,7 @@ async def create_app(bridge: Bridge) -> web.Application:
         openapi_doc,
         media,
         pages,
+        i18n,
         signin,
         shell,
     ):

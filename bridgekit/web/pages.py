@@ -15,6 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from bridgekit.web.i18n import CATALOGUE_JSON, LANGS, NAMES, request_lang, translator
 from bridgekit.web.sessions_http import secure_page
 
 UI = Path(__file__).parent / "ui"
@@ -33,7 +34,17 @@ def setup_templates(app: web.Application) -> None:
 
 
 def page(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
-    """A rendered page with the security headers; never cached (it shows who is signed in)."""
+    """A rendered page with the security headers, in the request's language (``t``, ``lang``,
+    the language switcher's links); never cached (it shows who is signed in)."""
+    lang = request_lang(request)
+    context = {
+        "lang": lang,
+        "t": translator(lang),
+        "catalogue": CATALOGUE_JSON[lang],
+        "languages": [(code, NAMES[code]) for code in LANGS],
+        "here": request.path_qs,
+        **context,
+    }
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     response.headers["Cache-Control"] = "no-store"
     secure_page(response)
@@ -41,6 +52,7 @@ def page(request: web.Request, template: str, context: dict[str, Any], status: i
 
 
 def message_page(request: web.Request, status: int, heading: str, text: str) -> web.Response:
+    """A page with one message; ``heading`` and ``text`` are already in the request's language."""
     return page(request, "message.html", {"heading": heading, "text": text}, status=status)
 
 

@@ -4,12 +4,14 @@ views with counts, signing out; the chat list, conversation and composer are dra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from bridgekit.engine.bridge import Bridge
 from bridgekit.inbox.views_sidebar import Sidebar, TeamCount, sidebar
+from bridgekit.web.i18n import request_lang, translator
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.pages import page
 from bridgekit.web.sessions_http import signed_in
@@ -28,32 +30,37 @@ class ViewItem:
     sub: bool = False  # indented under the entry before it (a team)
 
 
-def _teams(prefix: str, teams: list[TeamCount]) -> list[ViewItem]:
+def _teams(prefix: str, teams: list[TeamCount], t: Callable[..., str]) -> list[ViewItem]:
     return [
-        ViewItem(f"{prefix}:team:{t.id}", t.name or "No team", t.count, sub=True)
-        for t in teams
-        if t.id is not None
+        ViewItem(f"{prefix}:team:{team.id}", team.name or t("view.no_team"), team.count, sub=True)
+        for team in teams
+        if team.id is not None
     ]
 
 
-def _views(counts: Sidebar, bridge: Bridge) -> list[ViewItem]:
-    """The sidebar's views in the API's order (``GET /api/v1/views``), with their counts."""
+def _views(counts: Sidebar, bridge: Bridge, t: Callable[..., str]) -> list[ViewItem]:
+    """The sidebar's views in the API's order (``GET /api/v1/views``), with their counts; their
+    names and headings in the page's language (``shell.js`` draws the same from the catalogue)."""
     items = [
-        ViewItem("all", "All open", counts.all, group="Me"),
-        ViewItem("mine", "Mine", counts.mine),
-        ViewItem("unread", "Unread", counts.unread),
-        ViewItem("favourites", "Favourites", counts.favourites),
-        ViewItem("sessions", "Sessions", counts.sessions),
-        ViewItem("unassigned", "Unassigned", counts.unassigned, group="Waiting"),
-        *_teams("unassigned", counts.unassigned_teams),
+        ViewItem("all", t("view.all"), counts.all, group=t("group.me")),
+        ViewItem("mine", t("view.mine"), counts.mine),
+        ViewItem("unread", t("view.unread"), counts.unread),
+        ViewItem("favourites", t("view.favourites"), counts.favourites),
+        ViewItem("sessions", t("view.sessions"), counts.sessions),
+        ViewItem("unassigned", t("view.unassigned"), counts.unassigned, group=t("group.waiting")),
+        *_teams("unassigned", counts.unassigned_teams, t),
     ]
     if counts.queue:  # I3: hidden when nothing waits in it
-        items.append(ViewItem("queue", "Queue", counts.queue))
-        items.extend(_teams("queue", counts.queue_teams))
+        items.append(ViewItem("queue", t("view.queue"), counts.queue))
+        items.extend(_teams("queue", counts.queue_teams, t))
     for n, a in enumerate(counts.assignees):
         items.append(
             ViewItem(
-                f"assignee:{a.id}", a.name, a.count, group="Assignees" if n == 0 else "", warn=a.over_capacity
+                f"assignee:{a.id}",
+                a.name,
+                a.count,
+                group=t("group.assignees") if n == 0 else "",
+                warn=a.over_capacity,
             )
         )
     for n, bound in enumerate(bridge.registry.ordered()):  # I5: every integration, in the fixed order
@@ -63,12 +70,12 @@ def _views(counts: Sidebar, bridge: Bridge) -> list[ViewItem]:
                 f"integration:{name}",
                 name,
                 counts.integrations.get(bound.integration.id, 0),
-                group="Integrations" if n == 0 else "",
+                group=t("group.integrations") if n == 0 else "",
                 mark=bound.channel.spec.mark or bound.channel.spec.title,
             )
         )
     items.extend(
-        ViewItem(f"tag:{tag}", f"#{tag}", n, group="Tags" if i == 0 else "")
+        ViewItem(f"tag:{tag}", f"#{tag}", n, group=t("group.tags") if i == 0 else "")
         for i, (tag, n) in enumerate(counts.tags)
     )
     return items
@@ -85,7 +92,7 @@ async def _screen(request: web.Request, chat_id: int | None) -> web.StreamRespon
     context = {
         "manager": signed.manager,
         "csrf": signed.csrf,
-        "views": _views(counts, bridge),
+        "views": _views(counts, bridge, translator(request_lang(request))),
         "chat_id": chat_id or "",
     }
     return page(request, "shell.html", context)

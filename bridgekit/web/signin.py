@@ -27,6 +27,7 @@ from bridgekit.inbox.sessions import (
     use_password_link,
 )
 from bridgekit.web.body_limits import read_body
+from bridgekit.web.i18n import text
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.pages import message_page, page
 from bridgekit.web.rate_limits import RATE_LIMITS
@@ -43,7 +44,6 @@ from bridgekit.web.sessions_http import (
 routes = web.RouteTableDef()
 
 FORM_LIMIT = 4 * MAX_PASSWORD + 1024  # a sign-in or password form, generously
-WRONG = "That email and password do not match. Check both and try again."
 
 
 async def _form(request: web.Request) -> dict[str, str]:
@@ -52,9 +52,7 @@ async def _form(request: web.Request) -> dict[str, str]:
 
 
 def _cross_site(request: web.Request) -> web.Response:
-    return message_page(
-        request, 403, "Request refused", "This form was sent from another site, so it was not accepted."
-    )
+    return message_page(request, 403, text(request, "error.refused"), text(request, "error.cross_site"))
 
 
 # Where a sign-in may lead back to: the inbox's own pages only, never another site.
@@ -108,7 +106,7 @@ def _too_many(request: web.Request, email: str, retry_after: int) -> web.Respons
         request,
         status=429,
         email=email,
-        error=f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+        error=text(request, "sign_in.too_many" if minutes > 1 else "sign_in.too_many_one", minutes=minutes),
     )
     response.headers["Retry-After"] = str(retry_after)
     return response
@@ -119,7 +117,7 @@ async def sign_in_form(request: web.Request) -> web.StreamResponse:
     after = safe_next(request.query.get("next", ""))
     if await signed_in(request) is not None:
         raise _see_other(after)
-    notice = "Your password is set. Sign in with it." if request.query.get("password") == "set" else ""
+    notice = text(request, "sign_in.password_set") if request.query.get("password") == "set" else ""
     return _sign_in_page(request, notice=notice, after=after)
 
 
@@ -140,7 +138,9 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         wait = await _limited(request, email, spend=True)
         if wait is not None:
             return _too_many(request, email, wait)
-        return _sign_in_page(request, status=401, email=email, error=WRONG, after=after)
+        return _sign_in_page(
+            request, status=401, email=email, error=text(request, "sign_in.wrong"), after=after
+        )
     token = await start_session(bridge.db, manager.id)
     response = _see_other(after)
     set_session_cookie(response, bridge.config, token)
@@ -163,17 +163,11 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-EXPIRED = (
-    "This link has expired or was already used. Ask an administrator for a new one "
-    "(bridgekit managers password-link ID)."
-)
-
-
 @routes.get("/set-password/{token}")
 async def set_password_form(request: web.Request) -> web.StreamResponse:
     manager = await password_link_manager(request.app[BRIDGE].db, request.match_info["token"])
     if manager is None:
-        return message_page(request, 404, "Link not valid", EXPIRED)
+        return message_page(request, 404, text(request, "error.link"), text(request, "error.expired"))
     return page(request, "set_password.html", {"name": manager.name, "min_length": MIN_PASSWORD, "error": ""})
 
 
@@ -186,7 +180,7 @@ async def set_password(request: web.Request) -> web.StreamResponse:
     # The link first: a stranger's post costs no password hash.
     manager = await password_link_manager(bridge.db, token)
     if manager is None:
-        return message_page(request, 404, "Link not valid", EXPIRED)
+        return message_page(request, 404, text(request, "error.link"), text(request, "error.expired"))
     form = await _form(request)
     password = form.get("password", "")
     error = ""
@@ -195,10 +189,10 @@ async def set_password(request: web.Request) -> web.StreamResponse:
     except PasswordRefused as exc:
         error = str(exc).capitalize() + "."
     if not error and password != form.get("confirm"):
-        error = "The two passwords differ. Type the same password twice."
+        error = text(request, "password.differ")
     if error:
         context = {"name": manager.name, "min_length": MIN_PASSWORD, "error": error}
         return page(request, "set_password.html", context, status=400)
     if await use_password_link(bridge.db, token, password) is None:
-        return message_page(request, 404, "Link not valid", EXPIRED)
+        return message_page(request, 404, text(request, "error.link"), text(request, "error.expired"))
     raise _see_other("/sign-in?password=set")
