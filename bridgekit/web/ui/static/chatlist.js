@@ -1,6 +1,7 @@
 // The chat list of the selected view: search, sort, and pages over the cursor API
 // ("Load more", also when it scrolls into sight). Every value is set as text.
 import { api } from "./api.js";
+import { t, when, fullDate } from "./i18n.js";
 
 const PAGE = 30;
 
@@ -17,12 +18,7 @@ export function viewQuery(key) {
   return query;
 }
 
-export function when(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  const today = new Date().toDateString() === date.toDateString();
-  return today ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : date.toLocaleDateString();
-}
+export { when }; // dates are formatted in the page's language (i18n.js)
 
 function span(className, text) {
   const element = document.createElement("span");
@@ -41,12 +37,14 @@ function row(chat, openId) {
   link.href = `/chats/${chat.id}`;
   const top = link.appendChild(document.createElement("span"));
   top.className = "line";
-  top.append(span("mark", chat.mark || ""), span("title", chat.customer_name || chat.title || `Chat ${chat.id}`));
+  top.append(span("mark", chat.mark || ""), span("title", chat.customer_name || chat.title || t("chat.untitled", { id: chat.id })));
   if (chat.starred) top.append(span("star", "★"));
   if (chat.unread) top.append(span("dot", "●"));
-  top.append(span("time", when(chat.last_message_at)));
+  const time = span("time", when(chat.last_message_at));
+  time.title = fullDate(chat.last_message_at);
+  top.append(time);
   const last = chat.last_message;
-  const preview = !last ? "" : last.kind === "note" ? `Note: ${last.text}` : last.kind === "reply" ? `You: ${last.text}` : last.text;
+  const preview = !last ? "" : last.kind === "note" ? t("preview.note", { text: last.text }) : last.kind === "reply" ? t("preview.you", { text: last.text }) : last.text;
   link.append(span("preview", preview));
   return li;
 }

@@ -2,7 +2,10 @@
 // notes drawn apart; files as download links, images previewed) and the composer. Every
 // refusal of the API is shown next to what was refused.
 import { api } from "./api.js";
-import { when } from "./chatlist.js";
+import { t, when, fullDate } from "./i18n.js";
+
+// A chat's state in the page's language (an unknown one as the API says it).
+const STATES = { open: t("state.open"), queued: t("state.queued"), closed: t("state.closed") };
 
 function element(tag, className, text) {
   const made = document.createElement(tag);
@@ -12,21 +15,24 @@ function element(tag, className, text) {
 }
 
 function who(message) {
-  if (message.kind === "note") return `${message.author_name || "Manager"} · note`;
-  if (message.author_kind === "bot") return message.author_name || "Bot";
-  if (message.author_kind === "system" || message.author_kind === "plugin") return message.author_name || "System";
-  return message.author_name || (message.kind === "reply" ? "Manager" : "Customer");
+  if (message.kind === "note") return t("who.note", { name: message.author_name || t("who.manager") });
+  if (message.author_kind === "bot") return message.author_name || t("who.bot");
+  if (message.author_kind === "system" || message.author_kind === "plugin") return message.author_name || t("who.system");
+  return message.author_name || (message.kind === "reply" ? t("who.manager") : t("who.customer"));
 }
 
 function bubble(message) {
   const li = element("li", `msg msg-${message.kind} by-${message.author_kind}`);
   li.dataset.messageId = String(message.id);
   const head = li.appendChild(element("div", "meta"));
-  head.append(element("span", "author", who(message)), element("time", "at", when(message.created_at)));
+  const at = element("time", "at", when(message.created_at));
+  at.dateTime = message.created_at;
+  at.title = fullDate(message.created_at);
+  head.append(element("span", "author", who(message)), at);
   if (message.kind === "reply" && message.delivery_status) {
     head.append(element("span", `delivery ${message.delivery_status}`, message.delivery_status));
   }
-  if (message.retracted) li.append(element("p", "text retracted", "The customer took this message back."));
+  if (message.retracted) li.append(element("p", "text retracted", t("msg.retracted")));
   else if (message.text) li.append(element("p", "text", message.text));
   if (message.delivery_error) li.append(element("p", "error", message.delivery_error));
   for (const file of message.attachments) {
@@ -42,7 +48,7 @@ function bubble(message) {
     link.append(element("span", "filename", file.filename));
   }
   for (const dropped of message.dropped_attachments) {
-    li.append(element("p", "notice", `${dropped.filename} was not loaded (${dropped.reason})`));
+    li.append(element("p", "notice", t("msg.dropped", { filename: dropped.filename, reason: dropped.reason })));
   }
   for (const notice of message.notices) li.append(element("p", "notice", String(notice)));
   return li;
@@ -81,7 +87,7 @@ export class Conversation {
       radio.addEventListener("change", () => {
         const note = this.mode() === "note";
         this.form.classList.toggle("note", note);
-        this.text.placeholder = note ? "A note for your team; the customer never sees it" : "Reply to the customer (Enter sends, Shift+Enter for a new line)";
+        this.text.placeholder = t(note ? "compose.note_placeholder" : "compose.reply_placeholder");
       });
     }
     const act = (id, method, path, body) =>
@@ -106,7 +112,7 @@ export class Conversation {
     this.chat = null;
     this.box.hidden = true;
     this.placeholder.hidden = false;
-    this.placeholder.textContent = "Pick a chat from the list.";
+    this.placeholder.textContent = t("chat.pick");
   }
 
   async open(chatId) {
@@ -131,11 +137,11 @@ export class Conversation {
 
   head() {
     const chat = this.chat;
-    document.getElementById("chat-title").textContent = (chat.customer && chat.customer.name) || chat.title || `Chat ${chat.id}`;
+    document.getElementById("chat-title").textContent = (chat.customer && chat.customer.name) || chat.title || t("chat.untitled", { id: chat.id });
     document.getElementById("chat-mark").textContent = chat.mark || "";
-    document.getElementById("chat-state").textContent = chat.assignee ? `${chat.state} · ${chat.assignee.name ?? chat.assignee}` : chat.state;
+    document.getElementById("chat-state").textContent = chat.assignee ? `${STATES[chat.state] ?? chat.state} · ${chat.assignee.name ?? chat.assignee}` : (STATES[chat.state] ?? chat.state);
     const star = document.getElementById("act-star");
-    star.textContent = chat.starred ? "★ Starred" : "☆ Star";
+    star.textContent = chat.starred ? t("chat.starred") : t("chat.star");
     star.setAttribute("aria-pressed", String(Boolean(chat.starred)));
     document.getElementById("act-close").hidden = chat.state === "closed";
     document.getElementById("act-reopen").hidden = chat.state === "open" || chat.state === "queued";

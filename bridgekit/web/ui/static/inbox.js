@@ -1,6 +1,7 @@
 // The inbox screen: the sidebar picks a view, the list shows its chats, a chat opens beside
 // it (its URL is /chats/{id}) and everything follows the event stream without a reload.
 import { listen } from "./events.js";
+import { t } from "./i18n.js";
 import { ChatList } from "./chatlist.js";
 import { Conversation } from "./conversation.js";
 import { refresh as refreshSidebar } from "./shell.js";
@@ -75,7 +76,7 @@ listen(
   },
   (state) => {
     live.dataset.state = state;
-    live.textContent = state === "live" ? "live" : "reconnecting…";
+    live.textContent = state === "live" ? t("live.live") : t("live.reconnecting");
   },
 );
 

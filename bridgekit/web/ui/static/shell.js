@@ -1,6 +1,7 @@
 // The inbox's sidebar: every view of GET /api/v1/views with its count. The server renders it
 // first; refresh() redraws it from the API (a queue, team, assignee or tag may come and go).
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 
 const REFRESH_MS = 30000;
 
@@ -9,28 +10,28 @@ function entry(key, label, count, extra = {}) {
 }
 
 function teams(prefix, list) {
-  return list.filter((t) => t.id !== null).map((t) => entry(`${prefix}:team:${t.id}`, t.name || "No team", t.count, { sub: true }));
+  return list.filter((team) => team.id !== null).map((team) => entry(`${prefix}:team:${team.id}`, team.name || t("view.no_team"), team.count, { sub: true }));
 }
 
 // The same entries, in the same order, as bridgekit/web/shell.py renders.
 export function entries(views) {
   const found = [
-    entry("all", "All open", views.all, { group: "Me" }),
-    entry("mine", "Mine", views.mine),
-    entry("unread", "Unread", views.unread),
-    entry("favourites", "Favourites", views.favourites),
-    entry("sessions", "Sessions", views.sessions),
-    entry("unassigned", "Unassigned", views.unassigned.count, { group: "Waiting" }),
+    entry("all", t("view.all"), views.all, { group: t("group.me") }),
+    entry("mine", t("view.mine"), views.mine),
+    entry("unread", t("view.unread"), views.unread),
+    entry("favourites", t("view.favourites"), views.favourites),
+    entry("sessions", t("view.sessions"), views.sessions),
+    entry("unassigned", t("view.unassigned"), views.unassigned.count, { group: t("group.waiting") }),
     ...teams("unassigned", views.unassigned.teams),
   ];
-  if (views.queue) found.push(entry("queue", "Queue", views.queue.count), ...teams("queue", views.queue.teams));
+  if (views.queue) found.push(entry("queue", t("view.queue"), views.queue.count), ...teams("queue", views.queue.teams));
   views.assignees.forEach((a, n) =>
-    found.push(entry(`assignee:${a.id}`, a.name, a.count, { group: n === 0 ? "Assignees" : "", warn: a.over_capacity })),
+    found.push(entry(`assignee:${a.id}`, a.name, a.count, { group: n === 0 ? t("group.assignees") : "", warn: a.over_capacity })),
   );
   views.integrations.forEach((i, n) =>
-    found.push(entry(`integration:${i.name}`, i.name, i.count, { group: n === 0 ? "Integrations" : "", mark: i.mark || i.title })),
+    found.push(entry(`integration:${i.name}`, i.name, i.count, { group: n === 0 ? t("group.integrations") : "", mark: i.mark || i.title })),
   );
-  views.tags.forEach((t, n) => found.push(entry(`tag:${t.tag}`, `#${t.tag}`, t.count, { group: n === 0 ? "Tags" : "" })));
+  views.tags.forEach((tag, n) => found.push(entry(`tag:${tag.tag}`, `#${tag.tag}`, tag.count, { group: n === 0 ? t("group.tags") : "" })));
   return found;
 }
 
