@@ -42,7 +42,7 @@ def accepted(header: str) -> str | None:
     for n, part in enumerate(header.split(",")):
         tag, _, params = part.strip().partition(";")
         quality = 1.0
-        found = re.search(r"q=([0-9.]+)", params)
+        found = re.search(r"q=([^;\s]*)", params)
         if found:
             try:
                 quality = float(found.group(1))
