@@ -283,3 +283,52 @@ async def test_a_bots_answer_is_drawn_apart_from_the_customer_and_the_managers(i
     await expect(bot.locator(".text")).to_have_text("무엇을 도와드릴까요?")
     await expect(page.locator("#messages .msg-reply.by-manager")).to_have_count(0)
     assert inbox.problems == []
+
+
+async def test_switching_to_korean_shows_the_inbox_in_korean(inbox: Inbox) -> None:
+    page = inbox.page
+    user = inbox.line.add_user(CUSTOMER)
+    await inbox.customer_writes(user, "안녕하세요")
+    await page.goto(f"{inbox.server.url}/sign-in")
+    await page.get_by_role("link", name="日本語").click()  # on the sign-in page first
+    await expect(page.locator("html")).to_have_attribute("lang", "ja")
+    await expect(page.locator("h1")).to_have_text("bridgekitにログイン")
+    await page.get_by_label("メールアドレス").fill(EMAIL)
+    await page.get_by_label("パスワード").fill(PASSWORD)
+    await page.get_by_role("button", name="ログイン").click()
+    await expect(page.locator("#live")).to_have_text("ライブ")
+
+    await page.locator("header.top").get_by_role("link", name="한국어").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "ko")
+    await expect(page.locator("#live")).to_have_text("실시간")
+    await expect(page.locator("#views li[data-view='all'] .name")).to_have_text("진행 중인 전체")
+    await expect(page.locator("#views li[data-view='unread'] .name")).to_have_text("읽지 않음")
+    await expect(page.locator("#sort option:checked")).to_have_text("최근 메시지순")
+    await expect(page.locator("#search")).to_have_attribute("placeholder", "채팅 검색")
+    await expect(page.locator("#placeholder")).to_have_text("목록에서 채팅을 선택하세요.")
+    await expect(page.get_by_role("button", name="로그아웃")).to_be_visible()
+
+    await page.locator("#chats li.chat a").click()
+    await expect(page.locator("#messages .msg-customer .text")).to_have_text(["안녕하세요"])
+    await expect(page.locator("#messages .msg-customer .author")).to_have_text(CUSTOMER)
+    await expect(page.get_by_role("button", name="닫기")).to_be_visible()
+    await expect(page.get_by_role("button", name="☆ 즐겨찾기")).to_be_visible()
+    await expect(page.get_by_label("답장")).to_be_checked()
+    await page.get_by_label("메모").check()
+    await expect(page.locator("#compose-text")).to_have_attribute(
+        "placeholder", "팀을 위한 메모입니다. 고객에게는 보이지 않습니다"
+    )
+    await page.get_by_role("button", name="나에게 배정").click()
+    await expect(page.locator("#chat-state")).to_have_text(f"진행 중 · {NAME}")
+    # the time is drawn by Intl in Korean, in the browser's time zone
+    stamp = await page.locator("#messages .msg-customer time").get_attribute("datetime")
+    assert stamp
+    korean_time = (
+        '(iso) => new Intl.DateTimeFormat("ko", {hour: "2-digit", minute: "2-digit"}).format(new Date(iso))'
+    )
+    expected = await page.evaluate(korean_time, stamp)
+    await expect(page.locator("#messages .msg-customer time")).to_have_text(expected)
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in expected)  # 오전/오후: Korean, not "AM"
+    await page.get_by_role("link", name="English").click()
+    await expect(page.locator("#views li[data-view='all'] .name")).to_have_text("All open")
+    assert inbox.problems == []
