@@ -186,8 +186,10 @@ async def set_password(request: web.Request) -> web.StreamResponse:
     error = ""
     try:
         check_password(password)
-    except PasswordRefused as exc:
-        error = str(exc).capitalize() + "."
+    except PasswordRefused:
+        short = len(password) < MIN_PASSWORD
+        key, count = ("password.too_short", MIN_PASSWORD) if short else ("password.too_long", MAX_PASSWORD)
+        error = text(request, key, count=count)
     if not error and password != form.get("confirm"):
         error = text(request, "password.differ")
     if error:

@@ -330,5 +330,8 @@ async def test_switching_to_korean_shows_the_inbox_in_korean(inbox: Inbox) -> No
     await expect(page.locator("#messages .msg-customer time")).to_have_text(expected)
     assert any("\uac00" <= ch <= "\ud7a3" for ch in expected)  # 오전/오후: Korean, not "AM"
     await page.get_by_role("link", name="English").click()
+    chat_id = (await inbox.server.chats())[0]["id"]
+    await expect(page).to_have_url(f"{inbox.server.url}/chats/{chat_id}")  # back to the open chat
     await expect(page.locator("#views li[data-view='all'] .name")).to_have_text("All open")
+    await expect(page.get_by_role("button", name="Close")).to_be_visible()
     assert inbox.problems == []

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import bridgekit
+from bridgekit.inbox.sessions import create_password_link
 from bridgekit.web.i18n import CATALOGUES, LANGS, accepted
 from tests.inbox.sign_in_support import Browser, person
 
@@ -95,8 +96,13 @@ async def test_sign_in_follows_accept_language_and_the_lang_cookie_overrides_it(
         assert "bridgekitにログイン" in html
         assert ">ログイン<" in html
 
-        # a wrong password is answered in the chosen language too
-        await person(running)
+        # a wrong password is answered in the chosen language too, and a refused new one
+        minji = await person(running)
+        link = await create_password_link(running.bridge.db, minji.manager_id)
+        short = await browser.post_form(f"/set-password/{link}", {"password": "short", "confirm": "short"})
+        assert short.status == 400
+        assert short.alert.startswith("パスワードは")
+        assert short.alert.endswith("文字以上にしてください。")
         wrong = await browser.sign_in("minji@example.com", "not the password")
         assert (
             wrong.alert

@@ -6,6 +6,14 @@ import { t, when, fullDate } from "./i18n.js";
 
 // A chat's state in the page's language (an unknown one as the API says it).
 const STATES = { open: t("state.open"), queued: t("state.queued"), closed: t("state.closed") };
+const DELIVERY = {
+  pending: t("delivery.pending"),
+  sending: t("delivery.sending"),
+  sent: t("delivery.sent"),
+  delivered: t("delivery.delivered"),
+  read: t("delivery.read"),
+  failed: t("delivery.failed"),
+};
 
 function element(tag, className, text) {
   const made = document.createElement(tag);
@@ -30,7 +38,7 @@ function bubble(message) {
   at.title = fullDate(message.created_at);
   head.append(element("span", "author", who(message)), at);
   if (message.kind === "reply" && message.delivery_status) {
-    head.append(element("span", `delivery ${message.delivery_status}`, message.delivery_status));
+    head.append(element("span", `delivery ${message.delivery_status}`, DELIVERY[message.delivery_status] ?? message.delivery_status));
   }
   if (message.retracted) li.append(element("p", "text retracted", t("msg.retracted")));
   else if (message.text) li.append(element("p", "text", message.text));

@@ -10,6 +10,15 @@ const pane = document.getElementById("chat-pane");
 const live = document.getElementById("live");
 const views = document.getElementById("views");
 
+// The language switcher's links lead back to the chat open now.
+function backHere() {
+  for (const link of document.querySelectorAll(".langs a")) {
+    const url = new URL(link.href);
+    url.searchParams.set("next", window.location.pathname);
+    link.href = url.pathname + url.search;
+  }
+}
+
 function later(run, ms) {
   let timer = null;
   return () => {
@@ -27,7 +36,10 @@ const sidebarSoon = later(refreshSidebar, 300);
 const listSoon = later(() => list.update(), 300);
 
 async function open(chatId, push) {
-  if (push) history.pushState({ chatId }, "", `/chats/${chatId}`);
+  if (push) {
+    history.pushState({ chatId }, "", `/chats/${chatId}`);
+    backHere();
+  }
   list.markOpen(chatId);
   await conversation.open(chatId);
 }
@@ -49,6 +61,7 @@ views.addEventListener("keydown", (event) => {
   }
 });
 window.addEventListener("popstate", () => {
+  backHere();
   const found = window.location.pathname.match(/^\/chats\/(\d+)$/);
   if (found) open(Number(found[1]), false);
   else {
