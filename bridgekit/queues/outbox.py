@@ -42,6 +42,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.config import OutboxConfig
@@ -191,7 +192,7 @@ class _BatchRows(NamedTuple):
 
 async def _read_batch(conn: AsyncConnection, jobs: Sequence[_Job]) -> _BatchRows:
     """What the OutboundMessages of claimed jobs are built from, with a fixed number of queries
-    for the whole batch (what ``OutboxWorker._outbound`` reads for one job). It only awaits
+    for the whole batch (``OutboxWorker._outbound`` reads one job's through it too). It only awaits
     ``conn``: it runs in the SQLite inline writer."""
     m, c, ct = s.messages, s.chats, s.contacts
     message_ids = list({j.message_id for j in jobs})
@@ -557,7 +558,8 @@ class OutboxWorker(BackgroundWorker):
             row = rows.get(job.message_id)
             if row is None:
                 continue
-            # The rows _outbound's contact query selects, in its order.
+            # The customer's handles this integration may use (the chat's own one if it has
+            # one), scope-specific first.
             mine = [
                 x
                 for x in contacts
@@ -573,66 +575,13 @@ class OutboxWorker(BackgroundWorker):
         return built
 
     async def _outbound(self, job: _Job) -> OutboundMessage:
-        m, c, ct = s.messages, s.chats, s.contacts
+        """One job's OutboundMessage, read the way a claimed batch's are."""
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        m.c.id,
-                        m.c.chat_id,
-                        m.c.text,
-                        m.c.author_name,
-                        m.c.author_kind,
-                        c.c.thread_key,
-                        c.c.title,
-                        c.c.customer_id,
-                        c.c.contact_id,
-                    )
-                    .join(c, c.c.id == m.c.chat_id)
-                    .where(m.c.id == job.message_id)
-                )
-            ).one()
-            contact_query = select(ct.c.kind, ct.c.value, ct.c.verified, ct.c.scope).where(
-                ct.c.customer_id == row.customer_id, ct.c.scope.in_([0, job.integration_id])
-            )
-            if row.contact_id is not None:  # the handle the chat is with
-                contact_query = contact_query.where(ct.c.id == row.contact_id)
-            contacts = (await conn.execute(contact_query.order_by(ct.c.scope.desc(), ct.c.id))).all()
-            last_inbound = (
-                await conn.execute(
-                    select(m.c.id, m.c.meta)
-                    .where(m.c.chat_id == row.chat_id, m.c.direction == "inbound")
-                    .order_by(m.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            earlier_answer = None  # an outbound message between that inbound one and this one
-            if last_inbound is not None:
-                earlier_answer = (
-                    await conn.execute(
-                        select(m.c.id)
-                        .where(
-                            m.c.chat_id == row.chat_id,
-                            m.c.direction == "outbound",
-                            m.c.id > last_inbound.id,
-                            m.c.id < row.id,
-                        )
-                        .limit(1)
-                    )
-                ).first()
-            files = (
-                await conn.execute(
-                    select(s.attachments)
-                    .where(s.attachments.c.message_id == job.message_id)
-                    .order_by(s.attachments.c.id)
-                )
-            ).all()
-            customer_name = (
-                await conn.execute(select(s.customers.c.name).where(s.customers.c.id == row.customer_id))
-            ).scalar()
-        return self._message(
-            job, row, contacts, customer_name, last_inbound, earlier_answer is not None, files
-        )
+            read = await _read_batch(conn, [job])
+        built = self._build_batch([job], read)
+        if job.id not in built:
+            raise NoResultFound(f"message {job.message_id} of delivery job {job.id} is gone")
+        return built[job.id]
 
     def _message(
         self,
