@@ -58,7 +58,10 @@ def message_page(request: web.Request, status: int, heading: str, text: str) -> 
 
 # Served from a fixed list made at start-up: a name in the URL never becomes a path.
 _STATIC = {
-    path.name: (path, STATIC_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "text/plain")
+    path.name: (
+        path.read_bytes(),  # read once: they change only with an upgrade, which restarts
+        STATIC_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "text/plain",
+    )
     for path in sorted((UI / "static").iterdir())
     if path.is_file()
 }
@@ -69,8 +72,8 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     found = _STATIC.get(request.match_info["name"])
     if found is None:
         raise web.HTTPNotFound()
-    path, content_type = found
-    response = web.Response(body=path.read_bytes(), content_type=content_type)
+    body, content_type = found
+    response = web.Response(body=body, content_type=content_type)
     response.headers["Cache-Control"] = "no-cache"  # revalidated: an upgrade shows at once
     secure_page(response)
     return response
