@@ -1,71 +1,12 @@
-// One open chat: its head and actions, the message stream (customer, manager, bot, system and
-// notes drawn apart; files as download links, images previewed) and the composer. Every
-// refusal of the API is shown next to what was refused.
+// One open chat: its head and actions, its message stream (drawn by messages.js) and its
+// composer (composer.js). Every refusal of the API is shown next to what was refused.
 import { api } from "./api.js";
-import { t, when, fullDate } from "./i18n.js";
+import { t } from "./i18n.js";
+import { Composer } from "./composer.js";
+import { bubble, showError } from "./messages.js";
 
 // A chat's state in the page's language (an unknown one as the API says it).
 const STATES = { open: t("state.open"), queued: t("state.queued"), closed: t("state.closed") };
-const DELIVERY = {
-  pending: t("delivery.pending"),
-  sending: t("delivery.sending"),
-  sent: t("delivery.sent"),
-  delivered: t("delivery.delivered"),
-  read: t("delivery.read"),
-  failed: t("delivery.failed"),
-};
-
-function element(tag, className, text) {
-  const made = document.createElement(tag);
-  if (className) made.className = className;
-  if (text !== undefined) made.textContent = text;
-  return made;
-}
-
-function who(message) {
-  if (message.kind === "note") return t("who.note", { name: message.author_name || t("who.manager") });
-  if (message.author_kind === "bot") return message.author_name || t("who.bot");
-  if (message.author_kind === "system" || message.author_kind === "plugin") return message.author_name || t("who.system");
-  return message.author_name || (message.kind === "reply" ? t("who.manager") : t("who.customer"));
-}
-
-function bubble(message) {
-  const li = element("li", `msg msg-${message.kind} by-${message.author_kind}`);
-  li.dataset.messageId = String(message.id);
-  const head = li.appendChild(element("div", "meta"));
-  const at = element("time", "at", when(message.created_at));
-  at.dateTime = message.created_at;
-  at.title = fullDate(message.created_at);
-  head.append(element("span", "author", who(message)), at);
-  if (message.kind === "reply" && message.delivery_status) {
-    head.append(element("span", `delivery ${message.delivery_status}`, DELIVERY[message.delivery_status] ?? message.delivery_status));
-  }
-  if (message.retracted) li.append(element("p", "text retracted", t("msg.retracted")));
-  else if (message.text) li.append(element("p", "text", message.text));
-  if (message.delivery_error) li.append(element("p", "error", message.delivery_error));
-  for (const file of message.attachments) {
-    const url = `/api/v1/attachments/${file.id}`;
-    const link = li.appendChild(element("a", "file"));
-    link.href = url;
-    link.download = file.filename;
-    if (file.content_type.startsWith("image/")) {
-      const image = link.appendChild(element("img", "preview"));
-      image.src = url;
-      image.alt = file.filename;
-    }
-    link.append(element("span", "filename", file.filename));
-  }
-  for (const dropped of message.dropped_attachments) {
-    li.append(element("p", "notice", t("msg.dropped", { filename: dropped.filename, reason: dropped.reason })));
-  }
-  for (const notice of message.notices) li.append(element("p", "notice", String(notice)));
-  return li;
-}
-
-function showError(node, error) {
-  node.textContent = error ? error.message : "";
-  node.hidden = !error;
-}
 
 export class Conversation {
   constructor(onChanged) {
@@ -74,30 +15,10 @@ export class Conversation {
     this.box = document.getElementById("conversation");
     this.placeholder = document.getElementById("placeholder");
     this.messages = document.getElementById("messages");
-    this.form = document.getElementById("composer");
-    this.text = document.getElementById("compose-text");
-    this.composeError = document.getElementById("compose-error");
     this.actionError = document.getElementById("action-error");
     this.chat = null;
     this.readUpTo = null;
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.send();
-    });
-    this.text.addEventListener("keydown", (event) => {
-      // Enter sends; Shift+Enter is a new line; never while an IME (Korean) composes a syllable.
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
-        event.preventDefault();
-        this.send();
-      }
-    });
-    for (const radio of this.form.querySelectorAll("input[name=mode]")) {
-      radio.addEventListener("change", () => {
-        const note = this.mode() === "note";
-        this.form.classList.toggle("note", note);
-        this.text.placeholder = t(note ? "compose.note_placeholder" : "compose.reply_placeholder");
-      });
-    }
+    this.composer = new Composer(this);
     const act = (id, method, path, body) =>
       document.getElementById(id).addEventListener("click", () => this.act(method, path, body));
     act("act-assign", "POST", "assign", () => ({ manager_id: Number(document.getElementById("manager-name").dataset.managerId) }));
@@ -106,10 +27,6 @@ export class Conversation {
     document.getElementById("act-star").addEventListener("click", () =>
       this.act(this.chat && this.chat.starred ? "DELETE" : "PUT", "star"),
     );
-  }
-
-  mode() {
-    return this.form.querySelector("input[name=mode]:checked").value;
   }
 
   get id() {
@@ -124,7 +41,6 @@ export class Conversation {
   }
 
   async open(chatId) {
-    showError(this.composeError, null);
     showError(this.actionError, null);
     try {
       const chat = await api("GET", `/chats/${chatId}`);
@@ -134,7 +50,7 @@ export class Conversation {
       this.box.hidden = false;
       this.placeholder.hidden = true;
       await this.reload();
-      this.text.focus();
+      this.composer.reset();
     } catch (error) {
       this.chat = null;
       this.box.hidden = true;
@@ -182,24 +98,8 @@ export class Conversation {
     }
   }
 
-  async send() {
-    const text = this.text.value;
-    if (!this.chat || !text.trim()) return;
-    const body = this.mode() === "note" ? { kind: "note", text } : { text };
-    const button = document.getElementById("send");
-    button.disabled = true;
-    try {
-      await api("POST", `/chats/${this.chat.id}/messages`, body);
-      this.text.value = "";
-      showError(this.composeError, null);
-      await this.reload();
-      this.messages.scrollTop = this.messages.scrollHeight;
-    } catch (error) {
-      showError(this.composeError, error);
-    } finally {
-      button.disabled = false;
-      this.text.focus();
-    }
+  scrollToEnd() {
+    this.messages.scrollTop = this.messages.scrollHeight;
   }
 
   async act(method, path, body) {
