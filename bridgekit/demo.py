@@ -4,7 +4,8 @@ Every installed channel plugin that ships a stand-in for its platform (a sandbox
 the platform's wire format, signatures included) offers it through the
 ``bridgekit_demo_providers`` hook. The demo starts those stand-ins on loopback ports, links
 one integration to each, serves bridgekit on a throw-away SQLite file, creates an operator
-and prints their API token and a browser sign-in (email and a random password), then has demo customers write in every few seconds. Replies
+and prints their browser sign-in (email and a random password) and API token, then has demo
+customers write in every few seconds. Replies
 managers send travel back through the plugin and the stand-in, exactly as in production,
 and are printed as the customer receives them.
 """
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from secrets import token_urlsafe
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from secrets import token_urlsafe
 
 from aiohttp import web
 

@@ -32,7 +32,8 @@ async def test_demo_customers_write_in_and_receive_the_replies(tmp_path: Path) -
         async with aiohttp.ClientSession(cookie_jar=jar) as browser:
             origin = {"Origin": demo.url}
             async with browser.post(f"{demo.url}/sign-in", data=form, headers=origin) as resp:
-                assert resp.status == 200 and resp.url.path == "/", resp.status
+                assert resp.status == 200
+                assert resp.url.path == "/"  # signed in: the inbox, not the sign-in page again
                 assert "Demo Operator" in await resp.text()
 
         headers = {"Authorization": f"Bearer {demo.token}"}
