@@ -5,9 +5,8 @@ the platform's wire format, signatures included) offers it through the
 ``bridgekit_demo_providers`` hook. The demo starts those stand-ins on loopback ports, links
 one integration to each, serves bridgekit on a throw-away SQLite file, creates an operator
 and prints their browser sign-in (email and a random password) and API token, then has demo
-customers write in every few seconds. Replies
-managers send travel back through the plugin and the stand-in, exactly as in production,
-and are printed as the customer receives them.
+customers write in every few seconds. Replies managers send travel back through the plugin
+and the stand-in, exactly as in production, and are printed as the customer receives them.
 """
 
 from __future__ import annotations
