@@ -156,8 +156,8 @@ class GuardedSite(web.BaseSite):
 
     def bound_address(self) -> tuple[str, int]:
         """The (host, port) the site listens on: the port the system chose when asked for 0."""
-        assert self._server is not None, "the site is not started"
-        host, port = self._server.sockets[0].getsockname()[:2]
+        server = cast(asyncio.Server, self._server)  # what create_server made in start()
+        host, port = server.sockets[0].getsockname()[:2]
         return str(host), int(port)
 
 
