@@ -95,9 +95,10 @@ export class Conversation {
     }
   }
 
-  // The open chat's customer changed (a name, a memo, a provider event): redraw their panel.
+  // The open chat's customer changed (a name, a memo, a provider event): redraw the head (its
+  // title is their name) and the panels.
   customerChanged(customerId) {
-    if (this.chat && this.chat.customer_id === customerId) this.panels.customer.reload();
+    if (this.chat && this.chat.customer_id === customerId) this.refreshHead();
   }
 
   scrollToEnd() {

@@ -153,10 +153,7 @@ export class CustomerPanel {
     showError(this.error, null);
     forget(field); // saved: show what the API holds now
     if (field === this.memo) this.memoSaved.textContent = t("customer.memo_saved");
-    await this.reload();
-    if (field === this.name) {
-      await this.conversation.refreshHead(); // the chat's title is the customer's name
-      this.conversation.onChanged();
-    }
+    await this.conversation.refreshHead(); // the chat's title is the customer's name
+    if (field === this.name) this.conversation.onChanged();
   }
 }
