@@ -50,6 +50,13 @@ export class ChatHead {
     this.snooze.addEventListener("toggle", () => {
       if (this.snooze.open) this.prepareSnooze();
     });
+    // The menu folds on a click elsewhere or Escape, like a menu.
+    document.addEventListener("click", (event) => {
+      if (this.snooze.open && !this.snooze.contains(event.target)) this.snooze.open = false;
+    });
+    this.snooze.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.snooze.open = false;
+    });
     document.getElementById("snooze-zone").textContent = t("chat.time_zone", { zone: timeZone });
   }
 
