@@ -82,8 +82,8 @@ listen(
       if (kind.startsWith("message.")) conversation.reload().catch(() => {});
       else if (kind === "chat.updated") conversation.refreshHead();
     }
-    if (kind.startsWith("message.") || kind === "chat.updated") {
-      listSoon();
+    if (kind.startsWith("message.") || kind === "chat.updated" || kind === "chat.deleted") {
+      listSoon(); // the list and every count of the sidebar (a queue, an assignee may come or go)
       sidebarSoon();
     }
   },
