@@ -90,6 +90,9 @@ export class BulkBar {
       this.sync();
     });
     document.getElementById("bulk-clear").addEventListener("click", () => this.reset());
+    this.bar.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.closePanels();
+    });
     document.getElementById("bulk-close").addEventListener("click", () => this.run("close"));
     document.getElementById("bulk-snooze").addEventListener("click", () => this.toggle("snooze"));
     document.getElementById("bulk-assign").addEventListener("click", () => this.toggle("assign"));
@@ -180,7 +183,7 @@ export class BulkBar {
     const known = this.matching();
     const selected = this.all || this.ids.size > 0;
     this.bar.hidden = !selected;
-    if (!selected) for (const panel of Object.values(this.panels)) panel.hidden = true;
+    if (!selected) this.closePanels();
     if (this.all) this.count.textContent = known === null ? t("bulk.all_selected_search") : counted("bulk.all_selected", known);
     else this.count.textContent = counted("bulk.selected", this.ids.size);
     // Offered when the whole page is ticked and the view holds more than the pages loaded.
@@ -193,17 +196,25 @@ export class BulkBar {
   // when there is no search (the same chats: open, or queued in the queue), else all are loaded.
   matching() {
     if (!this.list.cursor) return this.rows().length;
-    if (this.list.search.value.trim()) return null;
+    if (this.list.q) return null;
     const count = [...document.querySelectorAll("#views li[data-view]")].find((li) => li.dataset.view === this.list.key);
     const number = count ? Number(count.querySelector(".count")?.textContent) : NaN;
     return Number.isInteger(number) ? number : null;
   }
 
+  closePanels() {
+    for (const [name, panel] of Object.entries(this.panels)) {
+      panel.hidden = true;
+      document.getElementById(`bulk-${name}`).setAttribute("aria-expanded", "false");
+    }
+  }
+
   toggle(name) {
     const panel = this.panels[name];
     const opening = panel.hidden;
-    for (const other of Object.values(this.panels)) other.hidden = true;
+    this.closePanels();
     panel.hidden = !opening;
+    document.getElementById(`bulk-${name}`).setAttribute("aria-expanded", String(opening));
     if (!opening) return;
     if (name === "snooze") this.fillSnooze();
     else if (name === "assign") this.fillManagers();
@@ -229,6 +240,8 @@ export class BulkBar {
   // Only managers with the operator seat can be assigned (I4); "nobody" unassigns.
   async fillManagers() {
     const me = Number(document.getElementById("manager-name").dataset.managerId);
+    const submit = this.panels.assign.querySelector("button[type='submit']");
+    submit.disabled = true; // until the list is here
     const nobody = document.createElement("option");
     nobody.value = "";
     nobody.textContent = t("bulk.nobody");
@@ -245,6 +258,7 @@ export class BulkBar {
           return option;
         });
       this.manager.replaceChildren(...options, nobody);
+      submit.disabled = false;
       this.manager.focus();
     } catch (error) {
       this.showResult(error.message, true);

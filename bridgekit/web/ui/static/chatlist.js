@@ -67,6 +67,7 @@ export class ChatList {
     this.search = document.getElementById("search");
     this.sort = document.getElementById("sort");
     this.key = "all";
+    this.q = "";
     this.cursor = null;
     this.openId = null;
     this.loading = null;
@@ -98,8 +99,7 @@ export class ChatList {
     const query = viewQuery(this.key);
     query.set("sort", this.sort.value);
     query.set("limit", String(PAGE));
-    const q = this.search.value.trim();
-    if (q) query.set("q", q);
+    if (this.q) query.set("q", this.q);
     if (cursor) query.set("cursor", cursor);
     return query;
   }
@@ -113,6 +113,7 @@ export class ChatList {
     this.generation += 1;
     this.cursor = null;
     this.loading = null;
+    this.q = this.search.value.trim(); // the search of the rows shown (and of "all matching")
     this.list.replaceChildren();
     this.bulk.reset();
     return this.page(true);
