@@ -62,7 +62,7 @@ export class BulkBar {
     this.onChanged = onChanged; // after an action: the sidebar's counts
     this.ids = new Set(); // chats ticked one by one
     this.all = false; // every chat matching the view and search, found by the server
-    this.anchor = null; // the last row ticked, for shift-click ranges
+    this.anchor = null; // the chat last ticked, for shift-click ranges
     this.busy = false;
     this.bar = document.getElementById("bulk-bar");
     this.count = document.getElementById("bulk-count");
@@ -136,7 +136,7 @@ export class BulkBar {
       for (const row of rows) this.ids.add(Number(row.dataset.chatId));
     }
     let targets = [li];
-    const from = this.anchor ? rows.indexOf(this.anchor) : -1;
+    const from = rows.findIndex((row) => Number(row.dataset.chatId) === this.anchor);
     if (shift && from >= 0) {
       const to = rows.indexOf(li);
       targets = rows.slice(Math.min(from, to), Math.max(from, to) + 1);
@@ -146,7 +146,7 @@ export class BulkBar {
       if (box.checked) this.ids.add(id);
       else this.ids.delete(id);
     }
-    this.anchor = li;
+    this.anchor = Number(li.dataset.chatId);
     this.sync();
   }
 
@@ -171,7 +171,6 @@ export class BulkBar {
     const rows = this.rows();
     const shown = new Set(rows.map((row) => Number(row.dataset.chatId)));
     for (const id of this.ids) if (!shown.has(id)) this.ids.delete(id); // gone from the view
-    if (this.anchor && !this.anchor.isConnected) this.anchor = null;
     for (const row of rows) {
       const picked = this.isPicked(Number(row.dataset.chatId));
       row.classList.toggle("picked", picked);
