@@ -18,9 +18,7 @@ from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.inbox.teams import create_team
 from bridgekit.storage import schema as s
-from tests.browser.test_inbox_browser import CUSTOMER, NAME, PASSWORD, Inbox, _problem, inbox
-
-__all__ = ["inbox"]  # the fixture, shared with test_inbox_browser.py
+from tests.browser.conftest import CUSTOMER, NAME, PASSWORD, Inbox, _problem
 
 SEOUL = "Asia/Seoul"  # the manager's time zone in these tests: not the machine's (UTC)
 TAGS = ["vip", "환불", "배송", "urgent", "b2b", "repeat", "kakao-ad", "신규"]

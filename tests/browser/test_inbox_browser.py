@@ -7,105 +7,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest_asyncio
-from bridgekit_line.plugin import LinePlugin
-from bridgekit_line.sandbox import LineSandbox
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import expect
 from sqlalchemy import update
 
-import bridgekit
-from bridgekit.flow import MessageEvent
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.storage import schema as s
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-
-NAME = "김민지 (Kim Minji)"
-EMAIL = "minji@example.com"
-PASSWORD = "correct horse battery staple"
-CUSTOMER = "이서연"  # the LINE user's display name: Korean text must render as written
-
-
-HELP = "도와주세요"  # what makes the bot answer
-
-
-class HelpBot:
-    """Answers a customer who asks for help, and no one else."""
-
-    @bridgekit.hookimpl
-    def bridgekit_message_received(self, event: MessageEvent) -> None:
-        if event.message is not None and event.message.text == HELP:
-            event.reply("무엇을 도와드릴까요?")
-
-
-@dataclass
-class Inbox:
-    server: RunningBridge
-    line: LineSandbox
-    page: Page
-    manager_id: int
-    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
-
-    async def customer_writes(self, user_id: str, text: str) -> None:
-        event = self.line.webhooks.text(user_id, text)
-        answer = await self.line.webhooks.post(f"{self.server.url}/hooks/acme", [event])
-        assert answer.status == 200, answer
-
-    async def post(self, *events: dict[str, object]) -> None:
-        answer = await self.line.webhooks.post(f"{self.server.url}/hooks/acme", list(events))
-        assert answer.status == 200, answer
-
-    async def sign_in(self) -> None:
-        await self.page.get_by_label("Email").fill(EMAIL)
-        await self.page.get_by_label("Password").fill(PASSWORD)
-        await self.page.get_by_role("button", name="Sign in").click()
-
-
-def _problem(kind: str, text: str) -> bool:
-    """A console error, except the browser's own note of an API refusal the test asks for."""
-    return kind == "error" and not text.startswith(
-        "Failed to load resource: the server responded with a status of 4"
-    )
-
-
-@pytest_asyncio.fixture
-async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
-    async with LineSandbox() as line, temporary_database("sqlite", tmp_path) as url:
-        plugin = LinePlugin()
-        integration = {
-            "channel": "line",
-            "settings": line.integration_settings(),
-            "secrets": line.integration_secrets(),
-        }
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"line": plugin, "bot": HelpBot()},
-            integrations={"acme": integration},
-        )
-        context = await browser.new_context()
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on(
-                "console", lambda msg: problems.append(msg.text) if _problem(msg.type, msg.text) else None
-            )
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            yield Inbox(server, line, page, manager_id, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()
+from tests.browser.conftest import CUSTOMER, EMAIL, HELP, NAME, PASSWORD, Inbox
 
 
 async def test_a_customer_message_arrives_live_and_the_manager_replies_notes_and_sees_refusals(

@@ -4,10 +4,7 @@
 import { api } from "./api.js";
 import { fullDate, t } from "./i18n.js";
 import { showError } from "./messages.js";
-import { localInput, presetTime, timeZone } from "./timezone.js";
-
-const SNOOZE_DAYS = 180; // I10: the API refuses anything later
-const DAY_MS = 24 * 60 * 60 * 1000;
+import { latestSnooze, localInput, presetTime, timeZone } from "./timezone.js";
 
 export function myId() {
   return Number(document.getElementById("manager-name").dataset.managerId);
@@ -94,7 +91,7 @@ export class ChatHead {
   prepareSnooze() {
     const now = new Date();
     this.until.min = localInput(now);
-    this.until.max = localInput(new Date(now.getTime() + SNOOZE_DAYS * DAY_MS));
+    this.until.max = localInput(latestSnooze(now));
     if (!this.until.value) this.until.value = localInput(presetTime("tomorrow", now));
     for (const button of this.snooze.querySelectorAll("button[data-preset]")) {
       button.title = fullDate(presetTime(button.dataset.preset, now).toISOString());

@@ -1,7 +1,10 @@
 // The chat list of the selected view: search, sort, and pages over the cursor API
-// ("Load more", also when it scrolls into sight). Every value is set as text.
+// ("Load more", also when it scrolls into sight); a checkbox per row for bulk actions
+// (bulk.js). Every value is set as text.
 import { api } from "./api.js";
 import { t, when, fullDate } from "./i18n.js";
+import { BulkBar } from "./bulk.js";
+import { refresh as refreshSidebar } from "./shell.js";
 
 const PAGE = 30;
 
@@ -27,17 +30,24 @@ function span(className, text) {
   return element;
 }
 
-function row(chat, openId) {
+function row(chat, openId, picked) {
   const li = document.createElement("li");
   li.dataset.chatId = String(chat.id);
   li.className = "chat";
   if (chat.unread) li.classList.add("unread");
   if (String(chat.id) === String(openId)) li.classList.add("open");
+  if (picked) li.classList.add("picked");
+  const title = chat.customer_name || chat.title || t("chat.untitled", { id: chat.id });
+  const pick = li.appendChild(document.createElement("input"));
+  pick.type = "checkbox";
+  pick.className = "pick";
+  pick.checked = picked;
+  pick.setAttribute("aria-label", t("bulk.select_chat", { title }));
   const link = li.appendChild(document.createElement("a"));
   link.href = `/chats/${chat.id}`;
   const top = link.appendChild(document.createElement("span"));
   top.className = "line";
-  top.append(span("mark", chat.mark || ""), span("title", chat.customer_name || chat.title || t("chat.untitled", { id: chat.id })));
+  top.append(span("mark", chat.mark || ""), span("title", title));
   if (chat.starred) top.append(span("star", "★"));
   if (chat.unread) top.append(span("dot", "●"));
   const time = span("time", when(chat.last_message_at));
@@ -57,6 +67,7 @@ export class ChatList {
     this.search = document.getElementById("search");
     this.sort = document.getElementById("sort");
     this.key = "all";
+    this.q = "";
     this.cursor = null;
     this.openId = null;
     this.loading = null;
@@ -77,14 +88,18 @@ export class ChatList {
       typing = setTimeout(() => this.reload(), 250);
     });
     this.sort.addEventListener("change", () => this.reload());
+    this.bulk = new BulkBar(this, () => refreshSidebar().catch(() => {}));
+  }
+
+  row(chat) {
+    return row(chat, this.openId, this.bulk.isPicked(chat.id));
   }
 
   query(cursor) {
     const query = viewQuery(this.key);
     query.set("sort", this.sort.value);
     query.set("limit", String(PAGE));
-    const q = this.search.value.trim();
-    if (q) query.set("q", q);
+    if (this.q) query.set("q", this.q);
     if (cursor) query.set("cursor", cursor);
     return query;
   }
@@ -98,7 +113,9 @@ export class ChatList {
     this.generation += 1;
     this.cursor = null;
     this.loading = null;
+    this.q = this.search.value.trim(); // the search of the rows shown (and of "all matching")
     this.list.replaceChildren();
+    this.bulk.reset();
     return this.page(true);
   }
 
@@ -113,10 +130,11 @@ export class ChatList {
         this.error.hidden = true;
         for (const chat of found.chats) {
           this.list.querySelector(`li[data-chat-id="${chat.id}"]`)?.remove();
-          this.list.append(row(chat, this.openId));
+          this.list.append(this.row(chat));
         }
         this.cursor = found.next_cursor;
         this.more.hidden = !this.cursor;
+        this.bulk.sync();
       } catch (error) {
         this.error.textContent = error.message;
         this.error.hidden = false;
@@ -133,10 +151,11 @@ export class ChatList {
     try {
       const found = await api("GET", `/chats?${this.query(null)}`);
       if (generation !== this.generation) return;
-      const rows = found.chats.map((chat) => row(chat, this.openId));
+      const rows = found.chats.map((chat) => this.row(chat));
       for (const chat of found.chats) this.list.querySelector(`li[data-chat-id="${chat.id}"]`)?.remove();
       if (!this.cursor) this.list.replaceChildren(...rows);
       else this.list.prepend(...rows);
+      this.bulk.sync();
     } catch (error) {
       this.error.textContent = error.message;
       this.error.hidden = false;

@@ -83,8 +83,8 @@ listen(
       else if (kind === "chat.updated") conversation.refreshHead();
     }
     if (kind === "customer.updated") conversation.customerChanged(data.customer_id);
-    if (kind.startsWith("message.") || kind === "chat.updated") {
-      listSoon();
+    if (kind.startsWith("message.") || kind === "chat.updated" || kind === "chat.deleted") {
+      listSoon(); // the list and every count of the sidebar (a queue, an assignee may come or go)
       sidebarSoon();
     }
   },

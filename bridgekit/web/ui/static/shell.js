@@ -59,6 +59,7 @@ function item(view, selected) {
 export function render(views) {
   const list = document.getElementById("views");
   const selected = list.querySelector("li.selected")?.dataset.view;
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.view : undefined;
   const items = [];
   for (const view of entries(views)) {
     if (view.group) {
@@ -72,6 +73,8 @@ export function render(views) {
   }
   list.replaceChildren(...items);
   makeSelectable(list);
+  // A keyboard user keeps their place when the counts change under them.
+  if (focused) items.find((li) => li.dataset.view === focused)?.focus();
 }
 
 // Entries are list items (the test reads their plain markup); make them reachable by keyboard.

@@ -4,11 +4,20 @@ import { lang } from "./i18n.js";
 
 export const timeZone = new Intl.DateTimeFormat().resolvedOptions().timeZone;
 
+// I10: a snooze ends at most this many days ahead (the API refuses later times).
+const MAX_SNOOZE_DAYS = 180;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 const dateTimeFormat = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
 
 // A date with its time ("6 Dec 2026, 09:00"), for what happens at a set time (a snooze's end).
 export function dateTime(iso) {
   return iso ? dateTimeFormat.format(new Date(iso)) : "";
+}
+
+// The same for a Date.
+export function formatDateTime(date) {
+  return dateTimeFormat.format(date);
 }
 
 // When a snooze preset ends, from `now`, in local time: "hour" is an hour from now,
@@ -19,6 +28,11 @@ export function presetTime(preset, now = new Date()) {
   if (preset === "tomorrow") day.setDate(day.getDate() + 1);
   else day.setDate(day.getDate() + ((8 - day.getDay()) % 7 || 7));
   return day;
+}
+
+// The latest end a snooze may have, from `now`.
+export function latestSnooze(now = new Date()) {
+  return new Date(now.getTime() + MAX_SNOOZE_DAYS * DAY_MS);
 }
 
 // A Date as the value of <input type="datetime-local">: local time, to the minute.
