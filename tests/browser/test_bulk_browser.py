@@ -125,7 +125,7 @@ async def test_a_snooze_preset_is_in_the_managers_time_zone_and_180_days_is_the_
 
         await pick(page, "Fay").check()
         await page.get_by_role("button", name="Snooze…").click()
-        until = page.get_by_label("Until")
+        until = page.locator("#bulk-bar").get_by_label("Until")
         await until.fill("2099-01-01T09:00")  # far past 180 days: the API refuses, in its words
         await page.get_by_role("button", name="Snooze", exact=True).click()
         await expect(page.locator("#bulk-result")).to_have_text("a chat can be snoozed for at most 180 days")
@@ -161,7 +161,7 @@ async def test_refusals_are_shown_as_the_api_words_them(inbox: Inbox) -> None:
     await pick(page, "Gil").check()
     await pick(page, "Hana").check()
     await page.get_by_role("button", name="Tag…").click()
-    await page.get_by_label("Tag", exact=True).fill("#vip")
+    await page.locator("#bulk-bar").get_by_label("Tag", exact=True).fill("#vip")
     await page.get_by_role("button", name="Add tag").click()
     await expect(page.locator("#bulk-result")).to_have_text(
         "Tagged 1 chat #vip. 1 chat refused: a chat can have at most 8 tags"

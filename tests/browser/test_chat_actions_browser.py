@@ -94,7 +94,7 @@ async def test_an_operator_assigns_tags_describes_snoozes_and_closes_and_sees_ea
     await page.locator("#description-form").get_by_role("button", name="Save").click()
     await expect(page.locator("#info-hashtags li")).to_have_text(["#환불", "#vip"])
 
-    await page.get_by_text("Snooze", exact=True).click()
+    await page.locator(".chat-head summary").get_by_text("Snooze", exact=True).click()
     await expect(page.locator("#snooze-zone")).to_have_text(
         "Times are in Asia/Seoul; at most 180 days ahead."
     )
