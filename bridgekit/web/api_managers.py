@@ -76,7 +76,7 @@ async def new_password_link(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), ADMIN)
     manager_id = int_id(request, "manager_id", "manager")
-    body = await json_object(request) if request.can_read_body else {}
+    body = await json_object(request) if request.body_exists else {}
     await _manager_json(bridge, manager_id)  # 404 before anything changes
     if "email" in body:
         if not isinstance(body["email"], str):
