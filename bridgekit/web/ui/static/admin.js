@@ -52,6 +52,8 @@ async function send(form) {
   if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
   error.hidden = true;
   error.textContent = "";
+  const done = form.querySelector(".done");
+  if (done) done.hidden = true;
   const result = form.querySelector(".link-result");
   if (result) result.hidden = true;
   button.disabled = true;
@@ -66,6 +68,12 @@ async function send(form) {
       }
     }
     if (after.includes("refresh")) await refresh();
+    // The form as drawn again (or itself): say it is done.
+    const done = (document.getElementById(form.id) || form).querySelector(".done");
+    if (done) {
+      done.textContent = t("admin.saved");
+      done.hidden = false;
+    }
   } catch (exc) {
     error.textContent = exc.message || t("admin.failed");
     error.hidden = false;
