@@ -5,6 +5,8 @@ without ``admin`` is refused each of them with the reason, and nothing changes."
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bridgekit.inbox.managers import ADMIN, DELETE_CHATS, create_manager
@@ -200,3 +202,38 @@ async def test_tags_are_counted_and_renamed_or_removed_on_every_chat(
     too_long = await admin.call("PUT", "/tags/shipping", {"name": "x" * 101})
     assert too_long == (400, {"error": "a tag can be at most 100 characters"})
     assert (await admin.call("PUT", "/tags/shipping", {}))[0] == 400
+
+
+async def test_the_admin_operations_honour_their_description_for_an_admin(
+    running: RunningBridge, admin: Client
+) -> None:
+    """The fuzzer of tests/inbox/test_openapi_schemathesis.py, as a manager who may act: no
+    5xx and only documented answers for what the admin pages call (the general run is refused
+    with 403 before any of it is reached)."""
+    fuzzing = pytest.importorskip("tests.inbox.test_openapi_schemathesis")
+    chat_id = await customer_writes(running)
+    await running.api("PUT", f"/chats/{chat_id}/tags", json={"tags": ["vip", "배송"]})
+    async with running.session.get(f"{running.url}/api/v1/openapi.json") as resp:
+        document = await resp.json()
+    operations = [
+        ("POST", "/api/v1/managers"),
+        ("POST", "/api/v1/managers/{manager_id}/password-link"),
+        ("PATCH", "/api/v1/managers/{manager_id}"),
+        ("GET", "/api/v1/tags"),
+        ("PUT", "/api/v1/tags/{tag}"),
+        ("DELETE", "/api/v1/tags/{tag}"),
+    ]
+    schema = fuzzing.schemathesis.openapi.from_dict(document)
+
+    def run() -> list[str]:
+        failures = []
+        for method, path in operations:
+            try:
+                fuzzing.fuzz(schema, method, path, running.url, admin.token)
+            except (Exception, BaseExceptionGroup) as exc:
+                failures.append(f"--- {method} {path}\n{exc}")
+        return failures
+
+    failures = await asyncio.to_thread(run)
+    assert not failures, "\n".join(failures)
+    assert len(await admin.ok("GET", "/managers")) > 2  # valid invitations were made, too
