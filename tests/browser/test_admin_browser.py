@@ -152,6 +152,16 @@ async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_tea
     await expect(newcomer.locator("#chat-state")).to_contain_text(NEWCOMER)
     await expect(newcomer.locator("#action-error")).to_be_hidden()
 
+    # A new set-password link for them, printed in their row.
+    await row.get_by_role("button", name="New set-password link").click()
+    await expect(row.get_by_role("status")).to_have_text(
+        f"Send this link to {NEWCOMER}. It sets their password once, then stops working:"
+    )
+    again = await row.locator(".password-link").text_content()
+    assert again is not None
+    assert again.startswith(f"{server.url}/set-password/")
+    assert again != link
+
     # A macro made on the page is what the API lists; edited, then deleted.
     await admin.get_by_role("link", name="Macros").click()
     create = admin.locator("#new-macro")
