@@ -14,6 +14,7 @@ from bridgekit.exceptions import RequestRefused
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
+from bridgekit.storage.storable import storable
 
 TOKEN_PREFIX = "bk_"
 
@@ -21,10 +22,30 @@ TOKEN_PREFIX = "bk_"
 DELETE_CHATS = "delete_chats"  # I12
 ADMIN = "admin"  # teams, managers, macros
 PERMISSIONS = (ADMIN, DELETE_CHATS)
+MAX_NAME = 200  # the managers.name column
 
 
 class ManagerError(RequestRefused):
     """A manager operation was refused: no such manager, an unknown permission."""
+
+
+def clean_name(name: object) -> str:
+    """A manager's name as stored: trimmed, not empty, at most ``MAX_NAME`` characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise ManagerError("name must be a non-empty string")
+    if len(name.strip()) > MAX_NAME or not storable(name):
+        raise ManagerError(f"name must be at most {MAX_NAME} characters, without NUL or unpaired surrogates")
+    return name.strip()
+
+
+def clean_permissions(permissions: object) -> list[str]:
+    """A list of known permission names, each once, in ``PERMISSIONS`` order."""
+    if not isinstance(permissions, list | tuple) or not all(isinstance(p, str) for p in permissions):
+        raise ManagerError(f"permissions must be a list of names from: {', '.join(PERMISSIONS)}")
+    unknown = sorted(set(permissions) - set(PERMISSIONS))
+    if unknown:
+        raise ManagerError(f"unknown permission {unknown[0]!r}; valid: {', '.join(PERMISSIONS)}")
+    return [p for p in PERMISSIONS if p in permissions]
 
 
 def hash_token(token: str) -> str:
@@ -53,7 +74,7 @@ async def _check_email(conn: AsyncConnection, email: str, manager_id: int | None
     if manager_id is not None:
         taken = taken.where(s.managers.c.id != manager_id)
     if (await conn.execute(taken)).first() is not None:
-        raise ManagerError(f"another manager already signs in with {address}")
+        raise ManagerError(f"another manager already signs in with {address}", status=409)
     return address
 
 
@@ -68,9 +89,8 @@ async def create_manager(
 ) -> tuple[int, str]:
     """Create a manager; returns (id, token). The token is shown once and never stored.
     ``email`` is what they sign in with in a browser (unique)."""
-    unknown = sorted(set(permissions) - set(PERMISSIONS))
-    if unknown:
-        raise ManagerError(f"unknown permission {unknown[0]!r}; valid: {', '.join(PERMISSIONS)}")
+    name = clean_name(name)
+    granted = clean_permissions(permissions)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with db.write() as conn:
         address = None if email is None else await _check_email(conn, email, None)
@@ -81,7 +101,7 @@ async def create_manager(
                 name=name,
                 email=address,
                 operator=operator,
-                permissions=list(permissions),
+                permissions=granted,
                 token_hash=hash_token(token),
                 max_auto_assign=10,
                 notify_unassigned=False,

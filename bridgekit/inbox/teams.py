@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.inbox.assignment import drain_for_managers, drain_queues
@@ -27,6 +27,7 @@ from bridgekit.inbox.chat_batch import (
     unassigned_watchers,
 )
 from bridgekit.inbox.chats import ChatError
+from bridgekit.inbox.managers import ADMIN, clean_permissions
 from bridgekit.inbox.notify import notify_pairs
 from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import Event
@@ -35,7 +36,7 @@ from bridgekit.storage.schema import valid_id
 
 MAX_TEAM_NAME = 200
 MAX_AUTO_ASSIGN_LIMIT = 1000
-MANAGER_FIELDS = ("operator", "max_auto_assign", "available", "notify_unassigned")
+MANAGER_FIELDS = ("operator", "max_auto_assign", "available", "notify_unassigned", "permissions")
 
 
 # --- teams -------------------------------------------------------------------------------
@@ -199,28 +200,38 @@ async def _release_queue(conn: AsyncConnection, team_id: int) -> list[Event]:
 
 
 async def list_managers(conn: AsyncConnection, workspace_id: int) -> list[dict[str, Any]]:
-    """Managers with their assignment settings and open-chat count; ``over_limit`` flags
-    more open chats than their auto-assignment maximum (I4, shown orange in the inbox)."""
+    """Managers with their sign-in email, permissions, assignment settings and open-chat
+    count; ``over_limit`` flags more open chats than their auto-assignment maximum (I4, shown
+    orange in the inbox)."""
     m, c = s.managers, s.chats
+    counts = (
+        select(c.c.assignee_id, func.count().label("n"))
+        .where(c.c.workspace_id == workspace_id, c.c.state == OPEN, c.c.assignee_id.is_not(None))
+        .group_by(c.c.assignee_id)
+        .subquery()
+    )
     rows = await conn.execute(
         select(
             m.c.id,
             m.c.name,
+            m.c.email,
+            m.c.permissions,
             m.c.operator,
             m.c.max_auto_assign,
             m.c.available,
             m.c.notify_unassigned,
-            func.count(c.c.id).label("open_chats"),
+            func.coalesce(counts.c.n, 0).label("open_chats"),
         )
-        .select_from(m.outerjoin(c, and_(c.c.assignee_id == m.c.id, c.c.state == OPEN)))
+        .select_from(m.outerjoin(counts, counts.c.assignee_id == m.c.id))
         .where(m.c.workspace_id == workspace_id)
-        .group_by(m.c.id, m.c.name, m.c.operator, m.c.max_auto_assign, m.c.available, m.c.notify_unassigned)
         .order_by(m.c.id)
     )
     return [
         {
             "id": r.id,
             "name": r.name,
+            "email": r.email,
+            "permissions": list(r.permissions or ()),
             "operator": bool(r.operator),
             "max_auto_assign": int(r.max_auto_assign),
             "available": bool(r.available),
@@ -244,7 +255,10 @@ def manager_changes(body: dict[str, Any]) -> dict[str, Any]:
         value = body["max_auto_assign"]
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_AUTO_ASSIGN_LIMIT:
             raise ChatError(f"max_auto_assign must be an integer from 0 to {MAX_AUTO_ASSIGN_LIMIT}")
-    return dict(body)
+    changes = dict(body)
+    if "permissions" in changes:
+        changes["permissions"] = clean_permissions(changes["permissions"])
+    return changes
 
 
 async def update_manager(
@@ -260,6 +274,8 @@ async def update_manager(
     ).first()
     if row is None:
         raise ChatNotFound(f"no manager {manager_id}")
+    if ADMIN in (row.permissions or ()) and ADMIN not in changes.get("permissions", [ADMIN]):
+        await _keep_an_admin(conn, workspace_id, manager_id)
     if changes:
         await conn.execute(update(m).where(m.c.id == manager_id).values(**changes))
     gained = (
@@ -268,3 +284,16 @@ async def update_manager(
         or changes.get("max_auto_assign", row.max_auto_assign) > row.max_auto_assign
     )
     return await drain_for_managers(conn, [manager_id]) if gained else []
+
+
+async def _keep_an_admin(conn: AsyncConnection, workspace_id: int, losing: int) -> None:
+    """Refuse taking ``admin`` from the last manager who has it: no one could give it back
+    but the command line."""
+    m = s.managers
+    others = await conn.execute(
+        select(m.c.permissions).where(m.c.workspace_id == workspace_id, m.c.id != losing).with_for_update()
+    )
+    if not any(ADMIN in (p or ()) for (p,) in others):
+        raise ChatConflict(
+            f"manager {losing} is the only one with the {ADMIN} permission; give it to someone else first"
+        )

@@ -331,14 +331,14 @@ async def get_managers(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/managers/{manager_id}")
 async def patch_manager(request: web.Request) -> web.Response:
-    """``operator`` and ``max_auto_assign`` need ``admin``; anyone may set their own
+    """``operator``, ``max_auto_assign`` and ``permissions`` need ``admin``; anyone may set their own
     ``available`` and ``notify_unassigned`` (admins anyone's)."""
     bridge: Bridge = request.app[BRIDGE]
     manager = current_manager(request)
     target = int_id(request, "manager_id", "manager")
     body = await json_object(request)
     changes = manager_changes(body)
-    if {"operator", "max_auto_assign"} & set(changes) or target != manager.id:
+    if {"operator", "max_auto_assign", "permissions"} & set(changes) or target != manager.id:
         require_permission(manager, ADMIN)
 
     async def operation(conn: AsyncConnection) -> tuple[dict[str, Any], list[Event]]:

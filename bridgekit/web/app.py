@@ -9,13 +9,16 @@ from aiohttp import web
 
 from bridgekit.engine.bridge import Bridge
 from bridgekit.web import (
+    admin,
     api,
     api_chats,
     api_customers,
     api_macros,
+    api_managers,
     api_messages,
     api_notifications,
     api_realtime,
+    api_tags,
     api_views,
     customer_link,
     i18n,
@@ -58,6 +61,8 @@ async def create_app(bridge: Bridge) -> web.Application:
         api_chats,
         api_messages,
         api_macros,
+        api_managers,
+        api_tags,
         api_customers,
         customer_link,
         api_notifications,
@@ -68,6 +73,7 @@ async def create_app(bridge: Bridge) -> web.Application:
         i18n,
         signin,
         shell,
+        admin,
     ):
         app.router.add_routes(_guard_api(module.routes))
     for defs in await bridge.hooks.call_all("bridgekit_routes", bridge=bridge):

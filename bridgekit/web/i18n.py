@@ -77,7 +77,9 @@ def text(request: web.Request, key: str, **values: object) -> str:
 
 
 # Where the switcher may lead back to: the interface's own pages only.
-_BACK = re.compile(r"/(sign-in(\?next=/chats/[1-9][0-9]{0,9})?|chats/[1-9][0-9]{0,9})?")
+_BACK = re.compile(
+    r"/(sign-in(\?next=/chats/[1-9][0-9]{0,9})?|chats/[1-9][0-9]{0,9}|admin(/(managers|teams|macros|tags))?)?"
+)
 
 
 @routes.get("/lang/{lang}")

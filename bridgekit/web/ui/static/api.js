@@ -21,7 +21,7 @@ export async function api(method, path, body) {
     window.location.assign("/sign-in"); // the session ended
     throw new Error("signed out");
   }
-  const data = await response.json();
+  const data = response.status === 204 ? {} : await response.json(); // 204: nothing to read
   if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
   return data;
 }

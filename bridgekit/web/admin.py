@@ -1,0 +1,132 @@
+"""``/admin/…``: the admin pages for managers with the ``admin`` permission: managers (invite,
+seat, permissions, set-password links), teams, macros and tags.
+
+The server renders what is (read with the same core functions the API answers from);
+``admin.js`` sends every change through ``/api/v1`` (which checks the permission again) and
+redraws the page's list from the server. Anyone else signed in gets a page saying why not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.macros import list_macros
+from bridgekit.inbox.managers import ADMIN, PERMISSIONS
+from bridgekit.inbox.sessions import LINK_TTL, SignedIn
+from bridgekit.inbox.tags import list_tags
+from bridgekit.inbox.teams import list_managers, list_teams
+from bridgekit.web.i18n import text
+from bridgekit.web.keys import BRIDGE
+from bridgekit.web.pages import page
+from bridgekit.web.sessions_http import signed_in
+
+routes = web.RouteTableDef()
+
+# The pages, in the order of the admin bar: (path part, catalogue key of its name).
+SECTIONS = (
+    ("managers", "admin.managers"),
+    ("teams", "admin.teams"),
+    ("macros", "admin.macros"),
+    ("tags", "admin.tags"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamOf:
+    id: int
+    name: str
+
+
+async def _admin(request: web.Request) -> SignedIn | web.Response:
+    """The signed-in admin; else the page refusing them (403), or a redirect to sign in."""
+    signed = await signed_in(request)
+    if signed is None:
+        raise web.HTTPSeeOther("/sign-in", headers={"Cache-Control": "no-store"})
+    if ADMIN not in signed.manager.permissions:
+        context = {
+            "manager": signed.manager,
+            "csrf": signed.csrf,
+            "heading": text(request, "admin.refused"),
+            "reason": text(request, "admin.refused_reason", permission=ADMIN),
+        }
+        return page(request, "admin/refused.html", context, status=403)
+    return signed
+
+
+def _page(request: web.Request, signed: SignedIn, section: str, data: dict[str, Any]) -> web.Response:
+    context = {
+        "manager": signed.manager,
+        "csrf": signed.csrf,
+        "section": section,
+        "sections": SECTIONS,
+        **data,
+    }
+    return page(request, f"admin/{section}.html", context)
+
+
+@routes.get("/admin")
+async def admin_home(request: web.Request) -> web.StreamResponse:
+    gate = await _admin(request)
+    if isinstance(gate, web.Response):
+        return gate
+    raise web.HTTPSeeOther("/admin/managers", headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/admin/managers")
+async def managers_page(request: web.Request) -> web.StreamResponse:
+    signed = await _admin(request)
+    if isinstance(signed, web.Response):
+        return signed
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        managers = await list_managers(conn, bridge.workspace_id)
+        teams = await list_teams(conn, bridge.workspace_id)
+    teams_of: dict[int, list[TeamOf]] = {}
+    for team in teams:
+        for member in team["member_ids"]:
+            teams_of.setdefault(member, []).append(TeamOf(team["id"], team["name"]))
+    data = {
+        "managers": managers,
+        "teams_of": teams_of,
+        "permissions": PERMISSIONS,
+        "link_hours": int(LINK_TTL.total_seconds() // 3600),
+    }
+    return _page(request, signed, "managers", data)
+
+
+@routes.get("/admin/teams")
+async def teams_page(request: web.Request) -> web.StreamResponse:
+    signed = await _admin(request)
+    if isinstance(signed, web.Response):
+        return signed
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        teams = await list_teams(conn, bridge.workspace_id)
+        managers = await list_managers(conn, bridge.workspace_id)
+    return _page(request, signed, "teams", {"teams": teams, "managers": managers})
+
+
+@routes.get("/admin/macros")
+async def macros_page(request: web.Request) -> web.StreamResponse:
+    signed = await _admin(request)
+    if isinstance(signed, web.Response):
+        return signed
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        macros = await list_macros(conn, bridge.workspace_id)
+    return _page(request, signed, "macros", {"macros": macros})
+
+
+@routes.get("/admin/tags")
+async def tags_page(request: web.Request) -> web.StreamResponse:
+    signed = await _admin(request)
+    if isinstance(signed, web.Response):
+        return signed
+    bridge: Bridge = request.app[BRIDGE]
+    async with bridge.db.read() as conn:
+        tags = await list_tags(conn, bridge.workspace_id)
+    return _page(request, signed, "tags", {"tags": tags})

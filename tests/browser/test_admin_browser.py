@@ -1,0 +1,240 @@
+"""The admin pages in a real Chromium against a real bridgekit with the LINE sandbox: an admin
+invites a manager and the link the page prints lets them set a password and sign in; a seat
+given on the page lets that manager assign a chat they were refused a moment before; a macro,
+a team and a tag changed on the pages are what the API then answers; a manager without the
+permission sees no admin link and a readable refusal at /admin."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest_asyncio
+from bridgekit_line.plugin import LinePlugin
+from bridgekit_line.sandbox import LineSandbox
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+
+from bridgekit.inbox.managers import ADMIN, create_manager
+from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.testing.databases import temporary_database
+from bridgekit.testing.harness import RunningBridge, start_bridge
+
+ADMIN_NAME = "Yamada Hanako"
+ADMIN_EMAIL = "hanako@example.com"
+NEWCOMER = "박지훈"
+NEWCOMER_EMAIL = "jihoon@example.com"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Site:
+    server: RunningBridge
+    line: LineSandbox
+    browser: Browser
+    contexts: list[BrowserContext]
+    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
+
+    async def page(self) -> Page:
+        """A page in a browser of its own (its own cookies: another person)."""
+        context = await self.browser.new_context()
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on(
+            "console", lambda msg: self.problems.append(msg.text) if _problem(msg.type, msg.text) else None
+        )
+        page.on("pageerror", lambda exc: self.problems.append(str(exc)))
+        return page
+
+    async def person(self, name: str, email: str, **kwargs: object) -> int:
+        db, workspace = self.server.bridge.db, self.server.bridge.workspace_id
+        manager_id, _ = await create_manager(db, workspace, name, email=email, **kwargs)  # type: ignore[arg-type]
+        assert await use_password_link(db, await create_password_link(db, manager_id), PASSWORD)
+        return manager_id
+
+
+def _problem(kind: str, text: str) -> bool:
+    """A console error, except the browser's own note of an API refusal the test asks for."""
+    return kind == "error" and not text.startswith(
+        "Failed to load resource: the server responded with a status of 4"
+    )
+
+
+async def sign_in(page: Page, url: str, email: str) -> None:
+    await page.goto(f"{url}/sign-in")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{url}/")
+
+
+@pytest_asyncio.fixture
+async def site(browser: Browser, tmp_path: Path) -> AsyncIterator[Site]:
+    async with LineSandbox() as line, temporary_database("sqlite", tmp_path) as url:
+        plugin = LinePlugin()
+        integration = {
+            "channel": "line",
+            "settings": line.integration_settings(),
+            "secrets": line.integration_secrets(),
+        }
+        server = await start_bridge(
+            database_url=url,
+            data_dir=tmp_path / "data",
+            plugins={"line": plugin},
+            integrations={"acme": integration},
+        )
+        site = Site(server, line, browser, [], [])
+        try:
+            yield site
+        finally:
+            for context in site.contexts:
+                await context.close()
+            await server.close()
+            await plugin.aclose()
+
+
+async def _accept(dialog: Dialog) -> None:
+    await dialog.accept()
+
+
+async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_teams_and_tags(
+    site: Site,
+) -> None:
+    server = site.server
+    await site.person(ADMIN_NAME, ADMIN_EMAIL, operator=True, permissions=(ADMIN,))
+    admin = await site.page()
+    await sign_in(admin, server.url, ADMIN_EMAIL)
+    await admin.get_by_role("link", name="Admin").click()
+    await expect(admin).to_have_url(f"{server.url}/admin/managers")
+    await expect(admin.get_by_role("heading", level=1)).to_have_text("Managers")
+
+    # Invite, without the operator seat: the page prints the link once.
+    invite = admin.locator("#invite")
+    await invite.get_by_label("Name").fill(NEWCOMER)
+    await invite.get_by_label("Email").fill(NEWCOMER_EMAIL)
+    await invite.get_by_label("Operator seat").uncheck()
+    await invite.get_by_role("button", name="Invite").click()
+    await expect(invite.get_by_role("status")).to_have_text(
+        f"Send this link to {NEWCOMER}. It sets their password once, then stops working:"
+    )
+    link = await invite.locator(".password-link").text_content()
+    assert link is not None
+    assert link.startswith(f"{server.url}/set-password/")
+    row = admin.locator("#managers tbody tr", has_text=NEWCOMER)
+    await expect(row.locator(".email")).to_have_text(NEWCOMER_EMAIL)
+    await expect(row.get_by_label("On")).not_to_be_checked()
+
+    # The newcomer follows the printed link, sets a password and signs in: no admin link.
+    newcomer = await site.page()
+    await newcomer.goto(link)
+    await newcomer.get_by_label("New password").fill(PASSWORD)
+    await newcomer.get_by_label("Again").fill(PASSWORD)
+    await newcomer.get_by_role("button", name="Set password").click()
+    await expect(newcomer.get_by_role("status")).to_have_text("Your password is set. Sign in with it.")
+    await sign_in(newcomer, server.url, NEWCOMER_EMAIL)
+    await expect(newcomer.locator("#manager-name")).to_have_text(NEWCOMER)
+    await expect(newcomer.locator("#admin-link")).to_have_count(0)
+
+    # Without a seat their assign is refused; the admin gives the seat; now it is allowed.
+    answer = await site.line.webhooks.post(
+        f"{server.url}/hooks/acme", [site.line.webhooks.text(site.line.add_user("이서연"), "환불해 주세요")]
+    )
+    assert answer.status == 200, answer
+    await newcomer.locator("#chats li.chat a").click()
+    await newcomer.get_by_role("button", name="Assign to me").click()
+    await expect(newcomer.locator("#action-error")).to_have_text("this needs the operator seat")
+    await row.get_by_label("On").check()
+    await row.get_by_role("button", name="Save").click()
+    await expect(row.get_by_role("status")).to_have_text("Saved.")
+    await admin.reload()
+    await expect(row.get_by_label("On")).to_be_checked()
+    await newcomer.get_by_role("button", name="Assign to me").click()
+    await expect(newcomer.locator("#chat-state")).to_contain_text(NEWCOMER)
+    await expect(newcomer.locator("#action-error")).to_be_hidden()
+
+    # A new set-password link for them, printed in their row.
+    await row.get_by_role("button", name="New set-password link").click()
+    await expect(row.get_by_role("status")).to_have_text(
+        f"Send this link to {NEWCOMER}. It sets their password once, then stops working:"
+    )
+    again = await row.locator(".password-link").text_content()
+    assert again is not None
+    assert again.startswith(f"{server.url}/set-password/")
+    assert again != link
+
+    # A macro made on the page is what the API lists; edited, then deleted.
+    await admin.get_by_role("link", name="Macros").click()
+    create = admin.locator("#new-macro")
+    await create.get_by_label("Shortcut").fill("인사")
+    await create.get_by_label("Text").fill("안녕하세요 {customer.name}님")
+    await create.get_by_role("button", name="Create").click()
+    item = admin.locator("#macros .admin-item[data-macro='인사']")
+    await expect(item.get_by_label("Text")).to_have_value("안녕하세요 {customer.name}님")
+    macros = await server.api("GET", "/macros")
+    assert [(m["shortcut"], m["text"]) for m in macros] == [("인사", "안녕하세요 {customer.name}님")]
+    await create.get_by_label("Shortcut").fill("인사")
+    await create.get_by_label("Text").fill("again")
+    await create.get_by_role("button", name="Create").click()
+    await expect(create.get_by_role("alert")).to_have_text("a macro #인사 already exists")
+    await item.get_by_label("Text").fill("반갑습니다")
+    await item.get_by_role("button", name="Save").click()
+    await expect(item.get_by_role("status")).to_have_text("Saved.")
+    assert [m["text"] for m in await server.api("GET", "/macros")] == ["반갑습니다"]
+    admin.once("dialog", _accept)
+    await item.get_by_role("button", name="Delete").click()
+    await expect(admin.locator("#macros")).to_contain_text("No macros yet.")
+    assert await server.api("GET", "/macros") == []
+
+    # A team with the newcomer, renamed.
+    await admin.get_by_role("link", name="Teams").click()
+    new_team = admin.locator("#new-team")
+    await new_team.get_by_label("Team name").fill("야간")
+    await new_team.get_by_label(NEWCOMER).check()
+    await new_team.get_by_role("button", name="Create").click()
+    team = admin.locator("#teams form[data-team='야간']")
+    await expect(team.get_by_label(NEWCOMER)).to_be_checked()
+    await team.get_by_label("Team name").fill("Night shift")
+    await team.get_by_role("button", name="Save").click()
+    await expect(admin.locator("#teams form[data-team='Night shift']")).to_have_count(1)
+    (listed,) = await server.api("GET", "/teams")
+    newcomer_id = next(m["id"] for m in await server.api("GET", "/managers") if m["name"] == NEWCOMER)
+    assert (listed["name"], listed["member_ids"]) == ("Night shift", [newcomer_id])
+    await admin.get_by_role("link", name="Managers").click()
+    await expect(row.locator(".teams")).to_have_text("Night shift")
+
+    # Tags in use with their counts, renamed on every chat.
+    chat_id = (await server.chats())[0]["id"]
+    await server.api("PUT", f"/chats/{chat_id}/tags", json={"tags": ["환불", "vip"]})
+    await admin.get_by_role("link", name="Tags").click()
+    tag_row = admin.locator("#tags tr[data-tag='환불']")
+    await expect(tag_row.locator(".count")).to_have_text(["1", "1"])
+    await tag_row.get_by_label("New name").fill("refund")
+    await tag_row.get_by_role("button", name="Rename").click()
+    await expect(admin.locator("#tags tr[data-tag='refund'] .name")).to_have_text("#refund")
+    assert (await server.api("GET", f"/chats/{chat_id}/info"))["tags"] == ["refund", "vip"]
+
+    # The language switcher keeps the admin on the admin page.
+    await admin.get_by_role("link", name="한국어").click()
+    await expect(admin).to_have_url(f"{server.url}/admin/tags")
+    await expect(admin.get_by_role("heading", level=1)).to_have_text("태그")
+    assert site.problems == []
+
+
+async def test_a_manager_without_the_permission_gets_no_admin_link_and_a_readable_refusal(site: Site) -> None:
+    await site.person("Agent", "agent@example.com", operator=True)
+    page = await site.page()
+    await sign_in(page, site.server.url, "agent@example.com")
+    await expect(page.locator("#manager-name")).to_have_text("Agent")
+    await expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+
+    for path in ("/admin", "/admin/managers", "/admin/macros"):
+        response = await page.goto(f"{site.server.url}{path}")
+        assert response is not None
+        assert response.status == 403
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Not for you")
+        await expect(page.get_by_role("alert")).to_have_text(
+            "The admin pages are for managers with the admin permission. Ask one of them to give it to you."
+        )
+    await page.get_by_role("link", name="Back to the inbox").click()
+    await expect(page).to_have_url(f"{site.server.url}/")
+    assert site.problems == []
