@@ -45,7 +45,8 @@ async def _admin(request: web.Request) -> SignedIn | web.Response:
     """The signed-in admin; else the page refusing them (403), or a redirect to sign in."""
     signed = await signed_in(request)
     if signed is None:
-        raise web.HTTPSeeOther("/sign-in", headers={"Cache-Control": "no-store"})
+        where = f"/sign-in?next={request.path}"  # back here after signing in
+        raise web.HTTPSeeOther(where, headers={"Cache-Control": "no-store"})
     if ADMIN not in signed.manager.permissions:
         context = {
             "manager": signed.manager,

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bridgekit.web.sessions_http import safe_next
+
 LANGS = ("en", "ko", "ja")
 DEFAULT = "en"
 COOKIE = "lang"
@@ -76,10 +78,13 @@ def text(request: web.Request, key: str, **values: object) -> str:
     return translator(request_lang(request))(key, **values)
 
 
-# Where the switcher may lead back to: the interface's own pages only.
-_BACK = re.compile(
-    r"/(sign-in(\?next=/chats/[1-9][0-9]{0,9})?|chats/[1-9][0-9]{0,9}|admin(/(managers|teams|macros|tags))?)?"
-)
+def _back(path: str) -> str:
+    """Where the switcher leads back to: one of the interface's pages, or the sign-in page
+    with its own way back."""
+    signing_in, _, after = path.partition("?next=")
+    if signing_in == "/sign-in":
+        return path if not after or safe_next(after) == after else "/sign-in"
+    return safe_next(path)
 
 
 @routes.get("/lang/{lang}")
@@ -88,6 +93,6 @@ async def switch(request: web.Request) -> web.StreamResponse:
     if lang not in LANGS:
         raise web.HTTPNotFound()
     back = request.query.get("next", "/")
-    response = web.HTTPSeeOther(back if _BACK.fullmatch(back) else "/", headers={"Cache-Control": "no-store"})
+    response = web.HTTPSeeOther(_back(back), headers={"Cache-Control": "no-store"})
     response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, path="/", samesite="Lax", httponly=True)
     raise response

@@ -6,6 +6,7 @@ of every page. Shared by the sign-in pages (``signin.py``) and the API's authent
 from __future__ import annotations
 
 import hmac
+import re
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -107,3 +108,13 @@ def secure_page(response: web.StreamResponse) -> web.StreamResponse:
     """Every page and asset of the browser interface carries these headers."""
     response.headers.update(PAGE_HEADERS)
     return response
+
+
+# The interface's own pages: where a sign-in or the language switcher may lead back to, never
+# another site.
+PAGE_PATH = re.compile(r"/(chats/[1-9][0-9]{0,9}|admin(/(managers|teams|macros|tags))?)?")
+
+
+def safe_next(value: str) -> str:
+    """``value`` when it is one of the interface's pages to return to after signing in, else ``/``."""
+    return value if PAGE_PATH.fullmatch(value) else "/"

@@ -8,7 +8,6 @@ passwords get the same answer.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -35,6 +34,7 @@ from bridgekit.web.sessions_http import (
     CSRF_FIELD,
     clear_session_cookie,
     csrf_matches,
+    safe_next,
     same_origin,
     session_token,
     set_session_cookie,
@@ -53,15 +53,6 @@ async def _form(request: web.Request) -> dict[str, str]:
 
 def _cross_site(request: web.Request) -> web.Response:
     return message_page(request, 403, text(request, "error.refused"), text(request, "error.cross_site"))
-
-
-# Where a sign-in may lead back to: the inbox's own pages only, never another site.
-_NEXT = re.compile(r"/chats/[1-9][0-9]{0,9}")
-
-
-def safe_next(value: str) -> str:
-    """``value`` when it is an inbox page to return to after signing in, else ``/``."""
-    return value if _NEXT.fullmatch(value) else "/"
 
 
 def _see_other(location: str) -> web.HTTPSeeOther:

@@ -308,4 +308,11 @@ async def test_signing_in_returns_to_the_chat_of_a_manager_link_and_never_to_ano
         assert (answer.status, answer.headers["Location"]) == (303, "/chats/7")
         page, html = await browser.get("/chats/7")
         assert page.status == 200
+    async with Browser(running) as browser:  # an admin page leads back to itself too
+        page, _ = await browser.get("/admin/teams")
+        assert (page.status, page.headers["Location"]) == (303, "/sign-in?next=/admin/teams")
+        answer = await browser.post_form(
+            "/sign-in", {"email": minji.email, "password": PASSWORD, "next": "/admin/teams"}
+        )
+        assert (answer.status, answer.headers["Location"]) == (303, "/admin/teams")
         assert 'data-chat-id="7"' in html
