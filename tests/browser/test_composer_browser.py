@@ -32,6 +32,7 @@ PASSWORD = "correct horse battery staple"
 CUSTOMER = "이서연"
 MINJI = ("김민지 (Kim Minji)", "minji@example.com")
 JIHOON = ("박지훈 (Park Jihoon)", "jihoon@example.com")
+DELIVERY_MACRO = "{customer.name}님, 주문하신 상품은 오늘 발송됩니다."
 
 
 def noisy_png(width: int, height: int) -> bytes:
@@ -43,7 +44,12 @@ def noisy_png(width: int, height: int) -> bytes:
 
     rows = b"".join(b"\0" + os.urandom(width) for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass
@@ -75,7 +81,9 @@ class Setup:
         context = await self.browser.new_context(ignore_https_errors=True)  # the test CA
         self.contexts.append(context)
         page = await context.new_page()
-        page.on("console", lambda msg: self.problems.append(msg.text) if _problem(msg.type, msg.text) else None)
+        page.on(
+            "console", lambda msg: self.problems.append(msg.text) if _problem(msg.type, msg.text) else None
+        )
         page.on("pageerror", lambda exc: self.problems.append(str(exc)))
         await page.goto(f"{self.server.url}{path}")
         await page.get_by_label("Email").fill(email)
@@ -88,13 +96,19 @@ class Setup:
 
 
 @pytest_asyncio.fixture
-async def setup(browser: Browser, tmp_path: Path, tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> AsyncIterator[Setup]:
+async def setup(
+    browser: Browser, tmp_path: Path, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> AsyncIterator[Setup]:
     async with (
         LineSandbox(download_media=True, client_ssl=tls[1]) as line,
         temporary_database("sqlite", tmp_path) as url,
     ):
         plugin = LinePlugin()
-        integration = {"channel": "line", "settings": line.integration_settings(), "secrets": line.integration_secrets()}
+        integration = {
+            "channel": "line",
+            "settings": line.integration_settings(),
+            "secrets": line.integration_secrets(),
+        }
         server = await start_bridge(
             database_url=url,
             data_dir=tmp_path / "data",
@@ -140,7 +154,8 @@ async def test_an_attachment_uploads_with_its_progress_and_reaches_line(setup: S
     status = page.locator("#compose-progress-text")
     await expect(status).to_have_text(re.compile(r"^Uploading… ([1-9]|[1-9]\d)%$"))  # under way
     percent = await page.locator("#compose-progress-bar").get_attribute("value")
-    assert percent is not None and 0 < float(percent) < 100
+    assert percent is not None
+    assert 0 < float(percent) < 100
     reply = page.locator("#messages .msg-reply")
     await expect(reply.locator(".text")).to_have_text(["요청하신 사진입니다"], timeout=20_000)
     await expect(reply.locator("a.file .filename")).to_have_text("상품 사진.png")
@@ -169,7 +184,9 @@ async def test_a_file_too_big_for_line_is_refused_with_lines_reason(setup: Setup
     )
     await page.locator("#compose-text").fill("원본 사진입니다")
     await page.get_by_role("button", name="Send").click()
-    await expect(page.locator("#compose-error")).to_have_text("LINE takes images of at most 10 MB; big.png is larger")
+    await expect(page.locator("#compose-error")).to_have_text(
+        "LINE takes images of at most 10 MB; big.png is larger"
+    )
     await expect(page.locator("#compose-files .filename")).to_have_text("big.png")  # nothing lost
     await expect(page.locator("#compose-text")).to_have_value("원본 사진입니다")
     await expect(page.locator("#messages .msg-reply")).to_have_count(0)
@@ -187,7 +204,7 @@ async def test_a_hash_macro_is_picked_from_the_list_and_sent_with_the_customers_
     chat_id = await setup.customer_writes(user, "배송은 언제 되나요?")
     async with setup.server.bridge.db.write() as conn:
         workspace = setup.server.bridge.workspace_id
-        await create_macro(conn, workspace, "배송", "{customer.name}님, 주문하신 상품은 오늘 발송됩니다.")
+        await create_macro(conn, workspace, "배송", DELIVERY_MACRO)
         await create_macro(conn, workspace, "refund", "Refunds take 3-5 business days.")
     await setup.manager(*MINJI)
     page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
@@ -198,7 +215,9 @@ async def test_a_hash_macro_is_picked_from_the_list_and_sent_with_the_customers_
     await expect(options.locator(".label")).to_have_text(["#refund", "#배송"])  # every macro
     await composer.press_sequentially("배")
     await expect(options.locator(".label")).to_have_text(["#배송"])  # narrowed as it is typed
-    await expect(options.locator(".detail")).to_have_text("{customer.name}님, 주문하신 상품은 오늘 발송됩니다.")
+    await expect(options.locator(".detail")).to_have_text(
+        "{customer.name}님, 주문하신 상품은 오늘 발송됩니다."
+    )
     await composer.press("Enter")  # picks it; it does not send
     await expect(page.locator("#compose-complete")).to_be_hidden()
     await expect(composer).to_have_value("#배송 ")
