@@ -32,6 +32,7 @@ PASSWORD = "correct horse battery staple"
 CUSTOMER = "이서연"
 MINJI = ("김민지 (Kim Minji)", "minji@example.com")
 JIHOON = ("박지훈 (Park Jihoon)", "jihoon@example.com")
+RETURNS = "아래 버튼에서 신청하실 수 있어요"
 DELIVERY_MACRO = "{customer.name}님, 주문하신 상품은 오늘 발송됩니다."
 
 
@@ -150,8 +151,18 @@ async def test_an_attachment_uploads_with_its_progress_and_reaches_line(setup: S
     composer = page.locator("#compose-text")
     await composer.fill("요청하신 사진입니다")
     await composer.press("Enter")
-
     status = page.locator("#compose-progress-text")
+    await expect(status).to_have_text(re.compile(r"^Uploading… \d+%$"))
+    await page.get_by_role("button", name="Cancel upload").click()  # changed their mind
+    await expect(page.locator("#compose-error")).to_have_text(
+        "The upload was cancelled; nothing was sent. The files are still attached."
+    )
+    await expect(page.locator("#compose-progress")).to_be_hidden()
+    await expect(chip.locator(".filename")).to_have_text("상품 사진.png")
+    await expect(composer).to_have_value("요청하신 사진입니다")
+    await expect(page.locator("#messages .msg-reply")).to_have_count(0)
+
+    await composer.press("Enter")  # and send it after all
     await expect(status).to_have_text(re.compile(r"^Uploading… ([1-9]|[1-9]\d)%$"))  # under way
     percent = await page.locator("#compose-progress-bar").get_attribute("value")
     assert percent is not None
@@ -275,4 +286,40 @@ async def test_a_note_mentioning_a_manager_lights_their_bell_live_and_opens_the_
     await expect(jihoon.locator("#live")).to_have_text("live")
     await expect(bell).to_be_hidden()  # read on the server, not only on the page
     assert [m.text for m in setup.line.messages_to(user)] == []  # a note never leaves
+    assert setup.problems == []
+
+
+async def test_a_reply_carries_a_link_button_and_a_bad_link_is_refused_with_the_reason(setup: Setup) -> None:
+    user = setup.line.add_user(CUSTOMER)
+    chat_id = await setup.customer_writes(user, "반품 신청은 어디서 하나요?")
+    await setup.manager(*MINJI)
+    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+
+    async def add_button(text: str, url: str, colour: str) -> None:
+        await page.get_by_role("button", name="+ Link button").click()
+        await page.get_by_label("Button text").fill(text)
+        await page.get_by_label("Link", exact=True).fill(url)
+        await page.get_by_label("Colour").select_option(colour)
+        await page.get_by_role("button", name="Add button").click()
+
+    await add_button("반품 신청", "ftp://shop.example.com/returns", "green")
+    buttons = page.locator("#compose-buttons li")
+    await expect(buttons.locator(".label")).to_have_text(["반품 신청"])
+    composer = page.locator("#compose-text")
+    await composer.fill(RETURNS)
+    await composer.press("Enter")
+    await expect(page.locator("#compose-error")).to_have_text("button 1 needs an http(s) URL")  # the API's
+    await expect(page.locator("#messages .msg-reply")).to_have_count(0)
+
+    await page.get_by_role("button", name="Remove 반품 신청").click()
+    await add_button("반품 신청", "https://shop.example.com/returns", "green")
+    await composer.press("Enter")
+    await expect(page.locator("#messages .msg-reply .text")).to_have_text([RETURNS])
+    await expect(buttons).to_have_count(0)
+    (reply,) = [m for m in await setup.server.messages(chat_id) if m["kind"] == "reply"]
+    assert reply["buttons"] == [
+        {"text": "반품 신청", "url": "https://shop.example.com/returns", "colour": "green"}
+    ]
+    await page.get_by_label("Note").check()  # notes carry no buttons: the tool is not offered
+    await expect(page.get_by_role("button", name="+ Link button")).to_be_hidden()
     assert setup.problems == []

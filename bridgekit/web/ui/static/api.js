@@ -27,8 +27,9 @@ export async function api(method, path, body) {
 }
 
 // A message with files (multipart/form-data) sent with XMLHttpRequest, whose upload events
-// fetch does not have: onProgress(fraction sent) as the body goes out. Answers like api().
-export function apiUpload(path, form, onProgress) {
+// fetch does not have: onProgress(fraction sent) as the body goes out; aborting `signal`
+// cancels it. Answers like api(); an error without an answer has `answered` false.
+export function apiUpload(path, form, onProgress, signal) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open("POST", `/api/v1${path}`);
@@ -48,14 +49,15 @@ export function apiUpload(path, form, onProgress) {
       if (request.status >= 200 && request.status < 300) resolve(data);
       else reject(new Error((data && data.error) || `HTTP ${request.status}`));
     });
-    // No answer at all (the connection broke) or cancelled: error.answered is false.
     const unanswered = (why) => {
       const error = new Error(why);
       error.answered = false;
+      error.cancelled = why === "cancelled";
       reject(error);
     };
-    request.addEventListener("error", () => unanswered("no answer"));
-    request.addEventListener("abort", () => unanswered("aborted"));
+    request.addEventListener("error", () => unanswered("no answer")); // the connection broke
+    request.addEventListener("abort", () => unanswered("cancelled"));
+    if (signal) signal.addEventListener("abort", () => request.abort());
     request.send(form);
   });
 }

@@ -66,9 +66,29 @@ export class Composer {
     }
     const attach = document.getElementById("compose-attach");
     attach.addEventListener("change", () => {
-      this.files.push(...attach.files);
+      this.attach(attach.files);
       attach.value = ""; // the same file can be picked again after removing it
-      this.drawFiles();
+    });
+    // Files pasted into the text or dropped on the composer are attached too.
+    this.text.addEventListener("paste", (event) => {
+      if (event.clipboardData && event.clipboardData.files.length) {
+        event.preventDefault();
+        this.attach(event.clipboardData.files);
+      }
+    });
+    this.form.addEventListener("dragover", (event) => {
+      if (event.dataTransfer && event.dataTransfer.types.includes("Files")) event.preventDefault();
+    });
+    this.form.addEventListener("drop", (event) => {
+      if (event.dataTransfer && event.dataTransfer.files.length) {
+        event.preventDefault();
+        this.attach(event.dataTransfer.files);
+      }
+    });
+    this.sending = false;
+    this.uploading = null; // the AbortController of the upload under way
+    document.getElementById("compose-cancel").addEventListener("click", () => {
+      if (this.uploading) this.uploading.abort();
     });
     this.buttonForm = document.getElementById("compose-button-form");
     document.getElementById("compose-add-button").addEventListener("click", () => {
@@ -113,6 +133,11 @@ export class Composer {
     }
     const items = await this.mentionables.items;
     return items.filter((item) => matches(item.name, query));
+  }
+
+  attach(files) {
+    this.files.push(...files);
+    this.drawFiles();
   }
 
   drawFiles() {
@@ -188,7 +213,8 @@ export class Composer {
   async send() {
     const chatId = this.conversation.id;
     const text = this.text.value.trimEnd(); // a picked macro or mention leaves a space behind
-    if (chatId === null || (!text.trim() && !this.files.length)) return;
+    if (this.sending || chatId === null || (!text.trim() && !this.files.length)) return;
+    this.sending = true; // Enter while a message is on its way does not send it twice
     const body = this.mode() === "note" ? { kind: "note", text } : { text };
     if (this.buttons.length) body.buttons = this.buttons;
     const button = document.getElementById("send");
@@ -200,7 +226,9 @@ export class Composer {
         form.append("payload", JSON.stringify(body)); // first: the limits apply from it on
         for (const file of this.files) form.append("file", file, file.name);
         this.progress(0);
-        await apiUpload(`/chats/${chatId}/messages`, form, (fraction) => this.progress(fraction));
+        this.uploading = new AbortController();
+        const shown = (fraction) => this.progress(fraction);
+        await apiUpload(`/chats/${chatId}/messages`, form, shown, this.uploading.signal);
       } else {
         await api("POST", `/chats/${chatId}/messages`, body);
       }
@@ -213,8 +241,12 @@ export class Composer {
       await this.conversation.reload();
       this.conversation.scrollToEnd();
     } catch (error) {
-      showError(this.error, error.answered === false ? new Error(t("compose.upload_failed")) : error);
+      if (error.cancelled) showError(this.error, new Error(t("compose.upload_cancelled")));
+      else if (error.answered === false) showError(this.error, new Error(t("compose.upload_failed")));
+      else showError(this.error, error);
     } finally {
+      this.sending = false;
+      this.uploading = null;
       this.progress(null);
       button.disabled = false;
       this.text.focus();
