@@ -12,22 +12,26 @@ import re
 import ssl
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest_asyncio
 from bridgekit_line.plugin import LinePlugin
 from bridgekit_line.sandbox import LineSandbox
 from playwright.async_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import select
 
 from bridgekit.inbox.macros import create_macro
 from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.storage import schema as s
 from bridgekit.testing.databases import temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
 from tests.browser.test_inbox_browser import _problem
 
+T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
 CUSTOMER = "이서연"
 MINJI = ("김민지 (Kim Minji)", "minji@example.com")
@@ -37,8 +41,8 @@ DELIVERY_MACRO = "{customer.name}님, 주문하신 상품은 오늘 발송됩니
 
 
 def noisy_png(width: int, height: int) -> bytes:
-    """A real greyscale PNG of random pixels: it does not compress, so its size is about
-    ``width * height`` bytes."""
+    """A real greyscale PNG of random pixels, stored uncompressed (it would not compress
+    anyway): its size is about ``width * height`` bytes."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -48,9 +52,13 @@ def noisy_png(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows, 1))
+        + chunk(b"IDAT", zlib.compress(rows, 0))
         + chunk(b"IEND", b"")
     )
+
+
+async def _equal(found: Awaitable[T], expected: T) -> bool:
+    return await found == expected
 
 
 @dataclass
@@ -60,6 +68,7 @@ class Setup:
     browser: Browser
     contexts: list[BrowserContext]
     problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
+    tmp_path: Path
 
     async def customer_writes(self, user_id: str, text: str) -> int:
         answer = await self.line.webhooks.post(
@@ -117,7 +126,7 @@ async def setup(
             integrations={"acme": integration},
             tls=tls,
         )
-        found = Setup(server, line, browser, [], [])
+        found = Setup(server, line, browser, [], [], tmp_path)
         try:
             yield found
         finally:
@@ -189,10 +198,9 @@ async def test_a_file_too_big_for_line_is_refused_with_lines_reason(setup: Setup
     await setup.manager(*MINJI)
     page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
 
-    big = noisy_png(3300, 3300)  # 10.4 MB: LINE sends images of at most 10 MB
-    await page.locator("#compose-attach").set_input_files(
-        files=[{"name": "big.png", "mimeType": "image/png", "buffer": big}]
-    )
+    big = setup.tmp_path / "big.png"  # 10.4 MB: LINE sends images of at most 10 MB
+    big.write_bytes(noisy_png(3300, 3300))
+    await page.locator("#compose-attach").set_input_files(big)  # read by Chromium itself
     await page.locator("#compose-text").fill("원본 사진입니다")
     await page.get_by_role("button", name="Send").click()
     await expect(page.locator("#compose-error")).to_have_text(
@@ -248,7 +256,7 @@ async def test_a_note_mentioning_a_manager_lights_their_bell_live_and_opens_the_
     user = setup.line.add_user(CUSTOMER)
     chat_id = await setup.customer_writes(user, "환불 받을 수 있나요?")
     await setup.manager(*MINJI)
-    await setup.manager(*JIHOON)
+    jihoon_id = await setup.manager(*JIHOON)
     jihoon = await setup.signed_in(JIHOON[1])  # the second manager, in a browser of their own
     bell = jihoon.locator("#notify-badge")
     await expect(bell).to_be_hidden()  # nothing unread yet
@@ -285,6 +293,22 @@ async def test_a_note_mentioning_a_manager_lights_their_bell_live_and_opens_the_
     await jihoon.reload()
     await expect(jihoon.locator("#live")).to_have_text("live")
     await expect(bell).to_be_hidden()  # read on the server, not only on the page
+
+    # Mentioned again while the chat is open on Jihoon's screen: read where it arrives.
+    await composer.fill(f"@{JIHOON[0]} 고객님께 안내 완료")
+    await composer.press("Enter")
+    await expect(jihoon.locator("#messages .msg-note .text")).to_have_count(2)
+
+    async def jihoons_notifications() -> list[tuple[str, bool]]:
+        async with setup.server.bridge.db.read() as conn:
+            n = s.notifications
+            rows = await conn.execute(select(n.c.kind, n.c.read_at).where(n.c.manager_id == jihoon_id))
+            return [(row.kind, row.read_at is not None) for row in rows]
+
+    await setup.server.wait_for(
+        lambda: _equal(jihoons_notifications(), [("mention", True), ("mention", True)])
+    )
+    await expect(bell).to_be_hidden()
     assert [m.text for m in setup.line.messages_to(user)] == []  # a note never leaves
     assert setup.problems == []
 

@@ -33,7 +33,7 @@ const conversation = new Conversation(() => {
   sidebarSoon();
 });
 const list = new ChatList((chatId) => open(chatId, true));
-const notifications = new Notifications((chatId) => open(chatId, true));
+const notifications = new Notifications((chatId) => open(chatId, true), () => conversation.id);
 const sidebarSoon = later(refreshSidebar, 300);
 const listSoon = later(() => list.update(), 300);
 
@@ -44,6 +44,7 @@ async function open(chatId, push) {
   }
   list.markOpen(chatId);
   await conversation.open(chatId);
+  notifications.chatOpened();
 }
 
 function select(key) {

@@ -1,7 +1,8 @@
 // The bell in the top bar: how many notifications are unread (a mention, a new message in my
 // chats, an assignment, a snooze ended), a dropdown listing the latest, and a click on one
 // opens its chat and marks what it said about that chat read. It follows the event stream:
-// inbox.js hands it every event, and a "notification.created" reads the list again.
+// inbox.js hands it every event, and a "notification.created" reads the list again. What is
+// about the chat open on the screen is read there: it is marked read rather than counted.
 import { api } from "./api.js";
 import { t, when, fullDate } from "./i18n.js";
 import { element, showError } from "./messages.js";
@@ -17,9 +18,10 @@ const KINDS = {
 };
 
 export class Notifications {
-  // openChat(chatId): what a click on a notification does after marking it read
-  constructor(openChat) {
+  // openChat(chatId): what a click on a notification does; openNow(): the open chat's id
+  constructor(openChat, openNow) {
     this.openChat = openChat;
+    this.openNow = openNow;
     this.button = document.getElementById("notify-button");
     this.badge = document.getElementById("notify-badge");
     this.panel = document.getElementById("notify-panel");
@@ -49,6 +51,11 @@ export class Notifications {
     if (kind === "notification.created" || kind === "reconnected") this.soon();
   }
 
+  // A chat was opened (from the list, a link, a notification): its notifications are read.
+  chatOpened() {
+    this.soon();
+  }
+
   // The stream is (again) live: what was notified before it was listening is read now.
   onState(state) {
     if (state === "live") this.soon();
@@ -61,12 +68,12 @@ export class Notifications {
 
   async refresh() {
     try {
-      const [unread, latest] = await Promise.all([
-        api("GET", `/notifications?unread=1&limit=${UNREAD_PAGE}`),
-        this.panel.hidden ? null : api("GET", `/notifications?limit=${SHOWN}`),
-      ]);
-      this.count(unread.notifications.length, unread.next_before !== null);
-      if (latest) this.draw(latest.notifications);
+      const unread = await api("GET", `/notifications?unread=1&limit=${UNREAD_PAGE}`);
+      const open = this.openNow();
+      const seen = unread.notifications.filter((n) => n.chat_id === open).map((n) => n.id);
+      if (seen.length) await api("POST", "/notifications/read", { ids: seen });
+      this.count(unread.notifications.length - seen.length, unread.next_before !== null);
+      if (!this.panel.hidden) this.draw((await api("GET", `/notifications?limit=${SHOWN}`)).notifications);
       showError(this.error, null);
     } catch (error) {
       showError(this.error, error);
