@@ -313,11 +313,15 @@ async def test_a_note_mentioning_a_manager_lights_their_bell_live_and_opens_the_
     assert setup.problems == []
 
 
-async def test_a_reply_carries_a_link_button_and_a_bad_link_is_refused_with_the_reason(setup: Setup) -> None:
+async def test_a_reply_carries_a_link_button_and_a_form_and_bad_ones_are_refused_with_the_reason(
+    setup: Setup,
+) -> None:
     user = setup.line.add_user(CUSTOMER)
     chat_id = await setup.customer_writes(user, "반품 신청은 어디서 하나요?")
     await setup.manager(*MINJI)
     page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    composer = page.locator("#compose-text")
+    refusal = page.locator("#compose-error")
 
     async def add_button(text: str, url: str, colour: str) -> None:
         await page.get_by_role("button", name="+ Link button").click()
@@ -326,24 +330,50 @@ async def test_a_reply_carries_a_link_button_and_a_bad_link_is_refused_with_the_
         await page.get_by_label("Colour").select_option(colour)
         await page.get_by_role("button", name="Add button").click()
 
+    async def add_field(question: str, key: str, kind: str, required: bool) -> None:
+        await page.get_by_role("button", name="+ Form field").click()
+        await page.get_by_label("Question").fill(question)
+        await page.get_by_label("Saved to profile as").fill(key)
+        await page.get_by_label("Answer type").select_option(kind)
+        await page.get_by_label("required").set_checked(required)
+        await page.get_by_role("button", name="Add field").click()
+
     await add_button("반품 신청", "ftp://shop.example.com/returns", "green")
     buttons = page.locator("#compose-buttons li")
     await expect(buttons.locator(".label")).to_have_text(["반품 신청"])
-    composer = page.locator("#compose-text")
     await composer.fill(RETURNS)
     await composer.press("Enter")
-    await expect(page.locator("#compose-error")).to_have_text("button 1 needs an http(s) URL")  # the API's
-    await expect(page.locator("#messages .msg-reply")).to_have_count(0)
-
+    await expect(refusal).to_have_text("button 1 needs an http(s) URL")  # the API's reason
     await page.get_by_role("button", name="Remove 반품 신청").click()
     await add_button("반품 신청", "https://shop.example.com/returns", "green")
+
+    await add_field("주문 번호", "주문번호", "number", True)  # a key the profile cannot take
+    fields = page.locator("#compose-form-fields li")
+    await expect(fields.locator(".type")).to_have_text(["number · required"])
+    await composer.press("Enter")
+    await expect(refusal).to_have_text("form field 1 needs a key of letters, digits, '_', '.' or '-'")
+    await expect(page.locator("#messages .msg-reply")).to_have_count(0)
+    await page.get_by_role("button", name="Remove 주문 번호").click()
+    await add_field("주문 번호", "order_no", "number", True)
+    await add_field("연락받을 이메일", "email", "email", False)
+    await expect(fields.locator(".label")).to_have_text(["주문 번호", "연락받을 이메일"])
+
     await composer.press("Enter")
     await expect(page.locator("#messages .msg-reply .text")).to_have_text([RETURNS])
+    await expect(refusal).to_be_hidden()
     await expect(buttons).to_have_count(0)
+    await expect(fields).to_have_count(0)
     (reply,) = [m for m in await setup.server.messages(chat_id) if m["kind"] == "reply"]
     assert reply["buttons"] == [
         {"text": "반품 신청", "url": "https://shop.example.com/returns", "colour": "green"}
     ]
-    await page.get_by_label("Note").check()  # notes carry no buttons: the tool is not offered
+    assert reply["form"] == {
+        "fields": [
+            {"key": "order_no", "label": "주문 번호", "type": "number", "required": True},
+            {"key": "email", "label": "연락받을 이메일", "type": "email", "required": False},
+        ]
+    }
+    await page.get_by_label("Note").check()  # notes carry neither: the tools are not offered
     await expect(page.get_by_role("button", name="+ Link button")).to_be_hidden()
+    await expect(page.get_by_role("button", name="+ Form field")).to_be_hidden()
     assert setup.problems == []

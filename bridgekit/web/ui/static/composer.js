@@ -4,7 +4,8 @@
 // with the upload's progress; "#" completes macros (the API expands "#shortcut" when the
 // message is sent, filling in the customer's name and the like), "@" in a note completes
 // managers and teams (the API finds "@Name" in the text and notifies them); a reply can carry
-// link buttons.
+// link buttons and an input form (its answers are saved to the customer's profile under each
+// field's key).
 import { api, apiUpload } from "./api.js";
 import { Completer } from "./complete.js";
 import { t } from "./i18n.js";
@@ -39,6 +40,7 @@ export class Composer {
     this.error = document.getElementById("compose-error");
     this.files = [];
     this.buttons = [];
+    this.fields = [];
     this.mentionables = null; // a promise of { at, items }
     this.completer = new Completer(this.text, document.getElementById("compose-complete"), [
       { pattern: MACRO, find: (query) => this.macros(query) },
@@ -97,6 +99,13 @@ export class Composer {
     });
     document.getElementById("button-cancel").addEventListener("click", () => this.closeButtonForm());
     document.getElementById("button-add").addEventListener("click", () => this.addButton());
+    this.fieldForm = document.getElementById("compose-form-builder");
+    document.getElementById("compose-add-field").addEventListener("click", () => {
+      this.fieldForm.hidden = false;
+      document.getElementById("field-label").focus();
+    });
+    document.getElementById("field-cancel").addEventListener("click", () => this.closeFieldForm());
+    document.getElementById("field-add").addEventListener("click", () => this.addField());
   }
 
   mode() {
@@ -109,9 +118,12 @@ export class Composer {
     showError(this.error, null);
     this.files = [];
     this.buttons = [];
+    this.fields = [];
     this.drawFiles();
     this.drawButtons();
+    this.drawFields();
     this.buttonForm.hidden = true;
+    this.fieldForm.hidden = true;
     this.completer.close();
     this.text.focus();
   }
@@ -198,6 +210,49 @@ export class Composer {
     );
   }
 
+  addField() {
+    const label = document.getElementById("field-label");
+    const key = document.getElementById("field-key");
+    const type = document.getElementById("field-type");
+    const required = document.getElementById("field-required");
+    // The API checks the field (its key's characters, a key used twice); only empty ones stay.
+    if (!label.value.trim() || !key.value.trim()) {
+      showError(this.error, new Error(t("compose.field_needs")));
+      return;
+    }
+    this.fields.push({ key: key.value.trim(), label: label.value.trim(), type: type.value, required: required.checked });
+    label.value = "";
+    key.value = "";
+    required.checked = false;
+    showError(this.error, null);
+    this.closeFieldForm();
+    this.drawFields();
+  }
+
+  closeFieldForm() {
+    this.fieldForm.hidden = true;
+    this.text.focus();
+  }
+
+  drawFields() {
+    const list = document.getElementById("compose-form-fields");
+    list.replaceChildren(
+      ...this.fields.map((field, index) => {
+        const item = element("li", "chip form-field");
+        const type = t(`compose.type_${field.type}`) + (field.required ? ` · ${t("compose.field_required")}` : "");
+        item.append(element("span", "label", field.label), element("span", "type", type), element("code", "key", field.key));
+        const remove = item.appendChild(element("button", "remove", "×"));
+        remove.type = "button";
+        remove.setAttribute("aria-label", t("compose.remove", { name: field.label }));
+        remove.addEventListener("click", () => {
+          this.fields.splice(index, 1);
+          this.drawFields();
+        });
+        return item;
+      }),
+    );
+  }
+
   progress(fraction) {
     const box = document.getElementById("compose-progress");
     if (fraction === null) {
@@ -217,6 +272,7 @@ export class Composer {
     this.sending = true; // Enter while a message is on its way does not send it twice
     const body = this.mode() === "note" ? { kind: "note", text } : { text };
     if (this.buttons.length) body.buttons = this.buttons;
+    if (this.fields.length) body.form = { fields: this.fields };
     const button = document.getElementById("send");
     button.disabled = true;
     this.completer.close();
@@ -235,8 +291,10 @@ export class Composer {
       this.text.value = "";
       this.files = [];
       this.buttons = [];
+      this.fields = [];
       this.drawFiles();
       this.drawButtons();
+      this.drawFields();
       showError(this.error, null);
       await this.conversation.reload();
       this.conversation.scrollToEnd();
