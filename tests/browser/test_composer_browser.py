@@ -355,7 +355,12 @@ async def test_a_reply_carries_a_link_button_and_a_form_and_bad_ones_are_refused
     await expect(page.locator("#messages .msg-reply")).to_have_count(0)
     await page.get_by_role("button", name="Remove 주문 번호").click()
     await add_field("주문 번호", "order_no", "number", True)
-    await add_field("연락받을 이메일", "email", "email", False)
+    await page.get_by_role("button", name="+ Form field").click()  # Enter adds, never sends
+    await page.get_by_label("Question").fill("연락받을 이메일")
+    await page.get_by_label("Saved to profile as").fill("email")
+    await page.get_by_label("Answer type").select_option("email")
+    await page.get_by_label("Saved to profile as").press("Enter")
+    await expect(page.locator("#compose-form-builder")).to_be_hidden()
     await expect(fields.locator(".label")).to_have_text(["주문 번호", "연락받을 이메일"])
 
     await composer.press("Enter")

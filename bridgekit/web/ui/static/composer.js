@@ -106,6 +106,15 @@ export class Composer {
     });
     document.getElementById("field-cancel").addEventListener("click", () => this.closeFieldForm());
     document.getElementById("field-add").addEventListener("click", () => this.addField());
+    // Enter in a button's or a field's inputs adds it; it must not send the message.
+    for (const [box, add] of [[this.buttonForm, () => this.addButton()], [this.fieldForm, () => this.addField()]]) {
+      box.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && event.target.tagName === "INPUT" && !event.isComposing) {
+          event.preventDefault();
+          add();
+        }
+      });
+    }
   }
 
   mode() {
