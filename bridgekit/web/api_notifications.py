@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bridgekit.engine.bridge import Bridge
 from bridgekit.runtime.clock import iso, utcnow
@@ -37,7 +37,14 @@ async def list_notifications(request: web.Request) -> web.Response:
         raise json_error(400, "limit and before must be integers") from None
     if before is not None and not valid_id(before):
         raise json_error(400, "before must be a notification id")
-    query = n.select().where(n.c.manager_id == manager.id)
+    c, cu = s.chats, s.customers
+    # What the chat is called in the list: its customer's name, else its title (an email's
+    # subject), so a notification names its chat without a request per chat.
+    query = (
+        select(n, cu.c.name.label("customer_name"), c.c.title.label("chat_title"))
+        .select_from(n.outerjoin(c, c.c.id == n.c.chat_id).outerjoin(cu, cu.c.id == c.c.customer_id))
+        .where(n.c.manager_id == manager.id)
+    )
     if request.query.get("unread") in ("1", "true"):
         query = query.where(n.c.read_at.is_(None))
     if before is not None:
@@ -53,6 +60,7 @@ async def list_notifications(request: web.Request) -> web.Response:
                     "chat_id": r.chat_id,
                     "message_id": r.message_id,
                     "kind": r.kind,
+                    "chat_title": r.customer_name or r.chat_title or None,
                     "push": r.push,
                     "created_at": iso(r.created_at),
                     "read_at": iso(r.read_at),

@@ -33,6 +33,11 @@ async def test_the_assignee_and_followers_hear_about_a_new_message_and_can_mark_
     page = await kim.ok("GET", "/notifications?unread=1")
     kinds = [(n["chat_id"], n["kind"]) for n in page["notifications"]]
     assert kinds == [(chat, "message"), (chat, "assigned")]
+    customer_id = (await kim.ok("GET", f"/chats/{chat}"))["customer"]["id"]
+    await kim.ok("PATCH", f"/customers/{customer_id}", {"name": "이서연"})
+    page = await kim.ok("GET", "/notifications?unread=1")
+    # Each names its chat as the list does (its customer), so the bell can say which chat.
+    assert [n["chat_title"] for n in page["notifications"]] == ["이서연", "이서연"]
     assert (await park.ok("GET", "/notifications"))["notifications"] == []
 
     assert (await kim.ok("POST", "/notifications/read", {"all": True}))["updated"] == 2

@@ -1,8 +1,35 @@
 // The composer under an open chat: reply or internal note, Enter sends (never while an IME
-// composes), a refusal of the API is shown under it.
-import { api } from "./api.js";
+// composes), a refusal of the API is shown under it. Files go out as one multipart message
+// (the JSON payload part first, so the channel's limits refuse a file before it is uploaded)
+// with the upload's progress; "#" completes macros (the API expands "#shortcut" when the
+// message is sent, filling in the customer's name and the like), "@" in a note completes
+// managers and teams (the API finds "@Name" in the text and notifies them); a reply can carry
+// link buttons and an input form (its answers are saved to the customer's profile under each
+// field's key).
+import { api, apiUpload } from "./api.js";
+import { Completer } from "./complete.js";
 import { t } from "./i18n.js";
-import { showError } from "./messages.js";
+import { element, showError } from "./messages.js";
+
+// "#ab" at the caret, the "#" not glued to a word (the API's own rule for a macro token).
+const MACRO = /(?<![\p{L}\p{N}_#&])#([\p{L}\p{N}_.-]*)$/u;
+// "@ki" at the caret, the "@" not glued to a word (that is an email address).
+const MENTION = /(?<![\p{L}\p{N}._-])@([^\s@#]*)$/u;
+const MANAGERS_FOR_MS = 60_000; // the managers and teams, read again after this long
+
+function size(bytes) {
+  for (const [unit, factor] of [["GB", 1024 ** 3], ["MB", 1024 ** 2], ["KB", 1024]]) {
+    if (bytes >= factor) return `${(bytes / factor).toFixed(1).replace(/\.0$/, "")} ${unit}`;
+  }
+  return t("compose.bytes", { count: bytes });
+}
+
+// A name matches when it, or one of its words, starts with what was typed.
+function matches(name, query) {
+  const lowered = name.toLowerCase();
+  const typed = query.toLowerCase();
+  return lowered.startsWith(typed) || lowered.split(/[\s()]+/).some((word) => word.startsWith(typed));
+}
 
 export class Composer {
   // conversation: the open chat (its id, reload() after a send)
@@ -11,11 +38,20 @@ export class Composer {
     this.form = document.getElementById("composer");
     this.text = document.getElementById("compose-text");
     this.error = document.getElementById("compose-error");
+    this.files = [];
+    this.buttons = [];
+    this.fields = [];
+    this.mentionables = null; // a promise of { at, items }
+    this.completer = new Completer(this.text, document.getElementById("compose-complete"), [
+      { pattern: MACRO, find: (query) => this.macros(query) },
+      { pattern: MENTION, find: (query) => this.mentions(query), enabled: () => this.mode() === "note" },
+    ]);
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
     });
     this.text.addEventListener("keydown", (event) => {
+      if (this.completer.handleKey(event)) return;
       // Enter sends; Shift+Enter is a new line; never while an IME (Korean) composes a syllable.
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
@@ -27,6 +63,56 @@ export class Composer {
         const note = this.mode() === "note";
         this.form.classList.toggle("note", note);
         this.text.placeholder = t(note ? "compose.note_placeholder" : "compose.reply_placeholder");
+        this.completer.close();
+      });
+    }
+    const attach = document.getElementById("compose-attach");
+    attach.addEventListener("change", () => {
+      this.attach(attach.files);
+      attach.value = ""; // the same file can be picked again after removing it
+    });
+    // Files pasted into the text or dropped on the composer are attached too.
+    this.text.addEventListener("paste", (event) => {
+      if (event.clipboardData && event.clipboardData.files.length) {
+        event.preventDefault();
+        this.attach(event.clipboardData.files);
+      }
+    });
+    this.form.addEventListener("dragover", (event) => {
+      if (event.dataTransfer && event.dataTransfer.types.includes("Files")) event.preventDefault();
+    });
+    this.form.addEventListener("drop", (event) => {
+      if (event.dataTransfer && event.dataTransfer.files.length) {
+        event.preventDefault();
+        this.attach(event.dataTransfer.files);
+      }
+    });
+    this.sending = false;
+    this.uploading = null; // the AbortController of the upload under way
+    document.getElementById("compose-cancel").addEventListener("click", () => {
+      if (this.uploading) this.uploading.abort();
+    });
+    this.buttonForm = document.getElementById("compose-button-form");
+    document.getElementById("compose-add-button").addEventListener("click", () => {
+      this.buttonForm.hidden = false;
+      document.getElementById("button-text").focus();
+    });
+    document.getElementById("button-cancel").addEventListener("click", () => this.closeButtonForm());
+    document.getElementById("button-add").addEventListener("click", () => this.addButton());
+    this.fieldForm = document.getElementById("compose-form-builder");
+    document.getElementById("compose-add-field").addEventListener("click", () => {
+      this.fieldForm.hidden = false;
+      document.getElementById("field-label").focus();
+    });
+    document.getElementById("field-cancel").addEventListener("click", () => this.closeFieldForm());
+    document.getElementById("field-add").addEventListener("click", () => this.addField());
+    // Enter in a button's or a field's inputs adds it; it must not send the message.
+    for (const [box, add] of [[this.buttonForm, () => this.addButton()], [this.fieldForm, () => this.addField()]]) {
+      box.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && event.target.tagName === "INPUT" && !event.isComposing) {
+          event.preventDefault();
+          add();
+        }
       });
     }
   }
@@ -35,28 +121,200 @@ export class Composer {
     return this.form.querySelector("input[name=mode]:checked").value;
   }
 
-  // A chat was opened: nothing refused yet, the cursor in the text.
+  // A chat was opened: nothing refused yet, no files or buttons meant for the last one, the
+  // cursor in the text.
   reset() {
     showError(this.error, null);
+    this.files = [];
+    this.buttons = [];
+    this.fields = [];
+    this.drawFiles();
+    this.drawButtons();
+    this.drawFields();
+    this.buttonForm.hidden = true;
+    this.fieldForm.hidden = true;
+    this.completer.close();
     this.text.focus();
+  }
+
+  async macros(query) {
+    const found = await api("GET", `/macros?q=${encodeURIComponent(query)}`);
+    return found.map((macro) => ({ label: `#${macro.shortcut}`, detail: macro.text, insert: `#${macro.shortcut}` }));
+  }
+
+  async mentions(query) {
+    const now = Date.now();
+    if (!this.mentionables || now - this.mentionables.at > MANAGERS_FOR_MS) {
+      const read = Promise.all([api("GET", "/managers"), api("GET", "/teams")]).then(([managers, teams]) => [
+        ...managers.map((manager) => ({ label: `@${manager.name}`, insert: `@${manager.name}`, name: manager.name })),
+        ...teams.map((team) => ({ label: `@${team.name}`, detail: t("compose.team"), insert: `@${team.name}`, name: team.name })),
+      ]);
+      this.mentionables = { at: now, items: read };
+      read.catch(() => (this.mentionables = null));
+    }
+    const items = await this.mentionables.items;
+    return items.filter((item) => matches(item.name, query));
+  }
+
+  attach(files) {
+    this.files.push(...files);
+    this.drawFiles();
+  }
+
+  drawFiles() {
+    const list = document.getElementById("compose-files");
+    list.replaceChildren(
+      ...this.files.map((file, index) => {
+        const item = element("li", "chip");
+        item.append(element("span", "filename", file.name), element("span", "size", size(file.size)));
+        const remove = item.appendChild(element("button", "remove", "×"));
+        remove.type = "button";
+        remove.setAttribute("aria-label", t("compose.remove", { name: file.name }));
+        remove.addEventListener("click", () => {
+          this.files.splice(index, 1);
+          this.drawFiles();
+        });
+        return item;
+      }),
+    );
+  }
+
+  addButton() {
+    const text = document.getElementById("button-text");
+    const url = document.getElementById("button-url");
+    const colour = document.getElementById("button-colour");
+    // The API checks the button (text, http(s) URL, at most three); only empty ones stay here.
+    if (!text.value.trim() || !url.value.trim()) {
+      showError(this.error, new Error(t("compose.button_needs")));
+      return;
+    }
+    this.buttons.push({ text: text.value.trim(), url: url.value.trim(), colour: colour.value });
+    text.value = "";
+    url.value = "";
+    showError(this.error, null);
+    this.closeButtonForm();
+    this.drawButtons();
+  }
+
+  closeButtonForm() {
+    this.buttonForm.hidden = true;
+    this.text.focus();
+  }
+
+  drawButtons() {
+    const list = document.getElementById("compose-buttons");
+    list.replaceChildren(
+      ...this.buttons.map((button, index) => {
+        const item = element("li", `chip link-button colour-${button.colour}`);
+        item.append(element("span", "label", button.text), element("span", "url", button.url));
+        const remove = item.appendChild(element("button", "remove", "×"));
+        remove.type = "button";
+        remove.setAttribute("aria-label", t("compose.remove", { name: button.text }));
+        remove.addEventListener("click", () => {
+          this.buttons.splice(index, 1);
+          this.drawButtons();
+        });
+        return item;
+      }),
+    );
+  }
+
+  addField() {
+    const label = document.getElementById("field-label");
+    const key = document.getElementById("field-key");
+    const type = document.getElementById("field-type");
+    const required = document.getElementById("field-required");
+    // The API checks the field (its key's characters, a key used twice); only empty ones stay.
+    if (!label.value.trim() || !key.value.trim()) {
+      showError(this.error, new Error(t("compose.field_needs")));
+      return;
+    }
+    this.fields.push({ key: key.value.trim(), label: label.value.trim(), type: type.value, required: required.checked });
+    label.value = "";
+    key.value = "";
+    required.checked = false;
+    showError(this.error, null);
+    this.closeFieldForm();
+    this.drawFields();
+  }
+
+  closeFieldForm() {
+    this.fieldForm.hidden = true;
+    this.text.focus();
+  }
+
+  drawFields() {
+    const list = document.getElementById("compose-form-fields");
+    list.replaceChildren(
+      ...this.fields.map((field, index) => {
+        const item = element("li", "chip form-field");
+        const type = t(`compose.type_${field.type}`) + (field.required ? ` · ${t("compose.field_required")}` : "");
+        item.append(element("span", "label", field.label), element("span", "type", type), element("code", "key", field.key));
+        const remove = item.appendChild(element("button", "remove", "×"));
+        remove.type = "button";
+        remove.setAttribute("aria-label", t("compose.remove", { name: field.label }));
+        remove.addEventListener("click", () => {
+          this.fields.splice(index, 1);
+          this.drawFields();
+        });
+        return item;
+      }),
+    );
+  }
+
+  progress(fraction) {
+    const box = document.getElementById("compose-progress");
+    if (fraction === null) {
+      box.hidden = true;
+      return;
+    }
+    const percent = Math.round(fraction * 100);
+    document.getElementById("compose-progress-bar").value = percent;
+    document.getElementById("compose-progress-text").textContent = t("compose.uploaded", { percent });
+    box.hidden = false;
   }
 
   async send() {
     const chatId = this.conversation.id;
-    const text = this.text.value;
-    if (chatId === null || !text.trim()) return;
+    const text = this.text.value.trimEnd(); // a picked macro or mention leaves a space behind
+    if (this.sending || chatId === null || (!text.trim() && !this.files.length)) return;
+    this.sending = true; // Enter while a message is on its way does not send it twice
     const body = this.mode() === "note" ? { kind: "note", text } : { text };
+    if (this.buttons.length) body.buttons = this.buttons;
+    if (this.fields.length) body.form = { fields: this.fields };
     const button = document.getElementById("send");
     button.disabled = true;
+    this.completer.close();
     try {
-      await api("POST", `/chats/${chatId}/messages`, body);
+      if (this.files.length) {
+        const form = new FormData();
+        form.append("payload", JSON.stringify(body)); // first: the limits apply from it on
+        for (const file of this.files) form.append("file", file, file.name);
+        this.progress(0);
+        this.uploading = new AbortController();
+        const shown = (fraction) => this.progress(fraction);
+        await apiUpload(`/chats/${chatId}/messages`, form, shown, this.uploading.signal);
+      } else {
+        await api("POST", `/chats/${chatId}/messages`, body);
+      }
       this.text.value = "";
+      this.files = [];
+      this.buttons = [];
+      this.fields = [];
+      this.drawFiles();
+      this.drawButtons();
+      this.drawFields();
       showError(this.error, null);
       await this.conversation.reload();
       this.conversation.scrollToEnd();
     } catch (error) {
-      showError(this.error, error);
+      if (error.cancelled) showError(this.error, new Error(t("compose.upload_cancelled")));
+      else if (error.answered === false) showError(this.error, new Error(t("compose.upload_failed")));
+      else showError(this.error, error);
     } finally {
+      this.sending = false;
+      this.uploading = null;
+      this.progress(null);
       button.disabled = false;
       this.text.focus();
     }

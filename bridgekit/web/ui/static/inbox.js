@@ -4,6 +4,7 @@ import { listen } from "./events.js";
 import { t } from "./i18n.js";
 import { ChatList } from "./chatlist.js";
 import { Conversation } from "./conversation.js";
+import { Notifications } from "./notifications.js";
 import { refresh as refreshSidebar } from "./shell.js";
 
 const pane = document.getElementById("chat-pane");
@@ -32,6 +33,7 @@ const conversation = new Conversation(() => {
   sidebarSoon();
 });
 const list = new ChatList((chatId) => open(chatId, true));
+const notifications = new Notifications((chatId) => open(chatId, true), () => conversation.id);
 const sidebarSoon = later(refreshSidebar, 300);
 const listSoon = later(() => list.update(), 300);
 
@@ -42,6 +44,7 @@ async function open(chatId, push) {
   }
   list.markOpen(chatId);
   await conversation.open(chatId);
+  notifications.chatOpened();
 }
 
 function select(key) {
@@ -72,6 +75,7 @@ window.addEventListener("popstate", () => {
 
 listen(
   (kind, data) => {
+    notifications.onEvent(kind);
     if (kind === "reconnected") {
       list.update();
       sidebarSoon();
@@ -89,6 +93,7 @@ listen(
     }
   },
   (state) => {
+    notifications.onState(state);
     live.dataset.state = state;
     live.textContent = state === "live" ? t("live.live") : t("live.reconnecting");
   },

@@ -1,0 +1,384 @@
+"""The composer and the notifications in a real Chromium against a real bridgekit served over
+HTTPS (LINE downloads a reply's image only from an https URL) with the LINE sandbox: a file
+uploads with its progress shown and reaches LINE, a file too big for LINE is refused with
+LINE's reason, a "#" macro is picked from its completion list and sent expanded, and a note
+"@mentioning" a second manager lights the bell in that manager's own browser, live, whose
+notification opens the chat."""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import struct
+import zlib
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pytest_asyncio
+from bridgekit_line.plugin import LinePlugin
+from bridgekit_line.sandbox import LineSandbox
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import select
+
+from bridgekit.inbox.macros import create_macro
+from bridgekit.inbox.managers import create_manager
+from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.storage import schema as s
+from bridgekit.testing.databases import temporary_database
+from bridgekit.testing.harness import RunningBridge, start_bridge
+from tests.browser.test_inbox_browser import _problem
+
+T = TypeVar("T")
+PASSWORD = "correct horse battery staple"
+CUSTOMER = "이서연"
+MINJI = ("김민지 (Kim Minji)", "minji@example.com")
+JIHOON = ("박지훈 (Park Jihoon)", "jihoon@example.com")
+RETURNS = "아래 버튼에서 신청하실 수 있어요"
+DELIVERY_MACRO = "{customer.name}님, 주문하신 상품은 오늘 발송됩니다."
+
+
+def noisy_png(width: int, height: int) -> bytes:
+    """A real greyscale PNG of random pixels, stored uncompressed (it would not compress
+    anyway): its size is about ``width * height`` bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + os.urandom(width) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 0))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def _equal(found: Awaitable[T], expected: T) -> bool:
+    return await found == expected
+
+
+@dataclass
+class Setup:
+    server: RunningBridge
+    line: LineSandbox
+    browser: Browser
+    contexts: list[BrowserContext]
+    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
+    tmp_path: Path
+
+    async def customer_writes(self, user_id: str, text: str) -> int:
+        answer = await self.line.webhooks.post(
+            f"{self.server.url}/hooks/acme", [self.line.webhooks.text(user_id, text)]
+        )
+        assert answer.status == 200, answer
+        chats = await self.server.wait_for(self.server.chats)
+        return int(chats[0]["id"])
+
+    async def manager(self, name: str, email: str) -> int:
+        manager_id, _ = await create_manager(
+            self.server.bridge.db, self.server.bridge.workspace_id, name, operator=True, email=email
+        )
+        link = await create_password_link(self.server.bridge.db, manager_id)
+        assert await use_password_link(self.server.bridge.db, link, PASSWORD) is not None
+        return manager_id
+
+    async def signed_in(self, email: str, path: str = "/") -> Page:
+        """A browser of its own (its own cookies) signed in as ``email``, at ``path``."""
+        context = await self.browser.new_context(ignore_https_errors=True)  # the test CA
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on(
+            "console", lambda msg: self.problems.append(msg.text) if _problem(msg.type, msg.text) else None
+        )
+        page.on("pageerror", lambda exc: self.problems.append(str(exc)))
+        await page.goto(f"{self.server.url}{path}")
+        await page.get_by_label("Email").fill(email)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator("#live")).to_have_text("live")
+        if path.startswith("/chats/"):  # the chat is open once the composer has the cursor
+            await expect(page.locator("#compose-text")).to_be_focused()
+        return page
+
+
+@pytest_asyncio.fixture
+async def setup(
+    browser: Browser, tmp_path: Path, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> AsyncIterator[Setup]:
+    async with (
+        LineSandbox(download_media=True, client_ssl=tls[1]) as line,
+        temporary_database("sqlite", tmp_path) as url,
+    ):
+        plugin = LinePlugin()
+        integration = {
+            "channel": "line",
+            "settings": line.integration_settings(),
+            "secrets": line.integration_secrets(),
+        }
+        server = await start_bridge(
+            database_url=url,
+            data_dir=tmp_path / "data",
+            plugins={"line": plugin},
+            integrations={"acme": integration},
+            tls=tls,
+        )
+        found = Setup(server, line, browser, [], [], tmp_path)
+        try:
+            yield found
+        finally:
+            for context in found.contexts:
+                await context.close()
+            await server.close()
+            await plugin.aclose()
+
+
+async def test_an_attachment_uploads_with_its_progress_and_reaches_line(setup: Setup) -> None:
+    user = setup.line.add_user(CUSTOMER)
+    chat_id = await setup.customer_writes(user, "사진 보내 주실 수 있나요?")
+    await setup.manager(*MINJI)
+    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    await expect(page.locator("#chat-title")).to_have_text(CUSTOMER)
+    # A slow uplink (250 KB/s), so the 1 MB upload takes long enough to watch it progress.
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Network.enable")
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 250 * 1024},
+    )
+
+    photo = noisy_png(1024, 1024)
+    await page.locator("#compose-attach").set_input_files(
+        files=[{"name": "상품 사진.png", "mimeType": "image/png", "buffer": photo}]
+    )
+    chip = page.locator("#compose-files li")
+    await expect(chip.locator(".filename")).to_have_text("상품 사진.png")
+    await expect(chip.locator(".size")).to_have_text("1 MB")
+    composer = page.locator("#compose-text")
+    await composer.fill("요청하신 사진입니다")
+    await composer.press("Enter")
+    status = page.locator("#compose-progress-text")
+    await expect(status).to_have_text(re.compile(r"^Uploading… \d+%$"))
+    await page.get_by_role("button", name="Cancel upload").click()  # changed their mind
+    await expect(page.locator("#compose-error")).to_have_text(
+        "The upload was cancelled; nothing was sent. The files are still attached."
+    )
+    await expect(page.locator("#compose-progress")).to_be_hidden()
+    await expect(chip.locator(".filename")).to_have_text("상품 사진.png")
+    await expect(composer).to_have_value("요청하신 사진입니다")
+    await expect(page.locator("#messages .msg-reply")).to_have_count(0)
+
+    await composer.press("Enter")  # and send it after all
+    await expect(status).to_have_text(re.compile(r"^Uploading… ([1-9]|[1-9]\d)%$"))  # under way
+    percent = await page.locator("#compose-progress-bar").get_attribute("value")
+    assert percent is not None
+    assert 0 < float(percent) < 100
+    reply = page.locator("#messages .msg-reply")
+    await expect(reply.locator(".text")).to_have_text(["요청하신 사진입니다"], timeout=20_000)
+    await expect(reply.locator("a.file .filename")).to_have_text("상품 사진.png")
+    await expect(page.locator("#compose-progress")).to_be_hidden()
+    await expect(chip).to_have_count(0)  # sent: the composer is empty again
+    await expect(composer).to_have_value("")
+
+    line = setup.line
+    await setup.server.wait_for(lambda: len(line.sent) == 2)
+    text, image = line.sent
+    assert (text.to, text.text) == (user, "요청하신 사진입니다")
+    assert line.downloads == {image.message["originalContentUrl"]: photo}  # LINE got the bytes
+    await expect(reply.locator(".delivery")).to_have_text("sent")
+    assert setup.problems == []
+
+
+async def test_a_file_too_big_for_line_is_refused_with_lines_reason(setup: Setup) -> None:
+    user = setup.line.add_user(CUSTOMER)
+    chat_id = await setup.customer_writes(user, "큰 사진도 되나요?")
+    await setup.manager(*MINJI)
+    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+
+    big = setup.tmp_path / "big.png"  # 10.4 MB: LINE sends images of at most 10 MB
+    big.write_bytes(noisy_png(3300, 3300))
+    await page.locator("#compose-attach").set_input_files(big)  # read by Chromium itself
+    await page.locator("#compose-text").fill("원본 사진입니다")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#compose-error")).to_have_text(
+        "LINE takes images of at most 10 MB; big.png is larger"
+    )
+    await expect(page.locator("#compose-files .filename")).to_have_text("big.png")  # nothing lost
+    await expect(page.locator("#compose-text")).to_have_value("원본 사진입니다")
+    await expect(page.locator("#messages .msg-reply")).to_have_count(0)
+
+    await page.get_by_role("button", name="Remove big.png").click()  # without it, it goes
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#messages .msg-reply .text")).to_have_text(["원본 사진입니다"])
+    await expect(page.locator("#compose-error")).to_be_hidden()
+    await setup.server.wait_for(lambda: [m.text for m in setup.line.messages_to(user)] == ["원본 사진입니다"])
+    assert setup.problems == []
+
+
+async def test_a_hash_macro_is_picked_from_the_list_and_sent_with_the_customers_name(setup: Setup) -> None:
+    user = setup.line.add_user(CUSTOMER)
+    chat_id = await setup.customer_writes(user, "배송은 언제 되나요?")
+    async with setup.server.bridge.db.write() as conn:
+        workspace = setup.server.bridge.workspace_id
+        await create_macro(conn, workspace, "배송", DELIVERY_MACRO)
+        await create_macro(conn, workspace, "refund", "Refunds take 3-5 business days.")
+    await setup.manager(*MINJI)
+    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+
+    composer = page.locator("#compose-text")
+    await composer.press_sequentially("#")
+    options = page.locator("#compose-complete li")
+    await expect(options.locator(".label")).to_have_text(["#refund", "#배송"])  # every macro
+    await composer.press_sequentially("배")
+    await expect(options.locator(".label")).to_have_text(["#배송"])  # narrowed as it is typed
+    await expect(options.locator(".detail")).to_have_text(
+        "{customer.name}님, 주문하신 상품은 오늘 발송됩니다."
+    )
+    await composer.press("Enter")  # picks it; it does not send
+    await expect(page.locator("#compose-complete")).to_be_hidden()
+    await expect(composer).to_have_value("#배송 ")
+    await composer.press("Enter")  # sends: the API puts the macro's text in its place
+    expanded = "이서연님, 주문하신 상품은 오늘 발송됩니다."
+    await expect(page.locator("#messages .msg-reply .text")).to_have_text([expanded])
+    await setup.server.wait_for(lambda: [m.text for m in setup.line.messages_to(user)] == [expanded])
+
+    await composer.press_sequentially("환불은 #re")  # a macro inside a sentence, picked by a click
+    await page.locator("#compose-complete li", has_text="#refund").click()
+    await expect(composer).to_have_value("환불은 #refund ")
+    await composer.press("Escape")
+    assert setup.problems == []
+
+
+async def test_a_note_mentioning_a_manager_lights_their_bell_live_and_opens_the_chat(setup: Setup) -> None:
+    user = setup.line.add_user(CUSTOMER)
+    chat_id = await setup.customer_writes(user, "환불 받을 수 있나요?")
+    await setup.manager(*MINJI)
+    jihoon_id = await setup.manager(*JIHOON)
+    jihoon = await setup.signed_in(JIHOON[1])  # the second manager, in a browser of their own
+    bell = jihoon.locator("#notify-badge")
+    await expect(bell).to_be_hidden()  # nothing unread yet
+
+    minji = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    await minji.get_by_label("Note").check()
+    composer = minji.locator("#compose-text")
+    await composer.press_sequentially("@park")  # any word of the name completes it
+    options = minji.locator("#compose-complete li")
+    await expect(options.locator(".label")).to_have_text([f"@{JIHOON[0]}"])
+    await composer.press("Enter")
+    await expect(composer).to_have_value(f"@{JIHOON[0]} ")
+    await composer.press_sequentially("환불 규정 확인 부탁드려요")
+    await composer.press("Enter")
+    note = minji.locator("#messages .msg-note .text")
+    await expect(note).to_have_text([f"@{JIHOON[0]} 환불 규정 확인 부탁드려요"])
+
+    await expect(bell).to_have_text("1")  # live: no reload in Jihoon's browser
+    await expect(jihoon.locator("#notify-button")).to_have_attribute("aria-label", "Notifications: 1 unread")
+    await expect(minji.locator("#notify-badge")).to_be_hidden()  # the author is not told
+    await jihoon.locator("#notify-button").click()
+    item = jihoon.locator("#notify-list li")
+    await expect(item).to_have_count(1)
+    await expect(item.locator(".what")).to_have_text("You were mentioned")
+    await expect(item.locator(".chat")).to_have_text(CUSTOMER)
+    await item.click()
+    await expect(jihoon).to_have_url(f"{setup.server.url}/chats/{chat_id}")
+    await expect(jihoon.locator("#chat-title")).to_have_text(CUSTOMER)
+    await expect(jihoon.locator("#messages .msg-note .text")).to_have_text(
+        [f"@{JIHOON[0]} 환불 규정 확인 부탁드려요"]
+    )
+    await expect(bell).to_be_hidden()  # read now
+    await expect(jihoon.locator("#notify-panel")).to_be_hidden()
+    await jihoon.reload()
+    await expect(jihoon.locator("#live")).to_have_text("live")
+    await expect(bell).to_be_hidden()  # read on the server, not only on the page
+
+    # Mentioned again while the chat is open on Jihoon's screen: read where it arrives.
+    await composer.fill(f"@{JIHOON[0]} 고객님께 안내 완료")
+    await composer.press("Enter")
+    await expect(jihoon.locator("#messages .msg-note .text")).to_have_count(2)
+
+    async def jihoons_notifications() -> list[tuple[str, bool]]:
+        async with setup.server.bridge.db.read() as conn:
+            n = s.notifications
+            rows = await conn.execute(select(n.c.kind, n.c.read_at).where(n.c.manager_id == jihoon_id))
+            return [(row.kind, row.read_at is not None) for row in rows]
+
+    await setup.server.wait_for(
+        lambda: _equal(jihoons_notifications(), [("mention", True), ("mention", True)])
+    )
+    await expect(bell).to_be_hidden()
+    assert [m.text for m in setup.line.messages_to(user)] == []  # a note never leaves
+    assert setup.problems == []
+
+
+async def test_a_reply_carries_a_link_button_and_a_form_and_bad_ones_are_refused_with_the_reason(
+    setup: Setup,
+) -> None:
+    user = setup.line.add_user(CUSTOMER)
+    chat_id = await setup.customer_writes(user, "반품 신청은 어디서 하나요?")
+    await setup.manager(*MINJI)
+    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    composer = page.locator("#compose-text")
+    refusal = page.locator("#compose-error")
+
+    async def add_button(text: str, url: str, colour: str) -> None:
+        await page.get_by_role("button", name="+ Link button").click()
+        await page.get_by_label("Button text").fill(text)
+        await page.get_by_label("Link", exact=True).fill(url)
+        await page.get_by_label("Colour").select_option(colour)
+        await page.get_by_role("button", name="Add button").click()
+
+    async def add_field(question: str, key: str, kind: str, required: bool) -> None:
+        await page.get_by_role("button", name="+ Form field").click()
+        await page.get_by_label("Question").fill(question)
+        await page.get_by_label("Saved to profile as").fill(key)
+        await page.get_by_label("Answer type").select_option(kind)
+        await page.get_by_label("required").set_checked(required)
+        await page.get_by_role("button", name="Add field").click()
+
+    await add_button("반품 신청", "ftp://shop.example.com/returns", "green")
+    buttons = page.locator("#compose-buttons li")
+    await expect(buttons.locator(".label")).to_have_text(["반품 신청"])
+    await composer.fill(RETURNS)
+    await composer.press("Enter")
+    await expect(refusal).to_have_text("button 1 needs an http(s) URL")  # the API's reason
+    await page.get_by_role("button", name="Remove 반품 신청").click()
+    await add_button("반품 신청", "https://shop.example.com/returns", "green")
+
+    await add_field("주문 번호", "주문번호", "number", True)  # a key the profile cannot take
+    fields = page.locator("#compose-form-fields li")
+    await expect(fields.locator(".type")).to_have_text(["number · required"])
+    await composer.press("Enter")
+    await expect(refusal).to_have_text("form field 1 needs a key of letters, digits, '_', '.' or '-'")
+    await expect(page.locator("#messages .msg-reply")).to_have_count(0)
+    await page.get_by_role("button", name="Remove 주문 번호").click()
+    await add_field("주문 번호", "order_no", "number", True)
+    await page.get_by_role("button", name="+ Form field").click()  # Enter adds, never sends
+    await page.get_by_label("Question").fill("연락받을 이메일")
+    await page.get_by_label("Saved to profile as").fill("email")
+    await page.get_by_label("Answer type").select_option("email")
+    await page.get_by_label("Saved to profile as").press("Enter")
+    await expect(page.locator("#compose-form-builder")).to_be_hidden()
+    await expect(fields.locator(".label")).to_have_text(["주문 번호", "연락받을 이메일"])
+
+    await composer.press("Enter")
+    await expect(page.locator("#messages .msg-reply .text")).to_have_text([RETURNS])
+    await expect(refusal).to_be_hidden()
+    await expect(buttons).to_have_count(0)
+    await expect(fields).to_have_count(0)
+    (reply,) = [m for m in await setup.server.messages(chat_id) if m["kind"] == "reply"]
+    assert reply["buttons"] == [
+        {"text": "반품 신청", "url": "https://shop.example.com/returns", "colour": "green"}
+    ]
+    assert reply["form"] == {
+        "fields": [
+            {"key": "order_no", "label": "주문 번호", "type": "number", "required": True},
+            {"key": "email", "label": "연락받을 이메일", "type": "email", "required": False},
+        ]
+    }
+    await page.get_by_label("Note").check()  # notes carry neither: the tools are not offered
+    await expect(page.get_by_role("button", name="+ Link button")).to_be_hidden()
+    await expect(page.get_by_role("button", name="+ Form field")).to_be_hidden()
+    assert setup.problems == []
