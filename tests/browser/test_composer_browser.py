@@ -29,7 +29,7 @@ from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.storage import schema as s
 from bridgekit.testing.databases import temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.test_inbox_browser import _problem
+from tests.browser.conftest import _problem
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
