@@ -53,6 +53,17 @@ class Refusal(str):
         return ChatError(str(self), code=self.code, details=self.details)
 
 
+def error_fields(error: str) -> dict[str, Any]:
+    """One of :attr:`Outcome.errors` as the API answers it: ``error``, and a
+    :class:`Refusal`'s ``code`` and ``details``."""
+    if not isinstance(error, Refusal):
+        return {"error": error}
+    fields: dict[str, Any] = {"error": str(error), "code": error.code}
+    if error.details:
+        fields["details"] = dict(error.details)
+    return fields
+
+
 def refused(error: str) -> ChatError:
     """The :class:`ChatError` of one of :attr:`Outcome.errors` (with its code, if it has one)."""
     return error.refused() if isinstance(error, Refusal) else ChatError(error)

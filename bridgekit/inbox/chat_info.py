@@ -38,7 +38,7 @@ GOALS = (None, "achieved", "not_achieved")
 # Unicode-aware, so ``#환불`` counts.
 HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 TOO_MANY_TAGS = Refusal(
-    f"a chat can have at most {MAX_TAGS_PER_CHAT} tags", "too_many_tags", max=MAX_TAGS_PER_CHAT
+    f"a chat can have at most {MAX_TAGS_PER_CHAT} tags", code="too_many_tags", max=MAX_TAGS_PER_CHAT
 )
 
 

@@ -104,7 +104,7 @@ async def reopen_chats(
             outcome.errors[cid] = Refusal(
                 f"a closed {bound.channel.spec.title} chat cannot be reopened by a manager; "
                 "the customer's next message opens a new chat",
-                "chat_closed",
+                code="chat_closed",
                 channel=bound.channel.spec.title,
             )
             continue

@@ -18,7 +18,7 @@ from bridgekit.web.keys import BRIDGE
 
 
 def body_error(
-    status: int, message: str, code: str | None = None, details: dict[str, int] | None = None
+    status: int, message: str, *, code: str | None = None, details: dict[str, int] | None = None
 ) -> web.HTTPException:
     """A JSON error that also closes the connection (its unread body cannot be skipped)."""
     exc = json_error(status, message, code=code, details=details)
@@ -28,7 +28,10 @@ def body_error(
 
 def too_large(limit: int) -> web.HTTPException:
     return body_error(
-        413, f"the body is larger than the limit of {limit} bytes", "body_too_large", {"limit": limit}
+        413,
+        f"the body is larger than the limit of {limit} bytes",
+        code="body_too_large",
+        details={"limit": limit},
     )
 
 

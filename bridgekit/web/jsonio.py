@@ -23,7 +23,9 @@ def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | 
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 
-def error_body(message: str, code: str | None = None, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, code: str | None = None, details: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The body of every refusal: ``error`` for a person (English), and for the refusals a
     client tells apart their stable ``code`` and the ``details`` the message names."""
     body: dict[str, Any] = {"error": message}

@@ -119,7 +119,9 @@ class Inbox:
 
 def _problem(kind: str, text: str) -> bool:
     """A console error, except the browser's own note of an API refusal the test asks for."""
-    return kind == "error" and not text.startswith("Failed to load resource: the server responded with a status of 4")
+    return kind == "error" and not text.startswith(
+        "Failed to load resource: the server responded with a status of 4"
+    )
 
 
 @pytest_asyncio.fixture
@@ -156,7 +158,9 @@ async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
             assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
             page = await context.new_page()
             problems: list[str] = []
-            page.on("console", lambda msg: problems.append(msg.text) if _problem(msg.type, msg.text) else None)
+            page.on(
+                "console", lambda msg: problems.append(msg.text) if _problem(msg.type, msg.text) else None
+            )
             page.on("pageerror", lambda exc: problems.append(str(exc)))
             yield Inbox(server, plugin, outside, page, manager_id, problems)
         finally:
@@ -258,13 +262,17 @@ async def test_a_refusal_reads_in_the_managers_language(inbox: Inbox) -> None:
     await expect(message.get_by_role("button", name="원본 보기")).to_be_visible()
 
     async with inbox.server.bridge.db.write() as conn:  # an administrator takes the seat away
-        await conn.execute(update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=False))
+        await conn.execute(
+            update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=False)
+        )
     await page.get_by_role("button", name="닫기").click()
     await expect(page.locator("#action-error")).to_have_text(
         "오퍼레이터 시트가 켜져 있어야 할 수 있어요. 관리자에게 요청해 주세요."
     )
     async with inbox.server.bridge.db.write() as conn:
-        await conn.execute(update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=True))
+        await conn.execute(
+            update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=True)
+        )
 
     # Refusals without a control on this screen yet, through the page's own api.js: the
     # catalogue's words for codes it knows, the API's English for one it does not.
@@ -292,7 +300,10 @@ async def test_a_refusal_reads_in_the_managers_language(inbox: Inbox) -> None:
         ["too_many_tags", "채팅 하나에 태그는 최대 8개까지 붙일 수 있어요. 먼저 하나를 지워 주세요."],
         ["snooze_too_far", "채팅은 최대 180일까지 보류할 수 있어요."],
         "accepted",
-        ["chat_closed", "종료된 Email 채팅은 다시 열 수 없어요. 고객이 다음 메시지를 보내면 새 채팅이 시작돼요."],
+        [
+            "chat_closed",
+            "종료된 Email 채팅은 다시 열 수 없어요. 고객이 다음 메시지를 보내면 새 채팅이 시작돼요.",
+        ],
         ["permission", "delete_chats 권한이 있어야 할 수 있어요."],
         [None, "no integration named 'nope'"],
     ]

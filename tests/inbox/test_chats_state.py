@@ -58,7 +58,11 @@ async def test_i10_snooze_is_limited_to_180_days_in_the_future(make_bridge, sand
     status, body = await kim.call("POST", f"/chats/{chat}/snooze", {"until": at(days=181)})
     assert (status, body) == (
         400,
-        {"error": "a chat can be snoozed for at most 180 days", "code": "snooze_too_far", "details": {"days": 180}},
+        {
+            "error": "a chat can be snoozed for at most 180 days",
+            "code": "snooze_too_far",
+            "details": {"days": 180},
+        },
     )
     status, body = await kim.call("POST", f"/chats/{chat}/snooze", {"until": at(seconds=-60)})
     assert (status, body) == (400, {"error": "until must be in the future", "code": "snooze_in_past"})
@@ -146,7 +150,10 @@ async def test_i18_without_the_operator_seat_state_and_info_changes_are_refused(
     ]
     for method, path, body in attempts:
         status, answer = await viewer.call(method, path, body)
-        assert (status, answer) == (403, {"error": "this needs the operator seat", "code": "operator_seat"}), (
+        assert (status, answer) == (
+            403,
+            {"error": "this needs the operator seat", "code": "operator_seat"},
+        ), (
             method,
             path,
         )

@@ -114,7 +114,11 @@ async def test_i15_macros_are_managed_and_expand_with_variables(
     )  # the default test manager has no admin permission
     assert (status, refused) == (
         403,
-        {"error": "this needs the admin permission", "code": "permission", "details": {"permission": "admin"}},
+        {
+            "error": "this needs the admin permission",
+            "code": "permission",
+            "details": {"permission": "admin"},
+        },
     )
     status, macro = await request(
         running,
