@@ -12,8 +12,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import web
-
 from bridgekit import __version__
 from bridgekit.banner import next_steps
 from bridgekit.config import Config, load_config
@@ -55,7 +53,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port is not None or args.host is not None:
         from dataclasses import replace
 
-        config = replace(config, port=args.port or config.port, host=args.host or config.host)
+        port = config.port if args.port is None else args.port
+        config = replace(config, port=port, host=args.host or config.host)
     plugins = load_plugins(config)
     bridge = Bridge(config, plugins)
     where = "defaults (no configuration file)" if config.source is None else str(config.source)
@@ -63,24 +62,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"bridgekit {__version__}: configuration {where}\n"
         f"  database  {config.database_url}\n"
         f"  data dir  {config.data_dir}\n"
-        f"  channels  {', '.join(plugins.channels) or 'none'}\n"
-        f"  listening {config.base_url}  (health: {config.base_url}/health)",
+        f"  channels  {', '.join(plugins.channels) or 'none'}",
         flush=True,
     )
     program = _program()
     reveal = sys.stdout.isatty()
 
-    async def app_with_banner() -> web.Application:
-        app = await create_app(bridge)
+    async def announce(host: str, port: int) -> None:
+        # Only once the bridge has started and the port is bound: a configuration error
+        # must not follow a line that says the server is listening.
+        url = config.public_url or f"http://{host}:{port}"
+        print(f"  listening http://{host}:{port}  (health: {url}/health)", flush=True)
+        text = await next_steps(bridge, program=program, config_path=config.source, reveal_secrets=reveal)
+        print(text, flush=True)
 
-        async def announce(_app: web.Application) -> None:  # after the bridge has started
-            text = await next_steps(bridge, program=program, config_path=config.source, reveal_secrets=reveal)
-            print(text, flush=True)
-
-        app.on_startup.append(announce)
-        return app
-
-    run(app_with_banner(), config, _event_loop())
+    run(create_app(bridge), config, _event_loop(), on_listening=announce)
     return 0
 
 

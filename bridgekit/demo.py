@@ -4,9 +4,9 @@ Every installed channel plugin that ships a stand-in for its platform (a sandbox
 the platform's wire format, signatures included) offers it through the
 ``bridgekit_demo_providers`` hook. The demo starts those stand-ins on loopback ports, links
 one integration to each, serves bridgekit on a throw-away SQLite file, creates an operator
-and prints their API token, then has demo customers write in every few seconds. Replies
-managers send travel back through the plugin and the stand-in, exactly as in production,
-and are printed as the customer receives them.
+and prints their browser sign-in (email and a random password) and API token, then has demo
+customers write in every few seconds. Replies managers send travel back through the plugin
+and the stand-in, exactly as in production, and are printed as the customer receives them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from secrets import token_urlsafe
 
 from aiohttp import web
 
@@ -24,6 +25,9 @@ from bridgekit.demo_provider import DemoProvider
 from bridgekit.engine.bridge import Bridge, load_plugins
 from bridgekit.exceptions import ConfigError
 from bridgekit.inbox.managers import create_manager
+from bridgekit.inbox.sessions import create_password_link, use_password_link
+
+DEMO_EMAIL = "demo@example.com"  # the demo operator's browser sign-in
 
 # (customer, what they write), in turn; the channel rotates independently.
 SCRIPT: tuple[tuple[str, str], ...] = (
@@ -51,6 +55,7 @@ class Demo:
         self.config = config
         self.say = say
         self.token = ""
+        self.password = ""
         self.url = config.base_url
         self.linked: list[_Linked] = []
         self._runner: web.AppRunner | None = None
@@ -88,9 +93,17 @@ class Demo:
         bridge.config = replace(bridge.config, public_url=self.url)
         for link in self.linked:
             link.hook_url = f"{self.url}/hooks/{link.integration}"
-        _, self.token = await create_manager(
-            bridge.db, bridge.workspace_id, "Demo Operator", operator=True, permissions=("delete_chats",)
+        manager_id, self.token = await create_manager(
+            bridge.db,
+            bridge.workspace_id,
+            "Demo Operator",
+            operator=True,
+            permissions=("delete_chats",),
+            email=DEMO_EMAIL,
         )
+        # The browser sign-in: a fresh random password each run, set the one way passwords are set.
+        self.password = token_urlsafe(12)
+        await use_password_link(bridge.db, await create_password_link(bridge.db, manager_id), self.password)
 
     async def tick(self) -> int:
         """One demo customer writes in (channels take turns); returns bridgekit's status."""
@@ -138,6 +151,7 @@ async def run_demo(config: Config, *, interval: float, messages: int | None = No
         channels = ", ".join(link.provider.channel for link in demo.linked)
         print(
             f"bridgekit demo: {demo.url}  (channels: {channels}; database {config.database_url})\n"
+            f"  open the inbox: {demo.url}/sign-in  email {DEMO_EMAIL}  password {demo.password}\n"
             f"  operator API token: {demo.token}\n"
             f"  try: curl -H 'Authorization: Bearer {demo.token}' {demo.url}/api/v1/chats\n"
             f"  reply: curl -H 'Authorization: Bearer {demo.token}' -H 'Content-Type: application/json'"

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from bridgekit.config import Config
-from bridgekit.demo import SCRIPT, Demo, demo_config
+from bridgekit.demo import DEMO_EMAIL, SCRIPT, Demo, demo_config
 
 
 async def test_demo_customers_write_in_and_receive_the_replies(tmp_path: Path) -> None:
@@ -25,6 +25,16 @@ async def test_demo_customers_write_in_and_receive_the_replies(tmp_path: Path) -
         for _ in channels:
             assert await demo.tick() == 200
         assert len(lines) == len(channels)
+
+        # The printed browser sign-in works: the form takes it and the inbox opens.
+        form = {"email": DEMO_EMAIL, "password": demo.password}
+        jar = aiohttp.CookieJar(unsafe=True)  # keeps cookies of an IP-address host, as browsers do
+        async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+            origin = {"Origin": demo.url}
+            async with browser.post(f"{demo.url}/sign-in", data=form, headers=origin) as resp:
+                assert resp.status == 200
+                assert resp.url.path == "/"  # signed in: the inbox, not the sign-in page again
+                assert "Demo Operator" in await resp.text()
 
         headers = {"Authorization": f"Bearer {demo.token}"}
         async with aiohttp.ClientSession(headers=headers) as session:
@@ -70,6 +80,7 @@ def test_the_demo_command_runs_and_stops_by_itself(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "operator API token: bk_" in done.stdout
+    assert f"/sign-in  email {DEMO_EMAIL}  password " in done.stdout
     assert done.stdout.count("-> 200") == 3
     assert (tmp_path / "bridgekit-demo.db").exists()
     assert not (tmp_path / "bridgekit.db").exists()  # never the user's own database

@@ -101,3 +101,4 @@ def test_bridgekit_serve_stops_with_one_line_naming_the_key(tmp_path: Path) -> N
     assert "0123456789abcdef" not in done.stdout + done.stderr
     assert ACCESS_TOKEN not in done.stdout + done.stderr
     assert not (tmp_path / "bridgekit.db").exists()  # refused before anything was stored
+    assert "listening" not in done.stdout  # it never listened: nothing may say it does

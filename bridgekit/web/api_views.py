@@ -123,6 +123,7 @@ async def get_chat(request: web.Request) -> web.Response:
         marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
         customer = await customer_summary(conn, int(row.customer_id))
     row = info.row
+    bound = bridge.registry.by_id(row.integration_id) if row.integration_id else None
     return json_response(
         {
             **chat_json(row, bridge),
@@ -139,6 +140,9 @@ async def get_chat(request: web.Request) -> web.Response:
             "unread": row.id in marks.unread,
             "snoozed_until": iso(row.snoozed_until),
             "closed_at": iso(row.closed_at),
+            # E6: whether a manager may reopen it once closed (email: no), so an inbox offers
+            # "reopen" only where the API would do it
+            "manager_can_reopen": bound is None or bound.channel.spec.capabilities.manager_can_reopen,
             "customer": customer,
         }
     )

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from aiohttp import web
@@ -154,6 +154,12 @@ class GuardedSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self.guard, self._host, self._port, reuse_address=True)
 
+    def bound_address(self) -> tuple[str, int]:
+        """The (host, port) the site listens on: the port the system chose when asked for 0."""
+        server = cast(asyncio.Server, self._server)  # what create_server made in start()
+        host, port = server.sockets[0].getsockname()[:2]
+        return str(host), int(port)
+
 
 def runner_for(app: web.Application, limits: LimitsConfig, *, handle_signals: bool = False) -> web.AppRunner:
     """aiohttp's runner with the idle and lingering times of ``limits``."""
@@ -173,14 +179,24 @@ async def start_site(runner: web.AppRunner, host: str, port: int, limits: Limits
     return site
 
 
-def run(app: Awaitable[web.Application], config: Config, loop: asyncio.AbstractEventLoop) -> None:
-    """Serve until SIGINT/SIGTERM, then shut down gracefully (what ``web.run_app`` does)."""
+def run(
+    app: Awaitable[web.Application],
+    config: Config,
+    loop: asyncio.AbstractEventLoop,
+    on_listening: Callable[[str, int], Awaitable[None]] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM, then shut down gracefully (what ``web.run_app`` does).
+    ``on_listening(host, port)`` runs once the port is bound (the port is the real one when
+    ``config.port`` is 0)."""
 
     async def serve() -> None:
         runner = runner_for(await app, config.limits, handle_signals=True)
         await runner.setup()
         try:
-            await start_site(runner, config.host, config.port, config.limits)
+            site = await start_site(runner, config.host, config.port, config.limits)
+            if on_listening is not None:
+                host, port = site.bound_address()
+                await on_listening(host, port)
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()

@@ -31,6 +31,7 @@ async def test_i10_close_snooze_reopen_and_bots_see_each_change(make_bridge, san
     running = await start(make_bridge, sandbox_url, recorder=recorder)
     kim = await manager(running, "Kim")
     (chat,) = await open_chats(running, "acme", ["u1"])
+    assert (await kim.ok("GET", f"/chats/{chat}"))["manager_can_reopen"] is True
 
     closed = await kim.ok("POST", f"/chats/{chat}/close")
     assert (closed["state"], closed["closed_at"] is not None) == ("closed", True)
@@ -120,6 +121,7 @@ async def test_e6_a_closed_email_like_chat_cannot_be_reopened(make_bridge, sandb
     )
     kim = await manager(running, "Kim")
     (chat,) = await open_chats(running, "inbox", ["u1"])
+    assert (await kim.ok("GET", f"/chats/{chat}"))["manager_can_reopen"] is False  # the inbox hides it
     await kim.ok("POST", f"/chats/{chat}/close")
 
     status, body = await kim.call("POST", f"/chats/{chat}/reopen")

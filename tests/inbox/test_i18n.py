@@ -24,7 +24,7 @@ PYTHON_T = re.compile(r"""\bt\(\s*"([a-z_.]+)"\s*[,)]""")
 def _used() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     files = [
-        *(WEB / "ui" / "templates").glob("*.html"),
+        *(WEB / "ui" / "templates").rglob("*.html"),
         *(WEB / "ui" / "static").glob("*.js"),
         *WEB.glob("*.py"),
     ]

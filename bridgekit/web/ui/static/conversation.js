@@ -4,9 +4,9 @@ import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { Composer } from "./composer.js";
 import { bubble, showError } from "./messages.js";
-
-// A chat's state in the page's language (an unknown one as the API says it).
-const STATES = { open: t("state.open"), queued: t("state.queued"), closed: t("state.closed") };
+import { ChatHead } from "./chathead.js";
+import { ChatPanels } from "./chatinfo.js";
+import { stateText } from "./fields.js";
 
 export class Conversation {
   constructor(onChanged) {
@@ -19,14 +19,8 @@ export class Conversation {
     this.chat = null;
     this.readUpTo = null;
     this.composer = new Composer(this);
-    const act = (id, method, path, body) =>
-      document.getElementById(id).addEventListener("click", () => this.act(method, path, body));
-    act("act-assign", "POST", "assign", () => ({ manager_id: Number(document.getElementById("manager-name").dataset.managerId) }));
-    act("act-close", "POST", "close");
-    act("act-reopen", "POST", "reopen");
-    document.getElementById("act-star").addEventListener("click", () =>
-      this.act(this.chat && this.chat.starred ? "DELETE" : "PUT", "star"),
-    );
+    this.actions = new ChatHead(this);
+    this.panels = new ChatPanels(this);
   }
 
   get id() {
@@ -35,16 +29,18 @@ export class Conversation {
 
   close() {
     this.chat = null;
+    this.panels.hide();
     this.box.hidden = true;
     this.placeholder.hidden = false;
     this.placeholder.textContent = t("chat.pick");
   }
 
   async open(chatId) {
-    showError(this.actionError, null);
+    this.actions.reset();
     try {
       const chat = await api("GET", `/chats/${chatId}`);
       this.chat = chat;
+      this.panels.reset();
       this.head();
       this.messages.replaceChildren();
       this.box.hidden = false;
@@ -53,6 +49,7 @@ export class Conversation {
       this.composer.reset();
     } catch (error) {
       this.chat = null;
+      this.panels.hide();
       this.box.hidden = true;
       this.placeholder.hidden = false;
       this.placeholder.textContent = error.message;
@@ -63,12 +60,9 @@ export class Conversation {
     const chat = this.chat;
     document.getElementById("chat-title").textContent = (chat.customer && chat.customer.name) || chat.title || t("chat.untitled", { id: chat.id });
     document.getElementById("chat-mark").textContent = chat.mark || "";
-    document.getElementById("chat-state").textContent = chat.assignee ? `${STATES[chat.state] ?? chat.state} · ${chat.assignee.name ?? chat.assignee}` : (STATES[chat.state] ?? chat.state);
-    const star = document.getElementById("act-star");
-    star.textContent = chat.starred ? t("chat.starred") : t("chat.star");
-    star.setAttribute("aria-pressed", String(Boolean(chat.starred)));
-    document.getElementById("act-close").hidden = chat.state === "closed";
-    document.getElementById("act-reopen").hidden = chat.state === "open" || chat.state === "queued";
+    document.getElementById("chat-state").textContent = chat.assignee ? `${stateText(chat)} · ${chat.assignee.name}` : stateText(chat);
+    this.actions.show(chat);
+    this.panels.show(chat).catch((error) => console.warn("chat panels not drawn", error));
   }
 
   // The latest messages again (events are hints: what they point at is read from the API).
@@ -90,27 +84,40 @@ export class Conversation {
 
   async refreshHead() {
     if (!this.chat) return;
+    const chatId = this.chat.id;
     try {
-      this.chat = await api("GET", `/chats/${this.chat.id}`);
+      const chat = await api("GET", `/chats/${chatId}`);
+      if (!this.chat || this.chat.id !== chatId) return; // another chat was opened meanwhile
+      this.chat = chat;
       this.head();
     } catch {
       // deleted meanwhile: the list no longer shows it
     }
   }
 
+  // The open chat's customer changed (a name, a memo, a provider event): redraw the head (its
+  // title is their name) and the panels.
+  customerChanged(customerId) {
+    if (this.chat && this.chat.customer_id === customerId) this.refreshHead();
+  }
+
   scrollToEnd() {
     this.messages.scrollTop = this.messages.scrollHeight;
   }
 
-  async act(method, path, body) {
-    if (!this.chat) return;
+  // A change to the open chat; its refusal is shown in `errorNode`, beside the control that
+  // asked. True when the API did it.
+  async act(method, path, body, errorNode = this.actionError) {
+    if (!this.chat) return false;
     try {
-      await api(method, `/chats/${this.chat.id}/${path}`, typeof body === "function" ? body() : body);
-      showError(this.actionError, null);
-      await this.refreshHead();
-      this.onChanged();
+      await api(method, path ? `/chats/${this.chat.id}/${path}` : `/chats/${this.chat.id}`, body);
     } catch (error) {
-      showError(this.actionError, error);
+      showError(errorNode, error);
+      return false;
     }
+    showError(errorNode, null);
+    await this.refreshHead();
+    this.onChanged();
+    return true;
   }
 }

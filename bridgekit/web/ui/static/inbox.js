@@ -82,6 +82,7 @@ listen(
       if (kind.startsWith("message.")) conversation.reload().catch(() => {});
       else if (kind === "chat.updated") conversation.refreshHead();
     }
+    if (kind === "customer.updated") conversation.customerChanged(data.customer_id);
     if (kind.startsWith("message.") || kind === "chat.updated") {
       listSoon();
       sidebarSoon();

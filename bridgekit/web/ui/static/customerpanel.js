@@ -1,0 +1,159 @@
+// The customer beside the open chat (I17, GET /api/v1/customers/{id}): name, contacts, profile,
+// the team's memo about them (the profile field "memo"), their other chats, the messages sent
+// to them by SMS or Alimtalk, their events and the files and links exchanged. Name and memo are
+// saved with PATCH /api/v1/customers/{id}; a customer.updated event redraws the panel.
+import { api } from "./api.js";
+import { t } from "./i18n.js";
+import { showError } from "./messages.js";
+import { fill, forget, stateText, timeNode } from "./fields.js";
+
+const MEMO = "memo"; // the profile field the memo is kept in
+const KINDS = { email: t("customer.kind_email"), phone: t("customer.kind_phone") };
+
+function row(...parts) {
+  const li = document.createElement("li");
+  for (const part of parts) {
+    if (part === null || part === undefined || part === "") continue;
+    if (li.childNodes.length) li.append(" · ");
+    li.append(part);
+  }
+  return li;
+}
+
+function empty() {
+  const li = document.createElement("li");
+  li.className = "empty";
+  li.textContent = t("info.none");
+  return li;
+}
+
+function list(id, items) {
+  document.getElementById(id).replaceChildren(...(items.length ? items : [empty()]));
+}
+
+function link(href, text, download) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.textContent = text;
+  if (download) a.download = text;
+  else if (!href.startsWith("/")) a.rel = "noopener noreferrer"; // a customer's link leaves the inbox
+  if (!href.startsWith("/")) a.target = "_blank";
+  return a;
+}
+
+export class CustomerPanel {
+  // conversation: the open chat (refreshHead() and onChanged() after the name changed)
+  constructor(conversation) {
+    this.conversation = conversation;
+    this.customerId = null;
+    this.error = document.getElementById("customer-error");
+    this.name = document.getElementById("customer-name");
+    this.memo = document.getElementById("customer-memo");
+    this.memoSaved = document.getElementById("memo-saved");
+    document.getElementById("customer-name-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.save({ name: this.name.value.trim() || null }, this.name);
+    });
+    document.getElementById("memo-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.save({ profile: { [MEMO]: this.memo.value.trim() ? this.memo.value : null } }, this.memo);
+    });
+  }
+
+  reset() {
+    showError(this.error, null);
+    this.memoSaved.textContent = "";
+    forget(this.name);
+    forget(this.memo);
+  }
+
+  show(customerId) {
+    this.customerId = customerId;
+    return this.reload();
+  }
+
+  async reload() {
+    const customerId = this.customerId;
+    if (customerId === null) return;
+    let panel;
+    try {
+      panel = await api("GET", `/customers/${customerId}`);
+    } catch (error) {
+      showError(this.error, error);
+      return;
+    }
+    if (customerId !== this.customerId) return; // another chat was opened meanwhile
+    this.draw(panel);
+  }
+
+  draw(panel) {
+    const customer = panel.customer;
+    fill(this.name, customer.name || "");
+    document.getElementById("customer-lead").hidden = !customer.is_lead;
+    list(
+      "customer-contacts",
+      customer.contacts.map((contact) =>
+        row(KINDS[contact.kind] ?? contact.kind, contact.value, contact.verified ? t("customer.verified") : ""),
+      ),
+    );
+    const facts = [];
+    for (const [key, value] of Object.entries(customer.profile)) {
+      if (key === MEMO) continue;
+      const dt = document.createElement("dt");
+      dt.textContent = key;
+      const dd = document.createElement("dd");
+      dd.textContent = String(value);
+      facts.push(dt, dd);
+    }
+    document.getElementById("customer-profile").replaceChildren(...facts);
+    const memo = customer.profile[MEMO];
+    fill(this.memo, typeof memo === "string" ? memo : "");
+    const openId = this.conversation.id;
+    list(
+      "customer-chats",
+      panel.chats.map((chat) => {
+        const title = chat.title || t("chat.untitled", { id: chat.id });
+        const item = row(
+          chat.id === openId ? t("customer.this_chat", { title }) : link(`/chats/${chat.id}`, title),
+          chat.channel,
+          stateText(chat),
+          timeNode(chat.last_message_at),
+        );
+        if (chat.id === openId) item.setAttribute("aria-current", "true");
+        return item;
+      }),
+    );
+    list(
+      "customer-sent",
+      panel.sent_messages.map((sent) => row(sent.text, sent.category || sent.channel, t(`delivery.${sent.delivery_status}`), timeNode(sent.created_at))),
+    );
+    list(
+      "customer-events",
+      panel.events.map((event) => {
+        const url = event.properties && typeof event.properties.url === "string" ? event.properties.url : "";
+        return row(event.name, url, timeNode(event.created_at));
+      }),
+    );
+    list("customer-files", [
+      ...panel.files.map((file) => row(link(file.url, file.filename || t("customer.file"), true), timeNode(file.created_at))),
+      ...panel.links.map((found) => row(link(found.url, found.url), timeNode(found.created_at))),
+    ]);
+  }
+
+  async save(body, field) {
+    const customerId = this.customerId;
+    if (customerId === null) return;
+    this.memoSaved.textContent = "";
+    try {
+      await api("PATCH", `/customers/${customerId}`, body);
+    } catch (error) {
+      showError(this.error, error);
+      return;
+    }
+    showError(this.error, null);
+    forget(field); // saved: show what the API holds now
+    if (field === this.memo) this.memoSaved.textContent = t("customer.memo_saved");
+    await this.conversation.refreshHead(); // the chat's title is the customer's name
+    if (field === this.name) this.conversation.onChanged();
+  }
+}
