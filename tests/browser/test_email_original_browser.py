@@ -234,6 +234,8 @@ async def test_the_original_stays_open_while_the_stream_is_redrawn_and_needs_a_s
     await page.locator("#compose-text").fill("확인해 보겠습니다.")  # redraws the stream
     await page.locator("#compose-text").press("Enter")
     await expect(page.locator("#messages .msg-reply .text")).to_have_text(["확인해 보겠습니다."])
+    # the reply left through the relay: its mark at its foot says so, live
+    await expect(page.locator("#messages .msg-reply .marks .delivery")).to_have_text("sent")
     await expect(original.locator("h1")).to_have_text("주문 확인 요청")  # still open
     await expect(message.get_by_role("button", name="Hide original")).to_be_visible()
     assert outside.hits == []
