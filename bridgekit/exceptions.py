@@ -31,14 +31,28 @@ class BridgekitError(Exception):
 
 class RequestRefused(BridgekitError):
     """A request bridgekit refuses for a reason its sender can fix; the message says why and
-    the API answers it with ``status`` (each subclass's default, or the one given)."""
+    the API answers it with ``status`` (each subclass's default, or the one given).
+
+    ``code`` is a stable machine name for refusals a client tells apart (the browser inbox
+    shows its own translation of them); ``details`` are the values the message names
+    (``{"filename": ..., "limit": ...}``), for that translation. Both go out with the answer
+    next to the English ``error`` (``docs/api.md``, "Error codes")."""
 
     status: int = 400
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        details: dict[str, str | int] | None = None,
+    ) -> None:
         super().__init__(message)
         if status is not None:
             self.status = status
+        self.code = code
+        self.details = details or {}
 
 
 class ConfigError(BridgekitError):

@@ -98,7 +98,11 @@ async def test_a_webhook_announcing_a_huge_body_is_refused_before_any_of_it_is_s
     await writer.drain()
     status, headers, body = await answer(reader, within=2)  # not a byte of the 2 GB was sent
     assert status == 413
-    assert json.loads(body) == {"error": f"the body is larger than the limit of {CHANNEL_LIMIT} bytes"}
+    assert json.loads(body) == {
+        "error": f"the body is larger than the limit of {CHANNEL_LIMIT} bytes",
+        "code": "body_too_large",
+        "details": {"limit": CHANNEL_LIMIT},
+    }
     assert headers.get("connection") == "close"
     writer.close()
     assert await rows(running, s.raw_deliveries) == []
@@ -219,7 +223,11 @@ async def test_files_of_one_message_together_over_the_request_total_are_refused(
         part.set_content_disposition("form-data", name="files", filename=name)
     async with running.session.post(f"{running.url}/api/v1/chats/{chat_id}/messages", data=writer) as resp:
         assert resp.status == 413
-        assert await resp.json() == {"error": "the files together are larger than the limit of 195.312 KB"}
+        assert await resp.json() == {
+            "error": "the files together are larger than the limit of 195.312 KB",
+            "code": "files_too_large",
+            "details": {"limit": "195.312 KB"},
+        }
     assert await rows(running, s.attachments) == []
     stored = running.bridge.data_dir / "attachments"
     assert [p for p in stored.rglob("*") if p.is_file()] == []

@@ -317,7 +317,7 @@ async def ensure_assignable(conn: AsyncConnection, manager_id: int) -> None:
     if row is None:
         raise ChatError(f"no manager {manager_id}")
     if not row.operator:
-        raise ChatError("only managers with the operator seat can be assigned")
+        raise ChatError("only managers with the operator seat can be assigned", code="assignee_not_operator")
 
 
 async def ensure_team(conn: AsyncConnection, team_id: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.inbox.assignment import assign_chats, ensure_assignable
-from bridgekit.inbox.chat_batch import Outcome, check_text
+from bridgekit.inbox.chat_batch import Outcome, check_text, error_fields
 from bridgekit.inbox.chat_info import add_tag, clean_tag
 from bridgekit.inbox.chat_state import check_snooze_until, close_chats, snooze_chats
 from bridgekit.inbox.chats import ChatError
@@ -118,7 +118,8 @@ def _operation(
 async def run_bulk(
     db: Database, events: EventBus, actor: Manager, request: BulkRequest
 ) -> list[dict[str, Any]]:
-    """Apply the action chunk by chunk; returns ``[{"chat_id", "ok", "error"?}]`` in order."""
+    """Apply the action chunk by chunk; returns ``[{"chat_id", "ok", "error"?, "code"?,
+    "details"?}]`` in order."""
     if request.action == "assign" and request.manager_id is not None:
         async with db.read() as conn:
             await ensure_assignable(conn, request.manager_id)
@@ -150,6 +151,6 @@ async def run_bulk(
             results.append(
                 {"chat_id": cid, "ok": True}
                 if error is None
-                else {"chat_id": cid, "ok": False, "error": error}
+                else {"chat_id": cid, "ok": False, **error_fields(error)}
             )
     return results

@@ -83,7 +83,10 @@ class ChannelLimits:
         if size > limit:
             what = "images" if limit != self.spec.capabilities.max_attachment_bytes else "attachments"
             raise CapabilityError(
-                f"{self.title} takes {what} of at most {human_size(limit)}; {filename} is larger", status=413
+                f"{self.title} takes {what} of at most {human_size(limit)}; {filename} is larger",
+                status=413,
+                code="file_too_large",
+                details={"filename": filename, "limit": human_size(limit)},
             )
 
     def check_file(self, filename: str, content_type: str, size: int) -> None:

@@ -35,6 +35,40 @@ def check_text(value: str, what: str) -> str:
     return value
 
 
+class Refusal(str):
+    """A chat's refusal in :attr:`Outcome.errors` that a client tells apart: the English
+    message (what bulk results and logs show) with the stable ``code`` and the ``details``
+    the API answers next to it (see :class:`~bridgekit.exceptions.RequestRefused`)."""
+
+    code: str
+    details: dict[str, str | int]
+
+    def __new__(cls, message: str, code: str, **details: str | int) -> Refusal:
+        made = super().__new__(cls, message)
+        made.code = code
+        made.details = details
+        return made
+
+    def refused(self) -> ChatError:
+        return ChatError(str(self), code=self.code, details=self.details)
+
+
+def error_fields(error: str) -> dict[str, Any]:
+    """One of :attr:`Outcome.errors` as the API answers it: ``error``, and a
+    :class:`Refusal`'s ``code`` and ``details``."""
+    if not isinstance(error, Refusal):
+        return {"error": error}
+    fields: dict[str, Any] = {"error": str(error), "code": error.code}
+    if error.details:
+        fields["details"] = dict(error.details)
+    return fields
+
+
+def refused(error: str) -> ChatError:
+    """The :class:`ChatError` of one of :attr:`Outcome.errors` (with its code, if it has one)."""
+    return error.refused() if isinstance(error, Refusal) else ChatError(error)
+
+
 class ChatNotFound(ChatError):
     """The chat (or the manager/team an operation names) does not exist: answered 404."""
 
@@ -63,7 +97,7 @@ class Outcome:
             return
         if error == NOT_FOUND:
             raise ChatNotFound(error)
-        raise ChatError(error)
+        raise refused(error)
 
     def merge(self, other: Outcome) -> None:
         self.errors.update(other.errors)

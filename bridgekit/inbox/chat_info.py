@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.inbox.chat_batch import (
     ChatNotFound,
     Outcome,
+    Refusal,
     add_followers,
     chat_updated_events,
     check_text,
@@ -36,7 +37,9 @@ GOALS = (None, "achieved", "not_achieved")
 # before it (``order#1042`` is an order number) nor doubled (``##vip`` is markup). ``\w`` is
 # Unicode-aware, so ``#환불`` counts.
 HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
-TOO_MANY_TAGS = f"a chat can have at most {MAX_TAGS_PER_CHAT} tags"
+TOO_MANY_TAGS = Refusal(
+    f"a chat can have at most {MAX_TAGS_PER_CHAT} tags", code="too_many_tags", max=MAX_TAGS_PER_CHAT
+)
 
 
 def clean_tag(tag: object) -> str:
@@ -108,7 +111,7 @@ async def set_tags(conn: AsyncConnection, chat_id: int, tags: Sequence[object]) 
     """Replace a chat's tags (duplicates collapse; more than 8 distinct tags is refused)."""
     cleaned = list(dict.fromkeys(clean_tag(t) for t in tags))
     if len(cleaned) > MAX_TAGS_PER_CHAT:
-        raise ChatError(TOO_MANY_TAGS)
+        raise TOO_MANY_TAGS.refused()
     rows = await lock_chats(conn, [chat_id])
     outcome = Outcome(errors=missing([chat_id], rows))
     if rows:

@@ -22,6 +22,7 @@ from bridgekit.inbox.chat_batch import (
     QUEUED,
     SNOOZED,
     Outcome,
+    Refusal,
     chat_updated_events,
     lock_chats,
     missing,
@@ -41,9 +42,13 @@ WAKE_BATCH = 500
 def check_snooze_until(until: datetime, now: datetime) -> None:
     """I10: a snooze ends in the future and at most 180 days from now (naive UTC)."""
     if until <= now:
-        raise ChatError("until must be in the future")
+        raise ChatError("until must be in the future", code="snooze_in_past")
     if until > now + MAX_SNOOZE:
-        raise ChatError("a chat can be snoozed for at most 180 days")
+        raise ChatError(
+            f"a chat can be snoozed for at most {MAX_SNOOZE.days} days",
+            code="snooze_too_far",
+            details={"days": MAX_SNOOZE.days},
+        )
 
 
 async def _set_state(
@@ -96,9 +101,11 @@ async def reopen_chats(
             and bound is not None
             and not bound.channel.spec.capabilities.manager_can_reopen
         ):
-            outcome.errors[cid] = (
+            outcome.errors[cid] = Refusal(
                 f"a closed {bound.channel.spec.title} chat cannot be reopened by a manager; "
-                "the customer's next message opens a new chat"
+                "the customer's next message opens a new chat",
+                code="chat_closed",
+                channel=bound.channel.spec.title,
             )
             continue
         targets.append(cid)

@@ -246,12 +246,20 @@ async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path, max_
             if staged.size > max_bytes:
                 if limits is not None:
                     limits.check_size(filename, content_type, staged.size)
+                limit = human_size(MAX_FILE_BYTES)
                 raise UploadError(
-                    f"{filename} is larger than the limit of {human_size(MAX_FILE_BYTES)}", status=413
+                    f"{filename} is larger than the limit of {limit}",
+                    status=413,
+                    code="file_too_large",
+                    details={"filename": filename, "limit": limit},
                 )
             if earlier + staged.size > max_total:
+                limit = human_size(max_total)
                 raise UploadError(
-                    f"the files together are larger than the limit of {human_size(max_total)}", status=413
+                    f"the files together are larger than the limit of {limit}",
+                    status=413,
+                    code="files_too_large",
+                    details={"limit": limit},
                 )
             await _in_thread(_write_chunk, fh, hasher, chunk)
         await _in_thread(_sync, fh)

@@ -54,7 +54,7 @@ def guarded(handler: Any) -> Any:
         try:
             response: web.StreamResponse = await handler(request)
         except RequestRefused as exc:
-            raise json_error(exc.status, str(exc)) from None
+            raise json_error(exc.status, str(exc), code=exc.code, details=exc.details) from None
         return response
 
     async def retried(request: web.Request) -> web.StreamResponse:

@@ -50,14 +50,18 @@ MAX_PAGE = 1000
 
 
 def message_json(
-    row: Any, files: list[dict[str, Any]], delivery: dict[str, Any] | None = None
+    row: Any, files: list[dict[str, Any]], delivery: dict[str, Any] | None = None, channel: str | None = None
 ) -> dict[str, Any]:
     meta = row.meta or {}
     kind = {"outbound": "reply", "note": "note"}.get(row.direction, "customer")
+    retracted = "retracted_at" in meta
     return {
         "id": row.id,
         "kind": kind,
         "direction": row.direction,
+        "channel": channel,
+        # the delivery it arrived as is kept: GET /messages/{id}/raw (and an email's original)
+        "has_source": row.raw_delivery_id is not None and not retracted,
         "author_kind": row.author_kind,
         "author_id": row.author_id,
         "author_name": row.author_name,
@@ -77,7 +81,7 @@ def message_json(
         "form_answers": meta.get("form_answers"),
         "mentions": meta.get("mentions"),
         # The customer took the message back (its content is gone) or changed its text.
-        "retracted": "retracted_at" in meta,
+        "retracted": retracted,
         "edited_at": meta.get("edited_at"),
         "created_at": iso(row.created_at),
     }
@@ -103,7 +107,11 @@ async def list_messages(request: web.Request) -> web.Response:
         ]
         for message_id, found in files.items()
     }
-    return json_response([message_json(r, by_message.get(r.id, []), deliveries.get(r.id)) for r in rows])
+    bound = bridge.registry.by_id(chat.integration_id) if chat.integration_id else None
+    channel = bound.integration.channel if bound else None
+    return json_response(
+        [message_json(r, by_message.get(r.id, []), deliveries.get(r.id), channel) for r in rows]
+    )
 
 
 @routes.post("/api/v1/chats/{chat_id}/messages")

@@ -31,19 +31,23 @@ def bearer_token(request: web.Request) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def forbidden(message: str) -> web.HTTPException:
-    return json_error(403, message)
+def forbidden(
+    message: str, *, code: str | None = None, details: dict[str, str] | None = None
+) -> web.HTTPException:
+    return json_error(403, message, code=code, details=details)
 
 
 def require_operator(manager: Manager) -> None:
     """I4/I18: assignment, state changes, tags and description need the operator seat."""
     if not manager.operator:
-        raise forbidden("this needs the operator seat")
+        raise forbidden("this needs the operator seat", code="operator_seat")
 
 
 def require_permission(manager: Manager, permission: str) -> None:
     if permission not in manager.permissions:
-        raise forbidden(f"this needs the {permission} permission")
+        raise forbidden(
+            f"this needs the {permission} permission", code="permission", details={"permission": permission}
+        )
 
 
 def operator_only(handler: Handler) -> Handler:

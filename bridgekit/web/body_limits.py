@@ -17,15 +17,22 @@ from bridgekit.web.jsonio import json_error
 from bridgekit.web.keys import BRIDGE
 
 
-def body_error(status: int, message: str) -> web.HTTPException:
+def body_error(
+    status: int, message: str, *, code: str | None = None, details: dict[str, int] | None = None
+) -> web.HTTPException:
     """A JSON error that also closes the connection (its unread body cannot be skipped)."""
-    exc = json_error(status, message)
+    exc = json_error(status, message, code=code, details=details)
     exc.force_close()
     return exc
 
 
 def too_large(limit: int) -> web.HTTPException:
-    return body_error(413, f"the body is larger than the limit of {limit} bytes")
+    return body_error(
+        413,
+        f"the body is larger than the limit of {limit} bytes",
+        code="body_too_large",
+        details={"limit": limit},
+    )
 
 
 def refuse_by_length(request: web.Request, limit: int) -> None:

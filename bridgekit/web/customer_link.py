@@ -111,7 +111,13 @@ async def write_message(request: web.Request) -> web.Response:
     bound = bridge.registry.by_id(chat.integration_id) if chat.integration_id is not None else None
     if chat.state == "closed" and bound is not None and bound.channel.spec.closed_chat_policy != "reopen":
         # E6-style channels: a closed conversation stays closed; a new message opens a new chat.
-        raise json_error(409, f"this conversation is closed; write to us again by {bound.channel.spec.title}")
+        title = bound.channel.spec.title
+        raise json_error(
+            409,
+            f"this conversation is closed; write to us again by {title}",
+            code="chat_closed",
+            details={"channel": title},
+        )
     async with bridge.db.write() as conn:
         reopened: list[Event] = []
         if chat.state == "closed":  # the channel's policy: a customer's message reopens it

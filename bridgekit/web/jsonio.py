@@ -23,8 +23,30 @@ def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | 
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 
-def json_error(status: int, message: str) -> web.HTTPException:
-    """An answer ``{"error": message}`` to raise (JSON-encoded: messages may quote input)."""
-    exc = web.HTTPException(text=dumps({"error": message}), content_type="application/json")
+def error_body(
+    message: str, code: str | None = None, details: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The body of every refusal: ``error`` for a person (English), and for the refusals a
+    client tells apart their stable ``code`` and the ``details`` the message names."""
+    body: dict[str, Any] = {"error": message}
+    if code is not None:
+        body["code"] = code
+        if details:
+            body["details"] = dict(details)
+    return body
+
+
+def json_error(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.HTTPException:
+    """An answer :func:`error_body` to raise (JSON-encoded: messages may quote input)."""
+    exc = web.HTTPException(
+        text=dumps(error_body(message, code, details)), content_type="application/json", headers=headers
+    )
     exc.set_status(status)
     return exc

@@ -6,7 +6,6 @@ them). The rates come from ``[limits]`` in the configuration, in its notation (`
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -16,6 +15,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from bridgekit.config import LimitsConfig
+from bridgekit.web.jsonio import json_error
 
 
 class RateLimits:
@@ -41,13 +41,13 @@ class RateLimits:
     async def _refusal(self, rate: RateLimitItem, key: tuple[str, ...]) -> web.HTTPException:
         stats = await self._limiter.get_window_stats(rate, *key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        exc = web.HTTPException(
-            text=json.dumps({"error": f"too many requests; try again in {retry_after} seconds"}),
-            content_type="application/json",
+        return json_error(
+            429,
+            f"too many requests; try again in {retry_after} seconds",
+            code="rate_limited",
+            details={"retry_after": retry_after},
             headers={"Retry-After": str(retry_after)},
         )
-        exc.set_status(429)
-        return exc
 
 
 RATE_LIMITS = web.AppKey("rate_limits", RateLimits)

@@ -23,9 +23,11 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 
 # No inline script or style anywhere: what a customer wrote can never run in a manager's page.
+# Frames only from our own origin: the email original view (a sandboxed page with a CSP of
+# its own, served under /api/ to signed-in managers), never another site's page.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    "frame-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

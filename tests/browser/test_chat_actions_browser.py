@@ -1,6 +1,6 @@
 """The open chat's actions and its panels in a real Chromium against a real bridgekit with the
 LINE plugin and its sandbox (the fixture of test_inbox_browser.py): assign to me and to a chosen
-manager, team, goal, tags up to 8 (the ninth refused with the API's reason), description with
+manager, team, goal, tags up to 8 (the ninth refused with its reason in the page's language), description with
 #hashtags, snooze with a preset in the manager's time zone and a date past 180 days refused,
 close, delete after a confirmation; a manager without the operator seat sees the refusal beside
 the control; the chat-info and customer panels show the customer, keep a memo across a reload
@@ -22,6 +22,9 @@ from tests.browser.conftest import CUSTOMER, NAME, PASSWORD, Inbox, _problem
 
 SEOUL = "Asia/Seoul"  # the manager's time zone in these tests: not the machine's (UTC)
 TAGS = ["vip", "환불", "배송", "urgent", "b2b", "repeat", "kakao-ad", "신규"]
+SEAT = (
+    "This needs the operator seat. Ask an administrator to give you one."  # the refusal, as the page words it
+)
 
 
 async def _open_chat(inbox: Inbox, text: str = "주문한 상품이 아직 안 왔어요") -> tuple[int, str]:
@@ -82,7 +85,9 @@ async def test_an_operator_assigns_tags_describes_snoozes_and_closes_and_sees_ea
     await expect(page.locator("#info-tags li")).to_have_count(8)
     await page.get_by_placeholder("Add a tag").fill("ninth")
     await page.get_by_role("button", name="Add", exact=True).click()
-    await expect(page.locator("#tag-error")).to_have_text("a chat can have at most 8 tags")  # I6
+    await expect(page.locator("#tag-error")).to_have_text(
+        "A chat can have at most 8 tags. Remove one first."
+    )  # I6
     await expect(page.locator("#info-tags li")).to_have_count(8)
     await expect(page.get_by_placeholder("Add a tag")).to_have_value("ninth")  # kept to retry
     await page.get_by_role("button", name="Remove the tag urgent").click()
@@ -102,7 +107,7 @@ async def test_an_operator_assigns_tags_describes_snoozes_and_closes_and_sees_ea
         (datetime.now(ZoneInfo(SEOUL)) + timedelta(days=200)).strftime("%Y-%m-%dT%H:%M")
     )
     await page.get_by_role("button", name="Snooze until then").click()
-    await expect(page.locator("#snooze-error")).to_have_text("a chat can be snoozed for at most 180 days")
+    await expect(page.locator("#snooze-error")).to_have_text("A chat can be snoozed for at most 180 days.")
     before = _tomorrow_nine_in_seoul()
     await page.get_by_role("button", name="Until tomorrow, 9:00").click()
     await expect(page.locator("#chat-state")).to_contain_text("snoozed until")
@@ -153,14 +158,14 @@ async def test_without_the_operator_seat_assign_and_tags_are_refused_with_the_re
         await expect(page.locator("#chat-title")).to_have_text(CUSTOMER)
 
         await page.get_by_role("button", name="Assign to me").click()
-        await expect(page.locator("#action-error")).to_have_text("this needs the operator seat")  # I4
+        await expect(page.locator("#action-error")).to_have_text(SEAT)  # I4
         await expect(page.locator("#chat-state")).to_have_text("open")
         await page.get_by_label("Assignee").select_option(label="Test Operator")
-        await expect(page.locator("#info-error")).to_have_text("this needs the operator seat")
+        await expect(page.locator("#info-error")).to_have_text(SEAT)
         await expect(page.locator("#info-assignee")).to_have_value("")  # the refused choice is undone
         await page.get_by_placeholder("Add a tag").fill("vip")
         await page.get_by_placeholder("Add a tag").press("Enter")
-        await expect(page.locator("#tag-error")).to_have_text("this needs the operator seat")  # I18
+        await expect(page.locator("#tag-error")).to_have_text(SEAT)  # I18
         await expect(page.locator("#info-tags li")).to_have_count(0)
 
         await page.get_by_role("button", name="Follow").click()  # following yourself needs no seat

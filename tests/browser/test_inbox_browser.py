@@ -112,7 +112,9 @@ async def test_a_chats_manager_link_opens_the_chat_after_signing_in_and_actions_
             update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=False)
         )
     await page.get_by_role("button", name="Reopen").click()
-    await expect(page.locator("#action-error")).to_have_text("this needs the operator seat")
+    await expect(page.locator("#action-error")).to_have_text(
+        "This needs the operator seat. Ask an administrator to give you one."
+    )
     await expect(page.locator("#chat-state")).to_contain_text("closed")
     assert inbox.problems == []
 

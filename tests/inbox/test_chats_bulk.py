@@ -33,7 +33,13 @@ async def test_i7_bulk_tag_reports_per_chat_and_one_refusal_spares_the_others(
     )
 
     assert results == [
-        {"chat_id": full, "ok": False, "error": "a chat can have at most 8 tags"},
+        {
+            "chat_id": full,
+            "ok": False,
+            "error": "a chat can have at most 8 tags",
+            "code": "too_many_tags",  # a client words it in its own language
+            "details": {"max": 8},
+        },
         {"chat_id": plain, "ok": True},
         {"chat_id": 999999, "ok": False, "error": "no such chat"},
         {"chat_id": other, "ok": True},

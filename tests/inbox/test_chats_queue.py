@@ -141,7 +141,10 @@ async def test_i4_only_operators_can_be_assigned(
 
     status, body = await kim.call("POST", f"/chats/{chat}/assign", {"manager_id": viewer.manager_id})
     assert status == 400
-    assert body == {"error": "only managers with the operator seat can be assigned"}
+    assert body == {
+        "error": "only managers with the operator seat can be assigned",
+        "code": "assignee_not_operator",
+    }
     assert (await kim.info(chat))["assignee_id"] is None
     status, body = await kim.call("POST", f"/chats/{chat}/assign", {"manager_id": 9999})
     assert status == 400

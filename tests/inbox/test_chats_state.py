@@ -57,9 +57,16 @@ async def test_i10_snooze_is_limited_to_180_days_in_the_future(make_bridge, sand
 
     assert (await kim.call("POST", f"/chats/{chat}/snooze", {"until": at(days=179)}))[0] == 200
     status, body = await kim.call("POST", f"/chats/{chat}/snooze", {"until": at(days=181)})
-    assert (status, body) == (400, {"error": "a chat can be snoozed for at most 180 days"})
+    assert (status, body) == (
+        400,
+        {
+            "error": "a chat can be snoozed for at most 180 days",
+            "code": "snooze_too_far",
+            "details": {"days": 180},
+        },
+    )
     status, body = await kim.call("POST", f"/chats/{chat}/snooze", {"until": at(seconds=-60)})
-    assert (status, body) == (400, {"error": "until must be in the future"})
+    assert (status, body) == (400, {"error": "until must be in the future", "code": "snooze_in_past"})
     status, _ = await kim.call("POST", f"/chats/{chat}/snooze", {"until": "next tuesday"})
     assert status == 400
 
@@ -145,7 +152,13 @@ async def test_i18_without_the_operator_seat_state_and_info_changes_are_refused(
     ]
     for method, path, body in attempts:
         status, answer = await viewer.call(method, path, body)
-        assert (status, answer) == (403, {"error": "this needs the operator seat"}), (method, path)
+        assert (status, answer) == (
+            403,
+            {"error": "this needs the operator seat", "code": "operator_seat"},
+        ), (
+            method,
+            path,
+        )
     info = await viewer.info(chat)  # reading is fine
     assert (info["state"], info["assignee_id"], info["tags"], info["description"]) == ("open", None, [], None)
     followed = await viewer.ok("PUT", f"/chats/{chat}/followers/{viewer.manager_id}")

@@ -139,7 +139,11 @@ async def test_i14_a_file_over_the_size_limit_is_refused(
     files = [("ok.txt", "text/plain", b"fine"), ("video.mp4", "video/mp4", b"\0" * 102_401)]
     status, answer = await post_form(running, chat_id, form({"text": "big"}, files))
     assert status == 413
-    assert answer == {"error": "video.mp4 is larger than the limit of 100 KB"}
+    assert answer == {
+        "error": "video.mp4 is larger than the limit of 100 KB",
+        "code": "file_too_large",
+        "details": {"filename": "video.mp4", "limit": "100 KB"},
+    }
     assert stored_files(running) == []
     assert await rows(running, s.attachments) == []
 

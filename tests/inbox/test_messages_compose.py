@@ -112,7 +112,14 @@ async def test_i15_macros_are_managed_and_expand_with_variables(
     status, refused = await request(
         running, "POST", "/api/v1/macros", json={"shortcut": "hi", "text": "x"}
     )  # the default test manager has no admin permission
-    assert (status, refused) == (403, {"error": "this needs the admin permission"})
+    assert (status, refused) == (
+        403,
+        {
+            "error": "this needs the admin permission",
+            "code": "permission",
+            "details": {"permission": "admin"},
+        },
+    )
     status, macro = await request(
         running,
         "POST",

@@ -70,13 +70,26 @@ class OriginalView:
     notice: str | None
 
     def html_document(self) -> str:
-        """A complete page for the sandboxed iframe (serve with ``Content-Security-Policy: csp``)."""
+        """A complete page for the sandboxed iframe (serve with ``Content-Security-Policy: csp``).
+
+        The page repeats the policy in a ``<meta>`` (it still holds if the page is saved and
+        opened from disk), without the directives only a header can carry: browsers ignore
+        ``frame-ancestors`` and ``sandbox`` there and log an error for each."""
         banner = f'<p class="bk-notice">{html_lib.escape(self.notice)}</p>' if self.notice else ""
         return (
             '<!doctype html><html><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{html_lib.escape(self.csp)}">'
+            f'<meta http-equiv="Content-Security-Policy" content="{html_lib.escape(meta_policy(self.csp))}">'
             f"</head><body>{banner}{self.html}</body></html>"
         )
+
+
+_HEADER_ONLY = ("frame-ancestors", "sandbox", "report-uri")
+
+
+def meta_policy(csp: str) -> str:
+    """``csp`` without the directives a ``<meta>`` element cannot carry."""
+    kept = (d.strip() for d in csp.split(";"))
+    return "; ".join(d for d in kept if d and d.split()[0] not in _HEADER_ONLY)
 
 
 def not_loaded_notice(count: int) -> str | None:
@@ -149,6 +162,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Resource-Policy": "same-origin",
+    # Framed only by the inbox's own pages (CSP frame-ancestors 'self'; this for older browsers).
+    "X-Frame-Options": "SAMEORIGIN",
+    "Cache-Control": "private, no-store",  # a customer's mail: never kept by a shared cache
 }
 
 

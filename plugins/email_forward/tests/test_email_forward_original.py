@@ -45,9 +45,14 @@ def test_e4_strict_csp_and_sandbox() -> None:
     headers = response_headers(view)
     assert headers["Content-Security-Policy"] == CSP
     assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"  # framed by the inbox only
     doc = view.html_document()
     assert doc.startswith("<!doctype html>")
     assert "Content-Security-Policy" in doc
+    # the <meta> repeats the policy without what only a header carries (browsers log an error)
+    assert "default-src &#x27;none&#x27;" in doc
+    assert "frame-ancestors" not in doc
+    assert "sandbox" not in doc
 
 
 def test_e4_source_is_the_raw_mail() -> None:

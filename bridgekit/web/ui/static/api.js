@@ -1,5 +1,8 @@
 // The one way the browser interface calls /api/v1: with the session cookie and, for anything
-// that changes state, the page's CSRF token (the server refuses those without it).
+// that changes state, the page's CSRF token (the server refuses those without it). A refusal
+// is thrown as a Refused whose message a person reads in the page's language.
+import { t } from "./i18n.js";
+
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export function csrfToken() {
@@ -7,22 +10,51 @@ export function csrfToken() {
   return meta ? meta.getAttribute("content") : "";
 }
 
+// A refused request: `message` for the person, `code` (the API's, or null) for the program.
+export class Refused extends Error {
+  constructor(message, status, code) {
+    super(message);
+    this.name = "Refused";
+    this.status = status;
+    this.code = code ?? null;
+  }
+}
+
+// The API's answer `body` to a refused request (status `status`) as a Refused: the catalogue's
+// words for a code it knows (error.<code>, filled with the answer's details), else the API's
+// own English message. Exported for requests that do not go through api() (uploads).
+export function refusal(status, body) {
+  const data = body !== null && typeof body === "object" ? body : {};
+  const code = typeof data.code === "string" ? data.code : null;
+  const key = `error.${code}`;
+  if (code !== null && t(key) !== key) return new Refused(t(key, { ...data.details }), status, code);
+  const message = typeof data.error === "string" ? data.error : t("error.http", { status });
+  return new Refused(message, status, code);
+}
+
 export async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   if (!SAFE.has(method)) headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(`/api/v1${path}`, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new Refused(t("error.offline"), 0, "offline"); // no answer at all
+  }
   if (response.status === 401) {
     window.location.assign("/sign-in"); // the session ended
-    throw new Error("signed out");
+    throw new Refused(t("error.signed_out"), 401, "signed_out");
   }
-  const data = response.status === 204 ? {} : await response.json(); // 204: nothing to read
-  if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
+  if (response.status === 204) return {}; // nothing to read
+  // A proxy's or the server's own plain-text error page is no JSON: say the status then.
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw refusal(response.status, data);
   return data;
 }
 
@@ -42,12 +74,12 @@ export function apiUpload(path, form, onProgress, signal) {
     request.addEventListener("load", () => {
       if (request.status === 401) {
         window.location.assign("/sign-in");
-        reject(new Error("signed out"));
+        reject(new Refused(t("error.signed_out"), 401, "signed_out"));
         return;
       }
       const data = request.response;
       if (request.status >= 200 && request.status < 300) resolve(data);
-      else reject(new Error((data && data.error) || `HTTP ${request.status}`));
+      else reject(refusal(request.status, data));
     });
     const unanswered = (why) => {
       const error = new Error(why);

@@ -1,6 +1,8 @@
 // One message drawn as the inbox shows it: customer, manager, bot, system and notes apart;
-// files as download links, images previewed; delivery state and refusals beside it.
+// files as download links, images previewed; an email's original (original.js); a reply's
+// delivery mark at its foot (seed 003: read by the customer, else sent); refusals beside it.
 import { t, when, fullDate } from "./i18n.js";
+import { hasOriginal, originalControls } from "./original.js";
 
 const DELIVERY = {
   pending: t("delivery.pending"),
@@ -33,9 +35,6 @@ export function bubble(message) {
   at.dateTime = message.created_at;
   at.title = fullDate(message.created_at);
   head.append(element("span", "author", who(message)), at);
-  if (message.kind === "reply" && message.delivery_status) {
-    head.append(element("span", `delivery ${message.delivery_status}`, DELIVERY[message.delivery_status] ?? message.delivery_status));
-  }
   if (message.retracted) li.append(element("p", "text retracted", t("msg.retracted")));
   else if (message.text) li.append(element("p", "text", message.text));
   if (message.delivery_error) li.append(element("p", "error", message.delivery_error));
@@ -55,7 +54,19 @@ export function bubble(message) {
     li.append(element("p", "notice", t("msg.dropped", { filename: dropped.filename, reason: dropped.reason })));
   }
   for (const notice of message.notices) li.append(element("p", "notice", String(notice)));
+  if (hasOriginal(message)) li.append(originalControls(message));
+  if (message.kind === "reply" && message.delivery_status) li.append(deliveryMark(message.delivery_status));
   return li;
+}
+
+// Where a reply is: a mark at the message's foot, its state spelt out beside it.
+function deliveryMark(status) {
+  const label = DELIVERY[status] ?? status;
+  const mark = element("span", `delivery ${status}`, label);
+  mark.title = label;
+  const foot = element("div", "marks");
+  foot.append(mark);
+  return foot;
 }
 
 // A refusal next to what was refused (null hides it).
