@@ -142,7 +142,7 @@ async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_tea
     assert answer.status == 200, answer
     await newcomer.locator("#chats li.chat a").click()
     await newcomer.get_by_role("button", name="Assign to me").click()
-    await expect(newcomer.locator("#action-error")).to_have_text("this needs the operator seat")
+    await expect(newcomer.locator("#action-error")).to_have_text("This needs the operator seat. Ask an administrator to give you one.")
     await row.get_by_label("On").check()
     await row.get_by_role("button", name="Save").click()
     await expect(row.get_by_role("status")).to_have_text("Saved.")

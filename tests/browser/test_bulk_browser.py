@@ -128,7 +128,7 @@ async def test_a_snooze_preset_is_in_the_managers_time_zone_and_180_days_is_the_
         until = page.locator("#bulk-bar").get_by_label("Until")
         await until.fill("2099-01-01T09:00")  # far past 180 days: the API refuses, in its words
         await page.get_by_role("button", name="Snooze", exact=True).click()
-        await expect(page.locator("#bulk-result")).to_have_text("a chat can be snoozed for at most 180 days")
+        await expect(page.locator("#bulk-result")).to_have_text("A chat can be snoozed for at most 180 days.")
         await expect(page.locator("#bulk-result")).to_have_class("bulk-result error")
         await expect(page.locator("#chats li.chat .title")).to_have_text(["Fay", "Eun"])  # nothing changed
 
@@ -164,7 +164,7 @@ async def test_refusals_are_shown_as_the_api_words_them(inbox: Inbox) -> None:
     await page.locator("#bulk-bar").get_by_label("Tag", exact=True).fill("#vip")
     await page.get_by_role("button", name="Add tag").click()
     await expect(page.locator("#bulk-result")).to_have_text(
-        "Tagged 1 chat #vip. 1 chat refused: a chat can have at most 8 tags"
+        "Tagged 1 chat #vip. 1 chat refused: A chat can have at most 8 tags. Remove one first."
     )
     await expect(page.locator("#views li[data-view='tag:vip'] .count")).to_have_text("1")  # live
     assert (await inbox.server.api("GET", f"/chats/{chats['Hana']}"))["tags"] == ["vip"]
@@ -176,7 +176,7 @@ async def test_refusals_are_shown_as_the_api_words_them(inbox: Inbox) -> None:
         )
     await pick(page, "Hana").check()
     await bulk_button(page, "Close").click()
-    await expect(page.locator("#bulk-result")).to_have_text("this needs the operator seat")
+    await expect(page.locator("#bulk-result")).to_have_text("This needs the operator seat. Ask an administrator to give you one.")
     await expect(page.locator("#bulk-count")).to_have_text("1 chat selected")  # kept, to try again
     await expect(page.locator("#chats li.chat .title")).to_have_text(["Hana", "Gil"])
     assert await states(inbox) == {"Gil": "open", "Hana": "open"}

@@ -2,7 +2,7 @@
 // ticked, or every chat the current view and search match ("select all N matching": the server
 // finds them, POST /api/v1/chats/bulk with `query`). The result, and every refusal as the API
 // words it, is shown under the bar. Every value is set as text.
-import { api } from "./api.js";
+import { api, refusal } from "./api.js";
 import { lang, t } from "./i18n.js";
 import { formatDateTime, latestSnooze, localInput, presetTime } from "./timezone.js";
 
@@ -40,7 +40,11 @@ function summary(done, results, extra) {
   const lines = [];
   if (changed > 0) lines.push(counted(`bulk.done_${done}`, changed, extra));
   const reasons = new Map();
-  for (const r of results) if (!r.ok) reasons.set(r.error, (reasons.get(r.error) || 0) + 1);
+  for (const r of results) {
+    if (r.ok) continue;
+    const reason = refusal(0, r).message; // in the page's language where the API gave a code
+    reasons.set(reason, (reasons.get(reason) || 0) + 1);
+  }
   for (const [reason, count] of reasons) lines.push(counted("bulk.refused", count, { reason }));
   return { text: lines.join(" "), refused: reasons.size > 0 };
 }
