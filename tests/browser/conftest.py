@@ -75,6 +75,7 @@ PASSWORD = "correct horse battery staple"
 CUSTOMER = "이서연"  # the LINE user's display name: Korean text must render as written
 
 
+NO_SEAT = "This needs the operator seat. Ask an administrator to give you one."  # the page's words
 HELP = "도와주세요"  # what makes the bot answer
 
 

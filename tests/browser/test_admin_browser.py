@@ -19,6 +19,7 @@ from bridgekit.inbox.managers import ADMIN, create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.testing.databases import temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
+from tests.browser.conftest import NO_SEAT
 
 ADMIN_NAME = "Yamada Hanako"
 ADMIN_EMAIL = "hanako@example.com"
@@ -142,7 +143,7 @@ async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_tea
     assert answer.status == 200, answer
     await newcomer.locator("#chats li.chat a").click()
     await newcomer.get_by_role("button", name="Assign to me").click()
-    await expect(newcomer.locator("#action-error")).to_have_text("This needs the operator seat. Ask an administrator to give you one.")
+    await expect(newcomer.locator("#action-error")).to_have_text(NO_SEAT)
     await row.get_by_label("On").check()
     await row.get_by_role("button", name="Save").click()
     await expect(row.get_by_role("status")).to_have_text("Saved.")

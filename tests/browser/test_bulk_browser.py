@@ -15,7 +15,7 @@ from sqlalchemy import update
 from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.teams import create_team
 from bridgekit.storage import schema as s
-from tests.browser.conftest import EMAIL, NAME, PASSWORD, Inbox
+from tests.browser.conftest import EMAIL, NAME, NO_SEAT, PASSWORD, Inbox
 
 
 async def customers_write(inbox: Inbox, *names: str) -> None:
@@ -176,7 +176,7 @@ async def test_refusals_are_shown_as_the_api_words_them(inbox: Inbox) -> None:
         )
     await pick(page, "Hana").check()
     await bulk_button(page, "Close").click()
-    await expect(page.locator("#bulk-result")).to_have_text("This needs the operator seat. Ask an administrator to give you one.")
+    await expect(page.locator("#bulk-result")).to_have_text(NO_SEAT)
     await expect(page.locator("#bulk-count")).to_have_text("1 chat selected")  # kept, to try again
     await expect(page.locator("#chats li.chat .title")).to_have_text(["Hana", "Gil"])
     assert await states(inbox) == {"Gil": "open", "Hana": "open"}

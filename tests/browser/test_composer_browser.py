@@ -203,9 +203,7 @@ async def test_a_file_too_big_for_line_is_refused_with_lines_reason(setup: Setup
     await page.locator("#compose-attach").set_input_files(big)  # read by Chromium itself
     await page.locator("#compose-text").fill("원본 사진입니다")
     await page.get_by_role("button", name="Send").click()
-    await expect(page.locator("#compose-error")).to_have_text(
-        "big.png is too large: the limit is 10 MB."
-    )
+    await expect(page.locator("#compose-error")).to_have_text("big.png is too large: the limit is 10 MB.")
     await expect(page.locator("#compose-files .filename")).to_have_text("big.png")  # nothing lost
     await expect(page.locator("#compose-text")).to_have_value("원본 사진입니다")
     await expect(page.locator("#messages .msg-reply")).to_have_count(0)
