@@ -70,7 +70,7 @@ CHANNEL_SPEC = ChannelSpec(
         max_text_length=MAX_TEXT,
         start_chat_with=(CONTACT_KIND,),
     ),
-    mark="알",
+    mark="kakao",
     contact_kind=CONTACT_KIND,
     max_body_bytes=1024,  # no provider posts to it: Alimtalk has no inbound webhook
 )

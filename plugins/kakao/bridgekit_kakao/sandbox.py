@@ -5,7 +5,8 @@ It checks the app key and ``X-Secret-Key``, the sender key, that the template ex
 approved (TSC03) and that ``templateParameter`` fills every ``#{variable}``; it honours
 ``X-NC-API-IDEMPOTENCY-KEY`` (a repeated key within ten minutes is refused and sends
 nothing, as NHN documents). Results: COMPLETED, or FAILED with Kakao's result code for a
-recipient :meth:`AlimtalkSandbox.fail_recipient` named. ``resendParameter`` is recorded:
+recipient :meth:`AlimtalkSandbox.fail_recipient` named; with ``hold_results`` they stay
+undecided until :meth:`AlimtalkSandbox.decide`. ``resendParameter`` is recorded:
 the sandbox never sends a fallback text itself.
 """
 
@@ -49,6 +50,8 @@ class AlimtalkSandbox(HttpSandbox):
         self.sent: list[dict[str, Any]] = []
         self.results: dict[tuple[str, int], dict[str, Any]] = {}
         self.failing: dict[str, str] = {}
+        #: While true, results stay undecided ("SENDING") until :meth:`decide`.
+        self.hold_results = False
         #: Every ``X-NC-API-IDEMPOTENCY-KEY`` a send came with, repeats included.
         self.idempotency_keys: list[str] = []
         self._keys: dict[str, float] = {}
@@ -74,6 +77,17 @@ class AlimtalkSandbox(HttpSandbox):
     def fail_recipient(self, recipient_no: str, code: str = CANNOT_DELIVER) -> None:
         """Alimtalks to ``recipient_no`` (as sent: ``01012345678``) fail with ``code``."""
         self.failing[recipient_no] = code
+
+    def decide(self) -> None:
+        """Decide every held result: COMPLETED, or FAILED for a failing recipient."""
+        for record in self.results.values():
+            if record["messageStatus"] == "SENDING":
+                failed = self.failing.get(record["recipientNo"])
+                record.update(
+                    messageStatus="FAILED" if failed else "COMPLETED",
+                    resultCode=failed or "1000",
+                    resultCodeName="Message cannot be delivered" if failed else "Success",
+                )
 
     @staticmethod
     def _answer(ok: bool, code: int, text: str, **rest: Any) -> web.Response:
@@ -116,16 +130,17 @@ class AlimtalkSandbox(HttpSandbox):
                 code, message = 0, "SUCCESS"
                 number = str(recipient.get("recipientNo"))
                 self.sent.append({**recipient, "templateCode": template.code, "requestId": request_id})
-                failed = self.failing.get(number)
                 self.results[(request_id, seq)] = {
                     "requestId": request_id,
                     "recipientSeq": seq,
                     "recipientNo": number,
-                    "messageStatus": "FAILED" if failed else "COMPLETED",
-                    "resultCode": failed or "1000",
-                    "resultCodeName": "Message cannot be delivered" if failed else "Success",
+                    "messageStatus": "SENDING",
+                    "resultCode": "",
+                    "resultCodeName": "",
                     "resendStatus": "RSC01",  # never a fallback target here: isResend is false
                 }
+                if not self.hold_results:
+                    self.decide()
             results.append(
                 {
                     "recipientSeq": seq,

@@ -141,3 +141,41 @@ async def test_the_alimtalk_routes_need_a_manager_and_syncing_the_operator_seat(
             assert "operator seat" in (await resp.json())["error"]
         async with viewer.get(f"{running.url}/api/kakao/alimtalk/templates") as resp:
             assert resp.status == 200
+
+
+async def test_a_result_nhn_has_not_decided_is_asked_again_and_billed_once_when_delivered(
+    start: StartBridge, kakao: AlimtalkSandbox
+) -> None:
+    kakao.hold_results = True
+    running = await start()
+    _, rendered = await render(running, SHIPPED, **PARAMETERS)
+    started = await send(running, rendered["text"])
+    await running.wait_for(lambda: kakao.sent)
+    message = next(m for m in await running.messages(started["chat_id"]) if m["id"] == started["message_id"])
+    assert message["delivery_status"] not in ("sent", "failed")  # not decided: neither sent nor billed
+    assert await sent_messages(running, started["chat_id"]) == []
+    kakao.decide()
+    assert (await settled(running, started))["delivery_status"] == "sent"
+    assert len(kakao.sent) == 1  # asking again never sent again
+    listed = await sent_messages(running, started["chat_id"])
+    assert [(m["amount_pu"], m["category"]) for m in listed] == [(7, "social_media")]
+
+
+async def test_a_reply_in_an_alimtalk_chat_is_an_alimtalk_too(
+    start: StartBridge, kakao: AlimtalkSandbox
+) -> None:
+    kakao.add_template("ANSWER_01", "#{name}님, 문의하신 내용에 답변이 등록되었습니다.")
+    running = await start()
+    _, rendered = await render(running, SHIPPED, **PARAMETERS)
+    started = await send(running, rendered["text"])
+    await settled(running, started)
+    reply = await running.api(
+        "POST",
+        f"/chats/{started['chat_id']}/messages",
+        json={"text": "홍길동님, 문의하신 내용에 답변이 등록되었습니다."},
+    )
+    await settled(running, {"chat_id": started["chat_id"], "message_id": reply["id"]})
+    assert [(s["templateCode"], s["templateParameter"]) for s in kakao.sent] == [
+        (SHIPPED, PARAMETERS),
+        ("ANSWER_01", {"name": "홍길동"}),
+    ]
