@@ -153,6 +153,12 @@ class KakaoPlugin:
         ]
 
     @bridgekit.hookimpl
+    def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:
+        if integration.channel != CHANNEL:
+            return None
+        return "nothing to set up: Alimtalk only sends (its results are asked from NHN)"
+
+    @bridgekit.hookimpl
     def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
         raise SignatureError("Kakao Alimtalk has no inbound webhook: nothing is accepted here")
 
