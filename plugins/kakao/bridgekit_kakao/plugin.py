@@ -3,7 +3,7 @@
 An Alimtalk is an outbound message on a ``kakao_alimtalk`` integration: a manager starts it
 from a customer (``POST /api/v1/chats`` with the customer's id, E10), writes it in such a chat,
 or a bot replies there. Its text is a Kakao-approved template with its ``#{variables}``
-filled in (``POST /api/kakao/alimtalk/render`` fills one in and checks it). The core stores
+filled in (``POST /api/v1/kakao_alimtalk/render`` fills one in and checks it). The core stores
 it, queues it in the outbox, retries it, bills it through ``bridgekit_bill`` and lists it
 among the customer's sent messages (I17). When Kakao cannot deliver it, the plugin texts the
 same words once through ``BridgeAPI.send_text`` (K6). See README.md for why.
@@ -147,9 +147,9 @@ class KakaoPlugin:
     @bridgekit.hookimpl
     def bridgekit_routes(self, bridge: BridgeAPI) -> Iterable[AbstractRouteDef]:
         return [
-            web.get("/api/kakao/alimtalk/templates", self._list_templates),
-            web.post("/api/kakao/alimtalk/templates/sync", operator_only(self._sync_templates)),
-            web.post("/api/kakao/alimtalk/render", self._render),
+            web.get("/api/v1/kakao_alimtalk/templates", self._list_templates),
+            web.post("/api/v1/kakao_alimtalk/templates/sync", operator_only(self._sync_templates)),
+            web.post("/api/v1/kakao_alimtalk/render", self._render),
         ]
 
     @bridgekit.hookimpl

@@ -121,5 +121,5 @@ def resolve(templates: Iterable[Template], text: str) -> tuple[Template, dict[st
         matches[0][0].check_sendable()
     raise AlimtalkRefused(
         "the text fills in no approved Alimtalk template: an Alimtalk must be a Kakao-approved "
-        "template with its #{variables} filled in (GET /api/kakao/alimtalk/templates lists them)"
+        "template with its #{variables} filled in (GET /api/v1/kakao_alimtalk/templates lists them)"
     )

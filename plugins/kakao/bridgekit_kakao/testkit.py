@@ -26,7 +26,7 @@ async def call(running: RunningBridge, method: str, path: str, **kwargs: Any) ->
 
 async def render(running: RunningBridge, code: str, **parameters: str) -> tuple[int, Any]:
     body = {"template_code": code, "parameters": parameters}
-    return await call(running, "POST", "/api/kakao/alimtalk/render", json=body)
+    return await call(running, "POST", "/api/v1/kakao_alimtalk/render", json=body)
 
 
 async def send(running: RunningBridge, text: str, phone: str = KOREAN) -> dict[str, Any]:

@@ -102,7 +102,7 @@ async def test_the_templates_review_states_follow_nhn_and_a_vanished_one_is_dele
     kakao.add_template("REVIEW_01", "#{name}님, 예약이 확정되었습니다.", status="TSC02")
     kakao.add_template("REJECT_01", "쿠폰이 발급되었습니다.", status="TSC04")
     running = await start()
-    status, listed = await call(running, "POST", "/api/kakao/alimtalk/templates/sync")
+    status, listed = await call(running, "POST", "/api/v1/kakao_alimtalk/templates/sync")
     assert status == 200, listed
     states = {t["code"]: t["state"] for t in listed["templates"]}
     assert states == {
@@ -114,8 +114,8 @@ async def test_the_templates_review_states_follow_nhn_and_a_vanished_one_is_dele
     assert next(t for t in listed["templates"] if t["code"] == SHIPPED)["variables"] == ["name", "invoice"]
     del kakao.templates[SHIPPED]  # deleted at NHN (or the channel was linked again)
     kakao.templates["REVIEW_01"].status = "TSC03"
-    await call(running, "POST", "/api/kakao/alimtalk/templates/sync")
-    status, listed = await call(running, "GET", "/api/kakao/alimtalk/templates")
+    await call(running, "POST", "/api/v1/kakao_alimtalk/templates/sync")
+    status, listed = await call(running, "GET", "/api/v1/kakao_alimtalk/templates")
     states = {t["code"]: t["state"] for t in listed["templates"]}
     assert states[SHIPPED] == "deleted"
     assert states["REVIEW_01"] == "approved"
@@ -128,18 +128,18 @@ async def test_the_alimtalk_routes_need_a_manager_and_syncing_the_operator_seat(
     running = await start()
     async with aiohttp.ClientSession() as stranger:
         for method, path in (
-            ("GET", "/api/kakao/alimtalk/templates"),
-            ("POST", "/api/kakao/alimtalk/templates/sync"),
-            ("POST", "/api/kakao/alimtalk/render"),
+            ("GET", "/api/v1/kakao_alimtalk/templates"),
+            ("POST", "/api/v1/kakao_alimtalk/templates/sync"),
+            ("POST", "/api/v1/kakao_alimtalk/render"),
         ):
             async with stranger.request(method, f"{running.url}{path}") as resp:
                 assert resp.status == 401, (method, path)
     _, token = await create_manager(running.bridge.db, running.bridge.workspace_id, "Viewer", operator=False)
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as viewer:
-        async with viewer.post(f"{running.url}/api/kakao/alimtalk/templates/sync") as resp:
+        async with viewer.post(f"{running.url}/api/v1/kakao_alimtalk/templates/sync") as resp:
             assert resp.status == 403
             assert "operator seat" in (await resp.json())["error"]
-        async with viewer.get(f"{running.url}/api/kakao/alimtalk/templates") as resp:
+        async with viewer.get(f"{running.url}/api/v1/kakao_alimtalk/templates") as resp:
             assert resp.status == 200
 
 
