@@ -281,6 +281,15 @@ class KakaoPlugin:
             raise PermanentDeliveryError(
                 f"{reason}; the fallback text was refused too: {exc.reason}"
             ) from None
+        if not progress.get("noted"):
+            # The message reads "sent" either way; the note tells managers what went out.
+            log.info("Alimtalk %s fell back to a text: %s", message.idempotency_key, reason)
+            await self._bridge.add_note(
+                message.chat_id,
+                f"{reason}. The same words went to the customer's phone as a text instead.",
+                author_name="Kakao Alimtalk",
+            )
+            await message.save_progress(progress | {"noted": True})
         return DeliveryResult(
             provider_message_id=text.provider_message_id,
             meta={

@@ -38,6 +38,11 @@ async def test_a_failed_alimtalk_falls_back_to_exactly_one_text_even_when_retrie
             )
         ).one()
     assert attempts == 2  # the text's first try met the 503
+    notes = [m["text"] for m in await running.messages(started["chat_id"]) if m["direction"] == "note"]
+    assert notes == [
+        f"Kakao did not deliver the Alimtalk: Message cannot be delivered ({CANNOT_DELIVER}). "
+        "The same words went to the customer's phone as a text instead."
+    ]
     await running.bridge.send_text(AS_SENT, rendered["text"], idempotency_key=fallback_key(key))
     assert len(sms.sent) == 1
     listed = await sent_messages(running, started["chat_id"])
