@@ -1,0 +1,419 @@
+"""Kakao Alimtalk (알림톡) as a send-only channel in the Kakao slot of the inbox.
+
+An Alimtalk is an outbound message on a ``kakao_alimtalk`` integration: a manager starts it
+from a customer (``POST /api/v1/chats`` with the customer's id, E10), writes it in such a chat,
+or a bot replies there. Its text is a Kakao-approved template with its ``#{variables}``
+filled in (``POST /api/v1/kakao_alimtalk/render`` fills one in and checks it). The core stores
+it, queues it in the outbox, retries it, bills it through ``bridgekit_bill`` and lists it
+among the customer's sent messages (I17). When Kakao cannot deliver it, the plugin texts the
+same words once through ``BridgeAPI.send_text`` (K6). See README.md for why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import bridgekit
+import phonenumbers
+from aiohttp import web
+from bridgekit.channelkit import ProviderSession
+from bridgekit.channelkit.routes import json_error, json_object, json_response, operator_only
+from bridgekit.exceptions import (
+    ConfigError,
+    DeliveryError,
+    PermanentDeliveryError,
+    SignatureError,
+    TransientDeliveryError,
+)
+from bridgekit.model import (
+    Capabilities,
+    ChannelSpec,
+    Charge,
+    DeliveryResult,
+    InboxSlot,
+    IngestResult,
+    Integration,
+    OutboundMessage,
+    RawDelivery,
+)
+
+from bridgekit_kakao.nhn import AlimtalkClient, Refused
+from bridgekit_kakao.settings import AlimtalkSettings
+from bridgekit_kakao.store import Store
+from bridgekit_kakao.templates import AlimtalkRefused, Template, TemplateState, resolve
+
+if TYPE_CHECKING:
+    from aiohttp.web import AbstractRouteDef
+    from bridgekit import BridgeAPI
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "kakao_alimtalk"
+CONTACT_KIND = "phone"
+#: Kakao's limit on an Alimtalk's text.
+MAX_TEXT = 1000
+#: How ledger rows of Kakao sends are grouped on the invoice (K7: "social media").
+CATEGORY = "social_media"
+
+CHANNEL_SPEC = ChannelSpec(
+    name=CHANNEL,
+    title="Kakao Alimtalk",
+    inbox_slot=InboxSlot.KAKAO,
+    capabilities=Capabilities(
+        reports_reads=False,  # I19: Kakao reports no reads; "sent" it stays
+        max_attachments=0,
+        supports_images=False,
+        max_text_length=MAX_TEXT,
+        start_chat_with=(CONTACT_KIND,),
+    ),
+    mark="kakao",
+    contact_kind=CONTACT_KIND,
+    max_body_bytes=1024,  # no provider posts to it: Alimtalk has no inbound webhook
+)
+
+RENDER_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["template_code"],
+    "properties": {
+        "integration": {"type": "string"},
+        "template_code": {"type": "string"},
+        "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+SYNC_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"integration": {"type": "string"}},
+}
+
+
+class KakaoPlugin:
+    """One instance serves every ``kakao_alimtalk`` integration."""
+
+    def __init__(self) -> None:
+        self._http = ProviderSession(timeout=30)
+        self._bridge: BridgeAPI | None = None
+        self._store: Store | None = None
+        self._syncer: asyncio.Task[None] | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:  # without a running bridge (unit tests): in memory
+            self._store = Store()
+        return self._store
+
+    @staticmethod
+    def settings(integration: Integration) -> AlimtalkSettings:
+        return AlimtalkSettings.from_integration(integration)
+
+    # --- declaration and lifecycle -------------------------------------------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_channels(self) -> Iterable[ChannelSpec]:
+        return [CHANNEL_SPEC]
+
+    @bridgekit.hookimpl
+    def bridgekit_check_integration(
+        self, integration: Integration, plugin_settings: Mapping[str, Any]
+    ) -> None:
+        if integration.channel == CHANNEL:
+            self.settings(integration)
+
+    @bridgekit.hookimpl
+    def bridgekit_startup(self, bridge: BridgeAPI) -> None:
+        self._bridge = bridge
+        if self._store is None:
+            self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
+        if bridge.integrations_for(CHANNEL):
+            self._syncer = asyncio.get_running_loop().create_task(self._sync_forever(bridge))
+
+    @bridgekit.hookimpl
+    async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._syncer is not None:
+            self._syncer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._syncer
+            self._syncer = None
+        await self._http.aclose()
+
+    @bridgekit.hookimpl
+    def bridgekit_routes(self, bridge: BridgeAPI) -> Iterable[AbstractRouteDef]:
+        return [
+            web.get("/api/v1/kakao_alimtalk/templates", self._list_templates),
+            web.post("/api/v1/kakao_alimtalk/templates/sync", operator_only(self._sync_templates)),
+            web.post("/api/v1/kakao_alimtalk/render", self._render),
+        ]
+
+    @bridgekit.hookimpl
+    def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:
+        if integration.channel != CHANNEL:
+            return None
+        return "nothing to set up: Alimtalk only sends (its results are asked from NHN)"
+
+    @bridgekit.hookimpl
+    def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        raise SignatureError("Kakao Alimtalk has no inbound webhook: nothing is accepted here")
+
+    # --- templates -----------------------------------------------------------------------
+
+    async def sync(self, integration: Integration) -> list[Template]:
+        """Read the templates' review states from NHN; one NHN no longer lists is deleted."""
+        client = AlimtalkClient(self.settings(integration), self._http.get())
+        listed = await client.templates()
+        self.store.replace_templates(integration.name, listed)
+        return self.store.templates(integration.name)
+
+    async def _sync_forever(self, bridge: BridgeAPI) -> None:
+        while True:
+            interval = 0.0
+            for integration in bridge.integrations_for(CHANNEL):
+                try:
+                    seconds = self.settings(integration).template_sync_seconds
+                    interval = min(interval, seconds) if interval else seconds
+                    await self.sync(integration)
+                except asyncio.CancelledError:
+                    raise
+                except (DeliveryError, Refused, ConfigError) as exc:
+                    log.warning("reading %s's Alimtalk templates from NHN failed: %s", integration.name, exc)
+            if not interval:
+                return
+            await asyncio.sleep(interval)
+
+    async def _resolve(self, integration: Integration, text: str) -> tuple[Template, dict[str, str]]:
+        try:
+            return resolve(self.store.templates(integration.name), text)
+        except AlimtalkRefused:
+            # A template approved (or added) since the last sync sends at once.
+            try:
+                fresh = await self.sync(integration)
+            except Refused as exc:
+                raise AlimtalkRefused(f"the templates could not be read from NHN: {exc}") from None
+            return resolve(fresh, text)
+
+    # --- deliver -------------------------------------------------------------------------
+
+    @bridgekit.hookimpl
+    async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        try:
+            settings = self.settings(integration)
+            phone = korean_mobile(message.recipient.value)
+        except (ConfigError, AlimtalkRefused) as exc:
+            raise PermanentDeliveryError(str(exc)) from None
+        progress = dict(message.progress)
+        if isinstance(progress.get("fallback"), str):  # the Alimtalk failed; the text is due
+            return await self._fallback(settings, message, progress, str(progress["fallback"]))
+        client = AlimtalkClient(settings, self._http.get())
+        request_id, seq = progress.get("request_id"), progress.get("recipient_seq")
+        if not isinstance(request_id, str) or not isinstance(seq, int):
+            try:
+                template, parameters = await self._resolve(integration, message.text)
+            except AlimtalkRefused as exc:
+                raise PermanentDeliveryError(str(exc)) from None
+            maybe_sent = bool(progress.get("sending"))
+            progress = {"sending": True, "template": template.code}
+            await message.save_progress(progress)  # before the call: a retry knows it may have gone
+            try:
+                accepted = await client.send(
+                    template.code, phone.national, parameters, message.idempotency_key
+                )
+            except Refused as exc:
+                if maybe_sent:
+                    raise PermanentDeliveryError(
+                        f"{exc}; an earlier attempt may have sent this Alimtalk, so it is not sent "
+                        "again and no fallback text goes out"
+                    ) from None
+                return await self._fallback(settings, message, progress, str(exc))
+            if accepted.result_code != 0:
+                reason = f"NHN did not take the Alimtalk: {accepted.result_message} ({accepted.result_code})"
+                return await self._fallback(settings, message, progress, reason)
+            request_id, seq = accepted.request_id, accepted.recipient_seq
+            progress |= {"request_id": request_id, "recipient_seq": seq}
+            await message.save_progress(progress)
+        try:
+            outcome = await client.outcome(request_id, seq)
+        except Refused as exc:
+            raise TransientDeliveryError(f"the Alimtalk's result could not be read: {exc}") from None
+        if outcome.delivered:
+            return DeliveryResult(
+                provider_message_id=f"{request_id}/{seq}",
+                meta={
+                    "kind": "alimtalk",
+                    "template": progress.get("template"),
+                    "result_code": outcome.result_code,
+                },
+            )
+        if outcome.final:
+            reason = f"Kakao did not deliver the Alimtalk: {outcome.result_name} ({outcome.result_code})"
+            return await self._fallback(settings, message, progress, reason)
+        raise TransientDeliveryError(
+            "NHN has not decided the Alimtalk's result yet", retry_after=settings.result_poll_seconds
+        )
+
+    async def _fallback(
+        self, settings: AlimtalkSettings, message: OutboundMessage, progress: dict[str, Any], reason: str
+    ) -> DeliveryResult:
+        """K6: the same words as one SMS/LMS, exactly once: the key is the Alimtalk's own, and
+        it is recorded before the text is asked for, so a retry asks with the same key."""
+        if not settings.sms_fallback:
+            raise PermanentDeliveryError(f"{reason}; no fallback text (sms_fallback is off)")
+        if self._bridge is None:
+            raise PermanentDeliveryError(f"{reason}; no fallback text (the plugin is not started)")
+        if progress.get("fallback") != reason:
+            progress = progress | {"fallback": reason}
+            await message.save_progress(progress)
+        try:
+            text = await self._bridge.send_text(
+                korean_mobile(message.recipient.value).e164,
+                message.text,
+                idempotency_key=fallback_key(message.idempotency_key),
+                purpose="alimtalk_fallback",
+                integration=settings.sms_integration or None,
+            )
+        except PermanentDeliveryError as exc:
+            raise PermanentDeliveryError(
+                f"{reason}; the fallback text was refused too: {exc.reason}"
+            ) from None
+        if not progress.get("noted"):
+            # The message reads "sent" either way; the note tells managers what went out.
+            log.info("Alimtalk %s fell back to a text: %s", message.idempotency_key, reason)
+            await self._bridge.add_note(
+                message.chat_id,
+                f"{reason}. The same words went to the customer's phone as a text instead.",
+                author_name="Kakao Alimtalk",
+            )
+            await message.save_progress(progress | {"noted": True})
+        return DeliveryResult(
+            provider_message_id=text.provider_message_id,
+            meta={
+                "kind": "sms_fallback",
+                "template": progress.get("template"),
+                "alimtalk_error": reason,
+                "text": {k: v for k, v in text.meta.items() if k != "charge"},
+                "charge": text.meta.get("charge"),
+            },
+        )
+
+    @bridgekit.hookimpl
+    def bridgekit_bill(
+        self, integration: Integration, message: OutboundMessage, result: DeliveryResult
+    ) -> Charge | None:
+        kind = result.meta.get("kind")
+        if kind == "alimtalk":
+            return Charge(self.settings(integration).price_pu, CATEGORY, "Kakao Alimtalk (delivered)")
+        charge = result.meta.get("charge")
+        if kind == "sms_fallback" and isinstance(charge, Mapping):
+            # The fallback text is billed as the text it is (K7: the Alimtalk failed, it is free).
+            return Charge(
+                int(charge["amount_pu"]),
+                str(charge["category"]),
+                f"{charge.get('description', 'text')}, in place of a failed Alimtalk",
+            )
+        return None
+
+    # --- routes --------------------------------------------------------------------------
+
+    def _integration(self, name: object) -> Integration:
+        if self._bridge is None:
+            raise json_error(503, "the Kakao plugin is not started")
+        found = self._bridge.integrations_for(CHANNEL)
+        if name is not None:
+            found = [i for i in found if i.name == name]
+            if not found:
+                raise json_error(404, f"no Kakao Alimtalk integration named {name!r}")
+        if len(found) != 1:
+            raise json_error(
+                400, "name the Alimtalk integration ('integration')" if found else "no Alimtalk integration"
+            )
+        return found[0]
+
+    async def _list_templates(self, request: web.Request) -> web.Response:
+        integration = self._integration(request.query.get("integration"))
+        return _templates_answer(integration, self.store.templates(integration.name))
+
+    async def _sync_templates(self, request: web.Request) -> web.Response:
+        body = await json_object(request, SYNC_BODY) if request.can_read_body else {}
+        integration = self._integration(body.get("integration"))
+        try:
+            templates = await self.sync(integration)
+        except (DeliveryError, Refused) as exc:
+            raise json_error(502, f"the templates could not be read from NHN: {exc}") from None
+        return _templates_answer(integration, templates)
+
+    async def _render(self, request: web.Request) -> web.Response:
+        body = await json_object(request, RENDER_BODY)
+        integration = self._integration(body.get("integration"))
+        code, parameters = body.get("template_code"), body.get("parameters", {})
+        if not isinstance(code, str) or not isinstance(parameters, dict):
+            raise json_error(400, "give 'template_code' (a string) and 'parameters' (an object)")
+        if not all(isinstance(v, str) for v in parameters.values()):
+            raise json_error(400, "every parameter's value must be a string")
+        template = self.store.template(integration.name, code)
+        if template is None or template.state is not TemplateState.APPROVED:
+            with contextlib.suppress(DeliveryError, Refused):
+                await self.sync(integration)  # it may have been approved since the last sync
+            template = self.store.template(integration.name, code)
+        if template is None:
+            raise json_error(404, f"{integration.name} has no Alimtalk template {code!r}")
+        try:
+            text = template.render(parameters)
+        except AlimtalkRefused as exc:
+            raise json_error(422, str(exc)) from None
+        return json_response({"integration": integration.name, "template_code": template.code, "text": text})
+
+
+class KoreanMobile:
+    def __init__(self, number: phonenumbers.PhoneNumber) -> None:
+        self.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        #: As NHN wants ``recipientNo``: digits only, with the leading 0.
+        self.national = "0" + str(number.national_number)
+
+
+def korean_mobile(value: str) -> KoreanMobile:
+    """The customer's stored phone as a Korean mobile number; refused otherwise."""
+    try:
+        number = phonenumbers.parse(value, "KR")
+    except phonenumbers.NumberParseException:
+        raise AlimtalkRefused(f"{value!r} is not a phone number") from None
+    if number.country_code != 82 or phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+        raise AlimtalkRefused(
+            f"{value} is not a Korean mobile number: Alimtalk reaches KakaoTalk on those only"
+        )
+    return KoreanMobile(number)
+
+
+def fallback_key(alimtalk_key: str) -> str:
+    """The fallback text's idempotency key: derived from the Alimtalk's, so one per Alimtalk."""
+    return f"alimtalk-fallback:{alimtalk_key}"
+
+
+def _templates_answer(integration: Integration, templates: list[Template]) -> web.Response:
+    return json_response(
+        {
+            "integration": integration.name,
+            "templates": [
+                {
+                    "code": t.code,
+                    "name": t.name,
+                    "content": t.content,
+                    "state": t.state.value,
+                    "variables": t.variables,
+                    "sendable": t.state is TemplateState.APPROVED,
+                }
+                for t in templates
+            ],
+        }
+    )
+
+
+plugin = KakaoPlugin()
+"""The instance registered through the ``bridgekit`` entry point."""
+
+__all__ = ["CHANNEL", "CHANNEL_SPEC", "KakaoPlugin", "plugin"]
