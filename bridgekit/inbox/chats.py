@@ -73,7 +73,7 @@ async def _contact_of_customer(conn: AsyncConnection, customer_id: int, bound: B
         query = query.where(ct.c.scope == bound.integration.id)
     found = (await conn.execute(query.order_by(ct.c.verified.desc(), ct.c.id).limit(1))).scalar()
     if found is None:
-        reach = f"an {kind} handle" if kind else f"a handle on {bound.integration.name}"
+        reach = f"{kind} handle" if kind else f"handle on {bound.integration.name}"
         raise ChatError(f"customer {customer_id} has no {reach}")
     return int(found)
 
