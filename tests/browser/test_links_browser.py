@@ -73,6 +73,28 @@ async def test_the_manager_link_opens_the_chat_for_a_teammate_after_signing_in(
     assert inbox.problems == []
 
 
+# A page served over plain http on a LAN is not a secure context: no navigator.clipboard. The
+# test keeps the real one aside to read what was copied.
+NO_CLIPBOARD_API = """
+window.keptClipboard = navigator.clipboard;
+Object.defineProperty(Navigator.prototype, "clipboard", { get: () => undefined });
+"""
+
+
+async def test_without_the_clipboard_api_the_selected_link_is_copied(inbox: Inbox) -> None:
+    chat_id = (await _customers_write(inbox, CUSTOMER))[CUSTOMER]
+    await inbox.page.context.add_init_script(NO_CLIPBOARD_API)
+    page = await _signed_in(inbox, f"/chats/{chat_id}")
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=inbox.server.url)
+    assert await page.evaluate("navigator.clipboard === undefined")
+
+    await page.get_by_text("Copy links").click()
+    await page.locator("#copy-manager").click()
+    await expect(page.locator("#links-status")).to_have_text("Manager link copied.")
+    assert await page.evaluate("window.keptClipboard.readText()") == f"{inbox.server.url}/chats/{chat_id}"
+    assert inbox.problems == []
+
+
 async def test_the_customer_link_copies_with_its_warning_and_a_new_one_ends_the_old(inbox: Inbox) -> None:
     chat_id = (await _customers_write(inbox, CUSTOMER))[CUSTOMER]
     page = await _signed_in(inbox, f"/chats/{chat_id}")
@@ -123,7 +145,8 @@ async def test_the_customer_link_copies_with_its_warning_and_a_new_one_ends_the_
     await page.locator(f"#chats li[data-chat-id='{other}'] a").click()
     await expect(page.locator("#chat-title")).to_have_text("Other")
     await page.get_by_text("Copy links").click()
-    await expect(page.get_by_label("Manager link", exact=True)).to_have_value(f"{inbox.server.url}/chats/{other}")
+    manager_link = page.get_by_label("Manager link", exact=True)
+    await expect(manager_link).to_have_value(f"{inbox.server.url}/chats/{other}")
     await expect(field).not_to_have_value("")
     assert await field.input_value() != new
     assert inbox.problems == []
