@@ -139,6 +139,19 @@ async def test_the_customer_link_copies_with_its_warning_and_a_new_one_ends_the_
         "Customer link copied. Send it to this customer only."
     )
     assert await _clipboard(page) == new
+    # Asked again and dismissed with Escape: the answer given last time does not count.
+    await page.get_by_role("button", name="Make a new customer link…").click()
+    await expect(dialog).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#links-status")).to_have_text(
+        "Customer link copied. Send it to this customer only."
+    )
+    # The page's own next request (after any it would have sent on closing) sees the same link.
+    links = await page.evaluate(f"fetch('/api/v1/chats/{chat_id}/links').then((r) => r.json())")
+    assert links["customer_link"].endswith(new.removeprefix(inbox.server.url))
+    assert await field.input_value() == new
+    assert await _status(inbox, new) == 200
 
     # Another chat opened: its own links, not the last chat's.
     other = (await _customers_write(inbox, "Other"))["Other"]

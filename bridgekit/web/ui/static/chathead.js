@@ -31,6 +31,7 @@ export class ChatHead {
     on("act-reopen", () => act("POST", "reopen"));
     on("act-delete", () => {
       showError(this.error, null);
+      this.dialog.returnValue = ""; // an Escape must not count as the last answer given
       this.dialog.showModal();
     });
     this.dialog.addEventListener("close", () => {

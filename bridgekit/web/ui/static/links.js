@@ -50,6 +50,7 @@ export class ChatLinks {
     document.getElementById("copy-customer").addEventListener("click", () => this.copy(this.customer, t("links.copied_customer")));
     document.getElementById("rotate-customer").addEventListener("click", () => {
       showError(this.error, null);
+      this.dialog.returnValue = ""; // an Escape must not count as the last answer given
       this.dialog.showModal();
     });
     this.dialog.addEventListener("close", () => {
