@@ -183,6 +183,12 @@ async def test_a_customer_link_made_anew_is_refused_without_the_operator_seat(in
     assert await _status(inbox, old) == 200
 
 
+async def _notified_chats(page: Page) -> list[int]:
+    """The chats of the signed-in manager's notifications, read as the page reads them."""
+    found = await page.evaluate("fetch('/api/v1/notifications').then((r) => r.json())")
+    return [n["chat_id"] for n in found["notifications"]]
+
+
 async def test_the_unassigned_chats_switch_sticks_and_moves_the_sessions_count(inbox: Inbox) -> None:
     chats = await _customers_write(inbox, "Ana", "Ben", "Cho")
     await inbox.server.api("POST", f"/chats/{chats['Ana']}/assign", json={"manager_id": inbox.manager_id})
@@ -206,15 +212,24 @@ async def test_the_unassigned_chats_switch_sticks_and_moves_the_sessions_count(i
     await expect(switch).to_be_checked()
     await expect(sessions.locator(".count")).to_have_text("3")
 
-    # A new chat nobody is assigned to joins them (and notifies: I1).
+    # A new chat nobody is assigned to joins them, and its message notifies me (I1).
     await inbox.customer_writes(inbox.line.add_user("Dan"), "hello?")
     await expect(sessions.locator(".count")).to_have_text("4")
+    dan = {c["customer_name"]: c["id"] for c in await inbox.server.chats()}["Dan"]
+    assert dan in await _notified_chats(page)
 
     await switch.uncheck()
     await expect(sessions.locator(".count")).to_have_text("1")
     await page.reload()
     await expect(switch).not_to_be_checked()
     await expect(sessions.locator(".count")).to_have_text("1")
+    # Off: a new unassigned chat neither joins Sessions nor notifies me.
+    await inbox.customer_writes(inbox.line.add_user("Eun"), "anyone?")
+    await expect(page.locator("#chats li.chat .title").first).to_have_text("Eun")
+    await expect(page.locator("#views li[data-view='unassigned'] .count")).to_have_text("4")
+    await expect(sessions.locator(".count")).to_have_text("1")
+    eun = {c["customer_name"]: c["id"] for c in await inbox.server.chats()}["Eun"]
+    assert eun not in await _notified_chats(page)
     assert inbox.problems == []
 
 
