@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.views import manager_context
 from bridgekit.inbox.views_sidebar import Sidebar, TeamCount, sidebar
 from bridgekit.web.i18n import request_lang, translator
 from bridgekit.web.keys import BRIDGE
@@ -89,11 +90,16 @@ async def _screen(request: web.Request, chat_id: int | None) -> web.StreamRespon
     bridge: Bridge = request.app[BRIDGE]
     async with bridge.db.read() as conn:
         counts = await sidebar(conn, signed.manager)
+        settings = await manager_context(conn, signed.manager)
     context = {
         "manager": signed.manager,
         "csrf": signed.csrf,
         "views": _views(counts, bridge, translator(request_lang(request))),
         "chat_id": chat_id or "",
+        # The sidebar's "notify me of unassigned chats" switch, as the manager last set it.
+        "notify_unassigned": settings.notify_unassigned,
+        # Links to copy are made on public_url when it is set, else on the page's own origin.
+        "public_url": bridge.config.public_url or "",
     }
     return page(request, "shell.html", context)
 

@@ -1,8 +1,10 @@
 // The open chat's head: star, follow, assign to me, close, reopen (where its channel allows),
-// snooze (presets or a date up to 180 days ahead, in the manager's time zone) and delete (with
-// the permission, after a confirmation). The API decides; its refusal is shown beside the control.
+// snooze (presets or a date up to 180 days ahead, in the manager's time zone), copy links
+// (links.js) and delete (with the permission, after a confirmation). The API decides; its
+// refusal is shown beside the control.
 import { api } from "./api.js";
 import { fullDate, t } from "./i18n.js";
+import { ChatLinks } from "./links.js";
 import { showError } from "./messages.js";
 import { latestSnooze, localInput, presetTime, timeZone } from "./timezone.js";
 
@@ -19,6 +21,7 @@ export class ChatHead {
     this.snoozeError = document.getElementById("snooze-error");
     this.until = document.getElementById("snooze-until");
     this.dialog = document.getElementById("delete-dialog");
+    this.links = new ChatLinks(conversation);
     const on = (id, run) => document.getElementById(id).addEventListener("click", run);
     const act = (method, path, body) => this.conversation.act(method, path, body, this.error);
     on("act-star", () => act(this.chat.starred ? "DELETE" : "PUT", "star"));
@@ -28,6 +31,7 @@ export class ChatHead {
     on("act-reopen", () => act("POST", "reopen"));
     on("act-delete", () => {
       showError(this.error, null);
+      this.dialog.returnValue = ""; // an Escape must not count as the last answer given
       this.dialog.showModal();
     });
     this.dialog.addEventListener("close", () => {
@@ -86,6 +90,7 @@ export class ChatHead {
     showError(this.error, null);
     showError(this.snoozeError, null);
     this.snooze.open = false;
+    this.links.reset();
   }
 
   prepareSnooze() {

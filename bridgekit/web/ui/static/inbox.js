@@ -56,6 +56,11 @@ views.addEventListener("click", (event) => {
   const item = event.target.closest("li[data-view]");
   if (item) select(item.dataset.view);
 });
+// The selected view left the sidebar (the queue emptied, a tag's last chat lost it): All.
+views.addEventListener("view-gone", () => select("all"));
+views.addEventListener("sessions-changed", () => {
+  if (list.key === "sessions") list.reload();
+});
 views.addEventListener("keydown", (event) => {
   const item = event.target.closest("li[data-view]");
   if (item && (event.key === "Enter" || event.key === " ")) {
@@ -86,7 +91,10 @@ listen(
       if (kind.startsWith("message.")) conversation.reload().catch(() => {});
       else if (kind === "chat.updated") conversation.refreshHead();
     }
-    if (kind === "customer.updated") conversation.customerChanged(data.customer_id);
+    if (kind === "customer.updated") {
+      conversation.customerChanged(data.customer_id);
+      listSoon(); // the list's titles are customers' names
+    }
     if (kind.startsWith("message.") || kind === "chat.updated" || kind === "chat.deleted") {
       listSoon(); // the list and every count of the sidebar (a queue, an assignee may come or go)
       sidebarSoon();

@@ -1,7 +1,13 @@
 // The inbox's sidebar: every view of GET /api/v1/views with its count. The server renders it
-// first; refresh() redraws it from the API (a queue, team, assignee or tag may come and go).
+// first; refresh() redraws it from the API (a queue, team, assignee or tag may come and go: when
+// the selected one goes, "view-gone" is dispatched on the list and inbox.js shows All). Below
+// it, the manager's "notify me of unassigned chats" switch (PATCH /api/v1/managers/{me}): on,
+// My sessions also holds the chats nobody is assigned to and new ones notify them
+// (bridgekit/inbox/notify.py); "sessions-changed" tells inbox.js to read that view again.
 import { api } from "./api.js";
+import { myId } from "./chathead.js";
 import { t } from "./i18n.js";
+import { showError } from "./messages.js";
 
 const REFRESH_MS = 30000;
 
@@ -75,6 +81,9 @@ export function render(views) {
   makeSelectable(list);
   // A keyboard user keeps their place when the counts change under them.
   if (focused) items.find((li) => li.dataset.view === focused)?.focus();
+  if (selected && !items.some((li) => li.dataset.view === selected)) {
+    list.dispatchEvent(new CustomEvent("view-gone", { detail: selected })); // e.g. the queue emptied
+  }
 }
 
 // Entries are list items (the test reads their plain markup); make them reachable by keyboard.
@@ -89,5 +98,25 @@ export async function refresh() {
   render(await api("GET", "/views"));
 }
 
+// The switch shows the setting as the server holds it; a refusal puts it back and says why.
+async function setNotifyUnassigned(box, error) {
+  const wanted = box.checked;
+  box.disabled = true;
+  try {
+    const me = await api("PATCH", `/managers/${myId()}`, { notify_unassigned: wanted });
+    box.checked = me.notify_unassigned;
+    showError(error, null);
+    document.getElementById("views").dispatchEvent(new CustomEvent("sessions-changed"));
+    await refresh();
+  } catch (failure) {
+    box.checked = !wanted;
+    showError(error, failure);
+  } finally {
+    box.disabled = false;
+  }
+}
+
+const notify = document.getElementById("notify-unassigned");
+notify.addEventListener("change", () => setNotifyUnassigned(notify, document.getElementById("notify-error")));
 makeSelectable(document.getElementById("views"));
 setInterval(() => refresh().catch(() => {}), REFRESH_MS);
