@@ -1,5 +1,6 @@
-// A completion list under a textarea: a trigger ("#" for macros, "@" for mentions) and what is
-// typed after it open the list of matches; ↑/↓ choose, Enter or Tab picks, Escape closes.
+// A completion list under a textarea: a trigger ("#" for macros, "@" for mentions, ":" for
+// emoji) and what is typed after it open the list of matches; ↑/↓ choose, Enter or Tab picks,
+// Escape closes.
 // Each source says what its trigger looks like (a regular expression ending at the caret,
 // whose group 1 is the query) and finds the items: { label, detail, insert }.
 import { element } from "./messages.js";

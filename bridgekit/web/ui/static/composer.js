@@ -3,11 +3,13 @@
 // (the JSON payload part first, so the channel's limits refuse a file before it is uploaded)
 // with the upload's progress; "#" completes macros (the API expands "#shortcut" when the
 // message is sent, filling in the customer's name and the like), "@" in a note completes
-// managers and teams (the API finds "@Name" in the text and notifies them); a reply can carry
+// managers and teams (the API finds "@Name" in the text and notifies them), ":" and two or more
+// letters complete emoji (emoji.js: by English name, or a Korean or Japanese word); a reply can carry
 // link buttons and an input form (its answers are saved to the customer's profile under each
 // field's key).
 import { api, apiUpload } from "./api.js";
 import { Completer } from "./complete.js";
+import { findEmoji } from "./emoji.js";
 import { t } from "./i18n.js";
 import { element, showError } from "./messages.js";
 
@@ -15,6 +17,9 @@ import { element, showError } from "./messages.js";
 const MACRO = /(?<![\p{L}\p{N}_#&])#([\p{L}\p{N}_.-]*)$/u;
 // "@ki" at the caret, the "@" not glued to a word (that is an email address).
 const MENTION = /(?<![\p{L}\p{N}._-])@([^\s@#]*)$/u;
+// ":smi" at the caret (a Japanese IME's "：" too), not glued to a word or a number ("10:30", a
+// URL's "https:"), two characters at least so that ":)" or a lone ":p" never opens the list.
+const EMOJI = /(?<![\p{L}\p{N}_:：/])[:：](\p{L}[\p{L}\p{N}_+-]+)$/u;
 const MANAGERS_FOR_MS = 60_000; // the managers and teams, read again after this long
 
 function size(bytes) {
@@ -45,6 +50,7 @@ export class Composer {
     this.completer = new Completer(this.text, document.getElementById("compose-complete"), [
       { pattern: MACRO, find: (query) => this.macros(query) },
       { pattern: MENTION, find: (query) => this.mentions(query), enabled: () => this.mode() === "note" },
+      { pattern: EMOJI, find: async (query) => findEmoji(query).map((found) => ({ label: found.emoji, detail: `:${found.name}:`, insert: found.emoji })) },
     ]);
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();

@@ -1,6 +1,9 @@
 // One message drawn as the inbox shows it: customer, manager, bot, system and notes apart;
-// files as download links, images previewed; an email's original (original.js); a reply's
-// delivery mark at its foot (seed 003: read by the customer, else sent); refusals beside it.
+// a note's @mentions highlighted; files as download links, images previewed, several of them
+// downloadable at once; a reply's link buttons and form as the customer sees them; an email's
+// original (original.js); a reply's delivery mark at its foot (seed 003: read by the
+// customer, else sent); refusals beside it.
+import { api } from "./api.js";
 import { t, when, fullDate } from "./i18n.js";
 import { hasOriginal, originalControls } from "./original.js";
 
@@ -36,8 +39,11 @@ export function bubble(message) {
   at.title = fullDate(message.created_at);
   head.append(element("span", "author", who(message)), at);
   if (message.retracted) li.append(element("p", "text retracted", t("msg.retracted")));
-  else if (message.text) li.append(element("p", "text", message.text));
+  else if (message.text) li.append(messageText(message));
   if (message.delivery_error) li.append(element("p", "error", message.delivery_error));
+  if (message.buttons && message.buttons.length) li.append(linkButtons(message.buttons));
+  if (message.form) li.append(sentForm(message.form, message.form_answers));
+  if (message.attachments.length > 1) li.append(downloadAll(li, message.attachments.length));
   for (const file of message.attachments) {
     const url = `/api/v1/attachments/${file.id}`;
     const link = li.appendChild(element("a", "file"));
@@ -57,6 +63,155 @@ export function bubble(message) {
   if (hasOriginal(message)) li.append(originalControls(message));
   if (message.kind === "reply" && message.delivery_status) li.append(deliveryMark(message.delivery_status));
   return li;
+}
+
+// --- @mentions ------------------------------------------------------------------------
+// The API stores a note's mentions as ids ({managers: [...], teams: [...]}); the spans are
+// found again here by the server's own rule (bridgekit/inbox/mentions.py): "@" not glued to a
+// word, then a mentioned name (case-insensitive, its spaces also written as dashes), the
+// longest that fits, ending at a word boundary.
+const NAMES_FOR_MS = 60_000; // the managers' and teams' names, read again after this long
+const WORD = /[\p{L}\p{N}_]/u;
+const GLUED = /[\p{L}\p{N}._-]/u;
+let directory = null; // { at, names: Promise<{ manager: Map, team: Map }> }
+
+function names() {
+  const now = Date.now();
+  if (!directory || now - directory.at > NAMES_FOR_MS) {
+    const read = Promise.all([api("GET", "/managers"), api("GET", "/teams")]).then(([managers, teams]) => ({
+      manager: new Map(managers.map((manager) => [manager.id, manager.name])),
+      team: new Map(teams.map((team) => [team.id, team.name])),
+    }));
+    directory = { at: now, names: read };
+    read.catch(() => (directory = null));
+  }
+  return directory.names;
+}
+
+// The aliases of the mentioned managers and teams, longest first: [alias, kind].
+function aliases(mentions, known) {
+  const found = [];
+  for (const kind of ["manager", "team"]) {
+    for (const id of mentions[`${kind}s`] || []) {
+      const name = known[kind].get(id);
+      if (!name) continue; // deleted since, or out of reach: its text stays plain
+      const base = name.split(/\s+/).filter(Boolean).join(" ").toLowerCase();
+      if (!base) continue;
+      for (const alias of new Set([base, base.replaceAll(" ", "-")])) found.push([alias, kind]);
+    }
+  }
+  return found.sort((a, b) => b[0].length - a[0].length);
+}
+
+// [start, end, kind] of every mention in text.
+export function mentionSpans(text, candidates) {
+  const spans = [];
+  let start = 0;
+  let at;
+  while ((at = text.indexOf("@", start)) !== -1) {
+    start = at + 1;
+    if (at > 0 && GLUED.test(text[at - 1])) continue; // someone@example.com
+    for (const [alias, kind] of candidates) {
+      const end = at + 1 + alias.length;
+      if (text.slice(at + 1, end).toLowerCase() !== alias) continue;
+      if (end < text.length && WORD.test(text[end])) continue;
+      spans.push([at, end, kind]);
+      start = end;
+      break;
+    }
+  }
+  return spans;
+}
+
+// The text, its mentions highlighted once the names are known (text nodes and spans only).
+function messageText(message) {
+  const paragraph = element("p", "text", message.text);
+  const mentions = message.mentions;
+  if (!mentions || !((mentions.managers || []).length || (mentions.teams || []).length)) return paragraph;
+  names()
+    .then((known) => {
+      const text = message.text;
+      const spans = mentionSpans(text, aliases(mentions, known));
+      if (!spans.length) return;
+      const parts = [];
+      let from = 0;
+      for (const [start, end, kind] of spans) {
+        if (start > from) parts.push(document.createTextNode(text.slice(from, start)));
+        const mention = element("span", `mention mention-${kind}`, text.slice(start, end));
+        mention.title = t(`msg.mention_${kind}`);
+        parts.push(mention);
+        from = end;
+      }
+      if (from < text.length) parts.push(document.createTextNode(text.slice(from)));
+      paragraph.replaceChildren(...parts);
+    })
+    .catch(() => {}); // the names could not be read: the text stays as it is
+  return paragraph;
+}
+
+// --- link buttons and forms ------------------------------------------------------------
+const COLOURS = new Set(["blue", "green", "red", "black"]); // the composer's (app.css)
+
+// Only a web address is ever made clickable (the API accepts no other; older or imported
+// rows are not trusted to be as clean).
+export function webUrl(value) {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && !/\s/.test(value) ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function linkButtons(buttons) {
+  const row = element("div", "msg-buttons");
+  row.setAttribute("role", "group");
+  row.setAttribute("aria-label", t("msg.buttons"));
+  for (const button of buttons) {
+    const href = webUrl(button.url);
+    const shown = element(href ? "a" : "span", "msg-button", button.text);
+    if (COLOURS.has(button.colour)) shown.classList.add(`colour-${button.colour}`);
+    else shown.style.setProperty("--button-colour", button.colour); // CSSOM: the CSP allows it
+    if (href) {
+      shown.href = href;
+      shown.target = "_blank";
+      shown.rel = "noopener noreferrer";
+      shown.title = href;
+    } else {
+      shown.classList.add("inert");
+      shown.title = t("msg.button_not_web", { url: String(button.url) });
+    }
+    row.append(shown);
+  }
+  return row;
+}
+
+function sentForm(form, answers) {
+  const box = element("section", "msg-form");
+  const answered = answers && typeof answers === "object";
+  box.append(element("h4", "form-title", t(answered ? "msg.form_answered" : "msg.form_waiting")));
+  const list = box.appendChild(element("dl", "form-fields"));
+  for (const field of form.fields || []) {
+    const question = element("dt", "question", field.label);
+    if (field.required) question.append(element("span", "required", ` ${t("msg.form_required")}`));
+    const value = answered && field.key in answers ? String(answers[field.key]) : null;
+    const answer = element("dd", value === null ? "answer none" : "answer", value ?? t("msg.form_no_answer"));
+    list.append(question, answer);
+  }
+  return box;
+}
+
+// --- files -------------------------------------------------------------------------------
+// Seed 003: a message with files shows, on hover, a button that downloads them all. There is
+// no zip endpoint; the button follows each file's own download link in turn (the browser may
+// ask once whether the site may download several files).
+function downloadAll(li, count) {
+  const button = element("button", "download-all", t("msg.download_all", { count }));
+  button.type = "button";
+  button.addEventListener("click", () => {
+    for (const link of li.querySelectorAll("a.file")) link.click();
+  });
+  return button;
 }
 
 // Where a reply is: a mark at the message's foot, its state spelt out beside it.
