@@ -138,7 +138,7 @@ function messageText(message) {
       for (const [start, end, kind] of spans) {
         if (start > from) parts.push(document.createTextNode(text.slice(from, start)));
         const mention = element("span", `mention mention-${kind}`, text.slice(start, end));
-        mention.title = t(`msg.mention_${kind}`);
+        mention.title = kind === "team" ? t("msg.mention_team") : t("msg.mention_manager");
         parts.push(mention);
         from = end;
       }
