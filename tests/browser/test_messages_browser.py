@@ -189,5 +189,7 @@ async def test_colon_completes_emoji_by_english_korean_and_japanese_words(inbox:
     await expect(composer).to_have_value("😄 문의 🙏 またね :えがお")
     await composer.press("Enter")
     await expect(page.locator("#messages .msg-reply .text")).to_have_text(["😄 문의 🙏 またね :えがお"])
-    await inbox.server.wait_for(lambda: [m.text for m in line.messages_to(user)] == ["😄 문의 🙏 またね :えがお"])
+    await inbox.server.wait_for(
+        lambda: [m.text for m in line.messages_to(user)] == ["😄 문의 🙏 またね :えがお"]
+    )
     assert inbox.problems == []
