@@ -171,7 +171,9 @@ function linkButtons(buttons) {
     const href = webUrl(button.url);
     const shown = element(href ? "a" : "span", "msg-button", button.text);
     if (COLOURS.has(button.colour)) shown.classList.add(`colour-${button.colour}`);
-    else shown.style.setProperty("--button-colour", button.colour); // CSSOM: the CSP allows it
+    // Another colour the API took (#rrggbb, a CSS name) through the CSSOM, which the CSP
+    // allows; a name the browser does not know leaves the default blue.
+    else if (CSS.supports("color", button.colour)) shown.style.setProperty("--button-colour", button.colour);
     if (href) {
       shown.href = href;
       shown.target = "_blank";
