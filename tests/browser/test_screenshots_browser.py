@@ -67,7 +67,9 @@ async def test_the_inbox_screens_in_english_and_korean(inbox: Inbox, tmp_path: P
     await page.locator("header.top").get_by_role("link", name="한국어").click()
     await expect(page.locator("html")).to_have_attribute("lang", "ko")
     await expect(page.locator("#views li[data-view='all'] .name")).to_have_text("진행 중인 전체")
-    await expect(page.locator("#messages .msg-note .text")).to_have_text(["택배사에 확인 완료 — 내일 오전 배송"])
+    await expect(page.locator("#messages .msg-note .text")).to_have_text(
+        ["택배사에 확인 완료 — 내일 오전 배송"]
+    )
     await expect(page.locator("#live")).to_have_text("실시간")
     await expect(page.locator("#views li[data-view='tag:vip'] .count")).to_have_text("1")
     korean = folder / "inbox-ko.png"

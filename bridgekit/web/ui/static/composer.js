@@ -11,6 +11,7 @@ import { api, apiUpload } from "./api.js";
 import { Completer } from "./complete.js";
 import { findEmoji } from "./emoji.js";
 import { t } from "./i18n.js";
+import { people } from "./people.js";
 import { element, showError } from "./messages.js";
 
 // "#ab" at the caret, the "#" not glued to a word (the API's own rule for a macro token).
@@ -20,7 +21,6 @@ const MENTION = /(?<![\p{L}\p{N}._-])@([^\s@#]*)$/u;
 // ":smi" at the caret (a Japanese IME's "：" too), not glued to a word or a number ("10:30", a
 // URL's "https:"), two characters at least so that ":)" or a lone ":p" never opens the list.
 const EMOJI = /(?<![\p{L}\p{N}_:：/])[:：](\p{L}[\p{L}\p{N}_+-]+)$/u;
-const MANAGERS_FOR_MS = 60_000; // the managers and teams, read again after this long
 
 function size(bytes) {
   for (const [unit, factor] of [["GB", 1024 ** 3], ["MB", 1024 ** 2], ["KB", 1024]]) {
@@ -46,7 +46,6 @@ export class Composer {
     this.files = [];
     this.buttons = [];
     this.fields = [];
-    this.mentionables = null; // a promise of { at, items }
     this.completer = new Completer(this.text, document.getElementById("compose-complete"), [
       { pattern: MACRO, find: (query) => this.macros(query) },
       { pattern: MENTION, find: (query) => this.mentions(query), enabled: () => this.mode() === "note" },
@@ -149,17 +148,11 @@ export class Composer {
   }
 
   async mentions(query) {
-    const now = Date.now();
-    if (!this.mentionables || now - this.mentionables.at > MANAGERS_FOR_MS) {
-      const read = Promise.all([api("GET", "/managers"), api("GET", "/teams")]).then(([managers, teams]) => [
-        ...managers.map((manager) => ({ label: `@${manager.name}`, insert: `@${manager.name}`, name: manager.name })),
-        ...teams.map((team) => ({ label: `@${team.name}`, detail: t("compose.team"), insert: `@${team.name}`, name: team.name })),
-      ]);
-      this.mentionables = { at: now, items: read };
-      read.catch(() => (this.mentionables = null));
-    }
-    const items = await this.mentionables.items;
-    return items.filter((item) => matches(item.name, query));
+    const { managers, teams } = await people();
+    return [
+      ...managers.map((manager) => ({ label: `@${manager.name}`, insert: `@${manager.name}`, name: manager.name })),
+      ...teams.map((team) => ({ label: `@${team.name}`, detail: t("compose.team"), insert: `@${team.name}`, name: team.name })),
+    ].filter((item) => matches(item.name, query));
   }
 
   attach(files) {

@@ -3,9 +3,9 @@
 // downloadable at once; a reply's link buttons and form as the customer sees them; an email's
 // original (original.js); a reply's delivery mark at its foot (seed 003: read by the
 // customer, else sent); refusals beside it.
-import { api } from "./api.js";
 import { t, when, fullDate } from "./i18n.js";
 import { hasOriginal, originalControls } from "./original.js";
+import { people } from "./people.js";
 
 const DELIVERY = {
   pending: t("delivery.pending"),
@@ -70,22 +70,15 @@ export function bubble(message) {
 // found again here by the server's own rule (bridgekit/inbox/mentions.py): "@" not glued to a
 // word, then a mentioned name (case-insensitive, its spaces also written as dashes), the
 // longest that fits, ending at a word boundary.
-const NAMES_FOR_MS = 60_000; // the managers' and teams' names, read again after this long
 const WORD = /[\p{L}\p{N}_]/u;
 const GLUED = /[\p{L}\p{N}._-]/u;
-let directory = null; // { at, names: Promise<{ manager: Map, team: Map }> }
-
-function names() {
-  const now = Date.now();
-  if (!directory || now - directory.at > NAMES_FOR_MS) {
-    const read = Promise.all([api("GET", "/managers"), api("GET", "/teams")]).then(([managers, teams]) => ({
-      manager: new Map(managers.map((manager) => [manager.id, manager.name])),
-      team: new Map(teams.map((team) => [team.id, team.name])),
-    }));
-    directory = { at: now, names: read };
-    read.catch(() => (directory = null));
-  }
-  return directory.names;
+// Names by id, for the aliases below.
+async function names() {
+  const { managers, teams } = await people();
+  return {
+    manager: new Map(managers.map((manager) => [manager.id, manager.name])),
+    team: new Map(teams.map((team) => [team.id, team.name])),
+  };
 }
 
 // The aliases of the mentioned managers and teams, longest first: [alias, kind].
