@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from bridgekit.inbox.managers import ADMIN, DELETE_CHATS, create_manager
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
 from tests.inbox.chats_support import Client, manager
@@ -150,7 +152,7 @@ async def test_a_seat_taken_away_refuses_assigning_and_given_back_allows_it(
     assign = {"manager_id": agent.manager_id}
 
     status, answer = await agent.call("POST", f"/chats/{chat_id}/assign", assign)
-    assert (status, answer) == (403, {"error": "this needs the operator seat"})
+    assert (status, answer) == (403, {"error": "this needs the operator seat", "code": "operator_seat"})
     row = await admin.ok("PATCH", f"/managers/{agent.manager_id}", {"operator": True})
     assert row["operator"] is True
     assert (await agent.ok("POST", f"/chats/{chat_id}/assign", assign))["assignee_id"] == agent.manager_id
@@ -247,3 +249,29 @@ async def test_the_admin_operations_honour_their_description_for_an_admin(
     failures = await asyncio.to_thread(run)
     assert not failures, "\n".join(failures)
     assert len(await admin.ok("GET", "/managers")) > 2  # valid invitations were made, too
+
+
+MANY_CHATS = 33_000  # more than a statement may bind (asyncpg 32,767; SQLite 32,766)
+
+
+async def _chats_tagged(running: RunningBridge, tag: str, count: int) -> None:
+    """``count`` more chats of the first chat's customer, each carrying ``tag``."""
+    chat_id = await customer_writes(running)
+    c = s.chats
+    async with running.bridge.db.write() as conn:
+        row = (await conn.execute(select(c).where(c.c.id == chat_id))).one()
+        copy = {k: v for k, v in row._mapping.items() if k not in ("id", "customer_token_hash")}
+        await conn.execute(c.insert(), [copy] * count)
+        ids = (await conn.execute(select(c.c.id))).scalars().all()
+        await conn.execute(s.chat_tags.insert(), [{"chat_id": i, "tag": tag} for i in ids])
+
+
+async def test_a_tag_on_more_chats_than_one_statement_binds_is_renamed_and_removed(
+    running: RunningBridge, admin: Client
+) -> None:
+    await _chats_tagged(running, "vip", MANY_CHATS)
+    total = MANY_CHATS + 1
+    assert await admin.ok("PUT", "/tags/vip", {"name": "gold"}) == {"tag": "gold", "chats": total}
+    assert await admin.ok("GET", "/tags") == [{"tag": "gold", "chats": total, "open_chats": total}]
+    assert await admin.ok("DELETE", "/tags/gold") == {"tag": None, "chats": total}
+    assert await admin.ok("GET", "/tags") == []
