@@ -275,3 +275,12 @@ async def test_a_tag_on_more_chats_than_one_statement_binds_is_renamed_and_remov
     assert await admin.ok("GET", "/tags") == [{"tag": "gold", "chats": total, "open_chats": total}]
     assert await admin.ok("DELETE", "/tags/gold") == {"tag": None, "chats": total}
     assert await admin.ok("GET", "/tags") == []
+
+
+async def test_a_team_of_more_members_than_a_workspace_could_have_is_refused(admin: Client) -> None:
+    # 40,000 ids were a 500 on PostgreSQL (more values than one statement binds).
+    status, answer = await admin.call(
+        "POST", "/teams", {"name": "Everyone", "member_ids": list(range(1, 40_001))}
+    )
+    assert (status, answer["error"]) == (400, "a team can have at most 1000 members")
+    assert await admin.ok("GET", "/teams") == []
