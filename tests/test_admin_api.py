@@ -6,11 +6,13 @@ without ``admin`` is refused each of them with the reason, and nothing changes."
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from sqlalchemy import select
 
 from bridgekit.inbox.managers import ADMIN, DELETE_CHATS, create_manager
+from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
@@ -284,3 +286,36 @@ async def test_a_team_of_more_members_than_a_workspace_could_have_is_refused(adm
     )
     assert (status, answer["error"]) == (400, "a team can have at most 1000 members")
     assert await admin.ok("GET", "/teams") == []
+
+
+async def test_a_tag_is_never_a_way_to_another_route_of_the_api(running: RunningBridge, admin: Client) -> None:
+    """Tags come from operators and bots (a bot may tag what a customer wrote); the admin page
+    turns each into a path. "." and ".." are refused (a browser drops such a path segment:
+    DELETE /tags/.. would reach another route), and a tag holding "/" is one path segment."""
+    chat_id = await customer_writes(running)
+    for dots in (".", "..", " .. "):
+        async with running.session.put(
+            f"{running.url}/api/v1/chats/{chat_id}/tags", json={"tags": [dots]}
+        ) as resp:
+            assert resp.status == 400, dots
+            assert "a tag cannot be '.' or '..'" in (await resp.json())["error"]
+    sneaky = "../macros/1"
+    await running.api("PUT", f"/chats/{chat_id}/tags", json={"tags": [sneaky]})
+    macro = await admin.ok("POST", "/macros", {"shortcut": "hi", "text": "Hello"})
+    assert macro["id"] == 1
+    async with Browser(running) as browser:
+        manager_id, _ = await create_manager(
+            running.bridge.db,
+            running.bridge.workspace_id,
+            "Page Admin",
+            permissions=(ADMIN,),
+            email="page-admin@example.com",
+        )
+        link = await create_password_link(running.bridge.db, manager_id)
+        assert await use_password_link(running.bridge.db, link, PASSWORD) is not None
+        assert (await browser.sign_in("page-admin@example.com")).status == 303
+        _, html = await browser.get("/admin/tags")
+    paths = re.findall(r'data-path="([^"]*)"', html)
+    assert paths == ["/tags/..%2Fmacros%2F1", "/tags/..%2Fmacros%2F1"]  # rename, remove
+    assert await admin.ok("DELETE", "/tags/..%2Fmacros%2F1") == {"tag": None, "chats": 1}
+    assert [m["shortcut"] for m in await admin.ok("GET", "/macros")] == ["hi"]
