@@ -21,7 +21,6 @@ from tests.inbox.messages_helpers import customer_writes
 from tests.inbox.sign_in_support import PASSWORD, Browser
 from tests.support.testchannel import TestChannelPlugin
 
-
 ADMIN_REFUSED = {
     "error": "this needs the admin permission",
     "code": "permission",
@@ -288,7 +287,9 @@ async def test_a_team_of_more_members_than_a_workspace_could_have_is_refused(adm
     assert await admin.ok("GET", "/teams") == []
 
 
-async def test_a_tag_is_never_a_way_to_another_route_of_the_api(running: RunningBridge, admin: Client) -> None:
+async def test_a_tag_is_never_a_way_to_another_route_of_the_api(
+    running: RunningBridge, admin: Client
+) -> None:
     """Tags come from operators and bots (a bot may tag what a customer wrote); the admin page
     turns each into a path. "." and ".." are refused (a browser drops such a path segment:
     DELETE /tags/.. would reach another route), and a tag holding "/" is one path segment."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bridgekit.inbox.managers import create_manager
+
 from bridgekit_sms.plugin import SmsPlugin
 from bridgekit_sms.sandbox import NhnSandbox, TwilioSandbox
 from bridgekit_sms.testkit import KOREAN, StartBridge, settled, sms_api, start_chat
-
-from bridgekit.inbox.managers import create_manager
 
 HANGUL_45 = "가" * 45  # 90 bytes of CP949
 
