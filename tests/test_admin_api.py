@@ -6,16 +6,26 @@ without ``admin`` is refused each of them with the reason, and nothing changes."
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
+from sqlalchemy import select
 
 from bridgekit.inbox.managers import ADMIN, DELETE_CHATS, create_manager
+from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration
 from tests.inbox.chats_support import Client, manager
 from tests.inbox.messages_helpers import customer_writes
 from tests.inbox.sign_in_support import PASSWORD, Browser
 from tests.support.testchannel import TestChannelPlugin
+
+ADMIN_REFUSED = {
+    "error": "this needs the admin permission",
+    "code": "permission",
+    "details": {"permission": "admin"},
+}
 
 
 @pytest.fixture
@@ -69,6 +79,9 @@ async def test_invitations_the_api_cannot_act_on_are_refused_with_the_reason(
         ({"name": "Lee Two", "email": "LEE@example.com"}, 409, "already signs in with lee@example.com"),
         ({"name": "No Email"}, 400, "email is required"),
         ({"name": "Bad", "email": "not-an-address"}, 400, "is not an email address"),
+        # A NUL was stored on SQLite and a 500 on PostgreSQL; control characters are no address.
+        ({"name": "Bad", "email": "nul@example.com\u0000"}, 400, "is not an email address"),
+        ({"name": "Bad", "email": "tab@exa\u0007mple.com"}, 400, "is not an email address"),
         ({"name": "  ", "email": "x@example.com"}, 400, "name must be a non-empty string"),
         (
             {"name": "X", "email": "x@example.com", "permissions": ["owner"]},
@@ -105,7 +118,7 @@ async def test_a_manager_without_admin_is_refused_every_admin_change_with_the_re
     ]
     for method, path, body in attempts:
         status, answer = await agent.call(method, path, body)
-        assert (status, answer) == (403, {"error": "this needs the admin permission"}), (method, path)
+        assert (status, answer) == (403, ADMIN_REFUSED), (method, path)
     assert len(await admin.ok("GET", "/managers")) == 3
     assert (await _listed(admin, agent.manager_id))["permissions"] == []
     assert await agent.ok("GET", "/tags") == [{"tag": "vip", "chats": 1, "open_chats": 1}]
@@ -140,7 +153,7 @@ async def test_a_seat_taken_away_refuses_assigning_and_given_back_allows_it(
     assign = {"manager_id": agent.manager_id}
 
     status, answer = await agent.call("POST", f"/chats/{chat_id}/assign", assign)
-    assert (status, answer) == (403, {"error": "this needs the operator seat"})
+    assert (status, answer) == (403, {"error": "this needs the operator seat", "code": "operator_seat"})
     row = await admin.ok("PATCH", f"/managers/{agent.manager_id}", {"operator": True})
     assert row["operator"] is True
     assert (await agent.ok("POST", f"/chats/{chat_id}/assign", assign))["assignee_id"] == agent.manager_id
@@ -237,3 +250,73 @@ async def test_the_admin_operations_honour_their_description_for_an_admin(
     failures = await asyncio.to_thread(run)
     assert not failures, "\n".join(failures)
     assert len(await admin.ok("GET", "/managers")) > 2  # valid invitations were made, too
+
+
+MANY_CHATS = 33_000  # more than a statement may bind (asyncpg 32,767; SQLite 32,766)
+
+
+async def _chats_tagged(running: RunningBridge, tag: str, count: int) -> None:
+    """``count`` more chats of the first chat's customer, each carrying ``tag``."""
+    chat_id = await customer_writes(running)
+    c = s.chats
+    async with running.bridge.db.write() as conn:
+        row = (await conn.execute(select(c).where(c.c.id == chat_id))).one()
+        copy = {k: v for k, v in row._mapping.items() if k not in ("id", "customer_token_hash")}
+        await conn.execute(c.insert(), [copy] * count)
+        ids = (await conn.execute(select(c.c.id))).scalars().all()
+        await conn.execute(s.chat_tags.insert(), [{"chat_id": i, "tag": tag} for i in ids])
+
+
+async def test_a_tag_on_more_chats_than_one_statement_binds_is_renamed_and_removed(
+    running: RunningBridge, admin: Client
+) -> None:
+    await _chats_tagged(running, "vip", MANY_CHATS)
+    total = MANY_CHATS + 1
+    assert await admin.ok("PUT", "/tags/vip", {"name": "gold"}) == {"tag": "gold", "chats": total}
+    assert await admin.ok("GET", "/tags") == [{"tag": "gold", "chats": total, "open_chats": total}]
+    assert await admin.ok("DELETE", "/tags/gold") == {"tag": None, "chats": total}
+    assert await admin.ok("GET", "/tags") == []
+
+
+async def test_a_team_of_more_members_than_a_workspace_could_have_is_refused(admin: Client) -> None:
+    # 40,000 ids were a 500 on PostgreSQL (more values than one statement binds).
+    status, answer = await admin.call(
+        "POST", "/teams", {"name": "Everyone", "member_ids": list(range(1, 40_001))}
+    )
+    assert (status, answer["error"]) == (400, "a team can have at most 1000 members")
+    assert await admin.ok("GET", "/teams") == []
+
+
+async def test_a_tag_is_never_a_way_to_another_route_of_the_api(
+    running: RunningBridge, admin: Client
+) -> None:
+    """Tags come from operators and bots (a bot may tag what a customer wrote); the admin page
+    turns each into a path. "." and ".." are refused (a browser drops such a path segment:
+    DELETE /tags/.. would reach another route), and a tag holding "/" is one path segment."""
+    chat_id = await customer_writes(running)
+    for dots in (".", "..", " .. "):
+        async with running.session.put(
+            f"{running.url}/api/v1/chats/{chat_id}/tags", json={"tags": [dots]}
+        ) as resp:
+            assert resp.status == 400, dots
+            assert "a tag cannot be '.' or '..'" in (await resp.json())["error"]
+    sneaky = "../macros/1"
+    await running.api("PUT", f"/chats/{chat_id}/tags", json={"tags": [sneaky]})
+    macro = await admin.ok("POST", "/macros", {"shortcut": "hi", "text": "Hello"})
+    assert macro["id"] == 1
+    async with Browser(running) as browser:
+        manager_id, _ = await create_manager(
+            running.bridge.db,
+            running.bridge.workspace_id,
+            "Page Admin",
+            permissions=(ADMIN,),
+            email="page-admin@example.com",
+        )
+        link = await create_password_link(running.bridge.db, manager_id)
+        assert await use_password_link(running.bridge.db, link, PASSWORD) is not None
+        assert (await browser.sign_in("page-admin@example.com")).status == 303
+        _, html = await browser.get("/admin/tags")
+    paths = re.findall(r'data-path="([^"]*)"', html)
+    assert paths == ["/tags/..%2Fmacros%2F1", "/tags/..%2Fmacros%2F1"]  # rename, remove
+    assert await admin.ok("DELETE", "/tags/..%2Fmacros%2F1") == {"tag": None, "chats": 1}
+    assert [m["shortcut"] for m in await admin.ok("GET", "/macros")] == ["hi"]

@@ -46,6 +46,8 @@ def clean_tag(tag: object) -> str:
     if not isinstance(tag, str) or not tag.strip():
         raise ChatError("a tag must be a non-empty string")
     cleaned = check_text(tag.strip(), "a tag")
+    if cleaned in (".", ".."):  # a URL path cannot name it: browsers drop such a segment
+        raise ChatError("a tag cannot be '.' or '..'")
     if len(cleaned) > MAX_TAG_LENGTH:
         raise ChatError(f"a tag can be at most {MAX_TAG_LENGTH} characters")
     return cleaned

@@ -70,6 +70,8 @@ async def list_macros(conn: AsyncConnection, workspace_id: int, prefix: str | No
     """The channel's macros by shortcut; ``prefix`` narrows them as the manager types ``#ab``."""
     m = s.macros
     query = select(m.c.id, m.c.shortcut, m.c.text).where(m.c.workspace_id == workspace_id)
+    if prefix and not storable(prefix):
+        return []  # no shortcut holds a NUL (PostgreSQL would refuse the query)
     if prefix:
         escaped = prefix.removeprefix("#").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(m.c.shortcut.like(f"{escaped}%", escape="\\"))

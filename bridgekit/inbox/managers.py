@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,11 @@ def normalise_email(email: str) -> str:
 async def _check_email(conn: AsyncConnection, email: str, manager_id: int | None) -> str:
     address = normalise_email(email)
     local, at, domain = address.partition("@")
-    if not (local and at and domain) or len(address) > 320 or any(ch.isspace() for ch in address):
+    if (
+        not (local and at and domain)
+        or len(address) > 320
+        or any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in address)
+    ):  # NUL, other control characters and lone surrogates too: no address has them
         raise ManagerError(f"{email!r} is not an email address")
     taken = select(s.managers.c.id).where(s.managers.c.email == address)
     if manager_id is not None:

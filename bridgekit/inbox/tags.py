@@ -56,6 +56,15 @@ async def _chats_with(conn: AsyncConnection, workspace_id: int, tag: str) -> lis
     return found
 
 
+# Chats per statement: a tag on 40,000 chats must not bind more values than a statement may
+# (asyncpg 32,767, SQLite 32,766); every chunk runs in the caller's one transaction.
+CHUNK = 5_000
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+
+
 async def rename_tag(conn: AsyncConnection, workspace_id: int, tag: object, new_name: object) -> Outcome:
     """``tag`` becomes ``new_name`` on every chat; a chat that has both keeps one. A chat's
     number of tags never grows, so the limit of 8 (I6) holds."""
@@ -63,27 +72,34 @@ async def rename_tag(conn: AsyncConnection, workspace_id: int, tag: object, new_
     ids = await _chats_with(conn, workspace_id, old)
     if new == old:
         return Outcome()
-    locked = sorted(await lock_chats(conn, ids))
     t = s.chat_tags
-    has_new = set(
-        (await conn.execute(select(t.c.chat_id).where(t.c.tag == new, t.c.chat_id.in_(locked)))).scalars()
-    )
-    await conn.execute(delete(t).where(t.c.tag == old, t.c.chat_id.in_(locked)))
-    renamed = [cid for cid in locked if cid not in has_new]
-    if renamed:
-        await conn.execute(t.insert(), [{"chat_id": cid, "tag": new} for cid in renamed])
-    return await _changed(conn, locked)
+    outcome = Outcome()
+    for chunk in _chunks(ids):
+        locked = sorted(await lock_chats(conn, chunk))
+        has_new = set(
+            (await conn.execute(select(t.c.chat_id).where(t.c.tag == new, t.c.chat_id.in_(locked)))).scalars()
+        )
+        await conn.execute(delete(t).where(t.c.tag == old, t.c.chat_id.in_(locked)))
+        renamed = [cid for cid in locked if cid not in has_new]
+        if renamed:
+            await conn.execute(t.insert(), [{"chat_id": cid, "tag": new} for cid in renamed])
+        await _changed(conn, locked, outcome)
+    return outcome
 
 
 async def delete_tag(conn: AsyncConnection, workspace_id: int, tag: object) -> Outcome:
     """Take ``tag`` off every chat."""
     old = clean_tag(tag)
-    locked = sorted(await lock_chats(conn, await _chats_with(conn, workspace_id, old)))
     t = s.chat_tags
-    await conn.execute(delete(t).where(t.c.tag == old, t.c.chat_id.in_(locked)))
-    return await _changed(conn, locked)
+    outcome = Outcome()
+    for chunk in _chunks(await _chats_with(conn, workspace_id, old)):
+        locked = sorted(await lock_chats(conn, chunk))
+        await conn.execute(delete(t).where(t.c.tag == old, t.c.chat_id.in_(locked)))
+        await _changed(conn, locked, outcome)
+    return outcome
 
 
-async def _changed(conn: AsyncConnection, chat_ids: list[int]) -> Outcome:
+async def _changed(conn: AsyncConnection, chat_ids: list[int], outcome: Outcome) -> None:
     await conn.execute(update(s.chats).where(s.chats.c.id.in_(chat_ids)).values(updated_at=utcnow()))
-    return Outcome(changed=chat_ids, events=await chat_updated_events(conn, chat_ids))
+    outcome.changed.extend(chat_ids)  # the chunks are disjoint: no id twice
+    outcome.events.extend(await chat_updated_events(conn, chat_ids))

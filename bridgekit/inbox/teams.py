@@ -51,9 +51,15 @@ def _clean_name(name: object) -> str:
     return name.strip()
 
 
+# Far more than any workspace's managers; keeps a body's list within what one statement binds.
+MAX_TEAM_MEMBERS = 1000
+
+
 def _clean_members(member_ids: object) -> list[int]:
     if not isinstance(member_ids, list) or not all(isinstance(m, int) for m in member_ids):
         raise ChatError("member_ids must be a list of manager ids")
+    if len(member_ids) > MAX_TEAM_MEMBERS:
+        raise ChatError(f"a team can have at most {MAX_TEAM_MEMBERS} members")
     unknown = [m for m in member_ids if not valid_id(m)]
     if unknown:
         raise ChatError(f"no manager {unknown[0]}")

@@ -37,6 +37,7 @@ from bridgekit.exceptions import RequestRefused
 from bridgekit.inbox.capabilities import ChannelLimits, human_size
 from bridgekit.payloads import parse_json
 from bridgekit.storage.keyfiles import create_private_file
+from bridgekit.storage.storable import storable
 
 MAX_FILES = 10  # I14: per message
 MAX_FILE_BYTES = 1024**3  # I14: 1 GB per file
@@ -229,6 +230,8 @@ async def _read_payload(part: BodyPartReader) -> dict[str, Any]:
 async def _stage_file(part: BodyPartReader, upload: Upload, incoming: Path, max_total: int) -> None:
     filename = clean_filename(part.filename)
     content_type = part.headers.get(hdrs.CONTENT_TYPE, DEFAULT_CONTENT_TYPE).strip() or DEFAULT_CONTENT_TYPE
+    if not storable(content_type):  # header bytes that are not UTF-8 arrive as lone surrogates
+        raise UploadError(f"the Content-Type of {filename} is not valid text")
     limits = upload.channel_limits
     max_bytes = MAX_FILE_BYTES
     if limits is not None:

@@ -99,6 +99,9 @@ class ListQuery:
     cursor: Cursor | None = None
 
 
+MAX_SEARCH = 1000  # characters of ``q``: what a person types, with room to paste
+
+
 def _int_param(params: Mapping[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
@@ -134,6 +137,9 @@ def parse_list_query(params: Mapping[str, str], *, max_limit: int = MAX_LIMIT) -
     # Larger pages are served at the maximum rather than refused: a client asking for "many"
     # still gets a next_cursor to follow.
     limit = min(limit or DEFAULT_LIMIT, max_limit)
+    q = (params.get("q") or "").strip() or None
+    if q is not None and len(q) > MAX_SEARCH:  # every message's text is searched for it
+        raise ViewError(f"q can be at most {MAX_SEARCH} characters")
     cursor = Cursor.decode(params["cursor"]) if params.get("cursor") else None
     if cursor is not None and cursor.sort != sort:
         raise ViewError("cursor belongs to another sort order")
@@ -144,7 +150,7 @@ def parse_list_query(params: Mapping[str, str], *, max_limit: int = MAX_LIMIT) -
         manager_id=_int_param(params, "manager"),
         integration=params.get("integration") or None,
         tag=params.get("tag") or None,
-        q=(params.get("q") or "").strip() or None,
+        q=q,
         sort=sort,
         limit=limit,
         cursor=cursor,

@@ -22,6 +22,7 @@ from bridgekit.web.keys import BRIDGE, current_manager
 routes = web.RouteTableDef()
 
 MAX_PAGE = 100
+MAX_READ_IDS = 1000  # ten pages of the list; "all" marks the rest (and binds no value per id)
 
 
 @routes.get("/api/v1/notifications")
@@ -83,6 +84,8 @@ async def mark_read(request: web.Request) -> web.Response:
     if body.get("all") is True:
         pass
     elif isinstance(body.get("ids"), list) and body["ids"] and all(valid_id(i) for i in body["ids"]):
+        if len(body["ids"]) > MAX_READ_IDS:
+            raise json_error(400, f'at most {MAX_READ_IDS} ids at once; "all": true marks every one')
         query = query.where(n.c.id.in_(body["ids"]))
     else:
         raise json_error(400, 'give "ids" (a non-empty list of notification ids) or "all": true')

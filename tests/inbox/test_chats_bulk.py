@@ -89,6 +89,8 @@ async def test_i7_bulk_assign_and_whole_request_refusals(make_bridge, sandbox_ur
         ({"action": "tag", "tag": "", "chat_ids": chats}, "non-empty"),
         ({"action": "snooze", "until": "2001-01-01T00:00:00Z", "chat_ids": chats}, "in the future"),
         ({"action": "close", "query": {"view": "nonsense"}}, "view must be one of"),
+        # A megabyte to search every message for is no search a person types: refused.
+        ({"action": "close", "query": {"q": "x" * 1_000_000}}, "q can be at most 1000 characters"),
     ]
     for body, error in refusals:
         status, answer = await kim.call("POST", "/chats/bulk", body)

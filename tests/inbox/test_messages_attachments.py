@@ -277,6 +277,23 @@ async def test_i14_files_left_by_a_crashed_upload_are_swept(running: RunningBrid
             b"--abc\r\n\r\nx\r\n--abc--\r\n--xyz--\r\n",
             "nested multipart",
         ),
+        # A file's Content-Type in bytes that are not UTF-8 cannot be stored: refused, not a 500.
+        (
+            "multipart/form-data; boundary=xyz",
+            b'--xyz\r\nContent-Disposition: form-data; name="payload"\r\n\r\n'
+            b'{"kind": "note", "text": "a"}\r\n'
+            b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n'
+            b"Content-Type: text/plain\xff\xfe\r\n\r\nhello\r\n--xyz--\r\n",
+            "Content-Type of a.txt",
+        ),
+        (
+            "multipart/form-data; boundary=xyz",
+            b'--xyz\r\nContent-Disposition: form-data; name="payload"\r\n\r\n'
+            b'{"kind": "note", "text": "a"}\r\n'
+            b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n'
+            b'Content-Type: text/plain; charset="\xff"\r\n\r\nhello\r\n--xyz--\r\n',
+            "Content-Type of a.txt",
+        ),
     ],
 )
 async def test_i14_broken_multipart_bodies_are_a_clear_400(

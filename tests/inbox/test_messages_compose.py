@@ -143,6 +143,9 @@ async def test_i15_macros_are_managed_and_expand_with_variables(
     )
     status, listed = await request(running, "GET", "/api/v1/macros?q=th")
     assert [m["shortcut"] for m in listed] == ["thanks"]
+    # What no shortcut can start with finds none (a NUL was a 500 on PostgreSQL); '%' is no wildcard.
+    for odd in ("%00", "%25", "_"):
+        assert await request(running, "GET", f"/api/v1/macros?q={odd}") == (200, [])
 
     async with running.bridge.db.write() as conn:
         await conn.execute(s.chats.update().where(s.chats.c.id == chat_id).values(title="Late parcel"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +86,10 @@ RENDER_BODY = {
         "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
+#: A manager's render of a template not (yet) approved asks NHN again at most this often per
+#: integration: any manager may render, and made-up codes must not each cost an NHN call.
+RENDER_SYNC_SECONDS = 10.0
+
 SYNC_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -100,6 +105,7 @@ class KakaoPlugin:
         self._bridge: BridgeAPI | None = None
         self._store: Store | None = None
         self._syncer: asyncio.Task[None] | None = None
+        self._render_synced: dict[str, float] = {}  # integration -> monotonic time of that sync
 
     @property
     def store(self) -> Store:
@@ -357,9 +363,12 @@ class KakaoPlugin:
             raise json_error(400, "every parameter's value must be a string")
         template = self.store.template(integration.name, code)
         if template is None or template.state is not TemplateState.APPROVED:
-            with contextlib.suppress(DeliveryError, Refused):
-                await self.sync(integration)  # it may have been approved since the last sync
-            template = self.store.template(integration.name, code)
+            now = time.monotonic()
+            if now - self._render_synced.get(integration.name, -RENDER_SYNC_SECONDS) >= RENDER_SYNC_SECONDS:
+                self._render_synced[integration.name] = now
+                with contextlib.suppress(DeliveryError, Refused):
+                    await self.sync(integration)  # it may have been approved since the last sync
+                template = self.store.template(integration.name, code)
         if template is None:
             raise json_error(404, f"{integration.name} has no Alimtalk template {code!r}")
         try:

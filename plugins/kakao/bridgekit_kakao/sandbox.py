@@ -54,6 +54,8 @@ class AlimtalkSandbox(HttpSandbox):
         self.hold_results = False
         #: Every ``X-NC-API-IDEMPOTENCY-KEY`` a send came with, repeats included.
         self.idempotency_keys: list[str] = []
+        #: How many template listings were asked for (pages included).
+        self.template_reads = 0
         self._keys: dict[str, float] = {}
         self._ids = itertools.count(1)
         base = "/alimtalk/v2.3/appkeys/{app_key}"
@@ -164,6 +166,7 @@ class AlimtalkSandbox(HttpSandbox):
         return self._answer(True, 0, "SUCCESS", message=found)
 
     async def _templates(self, request: web.Request) -> web.Response:
+        self.template_reads += 1
         if not self._authorised(request):
             return self._answer(False, -1000, "Invalid appKey or secretKey")
         if request.match_info["sender_key"] != self.sender_key:

@@ -124,6 +124,21 @@ async def test_the_templates_review_states_follow_nhn_and_a_vanished_one_is_dele
     assert "deleted" in answer["error"]
 
 
+async def test_rendering_unknown_templates_asks_nhn_again_at_most_once_in_a_while(
+    start: StartBridge, kakao: AlimtalkSandbox
+) -> None:
+    running = await start()
+    await running.wait_for(lambda: kakao.template_reads >= 1)  # the start-up sync
+    before = kakao.template_reads
+    # Any manager may render: a loop over made-up codes must not become a loop of NHN calls.
+    for n in range(5):
+        status, answer = await render(running, f"MADE_UP_{n}", name="홍길동")
+        assert status == 404, answer
+    assert kakao.template_reads == before + 1
+    status, _ = await render(running, SHIPPED, **PARAMETERS)  # a known one needs no call at all
+    assert (status, kakao.template_reads) == (200, before + 1)
+
+
 async def test_the_alimtalk_routes_need_a_manager_and_syncing_the_operator_seat(start: StartBridge) -> None:
     running = await start()
     async with aiohttp.ClientSession() as stranger:

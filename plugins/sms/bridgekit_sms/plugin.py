@@ -21,7 +21,7 @@ import bridgekit
 from aiohttp import web
 from bridgekit import DemoProvider
 from bridgekit.channelkit import ProviderSession, bytes_in
-from bridgekit.channelkit.routes import json_object, json_response
+from bridgekit.channelkit.routes import json_object, json_response, operator_only
 from bridgekit.exceptions import ConfigError, MalformedDelivery, PermanentDeliveryError, SignatureError
 from bridgekit.model import (
     Capabilities,
@@ -155,7 +155,8 @@ class SmsPlugin:
     @bridgekit.hookimpl
     def bridgekit_routes(self, bridge: BridgeAPI) -> Iterable[AbstractRouteDef]:
         return [
-            web.post("/api/sms/night-consents", self._night_consent),
+            # Consent lets ads reach the customer's phone at night: the operator seat's call.
+            web.post("/api/sms/night-consents", operator_only(self._night_consent)),
             web.get("/api/sms/messages/{message_id}", self._message_sends),
         ]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bridgekit.inbox.managers import create_manager
+
 from bridgekit_sms.plugin import SmsPlugin
 from bridgekit_sms.sandbox import NhnSandbox, TwilioSandbox
 from bridgekit_sms.testkit import KOREAN, StartBridge, settled, sms_api, start_chat
@@ -115,6 +117,21 @@ async def test_an_ad_at_22_kst_without_night_consent_is_refused(
     again = await start_chat(running, KOREAN, AD)
     assert (await settled(running, again["chat_id"], again["message_id"]))["delivery_status"] == "sent"
     assert len(nhn.sent) == 1
+
+
+async def test_only_an_operator_may_record_a_customers_night_time_consent(
+    start: StartBridge, nhn: NhnSandbox, plugin: SmsPlugin
+) -> None:
+    plugin.clock = lambda: datetime(2026, 12, 7, 13, 0, tzinfo=UTC)  # 22:00 KST
+    running = await start(**AD_SETTINGS)
+    _, token = await create_manager(running.bridge.db, running.bridge.workspace_id, "Viewer", operator=False)
+    viewer = {"Authorization": f"Bearer {token}"}
+    refused = await sms_api(running, "POST", "/night-consents", json={"phone": KOREAN}, headers=viewer)
+    assert refused == (403, {"error": "this needs the operator seat", "code": "operator_seat"})
+    # Nothing was recorded: the night-time ad is still refused.
+    started = await start_chat(running, KOREAN, AD)
+    assert (await settled(running, started["chat_id"], started["message_id"]))["delivery_status"] == "failed"
+    assert nhn.sent == []
 
 
 async def test_an_ad_without_the_ad_settings_is_refused(start: StartBridge, nhn: NhnSandbox) -> None:
