@@ -98,7 +98,7 @@ class Demo:
             bridge.workspace_id,
             "Demo Operator",
             operator=True,
-            permissions=("delete_chats",),
+            permissions=("admin", "delete_chats"),  # the admin pages too
             email=DEMO_EMAIL,
         )
         # The browser sign-in: a fresh random password each run, set the one way passwords are set.

@@ -35,6 +35,8 @@ async def test_demo_customers_write_in_and_receive_the_replies(tmp_path: Path) -
                 assert resp.status == 200
                 assert resp.url.path == "/"  # signed in: the inbox, not the sign-in page again
                 assert "Demo Operator" in await resp.text()
+            async with browser.get(f"{demo.url}/admin/managers") as resp:
+                assert resp.status == 200  # an admin: every page of the inbox can be tried
 
         headers = {"Authorization": f"Bearer {demo.token}"}
         async with aiohttp.ClientSession(headers=headers) as session:
