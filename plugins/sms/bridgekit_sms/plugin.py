@@ -260,7 +260,7 @@ class SmsPlugin:
                 accepted.provider_id, integration.name, message.message_id, provider.name, out.kind,
                 str(meta["encoding"]), int(meta["segments"]), "sent", None,
             )  # fmt: skip
-            self.store.record_send(send, key)
+            await self.store.record_send(send, key)
         return DeliveryResult(
             provider_message_id=accepted.provider_id,
             status=DeliveryStatus.SENT,
@@ -304,7 +304,7 @@ class SmsPlugin:
             "category": charge.category,
             "description": charge.description,
         }
-        self.store.record_send(
+        await self.store.record_send(
             Send(accepted.provider_id, target.name, 0, provider.name, out.kind,
                  str(meta["encoding"]), int(meta["segments"]), "sent", None)
         )  # fmt: skip
