@@ -21,9 +21,9 @@ reads its answer.
 from __future__ import annotations
 
 import base64
-from urllib.parse import urlencode
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import aiohttp
 from bridgekit.channelkit import parse_retry_after, status_error, transport_errors
