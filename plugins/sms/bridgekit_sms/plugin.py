@@ -432,6 +432,17 @@ class SmsPlugin:
         return IngestResult(status_updates=updates)
 
     def _nhn_mo(self, settings: SmsSettings, delivery: RawDelivery) -> IngestResult:
+        """A customer's text to a Korean number, forwarded by NHN Cloud.
+
+        ASSUMED FORMAT. NHN Cloud documents no MO (inbound text) callback: neither the SMS API
+        v3.0 guide (https://docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/) nor the
+        webhook guide (https://docs.nhncloud.com/ko/Notification/SMS/ko/webhook/, events
+        UNSUBSCRIBE, MESSAGE_RESULT_UPDATE, CONVERSION_BLOCK, INTERNATIONAL_DELIVERY_RECEIPT)
+        defines one, nor does any earlier version of them (TOAST-DOCS/SMS, whole history). We
+        accept JSON ``{"moKey", "sender", "receiver", "message"}`` or ``{"moList": [...]}`` of
+        those, authenticated by ``?token=<nhn_inbound_token>``: check it against the MO
+        forwarding NHN sets up for you before relying on it (plugins/sms/README.md).
+        """
         try:
             data = json.loads(delivery.body)
         except ValueError:

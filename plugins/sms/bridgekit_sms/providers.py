@@ -10,8 +10,11 @@ reads its answer.
   "sendResultList": [{"recipientNo", "resultCode", "resultMessage", "recipientSeq"}]}}}``.
   Results are polled: ``GET .../sender/{sms|mms}/{requestId}?recipientSeq=N`` answers
   ``body.data`` with ``msgStatus`` (0 failed, 1 requested, 2 processing, 3 done, 4 reservation
-  cancelled, 5 duplicate failure) and the carrier's ``resultCode``/``resultCodeName``
-  (``1000`` = received by the phone).
+  cancelled, 5 duplicate failure, 6 failed (advertising restriction), 7 waiting to be sent
+  again (advertising restriction)) and the carrier's ``resultCode``/``resultCodeName``
+  (``1000`` = received by the phone). As given by the v3.0 guide,
+  https://docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/, and its result codes,
+  https://docs.nhncloud.com/ko/Notification/SMS/ko/error-code/.
 * :class:`TwilioProvider` — Twilio Programmable Messaging:
   ``POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json`` (HTTP Basic AccountSid:AuthToken)
   with the form fields ``To``, ``From``, ``Body``, ``StatusCallback``; the answer (201) has
