@@ -106,6 +106,8 @@ NHN_FAILURES = {"0": "실패", "4": "예약취소", "5": "중복실패", "6": "�
 #: The carrier's ``resultCode`` for "received" (수신 결과 코드 1000 성공; every other code is a
 #: failure: https://docs.nhncloud.com/ko/Notification/SMS/ko/error-code/).
 NHN_RECEIVED = "1000"
+
+
 def report_key(nhn_secret_key: str) -> bytes:
     return hmac.new(nhn_secret_key.encode(), b"bridgekit-sms nhn result report", hashlib.sha256).digest()
 

@@ -81,7 +81,8 @@ async def test_nhn_msg_status_6_fails_with_its_meaning_and_7_keeps_the_text_sent
     nhn.set_status(first, "6", "실패(광고 제한)")
 
     async def failed() -> bool:
-        return (await message(running, blocked["chat_id"], blocked["message_id"]))["delivery_status"] == "failed"
+        found = await message(running, blocked["chat_id"], blocked["message_id"])
+        return bool(found["delivery_status"] == "failed")
 
     await running.wait_for(failed)
     reason = (await message(running, blocked["chat_id"], blocked["message_id"]))["delivery_error"]
