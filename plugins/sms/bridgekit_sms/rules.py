@@ -140,10 +140,9 @@ def segments(text: str) -> Segments:
     """How an international SMS of ``text`` is sent: GSM-7 (160 septets, 153 per segment of a
     long message, extension characters count 2) when every character is in the GSM-7
     alphabet, else UCS-2 (70 UTF-16 units, 67 per segment)."""
-    chars = set(text)
-    if chars <= GSM7_ALPHABET:
-        extended = chars & GSM7_EXTENSION
-        units = len(text) + sum(text.count(c) for c in extended)
+    if GSM7_ALPHABET.issuperset(text):
+        extended = GSM7_EXTENSION.intersection(text)
+        units = len(text) + (sum(text.count(c) for c in extended) if extended else 0)
         if units <= 160:  # one segment: no need to pack
             return Segments("GSM-7", 1, units)
         sizes = [2 if c in GSM7_EXTENSION else 1 for c in text]
