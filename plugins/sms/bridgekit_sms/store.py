@@ -140,13 +140,13 @@ class Store:
                     self._write(INSERT_SEND, row)
                 except Exception as exc:
                     outcomes[i] = exc
-        for (_, committed), exc in zip(batch, outcomes, strict=True):
+        for (_, committed), failure in zip(batch, outcomes, strict=True):
             if committed.done():
                 continue
-            if exc is None:
+            if failure is None:
                 committed.set_result(None)
             else:
-                committed.set_exception(exc)
+                committed.set_exception(failure)
 
     def update_send(self, provider_id: str, status: str, reason: str | None) -> None:
         self._write(
