@@ -11,13 +11,13 @@ idempotency key, so a provider that honours it never sends twice, and the plugin
 ``progress`` tells it what the interrupted attempt may have sent.
 
 The worker works in batches, so a send costs a small constant of database work (issue 15):
-one transaction (one thread hop on SQLite) leases up to twice ``outbox.concurrency`` due jobs and
+one transaction (one thread hop on SQLite) leases up to four times ``outbox.concurrency`` due jobs and
 reads everything their OutboundMessages are built from with a few set-based queries;
 the jobs claimed ahead wait, leased, in memory until a slot frees (given back when their
 lease is half gone or the worker stops); the sends run concurrently up to
-``outbox.concurrency`` (independent sends: no order between them is promised); and the sends
-that finish together are recorded in one transaction (a group commit), realtime events
-following its commit.
+``outbox.concurrency`` (independent sends: no order between them is promised), a send's slot
+freed once the provider answered; and the sends that finished meanwhile are recorded in one
+transaction (a group commit), realtime events following its commit.
 
 A failing send is retried until ``outbox.retry_for`` seconds after it was queued (or
 manually retried, :func:`retry_failed`), then marked failed.
@@ -35,12 +35,12 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -178,7 +178,6 @@ class _Sent:
     message: OutboundMessage
     result: DeliveryResult
     charge: Charge | None
-    recorded: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class _BatchRows(NamedTuple):
@@ -190,83 +189,127 @@ class _BatchRows(NamedTuple):
     names: dict[int, str | None]  # customer names, by customer id
 
 
+def _expanding(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+# The claim's and the batch read's statements, built once (as the recorder's are): building
+# one (and its cache key) cost more than running it.
+_m, _c, _ct, _o = s.messages, s.chats, s.contacts, s.outbox
+_JOB_COLUMNS = (
+    _o.c.id,
+    _o.c.message_id,
+    _o.c.integration_id,
+    _o.c.idempotency_key,
+    _o.c.attempts,
+    _o.c.progress,
+    _o.c.retry_from,
+    _o.c.created_at,
+    _o.c.next_attempt_at,
+)
+# Due jobs in two statements, each read in the order of the (state, next_attempt_at) index so
+# that LIMIT stops early: with an OR of the two, the whole backlog was read and sorted on
+# every claim.
+_DUE_PENDING = (
+    select(*_JOB_COLUMNS)
+    .where(_o.c.state == "pending", _o.c.next_attempt_at <= bindparam("now"))
+    .order_by(_o.c.next_attempt_at, _o.c.id)
+    .limit(bindparam("limit"))
+)
+_LEASE_RAN_OUT = (
+    select(*_JOB_COLUMNS)
+    .where(_o.c.state == "sending", _o.c.lease_until < bindparam("now"))
+    .order_by(_o.c.next_attempt_at, _o.c.id)
+    .limit(bindparam("limit"))
+)
+_DUE = (_DUE_PENDING, _LEASE_RAN_OUT)
+_DUE_SKIP_LOCKED = tuple(
+    q.with_for_update(skip_locked=True) for q in _DUE
+)  # PostgreSQL: workers share the queue
+_LEASE = (
+    update(_o)
+    .where(_o.c.id.in_(_expanding("ids")))
+    .values(
+        state="sending",
+        attempts=_o.c.attempts + 1,
+        lease_until=bindparam("b_lease_until", type_=_o.c.lease_until.type),
+        lease_owner=bindparam("b_owner"),
+        updated_at=bindparam("now", type_=_o.c.updated_at.type),
+    )
+)
+_MESSAGES_WITH_CHATS = (
+    select(
+        _m.c.id,
+        _m.c.chat_id,
+        _m.c.text,
+        _m.c.author_name,
+        _m.c.author_kind,
+        _c.c.thread_key,
+        _c.c.title,
+        _c.c.customer_id,
+        _c.c.contact_id,
+    )
+    .join(_c, _c.c.id == _m.c.chat_id)
+    .where(_m.c.id.in_(_expanding("message_ids")))
+)
+_CONTACTS = (
+    select(_ct.c.id, _ct.c.customer_id, _ct.c.kind, _ct.c.value, _ct.c.verified, _ct.c.scope)
+    .where(_ct.c.customer_id.in_(_expanding("customer_ids")), _ct.c.scope.in_(_expanding("scopes")))
+    .order_by(_ct.c.scope.desc(), _ct.c.id)
+)
+_last_inbound_ids = (
+    select(_m.c.chat_id, func.max(_m.c.id).label("id"))
+    .where(_m.c.chat_id.in_(_expanding("chat_ids")), _m.c.direction == "inbound")
+    .group_by(_m.c.chat_id)
+    .subquery()
+)
+# Each chat's latest inbound message (its meta is the reply context) ...
+_LAST_INBOUND = select(_m.c.id, _m.c.chat_id, _m.c.meta).join(
+    _last_inbound_ids, _last_inbound_ids.c.id == _m.c.id
+)
+# ... and the first outbound message after it: an answer was sent before a message when that
+# one's id is smaller.
+_FIRST_ANSWER_AFTER = (
+    select(_m.c.chat_id, func.min(_m.c.id).label("first"))
+    .join(
+        _last_inbound_ids,
+        and_(_m.c.chat_id == _last_inbound_ids.c.chat_id, _m.c.id > _last_inbound_ids.c.id),
+    )
+    .where(_m.c.direction == "outbound")
+    .group_by(_m.c.chat_id)
+)
+_ATTACHMENTS = (
+    select(s.attachments)
+    .where(s.attachments.c.message_id.in_(_expanding("message_ids")))
+    .order_by(s.attachments.c.id)
+)
+_CUSTOMER_NAMES = select(s.customers.c.id, s.customers.c.name).where(
+    s.customers.c.id.in_(_expanding("customer_ids"))
+)
+
+
 async def _read_batch(conn: AsyncConnection, jobs: Sequence[_Job]) -> _BatchRows:
     """What the OutboundMessages of claimed jobs are built from, with a fixed number of queries
     for the whole batch (``OutboxWorker._outbound`` reads one job's through it too). It only awaits
     ``conn``: it runs in the SQLite inline writer."""
-    m, c, ct = s.messages, s.chats, s.contacts
     message_ids = list({j.message_id for j in jobs})
-    rows = {
-        r.id: r
-        for r in await conn.execute(
-            select(
-                m.c.id,
-                m.c.chat_id,
-                m.c.text,
-                m.c.author_name,
-                m.c.author_kind,
-                c.c.thread_key,
-                c.c.title,
-                c.c.customer_id,
-                c.c.contact_id,
-            )
-            .join(c, c.c.id == m.c.chat_id)
-            .where(m.c.id.in_(message_ids))
-        )
-    }
+    rows = {r.id: r for r in await conn.execute(_MESSAGES_WITH_CHATS, {"message_ids": message_ids})}
     if not rows:
         return _BatchRows({}, [], {}, {}, {}, {})
     customer_ids = list({r.customer_id for r in rows.values()})
     chat_ids = list({r.chat_id for r in rows.values()})
     scopes = list({0, *(j.integration_id for j in jobs)})
-    contacts = (
-        await conn.execute(
-            select(ct.c.id, ct.c.customer_id, ct.c.kind, ct.c.value, ct.c.verified, ct.c.scope)
-            .where(ct.c.customer_id.in_(customer_ids), ct.c.scope.in_(scopes))
-            .order_by(ct.c.scope.desc(), ct.c.id)
-        )
-    ).all()
-    # Each chat's latest inbound message (its meta is the reply context) ...
-    last_ids = (
-        select(func.max(m.c.id).label("id"))
-        .where(m.c.chat_id.in_(chat_ids), m.c.direction == "inbound")
-        .group_by(m.c.chat_id)
-        .subquery()
-    )
-    last_inbound = {
-        r.chat_id: r
-        for r in await conn.execute(
-            select(m.c.id, m.c.chat_id, m.c.meta).join(last_ids, last_ids.c.id == m.c.id)
-        )
-    }
-    # ... and the first outbound message after it: an answer was sent before a message
-    # when that one's id is smaller.
+    contacts = (await conn.execute(_CONTACTS, {"customer_ids": customer_ids, "scopes": scopes})).all()
+    last_inbound = {r.chat_id: r for r in await conn.execute(_LAST_INBOUND, {"chat_ids": chat_ids})}
     first_answer_after: dict[int, int] = {}
     if last_inbound:
         first_answer_after = {
-            r.chat_id: r.first
-            for r in await conn.execute(
-                select(m.c.chat_id, func.min(m.c.id).label("first"))
-                .where(
-                    or_(
-                        *(and_(m.c.chat_id == chat_id, m.c.id > r.id) for chat_id, r in last_inbound.items())
-                    ),
-                    m.c.direction == "outbound",
-                )
-                .group_by(m.c.chat_id)
-            )
+            r.chat_id: r.first for r in await conn.execute(_FIRST_ANSWER_AFTER, {"chat_ids": chat_ids})
         }
     files: dict[int, list[Any]] = {}
-    for f in await conn.execute(
-        select(s.attachments).where(s.attachments.c.message_id.in_(message_ids)).order_by(s.attachments.c.id)
-    ):
+    for f in await conn.execute(_ATTACHMENTS, {"message_ids": message_ids}):
         files.setdefault(f.message_id, []).append(f)
-    names = {
-        r.id: r.name
-        for r in await conn.execute(
-            select(s.customers.c.id, s.customers.c.name).where(s.customers.c.id.in_(customer_ids))
-        )
-    }
+    names = {r.id: r.name for r in await conn.execute(_CUSTOMER_NAMES, {"customer_ids": customer_ids})}
     return _BatchRows(rows, contacts, last_inbound, first_answer_after, files, names)
 
 
@@ -293,6 +336,10 @@ _SET_STATUS = (
     )
 )
 _CHAT_KEY_UPSERTS: dict[str, Any] = {}
+#: Seconds the recorder lets answered sends gather while others are still at the provider.
+_RECORD_GATHER = 0.005
+#: A claim leases up to this many times ``outbox.concurrency`` jobs, less those being sent.
+_CLAIM_AHEAD = 4
 
 
 def _chat_key_upsert(dialect: str) -> Any:
@@ -422,11 +469,11 @@ class OutboxWorker(BackgroundWorker):
             # Wait for a slot here: returning 0 would make the loop sleep a whole poll interval
             # while the queue is full of due work (that capped sends at concurrency/poll_interval).
             await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
-            await asyncio.sleep(0)  # the sends recorded in the same commit finish too
+            await asyncio.sleep(0)  # the sends answered in the same turn of the loop free theirs too
         started = await self._start_ready()
         if self._ready:
             return started or 1  # every slot busy, jobs waiting: not idle
-        jobs, read = await self._claim(2 * self.cfg.concurrency - len(self._inflight))
+        jobs, read = await self._claim(_CLAIM_AHEAD * self.cfg.concurrency - len(self._inflight))
         if not jobs:
             return started
         prepared: dict[int, OutboundMessage] = {}
@@ -490,39 +537,21 @@ class OutboxWorker(BackgroundWorker):
         in one transaction (one thread hop on SQLite)."""
         now = utcnow()
         lease_until = now + timedelta(seconds=self.cfg.lease_seconds)
-        o = s.outbox
-        due = or_(
-            and_(o.c.state == "pending", o.c.next_attempt_at <= now),
-            and_(o.c.state == "sending", o.c.lease_until < now),
-        )
-        query = select(
-            o.c.id,
-            o.c.message_id,
-            o.c.integration_id,
-            o.c.idempotency_key,
-            o.c.attempts,
-            o.c.progress,
-            o.c.retry_from,
-            o.c.created_at,
-        ).where(due)
-        query = query.order_by(o.c.next_attempt_at, o.c.id).limit(limit)
-        if not self.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
+        due = _DUE if self.db.is_sqlite else _DUE_SKIP_LOCKED
 
         async def claim_batch(conn: AsyncConnection) -> tuple[list[_Job], _BatchRows | None]:
-            rows = (await conn.execute(query)).all()
-            if not rows:
+            found = [r for q in due for r in await conn.execute(q, {"now": now, "limit": limit})]
+            if not found:
                 return [], None
+            rows = sorted(found, key=lambda r: (r.next_attempt_at, r.id))[:limit]
             await conn.execute(
-                update(o)
-                .where(o.c.id.in_([r.id for r in rows]))
-                .values(
-                    state="sending",
-                    attempts=o.c.attempts + 1,
-                    lease_until=lease_until,
-                    lease_owner=str(self.owner),
-                    updated_at=now,
-                )
+                _LEASE,
+                {
+                    "ids": [r.id for r in rows],
+                    "b_lease_until": lease_until,
+                    "b_owner": str(self.owner),
+                    "now": now,
+                },
             )
             jobs = [
                 _Job(
@@ -539,10 +568,15 @@ class OutboxWorker(BackgroundWorker):
             ]
             read: _BatchRows | None = None
             try:
-                # In a savepoint: a failed read must not cost the claim (PostgreSQL would abort
-                # the transaction); each delivery then reads its own message instead.
-                async with conn.begin_nested():
+                # A failed read must not cost the claim: each delivery then reads its own
+                # message instead. PostgreSQL aborts a transaction at its first error, so the read
+                # runs in a savepoint there; on SQLite a failed SELECT leaves the transaction
+                # as it was, and the savepoint was an eighth of the claim's cost.
+                if self.db.is_sqlite:
                     read = await _read_batch(conn, jobs)
+                else:
+                    async with conn.begin_nested():
+                        read = await _read_batch(conn, jobs)
             except Exception:
                 log.exception("reading a batch of %d outbound messages failed", len(jobs))
             return jobs, read
@@ -694,32 +728,33 @@ class OutboxWorker(BackgroundWorker):
             log.exception(
                 "bill raised in plugin %r; the send is recorded unbilled", bound.channel.plugin_name
             )
-        await self._succeed(job, message, result, charge if isinstance(charge, Charge) else None)
+        self._succeed(job, message, result, charge if isinstance(charge, Charge) else None)
 
-    async def _succeed(
+    def _succeed(
         self, job: _Job, message: OutboundMessage, result: DeliveryResult, charge: Charge | None
     ) -> None:
-        """Record a send (returns once committed): status, provider id, ledger row, chat key
-        and ``message_sent`` event, in the recorder's next transaction."""
-        sent = _Sent(job, message, result, charge)
-        self._to_record.append(sent)
+        """Have a send recorded in the recorder's next transaction: status, provider id, ledger
+        row, chat key and ``message_sent`` event. Its slot is free from here: the provider has
+        answered, and the job stays leased until the record is committed."""
+        self._to_record.append(_Sent(job, message, result, charge))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.get_running_loop().create_task(self._record_sent())
-        # Shielded: a stopping worker cancels this task, but the send is still recorded.
-        await asyncio.shield(sent.recorded)
 
     async def _record_sent(self) -> None:
         """Commit the finished sends, all that are waiting in one transaction; the sends that
         finish meanwhile wait for the next one."""
         await asyncio.sleep(0)  # the sends finishing in this same turn of the loop join this one
         while self._to_record:
+            if self._inflight and len(self._to_record) < self.cfg.concurrency:
+                # More sends are about to be answered: let them join this transaction (a
+                # transaction's own cost is most of a small one's).
+                await asyncio.sleep(_RECORD_GATHER)
             batch, self._to_record = self._to_record, []
             try:
                 wrote_flow = await self._write_sent(batch)
             except Exception as exc:
                 if len(batch) == 1:
-                    if not batch[0].recorded.done():
-                        batch[0].recorded.set_exception(exc)
+                    self._unrecorded(batch[0], exc)
                     continue
                 # One bad row must not cost the others their record: each alone, as before.
                 log.warning("recording %d sends together failed (%s); one at a time", len(batch), exc)
@@ -732,18 +767,20 @@ class OutboxWorker(BackgroundWorker):
             try:
                 wrote_flow = await self._write_sent([sent])
             except Exception as exc:
-                if not sent.recorded.done():
-                    sent.recorded.set_exception(exc)
+                self._unrecorded(sent, exc)
                 continue
             self._after_sent([sent], wrote_flow)
+
+    def _unrecorded(self, sent: _Sent, exc: Exception) -> None:
+        # The job stays leased: when the lease runs out it is sent again, with the same
+        # idempotency key (a plugin that kept its own record of the send answers from it).
+        log.error("recording the send of message %s failed: %s", sent.job.message_id, redact(f"{exc!r}"))
 
     def _after_sent(self, batch: list[_Sent], wrote_flow: bool) -> None:
         # Realtime events and wake-ups only after the commit.
         for sent in batch:
             self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
             self._announce(sent.message.chat_id, sent.job.message_id, sent.result.status.value)
-            if not sent.recorded.done():
-                sent.recorded.set_result(None)
         if wrote_flow:  # the flow worker has nothing new to read otherwise
             self.on_commit()
 

@@ -1,6 +1,8 @@
 """What reaches ``/hooks/<integration>``: Twilio's webhooks (incoming texts and status
-callbacks, signed with ``X-Twilio-Signature``), NHN Cloud's MO callback (authenticated by the
-``?token=`` of its URL) and the plugin's own NHN result reports (signed by the plugin).
+callbacks, signed with ``X-Twilio-Signature``), NHN Cloud's webhooks (``X-Toast-Webhook-Signature``),
+an NHN MO callback (authenticated by the ``?token=`` of its URL; its shape is our assumption,
+see :meth:`bridgekit_sms.plugin.SmsPlugin._nhn_mo`) and the plugin's own NHN result reports
+(signed by the plugin).
 
 Twilio's signature, exactly as Twilio computes it (its ``RequestValidator``): the full URL
 Twilio requested, then for a form body each parameter name followed by its value, sorted by
@@ -95,8 +97,14 @@ def twilio_status(fields: Mapping[str, str]) -> StatusUpdate | None:
 
 # --- the plugin's own NHN result reports ---------------------------------------------------
 
-#: NHN msgStatus values that are final.
-NHN_DONE, NHN_FAILED, NHN_CANCELLED, NHN_DUPLICATE = "3", "0", "4", "5"
+# ``msgStatus`` of a send, as NHN Cloud SMS API v3.0 defines it (the ``msgStatus`` parameter of
+# "단문 SMS 발송목록 검색", https://docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/):
+# 0 실패, 1 요청, 2 처리 중, 3 성공, 4 예약취소, 5 중복실패, 6 실패(광고 제한),
+# 7 재발송 대기(광고 제한). 1, 2 and 7 are not final: polling goes on.
+NHN_DONE = "3"
+NHN_FAILURES = {"0": "실패", "4": "예약취소", "5": "중복실패", "6": "실패(광고 제한)"}
+#: The carrier's ``resultCode`` for "received" (수신 결과 코드 1000 성공; every other code is a
+#: failure: https://docs.nhncloud.com/ko/Notification/SMS/ko/error-code/).
 NHN_RECEIVED = "1000"
 
 
@@ -109,17 +117,17 @@ def sign_report(key: bytes, body: bytes) -> str:
 
 
 def nhn_update(provider_id: str, record: Mapping[str, object]) -> StatusUpdate | None:
-    """A final NHN result (``body.data`` of the single-send lookup) as a status update."""
+    """A final NHN result (``body.data`` of the single-send lookup) as a status update; None
+    while the send is not final."""
     status = str(record.get("msgStatus", ""))
-    code = str(record.get("resultCode", ""))
-    name = record.get("resultCodeName") or record.get("msgStatusName") or ""
+    code = str(record.get("resultCode") or "")
     if status == NHN_DONE and code == NHN_RECEIVED:
         return StatusUpdate(provider_id, DeliveryStatus.DELIVERED)
-    if status in (NHN_DONE, NHN_FAILED, NHN_CANCELLED, NHN_DUPLICATE):
+    if (status == NHN_DONE and code) or status in NHN_FAILURES:
+        name = record.get("resultCodeName") or NHN_FAILURES.get(status) or record.get("msgStatusName") or ""
+        result = f", result {code}" if code else ""
         return StatusUpdate(
-            provider_id,
-            DeliveryStatus.FAILED,
-            f"NHN Cloud SMS: msgStatus {status}, result {code} {name}".strip(),
+            provider_id, DeliveryStatus.FAILED, f"NHN Cloud SMS: msgStatus {status}{result} {name}".strip()
         )
     return None
 
@@ -139,8 +147,12 @@ def parse_report(body: bytes) -> list[StatusUpdate]:
 
 
 # --- NHN Cloud webhooks (console: SMS > 웹훅 설정) -------------------------------------------
+# https://docs.nhncloud.com/ko/Notification/SMS/ko/webhook/ : the envelope, the
+# X-Toast-Webhook-Signature header, and the events UNSUBSCRIBE, MESSAGE_RESULT_UPDATE,
+# CONVERSION_BLOCK and INTERNATIONAL_DELIVERY_RECEIPT. It defines no inbound-text (MO) event.
 
-#: ``messageStatus`` of a MESSAGE_RESULT_UPDATE hook that is a failure.
+#: ``messageStatus`` of a MESSAGE_RESULT_UPDATE hook that is a failure (the guide's values are
+#: COMPLETED 발송 완료, FAILED 발송 실패, CANCEL 취소, DUPLICATED 중복 발송, FAILED_AD 실패(광고 제한)).
 NHN_FAILED_STATUSES = frozenset({"FAILED", "CANCEL", "DUPLICATED", "FAILED_AD"})
 
 
@@ -168,6 +180,6 @@ def nhn_result_update(hook: Mapping[str, object]) -> StatusUpdate | None:
     provider_id = f"{request_id}#{seq}"
     if status == "COMPLETED" and code == NHN_RECEIVED:
         return StatusUpdate(provider_id, DeliveryStatus.DELIVERED)
-    if status == "COMPLETED" or status in NHN_FAILED_STATUSES:
+    if (status == "COMPLETED" and code) or status in NHN_FAILED_STATUSES:
         return StatusUpdate(provider_id, DeliveryStatus.FAILED, f"NHN Cloud SMS: {status}, result {code}")
     return None

@@ -261,7 +261,7 @@ class SmsPlugin:
                 accepted.provider_id, integration.name, message.message_id, provider.name, out.kind,
                 str(meta["encoding"]), int(meta["segments"]), "sent", None,
             )  # fmt: skip
-            self.store.record_send(send, key)
+            await self.store.record_send(send, key)
         return DeliveryResult(
             provider_message_id=accepted.provider_id,
             status=DeliveryStatus.SENT,
@@ -305,7 +305,7 @@ class SmsPlugin:
             "category": charge.category,
             "description": charge.description,
         }
-        self.store.record_send(
+        await self.store.record_send(
             Send(accepted.provider_id, target.name, 0, provider.name, out.kind,
                  str(meta["encoding"]), int(meta["segments"]), "sent", None)
         )  # fmt: skip
@@ -433,6 +433,17 @@ class SmsPlugin:
         return IngestResult(status_updates=updates)
 
     def _nhn_mo(self, settings: SmsSettings, delivery: RawDelivery) -> IngestResult:
+        """A customer's text to a Korean number, forwarded by NHN Cloud.
+
+        ASSUMED FORMAT. NHN Cloud documents no MO (inbound text) callback: neither the SMS API
+        v3.0 guide (https://docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/) nor the
+        webhook guide (https://docs.nhncloud.com/ko/Notification/SMS/ko/webhook/, events
+        UNSUBSCRIBE, MESSAGE_RESULT_UPDATE, CONVERSION_BLOCK, INTERNATIONAL_DELIVERY_RECEIPT)
+        defines one, nor does any earlier version of them (TOAST-DOCS/SMS, whole history). We
+        accept JSON ``{"moKey", "sender", "receiver", "message"}`` or ``{"moList": [...]}`` of
+        those, authenticated by ``?token=<nhn_inbound_token>``: check it against the MO
+        forwarding NHN sets up for you before relying on it (plugins/sms/README.md).
+        """
         try:
             data = json.loads(delivery.body)
         except ValueError:

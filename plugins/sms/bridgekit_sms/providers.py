@@ -10,8 +10,11 @@ reads its answer.
   "sendResultList": [{"recipientNo", "resultCode", "resultMessage", "recipientSeq"}]}}}``.
   Results are polled: ``GET .../sender/{sms|mms}/{requestId}?recipientSeq=N`` answers
   ``body.data`` with ``msgStatus`` (0 failed, 1 requested, 2 processing, 3 done, 4 reservation
-  cancelled, 5 duplicate failure) and the carrier's ``resultCode``/``resultCodeName``
-  (``1000`` = received by the phone).
+  cancelled, 5 duplicate failure, 6 failed (advertising restriction), 7 waiting to be sent
+  again (advertising restriction)) and the carrier's ``resultCode``/``resultCodeName``
+  (``1000`` = received by the phone). As given by the v3.0 guide,
+  https://docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/, and its result codes,
+  https://docs.nhncloud.com/ko/Notification/SMS/ko/error-code/.
 * :class:`TwilioProvider` — Twilio Programmable Messaging:
   ``POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json`` (HTTP Basic AccountSid:AuthToken)
   with the form fields ``To``, ``From``, ``Body``, ``StatusCallback``; the answer (201) has
@@ -23,6 +26,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import aiohttp
 from bridgekit.channelkit import parse_retry_after, status_error, transport_errors
@@ -46,6 +50,7 @@ TWILIO_ERRORS = {
     30008: "unknown error",
 }
 TWILIO_OPTED_OUT = 21610
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +161,21 @@ class TwilioProvider:
             f"{settings.twilio_api_base}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
         )
         pair = f"{settings.twilio_account_sid}:{settings.twilio_auth_token}".encode()
-        self.headers = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        self.headers = {
+            "Authorization": "Basic " + base64.b64encode(pair).decode("ascii"),
+            "Content-Type": FORM,
+        }
         self.timeout = settings.timeout_seconds
 
     async def send(self, session: aiohttp.ClientSession, out: Outgoing) -> Accepted:
         form = {"To": out.to.e164, "From": out.sender.e164, "Body": out.text}
         if out.status_callback:
             form["StatusCallback"] = out.status_callback
+        # Encoded here, as aiohttp would (UTF-8, ``+`` for spaces): its FormData machinery
+        # cost as much as the rest of the request.
+        body = urlencode(form).encode()
         with transport_errors("Twilio API", self.timeout):
-            async with session.post(self.url, data=form, headers=self.headers) as resp:
+            async with session.post(self.url, data=body, headers=self.headers) as resp:
                 raw = await resp.read()
         data = _json(raw)
         if not 200 <= resp.status < 300:

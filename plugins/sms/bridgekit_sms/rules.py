@@ -7,6 +7,7 @@ error (the message shows it as its ``delivery_error``), so nothing is ever cut s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Literal
@@ -106,6 +107,7 @@ GSM7_BASIC = frozenset(
 )
 #: The extension table: each character takes an escape septet too (counts 2).
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+GSM7_ALPHABET = GSM7_BASIC | GSM7_EXTENSION
 
 Encoding = Literal["GSM-7", "UCS-2"]
 
@@ -138,11 +140,18 @@ def segments(text: str) -> Segments:
     """How an international SMS of ``text`` is sent: GSM-7 (160 septets, 153 per segment of a
     long message, extension characters count 2) when every character is in the GSM-7
     alphabet, else UCS-2 (70 UTF-16 units, 67 per segment)."""
-    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text):
+    if GSM7_ALPHABET.issuperset(text):
+        extended = GSM7_EXTENSION.intersection(text)
+        units = len(text) + (sum(text.count(c) for c in extended) if extended else 0)
+        if units <= 160:  # one segment: no need to pack
+            return Segments("GSM-7", 1, units)
         sizes = [2 if c in GSM7_EXTENSION else 1 for c in text]
-        return Segments("GSM-7", _pack(sizes, 160, 153), sum(sizes))
+        return Segments("GSM-7", _pack(sizes, 160, 153), units)
+    units = UTF16_UNITS.measure(text)
+    if units <= 70:
+        return Segments("UCS-2", 1, units)
     sizes = [UTF16_UNITS.measure(c) for c in text]  # an emoji is a surrogate pair: 2
-    return Segments("UCS-2", _pack(sizes, 70, 67), sum(sizes))
+    return Segments("UCS-2", _pack(sizes, 70, 67), units)
 
 
 # --- phone numbers -------------------------------------------------------------------------
@@ -160,14 +169,22 @@ class Phone:
     @property
     def national(self) -> str:
         """The number as dialled in its country, digits only (NHN's ``recipientNo``/``sendNo``)."""
-        parsed = phonenumbers.parse(self.e164)
-        formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-        return "".join(c for c in formatted if c.isdigit())
+        return _national(self.e164)
+
+
+#: Parsed numbers kept: parsing one with ``phonenumbers`` cost more than sending the text.
+_PARSED_NUMBERS = 4096
 
 
 def phone(value: str, default_region: str = "KR") -> Phone:
     """``value`` in E.164 (``010-1234-5678`` → ``+821012345678``); :class:`TextRefused` when
     it is not a valid phone number."""
+    return _phone(value, default_region)
+
+
+@functools.lru_cache(maxsize=_PARSED_NUMBERS)
+def _phone(value: str, default_region: str) -> Phone:
+    # A pure function of its arguments, so its answers are kept (a refusal raises, and is not).
     try:
         parsed = phonenumbers.parse(value, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -178,6 +195,13 @@ def phone(value: str, default_region: str = "KR") -> Phone:
         phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         phonenumbers.region_code_for_number(parsed),
     )
+
+
+@functools.lru_cache(maxsize=_PARSED_NUMBERS)
+def _national(e164: str) -> str:
+    parsed = phonenumbers.parse(e164)
+    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(c for c in formatted if c.isdigit())
 
 
 # --- advertising ---------------------------------------------------------------------------

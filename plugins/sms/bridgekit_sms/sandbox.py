@@ -6,7 +6,8 @@ tests and ``bridgekit demo``.
   (as NHN it fails texts it cannot encode); answers ``header``/``body.data`` with a
   ``requestId``; ``GET .../sender/{sms|mms}/{requestId}?recipientSeq=`` answers the result
   (``msgStatus``, ``resultCode``), "processing" until :meth:`NhnSandbox.finish` decides it.
-  :meth:`NhnSandbox.post_mo` posts a customer's text to the MO callback URL.
+  :meth:`NhnSandbox.post_webhook` posts NHN's webhooks; :meth:`NhnSandbox.post_mo` posts a
+  customer's text to the MO callback URL in the shape the plugin assumes (NHN documents none).
 * :class:`TwilioSandbox`: ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with HTTP Basic
   auth and the form fields; answers 201 with ``sid``, ``status: queued``, ``num_segments``;
   keeps Twilio's opt-out list (error 21610). :meth:`TwilioSandbox.post_inbound` and
@@ -79,15 +80,21 @@ class NhnSandbox(HttpSandbox):
         self._failures.append(Failure(status, count))
 
     def finish(
-        self, request_id: str, *, delivered: bool = True, code: str = "3015", name: str = "착신 거절"
+        self, request_id: str, *, delivered: bool = True, code: str = "3006", name: str = "착신 거절"
     ) -> None:
-        """Decide a send's result: received by the phone, or failed with the carrier's code."""
+        """Decide a send's result: received by the phone (``msgStatus`` 3, ``resultCode``
+        1000), or failed with the carrier's code (수신 결과 코드, e.g. 3006 착신 거절)."""
         record = self.results[request_id]
-        record.update(msgStatus="3", msgStatusName="완료")
+        record.update(msgStatus="3", msgStatusName="성공")
         if delivered:
             record.update(resultCode="1000", resultCodeName="성공")
         else:
             record.update(resultCode=code, resultCodeName=name)
+
+    def set_status(self, request_id: str, msg_status: str, name: str) -> None:
+        """Put a send in another ``msgStatus`` of the v3.0 guide (0 실패 … 6 실패(광고 제한),
+        7 재발송 대기(광고 제한)), with no carrier result."""
+        self.results[request_id].update(msgStatus=msg_status, msgStatusName=name, resultCode="")
 
     @staticmethod
     def _answer(ok: bool, code: int, message: str, data: Any = None) -> web.Response:
@@ -189,6 +196,8 @@ class NhnSandbox(HttpSandbox):
     async def post_mo(
         self, hook_url: str, sender: str, text: str, *, mo_key: str | None = None, token: str | None = None
     ) -> int:
+        """A customer's text in the MO shape the plugin assumes (NHN documents none: see
+        ``SmsPlugin._nhn_mo``)."""
         body = {
             "moKey": mo_key or secrets.token_hex(8),
             "sender": sender,

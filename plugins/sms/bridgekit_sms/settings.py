@@ -10,7 +10,9 @@ from msgspec import Meta
 
 from bridgekit_sms import rules
 
-NHN_API_BASE = "https://api-sms.cloud.toast.com"
+#: The API domain of the v3.0 guide (https://docs.nhncloud.com/ko/Notification/SMS/ko/api-guide/);
+#: it replaced ``https://api-sms.cloud.toast.com`` in February 2026.
+NHN_API_BASE = "https://sms.api.nhncloudservice.com"
 TWILIO_API_BASE = "https://api.twilio.com"
 
 #: Default prices in PU (1 PU = 1 KRW) per successful send; failed sends are free.

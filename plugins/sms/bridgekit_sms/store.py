@@ -3,6 +3,7 @@ consents, and each send's provider, type and segment count (NHN's results are po
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -24,6 +25,7 @@ CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, result TEXT NOT NULL, at
 CREATE INDEX IF NOT EXISTS sends_pending ON sends (provider, status);
 CREATE INDEX IF NOT EXISTS sends_message ON sends (message_id);
 """
+INSERT_SEND = "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 COLUMNS = "provider_id, integration, message_id, provider, kind, encoding, segments, status, reason"
 
 
@@ -45,7 +47,8 @@ def _now() -> str:
 
 
 class Store:
-    """Small synchronous writes (a primary-key upsert each); one connection, one lock."""
+    """Small writes (a primary-key upsert each; the sends of one turn of the event loop
+    together); one connection, one lock."""
 
     def __init__(self, path: Path | None = None) -> None:
         if path is not None:
@@ -55,6 +58,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
+        self._unrecorded: list[tuple[tuple[object, ...], asyncio.Future[None]]] = []
 
     def close(self) -> None:
         self._db.close()
@@ -98,25 +102,51 @@ class Store:
         self._write("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", (key, json.dumps(result), _now()))
 
     # sends
-    def record_send(self, send: Send, key: str | None = None) -> None:
+    async def record_send(self, send: Send, key: str | None = None) -> None:
         """Record a send the provider accepted; ``key`` (the message's idempotency key) lets a
-        later attempt of the same message find it instead of sending again."""
-        self._write(
-            "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                send.provider_id,
-                send.integration,
-                send.message_id,
-                send.provider,
-                send.kind,
-                send.encoding,
-                send.segments,
-                send.status,
-                send.reason,
-                _now(),
-                key,
-            ),
+        later attempt of the same message find it instead of sending again. Returns once
+        committed: the sends recorded in the same turn of the event loop share one transaction
+        (a commit of its own cost each send more than its HTTP request)."""
+        row = (
+            send.provider_id,
+            send.integration,
+            send.message_id,
+            send.provider,
+            send.kind,
+            send.encoding,
+            send.segments,
+            send.status,
+            send.reason,
+            _now(),
+            key,
         )
+        loop = asyncio.get_running_loop()
+        committed = loop.create_future()
+        if not self._unrecorded:
+            loop.call_soon(self._commit_sends)
+        self._unrecorded.append((row, committed))
+        # Shielded: the row is committed even when the sender is cancelled meanwhile.
+        await asyncio.shield(committed)
+
+    def _commit_sends(self) -> None:
+        batch, self._unrecorded = self._unrecorded, []
+        outcomes: list[Exception | None] = [None] * len(batch)
+        try:
+            with self._lock, self._db:
+                self._db.executemany(INSERT_SEND, [row for row, _ in batch])
+        except Exception:
+            for i, (row, _) in enumerate(batch):  # one bad row must not cost the others theirs
+                try:
+                    self._write(INSERT_SEND, row)
+                except Exception as exc:
+                    outcomes[i] = exc
+        for (_, committed), failure in zip(batch, outcomes, strict=True):
+            if committed.done():
+                continue
+            if failure is None:
+                committed.set_result(None)
+            else:
+                committed.set_exception(failure)
 
     def update_send(self, provider_id: str, status: str, reason: str | None) -> None:
         self._write(

@@ -51,7 +51,7 @@ async def test_nhn_results_are_polled_delivered_and_failed_with_the_carriers_rea
     await settled(running, bad["chat_id"], bad["message_id"])
     first, second = (m["request_id"] for m in nhn.sent)
     nhn.finish(first)
-    nhn.finish(second, delivered=False, code="3015", name="착신 거절")
+    nhn.finish(second, delivered=False, code="3006", name="착신 거절")
 
     async def decided() -> bool:
         a = await message(running, ok["chat_id"], ok["message_id"])
@@ -60,10 +60,35 @@ async def test_nhn_results_are_polled_delivered_and_failed_with_the_carriers_rea
 
     await running.wait_for(decided)
     failed = await message(running, bad["chat_id"], bad["message_id"])
-    assert failed["delivery_error"] == "NHN Cloud SMS: msgStatus 3, result 3015 착신 거절"
+    assert failed["delivery_error"] == "NHN Cloud SMS: msgStatus 3, result 3006 착신 거절"
     _, sends = await sms_api(running, "GET", f"/messages/{ok['message_id']}")
     assert sends["sends"][0]["status"] == "delivered"
     assert NAME == "sms"
+
+
+async def test_nhn_msg_status_6_fails_with_its_meaning_and_7_keeps_the_text_sent(
+    start: StartBridge, nhn: NhnSandbox
+) -> None:
+    """The v3.0 guide's msgStatus 6 is 실패(광고 제한), a failure; 7 is 재발송 대기(광고 제한),
+    waiting to be sent again: not final."""
+    running = await start()
+    blocked = await start_chat(running, KOREAN, "신상품 안내")
+    waiting = await start_chat(running, "010-9876-5432", "신상품 안내")
+    await settled(running, blocked["chat_id"], blocked["message_id"])
+    await settled(running, waiting["chat_id"], waiting["message_id"])
+    first, second = (m["request_id"] for m in nhn.sent)
+    nhn.set_status(second, "7", "재발송 대기(광고 제한)")
+    nhn.set_status(first, "6", "실패(광고 제한)")
+
+    async def failed() -> bool:
+        found = await message(running, blocked["chat_id"], blocked["message_id"])
+        return bool(found["delivery_status"] == "failed")
+
+    await running.wait_for(failed)
+    reason = (await message(running, blocked["chat_id"], blocked["message_id"]))["delivery_error"]
+    assert reason == "NHN Cloud SMS: msgStatus 6 실패(광고 제한)"
+    # Polled in the same pass as the first: still waiting, still sent.
+    assert (await message(running, waiting["chat_id"], waiting["message_id"]))["delivery_status"] == "sent"
 
 
 async def test_nhn_result_webhooks_mark_delivered_and_failed(start: StartBridge, nhn: NhnSandbox) -> None:
@@ -77,7 +102,7 @@ async def test_nhn_result_webhooks_mark_delivered_and_failed(start: StartBridge,
     await settled(running, bad["chat_id"], bad["message_id"])
     first, second = (m["request_id"] for m in nhn.sent)
     nhn.finish(first)
-    nhn.finish(second, delivered=False, code="3015")
+    nhn.finish(second, delivered=False, code="3006")
     forged = await nhn.post_webhook(
         hook, "MESSAGE_RESULT_UPDATE", [nhn.result_hook(first)], signature="guess"
     )
@@ -88,7 +113,7 @@ async def test_nhn_result_webhooks_mark_delivered_and_failed(start: StartBridge,
     assert (await message(running, ok["chat_id"], ok["message_id"]))["delivery_status"] == "delivered"
     failed = await message(running, bad["chat_id"], bad["message_id"])
     assert failed["delivery_status"] == "failed"
-    assert failed["delivery_error"] == "NHN Cloud SMS: FAILED, result 3015"
+    assert failed["delivery_error"] == "NHN Cloud SMS: FAILED, result 3006"
 
 
 async def test_an_080_opt_out_reported_by_nhn_blocks_later_sends(start: StartBridge, nhn: NhnSandbox) -> None:
