@@ -22,8 +22,8 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import orjson
