@@ -8,7 +8,8 @@ commit writes with a few fixed statements of plain SQL instead:
 * SQL is written once in ``?`` (qmark) style; PostgreSQL gets it rewritten to ``$n`` (so no
   ``?`` may appear in a literal or as an operator: every one is a placeholder);
 * ids are allocated up front (:meth:`HotSQL.new_ids`), so rows that point at each other are
-  inserted with ``executemany`` and no ``RETURNING``;
+  inserted without ``RETURNING`` (on SQLite in multi-row ``INSERT``s, see
+  :meth:`SQLiteHotSQL.insert`; on PostgreSQL with ``executemany``);
 * values are encoded the way SQLAlchemy's column types store them (:meth:`HotSQL.ts`,
   :meth:`HotSQL.json`), so everything else keeps reading the rows through Core.
 
