@@ -117,3 +117,82 @@ async def test_routing_skips_chats_that_are_gone(db_url: str) -> None:
             assert await route_new_chats(conn, [999_999]) == []
     finally:
         await db.dispose()
+
+
+async def test_many_rows_in_one_insert_keep_order_and_ids(db_url: str) -> None:
+    """On SQLite rows go in multi-row statements of power-of-two sizes (100 = 64 + 32 + 4):
+    every row is stored once, with its own values, and an AUTOINCREMENT table's counter ends
+    at the highest id, so a later id is never one of these."""
+    db = Database(db_url)
+    await db.migrate()
+    stamp = datetime(2026, 12, 6, 23, 0, 0)
+    try:
+
+        async def write(conn: AsyncConnection) -> list[int]:
+            sql = hot_sql(conn)
+            workspace = (await sql.new_ids("workspaces", 1))[0]
+            await sql.insert("workspaces", ("id", "name", "created_at"), [(workspace, "w", sql.ts(stamp))])
+            customers = await sql.new_ids("customers", 100)
+            await sql.insert(
+                "customers",
+                ("id", "workspace_id", "name", "is_lead", "profile", "created_at", "updated_at"),
+                [
+                    (
+                        cid,
+                        workspace,
+                        f"customer {n}",
+                        n % 2 == 0,
+                        sql.json({"n": n}),
+                        sql.ts(stamp),
+                        sql.ts(stamp),
+                    )
+                    for n, cid in enumerate(customers)
+                ],
+            )
+            chats = await sql.new_ids("chats", 100)
+            await sql.insert(
+                "chats",
+                (
+                    "id",
+                    "workspace_id",
+                    "customer_id",
+                    "title",
+                    "state",
+                    "created_at",
+                    "updated_at",
+                    "last_message_at",
+                ),
+                [
+                    (
+                        chat,
+                        workspace,
+                        customer,
+                        f"chat {n}",
+                        "open",
+                        sql.ts(stamp),
+                        sql.ts(stamp),
+                        sql.ts(stamp),
+                    )
+                    for n, (chat, customer) in enumerate(zip(chats, customers, strict=True))
+                ],
+            )
+            return chats
+
+        chat_ids = await db.write_inline(write)
+        async with db.read() as conn:
+            rows = (await conn.execute(select(s.chats).order_by(s.chats.c.id))).all()
+            customers = (await conn.execute(select(s.customers).order_by(s.customers.c.id))).all()
+        assert [(r.id, r.title) for r in rows] == [(cid, f"chat {n}") for n, cid in enumerate(chat_ids)]
+        assert [(c.name, c.is_lead, c.profile) for c in customers] == [
+            (f"customer {n}", n % 2 == 0, {"n": n}) for n in range(100)
+        ]
+
+        async def delete_and_allocate(conn: AsyncConnection) -> list[int]:
+            sql = hot_sql(conn)
+            await sql.run("DELETE FROM chats WHERE id = ?", (chat_ids[-1],))
+            return await sql.new_ids("chats", 1)
+
+        # The deleted last chat's id is not handed out again.
+        assert (await db.write_inline(delete_and_allocate))[0] > chat_ids[-1]
+    finally:
+        await db.dispose()
