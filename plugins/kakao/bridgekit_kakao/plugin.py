@@ -1,12 +1,14 @@
 """Kakao Alimtalk (알림톡) as a send-only channel in the Kakao slot of the inbox.
 
-An Alimtalk is an outbound message on a ``kakao_alimtalk`` integration: a manager starts it
-from a customer (``POST /api/v1/chats`` with the customer's id, E10), writes it in such a chat,
-or a bot replies there. Its text is a Kakao-approved template with its ``#{variables}``
-filled in (``POST /api/v1/kakao_alimtalk/render`` fills one in and checks it). The core stores
-it, queues it in the outbox, retries it, bills it through ``bridgekit_bill`` and lists it
-among the customer's sent messages (I17). When Kakao cannot deliver it, the plugin texts the
-same words once through ``BridgeAPI.send_text`` (K6). See README.md for why.
+An Alimtalk is an outbound message on a ``kakao_alimtalk`` integration. A manager sends one in
+one call, ``POST /api/v1/kakao_alimtalk/messages`` (customer, template, parameters): the plugin
+checks the template and queues the message with ``BridgeAPI.send_to_customer``, the template
+code and parameters in its meta, which ``bridgekit_deliver`` gets back as
+``OutboundMessage.meta``. A reply typed in an Alimtalk chat (a manager's or a bot's) carries
+text only; its template is found from the text. The core stores it, queues it in the outbox,
+retries it, bills it through ``bridgekit_bill`` and lists it among the customer's sent
+messages (I17). When Kakao cannot deliver it, the plugin texts the same words once through
+``BridgeAPI.send_text`` (K6). See README.md for why.
 """
 
 from __future__ import annotations
