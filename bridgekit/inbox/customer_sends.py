@@ -113,7 +113,7 @@ async def send_to_customer(
             meta=meta,
             delivery_key=key,
         )
-        return message_id, (await close_chats(conn, [chat_id])).events
+        return message_id, [_created(chat_id, message_id), *(await close_chats(conn, [chat_id])).events]
     # The checks start_chat makes of a first message (limits, a reachable handle) hold here
     # too: the chat is on the same integration, with the handle it was started with.
     check_text(bound, text)
@@ -127,7 +127,12 @@ async def send_to_customer(
         meta=meta,
         delivery_key=key,
     )
-    return message_id, []
+    return message_id, [_created(int(chat_id), message_id)]
+
+
+def _created(chat_id: int, message_id: int) -> Event:
+    """What an open inbox shows the new message by, as for a manager's reply."""
+    return Event("message.created", {"chat_id": chat_id, "message_id": message_id, "direction": "outbound"})
 
 
 def check_text(bound: BoundIntegration, text: str) -> None:
