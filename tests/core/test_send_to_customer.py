@@ -4,6 +4,7 @@ integration, else a chat started closed; a repeated idempotency key queues nothi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -142,3 +143,23 @@ async def test_what_cannot_be_sent_is_refused_before_anything_is_queued(
             await bridge.send_to_customer(customer_id, "acme", "hi", **({"idempotency_key": "k"} | kwargs))
     assert await running.chats() == []
     assert sandbox.accepted == {}
+
+
+async def test_two_calls_with_one_key_at_once_queue_one_message(
+    make_bridge: MakeBridge, sandbox: SandboxProvider, sandbox_url: str
+) -> None:
+    running = await start(make_bridge, sandbox_url, Notifier())
+    bridge = running.bridge
+    acme = bridge.registry.get("acme").integration
+    async with bridge.db.write() as conn:
+        customer_id, _ = await new_lead(
+            conn, bridge.workspace_id, "Park", ("testchat", acme.id, "u-9"), True, utcnow()
+        )
+    ids = await asyncio.gather(
+        *(bridge.send_to_customer(customer_id, "acme", "Paid.", idempotency_key="pay-1") for _ in range(4))
+    )
+    assert len(set(ids)) == 1
+    (chat,) = await running.chats()
+    await delivered(running, chat["id"], ids[0])
+    assert [m["text"] for m in await running.messages(chat["id"])] == ["Paid."]
+    assert sandbox.texts == ["Paid."]
