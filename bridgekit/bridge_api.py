@@ -68,3 +68,28 @@ class BridgeAPI(Protocol):
 
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
         """Add an internal note to a chat (never delivered out); returns its message id."""
+
+    async def send_to_customer(
+        self,
+        customer_id: int,
+        integration: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        meta: Mapping[str, Any] | None = None,
+        manager_id: int | None = None,
+        author_name: str | None = None,
+    ) -> int:
+        """Queue one outbound message for a customer through ``integration``; returns its id.
+
+        It is written and delivered like a manager's reply: through the outbox (retried,
+        exactly once, billed by ``bridgekit_bill``, listed among the customer's sent
+        messages), to the customer's handle of the channel's ``contact_kind``. ``meta`` (JSON;
+        use a key named after your plugin) is stored with the message and reaches
+        ``bridgekit_deliver`` as ``OutboundMessage.meta``. It joins the customer's latest chat
+        on the integration, left in its state; without one, a chat is started closed.
+        ``idempotency_key`` (up to 200 characters): a second call with it returns the first
+        call's message and queues nothing. ``manager_id``: sent by that manager (a plugin
+        route acting for the caller), else by the plugin as ``author_name``. Raises
+        ``RequestRefused`` (no such customer, no reachable handle, a text over the channel's
+        limit; the API answers it with its status) or ``UnknownIntegration``."""

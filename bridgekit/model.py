@@ -327,6 +327,10 @@ class OutboundMessage:
     timeout knows what may already have gone out. It is durable (the outbox row) and raises
     if this attempt lost its lease, so two workers never send the same message. A manual
     retry of a failed message starts with ``{}`` again.
+
+    ``meta`` is the message's own stored meta: what its sender attached, e.g. the ``meta`` a
+    plugin passed to ``BridgeAPI.send_to_customer`` (an Alimtalk's template and parameters),
+    or a manager reply's ``buttons``. ``{}`` when there is none.
     """
 
     message_id: int
@@ -343,6 +347,7 @@ class OutboundMessage:
     author_kind: str = "manager"
     first_answer: bool = True
     progress: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
     save_progress: Callable[[Mapping[str, Any]], Awaitable[None]] = field(
         default=_progress_not_kept, repr=False, compare=False
     )

@@ -5,7 +5,8 @@ bodies are read by ``json_object(request, schema)``, which refuses keys the JSON
 not allow; ``operator_only`` guards a handler whose action reaches outside the inbox; stored
 bytes are served with ``file_response`` / ``bytes_response`` (nosniff, a download
 disposition, active types as ``application/octet-stream``, a sandboxing CSP). Routes under
-``/api/`` already require a manager's bearer token.
+``/api/`` already require a manager's bearer token; ``request_manager_id`` is whose it is
+(for ``BridgeAPI.send_to_customer(manager_id=...)``).
 
 These are the web layer's own helpers, re-exported so that plugins import only bridgekit's
 public API (``tests/test_import_contract.py``).
@@ -13,9 +14,26 @@ public API (``tests/test_import_contract.py``).
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from bridgekit.web.auth import operator_only
 from bridgekit.web.common import json_object
 from bridgekit.web.downloads import bytes_response, file_response
 from bridgekit.web.jsonio import json_error, json_response
+from bridgekit.web.keys import current_manager
 
-__all__ = ["bytes_response", "file_response", "json_error", "json_object", "json_response", "operator_only"]
+
+def request_manager_id(request: web.Request) -> int:
+    """The id of the manager making a request to a route under ``/api/``."""
+    return current_manager(request).id
+
+
+__all__ = [
+    "bytes_response",
+    "file_response",
+    "json_error",
+    "json_object",
+    "json_response",
+    "operator_only",
+    "request_manager_id",
+]

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bridgekit.bridge_api import BridgeAPI
 from bridgekit.config import Config
 from bridgekit.engine.bots import FlowWorker
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.flow import ChatView
-from bridgekit.inbox.chats import chat_view, raw_delivery, transcript
+from bridgekit.inbox.chats import ChatError, chat_view, raw_delivery, transcript
+from bridgekit.inbox.customer_sends import delivery_key, queued_send, send_to_customer
 from bridgekit.inbox.message_writer import write_note
 from bridgekit.inbox.snooze import SnoozeWaker
 from bridgekit.ingest.pipeline import IngestPipeline
@@ -24,7 +26,7 @@ from bridgekit.plugins import PluginHost
 from bridgekit.queues.outbox import OutboxWorker
 from bridgekit.redaction import install_log_redaction
 from bridgekit.runtime.clock import utcnow
-from bridgekit.runtime.events import EventBus
+from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
@@ -44,6 +46,7 @@ class Bridge:
 
     Public for plugins: :meth:`submit`, :meth:`integrations_for`, :meth:`plugin_settings`,
     :meth:`chat`, :meth:`chat_transcript`, :meth:`raw_delivery_for_message`, :meth:`add_note`,
+    :meth:`send_text`, :meth:`send_to_customer`,
     :attr:`public_url`, :attr:`data_dir`, :attr:`config`, :attr:`db`. Outbound media URLs come
     ready-made on ``OutboundAttachment.url``.
     """
@@ -152,6 +155,60 @@ class Bridge:
                 "no plugin sends texts to phones here (install and configure bridgekit-sms)"
             )
         return result
+
+    async def send_to_customer(
+        self,
+        customer_id: int,
+        integration: str,
+        text: str,
+        *,
+        idempotency_key: str,
+        meta: Mapping[str, Any] | None = None,
+        manager_id: int | None = None,
+        author_name: str | None = None,
+    ) -> int:
+        """Queue one message for a customer on a plugin's behalf (``bridgekit.inbox.customer_sends``)."""
+        bound = self.registry.get(integration)
+        key = delivery_key(bound, idempotency_key)
+        if not valid_id(customer_id):
+            raise ChatError(f"no customer {customer_id}")
+        if manager_id is not None and not valid_id(manager_id):
+            raise ChatError(f"no manager {manager_id}")
+
+        async def queue() -> tuple[int, list[Event]]:
+            async with self.db.write() as conn:
+                manager = None
+                if manager_id is not None:
+                    name = (
+                        await conn.execute(select(s.managers.c.name).where(s.managers.c.id == manager_id))
+                    ).scalar()
+                    if name is None:
+                        raise ChatError(f"no manager {manager_id}")
+                    manager = (manager_id, str(name))
+                return await send_to_customer(
+                    conn,
+                    workspace_id=self.workspace_id,
+                    bound=bound,
+                    customer_id=customer_id,
+                    text=text,
+                    meta=meta,
+                    key=key,
+                    manager=manager,
+                    author_name=author_name,
+                )
+
+        try:
+            message_id, events = await queue()
+        except IntegrityError:
+            # The same key queued by a concurrent call (PostgreSQL): that call's message.
+            async with self.db.read() as conn:
+                earlier = await queued_send(conn, key, customer_id)
+            if earlier is None:
+                raise
+            return earlier
+        self.events.publish_many(events)
+        self.wake_outbox()
+        return message_id
 
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
         """Add an internal note to a chat on a plugin's behalf; never delivered out."""

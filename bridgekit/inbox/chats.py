@@ -4,6 +4,7 @@ raw deliveries."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,12 +90,16 @@ async def start_chat(
     contact: NewContact | None = None,
     author_id: int | None = None,
     author_name: str | None = None,
+    author_kind: str = "manager",
+    meta: Mapping[str, Any] | None = None,
+    delivery_key: str | None = None,
 ) -> tuple[int, int]:
     """A manager writes first (E10): open a chat on ``bound`` and queue the first message.
 
     The customer is given by id (their handle of the channel's ``contact_kind`` is used) or
     by a contact handle (an existing customer owning it, else a new lead). Returns
-    ``(chat_id, message_id)``.
+    ``(chat_id, message_id)``. A plugin's send (``BridgeAPI.send_to_customer``) starts its
+    chat here too, with ``author_kind="plugin"``, the message's ``meta`` and its outbox key.
     """
     if not text.strip():
         raise ChatError("text is required")
@@ -167,7 +172,14 @@ async def start_chat(
             ["chat_id"],
         )
     message_id = await write_reply(
-        conn, chat_id=chat_id, text=text, author_kind="manager", author_id=author_id, author_name=author_name
+        conn,
+        chat_id=chat_id,
+        text=text,
+        author_kind=author_kind,
+        author_id=author_id,
+        author_name=author_name,
+        meta=meta,
+        delivery_key=delivery_key,
     )
     return int(chat_id), message_id
 

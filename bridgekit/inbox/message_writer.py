@@ -35,8 +35,10 @@ async def write_reply(
     author_id: int | None = None,
     author_name: str | None = None,
     meta: Mapping[str, Any] | None = None,
+    delivery_key: str | None = None,
 ) -> int:
-    """A reply to the customer and its delivery job (none for a chat without integration)."""
+    """A reply to the customer and its delivery job (none for a chat without integration);
+    ``delivery_key``: the job's idempotency key, when the caller chose one."""
     now = utcnow()
     integration_id = (
         await conn.execute(select(s.chats.c.integration_id).where(s.chats.c.id == chat_id))
@@ -55,7 +57,7 @@ async def write_reply(
         delivery_status=DeliveryStatus.PENDING.value,
     )
     if integration_id is not None:
-        await queue_delivery(conn, message_id, integration_id, now)
+        await queue_delivery(conn, message_id, integration_id, now, key=delivery_key)
     await _touch_chat(conn, chat_id, now)
     return message_id
 

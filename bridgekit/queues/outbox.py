@@ -81,14 +81,18 @@ def backoff(attempt: int, cfg: OutboxConfig, retry_after: float | None = None) -
     return delay
 
 
-async def queue_delivery(conn: AsyncConnection, message_id: int, integration_id: int, now: datetime) -> None:
+async def queue_delivery(
+    conn: AsyncConnection, message_id: int, integration_id: int, now: datetime, *, key: str | None = None
+) -> None:
     """Queue the delivery job of a stored outbound message, in the caller's transaction
-    (the message is written by ``bridgekit.inbox.message_writer``)."""
+    (the message is written by ``bridgekit.inbox.message_writer``). ``key`` is its
+    idempotency key when the caller chose one (unique: a second job with it is refused by the
+    database), else a fresh one."""
     await conn.execute(
         s.outbox.insert().values(
             message_id=message_id,
             integration_id=integration_id,
-            idempotency_key=uuid.uuid4().hex,
+            idempotency_key=key or uuid.uuid4().hex,
             state="pending",
             attempts=0,
             next_attempt_at=now,
@@ -244,6 +248,7 @@ _MESSAGES_WITH_CHATS = (
         _m.c.text,
         _m.c.author_name,
         _m.c.author_kind,
+        _m.c.meta,
         _c.c.thread_key,
         _c.c.title,
         _c.c.customer_id,
@@ -667,6 +672,7 @@ class OutboxWorker(BackgroundWorker):
             attempt=job.attempts,
             author_kind=row.author_kind,
             progress=job.progress,
+            meta=dict(row.meta or {}),
             save_progress=lambda progress: self._save_progress(job, progress),
         )
 

@@ -1,12 +1,14 @@
 """Kakao Alimtalk (알림톡) as a send-only channel in the Kakao slot of the inbox.
 
-An Alimtalk is an outbound message on a ``kakao_alimtalk`` integration: a manager starts it
-from a customer (``POST /api/v1/chats`` with the customer's id, E10), writes it in such a chat,
-or a bot replies there. Its text is a Kakao-approved template with its ``#{variables}``
-filled in (``POST /api/v1/kakao_alimtalk/render`` fills one in and checks it). The core stores
-it, queues it in the outbox, retries it, bills it through ``bridgekit_bill`` and lists it
-among the customer's sent messages (I17). When Kakao cannot deliver it, the plugin texts the
-same words once through ``BridgeAPI.send_text`` (K6). See README.md for why.
+An Alimtalk is an outbound message on a ``kakao_alimtalk`` integration. A manager sends one in
+one call, ``POST /api/v1/kakao_alimtalk/messages`` (customer, template, parameters): the plugin
+checks the template and queues the message with ``BridgeAPI.send_to_customer``, the template
+code and parameters in its meta, which ``bridgekit_deliver`` gets back as
+``OutboundMessage.meta``. A reply typed in an Alimtalk chat (a manager's or a bot's) carries
+text only; its template is found from the text. The core stores it, queues it in the outbox,
+retries it, bills it through ``bridgekit_bill`` and lists it among the customer's sent
+messages (I17). When Kakao cannot deliver it, the plugin texts the same words once through
+``BridgeAPI.send_text`` (K6). See README.md for why.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,13 @@ import bridgekit
 import phonenumbers
 from aiohttp import web
 from bridgekit.channelkit import ProviderSession
-from bridgekit.channelkit.routes import json_error, json_object, json_response, operator_only
+from bridgekit.channelkit.routes import (
+    json_error,
+    json_object,
+    json_response,
+    operator_only,
+    request_manager_id,
+)
 from bridgekit.exceptions import (
     ConfigError,
     DeliveryError,
@@ -86,10 +95,24 @@ RENDER_BODY = {
         "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
-#: A manager's render of a template not (yet) approved asks NHN again at most this often per
-#: integration: any manager may render, and made-up codes must not each cost an NHN call.
+#: A template not (yet) approved is asked of NHN again at most this often per integration:
+#: any manager may render or send, and made-up codes must not each cost an NHN call.
 RENDER_SYNC_SECONDS = 10.0
 
+SEND_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["customer_id", "template_code"],
+    "properties": {
+        "integration": {"type": "string"},
+        "customer_id": {"type": "integer", "minimum": 1},
+        "template_code": {"type": "string", "minLength": 1},
+        "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
+        "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
+}
+#: Where an Alimtalk's template and parameters travel in the message's meta.
+META_KEY = "alimtalk"
 SYNC_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -156,6 +179,7 @@ class KakaoPlugin:
             web.get("/api/v1/kakao_alimtalk/templates", self._list_templates),
             web.post("/api/v1/kakao_alimtalk/templates/sync", operator_only(self._sync_templates)),
             web.post("/api/v1/kakao_alimtalk/render", self._render),
+            web.post("/api/v1/kakao_alimtalk/messages", operator_only(self._send)),
         ]
 
     @bridgekit.hookimpl
@@ -193,6 +217,34 @@ class KakaoPlugin:
                 return
             await asyncio.sleep(interval)
 
+    async def _template(self, integration: Integration, code: str) -> Template | None:
+        """The template ``code``, read from NHN again unless it is known approved (it may have
+        been approved, or added, since the last sync)."""
+        template = self.store.template(integration.name, code)
+        if template is None or template.state is not TemplateState.APPROVED:
+            now = time.monotonic()
+            if now - self._render_synced.get(integration.name, -RENDER_SYNC_SECONDS) >= RENDER_SYNC_SECONDS:
+                self._render_synced[integration.name] = now
+                with contextlib.suppress(DeliveryError, Refused):
+                    await self.sync(integration)
+                template = self.store.template(integration.name, code)
+        return template
+
+    async def _from_meta(self, integration: Integration, meta: object) -> tuple[Template, dict[str, str]]:
+        """The template and parameters a send through ``POST …/messages`` carries in its meta,
+        checked again at delivery (the template may have left the approved state since)."""
+        if not isinstance(meta, Mapping):
+            raise AlimtalkRefused("the message's Alimtalk meta is not an object")
+        code, parameters = meta.get("template_code"), meta.get("parameters")
+        if not isinstance(code, str) or not isinstance(parameters, Mapping):
+            raise AlimtalkRefused("the message's Alimtalk meta needs template_code and parameters")
+        template = await self._template(integration, code)
+        if template is None:
+            raise AlimtalkRefused(f"{integration.name} has no Alimtalk template {code!r}")
+        values = {str(k): str(v) for k, v in parameters.items()}
+        template.render(values)  # approved, every variable filled, no unknown one
+        return template, values
+
     async def _resolve(self, integration: Integration, text: str) -> tuple[Template, dict[str, str]]:
         try:
             return resolve(self.store.templates(integration.name), text)
@@ -220,7 +272,10 @@ class KakaoPlugin:
         request_id, seq = progress.get("request_id"), progress.get("recipient_seq")
         if not isinstance(request_id, str) or not isinstance(seq, int):
             try:
-                template, parameters = await self._resolve(integration, message.text)
+                if META_KEY in message.meta:  # sent through POST /api/v1/kakao_alimtalk/messages
+                    template, parameters = await self._from_meta(integration, message.meta[META_KEY])
+                else:  # typed in an Alimtalk chat (a manager's or a bot's reply)
+                    template, parameters = await self._resolve(integration, message.text)
             except AlimtalkRefused as exc:
                 raise PermanentDeliveryError(str(exc)) from None
             maybe_sent = bool(progress.get("sending"))
@@ -353,29 +408,55 @@ class KakaoPlugin:
             raise json_error(502, f"the templates could not be read from NHN: {exc}") from None
         return _templates_answer(integration, templates)
 
-    async def _render(self, request: web.Request) -> web.Response:
-        body = await json_object(request, RENDER_BODY)
+    async def _rendered(self, body: Mapping[str, Any]) -> tuple[Integration, Template, dict[str, str], str]:
+        """The integration, template and parameters a request names, and the text they make;
+        404 for an unknown template, 422 with the reason when it may not be sent."""
         integration = self._integration(body.get("integration"))
         code, parameters = body.get("template_code"), body.get("parameters", {})
         if not isinstance(code, str) or not isinstance(parameters, dict):
             raise json_error(400, "give 'template_code' (a string) and 'parameters' (an object)")
         if not all(isinstance(v, str) for v in parameters.values()):
             raise json_error(400, "every parameter's value must be a string")
-        template = self.store.template(integration.name, code)
-        if template is None or template.state is not TemplateState.APPROVED:
-            now = time.monotonic()
-            if now - self._render_synced.get(integration.name, -RENDER_SYNC_SECONDS) >= RENDER_SYNC_SECONDS:
-                self._render_synced[integration.name] = now
-                with contextlib.suppress(DeliveryError, Refused):
-                    await self.sync(integration)  # it may have been approved since the last sync
-                template = self.store.template(integration.name, code)
+        template = await self._template(integration, code)
         if template is None:
             raise json_error(404, f"{integration.name} has no Alimtalk template {code!r}")
         try:
             text = template.render(parameters)
         except AlimtalkRefused as exc:
             raise json_error(422, str(exc)) from None
+        return integration, template, parameters, text
+
+    async def _render(self, request: web.Request) -> web.Response:
+        integration, template, _, text = await self._rendered(await json_object(request, RENDER_BODY))
         return json_response({"integration": integration.name, "template_code": template.code, "text": text})
+
+    async def _send(self, request: web.Request) -> web.Response:
+        """One call: check the template and its variables, then queue the Alimtalk for the
+        customer with the template and parameters in its meta (``BridgeAPI.send_to_customer``:
+        the outbox, billing, the customer's sent messages; their one Alimtalk chat)."""
+        body = await json_object(request, SEND_BODY)
+        integration, template, parameters, text = await self._rendered(body)
+        assert self._bridge is not None  # _integration answered 503 otherwise
+        key = body.get("idempotency_key") or uuid.uuid4().hex
+        # A customer without a phone number is refused here (the core's RequestRefused: 400);
+        # one whose number is not a Korean mobile one fails at delivery, before NHN is called.
+        message_id = await self._bridge.send_to_customer(
+            int(body["customer_id"]),
+            integration.name,
+            text,
+            idempotency_key=str(key),
+            meta={META_KEY: {"template_code": template.code, "parameters": parameters}},
+            manager_id=request_manager_id(request),
+        )
+        return json_response(
+            {
+                "message_id": message_id,
+                "integration": integration.name,
+                "template_code": template.code,
+                "text": text,
+            },
+            status=201,
+        )
 
 
 class KoreanMobile:

@@ -11,6 +11,9 @@ from bridgekit.testing.harness import RunningBridge
 #: The ``start`` fixture: a running bridgekit with the ``alimtalk`` and ``sms`` integrations.
 StartBridge = Callable[..., Awaitable[RunningBridge]]
 
+#: The ``make_customer`` fixture: ``await make_customer(running, phone=KOREAN)`` is a customer's id.
+MakeCustomer = Callable[..., Awaitable[int]]
+
 #: The approved template every test's sandbox starts with.
 SHIPPED = "SHIPPED_01"
 SHIPPED_TEXT = "#{name}님, 주문하신 상품이 발송되었습니다. 송장번호: #{invoice}"
@@ -27,6 +30,31 @@ async def call(running: RunningBridge, method: str, path: str, **kwargs: Any) ->
 async def render(running: RunningBridge, code: str, **parameters: str) -> tuple[int, Any]:
     body = {"template_code": code, "parameters": parameters}
     return await call(running, "POST", "/api/v1/kakao_alimtalk/render", json=body)
+
+
+async def alimtalk(
+    running: RunningBridge, customer_id: int, code: str, key: str | None = None, **parameters: str
+) -> tuple[int, Any]:
+    """``POST /api/v1/kakao_alimtalk/messages``: one call sends a template to a customer."""
+    body: dict[str, Any] = {"customer_id": customer_id, "template_code": code, "parameters": parameters}
+    if key is not None:
+        body["idempotency_key"] = key
+    return await call(running, "POST", "/api/v1/kakao_alimtalk/messages", json=body)
+
+
+async def sent_alimtalk(
+    running: RunningBridge, customer_id: int, code: str, **parameters: str
+) -> dict[str, Any]:
+    """An Alimtalk sent in one call, as ``{"chat_id", "message_id", ...}`` (its chat found
+    among the customer's chats)."""
+    status, answer = await alimtalk(running, customer_id, code, **parameters)
+    assert status == 201, answer
+    chats = [c for c in await running.chats() if c["customer_id"] == customer_id]
+    for chat in chats:
+        if any(m["id"] == answer["message_id"] for m in await running.messages(chat["id"])):
+            found: dict[str, Any] = answer | {"chat_id": chat["id"], "chat_state": chat["state"]}
+            return found
+    raise AssertionError(f"message {answer['message_id']} is in none of the customer's chats")
 
 
 async def send(running: RunningBridge, text: str, phone: str = KOREAN) -> dict[str, Any]:

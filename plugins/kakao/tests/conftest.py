@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from bridgekit.inbox.customers import new_lead
+from bridgekit.runtime.clock import utcnow
 from bridgekit.testing.conformance import MakeBridge
 from bridgekit.testing.harness import RunningBridge
 from bridgekit_sms.plugin import SmsPlugin
@@ -16,7 +18,7 @@ from bridgekit_sms.sandbox import integration as sms_integration
 
 from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
-from bridgekit_kakao.testkit import SHIPPED, SHIPPED_TEXT, StartBridge
+from bridgekit_kakao.testkit import KOREAN, SHIPPED, SHIPPED_TEXT, MakeCustomer, StartBridge
 
 
 @pytest.fixture
@@ -50,3 +52,18 @@ async def start(
     yield factory
     await kakao_plugin.aclose()
     await sms_plugin.aclose()
+
+
+@pytest.fixture
+def make_customer() -> MakeCustomer:
+    """A customer stored with ``phone`` as their phone number (None: an email address only),
+    as a lead from another channel would be."""
+
+    async def factory(running: RunningBridge, phone: str | None = KOREAN, name: str = "홍길동") -> int:
+        bridge = running.bridge
+        contact = ("phone", 0, phone) if phone else ("email", 0, "kim@example.co.kr")
+        async with bridge.db.write() as conn:
+            customer_id, _ = await new_lead(conn, bridge.workspace_id, name, contact, True, utcnow())
+        return customer_id
+
+    return factory

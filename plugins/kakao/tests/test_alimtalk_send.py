@@ -1,31 +1,42 @@
-"""Alimtalk through the NHN Cloud sandbox over HTTP: only approved templates, every variable
-filled, only to customers with a phone number; what reaches NHN; billed 7 PU once (K3, K7)."""
+"""Alimtalk through the NHN Cloud sandbox over HTTP: one call sends a template to a customer;
+only approved templates, every variable filled, only to customers with a Korean mobile
+number; what reaches NHN; billed 7 PU once; one chat per customer, closed (K3, K7)."""
 
 from __future__ import annotations
 
 import aiohttp
-from bridgekit.inbox.customers import new_lead
 from bridgekit.inbox.managers import create_manager
-from bridgekit.runtime.clock import utcnow
 from bridgekit_sms.sandbox import NhnSandbox
 
 from bridgekit_kakao.sandbox import AlimtalkSandbox
-from bridgekit_kakao.testkit import AS_SENT, SHIPPED, StartBridge, call, render, send, sent_messages, settled
+from bridgekit_kakao.testkit import (
+    AS_SENT,
+    SHIPPED,
+    MakeCustomer,
+    StartBridge,
+    alimtalk,
+    call,
+    render,
+    send,
+    sent_alimtalk,
+    sent_messages,
+    settled,
+)
 
 PARAMETERS = {"name": "홍길동", "invoice": "6079-1234-5678"}
 FILLED = "홍길동님, 주문하신 상품이 발송되었습니다. 송장번호: 6079-1234-5678"
 
 
-async def test_an_approved_template_reaches_nhn_with_its_fields_and_bills_7_pu_once(
-    start: StartBridge, kakao: AlimtalkSandbox, sms: NhnSandbox
+async def test_one_call_sends_an_approved_template_with_its_fields_and_bills_7_pu_once(
+    start: StartBridge, kakao: AlimtalkSandbox, sms: NhnSandbox, make_customer: MakeCustomer
 ) -> None:
     running = await start()
-    status, rendered = await render(running, SHIPPED, **PARAMETERS)
-    assert status == 200, rendered
-    assert rendered["text"] == FILLED
-    started = await send(running, rendered["text"])
+    customer_id = await make_customer(running)
+    started = await sent_alimtalk(running, customer_id, SHIPPED, **PARAMETERS)
+    assert started["text"] == FILLED
     message = await settled(running, started)
     assert message["delivery_status"] == "sent", message
+    assert message["author_name"] == "Test Operator"  # sent as the manager who called
     assert len(kakao.sent) == 1
     sent = kakao.sent[0]
     assert sent["recipientNo"] == AS_SENT
@@ -38,60 +49,147 @@ async def test_an_approved_template_reaches_nhn_with_its_fields_and_bills_7_pu_o
     # I17 and K7: the customer's sent messages list it, billed once under "social media".
     listed = await sent_messages(running, started["chat_id"])
     assert [(m["text"], m["amount_pu"], m["category"]) for m in listed] == [(FILLED, 7, "social_media")]
+    # A notification does not sit in the open inbox: its chat is closed.
+    assert started["chat_state"] == "closed"
+    assert await running.chats(state="open") == []
+
+
+async def test_a_customers_alimtalks_share_one_chat_and_a_repeated_key_sends_once(
+    start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
+) -> None:
+    kakao.add_template("PAID_01", "#{name}님, 결제가 완료되었습니다.")
+    running = await start()
+    customer_id = await make_customer(running)
+    first = await sent_alimtalk(running, customer_id, SHIPPED, **PARAMETERS)
+    second = await sent_alimtalk(running, customer_id, "PAID_01", name="홍길동")
+    assert second["chat_id"] == first["chat_id"]
+    await settled(running, second)
+    # A client retrying its request with the same key gets the same message, sent once.
+    status, again = await alimtalk(running, customer_id, "PAID_01", key="order-7-paid", name="홍길동")
+    assert status == 201, again
+    status, repeated = await alimtalk(running, customer_id, "PAID_01", key="order-7-paid", name="홍길동")
+    assert repeated["message_id"] == again["message_id"]
+    await settled(running, {"chat_id": first["chat_id"], "message_id": again["message_id"]})
+    assert [s["templateCode"] for s in kakao.sent] == [SHIPPED, "PAID_01", "PAID_01"]
+    (chat,) = await running.chats()
+    assert chat["state"] == "closed"
+    listed = await sent_messages(running, chat["id"])
+    assert [(m["amount_pu"], m["category"]) for m in listed] == [(7, "social_media")] * 3
+
+
+async def test_the_template_and_parameters_reach_nhn_as_given_not_read_back_from_the_text(
+    start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
+) -> None:
+    # A free-form template reads like every other: from the text alone SHIPPED_01 (more
+    # fixed text) would be taken. The one-call send names its template, so that one goes.
+    kakao.add_template("FREE_01", "#{body}")
+    running = await start()
+    customer_id = await make_customer(running)
+    started = await sent_alimtalk(running, customer_id, "FREE_01", body=FILLED)
+    assert (await settled(running, started))["delivery_status"] == "sent"
+    assert [(s["templateCode"], s["templateParameter"]) for s in kakao.sent] == [
+        ("FREE_01", {"body": FILLED})
+    ]
 
 
 async def test_a_template_not_approved_is_refused_and_nothing_is_sent(
-    start: StartBridge, kakao: AlimtalkSandbox, sms: NhnSandbox
+    start: StartBridge, kakao: AlimtalkSandbox, sms: NhnSandbox, make_customer: MakeCustomer
 ) -> None:
     kakao.add_template("REVIEW_01", "#{name}님, 예약이 확정되었습니다.", status="TSC02")
     kakao.add_template("REJECT_01", "#{name}님, 쿠폰이 발급되었습니다.", status="TSC04")
     running = await start()
+    customer_id = await make_customer(running)
+    for code, state in (("REVIEW_01", "in review"), ("REJECT_01", "rejected")):
+        status, answer = await alimtalk(running, customer_id, code, name="홍길동")
+        assert status == 422, answer
+        assert f"{code}" in answer["error"]
+        assert state in answer["error"]
+        assert "only templates Kakao approved" in answer["error"]
     status, answer = await render(running, "REVIEW_01", name="홍길동")
     assert status == 422
     assert "in review" in answer["error"]
-    assert "only templates Kakao approved" in answer["error"]
-    started = await send(running, "홍길동님, 쿠폰이 발급되었습니다.")
-    failed = await settled(running, started)
-    assert failed["delivery_status"] == "failed"
-    assert "REJECT_01" in failed["delivery_error"]
-    assert "rejected" in failed["delivery_error"]
+    status, answer = await alimtalk(running, customer_id, "NOPE_01")
+    assert status == 404
+    assert "no Alimtalk template 'NOPE_01'" in answer["error"]
+    assert await running.chats() == []  # nothing queued
     assert kakao.sent == []
     assert sms.sent == []
-    assert await sent_messages(running, started["chat_id"]) == []  # failed sends cost nothing
 
 
 async def test_a_missing_or_unknown_variable_is_refused_before_nhn(
-    start: StartBridge, kakao: AlimtalkSandbox
+    start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
 ) -> None:
     running = await start()
-    status, answer = await render(running, SHIPPED, name="홍길동")
-    assert status == 422
-    assert "needs a value for #{invoice}" in answer["error"]
-    status, answer = await render(running, SHIPPED, name="홍길동", invoice="1", coupon="X")
-    assert status == 422
-    assert "has no variable #{coupon}" in answer["error"]
-    started = await send(running, "홍길동님, 주문하신 상품이 발송되었습니다. 송장번호: #{invoice}")
-    failed = await settled(running, started)
-    assert failed["delivery_status"] == "failed"
-    assert "fill in #{invoice}" in failed["delivery_error"]
+    customer_id = await make_customer(running)
+    for answer_of in (
+        lambda **p: alimtalk(running, customer_id, SHIPPED, **p),
+        lambda **p: render(running, SHIPPED, **p),
+    ):
+        status, answer = await answer_of(name="홍길동")
+        assert status == 422
+        assert "needs a value for #{invoice}" in answer["error"]
+        status, answer = await answer_of(name="홍길동", invoice=" ")
+        assert status == 422
+        assert "needs a value for #{invoice}" in answer["error"]
+        status, answer = await answer_of(name="홍길동", invoice="1", coupon="X")
+        assert status == 422
+        assert "has no variable #{coupon}" in answer["error"]
+    assert await running.chats() == []
     assert kakao.sent == []
 
 
-async def test_a_customer_without_a_phone_number_is_refused(
-    start: StartBridge, kakao: AlimtalkSandbox
+async def test_a_customer_without_a_korean_mobile_number_gets_nothing(
+    start: StartBridge, kakao: AlimtalkSandbox, sms: NhnSandbox, make_customer: MakeCustomer
 ) -> None:
     running = await start()
-    bridge = running.bridge
-    async with bridge.db.write() as conn:
-        customer_id, _ = await new_lead(
-            conn, bridge.workspace_id, "김메일", ("email", 0, "kim@example.co.kr"), True, utcnow()
-        )
-    _, rendered = await render(running, SHIPPED, **PARAMETERS)
-    body = {"integration": "alimtalk", "customer_id": customer_id, "text": rendered["text"]}
-    status, answer = await call(running, "POST", "/api/v1/chats", json=body)
-    assert 400 <= status < 500, answer
-    assert "phone" in answer["error"]
+    no_phone = await make_customer(running, phone=None, name="김메일")
+    status, answer = await alimtalk(running, no_phone, SHIPPED, **PARAMETERS)
+    assert status == 400, answer
+    assert f"customer {no_phone} has no phone handle" in answer["error"]
+    status, answer = await alimtalk(running, 999_999, SHIPPED, **PARAMETERS)
+    assert status == 400, answer
+    assert "no customer 999999" in answer["error"]
     assert await running.chats() == []
+    # A number that is not a Korean mobile one is refused when the Alimtalk is delivered,
+    # before NHN is called: the message fails with the reason and costs nothing.
+    abroad = await make_customer(running, phone="+12025550123", name="John")
+    started = await sent_alimtalk(running, abroad, SHIPPED, **PARAMETERS)
+    failed = await settled(running, started)
+    assert failed["delivery_status"] == "failed"
+    assert "is not a Korean mobile number" in failed["delivery_error"]
+    assert kakao.sent == []
+    assert sms.sent == []
+    assert await sent_messages(running, started["chat_id"]) == []
+
+
+async def test_the_alimtalk_routes_need_a_manager_and_sending_or_syncing_the_operator_seat(
+    start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
+) -> None:
+    running = await start()
+    customer_id = await make_customer(running)
+    async with aiohttp.ClientSession() as stranger:
+        for method, path in (
+            ("GET", "/api/v1/kakao_alimtalk/templates"),
+            ("POST", "/api/v1/kakao_alimtalk/templates/sync"),
+            ("POST", "/api/v1/kakao_alimtalk/render"),
+            ("POST", "/api/v1/kakao_alimtalk/messages"),
+        ):
+            async with stranger.request(method, f"{running.url}{path}") as resp:
+                assert resp.status == 401, (method, path)
+    _, token = await create_manager(running.bridge.db, running.bridge.workspace_id, "Viewer", operator=False)
+    body = {"customer_id": customer_id, "template_code": SHIPPED, "parameters": PARAMETERS}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as viewer:
+        for path, json in (("templates/sync", None), ("messages", body)):
+            async with viewer.post(f"{running.url}/api/v1/kakao_alimtalk/{path}", json=json) as resp:
+                assert resp.status == 403, path
+                assert "operator seat" in (await resp.json())["error"]
+        async with viewer.get(f"{running.url}/api/v1/kakao_alimtalk/templates") as resp:
+            assert resp.status == 200
+    status, answer = await call(
+        running, "POST", "/api/v1/kakao_alimtalk/messages", json=body | {"coupon": "X"}
+    )
+    assert status == 400
+    assert "coupon" in answer["error"]
     assert kakao.sent == []
 
 
@@ -139,32 +237,12 @@ async def test_rendering_unknown_templates_asks_nhn_again_at_most_once_in_a_whil
     assert (status, kakao.template_reads) == (200, before + 1)
 
 
-async def test_the_alimtalk_routes_need_a_manager_and_syncing_the_operator_seat(start: StartBridge) -> None:
-    running = await start()
-    async with aiohttp.ClientSession() as stranger:
-        for method, path in (
-            ("GET", "/api/v1/kakao_alimtalk/templates"),
-            ("POST", "/api/v1/kakao_alimtalk/templates/sync"),
-            ("POST", "/api/v1/kakao_alimtalk/render"),
-        ):
-            async with stranger.request(method, f"{running.url}{path}") as resp:
-                assert resp.status == 401, (method, path)
-    _, token = await create_manager(running.bridge.db, running.bridge.workspace_id, "Viewer", operator=False)
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as viewer:
-        async with viewer.post(f"{running.url}/api/v1/kakao_alimtalk/templates/sync") as resp:
-            assert resp.status == 403
-            assert "operator seat" in (await resp.json())["error"]
-        async with viewer.get(f"{running.url}/api/v1/kakao_alimtalk/templates") as resp:
-            assert resp.status == 200
-
-
 async def test_a_result_nhn_has_not_decided_is_asked_again_and_billed_once_when_delivered(
-    start: StartBridge, kakao: AlimtalkSandbox
+    start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
 ) -> None:
     kakao.hold_results = True
     running = await start()
-    _, rendered = await render(running, SHIPPED, **PARAMETERS)
-    started = await send(running, rendered["text"])
+    started = await sent_alimtalk(running, await make_customer(running), SHIPPED, **PARAMETERS)
     await running.wait_for(lambda: kakao.sent)
     message = next(m for m in await running.messages(started["chat_id"]) if m["id"] == started["message_id"])
     assert message["delivery_status"] not in ("sent", "failed")  # not decided: neither sent nor billed
@@ -176,13 +254,13 @@ async def test_a_result_nhn_has_not_decided_is_asked_again_and_billed_once_when_
     assert [(m["amount_pu"], m["category"]) for m in listed] == [(7, "social_media")]
 
 
-async def test_a_reply_in_an_alimtalk_chat_is_an_alimtalk_too(
-    start: StartBridge, kakao: AlimtalkSandbox
+async def test_a_reply_typed_in_an_alimtalk_chat_is_an_alimtalk_too(
+    start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
 ) -> None:
+    """A manager or bot writing in the chat gives text only: its template is found from it."""
     kakao.add_template("ANSWER_01", "#{name}님, 문의하신 내용에 답변이 등록되었습니다.")
     running = await start()
-    _, rendered = await render(running, SHIPPED, **PARAMETERS)
-    started = await send(running, rendered["text"])
+    started = await sent_alimtalk(running, await make_customer(running), SHIPPED, **PARAMETERS)
     await settled(running, started)
     reply = await running.api(
         "POST",
@@ -194,3 +272,20 @@ async def test_a_reply_in_an_alimtalk_chat_is_an_alimtalk_too(
         (SHIPPED, PARAMETERS),
         ("ANSWER_01", {"name": "홍길동"}),
     ]
+
+
+async def test_a_typed_text_must_fill_in_an_approved_template_completely(
+    start: StartBridge, kakao: AlimtalkSandbox
+) -> None:
+    kakao.add_template("REJECT_01", "#{name}님, 쿠폰이 발급되었습니다.", status="TSC04")
+    running = await start()
+    rejected = await settled(running, await send(running, "홍길동님, 쿠폰이 발급되었습니다."))
+    assert rejected["delivery_status"] == "failed"
+    assert "REJECT_01" in rejected["delivery_error"]
+    assert "rejected" in rejected["delivery_error"]
+    left = await settled(
+        running, await send(running, "홍길동님, 주문하신 상품이 발송되었습니다. 송장번호: #{invoice}")
+    )
+    assert left["delivery_status"] == "failed"
+    assert "fill in #{invoice}" in left["delivery_error"]
+    assert kakao.sent == []
