@@ -1,0 +1,252 @@
+"""The sidebar's kept counts (migration 0010's triggers) equal a full recount of the chats,
+after every kind of change, concurrent changes and folds included, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+import pytest_asyncio
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.inbox.chat_delete import delete_chat_rows
+from bridgekit.inbox.managers import Manager
+from bridgekit.inbox.views_counts import fold_counts
+from bridgekit.inbox.views_marks import mark_read, set_star
+from bridgekit.inbox.views_sidebar import recount_sidebar, sidebar
+from bridgekit.storage import schema as s
+from bridgekit.storage.db import Database, retry_on_conflict
+from bridgekit.storage.sql import upsert
+
+NOW = datetime(2024, 5, 1, 9, 0, 0)
+MANAGERS = (1, 2, 3)  # manager 3 is notified about unassigned chats (My sessions)
+TEAMS = (1, 2)
+INTEGRATIONS = (1, 2)
+TAGS = ("vip", "refund", "bug")
+STATES = ("open", "open", "closed", "snoozed", "queued")
+
+
+@pytest_asyncio.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    await database.migrate()
+    async with database.write() as conn:
+        await conn.execute(s.workspaces.insert().values(id=1, name="w", created_at=NOW))
+        await conn.execute(
+            s.integrations.insert(),
+            [
+                {"id": i, "workspace_id": 1, "name": f"i{i}", "kind": "sms", "settings": {}, "secrets": {}}
+                | {"enabled": True, "created_at": NOW}
+                for i in INTEGRATIONS
+            ],
+        )
+        await conn.execute(
+            s.managers.insert(),
+            [
+                {"id": m, "workspace_id": 1, "name": f"M{m}", "operator": True, "permissions": []}
+                | {"max_auto_assign": 1, "notify_unassigned": m == 3, "available": True, "created_at": NOW}
+                for m in MANAGERS
+            ],
+        )
+        await conn.execute(
+            s.teams.insert(),
+            [{"id": t, "workspace_id": 1, "name": f"T{t}", "auto_assign": False} for t in TEAMS],
+        )
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def assert_counts_exact(db: Database) -> None:
+    """Every manager's sidebar from the kept figures equals the recount, before and after a fold."""
+    for fold in (False, True):
+        if fold:
+            async with db.write() as conn:
+                await fold_counts(conn)
+        async with db.read() as conn:
+            managers = (await conn.execute(select(s.managers.c.id))).scalars().all()
+            for manager_id in managers:
+                manager = Manager(int(manager_id), f"M{manager_id}", True, frozenset())
+                assert await sidebar(conn, manager) == await recount_sidebar(conn, manager), (
+                    fold,
+                    manager_id,
+                )
+    async with db.read() as conn:  # folded: one row per key, none for a figure back at 0
+        keys = (await conn.execute(select(func.count()).select_from(s.chat_counts))).scalar_one()
+        distinct = (
+            await conn.execute(
+                select(func.count()).select_from(
+                    select(s.chat_counts.c.kind, s.chat_counts.c.key).distinct().subquery()
+                )
+            )
+        ).scalar_one()
+        zeros = (await conn.execute(select(func.count()).where(s.chat_counts.c.n == 0))).scalar_one()
+    assert (keys, zeros) == (distinct, 0)
+
+
+class Changes:
+    """Random changes of chats and of what hangs off them, each its own transaction."""
+
+    def __init__(self, db: Database, seed: int) -> None:
+        self.db = db
+        self.rng = random.Random(seed)
+
+    async def new_chat(self, conn: AsyncConnection) -> None:
+        rng = self.rng
+        customer = (
+            await conn.execute(
+                s.customers.insert().values(
+                    workspace_id=1, name="c", is_lead=True, profile={}, created_at=NOW, updated_at=NOW
+                )
+            )
+        ).inserted_primary_key[0]
+        state = rng.choice(STATES)
+        chat = (
+            await conn.execute(
+                s.chats.insert().values(
+                    workspace_id=1,
+                    integration_id=rng.choice((*INTEGRATIONS, None)),
+                    customer_id=customer,
+                    state=state,
+                    assignee_id=rng.choice((*MANAGERS, None)) if state != "queued" else None,
+                    team_id=rng.choice((*TEAMS, None)),
+                    created_at=NOW,
+                    updated_at=NOW,
+                    last_message_at=NOW,
+                )
+            )
+        ).inserted_primary_key[0]
+        if rng.random() < 0.7:
+            await self._message(conn, int(chat), "inbound")
+
+    async def _message(self, conn: AsyncConnection, chat_id: int, direction: str) -> None:
+        author = self.rng.choice(MANAGERS) if direction != "inbound" else None
+        await conn.execute(
+            s.messages.insert().values(
+                chat_id=chat_id,
+                direction=direction,
+                author_kind="customer" if author is None else "manager",
+                author_id=author,
+                text="x",
+                meta={},
+                automated=False,
+                created_at=NOW,
+            )
+        )
+
+    async def _chat(self, conn: AsyncConnection) -> int | None:
+        ids = (await conn.execute(select(s.chats.c.id))).scalars().all()
+        return int(self.rng.choice(ids)) if ids else None
+
+    async def one(self, conn: AsyncConnection) -> None:
+        rng = self.rng
+        chat = await self._chat(conn)
+        op = rng.randrange(14)
+        if chat is None or op == 0:
+            await self.new_chat(conn)
+            return
+        c = s.chats.c
+        manager = rng.choice(MANAGERS)
+        if op == 1:
+            await conn.execute(update(s.chats).where(c.id == chat).values(state=rng.choice(STATES)))
+        elif op == 2:
+            await conn.execute(
+                update(s.chats).where(c.id == chat).values(assignee_id=rng.choice((*MANAGERS, None)))
+            )
+        elif op == 3:
+            await conn.execute(update(s.chats).where(c.id == chat).values(team_id=rng.choice((*TEAMS, None))))
+        elif op == 4:
+            await conn.execute(
+                update(s.chats).where(c.id == chat).values(integration_id=rng.choice((*INTEGRATIONS, None)))
+            )
+        elif op == 5:
+            await upsert(conn, s.chat_tags, [{"chat_id": chat, "tag": rng.choice(TAGS)}], ["chat_id", "tag"])
+        elif op == 6:
+            await conn.execute(delete(s.chat_tags).where(s.chat_tags.c.chat_id == chat))
+        elif op == 7:
+            await set_star(conn, manager, chat, rng.random() < 0.6)
+        elif op == 8:
+            await upsert(
+                conn, s.chat_followers, [{"chat_id": chat, "manager_id": manager}], ["chat_id", "manager_id"]
+            )
+        elif op == 9:
+            f = s.chat_followers.c
+            await conn.execute(delete(s.chat_followers).where(f.chat_id == chat, f.manager_id == manager))
+        elif op == 10:
+            await mark_read(conn, manager, chat, None)
+        elif op == 11:
+            await self._message(conn, chat, rng.choice(("inbound", "outbound", "note")))
+        elif op == 12 and rng.random() < 0.3:
+            await delete_chat_rows(conn, chat)
+        else:  # several columns at once, as closing an assigned chat does
+            await conn.execute(
+                update(s.chats)
+                .where(c.id == chat)
+                .values(state=rng.choice(STATES), assignee_id=rng.choice((*MANAGERS, None)), updated_at=NOW)
+            )
+
+    async def run(self, count: int) -> None:
+        for _ in range(count):
+            await retry_on_conflict(self._in_transaction(self.one))
+
+    def _in_transaction(
+        self, work: Callable[[AsyncConnection], Coroutine[Any, Any, None]]
+    ) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def attempt() -> None:
+            async with self.db.write() as conn:
+                await work(conn)
+
+        return attempt
+
+
+async def test_every_kind_of_change_keeps_the_counts_exact(db: Database) -> None:
+    """State, assignee, team, integration, first customer message, tags, stars, followers, read
+    markers, chat deletes (cascading to their tags and followers): after each batch of random
+    changes every manager's sidebar equals the recount."""
+    changes = Changes(db, seed=14)
+    for _ in range(12):
+        await changes.run(25)
+        await assert_counts_exact(db)
+    async with db.read() as conn:
+        open_chats = (await conn.execute(select(func.count()).where(s.chats.c.state == "open"))).scalar_one()
+        manager = Manager(3, "M3", True, frozenset())
+        counted = await sidebar(conn, manager)
+    assert open_chats > 0 and counted.all == open_chats and counted.tags and counted.unread
+
+
+async def test_deleting_a_team_or_a_manager_moves_their_counts(db: Database) -> None:
+    """Foreign keys set a deleted team's or manager's chats to none: the counts follow."""
+    changes = Changes(db, seed=3)
+    await changes.run(120)
+    await assert_counts_exact(db)
+    async with db.write() as conn:
+        await conn.execute(delete(s.teams).where(s.teams.c.id == 1))
+        await conn.execute(delete(s.managers).where(s.managers.c.id == 2))
+    await assert_counts_exact(db)
+
+
+async def test_concurrent_changes_and_folds_keep_the_counts_exact(db: Database) -> None:
+    """Eight writers change the same dozen chats at once (on PostgreSQL truly concurrently,
+    deadlocks retried as the API retries them) while the counts are folded: no change is lost
+    or counted twice."""
+    seed = Changes(db, seed=1)
+    for _ in range(12):
+        await retry_on_conflict(seed._in_transaction(seed.new_chat))
+    stop = asyncio.Event()
+
+    async def fold_meanwhile() -> None:
+        while not stop.is_set():
+            async with db.write() as conn:
+                await fold_counts(conn)
+            await asyncio.sleep(0.01)
+
+    folding = asyncio.create_task(fold_meanwhile())
+    await asyncio.gather(*(Changes(db, seed=100 + n).run(40) for n in range(8)))
+    stop.set()
+    await folding
+    await assert_counts_exact(db)
