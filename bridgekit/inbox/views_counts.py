@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, not_, or_, select, text
+from sqlalchemy import func, not_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.runtime.workers import BackgroundWorker
@@ -21,7 +21,7 @@ from bridgekit.storage.db import Database
 
 cc = s.chat_counts.c
 # Figures kept per manager (key = the manager's id): only the asking manager's are read.
-PER_MANAGER = ("star", "follow", "follow_free")
+PER_MANAGER = ("star", "follow", "follow_free", "read_inbound", "read_unread")
 COMPACT_EVERY = 2.0  # seconds
 
 log = logging.getLogger("bridgekit.counts")
@@ -61,31 +61,6 @@ async def read_counts(conn: AsyncConnection, workspace_id: int, manager_id: int)
     for kind, key, n in rows:
         counts.by_kind[str(kind)][str(key)] = int(n)
     return counts
-
-
-async def unread_adjustment(conn: AsyncConnection, workspace_id: int, manager_id: int) -> int:
-    """Unread = open chats with a customer message (the ``inbound`` figure) corrected by the
-    manager's read markers on open chats: a marked chat is unread when a message newer than
-    the marker was written by someone else, whether or not it has a customer message.
-
-    Reads only this manager's markers on open chats (a partial index), one probe each."""
-    rm, c, m = s.read_markers.c, s.chats.c, s.messages.c
-    newer = (
-        select(m.id)
-        .where(
-            m.chat_id == rm.chat_id,
-            m.id > rm.last_read_message_id,
-            or_(m.author_kind != "manager", m.author_id.is_(None), m.author_id != manager_id),
-        )
-        .exists()
-    )
-    unread = case((newer, 1), else_=0) - case((c.has_inbound, 1), else_=0)
-    query = (
-        select(func.coalesce(func.sum(unread), 0))
-        .select_from(s.read_markers.join(s.chats, c.id == rm.chat_id))
-        .where(rm.manager_id == manager_id, rm.chat_open, c.state == "open", c.workspace_id == workspace_id)
-    )
-    return int((await conn.execute(query)).scalar_one())
 
 
 _GROUPS_TO_FOLD = """

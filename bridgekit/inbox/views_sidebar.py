@@ -21,7 +21,7 @@ from bridgekit.inbox.views import (
     sessions_condition,
     unread_condition,
 )
-from bridgekit.inbox.views_counts import read_counts, unread_adjustment
+from bridgekit.inbox.views_counts import read_counts
 from bridgekit.storage import schema as s
 
 c = s.chats.c
@@ -81,15 +81,16 @@ async def _teams(conn: AsyncConnection, workspace_id: int) -> dict[int, str]:
 
 
 async def sidebar(conn: AsyncConnection, manager: Manager) -> Sidebar:
-    """The sidebar from the kept figures: a few hundred rows and the manager's read markers
-    on open chats, whatever the number of chats."""
+    """The sidebar from the kept figures: a few hundred rows whatever the number of chats."""
     ctx = await manager_context(conn, manager)
     counts = await read_counts(conn, ctx.workspace_id, ctx.id)
     me = str(ctx.id)
     result = Sidebar()
     result.all = counts.get("open")
     result.mine = counts.get("assignee", me)
-    result.unread = counts.get("inbound") + await unread_adjustment(conn, ctx.workspace_id, ctx.id)
+    # Open chats with a customer message, but those the manager has read as far as the
+    # marker says: unread again when someone else wrote after it.
+    result.unread = counts.get("inbound") - counts.get("read_inbound", me) + counts.get("read_unread", me)
     result.favourites = counts.get("star", me)
     # Assigned to me, followed (and not mine), unassigned (and not followed) when notified.
     result.sessions = result.mine + counts.get("follow", me)

@@ -211,23 +211,18 @@ read_markers = Table(
     Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
     Column("last_read_message_id", Integer, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    # Migration 0010: the chat is open (kept by triggers), so that one manager's markers on
-    # open chats are found without reading their markers on closed ones.
-    Column("chat_open", Boolean, nullable=False, default=False, server_default="0"),
+    # Migration 0010: a message newer than the marker that someone else wrote (I1), kept by
+    # triggers for the Unread count.
+    Column("unread", Boolean, nullable=False, default=False, server_default="0"),
     Index(None, "chat_id"),
-    Index(
-        "ix_read_markers_manager_id_open",
-        "manager_id",
-        sqlite_where=text("chat_open"),
-        postgresql_where=text("chat_open"),
-    ),
 )
 
 # The sidebar's figures (I1-I6) as +1/-1 rows per (workspace, kind, key), written only by the
 # database triggers of migration 0010 in the transaction that changes a chat, a tag, a star or
 # a follower; summed by bridgekit/inbox/views_counts.py, folded into one row per key by its
 # compactor. Kinds: open, inbound, integration, assignee, unassigned (by team), queued (by
-# team), tag, and per manager star, follow, follow_free. Keys are ids as text, '' for none.
+# team), tag, and per manager star, follow, follow_free, read_inbound, read_unread. Keys are
+# ids as text, '' for none.
 chat_counts = Table(
     "chat_counts",
     metadata,

@@ -180,8 +180,10 @@ class Changes:
         elif op == 9:
             f = s.chat_followers.c
             await conn.execute(delete(s.chat_followers).where(f.chat_id == chat, f.manager_id == manager))
-        elif op == 10:
-            await mark_read(conn, manager, chat, None)
+        elif op == 10:  # to the latest message, or to one before it (still unread after it)
+            m = s.messages.c
+            ids = (await conn.execute(select(m.id).where(m.chat_id == chat))).scalars().all()
+            await mark_read(conn, manager, chat, rng.choice([None, *ids]))
         elif op == 11:
             await self._message(conn, chat, rng.choice(("inbound", "outbound", "note")))
         elif op == 12 and rng.random() < 0.3:

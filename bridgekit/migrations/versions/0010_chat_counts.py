@@ -2,21 +2,22 @@
 
 The sidebar counted every open chat on each request (702 ms at 1M chats). Now every change
 of a chat's state, assignee, team, integration or first customer message, and every tag,
-star and follower row, adds +1/-1 rows to ``chat_counts`` in the same transaction, through
-database triggers: every writer (the group commit, manager actions, bots, foreign-key
-cascades) is covered without knowing about it. The sidebar sums a few hundred rows
-(``bridgekit/inbox/views_counts.py``), and a worker folds the +1/-1 rows into one per key.
+star, follower and read-marker row, adds +1/-1 rows to ``chat_counts`` in the same
+transaction, through database triggers: every writer (the group commit, manager actions,
+bots, foreign-key cascades) is covered without knowing about it. The sidebar sums a few
+hundred rows (``bridgekit/inbox/views_counts.py``); a worker folds them into one per key.
 
 Rows are only ever inserted by the triggers (never updated), so concurrent transactions on
 PostgreSQL never wait on a shared counter row nor deadlock on one. A trigger that counts a
-tag, star or follower first locks its chat's row (``FOR NO KEY UPDATE``), the lock every
-update of the chat takes: the child's trigger and the chat's trigger then see each other's
-committed rows (each statement of a PL/pgSQL function takes a fresh snapshot under READ
-COMMITTED), so no change is counted twice or missed.
+tag, star, follower or marker, or that marks markers unread for a new message, first locks
+its chat's row (``FOR NO KEY UPDATE``), the lock every update of the chat takes: the two
+sides then see each other's committed rows (each statement of a PL/pgSQL function takes a
+fresh snapshot under READ COMMITTED), so no change is counted twice or missed.
 
-Also: ``chats.has_inbound`` (the chat has a customer message: unread for a manager who never
-read it) and ``read_markers.chat_open`` (a partial index finds one manager's markers on open
-chats, the only per-chat part of the Unread count).
+Unread (I1) for a manager = open chats with a customer message (``chats.has_inbound``, set by
+a trigger on messages) - those the manager has a read marker in + those whose marker is
+``unread`` (a message newer than the marker, not the manager's own: set by a trigger on
+messages, recomputed when the marker moves).
 
 Revision ID: 0010_chat_counts
 Revises: 0009_sign_in
@@ -70,6 +71,8 @@ _KEYS = (
     Key(
         "follow_free", "CAST(x.manager_id AS TEXT)", _OPEN + " AND {r}.assignee_id IS NULL", "chat_followers"
     ),
+    Key("read_inbound", "CAST(x.manager_id AS TEXT)", _OPEN + " AND {r}.has_inbound", "read_markers"),
+    Key("read_unread", "CAST(x.manager_id AS TEXT)", _OPEN + " AND x.unread", "read_markers"),
 )
 # The chat columns the figures depend on: an update of any other column fires nothing.
 _COLUMNS = ("workspace_id", "state", "assignee_id", "team_id", "integration_id", "has_inbound")
@@ -100,10 +103,6 @@ def chat_updated() -> list[str]:
     statements = []
     for k in _KEYS:
         statements += [_delta(k, "OLD", -1, _same(k)), _delta(k, "NEW", 1, _same(k))]
-    statements.append(
-        "UPDATE read_markers SET chat_open = (NEW.state = 'open')"
-        " WHERE chat_id = NEW.id AND chat_open <> (NEW.state = 'open')"
-    )
     return statements
 
 
@@ -113,7 +112,8 @@ def chat_deleted() -> list[str]:
 
 
 def child_changed(table: str, r: str, sign: int) -> list[str]:
-    """A tag, star or follower row added (NEW, +1) or removed (OLD, -1) on an existing chat."""
+    """A tag, star, follower or marker row added (NEW, +1) or removed (OLD, -1) on an
+    existing chat."""
     statements = []
     for k in _KEYS:
         if k.child == table:
@@ -126,8 +126,27 @@ def child_changed(table: str, r: str, sign: int) -> list[str]:
     return statements
 
 
-_CHILDREN = ("chat_tags", "chat_stars", "chat_followers")
-MARK_INBOUND = "UPDATE chats SET has_inbound = TRUE WHERE id = NEW.chat_id AND NOT has_inbound"
+# Each child table with the columns that decide its figures.
+_CHILDREN = {
+    "chat_tags": ("chat_id", "tag"),
+    "chat_stars": ("chat_id", "manager_id"),
+    "chat_followers": ("chat_id", "manager_id"),
+    "read_markers": ("chat_id", "manager_id", "unread"),
+}
+_NOT_BY = "(m.author_kind <> 'manager' OR m.author_id IS NULL OR m.author_id <> {manager})"
+# A new message: the chat has a customer message; markers behind it unread for all but its author.
+NEW_MESSAGE = (
+    "UPDATE chats SET has_inbound = TRUE"
+    " WHERE id = NEW.chat_id AND NEW.direction = 'inbound' AND NOT has_inbound",
+    "UPDATE read_markers SET unread = TRUE WHERE chat_id = NEW.chat_id AND NOT unread"
+    " AND last_read_message_id < NEW.id"
+    " AND (NEW.author_kind <> 'manager' OR NEW.author_id IS NULL OR NEW.author_id <> manager_id)",
+)
+# Whether a marker is behind a message someone else wrote (I1), as the lists show it.
+MARKER_UNREAD = (
+    "EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = {r}.chat_id AND m.id > {r}.last_read_message_id"
+    " AND (m.author_kind <> 'manager' OR m.author_id IS NULL OR m.author_id <> {r}.manager_id))"
+)
 
 
 def _changed(columns: tuple[str, ...], distinct: str) -> str:
@@ -140,28 +159,29 @@ def sqlite_ddl() -> list[str]:
         statements = "".join(f"  {b};\n" for b in body)
         return f"CREATE TRIGGER {name} {timing} ON {table} FOR EACH ROW{condition}\nBEGIN\n{statements}END"
 
+    recompute = (
+        f"UPDATE read_markers SET unread = {MARKER_UNREAD.format(r='NEW')}"
+        " WHERE manager_id = NEW.manager_id AND chat_id = NEW.chat_id"
+    )
     ddl = [
         trigger("chat_counts_chat_insert", "AFTER INSERT", "chats", chat_inserted()),
         trigger(
             "chat_counts_chat_update", "AFTER UPDATE", "chats", chat_updated(), _changed(_COLUMNS, "IS NOT")
         ),
         trigger("chat_counts_chat_delete", "BEFORE DELETE", "chats", chat_deleted()),
+        trigger("chat_counts_message", "AFTER INSERT", "messages", list(NEW_MESSAGE)),
+        # The marker's own update fires the figures' trigger below (not itself: SQLite's
+        # recursive triggers are off).
+        trigger("chat_counts_marker_insert", "AFTER INSERT", "read_markers", [recompute]),
         trigger(
-            "chat_counts_inbound", "AFTER INSERT", "messages", [MARK_INBOUND], "NEW.direction = 'inbound'"
-        ),
-        trigger(
-            "chat_counts_marker_insert",
-            "AFTER INSERT",
+            "chat_counts_marker_move",
+            "AFTER UPDATE",
             "read_markers",
-            [
-                "UPDATE read_markers SET chat_open = COALESCE("
-                "(SELECT state = 'open' FROM chats WHERE id = NEW.chat_id), FALSE)"
-                " WHERE manager_id = NEW.manager_id AND chat_id = NEW.chat_id"
-            ],
+            [recompute],
+            "OLD.last_read_message_id <> NEW.last_read_message_id",
         ),
     ]
-    for table in _CHILDREN:
-        keys = ("chat_id", "tag") if table == "chat_tags" else ("chat_id", "manager_id")
+    for table, keys in _CHILDREN.items():
         ddl += [
             trigger(f"chat_counts_{table}_insert", "AFTER INSERT", table, child_changed(table, "NEW", 1)),
             trigger(f"chat_counts_{table}_delete", "AFTER DELETE", table, child_changed(table, "OLD", -1)),
@@ -205,20 +225,20 @@ def postgresql_ddl() -> list[str]:
         _changed(_COLUMNS, "IS DISTINCT FROM"),
     )
     trigger("chat_counts_chat_delete", "BEFORE DELETE", "chats", chat_deleted(), returns="OLD")
-    trigger("chat_counts_inbound", "AFTER INSERT", "messages", [MARK_INBOUND], "NEW.direction = 'inbound'")
+    trigger("chat_counts_message", "AFTER INSERT", "messages", [lock("NEW"), *NEW_MESSAGE])
+    # Before the row is written: the flag goes in with it. The chat is locked first, in its
+    # own statement, so the messages read after any wait include every committed one.
+    recompute = [lock("NEW"), f"NEW.unread := {MARKER_UNREAD.format(r='NEW')}"]
+    trigger("chat_counts_marker_insert", "BEFORE INSERT", "read_markers", recompute, returns="NEW")
     trigger(
-        "chat_counts_marker_insert",
-        "BEFORE INSERT",
+        "chat_counts_marker_move",
+        "BEFORE UPDATE",
         "read_markers",
-        # The chat is locked first, in its own statement: the flag is read after any wait.
-        [
-            lock("NEW"),
-            "NEW.chat_open := COALESCE((SELECT state = 'open' FROM chats WHERE id = NEW.chat_id), FALSE)",
-        ],
+        recompute,
+        "OLD.last_read_message_id IS DISTINCT FROM NEW.last_read_message_id",
         returns="NEW",
     )
-    for table in _CHILDREN:
-        keys = ("chat_id", "tag") if table == "chat_tags" else ("chat_id", "manager_id")
+    for table, keys in _CHILDREN.items():
         trigger(
             f"chat_counts_{table}_insert",
             "AFTER INSERT",
@@ -246,8 +266,7 @@ def _recount() -> list[str]:
     statements = [
         "UPDATE chats SET has_inbound = TRUE WHERE EXISTS "
         "(SELECT 1 FROM messages m WHERE m.chat_id = chats.id AND m.direction = 'inbound')",
-        "UPDATE read_markers SET chat_open = TRUE WHERE EXISTS "
-        "(SELECT 1 FROM chats c WHERE c.id = read_markers.chat_id AND c.state = 'open')",
+        f"UPDATE read_markers SET unread = TRUE WHERE {MARKER_UNREAD.format(r='read_markers')}",
     ]
     for k in _KEYS:
         key = k.key.format(r="c")
@@ -272,15 +291,8 @@ def upgrade() -> None:
     op.create_index("ix_chat_counts_workspace_id_kind_key", "chat_counts", ["workspace_id", "kind", "key"])
     # In place on both databases (a NOT NULL column with a default needs no table rebuild).
     op.add_column("chats", sa.Column("has_inbound", sa.Boolean(), nullable=False, server_default="0"))
-    op.add_column("read_markers", sa.Column("chat_open", sa.Boolean(), nullable=False, server_default="0"))
+    op.add_column("read_markers", sa.Column("unread", sa.Boolean(), nullable=False, server_default="0"))
     op.create_index("ix_read_markers_chat_id", "read_markers", ["chat_id"])
-    op.create_index(
-        "ix_read_markers_manager_id_open",
-        "read_markers",
-        ["manager_id"],
-        sqlite_where=sa.text("chat_open"),
-        postgresql_where=sa.text("chat_open"),
-    )
     for statement in _recount():
         op.execute(statement)
     ddl = postgresql_ddl() if op.get_bind().dialect.name == "postgresql" else sqlite_ddl()
