@@ -21,7 +21,7 @@ counts are also checked against a full recount (``recount_sidebar``), whose time
     python bench/inbox_views.py                        # 10k and 1M chats on SQLite
     python bench/inbox_views.py --sizes 10000,100000,1000000
     python bench/inbox_views.py --quick                # 1k and 10k: a smoke test
-    python bench/inbox_views.py --postgres URL         # also on PostgreSQL (an empty database)
+    python bench/inbox_views.py --postgres URL         # also on PostgreSQL (URL of its server)
 
 Exit status 0 when every measurement ran (a missed target is printed as MISSED), 1 otherwise.
 """
@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Table, event, func, select, text  # noqa: E402
+from sqlalchemy import Table, event, func, make_url, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine  # noqa: E402
 
 from bridgekit.inbox.managers import Manager  # noqa: E402
@@ -85,8 +86,8 @@ def chunks(total: int) -> Iterator[range]:
 
 
 # Odd multipliers, one per column drawn, so that the draws are independent of each other.
-_MULTIPLIERS = (2654435761, 2246822519, 3266489917, 668265263, 374761393, 1103515245, 1140671485)
-_MULTIPLIERS += (3735928559, 2166136261, 1597334677)
+_MULTIPLIERS: tuple[int, ...] = (2654435761, 2246822519, 3266489917, 668265263, 374761393)
+_MULTIPLIERS += (1103515245, 1140671485, 3735928559, 2166136261, 1597334677)
 
 
 def hashed(column: int) -> str:
@@ -234,55 +235,74 @@ async def first_screen(conn: AsyncConnection, manager: Manager) -> None:
     await last_messages(conn, ids)
 
 
-async def median_ms(db: Database, runs: int, work: Any) -> float:
-    """Median milliseconds of ``work(conn)`` on a read connection; the first two warm caches."""
-    samples = []
-    for attempt in range(runs + 2):
-        async with db.read() as conn:
-            started = time.perf_counter()
-            await work(conn)
-            elapsed = time.perf_counter() - started
-        if attempt >= 2:
-            samples.append(elapsed * 1000)
-    return statistics.median(samples)
+class Timer:
+    """Interleaved timing: each run times every size in turn, so that whatever else the
+    machine does at that moment weighs on all sizes alike."""
+
+    def __init__(self, dbs: dict[int, Database], runs: int) -> None:
+        self.dbs = dbs
+        self.runs = runs
+
+    async def median_ms(self, work: Any) -> dict[int, float]:
+        """Median milliseconds of ``work(conn)`` per size; the first two runs warm caches."""
+        samples: dict[int, list[float]] = {size: [] for size in self.dbs}
+        for attempt in range(self.runs + 2):
+            for size, db in self.dbs.items():
+                async with db.read() as conn:
+                    started = time.perf_counter()
+                    await work(conn)
+                    elapsed = time.perf_counter() - started
+                if attempt >= 2:
+                    samples[size].append(elapsed * 1000)
+        return {size: statistics.median(values) for size, values in samples.items()}
 
 
-async def time_views(db: Database, runs: int) -> dict[str, float]:
-    """Median milliseconds of the first page of each view, of the sidebar and of the first
-    screen, through the code of the API; and the kept counts checked against a recount."""
-    manager = Manager(1, "Manager 1", True, frozenset())
-    medians: dict[str, float] = {}
-    for name, params in VIEWS.items():
-        query = parse_list_query(params)
-        async with db.read() as conn:
-            if not (await list_page(conn, manager, query)).rows:
-                raise RuntimeError(f"view {name} listed nothing")
-
-        async def page(conn: AsyncConnection, query: Any = query) -> None:
-            await list_page(conn, manager, query)
-
-        medians[name] = await median_ms(db, runs, page)
-    medians[SIDEBAR] = await median_ms(db, runs, lambda conn: sidebar(conn, manager))
-    medians[SCREEN] = await median_ms(db, runs, lambda conn: first_screen(conn, manager))
+async def check_counts(db: Database, size: int, manager: Manager) -> float:
+    """The kept counts equal a full recount; returns the recount's milliseconds."""
     async with db.read() as conn:
         started = time.perf_counter()
         recounted = await recount_sidebar(conn, manager)
-        medians["recount"] = (time.perf_counter() - started) * 1000
+        took = (time.perf_counter() - started) * 1000
         kept = await sidebar(conn, manager)
         rows = (await conn.execute(select(func.count()).select_from(s.chat_counts))).scalar_one()
     if kept != recounted:
         raise RuntimeError(f"INVALID: the kept counts differ from a recount: {kept} != {recounted}")
     print(
-        f"  kept counts equal a full recount ({kept.all:,} open, {kept.unread:,} unread for manager 1;"
-        f" recount {medians['recount']:.0f} ms; {rows} count rows)",
+        f"  {size:,} chats: kept counts equal a full recount ({kept.all:,} open, {kept.unread:,}"
+        f" unread for manager 1; {rows} count rows; the recount took {took:.0f} ms)",
         flush=True,
     )
-    return medians
+    return took
 
 
-async def measure(url: str, size: int, runs: int, reset: Any = None) -> dict[str, float]:
-    if reset is not None:
-        await reset()
+async def time_views(dbs: dict[int, Database], runs: int) -> dict[int, dict[str, float]]:
+    """Median milliseconds per size of the first page of each view, of the sidebar and of the
+    first screen, through the code of the API; and the kept counts checked against a recount."""
+    manager = Manager(1, "Manager 1", True, frozenset())
+    results: dict[int, dict[str, float]] = {size: {} for size in dbs}
+    for size, db in dbs.items():
+        results[size]["recount"] = await check_counts(db, size, manager)
+    timer = Timer(dbs, runs)
+    for name, params in VIEWS.items():
+        query = parse_list_query(params)
+        for db in dbs.values():
+            async with db.read() as conn:
+                if not (await list_page(conn, manager, query)).rows:
+                    raise RuntimeError(f"view {name} listed nothing")
+
+        async def page(conn: AsyncConnection, query: Any = query) -> None:
+            await list_page(conn, manager, query)
+
+        for size, ms in (await timer.median_ms(page)).items():
+            results[size][name] = ms
+    for name, work in ((SIDEBAR, sidebar), (SCREEN, first_screen)):
+        for size, ms in (await timer.median_ms(lambda conn, work=work: work(conn, manager))).items():
+            results[size][name] = ms
+    return results
+
+
+async def fill_database(url: str, size: int) -> Database:
+    """A migrated database at ``url`` filled with ``size`` chats (ANALYZEd)."""
     db = Database(url)
     await db.migrate()
     engine = fill_engine(db)
@@ -295,10 +315,18 @@ async def measure(url: str, size: int, runs: int, reset: Any = None) -> dict[str
     finally:
         await engine.dispose()
     print(f"  filled {size:,} chats in {time.perf_counter() - started:.1f} s", flush=True)
+    return db
+
+
+async def measure(urls: dict[int, str], runs: int) -> dict[int, dict[str, float]]:
+    dbs: dict[int, Database] = {}
     try:
-        return await time_views(db, runs)
+        for size, url in urls.items():
+            dbs[size] = await fill_database(url, size)
+        return await time_views(dbs, runs)
     finally:
-        await db.dispose()
+        for db in dbs.values():
+            await db.dispose()
 
 
 def report(backend: str, sizes: Sequence[int], results: dict[int, dict[str, float]]) -> bool:
@@ -327,17 +355,27 @@ def report(backend: str, sizes: Sequence[int], results: dict[int, dict[str, floa
     return all_met
 
 
-async def postgres_reset(url: str) -> Any:
-    async def reset() -> None:
-        engine = create_async_engine(Database(url).sqlalchemy_url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-        finally:
-            await engine.dispose()
-
-    return reset
+@contextlib.asynccontextmanager
+async def postgres_databases(url: str, sizes: Sequence[int]) -> AsyncIterator[dict[int, str]]:
+    """One fresh database per size on the server of ``url`` (``<its name>_<size>``), dropped
+    afterwards: the sizes are timed interleaved, so all exist at once."""
+    admin = create_async_engine(Database(url).sqlalchemy_url, isolation_level="AUTOCOMMIT")
+    base = make_url(url)
+    names = {size: f"{base.database or 'postgres'}_views_{size}" for size in sizes}
+    try:
+        async with admin.connect() as conn:
+            for name in names.values():
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield {
+            size: base.set(database=name).render_as_string(hide_password=False)
+            for size, name in names.items()
+        }
+    finally:
+        async with admin.connect() as conn:
+            for name in names.values():
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 async def main() -> int:
@@ -351,22 +389,22 @@ async def main() -> int:
         help="comma-separated numbers of chats, smallest first (default: 10000,1000000)",
     )
     parser.add_argument("--runs", type=int, default=15, help="timed runs per view (median)")
-    parser.add_argument("--postgres", metavar="URL", help="also measure on this empty PostgreSQL database")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also measure on this PostgreSQL server (a database per size is created and dropped)",
+    )
     args = parser.parse_args()
     sizes = [1_000, 10_000] if args.quick else sorted(int(n) for n in args.sizes.split(","))
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-views-") as tmp:
-        results: dict[int, dict[str, float]] = {}
-        for size in sizes:
-            print(f"sqlite, {size:,} chats", flush=True)
-            results[size] = await measure(f"sqlite:///{tmp}/views-{size}.db", size, args.runs)
+        print("sqlite", flush=True)
+        results = await measure({size: f"sqlite:///{tmp}/views-{size}.db" for size in sizes}, args.runs)
         ok &= report("sqlite", sizes, results)
     if args.postgres:
-        reset = await postgres_reset(args.postgres)
-        results = {}
-        for size in sizes:
-            print(f"postgresql, {size:,} chats", flush=True)
-            results[size] = await measure(args.postgres, size, args.runs, reset)
+        print("postgresql", flush=True)
+        async with postgres_databases(args.postgres, sizes) as urls:
+            results = await measure(urls, args.runs)
         ok &= report("postgresql", sizes, results)
     print("all targets met" if ok else "some targets MISSED")
     return 0
