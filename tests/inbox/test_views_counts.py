@@ -262,3 +262,94 @@ async def test_concurrent_changes_and_folds_keep_the_counts_exact(db: Database) 
         stop.set()
         await folding
     await assert_counts_exact(db)
+
+
+async def test_the_migration_counts_what_an_existing_inbox_holds(db_url: str) -> None:
+    """Migration 0010 on a database with chats in it: the figures it backfills (open chats by
+    every key, customer messages, markers behind a newer message) equal a recount, and the
+    triggers keep them from there."""
+    from alembic import command
+    from sqlalchemy import Connection, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bridgekit.storage.db import alembic_config
+
+    def upgrade_to_0009(conn: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0009_sign_in")
+
+    now = "2026-01-01 00:00:00"
+    # (id, state, assignee, team, integration, messages: (id, direction, author manager or None))
+    chats = [
+        (1, "open", None, 1, 1, [(1, "inbound", None)]),
+        (2, "open", 1, None, 1, [(2, "inbound", None), (3, "outbound", 1)]),
+        (3, "open", 2, 2, 2, [(4, "inbound", None), (5, "outbound", 2), (6, "inbound", None)]),
+        (4, "closed", 1, 1, 2, [(7, "inbound", None)]),
+        (5, "queued", None, 2, 1, [(8, "inbound", None)]),
+        (6, "open", None, None, None, [(9, "note", 1)]),  # started by a manager: no customer message
+    ]
+    statements = [
+        f"INSERT INTO workspaces (id, name, created_at) VALUES (1, 'w', '{now}')",
+        *[
+            "INSERT INTO integrations (id, workspace_id, name, kind, settings, secrets, enabled, created_at)"
+            f" VALUES ({i}, 1, 'i{i}', 'sms', '{{}}', '{{}}', TRUE, '{now}')"
+            for i in INTEGRATIONS
+        ],
+        *[
+            "INSERT INTO managers (id, workspace_id, name, operator, permissions, max_auto_assign,"
+            f" notify_unassigned, available, created_at) VALUES ({m}, 1, 'M{m}', TRUE, '[]', 1,"
+            f" {'TRUE' if m == 3 else 'FALSE'}, TRUE, '{now}')"
+            for m in MANAGERS
+        ],
+        *[
+            f"INSERT INTO teams (id, workspace_id, name, auto_assign) VALUES ({t}, 1, 'T{t}', FALSE)"
+            for t in TEAMS
+        ],
+        "INSERT INTO customers (id, workspace_id, name, is_lead, profile, created_at, updated_at)"
+        f" VALUES (1, 1, 'Kim', TRUE, '{{}}', '{now}', '{now}')",
+    ]
+    for chat, state, assignee, team, integration, messages in chats:
+        values = ", ".join("NULL" if v is None else str(v) for v in (assignee, team, integration))
+        statements.append(
+            "INSERT INTO chats (id, workspace_id, customer_id, state, assignee_id, team_id, integration_id,"
+            f" created_at, updated_at, last_message_at) VALUES ({chat}, 1, 1, '{state}', {values},"
+            f" '{now}', '{now}', '{now}')"
+        )
+        for message, direction, author in messages:
+            kind, author_id = ("customer", "NULL") if author is None else ("manager", str(author))
+            statements.append(
+                "INSERT INTO messages (id, chat_id, direction, author_kind, author_id, text, meta, automated,"
+                f" created_at) VALUES ({message}, {chat}, '{direction}', '{kind}', {author_id}, 'x', '{{}}',"
+                f" FALSE, '{now}')"
+            )
+    statements += [
+        "INSERT INTO chat_tags (chat_id, tag) VALUES (1, 'vip'), (3, 'vip'), (3, 'bug'), (4, 'vip')",
+        f"INSERT INTO chat_stars (manager_id, chat_id, created_at) VALUES (1, 1, '{now}'), (1, 4, '{now}')",
+        "INSERT INTO chat_followers (chat_id, manager_id) VALUES (1, 3), (2, 1), (3, 2), (3, 1), (6, 3)",
+        # Manager 1 read chat 3 up to message 4 (a customer wrote after it: unread) and chat 2 to
+        # its end; manager 2 read chat 3 to message 5, their own reply, before message 6.
+        "INSERT INTO read_markers (manager_id, chat_id, last_read_message_id, updated_at)"
+        f" VALUES (1, 3, 4, '{now}'), (1, 2, 3, '{now}'), (2, 3, 5, '{now}')",
+    ]
+    engine = create_async_engine(db_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade_to_0009)
+        for statement in statements:
+            await conn.execute(text(statement))
+    await engine.dispose()
+
+    db = Database(db_url)
+    try:
+        await db.migrate()
+        await assert_counts_exact(db)
+        async with db.read() as conn:
+            one = await sidebar(conn, Manager(1, "M1", True, frozenset()))
+            three = await sidebar(conn, Manager(3, "M3", True, frozenset()))
+        assert (one.all, one.unread, one.mine, one.favourites, one.sessions) == (4, 2, 1, 1, 2)
+        assert one.tags == [("bug", 1), ("vip", 2)]
+        assert (three.unread, three.unassigned, three.sessions, three.queue) == (3, 2, 2, 1)
+        await Changes(db, seed=5).run(60)  # and the triggers carry on from the backfill
+        await assert_counts_exact(db)
+    finally:
+        await db.dispose()
