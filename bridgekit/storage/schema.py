@@ -181,6 +181,16 @@ chats = Table(
     Index(None, "integration_id", "state", "last_message_at"),
     Index(None, "state", "snoozed_until"),
     Index(None, "workspace_id", "state", "created_at"),  # I8: newest / oldest first
+    # I2 Unassigned, latest first: PostgreSQL does not read the assignee index above in order
+    # for "assignee_id IS NULL" (it sorted every unassigned open chat: 256 ms at 1M chats).
+    Index(
+        "ix_chats_unassigned",
+        "workspace_id",
+        "state",
+        "last_message_at",
+        sqlite_where=text("assignee_id IS NULL"),
+        postgresql_where=text("assignee_id IS NULL"),
+    ),
     sqlite_autoincrement=True,  # ids of deleted rows are never handed out again
 )
 

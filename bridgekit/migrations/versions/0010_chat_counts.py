@@ -293,6 +293,14 @@ def upgrade() -> None:
     op.add_column("chats", sa.Column("has_inbound", sa.Boolean(), nullable=False, server_default="0"))
     op.add_column("read_markers", sa.Column("unread", sa.Boolean(), nullable=False, server_default="0"))
     op.create_index("ix_read_markers_chat_id", "read_markers", ["chat_id"])
+    # The Unassigned list in order on PostgreSQL (it sorted every unassigned open chat).
+    op.create_index(
+        "ix_chats_unassigned",
+        "chats",
+        ["workspace_id", "state", "last_message_at"],
+        sqlite_where=sa.text("assignee_id IS NULL"),
+        postgresql_where=sa.text("assignee_id IS NULL"),
+    )
     for statement in _recount():
         op.execute(statement)
     ddl = postgresql_ddl() if op.get_bind().dialect.name == "postgresql" else sqlite_ddl()
