@@ -353,3 +353,47 @@ async def test_the_migration_counts_what_an_existing_inbox_holds(db_url: str) ->
         await assert_counts_exact(db)
     finally:
         await db.dispose()
+
+
+async def test_the_served_sidebar_follows_webhooks_and_actions_and_the_server_folds_its_rows(
+    make_bridge: Any, sandbox_url: str
+) -> None:
+    """Through a real server: customers write in, a manager assigns, tags, stars, reads and
+    closes over the API; ``GET /api/v1/views`` shows each change at once, and the server's
+    compactor folds the count rows to one per figure."""
+    from tests.conftest import integration
+    from tests.inbox.views_helpers import customer_writes, open_chats, operator_client
+    from tests.support.testchannel import TestChannelPlugin
+
+    running = await make_bridge(
+        plugins={"testchat": TestChannelPlugin()}, integrations={"acme": integration(sandbox_url)}
+    )
+    me = await operator_client(running)
+    first, second, third = await open_chats(running, "acme", 3)
+    views = await me.views()
+    assert (views["all"], views["unread"], views["mine"], views["unassigned"]["count"]) == (3, 3, 0, 3)
+
+    await me.ok("POST", f"/chats/{first}/assign", json={"manager_id": me.id})
+    await me.ok("POST", f"/chats/{first}/tags/vip")
+    await me.ok("PUT", f"/chats/{second}/star")
+    await me.ok("POST", f"/chats/{second}/read", json={})
+    await me.ok("POST", f"/chats/{third}/close")
+    views = await me.views()
+    assert (views["all"], views["unread"], views["mine"], views["favourites"]) == (2, 1, 1, 1)
+    assert (views["unassigned"]["count"], views["tags"]) == (1, [{"tag": "vip", "count": 1}])
+
+    await customer_writes(running, "acme", "u1", "one more thing")  # the read chat is unread again
+    assert (await me.views())["unread"] == 2
+
+    counts = s.chat_counts.c
+    keys = select(func.count()).select_from(select(counts.kind, counts.key).distinct().subquery())
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:  # the compactor runs every two seconds
+        async with running.bridge.db.read() as conn:
+            rows = (await conn.execute(select(func.count()).select_from(s.chat_counts))).scalar_one()
+            distinct = (await conn.execute(keys)).scalar_one()
+        if rows == distinct or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert rows == distinct
+    assert (await me.views())["unread"] == 2
