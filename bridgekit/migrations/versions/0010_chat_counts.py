@@ -133,7 +133,6 @@ _CHILDREN = {
     "chat_followers": ("chat_id", "manager_id"),
     "read_markers": ("chat_id", "manager_id", "unread"),
 }
-_NOT_BY = "(m.author_kind <> 'manager' OR m.author_id IS NULL OR m.author_id <> {manager})"
 # A new message: the chat has a customer message; markers behind it unread for all but its author.
 NEW_MESSAGE = (
     "UPDATE chats SET has_inbound = TRUE"
