@@ -20,6 +20,7 @@ from bridgekit.inbox.chats import ChatError, chat_view, raw_delivery, transcript
 from bridgekit.inbox.customer_sends import delivery_key, queued_send, send_to_customer
 from bridgekit.inbox.message_writer import write_note
 from bridgekit.inbox.snooze import SnoozeWaker
+from bridgekit.inbox.views_counts import CountCompactor
 from bridgekit.ingest.pipeline import IngestPipeline
 from bridgekit.model import DeliveryResult, IngestOutcome, Integration, RawDelivery, TranscriptEntry
 from bridgekit.plugins import PluginHost
@@ -66,6 +67,7 @@ class Bridge:
         self.outbox: OutboxWorker | None = None
         self.flow: FlowWorker | None = None
         self.snooze: SnoozeWaker | None = None
+        self.counts: CountCompactor | None = None
         self._media_urls: MediaUrls | None = None
 
     @property
@@ -272,13 +274,15 @@ class Bridge:
         self.outbox.start()
         self.flow.start()
         self.snooze.start()
+        self.counts = CountCompactor(self.db)
+        self.counts.start()
         await self.hooks.call_all("bridgekit_startup", bridge=self)
 
     async def stop(self) -> None:
         await self.hooks.call_all("bridgekit_shutdown", bridge=self)
         if self.snooze is not None:
             await self.snooze.stop()
-        for worker in (self.outbox, self.flow):
+        for worker in (self.outbox, self.flow, self.counts):
             if worker is not None:
                 await worker.stop()
         if self.ingest is not None:

@@ -312,8 +312,8 @@ async def conditions(
     elif view == "sessions":
         where.append(sessions_condition(ctx))
     elif view == "unassigned":
+        # With the workspace: ix_chats_unassigned reads them latest first (migration 0010).
         where.append(c.assignee_id.is_(None))
-        narrowed = True
     if query.manager_id is not None:
         where.append(c.assignee_id == query.manager_id)
         narrowed = True

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import RequestRefused
+from bridgekit.inbox.chat_batch import lock_chats
 from bridgekit.inbox.views import unread_condition
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
@@ -45,6 +46,8 @@ async def mark_read(
     elif (await conn.execute(select(m.chat_id).where(m.id == message_id))).scalar() != chat_id:
         raise MarkError(f"message {message_id} is not in chat {chat_id}")
     if message_id is not None:
+        # The chat first, as a new message's trigger locks it (migration 0010): then the marker.
+        await lock_chats(conn, [chat_id])
         now = utcnow()
         # Forward only, also under concurrency: the UPDATE's own condition decides, and the
         # insert for a first marker is a no-op when another request created it meanwhile.

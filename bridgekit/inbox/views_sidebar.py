@@ -1,7 +1,9 @@
 """The inbox sidebar for one manager: every view with its open-chat count (I1-I6).
 
-Each figure is one aggregate query over the index that serves its view; grouped counts
-(per team, assignee, integration, tag) come back in one query each.
+:func:`sidebar` reads the figures the database keeps (``bridgekit/inbox/views_counts.py``):
+its cost does not grow with the number of chats. :func:`recount_sidebar` counts the same
+figures from the chats themselves, one aggregate query each: the definition the kept figures
+are checked against (tests, ``bench/inbox_views.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bridgekit.inbox.views import (
     sessions_condition,
     unread_condition,
 )
+from bridgekit.inbox.views_counts import read_counts
 from bridgekit.storage import schema as s
 
 c = s.chats.c
@@ -78,6 +81,57 @@ async def _teams(conn: AsyncConnection, workspace_id: int) -> dict[int, str]:
 
 
 async def sidebar(conn: AsyncConnection, manager: Manager) -> Sidebar:
+    """The sidebar from the kept figures: a few hundred rows whatever the number of chats."""
+    ctx = await manager_context(conn, manager)
+    counts = await read_counts(conn, ctx.workspace_id, ctx.id)
+    me = str(ctx.id)
+    result = Sidebar()
+    result.all = counts.get("open")
+    result.mine = counts.get("assignee", me)
+    # Open chats with a customer message, but those the manager has read as far as the
+    # marker says: unread again when someone else wrote after it.
+    result.unread = counts.get("inbound") - counts.get("read_inbound", me) + counts.get("read_unread", me)
+    result.favourites = counts.get("star", me)
+    # Assigned to me, followed (and not mine), unassigned (and not followed) when notified.
+    result.sessions = result.mine + counts.get("follow", me)
+    unassigned = counts.ids("unassigned")
+    result.unassigned = sum(unassigned.values())
+    if ctx.notify_unassigned:
+        result.sessions += result.unassigned - counts.get("follow_free", me)
+    await _fill_groups(conn, ctx, result, unassigned, counts.ids("queued"), counts.ids("assignee"))
+    result.integrations = {k: n for k, n in counts.ids("integration").items() if k is not None}
+    result.tags = list(counts.by_kind.get("tag", {}).items())
+    return result
+
+
+async def _fill_groups(
+    conn: AsyncConnection,
+    ctx: ManagerContext,
+    result: Sidebar,
+    unassigned: dict[Any, int],
+    queued: dict[Any, int],
+    per_assignee: dict[Any, int],
+) -> None:
+    """Teams under Unassigned and Queue, and the assignees with their names and capacity."""
+    teams = await _teams(conn, ctx.workspace_id)
+    # I2: every team is listed under Unassigned (a team with none shows 0).
+    result.unassigned_teams = [TeamCount(tid, name, unassigned.get(tid, 0)) for tid, name in teams.items()]
+    result.queue = sum(queued.values())
+    # I3: only teams with waiting chats; a queued chat without a team is listed as team None.
+    result.queue_teams = [TeamCount(tid, name, queued[tid]) for tid, name in teams.items() if tid in queued]
+    result.queue_teams += [TeamCount(tid, None, n) for tid, n in queued.items() if tid not in teams]
+    if per_assignee:
+        m = s.managers.c
+        rows = await conn.execute(
+            select(m.id, m.name, m.max_auto_assign).where(m.id.in_(list(per_assignee))).order_by(m.name, m.id)
+        )
+        result.assignees = [
+            AssigneeCount(int(r.id), str(r.name), per_assignee[r.id], int(r.max_auto_assign)) for r in rows
+        ]
+
+
+async def recount_sidebar(conn: AsyncConnection, manager: Manager) -> Sidebar:
+    """The sidebar counted from the chats (every open chat is read): the reference."""
     ctx: ManagerContext = await manager_context(conn, manager)
     is_open = c.state == "open"
     result = Sidebar()
@@ -96,27 +150,12 @@ async def sidebar(conn: AsyncConnection, manager: Manager) -> Sidebar:
     )
     result.sessions = await _count(conn, c.workspace_id == ctx.workspace_id, is_open, sessions_condition(ctx))
 
-    teams = await _teams(conn, ctx.workspace_id)
-    unassigned = await _grouped(conn, c.team_id, c.assignee_id.is_(None), is_open)
+    in_workspace = c.workspace_id == ctx.workspace_id
+    unassigned = await _grouped(conn, c.team_id, in_workspace, c.assignee_id.is_(None), is_open)
     result.unassigned = sum(unassigned.values())
-    # I2: every team is listed under Unassigned (a team with none shows 0).
-    result.unassigned_teams = [TeamCount(tid, name, unassigned.get(tid, 0)) for tid, name in teams.items()]
-
-    queued = await _grouped(conn, c.team_id, c.workspace_id == ctx.workspace_id, c.state == "queued")
-    result.queue = sum(queued.values())
-    # I3: only teams with waiting chats; a queued chat without a team is listed as team None.
-    result.queue_teams = [TeamCount(tid, name, queued[tid]) for tid, name in teams.items() if tid in queued]
-    result.queue_teams += [TeamCount(tid, None, n) for tid, n in queued.items() if tid not in teams]
-
-    per_assignee = await _grouped(conn, c.assignee_id, c.assignee_id.is_not(None), is_open)
-    if per_assignee:
-        m = s.managers.c
-        rows = await conn.execute(
-            select(m.id, m.name, m.max_auto_assign).where(m.id.in_(list(per_assignee))).order_by(m.name, m.id)
-        )
-        result.assignees = [
-            AssigneeCount(int(r.id), str(r.name), per_assignee[r.id], int(r.max_auto_assign)) for r in rows
-        ]
+    queued = await _grouped(conn, c.team_id, in_workspace, c.state == "queued")
+    per_assignee = await _grouped(conn, c.assignee_id, in_workspace, c.assignee_id.is_not(None), is_open)
+    await _fill_groups(conn, ctx, result, unassigned, queued, per_assignee)
 
     per_integration = await _grouped(conn, c.integration_id, c.workspace_id == ctx.workspace_id, is_open)
     result.integrations = {int(k): v for k, v in per_integration.items() if k is not None}

@@ -172,6 +172,8 @@ chats = Table(
     Column("goal", String(20)),  # I16: None | achieved | not_achieved
     Column("source", String(200)),  # I16: campaign or workflow that started the chat
     Column("customer_token_hash", String(64), unique=True),  # I11: the customer link
+    # Migration 0010: the chat has a customer message (set by a trigger on messages).
+    Column("has_inbound", Boolean, nullable=False, default=False, server_default="0"),
     Index(None, "workspace_id", "state", "last_message_at"),
     Index(None, "customer_id"),
     Index(None, "assignee_id", "state", "last_message_at"),
@@ -179,6 +181,16 @@ chats = Table(
     Index(None, "integration_id", "state", "last_message_at"),
     Index(None, "state", "snoozed_until"),
     Index(None, "workspace_id", "state", "created_at"),  # I8: newest / oldest first
+    # I2 Unassigned, latest first: PostgreSQL does not read the assignee index above in order
+    # for "assignee_id IS NULL" (it sorted every unassigned open chat: 256 ms at 1M chats).
+    Index(
+        "ix_chats_unassigned",
+        "workspace_id",
+        "state",
+        "last_message_at",
+        sqlite_where=text("assignee_id IS NULL"),
+        postgresql_where=text("assignee_id IS NULL"),
+    ),
     sqlite_autoincrement=True,  # ids of deleted rows are never handed out again
 )
 
@@ -209,6 +221,27 @@ read_markers = Table(
     Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
     Column("last_read_message_id", Integer, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # Migration 0010: a message newer than the marker that someone else wrote (I1), kept by
+    # triggers for the Unread count.
+    Column("unread", Boolean, nullable=False, default=False, server_default="0"),
+    Index(None, "chat_id"),
+)
+
+# The sidebar's figures (I1-I6) as +1/-1 rows per (workspace, kind, key), written only by the
+# database triggers of migration 0010 in the transaction that changes a chat, a tag, a star or
+# a follower; summed by bridgekit/inbox/views_counts.py, folded into one row per key by its
+# compactor. Kinds: open, inbound, integration, assignee, unassigned (by team), queued (by
+# team), tag, and per manager star, follow, follow_free, read_inbound, read_unread. Keys are
+# ids as text, '' for none.
+chat_counts = Table(
+    "chat_counts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", Integer, nullable=False),  # no foreign key: rows only ever added
+    Column("kind", String(20), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("n", Integer, nullable=False),
+    Index(None, "workspace_id", "kind", "key"),
 )
 
 # What managers are told: new messages, mentions (I13), assignment, snooze ended (I10).

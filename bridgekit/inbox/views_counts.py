@@ -1,0 +1,128 @@
+"""The sidebar's maintained counts: read, and folded, from ``chat_counts``.
+
+Database triggers (migration 0010) add a +1/-1 row per figure in the transaction that changes
+a chat, a tag, a star or a follower; a figure is the sum of its rows. Reading the sidebar sums
+a few hundred rows whatever the number of chats. :class:`CountCompactor` folds the rows of
+each key into one, so the sum stays short under a steady stream of changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, not_, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.runtime.workers import BackgroundWorker
+from bridgekit.storage import schema as s
+from bridgekit.storage.db import Database
+
+cc = s.chat_counts.c
+# Figures kept per manager (key = the manager's id): only the asking manager's are read.
+PER_MANAGER = ("star", "follow", "follow_free", "read_inbound", "read_unread")
+COMPACT_EVERY = 2.0  # seconds
+
+log = logging.getLogger("bridgekit.counts")
+
+
+@dataclass(slots=True)
+class Counts:
+    """One workspace's figures, with one manager's per-manager ones: kind -> key -> count."""
+
+    by_kind: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+
+    def total(self, kind: str) -> int:
+        return sum(self.by_kind.get(kind, {}).values())
+
+    def get(self, kind: str, key: str = "") -> int:
+        return self.by_kind.get(kind, {}).get(key, 0)
+
+    def ids(self, kind: str) -> dict[int | None, int]:
+        """A figure per id (teams, managers, integrations); the key '' is None."""
+        return {int(k) if k else None: n for k, n in self.by_kind.get(kind, {}).items()}
+
+
+async def read_counts(conn: AsyncConnection, workspace_id: int, manager_id: int) -> Counts:
+    """Every figure of the workspace with one manager's own; keys with no chat left out."""
+    total = func.sum(cc.n)
+    rows = await conn.execute(
+        select(cc.kind, cc.key, total)
+        .where(
+            cc.workspace_id == workspace_id,
+            or_(not_(cc.kind.in_(PER_MANAGER)), cc.key == str(manager_id)),
+        )
+        .group_by(cc.kind, cc.key)
+        .having(total != 0)
+        .order_by(cc.kind, cc.key)  # tags in the database's order, as the tag list shows them
+    )
+    counts = Counts()
+    for kind, key, n in rows:
+        counts.by_kind[str(kind)][str(key)] = int(n)
+    return counts
+
+
+_GROUPS_TO_FOLD = """
+    SELECT workspace_id, kind, key FROM chat_counts {where}
+    GROUP BY workspace_id, kind, key HAVING COUNT(*) > 1 OR SUM(n) = 0
+"""
+_FOLD_POSTGRESQL = text(
+    f"""
+    WITH folded AS (
+        DELETE FROM chat_counts WHERE (workspace_id, kind, key) IN ({_GROUPS_TO_FOLD.format(where="")})
+        RETURNING workspace_id, kind, key, n
+    )
+    INSERT INTO chat_counts (workspace_id, kind, key, n)
+    SELECT workspace_id, kind, key, SUM(n) FROM folded
+    GROUP BY workspace_id, kind, key HAVING SUM(n) <> 0
+    """
+)
+_UP_TO = "WHERE id <= :last"
+_FOLD_SQLITE = (
+    text(
+        "INSERT INTO chat_counts (workspace_id, kind, key, n)"
+        f" SELECT workspace_id, kind, key, SUM(n) FROM chat_counts {_UP_TO}"
+        " GROUP BY workspace_id, kind, key HAVING COUNT(*) > 1 AND SUM(n) <> 0"
+    ),
+    text(
+        f"DELETE FROM chat_counts {_UP_TO} AND (workspace_id, kind, key) IN"
+        f" ({_GROUPS_TO_FOLD.format(where=_UP_TO)})"
+    ),
+)
+
+
+async def fold_counts(conn: AsyncConnection) -> None:
+    """Replace the rows of every key that has several by one row with their sum (none when
+    it is 0), in the caller's write transaction.
+
+    On PostgreSQL one statement: the rows summed are exactly the rows it deleted (RETURNING),
+    so a row committed meanwhile is neither lost nor counted twice. SQLite has one writer:
+    the sums go in as new rows (ids above ``last``), then the rows up to ``last`` go."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_FOLD_POSTGRESQL)
+        return
+    last = (await conn.execute(select(func.max(cc.id)))).scalar()
+    if last is not None:
+        for statement in _FOLD_SQLITE:
+            await conn.execute(statement, {"last": last})
+
+
+class CountCompactor(BackgroundWorker):
+    """Folds ``chat_counts`` every few seconds (cheap when nothing changed)."""
+
+    name = "count-compactor"
+
+    def __init__(self, db: Database, interval: float = COMPACT_EVERY) -> None:
+        super().__init__(interval)
+        self.db = db
+        self._seen: int | None = None  # the highest row id at the last fold
+
+    async def run_once(self) -> int:
+        async with self.db.read() as conn:
+            last = (await conn.execute(select(func.max(cc.id)))).scalar()
+        if last != self._seen:  # no write transaction while nothing changed
+            async with self.db.write() as conn:
+                await fold_counts(conn)
+            self._seen = last
+        return 0  # then sleep for the interval
