@@ -38,6 +38,7 @@ routes = web.RouteTableDef()
 # Module constants so tests can shrink them.
 HEARTBEAT_SECONDS = 15.0  # a comment after this long without a write
 DISCONNECT_CHECK_SECONDS = 1.0  # how soon a vanished client's subscription is dropped
+MAX_EVENTS_PER_WRITE = 500  # events queued meanwhile, written together
 TOKEN_CHECK_SECONDS = 5.0  # how soon a rotated token or a removed manager ends the stream
 
 log = logging.getLogger("bridgekit.web")
@@ -123,8 +124,13 @@ async def _pump(
                     return  # rotated or removed: the client reconnects and gets a 401
                 next_token_check = loop.time() + TOKEN_CHECK_SECONDS
             if getter.done():
-                event, getter = getter.result(), None
-                await response.write(format_event(event))
+                chunk = [format_event(getter.result())]
+                getter = None
+                # Whatever queued meanwhile goes out in the same write: under load a stream
+                # keeps up by writing many events at once, not one write and wake-up each.
+                while len(chunk) < MAX_EVENTS_PER_WRITE and not queue.empty():
+                    chunk.append(format_event(queue.get_nowait()))
+                await response.write(b"".join(chunk))
                 last_write = loop.time()
             elif not ending.is_set() and loop.time() - last_write >= HEARTBEAT_SECONDS:
                 await response.write(HEARTBEAT)

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from bridgekit.inbox.managers import authenticate, create_manager, rotate_token
-from bridgekit.runtime.events import Event
+from bridgekit.runtime.events import QUEUE_LIMIT, Event
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web import api_realtime
@@ -210,6 +210,18 @@ async def test_an_idle_stream_gets_heartbeats(
         running.bridge.events.publish(Event("chat.updated", {"chat_id": 7}))
         event = await stream.until(lambda e: True)  # events still flow between heartbeats
     assert (event.kind, event.data) == ("chat.updated", {"chat_id": 7})
+
+
+async def test_a_burst_of_events_reaches_the_stream_whole_and_in_order(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """Under load events queue faster than one write each: they go out together, none lost."""
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    burst = min(3 * api_realtime.MAX_EVENTS_PER_WRITE + 7, QUEUE_LIMIT)  # none dropped as stalled
+    async with event_stream(running) as stream:
+        running.bridge.events.publish_many(Event("chat.updated", {"chat_id": n}) for n in range(burst))
+        seen = [(await stream.until(lambda e: True)).data["chat_id"] for _ in range(burst)]
+    assert seen == list(range(burst))
 
 
 async def test_a_client_that_goes_away_is_unsubscribed(
