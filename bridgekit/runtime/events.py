@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 QUEUE_LIMIT = 1000
+#: What a subscriber that fell more than QUEUE_LIMIT events behind gets instead of them: read
+#: everything again (the browser inbox treats it like a reconnection). Never a silent gap.
+RESYNC = "stream.resync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,12 @@ class EventBus:
             if numbered.manager_ids is not None and manager_id not in numbered.manager_ids:
                 continue
             if queue.qsize() >= QUEUE_LIMIT:
-                queue.get_nowait()  # a stalled client loses the oldest event, not the server memory
+                # A stalled client costs no server memory: what it missed is replaced by one
+                # order to read everything again.
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(Event(RESYNC, {}, None, numbered.id))
+                continue
             queue.put_nowait(numbered)
 
     def publish_many(self, events: Iterable[Event]) -> None:

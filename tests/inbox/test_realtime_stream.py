@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from bridgekit.inbox.managers import authenticate, create_manager, rotate_token
-from bridgekit.runtime.events import QUEUE_LIMIT, Event
+from bridgekit.runtime.events import QUEUE_LIMIT, RESYNC, Event, EventBus
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web import api_realtime
@@ -222,6 +222,16 @@ async def test_a_burst_of_events_reaches_the_stream_whole_and_in_order(
         running.bridge.events.publish_many(Event("chat.updated", {"chat_id": n}) for n in range(burst))
         seen = [(await stream.until(lambda e: True)).data["chat_id"] for _ in range(burst)]
     assert seen == list(range(burst))
+
+
+async def test_a_stream_too_far_behind_is_told_to_read_everything_again() -> None:
+    """More than QUEUE_LIMIT unread events: the subscriber gets one resync order, not a gap."""
+    bus = EventBus()
+    async with bus.subscribe(1) as queue:
+        bus.publish_many(Event("chat.updated", {"chat_id": n}) for n in range(QUEUE_LIMIT + 5))
+        kinds = [queue.get_nowait().kind for _ in range(queue.qsize())]
+    # The oldest were replaced by the order; what came after it is delivered as usual.
+    assert kinds == [RESYNC, "chat.updated", "chat.updated", "chat.updated", "chat.updated"]
 
 
 async def test_a_client_that_goes_away_is_unsubscribed(

@@ -1,6 +1,7 @@
 // The realtime stream (GET /api/v1/events) read with fetch, so the session cookie goes with it.
 // Calls onEvent(kind, data) per event and onState("live" | "reconnecting"); reconnects with a
-// back-off, and calls onEvent("reconnected", {}) so the page reloads what it shows.
+// back-off, and calls onEvent("reconnected", {}) so the page reloads what it shows — also when
+// the server says this stream fell too far behind to be sent what it missed ("stream.resync").
 
 export function listen(onEvent, onState) {
   let delay = 1000;
@@ -34,6 +35,7 @@ export function listen(onEvent, onState) {
           if (line.startsWith("event: ")) kind = line.slice(7);
           else if (line.startsWith("data: ")) data = line.slice(6);
         }
+        if (kind === "stream.resync") kind = "reconnected";
         if (kind && data) {
           try {
             onEvent(kind, JSON.parse(data));
