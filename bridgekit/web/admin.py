@@ -21,7 +21,7 @@ from bridgekit.inbox.tags import list_tags
 from bridgekit.inbox.teams import list_managers, list_teams
 from bridgekit.web.i18n import text
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.pages import page
+from bridgekit.web.pages import message_page, page
 from bridgekit.web.sessions_http import signed_in
 
 routes = web.RouteTableDef()
@@ -48,13 +48,9 @@ async def _admin(request: web.Request) -> SignedIn | web.Response:
         where = f"/sign-in?next={request.path}"  # back here after signing in
         raise web.HTTPSeeOther(where, headers={"Cache-Control": "no-store"})
     if ADMIN not in signed.manager.permissions:
-        context = {
-            "manager": signed.manager,
-            "csrf": signed.csrf,
-            "heading": text(request, "admin.refused"),
-            "reason": text(request, "admin.refused_reason", permission=ADMIN),
-        }
-        return page(request, "admin/refused.html", context, status=403)
+        heading = text(request, "admin.refused")
+        reason = text(request, "admin.refused_reason", permission=ADMIN)
+        return message_page(request, 403, heading, reason, back=("/", "admin.back"))
     return signed
 
 

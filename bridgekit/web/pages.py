@@ -51,9 +51,17 @@ def page(request: web.Request, template: str, context: dict[str, Any], status: i
     return response
 
 
-def message_page(request: web.Request, status: int, heading: str, text: str) -> web.Response:
-    """A page with one message; ``heading`` and ``text`` are already in the request's language."""
-    return page(request, "message.html", {"heading": heading, "text": text}, status=status)
+def message_page(
+    request: web.Request,
+    status: int,
+    heading: str,
+    text: str,
+    back: tuple[str, str] = ("/sign-in", "sign_in.button"),
+) -> web.Response:
+    """A page with one message; ``heading`` and ``text`` are already in the request's language,
+    ``back`` is the link under them (its address and the catalogue key of its words)."""
+    context = {"heading": heading, "text": text, "back_href": back[0], "back_label": back[1]}
+    return page(request, "message.html", context, status=status)
 
 
 # Served from a fixed list made at start-up: a name in the URL never becomes a path.
