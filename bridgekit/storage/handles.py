@@ -27,9 +27,9 @@ Handle = tuple[str, int, str]
 #: (integration id, key)
 ThreadKey = tuple[int, str]
 
-CONTACT_COLUMNS = ("id", "customer_id", "kind", "scope", "value", "verified", "created_at")
 _INSERT_CONTACT = (
-    f"INSERT INTO contacts ({', '.join(CONTACT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "INSERT INTO contacts (id, customer_id, kind, scope, value, verified, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 _INSERT_KEY = (
     'INSERT INTO chat_keys (integration_id, "key", chat_id) VALUES (?, ?, ?)'
@@ -39,9 +39,10 @@ _MOVE_KEY = 'UPDATE chat_keys SET chat_id = ? WHERE integration_id = ? AND "key"
 
 
 async def claim_contacts(sql: HotSQL, rows: Sequence[Sequence[Any]]) -> dict[Handle, tuple[int, int]]:
-    """Insert contact rows (``CONTACT_COLUMNS`` order), except those whose verified handle
-    has an owner already: the first writer wins. Returns ``handle -> (contact id, customer
-    id)`` of the owner of every verified handle among the rows, winner or not."""
+    """Insert contact rows ``(id, customer_id, kind, scope, value, verified, created_at)``,
+    except those whose verified handle has an owner already: the first writer wins. Returns
+    ``handle -> (contact id, customer id)`` of the owner of every verified handle among the
+    rows, winner or not."""
     if not rows:
         return {}
     ordered = sorted(rows, key=lambda r: (r[2], r[3], r[4]))
