@@ -3,6 +3,8 @@ earlier version created for one person, and the database refuses a second owner 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from alembic import command
 from sqlalchemy import Connection, text
@@ -112,3 +114,38 @@ async def test_migration_merges_customers_sharing_a_verified_handle_into_the_old
     assert keys == [("U1", 22)]
     assert messages == [(31, 21), (32, 22)]
     assert events == [(41, 1)]
+
+
+async def test_a_lead_created_twice_at_once_for_one_verified_handle_is_one_customer(db_url: str) -> None:
+    """Two connections (two processes' engines) create the lead of the same new handle: the
+    second waits for the first, then gets the first's customer and contact; no error, and its
+    own customer row is gone again."""
+    from datetime import datetime
+
+    from bridgekit.inbox.customers import new_lead
+
+    now = datetime(2026, 1, 1)
+    first_db, second_db = Database(db_url), Database(db_url)
+    await first_db.migrate()
+    try:
+        async with first_db.write() as conn:
+            await conn.execute(
+                text(f"INSERT INTO workspaces (id, name, created_at) VALUES (1, 'main', '{T0}')")
+            )
+
+        async def second() -> tuple[int, int]:
+            async with second_db.write() as conn:
+                return await new_lead(conn, 1, "B", ("line", 7, "U1"), True, now)
+
+        async with first_db.write() as conn:
+            first = await new_lead(conn, 1, "A", ("line", 7, "U1"), True, now)
+            racing = asyncio.create_task(second())
+            await asyncio.sleep(0.3)
+            assert not racing.done()  # waiting for the first writer's transaction
+        assert await racing == first
+        async with first_db.read() as conn:
+            customers = (await conn.execute(text("SELECT id, name FROM customers"))).all()
+        assert [tuple(r) for r in customers] == [(first[0], "A")]
+    finally:
+        await first_db.dispose()
+        await second_db.dispose()
