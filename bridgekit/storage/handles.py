@@ -72,8 +72,12 @@ async def claim_chat_keys(
     ordered = sorted(wanted.items())
     inserts = [(iid, key, chat) for (iid, key), (chat, read) in ordered if read is None]
     moves = [(chat, iid, key, read) for (iid, key), (chat, read) in ordered if read is not None]
-    await sql.run_many(_INSERT_KEY, inserts)
-    await sql.run_many(_MOVE_KEY, moves)
+    if inserts:
+        await sql.run_many(_INSERT_KEY, inserts)
+    if moves:
+        await sql.run_many(_MOVE_KEY, moves)
+    if sql.dialect == "sqlite":
+        return {}  # read and written under the write lock: every claim is won (no read back)
     where, params = grouped_in(("k.integration_id", 'k."key"'), wanted)
     rows = await sql.all(
         'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
