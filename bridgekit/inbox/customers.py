@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import RequestRefused
@@ -23,7 +23,7 @@ from bridgekit.runtime.clock import iso, utcnow
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
 from bridgekit.storage.integrations import IntegrationRegistry
-from bridgekit.storage.sql import upsert
+from bridgekit.storage.sql import insert_for, upsert
 from bridgekit.storage.storable import storable
 
 EVENTS_LIMIT = 50
@@ -52,7 +52,10 @@ async def new_lead(
     now: datetime,
 ) -> tuple[int, int]:
     """A new lead customer with one contact (kind, scope, value): the customer and contact ids.
-    (The ingest group commit creates its leads in bulk with plain SQL: ``ingest._customers``.)"""
+    (The ingest group commit creates its leads in bulk with plain SQL: ``ingest._customers``.)
+
+    A verified handle has one owner: if a concurrent writer gave it one first, the new lead
+    is dropped again and the owner's ids are returned (insert-or-get)."""
     customer_id = (
         await conn.execute(
             s.customers.insert()
@@ -63,9 +66,10 @@ async def new_lead(
         )
     ).scalar_one()
     kind, scope, value = contact
+    ct = s.contacts
     contact_id = (
         await conn.execute(
-            s.contacts.insert()
+            insert_for(conn, ct)
             .values(
                 customer_id=customer_id,
                 kind=kind,
@@ -74,10 +78,21 @@ async def new_lead(
                 verified=verified,
                 created_at=now,
             )
-            .returning(s.contacts.c.id)
+            .on_conflict_do_nothing()
+            .returning(ct.c.id)
         )
-    ).scalar_one()
-    return int(customer_id), int(contact_id)
+    ).scalar()
+    if contact_id is not None:
+        return int(customer_id), int(contact_id)
+    owner = (
+        await conn.execute(
+            select(ct.c.customer_id, ct.c.id).where(
+                ct.c.kind == kind, ct.c.scope == scope, ct.c.value == value, ct.c.verified.is_(True)
+            )
+        )
+    ).one()
+    await conn.execute(delete(s.customers).where(s.customers.c.id == customer_id))
+    return int(owner.customer_id), int(owner.id)
 
 
 async def customer_summary(conn: AsyncConnection, customer_id: int) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, retry_on_conflict
 from bridgekit.storage.files import FileStore, StoredFile
+from bridgekit.storage.handles import claim_chat_keys, claim_contacts
 from bridgekit.storage.hotsql import grouped_in, hot_sql, placeholders
 from bridgekit.storage.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.storage.storable import storable_event, storable_message, storable_profile
@@ -382,7 +383,6 @@ RAW_COLUMNS = (
     "status",
 )
 CUSTOMER_COLUMNS = ("id", "workspace_id", "name", "is_lead", "profile", "created_at", "updated_at")
-CONTACT_COLUMNS = ("id", "customer_id", "kind", "scope", "value", "verified", "created_at")
 CHAT_COLUMNS = (
     "id", "workspace_id", "integration_id", "customer_id", "contact_id", "thread_key", "title", "state",
     "created_at", "updated_at", "last_message_at",
@@ -401,10 +401,6 @@ ATTACHMENT_COLUMNS = (
     "created_at",
 )
 FLOW_COLUMNS = ("kind", "chat_id", "message_id", "payload", "created_at")
-UPSERT_CHAT_KEY = (
-    'INSERT INTO chat_keys (integration_id, "key", chat_id) VALUES (?, ?, ?)'
-    ' ON CONFLICT (integration_id, "key") DO UPDATE SET chat_id = excluded.chat_id'
-)
 
 
 class _BatchWriter:
@@ -641,8 +637,21 @@ class _BatchWriter:
         new_contact_ids = await sql.new_ids("contacts", len(contact_rows))
         for row, new_id in zip(contact_rows.values(), new_contact_ids, strict=True):
             row[0] = new_id
-        await sql.insert("contacts", CONTACT_COLUMNS, list(contact_rows.values()))
-        owned.update(zip(contact_rows, new_contact_ids, strict=True))
+        # Another process may have given a new verified handle its owner since we looked:
+        # its contact wins, and so does its customer for the messages from that handle.
+        owners = await claim_contacts(sql, list(contact_rows.values()))
+        for (cid, kind, scope, value), contact_id in zip(contact_rows, new_contact_ids, strict=True):
+            owner = owners.get((kind, scope, value))
+            if owner is None or owner[1] == cid:
+                owned[(cid, kind, scope, value)] = contact_id
+            else:
+                owned[(owner[1], kind, scope, value)] = owner[0]
+        for n, keys in enumerate(per_entry):
+            owner = owners.get(keys[0])
+            if owner is not None:
+                result[n] = owner[1]
+        if unused := set(new_ids).difference(result):  # leads that lost every handle
+            await sql.run(f"DELETE FROM customers WHERE id IN ({placeholders(len(unused))})", sorted(unused))
         self.seen.changed_handles.update((kind, scope, value) for _cid, kind, scope, value in contact_rows)
         customer_ids = [cid for cid in result if cid is not None]
         # The handle each message came from: replies go back to it (a customer may have several).
@@ -789,6 +798,31 @@ class _BatchWriter:
         await sql.insert("chats", CHAT_COLUMNS, new_chats)
         for n, new_index in pending:
             chat_of[n] = new_ids[new_index]
+        key_rows: dict[tuple[int, str], tuple[int, int | None]] = {}  # key -> (chat, as read)
+        for n, (item, _raw, idx) in enumerate(entries):
+            msg = item.messages[idx]
+            iid = item.bound.integration.id
+            known = by_key.get((iid, msg.thread_key))
+            chat = chat_of[n]
+            assert chat is not None
+            if known is not None and known[0] == chat:
+                continue  # already points at this chat: most messages of a running chat
+            key_rows[(iid, msg.thread_key)] = (chat, known[0] if known is not None else None)
+        if key_rows:
+            self.seen.changed_keys.update(key_rows)
+            lost = await claim_chat_keys(sql, key_rows)
+            # Another process opened the chat for the same key and customer first: ours joins it.
+            customer_of_new = {row[0]: row[3] for row in new_chats}
+            won_by: dict[int, int] = {}
+            for thread_key, (winner, winner_customer, winner_state) in lost.items():
+                ours = key_rows[thread_key][0]
+                if customer_of_new.get(ours) == winner_customer and winner_state != "closed":
+                    won_by[ours] = winner
+                    state[winner] = winner_state
+            if won_by:
+                chat_of = [won_by.get(c, c) if c is not None else None for c in chat_of]
+                new_ids = [c for c in new_ids if c not in won_by]
+                await sql.run(f"DELETE FROM chats WHERE id IN ({placeholders(len(won_by))})", sorted(won_by))
         self.new_chat_ids.update(new_ids)
         if new_ids:
             self.events.extend(await route_new_chats(self.conn, new_ids, team_of_new))
@@ -810,17 +844,6 @@ class _BatchWriter:
             await sql.insert("flow_events", FLOW_COLUMNS, flow)
             self.wrote_flow = True
 
-        key_rows: dict[tuple[int, str], tuple[int, str, int | None]] = {}
-        for n, (item, _raw, idx) in enumerate(entries):
-            msg = item.messages[idx]
-            iid = item.bound.integration.id
-            known = by_key.get((iid, msg.thread_key))
-            if known is not None and known[0] == chat_of[n]:
-                continue  # already points at this chat: most messages of a running chat
-            key_rows[(iid, msg.thread_key)] = (iid, msg.thread_key, chat_of[n])
-        if key_rows:
-            self.seen.changed_keys.update(key_rows)
-            await sql.run_many(UPSERT_CHAT_KEY, list(key_rows.values()))
         return [c for c in chat_of if c is not None]
 
     async def _messages(self, entries: list[tuple[_Item, int, int]], chat_ids: list[int]) -> None:

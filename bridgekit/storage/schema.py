@@ -134,6 +134,10 @@ customers = Table(
 
 # A handle that reaches a customer. scope = 0 for shared handles (email, phone), else the
 # integration id the handle belongs to (a LINE userId means nothing elsewhere).
+# A *verified* handle belongs to one customer (E7 joins through it, so two owners would make
+# the join a guess): the database enforces it, and ingest inserts-or-gets against it
+# (``bridgekit.storage.handles``). Unverified handles (a From address, an email typed into a
+# form) may sit on several customers.
 contacts = Table(
     "contacts",
     metadata,
@@ -146,6 +150,15 @@ contacts = Table(
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("customer_id", "kind", "scope", "value"),
     Index(None, "kind", "scope", "value"),
+    Index(
+        "uq_contacts_verified_handle",
+        "kind",
+        "scope",
+        "value",
+        unique=True,
+        sqlite_where=text("verified"),
+        postgresql_where=text("verified"),
+    ),
 )
 
 chats = Table(
@@ -284,7 +297,8 @@ customer_events = Table(
 )
 
 # Keys under which a provider refers to a chat (LINE userId, email Message-IDs). A key points
-# at the latest chat that used it.
+# at the latest chat that used it; of two writers racing to point it, the first wins and the
+# other files its messages under the winner's chat (``bridgekit.storage.handles``).
 chat_keys = Table(
     "chat_keys",
     metadata,

@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-def _insert_for(conn: AsyncConnection, table: Table) -> Any:
+def insert_for(conn: AsyncConnection, table: Table) -> Any:
+    """The dialect's INSERT of ``table`` (with ``on_conflict_do_nothing`` / ``_do_update``)."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
@@ -27,7 +28,7 @@ async def upsert(
     """INSERT ... ON CONFLICT (keys) DO UPDATE/NOTHING for many rows in one statement."""
     if not rows:
         return
-    stmt = _insert_for(conn, table)
+    stmt = insert_for(conn, table)
     if update:
         stmt = stmt.on_conflict_do_update(
             index_elements=list(keys), set_={col: stmt.excluded[col] for col in update}
