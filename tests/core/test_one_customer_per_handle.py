@@ -1,4 +1,4 @@
-"""A verified handle belongs to one customer (issue 17): migration 0018 merges the customers an
+"""A verified handle belongs to one customer (issue 17): migration 0011 merges the customers an
 earlier version created for one person, and the database refuses a second owner after it."""
 
 from __future__ import annotations

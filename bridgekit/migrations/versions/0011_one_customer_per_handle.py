@@ -11,8 +11,8 @@ impossible. Unverified handles are left alone: one may legitimately sit on sever
 The merged customer keeps its own name and profile fields and takes the others' where it has
 none; it stays a lead only if every merged customer was one. Chats are moved, not merged.
 
-Revision ID: 0018_one_customer_per_handle
-Revises: 0009_sign_in
+Revision ID: 0011_one_customer_per_handle
+Revises: 0010_chat_counts
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Connection
 
-revision = "0018_one_customer_per_handle"
-down_revision = "0009_sign_in"
+revision = "0011_one_customer_per_handle"
+down_revision = "0010_chat_counts"
 branch_labels = None
 depends_on = None
 
