@@ -15,6 +15,7 @@ machinery around it comes from here::
 * :mod:`~bridgekit.channelkit.settings`: an integration's settings and secrets, declared once
   and checked at start-up.
 * :mod:`~bridgekit.channelkit.sandbox`: the lifecycle of a provider sandbox server.
+* :mod:`~bridgekit.channelkit.tasks`: a background loop started and stopped with the bridge.
 
 Documented in ``docs/hooks.md``, "Channel toolkit".
 """
@@ -34,6 +35,7 @@ from bridgekit.channelkit.http import (
 from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
 from bridgekit.channelkit.sandbox import HttpSandbox, SandboxServer
 from bridgekit.channelkit.settings import ChannelSettings, HttpUrl, InvalidSetting, Secret
+from bridgekit.channelkit.tasks import BackgroundTask
 from bridgekit.channelkit.textsplit import split_text
 from bridgekit.text_units import CHARACTERS, UTF8_BYTES, UTF16_UNITS, TextUnit, bytes_in, text_length
 
@@ -42,6 +44,7 @@ __all__ = [
     "PARTS_SENT",
     "UTF8_BYTES",
     "UTF16_UNITS",
+    "BackgroundTask",
     "ChannelSettings",
     "FetchedMedia",
     "HttpSandbox",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import bridgekit
 import phonenumbers
 from aiohttp import web
-from bridgekit.channelkit import ProviderSession
+from bridgekit.channelkit import BackgroundTask, ProviderSession
 from bridgekit.channelkit.routes import (
     json_error,
     json_object,
@@ -127,7 +127,7 @@ class KakaoPlugin:
         self._http = ProviderSession(timeout=30)
         self._bridge: BridgeAPI | None = None
         self._store: Store | None = None
-        self._syncer: asyncio.Task[None] | None = None
+        self._syncer = BackgroundTask()  # re-reads the templates from NHN
         self._render_synced: dict[str, float] = {}  # integration -> monotonic time of that sync
 
     @property
@@ -159,18 +159,14 @@ class KakaoPlugin:
         if self._store is None:
             self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
         if bridge.integrations_for(CHANNEL):
-            self._syncer = asyncio.get_running_loop().create_task(self._sync_forever(bridge))
+            self._syncer.start(self._sync_forever(bridge))
 
     @bridgekit.hookimpl
     async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._syncer is not None:
-            self._syncer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._syncer
-            self._syncer = None
+        await self._syncer.stop()
         await self._http.aclose()
 
     @bridgekit.hookimpl

@@ -10,7 +10,6 @@ segments). The rules are in :mod:`bridgekit_sms.rules`, the wire formats in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import bridgekit
 from aiohttp import web
 from bridgekit import DemoProvider
-from bridgekit.channelkit import ProviderSession, bytes_in
+from bridgekit.channelkit import BackgroundTask, ProviderSession, bytes_in
 from bridgekit.channelkit.routes import json_object, json_response, operator_only
 from bridgekit.exceptions import ConfigError, MalformedDelivery, PermanentDeliveryError, SignatureError
 from bridgekit.model import (
@@ -99,7 +98,7 @@ class SmsPlugin:
         self._defaults: Mapping[str, Any] | None = None
         self._bridge: BridgeAPI | None = None
         self._store: Store | None = None
-        self._poller: asyncio.Task[None] | None = None
+        self._poller = BackgroundTask()  # polls NHN for delivery results
         #: What "now" is, for the night-time rule (tests set a fixed moment).
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -132,18 +131,14 @@ class SmsPlugin:
         self._bridge = bridge
         if self._store is None:
             self._store = Store(bridge.data_dir / "sms" / "state.sqlite3")
-        self._poller = asyncio.get_running_loop().create_task(self._poll_forever(bridge))
+        self._poller.start(self._poll_forever(bridge))
 
     @bridgekit.hookimpl
     async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await self._poller.stop()
         await self._http.aclose()
 
     @bridgekit.hookimpl
