@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from bridgekit.inbox.teams import create_team
 from bridgekit.storage import schema as s
-from tests.browser.conftest import CUSTOMER, EMAIL, NAME, PASSWORD, Inbox
+from tests.browser.conftest import CUSTOMER, EMAIL, NAME, NO_SEAT, PASSWORD, Inbox
 
 
 async def _customers_write(inbox: Inbox, *names: str) -> dict[str, int]:
@@ -178,7 +178,7 @@ async def test_a_customer_link_made_anew_is_refused_without_the_operator_seat(in
     old = await field.input_value()
     await page.get_by_role("button", name="Make a new customer link…").click()
     await page.get_by_role("button", name="Make a new link").click()
-    await expect(page.locator("#links-error")).to_have_text("this needs the operator seat")
+    await expect(page.locator("#links-error")).to_have_text(NO_SEAT)
     await expect(field).to_have_value(old)
     assert await _status(inbox, old) == 200
 

@@ -151,12 +151,13 @@ export class BulkBar {
     this.sync();
   }
 
-  // A new view, search or sort: nothing is selected and the last result goes.
-  reset() {
+  // A new view, search or sort: nothing is selected and the last result goes (unless
+  // keepResult: the list changed under it, e.g. the bulk action emptied the view shown).
+  reset(keepResult = false) {
     this.ids.clear();
     this.all = false;
     this.anchor = null;
-    this.showResult(null);
+    if (!keepResult) this.showResult(null);
     this.sync();
   }
 

@@ -104,18 +104,19 @@ export class ChatList {
     return query;
   }
 
-  show(key) {
+  // keepResult: the view changed by itself (it left the sidebar), not by the manager's choice.
+  show(key, keepResult = false) {
     this.key = key;
-    return this.reload();
+    return this.reload(keepResult);
   }
 
-  async reload() {
+  async reload(keepResult = false) {
     this.generation += 1;
     this.cursor = null;
     this.loading = null;
     this.q = this.search.value.trim(); // the search of the rows shown (and of "all matching")
     this.list.replaceChildren();
-    this.bulk.reset();
+    this.bulk.reset(keepResult);
     return this.page(true);
   }
 

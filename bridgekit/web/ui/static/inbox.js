@@ -47,9 +47,9 @@ async function open(chatId, push) {
   notifications.chatOpened();
 }
 
-function select(key) {
+function select(key, keepResult = false) {
   for (const li of views.querySelectorAll("li[data-view]")) li.classList.toggle("selected", li.dataset.view === key);
-  list.show(key);
+  list.show(key, keepResult);
 }
 
 views.addEventListener("click", (event) => {
@@ -57,7 +57,8 @@ views.addEventListener("click", (event) => {
   if (item) select(item.dataset.view);
 });
 // The selected view left the sidebar (the queue emptied, a tag's last chat lost it): All.
-views.addEventListener("view-gone", () => select("all"));
+// Often a bulk action emptied it: its result stays in view.
+views.addEventListener("view-gone", () => select("all", true));
 views.addEventListener("sessions-changed", () => {
   if (list.key === "sessions") list.reload();
 });
