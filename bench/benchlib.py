@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
-from collections.abc import Callable
+import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,16 @@ async def run_load_generator(
 
 def _read(path: Path) -> bytes:
     return path.read_bytes()
+
+
+def run_in_workdir(prefix: str, keep: bool, run: Callable[[Path], Awaitable[int]]) -> int:
+    """``run`` a bench in a fresh temporary folder (its databases, configurations, logs),
+    removed afterwards unless ``keep`` (then its path is printed); returns the exit status."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return asyncio.run(run(workdir))
+    finally:
+        if keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)

@@ -33,16 +33,14 @@ import json
 import os
 import pickle
 import re
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import ACKED, LoadState, free_port, pct, run_load_generator, spawn, stop, tail
+from benchlib import ACKED, LoadState, free_port, pct, run_in_workdir, run_load_generator, spawn, stop, tail
 from line_ingest import (
     ACCESS_TOKEN,
     CHANNEL_SECRET,
@@ -394,14 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     args.duration = args.duration if args.duration is not None else (2.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2.0)
     args.pool = args.pool or (15_000 if args.quick else 60_000)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-inbox-latency-"))
-    try:
-        return asyncio.run(LatencyBench(args, workdir).run())
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_workdir(
+        "bench-inbox-latency-", args.keep, lambda workdir: LatencyBench(args, workdir).run()
+    )
 
 
 if __name__ == "__main__":

@@ -38,11 +38,9 @@ import hmac
 import json
 import os
 import pickle
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +53,7 @@ from benchlib import (
     cpu_seconds,
     free_port,
     pct,
+    run_in_workdir,
     run_load_generator,
     spawn,
     stop,
@@ -727,14 +726,7 @@ def main(argv: list[str] | None = None) -> int:
             args.result.write_bytes(outcome)
         print(json.dumps(result))
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="bench-line-ingest-"))
-    try:
-        return asyncio.run(Bench(args, workdir).run())
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_workdir("bench-line-ingest-", args.keep, lambda workdir: Bench(args, workdir).run())
 
 
 if __name__ == "__main__":

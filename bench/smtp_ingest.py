@@ -47,7 +47,6 @@ import signal
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +60,7 @@ from benchlib import (
     cpu_seconds,
     free_port,
     pct,
+    run_in_workdir,
     run_load_generator,
     spawn,
     stop,
@@ -1000,14 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.load:
         print(json.dumps(asyncio.run(run_load(args))))
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="bench-smtp-ingest-"))
-    try:
-        return asyncio.run(Bench(args, workdir).run())
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_workdir("bench-smtp-ingest-", args.keep, lambda workdir: Bench(args, workdir).run())
 
 
 if __name__ == "__main__":

@@ -118,6 +118,13 @@ def _problem(kind: str, text: str) -> bool:
     )
 
 
+def watch(page: Page, problems: list[str]) -> None:
+    """Collect ``page``'s console errors and uncaught exceptions (a CSP violation is one) into
+    ``problems``: a test ends by asserting it is empty."""
+    page.on("console", lambda msg: problems.append(msg.text) if _problem(msg.type, msg.text) else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+
+
 @pytest_asyncio.fixture
 async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
     async with LineSandbox() as line, temporary_database("sqlite", tmp_path) as url:
@@ -142,10 +149,7 @@ async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
             assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
             page = await context.new_page()
             problems: list[str] = []
-            page.on(
-                "console", lambda msg: problems.append(msg.text) if _problem(msg.type, msg.text) else None
-            )
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            watch(page, problems)
             yield Inbox(server, line, page, manager_id, problems)
         finally:
             await context.close()

@@ -19,7 +19,7 @@ from bridgekit.inbox.managers import ADMIN, create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.testing.databases import temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import NO_SEAT
+from tests.browser.conftest import NO_SEAT, watch
 
 ADMIN_NAME = "Yamada Hanako"
 ADMIN_EMAIL = "hanako@example.com"
@@ -41,10 +41,7 @@ class Site:
         context = await self.browser.new_context()
         self.contexts.append(context)
         page = await context.new_page()
-        page.on(
-            "console", lambda msg: self.problems.append(msg.text) if _problem(msg.type, msg.text) else None
-        )
-        page.on("pageerror", lambda exc: self.problems.append(str(exc)))
+        watch(page, self.problems)
         return page
 
     async def person(self, name: str, email: str, **kwargs: object) -> int:
@@ -52,13 +49,6 @@ class Site:
         manager_id, _ = await create_manager(db, workspace, name, email=email, **kwargs)  # type: ignore[arg-type]
         assert await use_password_link(db, await create_password_link(db, manager_id), PASSWORD)
         return manager_id
-
-
-def _problem(kind: str, text: str) -> bool:
-    """A console error, except the browser's own note of an API refusal the test asks for."""
-    return kind == "error" and not text.startswith(
-        "Failed to load resource: the server responded with a status of 4"
-    )
 
 
 async def sign_in(page: Page, url: str, email: str) -> None:

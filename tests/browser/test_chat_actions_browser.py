@@ -18,7 +18,7 @@ from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.inbox.teams import create_team
 from bridgekit.storage import schema as s
-from tests.browser.conftest import CUSTOMER, NAME, PASSWORD, Inbox, _problem
+from tests.browser.conftest import CUSTOMER, NAME, PASSWORD, Inbox, watch
 
 SEOUL = "Asia/Seoul"  # the manager's time zone in these tests: not the machine's (UTC)
 TAGS = ["vip", "환불", "배송", "urgent", "b2b", "repeat", "kakao-ad", "신규"]
@@ -149,8 +149,7 @@ async def test_without_the_operator_seat_assign_and_tags_are_refused_with_the_re
     try:
         page = await context.new_page()
         problems: list[str] = []
-        page.on("console", lambda msg: problems.append(msg.text) if _problem(msg.type, msg.text) else None)
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        watch(page, problems)
         await page.goto(f"{server.url}/chats/{chat_id}")
         await page.get_by_label("Email").fill("park@example.com")
         await page.get_by_label("Password").fill(PASSWORD)

@@ -29,7 +29,7 @@ from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.storage import schema as s
 from bridgekit.testing.databases import temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import _problem
+from tests.browser.conftest import watch
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
@@ -91,10 +91,7 @@ class Setup:
         context = await self.browser.new_context(ignore_https_errors=True)  # the test CA
         self.contexts.append(context)
         page = await context.new_page()
-        page.on(
-            "console", lambda msg: self.problems.append(msg.text) if _problem(msg.type, msg.text) else None
-        )
-        page.on("pageerror", lambda exc: self.problems.append(str(exc)))
+        watch(page, self.problems)
         await page.goto(f"{self.server.url}{path}")
         await page.get_by_label("Email").fill(email)
         await page.get_by_label("Password").fill(PASSWORD)

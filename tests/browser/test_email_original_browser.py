@@ -23,6 +23,7 @@ from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.storage import schema as s
 from bridgekit.testing.databases import temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
+from tests.browser.conftest import watch
 
 NAME = "김민지 (Kim Minji)"
 EMAIL = "minji@example.com"
@@ -117,13 +118,6 @@ class Inbox:
         await self.page.get_by_role("button", name="Sign in").click()
 
 
-def _problem(kind: str, text: str) -> bool:
-    """A console error, except the browser's own note of an API refusal the test asks for."""
-    return kind == "error" and not text.startswith(
-        "Failed to load resource: the server responded with a status of 4"
-    )
-
-
 @pytest_asyncio.fixture
 async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
     relay, outside = SmtpSink(), Recorder()
@@ -158,10 +152,7 @@ async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
             assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
             page = await context.new_page()
             problems: list[str] = []
-            page.on(
-                "console", lambda msg: problems.append(msg.text) if _problem(msg.type, msg.text) else None
-            )
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            watch(page, problems)
             yield Inbox(server, plugin, outside, page, manager_id, problems)
         finally:
             await context.close()
