@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from aiohttp import web
+
 from bridgekit import __version__
 from bridgekit.banner import next_steps
 from bridgekit.config import Config, load_config
@@ -68,15 +70,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     program = _program()
     reveal = sys.stdout.isatty()
 
+    steps: list[str] = []
+
+    async def app_with_steps() -> web.Application:
+        app = await create_app(bridge)
+
+        async def read_steps(_app: web.Application) -> None:  # after the bridge has started
+            text = await next_steps(bridge, program=program, config_path=config.source, reveal_secrets=reveal)
+            steps.append(text)
+
+        app.on_startup.append(read_steps)
+        return app
+
     async def announce(host: str, port: int) -> None:
-        # Only once the bridge has started and the port is bound: a configuration error
-        # must not follow a line that says the server is listening.
+        # Only once the bridge has started and the port is bound: a configuration error must
+        # not follow a line that says the server is listening. Printed before the first
+        # request is served (nothing here awaits), so whoever sees it answer sees this first.
         url = config.public_url or f"http://{host}:{port}"
         print(f"  listening http://{host}:{port}  (health: {url}/health)", flush=True)
-        text = await next_steps(bridge, program=program, config_path=config.source, reveal_secrets=reveal)
-        print(text, flush=True)
+        print(*steps, sep="\n", flush=True)
 
-    run(create_app(bridge), config, _event_loop(), on_listening=announce)
+    run(app_with_steps(), config, _event_loop(), on_listening=announce)
     return 0
 
 
