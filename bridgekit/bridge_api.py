@@ -38,6 +38,11 @@ class BridgeAPI(Protocol):
     def integrations_for(self, channel: str) -> list[Integration]:
         """The enabled integrations of ``channel``, in configuration order."""
 
+    async def elected(self) -> bool:
+        """Whether this process should run once-only background work now. Always True with
+        SQLite; with several processes on one PostgreSQL, True on one of them, and on another
+        within seconds after that one dies. ``BackgroundTask.start_elected`` asks it for you."""
+
     async def submit(self, delivery: RawDelivery) -> IngestOutcome:
         """Ingest a delivery that did not come over ``/hooks`` (mail over SMTP): verified by the
         owning plugin's ``bridgekit_ingest`` and stored like a webhook; acknowledge the

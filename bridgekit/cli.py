@@ -16,9 +16,9 @@ from aiohttp import web
 
 from bridgekit import __version__
 from bridgekit.banner import next_steps
-from bridgekit.config import Config, load_config
+from bridgekit.config import Config, load_config, worker_slot
 from bridgekit.engine.bridge import Bridge, load_plugins
-from bridgekit.exceptions import BridgekitError
+from bridgekit.exceptions import BridgekitError, ConfigError
 from bridgekit.inbox.managers import PERMISSIONS
 from bridgekit.logs import LOG_FORMATS, setup_logging
 from bridgekit.storage.db import Database
@@ -57,6 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         port = config.port if args.port is None else args.port
         config = replace(config, port=port, host=args.host or config.host)
+    if args.workers != 1:
+        return _supervise(args, config)
+    slot = worker_slot()
     plugins = load_plugins(config)
     bridge = Bridge(config, plugins)
     where = "defaults (no configuration file)" if config.source is None else str(config.source)
@@ -80,6 +83,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             steps.append(text)
 
         app.on_startup.append(read_steps)
+        if slot is not None:  # which of the workers answered: for load balancers and tests
+            worker = str(slot[0])
+
+            async def name_worker(_request: web.Request, response: web.StreamResponse) -> None:
+                response.headers["X-Bridgekit-Worker"] = worker
+
+            app.on_response_prepare.append(name_worker)
         return app
 
     async def announce(host: str, port: int) -> None:
@@ -87,11 +97,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # not follow a line that says the server is listening. Printed before the first
         # request is served (nothing here awaits), so whoever sees it answer sees this first.
         url = config.public_url or f"http://{host}:{port}"
-        print(f"  listening http://{host}:{port}  (health: {url}/health)", flush=True)
-        print(*steps, sep="\n", flush=True)
+        which = f"  worker {slot[0]} of {slot[1]}, pid {os.getpid()}" if slot is not None else ""
+        print(f"  listening http://{host}:{port}  (health: {url}/health){which}", flush=True)
+        if slot is None or slot[0] == 1:
+            print(*steps, sep="\n", flush=True)
 
-    run(app_with_steps(), config, _event_loop(), on_listening=announce)
+    run(app_with_steps(), config, _event_loop(), on_listening=announce, reuse_port=slot is not None)
     return 0
+
+
+def _supervise(args: argparse.Namespace, config: Config) -> int:
+    """``serve --workers N``: migrate once, then N worker processes on the port (PostgreSQL)."""
+    from sqlalchemy.engine import make_url
+
+    from bridgekit.supervisor import Supervisor, worker_command
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be 1 or more, not {args.workers}")
+    if make_url(config.database_url).get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"--workers {args.workers} needs PostgreSQL: SQLite allows one writing process, so run "
+            "one process (no --workers) or set [database] url to a postgresql:// URL (docs/deploy.md)"
+        )
+    if config.port == 0:
+        raise ConfigError(
+            "--workers needs a fixed port ([server] port or --port), not 0: the workers share it"
+        )
+    asyncio.run(Database(config.database_url).migrate())  # once, before any worker starts
+    print(
+        f"bridgekit {__version__}: {args.workers} workers on http://{config.host}:{config.port}, "
+        f"configuration {config.source or 'defaults'}",
+        flush=True,
+    )
+    argv = ["--log-level", args.log_level, "--log-format", args.log_format, "serve"]
+    if config.source is not None:
+        argv += ["--config", str(config.source)]
+    argv += ["--host", config.host, "--port", str(config.port)]
+    return Supervisor(worker_command(argv), args.workers, config.host, config.port).run()
 
 
 def _program() -> str:
@@ -237,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = with_config(sub.add_parser("serve", help="run the server"))
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (PostgreSQL only; default 1); see docs/deploy.md",
+    )
     serve.set_defaults(func=cmd_serve)
     with_config(sub.add_parser("migrate", help="apply database migrations")).set_defaults(func=cmd_migrate)
     with_config(sub.add_parser("plugins", help="list loaded channels in inbox order")).set_defaults(

@@ -263,3 +263,16 @@ def load_config(path: Path | None, *, env: Mapping[str, str] | None = None) -> C
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return parse_config(data, source=path.resolve(), env=env)
+
+
+# ``bridgekit serve --workers N`` starts each worker with this set to "<index>/<N>" (1-based).
+WORKER_ENV = "BRIDGEKIT_WORKER"
+
+
+def worker_slot() -> tuple[int, int] | None:
+    """(index, count) of this process among the workers of ``serve --workers N``, else None:
+    a worker binds its listening sockets with SO_REUSEPORT, since its siblings bind them too."""
+    index, _, count = os.environ.get(WORKER_ENV, "").partition("/")
+    if not (index.isdigit() and count.isdigit()):
+        return None
+    return int(index), int(count)

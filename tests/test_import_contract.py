@@ -44,7 +44,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("web and toolkit", ("bridgekit.web", "bridgekit.channelkit")),
     (
         "programs",
-        ("bridgekit.cli", "bridgekit.demo", "bridgekit.banner", "bridgekit.scaffold", "bridgekit.testing"),
+        (
+            "bridgekit.cli",
+            "bridgekit.demo",
+            "bridgekit.banner",
+            "bridgekit.scaffold",
+            "bridgekit.supervisor",
+            "bridgekit.testing",
+        ),
     ),
 ]
 TOOLKITS = ("bridgekit.channelkit", "bridgekit.testing")

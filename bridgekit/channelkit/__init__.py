@@ -15,7 +15,10 @@ machinery around it comes from here::
 * :mod:`~bridgekit.channelkit.settings`: an integration's settings and secrets, declared once
   and checked at start-up.
 * :mod:`~bridgekit.channelkit.sandbox`: the lifecycle of a provider sandbox server.
-* :mod:`~bridgekit.channelkit.tasks`: a background loop started and stopped with the bridge.
+* :mod:`~bridgekit.channelkit.tasks`: a background loop started and stopped with the bridge
+  (on the elected process only, when several share a database).
+* :mod:`~bridgekit.channelkit.listening`: a plugin's own listening socket under
+  ``serve --workers N`` (SO_REUSEPORT).
 
 Documented in ``docs/hooks.md``, "Channel toolkit".
 """
@@ -32,6 +35,7 @@ from bridgekit.channelkit.http import (
     fetch_media,
     transport_errors,
 )
+from bridgekit.channelkit.listening import shares_port
 from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
 from bridgekit.channelkit.sandbox import HttpSandbox, SandboxServer
 from bridgekit.channelkit.settings import ChannelSettings, HttpUrl, InvalidSetting, Secret
@@ -64,6 +68,7 @@ __all__ = [
     "parse_retry_after",
     "parts_sent",
     "send_parts",
+    "shares_port",
     "split_text",
     "status_error",
     "text_length",

@@ -4,12 +4,18 @@ Events are rows in ``flow_events``, written in the transaction that made the cha
 worker reads them in order, calls the flow hook on every plugin (``HookCaller.call_flow``,
 exceptions isolated), then applies the recorded actions and deletes the event in one
 transaction. A crash before that commit re-runs the hooks; actions are never applied twice.
+
+With several processes on one database the worker runs on the elected one
+(:mod:`bridgekit.storage.election`), which keeps events in order. It also claims its events by
+deleting them first in the applying transaction and applies only the actions of the events it
+deleted: a concurrent deleter waits on the row locks and then finds nothing, so even two
+workers reading the same events apply each event's actions once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -65,8 +71,9 @@ class FlowWorker(BackgroundWorker):
         poll_interval: float = 1.0,
         on_outbox: Callable[[], None] = lambda: None,
         events: EventBus | None = None,
+        elected: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
-        super().__init__(poll_interval)
+        super().__init__(poll_interval, elected)
         self.events = events or EventBus()
         self.db = db
         self.hooks = hooks
@@ -109,9 +116,17 @@ class FlowWorker(BackgroundWorker):
         async def apply_all() -> tuple[bool, list[Event]]:
             enqueued, announce = False, []
             async with self.db.write() as conn:
-                for event in events:
-                    if event is None:
-                        continue
+                f = s.flow_events.c
+                claimed = set(
+                    (
+                        await conn.execute(
+                            delete(s.flow_events).where(f.id.in_([r.id for r in rows])).returning(f.id)
+                        )
+                    ).scalars()
+                )
+                for row, event in zip(rows, events, strict=True):
+                    if event is None or row.id not in claimed:
+                        continue  # gone: another worker applied it
                     for action in event.actions:
                         if action.kind == "reply" and not event.replies_allowed:
                             log.info(
@@ -129,7 +144,6 @@ class FlowWorker(BackgroundWorker):
                             if is_conflict(exc):
                                 raise  # the whole transaction is retried
                             log.exception("bot action %s from %r failed", action.kind, action.bot)
-                await conn.execute(delete(s.flow_events).where(s.flow_events.c.id.in_([r.id for r in rows])))
             return enqueued, announce
 
         enqueued, announce = await retry_on_conflict(apply_all)

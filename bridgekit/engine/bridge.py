@@ -31,6 +31,7 @@ from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
+from bridgekit.storage.election import Election
 from bridgekit.storage.files import FileStore
 from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.keyfiles import private_dir, server_key
@@ -68,6 +69,8 @@ class Bridge:
         self.flow: FlowWorker | None = None
         self.snooze: SnoozeWaker | None = None
         self.counts: CountCompactor | None = None
+        # The loops that run on one process of those sharing the database (docs/deploy.md).
+        self.election = Election(self.db)
         self._media_urls: MediaUrls | None = None
 
     @property
@@ -93,6 +96,11 @@ class Bridge:
     def plugin_settings(self, plugin_name: str) -> Mapping[str, Any]:
         """The ``[plugins.settings.<plugin_name>]`` table of the configuration."""
         return self.config.plugin_settings.get(plugin_name, {})
+
+    async def elected(self) -> bool:
+        """Whether this process runs the once-only background work now: always with SQLite;
+        with PostgreSQL, one process of those sharing the database (``bridgekit.storage.election``)."""
+        return await self.election.held()
 
     def integrations_for(self, channel: str) -> list[Integration]:
         return self.registry.for_channel(channel)
@@ -268,13 +276,14 @@ class Bridge:
             self.config.outbox.poll_interval,
             self.wake_outbox,
             events=self.events,
+            elected=self.election.held,
         )
         self.snooze = SnoozeWaker(self.db, self.events)
         await self.outbox.reclaim_dead_leases()
         self.outbox.start()
         self.flow.start()
         self.snooze.start()
-        self.counts = CountCompactor(self.db)
+        self.counts = CountCompactor(self.db, elected=self.election.held)
         self.counts.start()
         await self.hooks.call_all("bridgekit_startup", bridge=self)
 
@@ -285,6 +294,7 @@ class Bridge:
         for worker in (self.outbox, self.flow, self.counts):
             if worker is not None:
                 await worker.stop()
+        await self.election.resign()
         if self.ingest is not None:
             await self.ingest.close()
         await self.db.dispose()

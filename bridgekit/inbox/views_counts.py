@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, not_, or_, select, text
@@ -109,12 +110,19 @@ async def fold_counts(conn: AsyncConnection) -> None:
 
 
 class CountCompactor(BackgroundWorker):
-    """Folds ``chat_counts`` every few seconds (cheap when nothing changed)."""
+    """Folds ``chat_counts`` every few seconds (cheap when nothing changed); with several
+    processes on one database, only the elected one (two folds at once would only wait on
+    each other's row locks)."""
 
     name = "count-compactor"
 
-    def __init__(self, db: Database, interval: float = COMPACT_EVERY) -> None:
-        super().__init__(interval)
+    def __init__(
+        self,
+        db: Database,
+        interval: float = COMPACT_EVERY,
+        elected: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        super().__init__(interval, elected)
         self.db = db
         self._seen: int | None = None  # the highest row id at the last fold
 

@@ -1,6 +1,9 @@
 """The loop shared by the background workers (outbox, bots): work while there is work, else
 sleep until woken or until the poll interval passes (a safety net for wake-ups from another
-process). An exception in one pass is logged and the loop goes on."""
+process). An exception in one pass is logged and the loop goes on.
+
+A worker given ``elected`` (``Election.held`` of bridgekit.storage.election) works only while
+it returns True: the loops that must run in one process of several sharing a database."""
 
 from __future__ import annotations
 
@@ -8,13 +11,15 @@ import abc
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 
 class BackgroundWorker(abc.ABC):
     name = "worker"
 
-    def __init__(self, poll_interval: float) -> None:
+    def __init__(self, poll_interval: float, elected: Callable[[], Awaitable[bool]] | None = None) -> None:
         self.poll_interval = poll_interval
+        self.elected = elected
         self.wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._log = logging.getLogger(f"bridgekit.{self.name}")
@@ -35,7 +40,7 @@ class BackgroundWorker(abc.ABC):
     async def _run(self) -> None:
         while True:
             try:
-                done = await self.run_once()
+                done = await self.run_once() if self.elected is None or await self.elected() else 0
             except Exception:
                 self._log.exception("%s pass failed", self.name)
                 done = 0

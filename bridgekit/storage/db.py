@@ -283,7 +283,14 @@ def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA foreign_keys=OFF")
 
 
+# Held by the transaction that migrates PostgreSQL: processes starting together migrate one
+# after the other, and the later ones find the schema at head (issue 17, docs/deploy.md).
+MIGRATION_LOCK_KEY = 0x6272_6964_6765_6D67  # "bridgemg"
+
+
 def _upgrade_to_head(sync_conn: Connection) -> None:
+    if sync_conn.dialect.name == "postgresql":
+        sync_conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
     cfg = alembic_config()
     cfg.attributes["connection"] = sync_conn
     command.upgrade(cfg, "head")

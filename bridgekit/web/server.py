@@ -128,8 +128,11 @@ class _GuardedConnection(asyncio.Protocol):
 class GuardedSite(web.BaseSite):
     """A TCP site whose connections go through a :class:`ConnectionGuard`."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, limits: LimitsConfig) -> None:
+    def __init__(
+        self, runner: web.BaseRunner, host: str, port: int, limits: LimitsConfig, *, reuse_port: bool = False
+    ) -> None:
         super().__init__(runner)
+        self._reuse_port = reuse_port
         self._host = host
         self._port = port
         self._limits = limits
@@ -152,7 +155,11 @@ class GuardedSite(web.BaseSite):
         assert server is not None, "the runner is not set up"
         self.guard = ConnectionGuard(server, self._limits)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self.guard, self._host, self._port, reuse_address=True)
+        # reuse_port: the workers of ``serve --workers N`` each bind the one port; the kernel
+        # spreads new connections over them (SO_REUSEPORT).
+        self._server = await loop.create_server(
+            self.guard, self._host, self._port, reuse_address=True, reuse_port=self._reuse_port or None
+        )
 
     def bound_address(self) -> tuple[str, int]:
         """The (host, port) the site listens on: the port the system chose when asked for 0."""
@@ -173,8 +180,10 @@ def runner_for(app: web.Application, limits: LimitsConfig, *, handle_signals: bo
     )
 
 
-async def start_site(runner: web.AppRunner, host: str, port: int, limits: LimitsConfig) -> GuardedSite:
-    site = GuardedSite(runner, host, port, limits)
+async def start_site(
+    runner: web.AppRunner, host: str, port: int, limits: LimitsConfig, *, reuse_port: bool = False
+) -> GuardedSite:
+    site = GuardedSite(runner, host, port, limits, reuse_port=reuse_port)
     await site.start()
     return site
 
@@ -184,16 +193,18 @@ def run(
     config: Config,
     loop: asyncio.AbstractEventLoop,
     on_listening: Callable[[str, int], Awaitable[None]] | None = None,
+    *,
+    reuse_port: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then shut down gracefully (what ``web.run_app`` does).
     ``on_listening(host, port)`` runs once the port is bound (the port is the real one when
-    ``config.port`` is 0)."""
+    ``config.port`` is 0). ``reuse_port``: one of several worker processes sharing the port."""
 
     async def serve() -> None:
         runner = runner_for(await app, config.limits, handle_signals=True)
         await runner.setup()
         try:
-            site = await start_site(runner, config.host, config.port, config.limits)
+            site = await start_site(runner, config.host, config.port, config.limits, reuse_port=reuse_port)
             if on_listening is not None:
                 host, port = site.bound_address()
                 await on_listening(host, port)

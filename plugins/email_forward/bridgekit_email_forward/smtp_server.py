@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from bridgekit.channelkit import shares_port
 from bridgekit.model import IngestOutcome, Integration, RawDelivery
 from bridgekit_email_forward.settings import EmailSettings
 
@@ -137,7 +138,11 @@ class Listener:
                 timeout=300,
             )
 
-        self.server = await loop.create_server(factory, host=self.host, port=self.port)
+        # Under ``serve --workers N`` every worker listens on the port; the kernel spreads the
+        # connections (SO_REUSEPORT), and each worker stores what it accepts before its 250.
+        self.server = await loop.create_server(
+            factory, host=self.host, port=self.port, reuse_port=shares_port() or None
+        )
 
     async def stop(self) -> None:
         if self.server is not None:

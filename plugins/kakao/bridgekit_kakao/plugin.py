@@ -159,7 +159,7 @@ class KakaoPlugin:
         if self._store is None:
             self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
         if bridge.integrations_for(CHANNEL):
-            self._syncer.start(self._sync_forever(bridge))
+            self._syncer.start_elected(bridge, lambda: self._sync_forever(bridge))
 
     @bridgekit.hookimpl
     async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:

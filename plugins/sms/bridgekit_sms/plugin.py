@@ -131,7 +131,7 @@ class SmsPlugin:
         self._bridge = bridge
         if self._store is None:
             self._store = Store(bridge.data_dir / "sms" / "state.sqlite3")
-        self._poller.start(self._poll_forever(bridge))
+        self._poller.start_elected(bridge, lambda: self._poll_forever(bridge))
 
     @bridgekit.hookimpl
     async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:
