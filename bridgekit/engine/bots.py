@@ -9,7 +9,9 @@ With several processes on one database the worker runs on the elected one
 (:mod:`bridgekit.storage.election`), which keeps events in order. It also claims its events by
 deleting them first in the applying transaction and applies only the actions of the events it
 deleted: a concurrent deleter waits on the row locks and then finds nothing, so even two
-workers reading the same events apply each event's actions once.
+workers reading the same events apply each event's actions once. (PostgreSQL only, whose ids
+come from a sequence; SQLite may reuse a deleted event's id, but it has one process and so
+one flow worker.)
 """
 
 from __future__ import annotations

@@ -48,3 +48,45 @@ async def test_a_second_start_while_running_is_refused_and_leaves_no_stray_corou
     await task.stop()
     task.start(asyncio.sleep(0))  # a stopped task may start again
     await task.stop()
+
+
+class _Elections:
+    """What ``start_elected`` asks of the bridge: whether this process is elected now."""
+
+    def __init__(self) -> None:
+        self.now = False
+
+    async def elected(self) -> bool:
+        return self.now
+
+
+async def test_an_elected_loop_runs_only_while_this_process_is_elected() -> None:
+    elections = _Elections()
+    runs: list[str] = []
+    running = asyncio.Event()
+
+    async def poll() -> None:
+        runs.append("started")
+        running.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            runs.append("cancelled")
+            running.clear()
+
+    task = BackgroundTask()
+    task.start_elected(elections, poll, check_every=0.01)  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert runs == []  # another process is elected: nothing runs here
+    elections.now = True
+    await asyncio.wait_for(running.wait(), 5)
+    elections.now = False  # lost the election (its connection died): the loop stops
+    for _ in range(500):
+        if runs == ["started", "cancelled"]:
+            break
+        await asyncio.sleep(0.01)
+    assert runs == ["started", "cancelled"]
+    elections.now = True  # won again: a new run of the loop
+    await asyncio.wait_for(running.wait(), 5)
+    await task.stop()
+    assert runs == ["started", "cancelled", "started", "cancelled"]
