@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from sqlalchemy import func, select, text
 
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
 from bridgekit.storage.election import Election
-from bridgekit.testing.harness import RunningBridge
 from tests.conftest import integration, signed
 from tests.support.bots import EchoBot
 from tests.support.sandbox import SandboxProvider
