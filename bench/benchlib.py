@@ -69,6 +69,28 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds of a process and every live descendant (``serve --workers N``: the
+    supervisor and its workers), from /proc; None elsewhere."""
+    own = cpu_seconds(pid)
+    if own is None or not pid:
+        return own
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = own, list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        total += cpu_seconds(child) or 0.0
+        todo.extend(children.get(child, []))
+    return total
+
+
 def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
 

@@ -50,7 +50,6 @@ from benchlib import (
     ACKED,
     FAILED,
     LoadState,
-    cpu_seconds,
     free_port,
     pct,
     run_in_workdir,
@@ -58,6 +57,7 @@ from benchlib import (
     spawn,
     stop,
     tail,
+    tree_cpu_seconds,
 )
 
 SCRIPT = Path(__file__).resolve()
@@ -277,9 +277,19 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         state.stop = True
         await asyncio.gather(*tasks, return_exceptions=True)
         return {"error": f"the request pool ({count}) ran out during the warm-up; raise --pool"}
-    c0, t0, own0, srv0 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
+    c0, t0, own0, srv0 = (
+        state.completed,
+        time.monotonic(),
+        time.process_time(),
+        tree_cpu_seconds(args.server_pid),
+    )
     _, pending = await asyncio.wait(tasks, timeout=args.duration)
-    c1, t1, own1, srv1 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
+    c1, t1, own1, srv1 = (
+        state.completed,
+        time.monotonic(),
+        time.process_time(),
+        tree_cpu_seconds(args.server_pid),
+    )
     exhausted = not pending
     state.stop = True
     drained = await asyncio.gather(*tasks, return_exceptions=True)  # in-flight requests finish
