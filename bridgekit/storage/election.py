@@ -3,7 +3,8 @@
 On PostgreSQL the elected process holds a session advisory lock on a connection of its own.
 The lock lives exactly as long as that connection: when the holder dies (SIGKILL, a lost
 host) PostgreSQL ends its session and frees the lock, and the next process that asks takes it
-over (within ``recheck`` seconds). The holder checks its connection every ``recheck``
+over (within ``recheck`` seconds; a machine that vanishes without closing its connections is
+noticed by PostgreSQL's TCP keepalives, docs/deploy.md). The holder checks its connection every ``recheck``
 seconds; a connection that fails means the lock may be gone, so it stops being elected at once.
 A lone SQLite process is always elected (SQLite has one writer process anyway).
 
@@ -15,6 +16,7 @@ for a moment after losing its connection cannot apply anything twice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -28,6 +30,8 @@ from bridgekit.storage.db import ENGINE_OPTIONS, Database
 log = logging.getLogger("bridgekit.election")
 
 RECHECK_SECONDS = 1.0
+# A look that takes longer is a lost connection: stop being elected rather than wait on it.
+LOOK_TIMEOUT = 5.0
 
 
 def lock_key(name: str) -> int:
@@ -49,25 +53,31 @@ class Election:
         self._conn: AsyncConnection | None = None
         self._holding = db.is_sqlite
         self._checked_at = float("-inf")
+        self._checking = asyncio.Lock()  # the loops asking at once share one look
 
     async def held(self) -> bool:
         if self.db.is_sqlite:
             return True
-        now = time.monotonic()
-        if now - self._checked_at < self.recheck:
+        if time.monotonic() - self._checked_at < self.recheck:
             return self._holding
-        self._checked_at = now
+        async with self._checking:
+            if time.monotonic() - self._checked_at >= self.recheck:
+                await self._check()
+            return self._holding
+
+    async def _check(self) -> None:
+        self._checked_at = time.monotonic()
         try:
-            if self._holding:
-                await self._ping()
-            else:
-                await self._try_take()
+            async with asyncio.timeout(LOOK_TIMEOUT):
+                if self._holding:
+                    await self._ping()
+                else:
+                    await self._try_take()
         except Exception as exc:  # the connection (and with it the lock) is gone
             if self._holding:
                 log.warning("lost the election %s (%s): another process takes over", self.name, exc)
             self._holding = False
             await self._close()
-        return self._holding
 
     async def _connection(self) -> AsyncConnection:
         if self._conn is None:
@@ -93,7 +103,8 @@ class Election:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                await conn.close()
+                async with asyncio.timeout(LOOK_TIMEOUT):
+                    await conn.close()
             except Exception:
                 log.debug("closing the election connection failed", exc_info=True)
 
