@@ -120,6 +120,8 @@ class Supervisor:
                 self.stopping, self.exit_code = True, 1
                 return
             time.sleep(RESTART_DELAY)
+            if self.stopping:  # told to stop meanwhile
+                return
             self._spawn(worker)
 
     def _stop_all(self) -> None:
