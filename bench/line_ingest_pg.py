@@ -98,6 +98,35 @@ class PgBench(li.Bench):
         if seen != {"1", "2"}:
             raise RuntimeError(f"not both workers answered: {sorted(seen)}")
 
+    async def commits_of_every_worker(self, port: int, workers: int) -> tuple[int | None, int | None]:
+        """Group commits and accepted deliveries summed over the workers (``/metrics`` is per
+        process: asked on new connections until each worker answered once)."""
+        import aiohttp
+
+        by_worker: dict[str, tuple[int, int]] = {}
+        headers = {"Authorization": f"Bearer {li.METRICS_TOKEN}"}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            for _ in range(200):
+                if len(by_worker) == workers:
+                    break
+                try:
+                    async with session.get(f"http://{li.HOST}:{port}/metrics", headers=headers) as resp:
+                        text = await resp.text()
+                        worker = resp.headers.get("X-Bridgekit-Worker", "1")
+                except aiohttp.ClientError:
+                    continue
+                commits = accepted = 0
+                for line in text.splitlines():
+                    name, _, value = line.rpartition(" ")
+                    if name == "bridgekit_ingest_commits_total":
+                        commits += int(value)
+                    elif name.startswith("bridgekit_ingest_total{") and 'outcome="accepted"' in name:
+                        accepted += int(value)
+                by_worker[worker] = (commits, accepted)
+        if len(by_worker) != workers:
+            return None, None
+        return sum(c for c, _ in by_worker.values()), sum(a for _, a in by_worker.values())
+
     async def run_round(self, target: str, number: int, sandbox_url: str) -> li.Round:
         workdir = self.workdir / f"{target}-{number}"
         workdir.mkdir()
@@ -120,6 +149,9 @@ class PgBench(li.Bench):
             result = await self.load(port, workdir, proc.pid)
             rnd = li.Round(target, float(result.get("requests_per_second", 0.0)), result)
             if "outcome" in result:
+                rnd.commits, rnd.accepted = await self.commits_of_every_worker(
+                    port, 2 if target == "pg2" else 1
+                )
                 if target == "sqlite":
                     rnd.stored, rnd.missing, rnd.flow_backlog = self.check_storage(
                         workdir / "bridgekit.db", result["outcome"]
