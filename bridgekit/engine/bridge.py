@@ -30,7 +30,7 @@ from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database
+from bridgekit.storage.db import Database, one_starting_at_a_time
 from bridgekit.storage.election import Election
 from bridgekit.storage.files import FileStore
 from bridgekit.storage.integrations import IntegrationRegistry
@@ -301,6 +301,7 @@ class Bridge:
 
     async def _ensure_workspace(self) -> int:
         async with self.db.write() as conn:
+            await one_starting_at_a_time(conn)
             existing = (
                 await conn.execute(select(s.workspaces.c.id).order_by(s.workspaces.c.id).limit(1))
             ).scalar()

@@ -288,6 +288,18 @@ def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
 MIGRATION_LOCK_KEY = 0x6272_6964_6765_6D67  # "bridgemg"
 
 
+# Held by a starting process's set-up transactions (its workspace, its integrations): processes
+# starting together on one PostgreSQL take turns instead of each inserting the same rows.
+STARTUP_LOCK_KEY = 0x6272_6964_6765_7374  # "bridgest"
+
+
+async def one_starting_at_a_time(conn: AsyncConnection) -> None:
+    """In a write transaction at start: wait for other processes' start-up (PostgreSQL; SQLite
+    has one writer anyway)."""
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STARTUP_LOCK_KEY})")
+
+
 def _upgrade_to_head(sync_conn: Connection) -> None:
     if sync_conn.dialect.name == "postgresql":
         sync_conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")

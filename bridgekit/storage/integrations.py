@@ -14,7 +14,7 @@ from bridgekit.plugins import LoadedChannel, PluginHost
 from bridgekit.redaction import remember_secrets
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database
+from bridgekit.storage.db import Database, one_starting_at_a_time
 from bridgekit.storage.secret_box import SecretBox, secure_delete
 
 
@@ -54,6 +54,7 @@ class IntegrationRegistry:
         now = utcnow()
         i = s.integrations
         async with db.write() as conn, secure_delete(conn, db):
+            await one_starting_at_a_time(conn)
             existing = set((await conn.execute(select(i.c.name))).scalars())
             for cfg in by_name.values():
                 values = {

@@ -6,6 +6,7 @@ worker applies each event's actions once even when two workers handle the same e
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -13,6 +14,7 @@ from sqlalchemy import func, select, text
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
 from bridgekit.storage.election import Election
+from bridgekit.testing.harness import start_bridge
 from tests.conftest import integration, signed
 from tests.support.bots import EchoBot
 from tests.support.sandbox import SandboxProvider
@@ -105,3 +107,30 @@ async def test_two_bot_workers_on_the_same_events_apply_each_reply_once(
     assert [tuple(r) for r in replies] == sorted((f"echo: question {n}", 1) for n in range(20))
     assert left == 0
     assert set(bots[0].seen) | set(bots[1].seen) == {f"question {n}" for n in range(20)}
+
+
+async def test_processes_starting_together_on_a_new_database_share_one_workspace(
+    db_url: str, tmp_path: Path, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """Three bridges starting at the same moment on an empty database (three `bridgekit
+    serve` started at once): every one starts, on one workspace with one integration row."""
+    started = await asyncio.gather(
+        *(
+            start_bridge(
+                database_url=db_url,
+                data_dir=tmp_path / "data",
+                plugins={"testchat": channel_plugin},
+                integrations={"acme": integration(sandbox_url)},
+            )
+            for _ in range(3)
+        )
+    )
+    try:
+        assert len({running.bridge.workspace_id for running in started}) == 1
+        async with started[0].bridge.db.read() as conn:
+            workspaces = (await conn.execute(select(func.count()).select_from(s.workspaces))).scalar_one()
+            rows = (await conn.execute(select(func.count()).select_from(s.integrations))).scalar_one()
+        assert (workspaces, rows) == (1, 1)
+    finally:
+        for running in started:
+            await running.close()
