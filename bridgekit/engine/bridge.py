@@ -31,6 +31,7 @@ from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
+from bridgekit.storage.event_relay import EventRelay, listen_dsn
 from bridgekit.storage.files import FileStore
 from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.keyfiles import private_dir, server_key
@@ -68,6 +69,8 @@ class Bridge:
         self.flow: FlowWorker | None = None
         self.snooze: SnoozeWaker | None = None
         self.counts: CountCompactor | None = None
+        # Realtime events to and from the other processes on the same PostgreSQL.
+        self.relay: EventRelay | None = None
         self._media_urls: MediaUrls | None = None
 
     @property
@@ -239,6 +242,9 @@ class Bridge:
         self._media_urls = MediaUrls(key, self.config.media_url_ttl)
         await self.db.migrate()
         self.workspace_id = await self._ensure_workspace()
+        if not self.db.is_sqlite:
+            self.relay = EventRelay(listen_dsn(self.db.sqlalchemy_url), self.events)
+            await self.relay.start()
         await self.registry.sync(self.db, self.workspace_id, self.config.integrations, box)
         self.ingest = IngestPipeline(
             self.db,
@@ -287,6 +293,8 @@ class Bridge:
                 await worker.stop()
         if self.ingest is not None:
             await self.ingest.close()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.db.dispose()
 
     async def _ensure_workspace(self) -> int:

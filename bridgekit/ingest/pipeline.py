@@ -334,7 +334,7 @@ class IngestPipeline:
         self._flow_written |= writer.wrote_flow
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
-        if self.events.subscriber_count:  # nobody listening: not even build them (no replay)
+        if self.events.wanted:  # nobody listening here or elsewhere: not even build them
             self.events.publish_many(
                 Event("message.created", {"chat_id": cid, "message_id": mid, "direction": "inbound"})
                 for item in batch
