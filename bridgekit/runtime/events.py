@@ -5,8 +5,8 @@ transaction commits (never announce what may still roll back). ``manager_ids=Non
 every manager of the channel may see it; otherwise only those managers receive it (a
 mention, an assignment). The SSE endpoint subscribes one queue per connected manager.
 Several processes on PostgreSQL fan out through LISTEN/NOTIFY: :attr:`EventBus.forward` hands
-each published event to ``bridgekit.storage.event_relay``, which :meth:`EventBus.deliver`\ s
-the other processes' events here and :meth:`EventBus.resync`\ s every stream after a gap.
+each published event to ``bridgekit.storage.event_relay``, which delivers the other
+processes' events here (:meth:`EventBus.deliver`) and resyncs every stream after a gap.
 """
 
 from __future__ import annotations

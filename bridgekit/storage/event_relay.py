@@ -175,7 +175,7 @@ class EventRelay:
             lost = asyncio.Event()
             try:
                 conn = self._listener_conn = await self._connect("listen")
-                conn.add_termination_listener(lambda _conn: lost.set())
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notification)
                 self._last_seq.clear()
                 self._parts.clear()
