@@ -43,7 +43,7 @@ CHANNEL = "bridgekit_events"
 PART_BYTES = 7900
 # Module constants so tests can shrink them.
 CHECK_SECONDS = 5.0  # how often an idle listener proves its connection alive
-RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)  # pauses between attempts, the last repeated
+RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0)  # pauses between attempts, the last repeated
 CONNECT_TIMEOUT = 5.0
 
 
