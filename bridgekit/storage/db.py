@@ -10,6 +10,7 @@ PostgreSQL uses one asyncpg pool for both.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import sqlite3
@@ -22,6 +23,8 @@ from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError
@@ -284,6 +287,21 @@ def _begin_with(statement: str) -> Any:
         cursor.close()
 
     return begin
+
+
+@functools.cache
+def migrations_head() -> str | None:
+    """The newest migration this code ships (what ``migrate`` brings a database to)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def schema_revision(conn: AsyncConnection) -> str | None:
+    """The migration a database is at (None: none applied yet)."""
+
+    def current(sync_conn: Connection) -> str | None:
+        return MigrationContext.configure(sync_conn).get_current_revision()
+
+    return await conn.run_sync(current)
 
 
 def alembic_config() -> Config:

@@ -30,7 +30,7 @@ from bridgekit.web import (
 )
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.ops import health, metrics
+from bridgekit.web.ops import health, metrics, ready
 from bridgekit.web.rate_limits import RATE_LIMITS, RateLimits
 
 
@@ -50,6 +50,7 @@ async def create_app(bridge: Bridge) -> web.Application:
     # End live event streams first: aiohttp waits for running handlers before stopping the bridge.
     app.on_shutdown.append(api_realtime.end_streams)
     app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
     # handle_hook answers a client that hung up itself (see bridgekit.web.dropped).
     app.router.add_route("POST", "/hooks/{integration}", handle_hook)

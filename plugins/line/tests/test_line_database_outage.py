@@ -96,13 +96,18 @@ async def stored_texts(server: PostgresServer) -> list[str]:
 
 
 async def outage(server: PostgresServer, running: RunningBridge) -> tuple[float, float, int, str | None]:
-    """Stop PostgreSQL for OUTAGE_SECONDS; ask the API once meanwhile. Returns when it was
+    """Stop PostgreSQL for OUTAGE_SECONDS; ask the API, /ready and /health meanwhile. Returns when it was
     down (stopped) and when it was asked to start again."""
     await asyncio.to_thread(server.stop)
     stopped = time.monotonic()
     await asyncio.sleep(1.0)
     async with running.session.get(f"{running.url}/api/v1/chats") as resp:
         api_status, api_retry_after = resp.status, resp.headers.get("Retry-After")
+    # A load balancer takes the process out of rotation; nothing restarts it.
+    async with running.session.get(f"{running.url}/ready") as resp:
+        assert resp.status == 503
+    async with running.session.get(f"{running.url}/health") as resp:
+        assert resp.status == 200
     await asyncio.sleep(OUTAGE_SECONDS - 1.0)
     restarting = time.monotonic()
     await asyncio.to_thread(server.start)
@@ -141,6 +146,8 @@ async def test_webhooks_are_answered_retryable_while_postgresql_is_away_and_inge
     assert all(s.retry_after for s in sent if s.status == 503)
     assert {s.status for s in during} == {503}
     assert (api_status, api_retry_after is not None) == (503, True)
+    async with running.session.get(f"{running.url}/ready") as resp:
+        assert resp.status == 200
     after = [s for s in sent if s.at > restarting + 2.0]
     assert after
     assert {s.status for s in after} == {200}, "ingest resumed without a restart of bridgekit"
