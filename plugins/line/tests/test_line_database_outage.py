@@ -22,13 +22,10 @@ from bridgekit_line.sandbox import LineSandbox
 
 from bridgekit.runtime.events import RESYNC
 from bridgekit.testing.harness import RunningBridge, start_bridge
-from bridgekit.testing.postgres_server import PostgresServer, server_binaries
+from bridgekit.testing.postgres_server import PostgresServer
 from tests.inbox.test_realtime_stream import event_stream
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(server_binaries() is None, reason="needs PostgreSQL's server binaries"),
-]
+pytestmark = pytest.mark.slow
 
 OUTAGE_SECONDS = 10.0
 
@@ -39,14 +36,6 @@ class Sent:
     status: int
     retry_after: str | None
     at: float  # when it was sent
-
-
-@pytest.fixture
-async def own_postgres() -> AsyncIterator[PostgresServer]:
-    server = await asyncio.to_thread(PostgresServer)
-    await asyncio.to_thread(server.start)
-    yield server
-    await asyncio.to_thread(server.remove)
 
 
 @pytest.fixture
