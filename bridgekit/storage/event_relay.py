@@ -45,6 +45,8 @@ PART_BYTES = 7900
 CHECK_SECONDS = 5.0  # how often an idle listener proves its connection alive
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0)  # pauses between attempts, the last repeated
 CONNECT_TIMEOUT = 5.0
+SEND_TIMEOUT = 5.0  # a send not answered by then counts as lost (its receivers resync)
+MAX_UNSENT = 10_000  # events waiting for a send beyond this are dropped (and resynced)
 
 
 def encode(events: list[Event]) -> bytes:
@@ -134,6 +136,12 @@ class EventRelay:
     # --- sending ----------------------------------------------------------------------------
 
     def _queue(self, event: Event) -> None:
+        if len(self._outgoing) >= MAX_UNSENT:
+            # The database has not taken a send for long: what waits is dropped, and the
+            # skipped sequence number makes every receiver resync instead of missing it.
+            log.warning("event relay: %d unsent events dropped", len(self._outgoing))
+            self._outgoing = []
+            self._seq += 1
         self._outgoing.append(event)
         self._send_soon.set()
 
@@ -157,10 +165,12 @@ class EventRelay:
             self._sender_conn = await self._connect("send")
         conn = self._sender_conn
         if len(notifications) == 1:
-            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, notifications[0])
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, notifications[0], timeout=SEND_TIMEOUT)
             return
         async with conn.transaction():  # the parts of one payload arrive together
-            await conn.executemany("SELECT pg_notify($1, $2)", [(CHANNEL, n) for n in notifications])
+            await conn.executemany(
+                "SELECT pg_notify($1, $2)", [(CHANNEL, n) for n in notifications], timeout=SEND_TIMEOUT
+            )
 
     def _drop_sender(self) -> None:
         if self._sender_conn is not None:

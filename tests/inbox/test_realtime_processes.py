@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from bridgekit.runtime.events import RESYNC, Event
-from bridgekit.storage.event_relay import PART_BYTES
+from bridgekit.storage.event_relay import CHANNEL, PART_BYTES
 from bridgekit.testing.harness import RunningBridge, start_bridge
 from tests.conftest import integration, signed
 from tests.inbox.test_realtime_stream import event_stream, manager_id_of
@@ -162,3 +162,27 @@ async def test_a_lost_send_resyncs_the_other_processes(bridges: Bridges, db_back
         a.bridge.events.publish(Event("chat.updated", {"chat_id": 3}))
         kinds = [(e.kind, e.data.get("chat_id")) for e in [await stream.next(), await stream.next()] if e]
     assert kinds in ([("chat.updated", 2), ("chat.updated", 3)], [(RESYNC, None), ("chat.updated", 3)])
+
+
+async def test_a_skipped_send_of_another_process_resyncs_the_streams(
+    bridges: Bridges, db_backend: str
+) -> None:
+    """What another process could not send (its numbers skip one) is never a silent gap."""
+    if db_backend != "postgresql":
+        pytest.skip("several processes share PostgreSQL only")
+    b = await bridges()
+    conn = await asyncpg.connect(admin_dsn(b))
+    try:
+        async with event_stream(b) as stream:
+            for seq, chat_id in ((1, 1), (2, 2), (4, 4)):  # send 3 was lost
+                body = f'[["chat.updated",{{"chat_id":{chat_id}}},null]]'
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"otherproc:{seq}:0:1:{body}")
+            seen = [await stream.next(timeout=1.0) for _ in range(4)]
+    finally:
+        await conn.close()
+    assert [(e.kind, e.data.get("chat_id")) for e in seen if e] == [
+        ("chat.updated", 1),
+        ("chat.updated", 2),
+        (RESYNC, None),
+        ("chat.updated", 4),
+    ]
