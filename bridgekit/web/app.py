@@ -83,13 +83,17 @@ async def create_app(bridge: Bridge) -> web.Application:
 
 
 def _guard_api(defs: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
-    """Every route under ``/api/`` or ``/c/`` (plugin routes too) behind ``api.guarded``."""
+    """Every route under ``/api/`` or ``/c/`` (plugin routes too) behind ``api.guarded``; every
+    other (the pages) answering a "try again shortly" page while the database is away."""
     guarded: list[web.AbstractRouteDef] = []
     for route in defs:
         if isinstance(route, web.RouteDef) and route.path.startswith(api.API_PREFIXES):
             if isinstance(route.handler, type):
                 raise TypeError(f"class-based view at {route.path}: API routes must be functions")
             route = web.RouteDef(route.method, route.path, api.guarded(route.handler), route.kwargs)
+        elif isinstance(route, web.RouteDef) and not isinstance(route.handler, type):
+            handler = pages.unavailable_page(route.handler)
+            route = web.RouteDef(route.method, route.path, handler, route.kwargs)
         elif isinstance(route, web.StaticDef) and route.prefix.startswith(api.API_PREFIXES):
             raise TypeError(f"static files at {route.prefix}: nothing under the API may skip its auth")
         guarded.append(route)

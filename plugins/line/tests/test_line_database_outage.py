@@ -2,7 +2,8 @@
 
 While it is away every webhook is answered with a status LINE redelivers (503 with
 Retry-After), never a 200 for a message that is then not stored and never another 5xx; the
-API answers 503 too. When it is back, ingest resumes by itself: the same running bridge
+API answers 503 too, a page says to try again, /ready is 503 while /health stays 200, and an
+open event stream stays open and is told to resync. When it is back, ingest resumes by itself: the same running bridge
 stores new webhooks, and every webhook that got a 200 is stored exactly once.
 """
 
@@ -23,6 +24,7 @@ from bridgekit_line.sandbox import LineSandbox
 from bridgekit.runtime.events import RESYNC
 from bridgekit.testing.harness import RunningBridge, start_bridge
 from bridgekit.testing.postgres_server import PostgresServer
+from tests.inbox.sign_in_support import Browser, person
 from tests.inbox.test_realtime_stream import event_stream
 
 pytestmark = pytest.mark.slow
@@ -84,9 +86,11 @@ async def stored_texts(server: PostgresServer) -> list[str]:
         await conn.close()
 
 
-async def outage(server: PostgresServer, running: RunningBridge) -> tuple[float, float, int, str | None]:
-    """Stop PostgreSQL for OUTAGE_SECONDS; ask the API, /ready and /health meanwhile. Returns when it was
-    down (stopped) and when it was asked to start again."""
+async def outage(
+    server: PostgresServer, running: RunningBridge, browser: Browser
+) -> tuple[float, float, int, str | None]:
+    """Stop PostgreSQL for OUTAGE_SECONDS; ask the API, /ready, /health and a page meanwhile.
+    Returns when it was down (stopped) and when it was asked to start again."""
     await asyncio.to_thread(server.stop)
     stopped = time.monotonic()
     await asyncio.sleep(1.0)
@@ -97,6 +101,10 @@ async def outage(server: PostgresServer, running: RunningBridge) -> tuple[float,
         assert resp.status == 503
     async with running.session.get(f"{running.url}/health") as resp:
         assert resp.status == 200
+    # A signed-in manager's inbox page says to try again shortly, not an error.
+    page, html = await browser.get("/")
+    assert (page.status, page.headers["Retry-After"]) == (503, "5")
+    assert "Temporarily unavailable" in html
     await asyncio.sleep(OUTAGE_SECONDS - 1.0)
     restarting = time.monotonic()
     await asyncio.to_thread(server.start)
@@ -109,11 +117,13 @@ async def test_webhooks_are_answered_retryable_while_postgresql_is_away_and_inge
     user = line.add_user("Kim")
     sent: list[Sent] = []
     stop = asyncio.Event()
-    async with event_stream(running) as stream:
+    someone = await person(running)
+    async with Browser(running) as browser, event_stream(running) as stream:
+        assert (await browser.sign_in(someone.email)).status == 303
         sender = asyncio.create_task(send_until(running, line, user, sent, stop))
         await asyncio.sleep(1.0)
         assert {s.status for s in sent} == {200}, "ingest works before the outage"
-        stopped, restarting, api_status, api_retry_after = await outage(own_postgres, running)
+        stopped, restarting, api_status, api_retry_after = await outage(own_postgres, running, browser)
         # The stream stayed open; once the relay listens again it says what it may have missed.
         await stream.until(lambda e: e.kind == RESYNC, timeout=5.0)
         await asyncio.sleep(3.0)
