@@ -243,7 +243,7 @@ class Bridge:
         await self.db.migrate()
         self.workspace_id = await self._ensure_workspace()
         if not self.db.is_sqlite:
-            self.relay = EventRelay(listen_dsn(self.db.sqlalchemy_url), self.events)
+            self.relay = EventRelay(listen_dsn(self.db.sqlalchemy_url), self.events, self.metrics)
             await self.relay.start()
         await self.registry.sync(self.db, self.workspace_id, self.config.integrations, box)
         self.ingest = IngestPipeline(

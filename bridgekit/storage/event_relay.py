@@ -35,6 +35,7 @@ import asyncpg
 import orjson
 
 from bridgekit.runtime.events import Event, EventBus
+from bridgekit.runtime.metrics import Metrics
 
 log = logging.getLogger("bridgekit.events")
 
@@ -83,9 +84,10 @@ def payloads(origin: str, seq: int, body: bytes) -> list[str]:
 class EventRelay:
     """Relays one bus's events to and from every other process on the same PostgreSQL."""
 
-    def __init__(self, dsn: str, bus: EventBus) -> None:
+    def __init__(self, dsn: str, bus: EventBus, metrics: Metrics | None = None) -> None:
         self.dsn = dsn
         self.bus = bus
+        self.metrics = metrics or Metrics()
         self.origin = uuid.uuid4().hex[:12]
         self._seq = 0
         self._outgoing: list[Event] = []
@@ -97,9 +99,8 @@ class EventRelay:
         self._parts: dict[str, tuple[int, list[str]]] = {}
         #: Set while the listener listens (tests wait on it).
         self.listening = asyncio.Event()
-        #: How often the listener (re)connected, and how often streams were told to resync.
+        #: How often the listener connected (the first time included).
         self.connections = 0
-        self.resyncs = 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -158,6 +159,7 @@ class EventRelay:
             except Exception as exc:
                 # Lost: the receivers see this seq missing and resync their streams.
                 log.warning("could not relay %d events to other processes: %s", len(events), exc)
+                self.metrics.inc("bridgekit_event_relay_lost_total", len(events))
                 self._drop_sender()
 
     async def _send(self, notifications: list[str]) -> None:
@@ -242,12 +244,13 @@ class EventRelay:
         except (orjson.JSONDecodeError, ValueError, TypeError):
             self._resync("a relayed payload could not be read")
             return
+        self.metrics.inc("bridgekit_event_relay_received_total", len(events))
         for event in events:
             self.bus.deliver(event)
 
     def _resync(self, why: str) -> None:
         log.info("event streams resync: %s", why)
-        self.resyncs += 1
+        self.metrics.inc("bridgekit_event_relay_resyncs_total")
         self.bus.resync()
 
 

@@ -186,3 +186,5 @@ async def test_a_skipped_send_of_another_process_resyncs_the_streams(
         (RESYNC, None),
         ("chat.updated", 4),
     ]
+    # An operator sees it too: /metrics counts the resyncs.
+    assert b.bridge.metrics.value("bridgekit_event_relay_resyncs_total") == 1
