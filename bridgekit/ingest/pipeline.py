@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
@@ -162,6 +163,11 @@ class IngestPipeline:
             await self._keep_raw(bound, delivery, "malformed", str(exc))
             return IngestOutcome("malformed", 400, detail=str(exc))
         except Exception as exc:
+            # The plugin's own query found the database away (not any OSError of a plugin: a
+            # provider that did not answer is the plugin's failure, kept raw for replay).
+            if isinstance(exc, SQLAlchemyError) and is_unavailable(exc):
+                self.metrics.inc("bridgekit_ingest_total", outcome="busy", integration=name)
+                return IngestOutcome("busy", 503, detail="the database is unavailable; deliver again shortly")
             self.hooks.record_failure(bound.channel.plugin_name, "bridgekit_ingest")
             log.exception("ingest failed in plugin %r for %s", bound.channel.plugin_name, name)
             self.metrics.inc("bridgekit_ingest_total", outcome="plugin_error", integration=name)
