@@ -3,8 +3,9 @@
 While it is away every webhook is answered with a status LINE redelivers (503 with
 Retry-After), never a 200 for a message that is then not stored and never another 5xx; the
 API answers 503 too, a page says to try again, /ready is 503 while /health stays 200, and an
-open event stream stays open and is told to resync. When it is back, ingest resumes by itself: the same running bridge
-stores new webhooks, and every webhook that got a 200 is stored exactly once.
+open event stream stays open and is told to resync. When it is back, ingest resumes by
+itself: the same running bridge stores new webhooks, and every webhook that got a 200 is
+stored exactly once.
 """
 
 from __future__ import annotations
