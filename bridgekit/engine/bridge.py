@@ -32,6 +32,7 @@ from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, one_starting_at_a_time
 from bridgekit.storage.election import Election
+from bridgekit.storage.event_relay import EventRelay, listen_dsn
 from bridgekit.storage.files import FileStore
 from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.keyfiles import private_dir, server_key
@@ -71,6 +72,8 @@ class Bridge:
         self.counts: CountCompactor | None = None
         # The loops that run on one process of those sharing the database (docs/deploy.md).
         self.election = Election(self.db)
+        # Realtime events to and from the other processes on the same PostgreSQL.
+        self.relay: EventRelay | None = None
         self._media_urls: MediaUrls | None = None
 
     @property
@@ -247,6 +250,9 @@ class Bridge:
         self._media_urls = MediaUrls(key, self.config.media_url_ttl)
         await self.db.migrate()
         self.workspace_id = await self._ensure_workspace()
+        if not self.db.is_sqlite:
+            self.relay = EventRelay(listen_dsn(self.db.sqlalchemy_url), self.events, self.metrics)
+            await self.relay.start()
         await self.registry.sync(self.db, self.workspace_id, self.config.integrations, box)
         self.ingest = IngestPipeline(
             self.db,
@@ -297,6 +303,8 @@ class Bridge:
         await self.election.resign()
         if self.ingest is not None:
             await self.ingest.close()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.db.dispose()
 
     async def _ensure_workspace(self) -> int:

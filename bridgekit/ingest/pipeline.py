@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
@@ -44,7 +45,7 @@ from bridgekit.runtime.clock import as_naive_utc, utcnow
 from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database, is_busy, retry_on_conflict
+from bridgekit.storage.db import Database, is_busy, is_unavailable, retry_on_conflict
 from bridgekit.storage.files import FileStore, StoredFile
 from bridgekit.storage.handles import claim_chat_keys, claim_contacts
 from bridgekit.storage.hotsql import grouped_in, hot_sql, placeholders
@@ -162,6 +163,11 @@ class IngestPipeline:
             await self._keep_raw(bound, delivery, "malformed", str(exc))
             return IngestOutcome("malformed", 400, detail=str(exc))
         except Exception as exc:
+            # The plugin's own query found the database away (not any OSError of a plugin: a
+            # provider that did not answer is the plugin's failure, kept raw for replay).
+            if isinstance(exc, SQLAlchemyError) and is_unavailable(exc):
+                self.metrics.inc("bridgekit_ingest_total", outcome="busy", integration=name)
+                return IngestOutcome("busy", 503, detail="the database is unavailable; deliver again shortly")
             self.hooks.record_failure(bound.channel.plugin_name, "bridgekit_ingest")
             log.exception("ingest failed in plugin %r for %s", bound.channel.plugin_name, name)
             self.metrics.inc("bridgekit_ingest_total", outcome="plugin_error", integration=name)
@@ -250,7 +256,10 @@ class IngestPipeline:
                 await conn.execute(
                     s.raw_deliveries.insert().values(**_raw_row(bound, delivery, status, redact(error)))
                 )
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):  # said once by whoever found the database away
+                log.warning("raw delivery for %s not kept: the database is unavailable", delivery.integration)
+                return
             log.exception("could not keep raw delivery for %s", delivery.integration)
 
     # --- group commit --------------------------------------------------------------------
@@ -279,13 +288,19 @@ class IngestPipeline:
                 await self._commit(batch)
             except Exception as exc:
                 if is_busy(exc):  # one by one would only wait again, each as long
-                    self._answer_busy(batch)
+                    self._answer_busy(batch, "database locked by another process")
+                    continue
+                if is_unavailable(exc):  # one by one would only fail again, each as long
+                    self._answer_busy(batch, f"database unavailable ({type(exc).__name__})")
                     continue
                 log.exception("group commit of %d deliveries failed; retrying one by one", len(batch))
                 for item in batch:
                     try:
                         await self._commit([item])
                     except Exception as exc:
+                        if is_unavailable(exc) or is_busy(exc):
+                            self._answer_busy([item], "database unavailable")
+                            continue
                         log.exception("delivery for %s could not be stored", item.delivery.integration)
                         item.messages, item.message_ids = [], []
                         await self._keep_raw(
@@ -301,10 +316,11 @@ class IngestPipeline:
                 self._flow_written = False
                 self.on_commit()  # wake the bots only when there is something for them
 
-    def _answer_busy(self, batch: list[_Item]) -> None:
-        """Another process held SQLite's write lock past the busy timeout: nothing was
-        stored; tell each provider to deliver again instead of letting it time out."""
-        log.warning("database locked by another process: %d deliveries answered 503", len(batch))
+    def _answer_busy(self, batch: list[_Item], why: str) -> None:
+        """Another process held SQLite's write lock past the busy timeout, or PostgreSQL is
+        away: nothing can be assumed stored; tell each provider to deliver again instead of
+        letting it time out (a commit that did land makes the redelivery a duplicate)."""
+        log.warning("%s: %d deliveries answered 503", why, len(batch))
         outcome = IngestOutcome("busy", 503, detail="the database is busy; deliver again shortly")
         for item in batch:
             self.metrics.inc(
@@ -334,7 +350,7 @@ class IngestPipeline:
         self._flow_written |= writer.wrote_flow
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
-        if self.events.subscriber_count:  # nobody listening: not even build them (no replay)
+        if self.events.wanted:  # nobody listening here or elsewhere: not even build them
             self.events.publish_many(
                 Event("message.created", {"chat_id": cid, "message_id": mid, "direction": "inbound"})
                 for item in batch

@@ -4,14 +4,16 @@ Core operations build :class:`Event`s while they write and publish them *after* 
 transaction commits (never announce what may still roll back). ``manager_ids=None`` means
 every manager of the channel may see it; otherwise only those managers receive it (a
 mention, an assignment). The SSE endpoint subscribes one queue per connected manager.
-Several processes on PostgreSQL would fan out through LISTEN/NOTIFY (not built yet).
+Several processes on PostgreSQL fan out through LISTEN/NOTIFY: :attr:`EventBus.forward` hands
+each published event to ``bridgekit.storage.event_relay``, which delivers the other
+processes' events here (:meth:`EventBus.deliver`) and resyncs every stream after a gap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +37,17 @@ class EventBus:
         self._subscribers: dict[int, tuple[int, asyncio.Queue[Event]]] = {}
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
+        #: Where published events also go (the relay to other processes on PostgreSQL).
+        self.forward: Callable[[Event], None] | None = None
 
     def publish(self, event: Event) -> None:
+        """An event of this process, after its commit: to the streams here and the relay."""
+        self.deliver(event)
+        if self.forward is not None:
+            self.forward(event)
+
+    def deliver(self, event: Event) -> None:
+        """An event to this process's streams only (one relayed from another process)."""
         numbered = Event(event.kind, event.data, event.manager_ids, next(self._ids))
         for manager_id, queue in self._subscribers.values():
             if numbered.manager_ids is not None and manager_id not in numbered.manager_ids:
@@ -53,6 +64,19 @@ class EventBus:
     def publish_many(self, events: Iterable[Event]) -> None:
         for event in events:
             self.publish(event)
+
+    def resync(self) -> None:
+        """Every stream reads everything again: events may have been missed (a lost relay)."""
+        marker = Event(RESYNC, {}, None, next(self._ids))
+        for _manager_id, queue in self._subscribers.values():
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(marker)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anyone would receive a published event (a stream here or the relay)."""
+        return bool(self._subscribers) or self.forward is not None
 
     @asynccontextmanager
     async def subscribe(self, manager_id: int) -> AsyncIterator[asyncio.Queue[Event]]:

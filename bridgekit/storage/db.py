@@ -10,6 +10,7 @@ PostgreSQL uses one asyncpg pool for both.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import sqlite3
@@ -22,9 +23,11 @@ from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -46,6 +49,9 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
 )
+
+# Seconds a new PostgreSQL connection may take before the attempt counts as "unavailable".
+CONNECT_TIMEOUT = 5.0
 
 # SQLAlchemy's errors quote the statement's parameters, i.e. customer data, into every log
 # line and stored error they reach.
@@ -119,7 +125,17 @@ class Database:
             if parsed.get_driver_name() != "asyncpg":
                 parsed = parsed.set(drivername="postgresql+asyncpg")
             self.writer = create_async_engine(
-                parsed, echo=echo, pool_size=10, max_overflow=10, **ENGINE_OPTIONS
+                parsed,
+                echo=echo,
+                pool_size=10,
+                max_overflow=10,
+                # After PostgreSQL restarted, every pooled connection is dead: one round trip
+                # at checkout (once per group commit, not per delivery) finds that out before
+                # a transaction begins, where a failure mid-transaction could only be answered
+                # 503. A connection attempt to an unreachable server gives up in seconds.
+                pool_pre_ping=True,
+                connect_args={"timeout": CONNECT_TIMEOUT},
+                **ENGINE_OPTIONS,
             )
             self.reader = self.writer
         else:
@@ -273,6 +289,21 @@ def _begin_with(statement: str) -> Any:
     return begin
 
 
+@functools.cache
+def migrations_head() -> str | None:
+    """The newest migration this code ships (what ``migrate`` brings a database to)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def schema_revision(conn: AsyncConnection) -> str | None:
+    """The migration a database is at (None: none applied yet)."""
+
+    def current(sync_conn: Connection) -> str | None:
+        return MigrationContext.configure(sync_conn).get_current_revision()
+
+    return await conn.run_sync(current)
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(files("bridgekit") / "migrations"))
@@ -328,6 +359,32 @@ def is_busy(exc: BaseException) -> bool:
     return (
         isinstance(orig, sqlite3.OperationalError) and code is not None and code & 0xFF in _SQLITE_BUSY_CODES
     )
+
+
+# SQLSTATE classes and codes that mean "no database right now", not "this request is wrong":
+# 08 connection exceptions, 57P01-57P03 shutdown or starting up, 53300 too many connections.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Is ``exc`` the database being away (down, restarting, unreachable, out of connections)?
+
+    What a caller answers with a temporary failure (503, SMTP 451): nothing it was asked to
+    store can be assumed stored, and the same request will work once the database is back.
+    """
+    seen: BaseException | None = exc
+    for _ in range(4):  # the error, what SQLAlchemy wraps, what that was raised from
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, InterfaceError | OSError):  # a closed connection, a refused connect
+            return True
+        sqlstate = getattr(seen, "sqlstate", None)
+        if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def is_conflict(exc: BaseException) -> bool:

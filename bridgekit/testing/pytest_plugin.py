@@ -5,10 +5,13 @@
 ``make_bridge``   async factory starting a real bridgekit on that database:
                   ``running = await make_bridge(plugins={"x": plugin}, integrations={...})``.
 ``tls``           server and client TLS contexts, for ``make_bridge(..., tls=tls)``.
+``own_postgres``  a PostgreSQL server of the test's own (``PostgresServer``), started, to
+                  stop and start under a running bridge; skips without server binaries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
@@ -19,6 +22,7 @@ import pytest_asyncio
 
 from bridgekit.testing.databases import postgres_admin_url, temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
+from bridgekit.testing.postgres_server import PostgresServer, server_binaries
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -73,3 +77,13 @@ async def make_bridge(db_url: str, tmp_path: Path) -> AsyncIterator[MakeBridge]:
     yield factory
     for running in reversed(started):
         await running.close()
+
+
+@pytest_asyncio.fixture
+async def own_postgres() -> AsyncIterator[PostgresServer]:
+    if server_binaries() is None:
+        pytest.skip("needs PostgreSQL's server binaries (apt-get install postgresql)")
+    server = await asyncio.to_thread(PostgresServer)
+    await asyncio.to_thread(server.start)
+    yield server
+    await asyncio.to_thread(server.remove)

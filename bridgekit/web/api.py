@@ -7,6 +7,7 @@ messages, and posting a reply (through the outbox) or an internal note.
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -15,14 +16,14 @@ from bridgekit.engine.bridge import Bridge
 from bridgekit.exceptions import RequestRefused, UnknownIntegration
 from bridgekit.inbox.chats import NewContact, raw_delivery, start_chat
 from bridgekit.inbox.managers import authenticate
-from bridgekit.storage.db import retry_on_conflict
+from bridgekit.storage.db import is_unavailable, retry_on_conflict
 from bridgekit.storage.schema import valid_id
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.body_limits import buffer_body
 from bridgekit.web.common import json_object
 from bridgekit.web.customer_link import admit
 from bridgekit.web.downloads import bytes_response
-from bridgekit.web.dropped import quiet_when_client_leaves
+from bridgekit.web.dropped import client_gone, quiet_when_client_leaves
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, MANAGER_KEY, current_manager
 from bridgekit.web.sessions_http import (
@@ -35,6 +36,9 @@ from bridgekit.web.sessions_http import (
 )
 
 routes = web.RouteTableDef()
+log = logging.getLogger("bridgekit.web")
+# How long a client should wait before asking again while the database is away (503).
+RETRY_AFTER_SECONDS = 2
 
 # The API's own description is public, so tools can read it before they have a token.
 PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
@@ -45,10 +49,11 @@ API_PREFIXES = ("/api/", "/c/")
 
 def guarded(handler: Any) -> Any:
     """``handler`` behind authentication, then conflict retries, a refused request answered
-    with its status and reason (:class:`~bridgekit.exceptions.RequestRefused`), a client's
-    disconnect logged quietly: how every route of the manager and customer APIs is registered
-    (``bridgekit.web.app``). A per-route wrapper, not an app middleware: that one would also
-    stand in front of every webhook, the hottest route."""
+    with its status and reason (:class:`~bridgekit.exceptions.RequestRefused`), the database
+    being away answered 503 with ``Retry-After``, a client's disconnect logged quietly: how
+    every route of the manager and customer APIs is registered (``bridgekit.web.app``). A
+    per-route wrapper, not an app middleware: that one would also stand in front of every
+    webhook, the hottest route."""
 
     async def answered(request: web.Request) -> web.StreamResponse:
         try:
@@ -62,7 +67,18 @@ def guarded(handler: Any) -> Any:
 
     @functools.wraps(handler)
     async def guarded_handler(request: web.Request) -> web.StreamResponse:
-        return await auth_middleware(request, retried)
+        try:
+            return await auth_middleware(request, retried)
+        except Exception as exc:
+            if client_gone(request) or not is_unavailable(exc):
+                raise
+            log.warning("%s %s answered 503: the database is unavailable", request.method, request.path)
+            raise json_error(
+                503,
+                "the database is unavailable; try again shortly",
+                code="database_unavailable",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ) from None
 
     return quiet_when_client_leaves(guarded_handler)
 

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bridgekit.engine.bridge import Bridge
 from bridgekit.runtime.events import Event
+from bridgekit.storage.db import is_unavailable
 from bridgekit.web.dropped import client_gone
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.sessions_http import request_manager
@@ -76,7 +77,11 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     async def authorised() -> bool:
         try:
             current = await request_manager(request)  # its bearer token or session cookie
-        except SQLAlchemyError as exc:  # the database is busy or away: ask again next time
+        except Exception as exc:
+            if not (isinstance(exc, SQLAlchemyError) or is_unavailable(exc)):
+                raise
+            # The database is busy or away: ask again next time. The stream stays open; the
+            # event relay tells it to resync once it hears the other processes again.
             log.info("event stream token check skipped: %s", type(exc).__name__)
             return True
         return current is not None and current.id == manager.id

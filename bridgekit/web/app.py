@@ -30,7 +30,7 @@ from bridgekit.web import (
 )
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
-from bridgekit.web.ops import health, metrics
+from bridgekit.web.ops import health, metrics, ready
 from bridgekit.web.rate_limits import RATE_LIMITS, RateLimits
 
 
@@ -50,6 +50,7 @@ async def create_app(bridge: Bridge) -> web.Application:
     # End live event streams first: aiohttp waits for running handlers before stopping the bridge.
     app.on_shutdown.append(api_realtime.end_streams)
     app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
     # handle_hook answers a client that hung up itself (see bridgekit.web.dropped).
     app.router.add_route("POST", "/hooks/{integration}", handle_hook)
@@ -82,13 +83,17 @@ async def create_app(bridge: Bridge) -> web.Application:
 
 
 def _guard_api(defs: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
-    """Every route under ``/api/`` or ``/c/`` (plugin routes too) behind ``api.guarded``."""
+    """Every route under ``/api/`` or ``/c/`` (plugin routes too) behind ``api.guarded``; every
+    other (the pages) answering a "try again shortly" page while the database is away."""
     guarded: list[web.AbstractRouteDef] = []
     for route in defs:
         if isinstance(route, web.RouteDef) and route.path.startswith(api.API_PREFIXES):
             if isinstance(route.handler, type):
                 raise TypeError(f"class-based view at {route.path}: API routes must be functions")
             route = web.RouteDef(route.method, route.path, api.guarded(route.handler), route.kwargs)
+        elif isinstance(route, web.RouteDef) and not isinstance(route.handler, type):
+            handler = pages.unavailable_page(route.handler)
+            route = web.RouteDef(route.method, route.path, handler, route.kwargs)
         elif isinstance(route, web.StaticDef) and route.prefix.startswith(api.API_PREFIXES):
             raise TypeError(f"static files at {route.prefix}: nothing under the API may skip its auth")
         guarded.append(route)

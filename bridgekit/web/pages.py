@@ -7,6 +7,8 @@ Node, and a strict Content-Security-Policy (no inline script) holds.
 
 from __future__ import annotations
 
+import functools
+import logging
 import mimetypes
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,17 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bridgekit.web.i18n import CATALOGUE_JSON, LANGS, NAMES, request_lang, translator
+from bridgekit.storage.db import is_unavailable
+from bridgekit.web.dropped import Handler, client_gone
+from bridgekit.web.i18n import CATALOGUE_JSON, LANGS, NAMES, request_lang, text, translator
 from bridgekit.web.sessions_http import secure_page
 
 UI = Path(__file__).parent / "ui"
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".txt": "text/plain"}
 
 routes = web.RouteTableDef()
+log = logging.getLogger("bridgekit.web")
+UNAVAILABLE_RETRY_AFTER = 5  # seconds, for a page asked for while the database is away
 
 
 def setup_templates(app: web.Application) -> None:
@@ -62,6 +68,26 @@ def message_page(
     ``back`` is the link under them (its address and the catalogue key of its words)."""
     context = {"heading": heading, "text": text, "back_href": back[0], "back_label": back[1]}
     return page(request, "message.html", context, status=status)
+
+
+def unavailable_page(handler: Handler) -> Handler:
+    """``handler`` (a page, a plugin's page), answering a page that says to try again shortly
+    (503, ``Retry-After``) while the database is away, instead of an error."""
+
+    @functools.wraps(handler)
+    async def answered(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            if client_gone(request) or not is_unavailable(exc):
+                raise
+            log.warning("%s %s answered 503: the database is unavailable", request.method, request.path)
+            heading, why = text(request, "unavailable.heading"), text(request, "unavailable.text")
+            response = message_page(request, 503, heading, why, back=(request.path, "unavailable.retry"))
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            return response
+
+    return answered
 
 
 # Served from a fixed list made at start-up: a name in the URL never becomes a path.
