@@ -200,7 +200,8 @@ class LinkStore:
         self, link_id: int, manager_id: int | None, action: str, state: LinkState, **details: Any
     ) -> None:
         self._db.execute(
-            "INSERT INTO link_history (link_id, at, manager_id, action, state, details) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO link_history (link_id, at, manager_id, action, state, details) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (link_id, datetime.now(UTC).isoformat(), manager_id, action, state.value, json.dumps(details)),
         )
 
