@@ -5,14 +5,18 @@ seed lists, explained with its fix; a channel never linked twice; every unlinkin
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from bridgekit.inbox.managers import ADMIN, create_manager
 from bridgekit.testing.harness import RunningBridge
+from bridgekit.web.i18n import CATALOGUES, LANGS
 
+import bridgekit_kakao
 from bridgekit_kakao.links import LinkStore
 from bridgekit_kakao.sandbox import AlimtalkSandbox
 from bridgekit_kakao.sandbox_senders import SHOPPING
@@ -314,3 +318,20 @@ async def test_only_admins_link_and_unlink(start: StartBridge, kakao: AlimtalkSa
         status, answer = await call(running, method, f"/api/v1/kakao{path}", json={})
         assert (status, answer["code"]) == (403, "permission"), (method, path)
     assert kakao.senders.codes_sent == {}
+
+
+def test_every_kakao_refusal_code_is_documented_and_translated() -> None:
+    """As tests/inbox/test_error_codes.py asks of the core: the inbox words every code itself."""
+    package = Path(bridgekit_kakao.__file__).parent
+    codes = {
+        code
+        for path in package.glob("*.py")
+        for code in re.findall(r"\"(kakao_[a-z_]+)\"", path.read_text(encoding="utf-8"))
+        if code not in {"kakao_alimtalk"}  # the channel's name, not a code
+    }
+    assert {"kakao_customer_centre_missing", "kakao_link_is_default", "kakao_alimtalk_off"} <= codes
+    api_doc = (Path(__file__).parents[3] / "docs" / "api.md").read_text(encoding="utf-8")
+    for code in sorted(codes):
+        assert f"`{code}`" in api_doc, code
+        for lang in LANGS:
+            assert f"error.{code}" in CATALOGUES[lang], (lang, code)
