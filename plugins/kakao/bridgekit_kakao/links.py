@@ -15,7 +15,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -300,6 +300,14 @@ class LinkStore:
             self._db.execute(f"UPDATE links SET {role} = ? WHERE id = ?", (int(on), link.id))
             self._record(link.id, manager_id, "default_changed", link.state, **{role: on})
         return self.link(link.id)
+
+    def reseal(self, reseal: Callable[[str], str]) -> None:
+        """Every stored secret sealed again (with the server's first key, after a rotation)."""
+        with self._lock, self._db:
+            rows = self._db.execute("SELECT id, sealed_secrets FROM links WHERE sealed_secrets != ''")
+            for link_id, sealed in rows.fetchall():
+                sealed_again = reseal(sealed)
+                self._db.execute("UPDATE links SET sealed_secrets = ? WHERE id = ?", (sealed_again, link_id))
 
     def deleted(self, link: Link, manager_id: int) -> Link:
         with self._lock, self._db:

@@ -171,6 +171,9 @@ class KakaoPlugin:
             self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
         if self._links is None:
             self._links = LinkStore(bridge.data_dir / "kakao" / "links.sqlite3")
+        # Sealed again with the first key at every start: after `bridgekit secrets rotate` with
+        # BRIDGEKIT_SECRET_KEY, the old key (BRIDGEKIT_SECRET_KEY_OLD) is needed for one start only.
+        self.links.reseal(lambda sealed: bridge.seal_secrets(bridge.open_secrets(sealed)))
         if bridge.integrations_for(CHANNEL):
             self._syncer.start(self._sync_forever(bridge))
 

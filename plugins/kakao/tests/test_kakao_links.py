@@ -112,6 +112,11 @@ async def test_the_link_flow_waits_for_the_token_then_links_and_the_first_become
     )
     assert shop.sender_key.encode() not in stored
     assert b"@bridgeshop" in stored
+    # ...with the server's key for secrets, so it opens again (and NHN is asked with it).
+    store = LinkStore(running.bridge.data_dir / "kakao" / "links.sqlite3")
+    sealed = store.link(done["id"]).sealed_secrets
+    store.close()
+    assert running.bridge.open_secrets(sealed) == {"sender_key": shop.sender_key}
 
 
 @pytest.mark.parametrize(
