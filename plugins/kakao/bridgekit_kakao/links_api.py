@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+import msgspec
 from aiohttp import web
 from bridgekit.channelkit.routes import admin_only, json_object, json_response, request_manager_id
 from bridgekit.exceptions import DeliveryError, RequestRefused, UnknownIntegration
@@ -39,6 +40,7 @@ from bridgekit_kakao.links import (
 )
 from bridgekit_kakao.nhn import Refused
 from bridgekit_kakao.senders import SenderClient, explain
+from bridgekit_kakao.settings import AlimtalkSettings
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
@@ -106,10 +108,36 @@ class LinkRoutes:
 
     # --- the sends' side: K8 --------------------------------------------------------------
 
+    def _default_link(self, integration: Integration) -> Link | None:
+        """The integration's linked channel for follow-up Alimtalk (K4), if one is."""
+        return next(
+            (
+                link
+                for link in self.store.links(with_deleted=False)
+                if link.integration == integration.name and link.follow_up and link.state is LinkState.LINKED
+            ),
+            None,
+        )
+
+    def sender_settings(self, integration: Integration) -> AlimtalkSettings:
+        """The integration's settings with the sender key its Alimtalks go out with: its own
+        ``sender_key``, or else the default linked channel's (opened from its sealed secrets)."""
+        settings = self.plugin.settings(integration)
+        if settings.sender_key:
+            return settings
+        link = self._default_link(integration)
+        if link is None or self.plugin._bridge is None or not link.sealed_secrets:
+            raise no_linked_channel(integration)
+        sender_key = self.plugin._bridge.open_secrets(link.sealed_secrets)["sender_key"]
+        return msgspec.structs.replace(settings, sender_key=sender_key)
+
     def alimtalk_refusal(self, integration: Integration) -> RequestRefused | None:
         """Why the integration's sender (a linked Kakao channel's) may not send Alimtalk now:
-        its link was deleted or has Alimtalk switched off (K8); None when it may."""
+        no channel is linked for it, or its link was deleted or has Alimtalk switched off (K8);
+        None when it may."""
         sender_key = self.plugin.settings(integration).sender_key
+        if not sender_key:  # the default linked channel's, which keeps Alimtalk on (K8)
+            return None if self._default_link(integration) is not None else no_linked_channel(integration)
         link = self.store.latest_with_sender(fingerprint(sender_key))
         if link is None or (link.state is LinkState.LINKED and link.services["alimtalk"]):
             return None
@@ -132,6 +160,7 @@ class LinkRoutes:
     # --- helpers ---------------------------------------------------------------------------
 
     def _client(self, integration: Integration) -> SenderClient:
+        """Sender registration needs the app key and secret only, not a sender key."""
         return SenderClient(self.plugin.settings(integration), self.plugin._http.get())
 
     def _link(self, request: web.Request) -> Link:
@@ -305,3 +334,12 @@ class LinkRoutes:
         if link.services["consultation"]:
             await self._close_consultations(link, f"The Kakao channel {link.search_id} was unlinked")
         return json_response(deleted.answer())
+
+
+def no_linked_channel(integration: Integration) -> RequestRefused:
+    return refused(
+        f"no Kakao channel is linked for Alimtalk on {integration.name}: an admin links one "
+        "(POST /api/v1/kakao/links), or the integration names its sender_key",
+        "kakao_no_linked_channel",
+        422,
+    )

@@ -36,6 +36,7 @@ from bridgekit.exceptions import (
     ConfigError,
     DeliveryError,
     PermanentDeliveryError,
+    RequestRefused,
     SignatureError,
     TransientDeliveryError,
 )
@@ -209,7 +210,7 @@ class KakaoPlugin:
 
     async def sync(self, integration: Integration) -> list[Template]:
         """Read the templates' review states from NHN; one NHN no longer lists is deleted."""
-        client = AlimtalkClient(self.settings(integration), self._http.get())
+        client = AlimtalkClient(self.link_routes.sender_settings(integration), self._http.get())
         listed = await client.templates()
         self.store.replace_templates(integration.name, listed)
         return self.store.templates(integration.name)
@@ -224,7 +225,7 @@ class KakaoPlugin:
                     await self.sync(integration)
                 except asyncio.CancelledError:
                     raise
-                except (DeliveryError, Refused, ConfigError) as exc:
+                except (DeliveryError, Refused, ConfigError, RequestRefused) as exc:
                     log.warning("reading %s's Alimtalk templates from NHN failed: %s", integration.name, exc)
             if not interval:
                 return
@@ -283,7 +284,10 @@ class KakaoPlugin:
             raise PermanentDeliveryError(str(unusable))  # K8: queued before the switch-off
         if isinstance(progress.get("fallback"), str):  # the Alimtalk failed; the text is due
             return await self._fallback(settings, message, progress, str(progress["fallback"]))
-        client = AlimtalkClient(settings, self._http.get())
+        try:
+            client = AlimtalkClient(self.link_routes.sender_settings(integration), self._http.get())
+        except RequestRefused as exc:
+            raise PermanentDeliveryError(str(exc)) from None
         request_id, seq = progress.get("request_id"), progress.get("recipient_seq")
         if not isinstance(request_id, str) or not isinstance(seq, int):
             try:

@@ -13,11 +13,16 @@ from typing import Any
 import aiohttp
 import pytest
 from bridgekit.inbox.managers import ADMIN, create_manager
+from bridgekit.testing.conformance import MakeBridge
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web.i18n import CATALOGUES, LANGS
+from bridgekit_sms.plugin import SmsPlugin
+from bridgekit_sms.sandbox import NhnSandbox
+from bridgekit_sms.sandbox import integration as sms_integration
 
 import bridgekit_kakao
 from bridgekit_kakao.links import LinkStore
+from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox
 from bridgekit_kakao.sandbox_senders import SHOPPING
 from bridgekit_kakao.testkit import SHIPPED, MakeCustomer, StartBridge, alimtalk, call, render
@@ -340,3 +345,33 @@ def test_every_kakao_refusal_code_is_documented_and_translated() -> None:
         assert f"`{code}`" in api_doc, code
         for lang in LANGS:
             assert f"error.{code}" in CATALOGUES[lang], (lang, code)
+
+
+async def test_an_integration_without_a_sender_key_sends_from_the_channel_an_admin_linked(
+    make_bridge: MakeBridge, kakao: AlimtalkSandbox, sms: NhnSandbox, make_customer: MakeCustomer
+) -> None:
+    """Linking is the manager's operation, not a TOML edit: the integration holds NHN's app
+    key and secret only, and the Alimtalks go out from the default linked channel."""
+    kakao.senders.add_channel("@bridgeshop", AS_NHN_HAS_IT, sender_key=kakao.sender_key)
+    settings = kakao.settings()
+    del settings["sender_key"]
+    plugin = KakaoPlugin()
+    running = await make_bridge(
+        plugins={"kakao": plugin, "sms": SmsPlugin()},
+        integrations={
+            "alimtalk": {"channel": "kakao_alimtalk", "settings": settings, "secrets": kakao.secrets()},
+            "sms": sms_integration(sms, None),
+        },
+    )
+    try:
+        customer_id = await make_customer(running)
+        status, refused = await alimtalk(running, customer_id, SHIPPED, **PARAMETERS)
+        assert (status, refused["code"]) == (422, "kakao_no_linked_channel")
+        _, as_admin = await admin_of(running)
+        await linked(as_admin, kakao, "@bridgeshop")
+        status, sent = await alimtalk(running, customer_id, SHIPPED, **PARAMETERS)
+        assert status == 201, sent
+        await running.wait_for(lambda: kakao.sent)
+        assert [s["templateCode"] for s in kakao.sent] == [SHIPPED]
+    finally:
+        await plugin.aclose()
