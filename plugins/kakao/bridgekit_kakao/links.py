@@ -144,8 +144,12 @@ class LinkStore:
                 args,
             ).fetchall()
             history: dict[int, list[dict[str, Any]]] = {}
+            ids = [r[0] for r in rows]
+            marks = ", ".join("?" * len(ids))
             for link_id, at, manager_id, action, state, details in self._db.execute(
-                "SELECT link_id, at, manager_id, action, state, details FROM link_history ORDER BY id"
+                "SELECT link_id, at, manager_id, action, state, details FROM link_history "
+                f"WHERE link_id IN ({marks}) ORDER BY id",
+                ids,
             ):
                 history.setdefault(link_id, []).append(
                     {
@@ -192,7 +196,9 @@ class LinkStore:
     def was_deleted(self, search_id: str) -> bool:
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM links WHERE search_id = ? AND state = 'deleted'", (search_id,)
+                # Linked once (NHN gave it a sender key), then deleted: NHN deleted its templates.
+                "SELECT 1 FROM links WHERE search_id = ? AND state = 'deleted' AND sender_fingerprint != ''",
+                (search_id,),
             ).fetchone()
         return row is not None
 
@@ -295,7 +301,14 @@ class LinkStore:
         """``role`` (front_home or follow_up) moves to ``link`` (on) or is left unset (off)."""
         assert role in DEFAULTS
         with self._lock, self._db:
-            if on:
+            if on:  # the link it moves from records the change too
+                losing = self._db.execute(
+                    f"SELECT id, state FROM links WHERE {role} = 1 AND id != ?", (link.id,)
+                )
+                for other_id, other_state in losing.fetchall():
+                    self._record(
+                        other_id, manager_id, "default_changed", LinkState(other_state), **{role: False}
+                    )
                 self._db.execute(f"UPDATE links SET {role} = 0 WHERE id != ?", (link.id,))
             self._db.execute(f"UPDATE links SET {role} = ? WHERE id = ?", (int(on), link.id))
             self._record(link.id, manager_id, "default_changed", link.state, **{role: on})

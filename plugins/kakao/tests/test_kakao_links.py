@@ -227,7 +227,14 @@ async def test_k8_a_default_channel_cannot_have_a_service_switched_off_or_be_del
     assert (moved["front_home"], moved["follow_up"]) == (True, True)
     status, gone = await as_admin("DELETE", f"/links/{shop['id']}")
     assert (status, gone["state"]) == (200, "deleted")
-    assert [h["action"] for h in gone["history"]] == ["verification_code_sent", "linked", "deleted"]
+    # Each move of a default is in the history of the link it left, with who moved it.
+    assert [(h["action"], h["details"]) for h in gone["history"]] == [
+        ("verification_code_sent", {"services": ALL_ON, "category_code": SHOPPING}),
+        ("linked", {"front_home": True, "follow_up": True, "relinked_after_delete": False}),
+        ("default_changed", {"front_home": False}),
+        ("default_changed", {"follow_up": False}),
+        ("deleted", {}),
+    ]
     # The defaults need their service: follow-up Alimtalks need Alimtalk on.
     status, answer = await as_admin("PATCH", f"/links/{care['id']}", json={"services": {"alimtalk": False}})
     assert (status, answer["code"]) == (409, "kakao_link_is_default")
@@ -375,3 +382,20 @@ async def test_an_integration_without_a_sender_key_sends_from_the_channel_an_adm
         assert [s["templateCode"] for s in kakao.sent] == [SHIPPED]
     finally:
         await plugin.aclose()
+
+
+async def test_a_link_abandoned_while_waiting_for_its_token_leaves_the_templates_alone(
+    start: StartBridge, kakao: AlimtalkSandbox
+) -> None:
+    kakao.senders.add_channel("@bridgeshop", AS_NHN_HAS_IT, sender_key=kakao.sender_key)
+    running = await start()
+    _, as_admin = await admin_of(running)
+    status, waiting = await as_admin("POST", "/links", json=start_body("@bridgeshop"))
+    assert status == 201
+    status, gone = await as_admin("DELETE", f"/links/{waiting['id']}")
+    assert (status, gone["state"]) == (200, "deleted")
+    assert kakao.senders.deleted == []  # never registered: nothing to delete at NHN
+    again = await linked(as_admin, kakao, "@bridgeshop")
+    assert again["history"][-1]["details"]["relinked_after_delete"] is False
+    templates = (await call(running, "GET", "/api/v1/kakao_alimtalk/templates"))[1]["templates"]
+    assert [(t["code"], t["state"], t["sendable"]) for t in templates] == [(SHIPPED, "approved", True)]
