@@ -399,3 +399,35 @@ async def test_a_link_abandoned_while_waiting_for_its_token_leaves_the_templates
     assert again["history"][-1]["details"]["relinked_after_delete"] is False
     templates = (await call(running, "GET", "/api/v1/kakao_alimtalk/templates"))[1]["templates"]
     assert [(t["code"], t["state"], t["sendable"]) for t in templates] == [(SHIPPED, "approved", True)]
+
+
+async def test_k8_an_alimtalk_queued_before_alimtalk_was_switched_off_is_not_sent(
+    start: StartBridge, kakao: AlimtalkSandbox, sms: NhnSandbox, make_customer: MakeCustomer
+) -> None:
+    kakao.senders.add_channel("@bridgeshop", AS_NHN_HAS_IT, sender_key=kakao.sender_key)
+    running = await start()
+    customer_id = await make_customer(running)
+    _, as_admin = await admin_of(running)
+    link = await linked(as_admin, kakao, "@bridgeshop")
+    await as_admin("PATCH", f"/links/{link['id']}", json={"front_home": False, "follow_up": False})
+    outbox = running.bridge.outbox
+    assert outbox is not None
+    await outbox.stop()  # the send waits in the outbox (a busy worker, a retry) ...
+    status, queued = await alimtalk(running, customer_id, SHIPPED, **PARAMETERS)
+    assert status == 201, queued
+    status, _ = await as_admin("PATCH", f"/links/{link['id']}", json={"services": {"alimtalk": False}})
+    assert status == 200
+    outbox.start()  # ... and is delivered after the switch-off: refused, nothing sent
+
+    async def failed() -> dict[str, Any] | None:
+        for chat in await running.chats():
+            for message in await running.messages(chat["id"]):
+                if message["id"] == queued["message_id"] and message["delivery_status"] == "failed":
+                    found: dict[str, Any] = message
+                    return found
+        return None
+
+    message = await running.wait_for(failed)
+    assert "Alimtalk is switched off for the Kakao channel @bridgeshop" in message["delivery_error"]
+    assert kakao.sent == []
+    assert sms.sent == []  # no fallback text either: the channel may not send, it did not fail
