@@ -138,14 +138,30 @@ class LinkRoutes:
         sender_key = self.plugin.settings(integration).sender_key
         if not sender_key:  # the default linked channel's, which keeps Alimtalk on (K8)
             return None if self._default_link(integration) is not None else no_linked_channel(integration)
+        return self.sender_refusal(sender_key, "alimtalk")
+
+    def sender_refusal(self, sender_key: str, service: str) -> RequestRefused | None:
+        """Why a send of ``service`` (``alimtalk``, ``brand``) from the Kakao channel with this
+        sender key is refused (K8): its link was deleted, or has that service off; None when it
+        may go (a sender key no link knows was configured by hand: not refused). For every
+        sender of the plugin (Alimtalk now; brand messages and their campaigns too)."""
         link = self.store.latest_with_sender(fingerprint(sender_key))
-        if link is None or (link.state is LinkState.LINKED and link.services["alimtalk"]):
+        if link is None or (link.state is LinkState.LINKED and link.services[service]):
             return None
         if link.state is LinkState.DELETED:
             return refused(
                 f"the Kakao channel {link.search_id} was unlinked: its Alimtalk templates cannot be "
-                "used; link it again (its templates then need Kakao's review again)",
+                "used and nothing is sent from it; link it again (its templates then need Kakao's "
+                "review again)",
                 "kakao_link_deleted",
+                422,
+                search_id=link.search_id,
+            )
+        if service == "brand":
+            return refused(
+                f"brand messages are switched off for the Kakao channel {link.search_id}: none is "
+                "sent from it until an admin switches them on again",
+                "kakao_brand_off",
                 422,
                 search_id=link.search_id,
             )

@@ -431,3 +431,27 @@ async def test_k8_an_alimtalk_queued_before_alimtalk_was_switched_off_is_not_sen
     assert "Alimtalk is switched off for the Kakao channel @bridgeshop" in message["delivery_error"]
     assert kakao.sent == []
     assert sms.sent == []  # no fallback text either: the channel may not send, it did not fail
+
+
+async def test_k8_brand_messages_switched_off_are_refused_for_the_sender_that_sends_them(
+    start: StartBridge, kakao: AlimtalkSandbox
+) -> None:
+    """Brand messages go from the same sender profile; their sender asks the links the same
+    question before sending (campaigns included), so switching them off stops them."""
+    shop = kakao.senders.add_channel("@bridgeshop", AS_NHN_HAS_IT)
+    running = await start()
+    _, as_admin = await admin_of(running)
+    link = await linked(as_admin, kakao, "@bridgeshop")
+    plugin = running.bridge.plugins.pm.get_plugin("kakao")  # the running plugin
+    assert isinstance(plugin, KakaoPlugin)
+    assert plugin.link_routes.sender_refusal(shop.sender_key, "brand") is None
+    await as_admin("PATCH", f"/links/{link['id']}", json={"front_home": False, "follow_up": False})
+    await as_admin("PATCH", f"/links/{link['id']}", json={"services": {"brand": False}})
+    refusal = plugin.link_routes.sender_refusal(shop.sender_key, "brand")
+    assert refusal is not None
+    assert (refusal.code, refusal.status) == ("kakao_brand_off", 422)
+    assert plugin.link_routes.sender_refusal(shop.sender_key, "alimtalk") is None
+    await as_admin("DELETE", f"/links/{link['id']}")
+    deleted = plugin.link_routes.sender_refusal(shop.sender_key, "alimtalk")
+    assert deleted is not None
+    assert deleted.code == "kakao_link_deleted"
