@@ -101,9 +101,10 @@ async def test_an_admin_links_a_kakao_channel_and_unlinks_it_by_the_rules(site: 
 
     # K8: the default channel keeps its services; the refusal says why, the box stays on.
     await expect(row.get_by_label("Brand message")).not_to_be_checked()  # as chosen when linking
-    await row.get_by_label("Alimtalk", exact=True).uncheck()
+    await row.get_by_label("Alimtalk", exact=True).click()
     await expect(row.get_by_role("alert")).to_contain_text("@bridgeshop is the default Kakao channel")
     await expect(row.get_by_label("Alimtalk", exact=True)).to_be_checked()
+    await expect(row.get_by_label("Alimtalk", exact=True)).to_be_enabled()
 
     # A refusal the seed explains, with its fix.
     await start.get_by_label("Kakao channel search ID").fill("@hidden")
@@ -113,10 +114,11 @@ async def test_an_admin_links_a_kakao_channel_and_unlinks_it_by_the_rules(site: 
     await expect(page.locator("#kakao-links tbody tr")).to_have_count(1)
 
     # No longer a default: it can be deleted.
-    await row.get_by_label("Show on front home").uncheck()
-    await expect(row.get_by_label("Show on front home")).not_to_be_checked()
-    await row.get_by_label("Follow-up Alimtalk").uncheck()
-    await expect(row.get_by_label("Follow-up Alimtalk")).not_to_be_checked()
+    for default in ("Show on front home", "Follow-up Alimtalk"):
+        await row.get_by_label(default).uncheck()
+        # Drawn again from the server: enabled (not waiting) and off.
+        await expect(row.get_by_label(default)).to_be_enabled()
+        await expect(row.get_by_label(default)).not_to_be_checked()
     page.once("dialog", _accept)
     await row.get_by_role("button", name="Delete").click()
     await expect(row.locator(".state")).to_have_text("Deleted")

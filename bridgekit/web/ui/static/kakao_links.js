@@ -47,6 +47,16 @@ async function change(error, method, path, body) {
   return true;
 }
 
+// A checkbox's change: the box waits (disabled) until the list is drawn again with the new
+// state, or goes back as it was when refused.
+async function toggle(box, error, path, body) {
+  box.disabled = true;
+  if (!(await change(error, "PATCH", path, body))) {
+    box.checked = !box.checked;
+    box.disabled = false;
+  }
+}
+
 function row(link) {
   const tr = element("tr");
   tr.dataset.searchId = link.search_id;
@@ -61,19 +71,15 @@ function row(link) {
   const services = element("td", undefined, "services");
   for (const service of SERVICES) {
     services.append(
-      checkbox(t(`kakao.${service}`), link.services[service], !linked, async (box) => {
-        const ok = await change(error, "PATCH", path, { services: { [service]: box.checked } });
-        if (!ok) box.checked = !box.checked;
-      }),
+      checkbox(t(`kakao.${service}`), link.services[service], !linked, (box) =>
+        toggle(box, error, path, { services: { [service]: box.checked } }),
+      ),
     );
   }
   const defaults = element("td", undefined, "defaults");
   for (const [role, key] of DEFAULTS) {
     defaults.append(
-      checkbox(t(key), link[role], !linked, async (box) => {
-        const ok = await change(error, "PATCH", path, { [role]: box.checked });
-        if (!ok) box.checked = !box.checked;
-      }),
+      checkbox(t(key), link[role], !linked, (box) => toggle(box, error, path, { [role]: box.checked })),
     );
   }
   const actions = element("td", undefined, "actions");
