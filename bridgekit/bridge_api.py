@@ -74,6 +74,20 @@ class BridgeAPI(Protocol):
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
         """Add an internal note to a chat (never delivered out); returns its message id."""
 
+    async def close_chats(self, integration: str, note: str, *, author_name: str | None = None) -> list[int]:
+        """Close every chat of ``integration`` that is not closed yet, each with ``note`` as an
+        internal note saying why (a provider link switched off, say); returns their ids.
+        Raises ``UnknownIntegration``."""
+
+    def seal_secrets(self, values: Mapping[str, str]) -> str:
+        """``values`` encrypted with the server's key for integration secrets (Fernet, the key
+        kept outside the database): what a plugin stores of a secret it was handed at run time
+        (a linked provider account's key), so it is never at rest in plain text."""
+
+    def open_secrets(self, sealed: str) -> dict[str, str]:
+        """The values :meth:`seal_secrets` sealed; ``ConfigError`` when no configured key opens
+        them."""
+
     async def send_to_customer(
         self,
         customer_id: int,

@@ -2,7 +2,8 @@
 
 Answers and errors are JSON like the rest of the API (``json_response``, ``json_error``);
 bodies are read by ``json_object(request, schema)``, which refuses keys the JSON Schema does
-not allow; ``operator_only`` guards a handler whose action reaches outside the inbox; stored
+not allow; ``operator_only`` guards a handler whose action reaches outside the inbox, ``admin_only`` one
+that changes the workspace's setup; stored
 bytes are served with ``file_response`` / ``bytes_response`` (nosniff, a download
 disposition, active types as ``application/octet-stream``, a sandboxing CSP). Routes under
 ``/api/`` already require a manager's bearer token; ``request_manager_id`` is whose it is
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bridgekit.web.auth import operator_only
+from bridgekit.web.auth import admin_only, operator_only
 from bridgekit.web.common import json_object
 from bridgekit.web.downloads import bytes_response, file_response
 from bridgekit.web.jsonio import json_error, json_response
@@ -29,6 +30,7 @@ def request_manager_id(request: web.Request) -> int:
 
 
 __all__ = [
+    "admin_only",
     "bytes_response",
     "file_response",
     "json_error",

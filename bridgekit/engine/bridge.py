@@ -16,6 +16,8 @@ from bridgekit.config import Config
 from bridgekit.engine.bots import FlowWorker
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.flow import ChatView
+from bridgekit.inbox.chat_batch import CLOSED
+from bridgekit.inbox.chat_state import close_chats
 from bridgekit.inbox.chats import ChatError, chat_view, raw_delivery, transcript
 from bridgekit.inbox.customer_sends import delivery_key, queued_send, send_to_customer
 from bridgekit.inbox.message_writer import write_note
@@ -39,7 +41,7 @@ from bridgekit.storage.keyfiles import private_dir, server_key
 from bridgekit.storage.media_urls import KEY_NAME as MEDIA_KEY_NAME
 from bridgekit.storage.media_urls import MediaUrls
 from bridgekit.storage.schema import valid_id
-from bridgekit.storage.secret_box import SecretBox
+from bridgekit.storage.secret_box import SEALED, SecretBox
 
 log = logging.getLogger("bridgekit")
 
@@ -49,7 +51,8 @@ class Bridge:
 
     Public for plugins: :meth:`submit`, :meth:`integrations_for`, :meth:`plugin_settings`,
     :meth:`chat`, :meth:`chat_transcript`, :meth:`raw_delivery_for_message`, :meth:`add_note`,
-    :meth:`send_text`, :meth:`send_to_customer`,
+    :meth:`send_text`, :meth:`send_to_customer`, :meth:`close_chats`, :meth:`seal_secrets`,
+    :meth:`open_secrets`,
     :attr:`public_url`, :attr:`data_dir`, :attr:`config`, :attr:`db`. Outbound media URLs come
     ready-made on ``OutboundAttachment.url``.
     """
@@ -75,6 +78,7 @@ class Bridge:
         # Realtime events to and from the other processes on the same PostgreSQL.
         self.relay: EventRelay | None = None
         self._media_urls: MediaUrls | None = None
+        self._secret_box: SecretBox | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -230,6 +234,37 @@ class Bridge:
                 conn, chat_id, text, author_kind="plugin", author_id=None, author_name=author_name
             )
 
+    async def close_chats(self, integration: str, note: str, *, author_name: str | None = None) -> list[int]:
+        """Close the integration's chats not closed yet, a note in each saying why."""
+        bound = self.registry.get(integration)
+        c = s.chats
+        async with self.db.write() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        select(c.c.id).where(c.c.integration_id == bound.integration.id, c.c.state != CLOSED)
+                    )
+                ).scalars()
+            )
+            for chat_id in ids:
+                await write_note(
+                    conn, chat_id, note, author_kind="plugin", author_id=None, author_name=author_name
+                )
+            outcome = await close_chats(conn, ids)
+        self.events.publish_many(outcome.events)
+        return list(outcome.changed)
+
+    def _box(self) -> SecretBox:
+        if self._secret_box is None:
+            raise RuntimeError("the server has not started: no key to seal secrets with yet")
+        return self._secret_box
+
+    def seal_secrets(self, values: Mapping[str, str]) -> str:
+        return self._box().seal(values).get(SEALED, "")
+
+    def open_secrets(self, sealed: str) -> dict[str, str]:
+        return self._box().open({SEALED: sealed}, integration="(a plugin's sealed value)") if sealed else {}
+
     def wake_outbox(self) -> None:
         if self.outbox is not None:
             self.outbox.wakeup.set()
@@ -245,6 +280,7 @@ class Bridge:
         private_dir(self.config.data_dir)
         private_dir(self.config.data_dir / "attachments")
         box = await asyncio.to_thread(SecretBox.load, self.config.data_dir, self.config.secret_keys)
+        self._secret_box = box
         install_log_redaction()
         key = await asyncio.to_thread(server_key, self.config.data_dir, MEDIA_KEY_NAME)
         self._media_urls = MediaUrls(key, self.config.media_url_ttl)

@@ -33,6 +33,13 @@ SECTIONS = (
     ("macros", "admin.macros"),
     ("tags", "admin.tags"),
 )
+# Pages over a plugin's admin API, shown when the plugin serves it: (path part, key, the API).
+PLUGIN_SECTIONS = (("kakao", "admin.kakao", "/api/v1/kakao/links"),)
+
+
+def _sections(request: web.Request) -> tuple[tuple[str, str], ...]:
+    served = {resource.canonical for resource in request.app.router.resources()}
+    return SECTIONS + tuple((path, key) for path, key, api in PLUGIN_SECTIONS if api in served)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,7 @@ def _page(request: web.Request, signed: SignedIn, section: str, data: dict[str, 
         "manager": signed.manager,
         "csrf": signed.csrf,
         "section": section,
-        "sections": SECTIONS,
+        "sections": _sections(request),
         **data,
     }
     return page(request, f"admin/{section}.html", context)
@@ -127,3 +134,15 @@ async def tags_page(request: web.Request) -> web.StreamResponse:
     async with bridge.db.read() as conn:
         tags = await list_tags(conn, bridge.workspace_id)
     return _page(request, signed, "tags", {"tags": tags})
+
+
+@routes.get("/admin/kakao")
+async def kakao_page(request: web.Request) -> web.StreamResponse:
+    """Kakao channel links: drawn by ``kakao_links.js`` from the Kakao plugin's API (the core
+    does not read a plugin's store); 404 without the plugin."""
+    signed = await _admin(request)
+    if isinstance(signed, web.Response):
+        return signed
+    if ("kakao", "admin.kakao") not in _sections(request):
+        raise web.HTTPNotFound()
+    return _page(request, signed, "kakao", {})

@@ -14,6 +14,7 @@ from bridgekit.web.keys import current_manager
 __all__ = [
     "ADMIN",
     "DELETE_CHATS",
+    "admin_only",
     "bearer_token",
     "forbidden",
     "operator_only",
@@ -57,6 +58,19 @@ def operator_only(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def checked(request: web.Request) -> web.StreamResponse:
         require_operator(current_manager(request))
+        return await handler(request)
+
+    return checked
+
+
+def admin_only(handler: Handler) -> Handler:
+    """``handler`` for managers with the admin permission only (403 ``permission`` otherwise):
+    for plugin routes under ``/api/`` that change the workspace's setup (linking a provider
+    account)."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        require_permission(current_manager(request), ADMIN)
         return await handler(request)
 
     return checked

@@ -36,6 +36,7 @@ from bridgekit.exceptions import (
     ConfigError,
     DeliveryError,
     PermanentDeliveryError,
+    RequestRefused,
     SignatureError,
     TransientDeliveryError,
 )
@@ -51,6 +52,8 @@ from bridgekit.model import (
     RawDelivery,
 )
 
+from bridgekit_kakao.links import LinkStore
+from bridgekit_kakao.links_api import LinkRoutes
 from bridgekit_kakao.nhn import AlimtalkClient, Refused
 from bridgekit_kakao.settings import AlimtalkSettings
 from bridgekit_kakao.store import Store
@@ -129,12 +132,21 @@ class KakaoPlugin:
         self._store: Store | None = None
         self._syncer = BackgroundTask()  # re-reads the templates from NHN
         self._render_synced: dict[str, float] = {}  # integration -> monotonic time of that sync
+        self._links: LinkStore | None = None
+        #: Linking and unlinking Kakao channels (K2, K4, K8): ``links_api``.
+        self.link_routes = LinkRoutes(self, lambda: self.links)
 
     @property
     def store(self) -> Store:
         if self._store is None:  # without a running bridge (unit tests): in memory
             self._store = Store()
         return self._store
+
+    @property
+    def links(self) -> LinkStore:
+        if self._links is None:
+            self._links = LinkStore()
+        return self._links
 
     @staticmethod
     def settings(integration: Integration) -> AlimtalkSettings:
@@ -158,6 +170,11 @@ class KakaoPlugin:
         self._bridge = bridge
         if self._store is None:
             self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
+        if self._links is None:
+            self._links = LinkStore(bridge.data_dir / "kakao" / "links.sqlite3")
+        # Sealed again with the first key at every start: after `bridgekit secrets rotate` with
+        # BRIDGEKIT_SECRET_KEY, the old key (BRIDGEKIT_SECRET_KEY_OLD) is needed for one start only.
+        self.links.reseal(lambda sealed: bridge.seal_secrets(bridge.open_secrets(sealed)))
         if bridge.integrations_for(CHANNEL):
             self._syncer.start_elected(bridge, lambda: self._sync_forever(bridge))
 
@@ -176,6 +193,7 @@ class KakaoPlugin:
             web.post("/api/v1/kakao_alimtalk/templates/sync", operator_only(self._sync_templates)),
             web.post("/api/v1/kakao_alimtalk/render", self._render),
             web.post("/api/v1/kakao_alimtalk/messages", operator_only(self._send)),
+            *self.link_routes.routes(),
         ]
 
     @bridgekit.hookimpl
@@ -192,7 +210,7 @@ class KakaoPlugin:
 
     async def sync(self, integration: Integration) -> list[Template]:
         """Read the templates' review states from NHN; one NHN no longer lists is deleted."""
-        client = AlimtalkClient(self.settings(integration), self._http.get())
+        client = AlimtalkClient(self.link_routes.sender_settings(integration), self._http.get())
         listed = await client.templates()
         self.store.replace_templates(integration.name, listed)
         return self.store.templates(integration.name)
@@ -207,7 +225,7 @@ class KakaoPlugin:
                     await self.sync(integration)
                 except asyncio.CancelledError:
                     raise
-                except (DeliveryError, Refused, ConfigError) as exc:
+                except (DeliveryError, Refused, ConfigError, RequestRefused) as exc:
                     log.warning("reading %s's Alimtalk templates from NHN failed: %s", integration.name, exc)
             if not interval:
                 return
@@ -262,9 +280,14 @@ class KakaoPlugin:
         except (ConfigError, AlimtalkRefused) as exc:
             raise PermanentDeliveryError(str(exc)) from None
         progress = dict(message.progress)
+        if not progress and (unusable := self.link_routes.alimtalk_refusal(integration)) is not None:
+            raise PermanentDeliveryError(str(unusable))  # K8: queued before the switch-off
         if isinstance(progress.get("fallback"), str):  # the Alimtalk failed; the text is due
             return await self._fallback(settings, message, progress, str(progress["fallback"]))
-        client = AlimtalkClient(settings, self._http.get())
+        try:
+            client = AlimtalkClient(self.link_routes.sender_settings(integration), self._http.get())
+        except RequestRefused as exc:
+            raise PermanentDeliveryError(str(exc)) from None
         request_id, seq = progress.get("request_id"), progress.get("recipient_seq")
         if not isinstance(request_id, str) or not isinstance(seq, int):
             try:
@@ -393,7 +416,8 @@ class KakaoPlugin:
 
     async def _list_templates(self, request: web.Request) -> web.Response:
         integration = self._integration(request.query.get("integration"))
-        return _templates_answer(integration, self.store.templates(integration.name))
+        usable = self.link_routes.alimtalk_refusal(integration) is None
+        return _templates_answer(integration, self.store.templates(integration.name), usable)
 
     async def _sync_templates(self, request: web.Request) -> web.Response:
         body = await json_object(request, SYNC_BODY) if request.can_read_body else {}
@@ -402,12 +426,16 @@ class KakaoPlugin:
             templates = await self.sync(integration)
         except (DeliveryError, Refused) as exc:
             raise json_error(502, f"the templates could not be read from NHN: {exc}") from None
-        return _templates_answer(integration, templates)
+        return _templates_answer(
+            integration, templates, self.link_routes.alimtalk_refusal(integration) is None
+        )
 
     async def _rendered(self, body: Mapping[str, Any]) -> tuple[Integration, Template, dict[str, str], str]:
         """The integration, template and parameters a request names, and the text they make;
         404 for an unknown template, 422 with the reason when it may not be sent."""
         integration = self._integration(body.get("integration"))
+        if (unusable := self.link_routes.alimtalk_refusal(integration)) is not None:
+            raise unusable  # K8: its Kakao channel was unlinked or has Alimtalk off
         code, parameters = body.get("template_code"), body.get("parameters", {})
         if not isinstance(code, str) or not isinstance(parameters, dict):
             raise json_error(400, "give 'template_code' (a string) and 'parameters' (an object)")
@@ -480,7 +508,7 @@ def fallback_key(alimtalk_key: str) -> str:
     return f"alimtalk-fallback:{alimtalk_key}"
 
 
-def _templates_answer(integration: Integration, templates: list[Template]) -> web.Response:
+def _templates_answer(integration: Integration, templates: list[Template], usable: bool) -> web.Response:
     return json_response(
         {
             "integration": integration.name,
@@ -491,7 +519,7 @@ def _templates_answer(integration: Integration, templates: list[Template]) -> we
                     "content": t.content,
                     "state": t.state.value,
                     "variables": t.variables,
-                    "sendable": t.state is TemplateState.APPROVED,
+                    "sendable": usable and t.state is TemplateState.APPROVED,
                 }
                 for t in templates
             ],

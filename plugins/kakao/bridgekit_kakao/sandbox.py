@@ -22,6 +22,7 @@ from aiohttp import web
 from bridgekit.channelkit import HttpSandbox
 
 from bridgekit_kakao.nhn import IDEMPOTENCY_HEADER, SECRET_HEADER
+from bridgekit_kakao.sandbox_senders import SenderDesk
 from bridgekit_kakao.templates import VARIABLE
 
 #: NHN's answer to a repeated idempotency key (the sandbox's choice of code; README).
@@ -66,6 +67,8 @@ class AlimtalkSandbox(HttpSandbox):
                 web.get(base + "/senders/{sender_key}/templates", self._templates),
             ]
         )
+        #: Kakao channels and their sender profiles (linking: ``sandbox_senders``).
+        self.senders = SenderDesk(self)
 
     def settings(self) -> dict[str, Any]:
         return {"api_base": self.url, "app_key": self.app_key, "sender_key": self.sender_key}

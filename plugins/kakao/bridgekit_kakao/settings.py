@@ -25,7 +25,9 @@ class AlimtalkSettings(ChannelSettings, frozen=True, kw_only=True):
     api_base: HttpUrl = NHN_API_BASE
     app_key: str
     secret_key: Secret
-    sender_key: str
+    #: Empty: the Kakao channel an admin linked as the default for follow-up Alimtalk
+    #: (``links_api``), so linking needs no edit here.
+    sender_key: str = ""
     #: Text the customer's phone when an Alimtalk fails (K6), through bridgekit's texting
     #: plugin; ``sms_integration`` names one of its integrations (default: its first).
     sms_fallback: bool = True
@@ -40,7 +42,7 @@ class AlimtalkSettings(ChannelSettings, frozen=True, kw_only=True):
     def checked(self) -> AlimtalkSettings:
         if not self.app_key:
             raise InvalidSetting("app_key", "is required: the NHN Cloud KakaoTalk Bizmessage app key")
-        if len(self.sender_key) != SENDER_KEY_LENGTH:
+        if self.sender_key and len(self.sender_key) != SENDER_KEY_LENGTH:
             raise InvalidSetting(
                 "sender_key", f"must be the {SENDER_KEY_LENGTH}-character sender key of the Kakao channel"
             )
