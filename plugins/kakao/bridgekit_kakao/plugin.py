@@ -51,6 +51,7 @@ from bridgekit.model import (
     RawDelivery,
 )
 
+from bridgekit_kakao.brand import BRAND_CHANNEL, BRAND_SPEC, BrandService
 from bridgekit_kakao.nhn import AlimtalkClient, Refused
 from bridgekit_kakao.settings import AlimtalkSettings
 from bridgekit_kakao.store import Store
@@ -129,6 +130,7 @@ class KakaoPlugin:
         self._store: Store | None = None
         self._syncer = BackgroundTask()  # re-reads the templates from NHN
         self._render_synced: dict[str, float] = {}  # integration -> monotonic time of that sync
+        self.brand = BrandService(self._http)  # the kakao_brand integrations (brand.py)
 
     @property
     def store(self) -> Store:
@@ -144,7 +146,7 @@ class KakaoPlugin:
 
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:
-        return [CHANNEL_SPEC]
+        return [CHANNEL_SPEC, BRAND_SPEC]
 
     @bridgekit.hookimpl
     def bridgekit_check_integration(
@@ -152,10 +154,13 @@ class KakaoPlugin:
     ) -> None:
         if integration.channel == CHANNEL:
             self.settings(integration)
+        elif integration.channel == BRAND_CHANNEL:
+            self.brand.settings(integration)
 
     @bridgekit.hookimpl
     def bridgekit_startup(self, bridge: BridgeAPI) -> None:
         self._bridge = bridge
+        self.brand.startup(bridge)
         if self._store is None:
             self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
         if bridge.integrations_for(CHANNEL):
@@ -176,10 +181,13 @@ class KakaoPlugin:
             web.post("/api/v1/kakao_alimtalk/templates/sync", operator_only(self._sync_templates)),
             web.post("/api/v1/kakao_alimtalk/render", self._render),
             web.post("/api/v1/kakao_alimtalk/messages", operator_only(self._send)),
+            *self.brand.routes(),
         ]
 
     @bridgekit.hookimpl
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:
+        if integration.channel == BRAND_CHANNEL:
+            return "nothing to set up: brand messages only send (their results are asked from NHN)"
         if integration.channel != CHANNEL:
             return None
         return "nothing to set up: Alimtalk only sends (its results are asked from NHN)"
@@ -256,6 +264,8 @@ class KakaoPlugin:
 
     @bridgekit.hookimpl
     async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        if integration.channel == BRAND_CHANNEL:
+            return await self.brand.deliver(integration, message)
         try:
             settings = self.settings(integration)
             phone = korean_mobile(message.recipient.value)
@@ -362,6 +372,8 @@ class KakaoPlugin:
     def bridgekit_bill(
         self, integration: Integration, message: OutboundMessage, result: DeliveryResult
     ) -> Charge | None:
+        if integration.channel == BRAND_CHANNEL:
+            return self.brand.bill(integration, result)
         kind = result.meta.get("kind")
         if kind == "alimtalk":
             return Charge(self.settings(integration).price_pu, CATEGORY, "Kakao Alimtalk (delivered)")
