@@ -55,6 +55,7 @@ from bridgekit_kakao.templates import AlimtalkRefused
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
     from bridgekit import BridgeAPI
+    from bridgekit.flow import CustomerEventView
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,15 @@ BRAND_CHANNEL = "kakao_brand"
 BRAND_META_KEY = "kakao_brand"
 #: How ledger rows of Kakao sends are grouped on the invoice (K7: "social media").
 CATEGORY = "social_media"
+
+#: Customer events that tell whether the customer is a friend of a Kakao channel (the
+#: consultation-talk channel's names; ``follow``/``unfollow`` when a Kakao channel says them).
+FRIEND_EVENTS = {
+    "kakao_channel_added": True,
+    "kakao_channel_blocked": False,
+    "follow": True,
+    "unfollow": False,
+}
 
 BRAND_SPEC = ChannelSpec(
     name=BRAND_CHANNEL,
@@ -224,6 +234,25 @@ class BrandService:
         if chat is None:
             raise PermanentDeliveryError(f"the brand message's chat {chat_id} is gone")
         return chat.customer_id
+
+    def customer_event(self, event: CustomerEventView) -> None:
+        """A Kakao channel's "friend added" or "blocked" event of a customer (from the
+        consultation-talk channel, or any plugin naming the sender key): their friend state
+        for every brand integration of that sender key."""
+        friend = FRIEND_EVENTS.get(event.kind)
+        source = event.integration
+        if friend is None or event.customer_id is None:
+            return
+        if not (
+            event.kind.startswith("kakao_") or (source is not None and source.channel.startswith("kakao"))
+        ):
+            return  # a follow of another messenger says nothing about the Kakao channel
+        sender_key = event.data.get("sender_key") or (source.settings.get("sender_key") if source else None)
+        if self._bridge is None or not sender_key:
+            return
+        for integration in self._bridge.integrations_for(BRAND_CHANNEL):
+            if integration.settings.get("sender_key") == sender_key:
+                self.store.set_friend(integration.name, event.customer_id, friend, "event")
 
     def bill(self, integration: Integration, result: DeliveryResult) -> Charge | None:
         """K7: a delivered brand message costs ``price_pu`` (17 PU); a failed one nothing."""

@@ -60,6 +60,7 @@ from bridgekit_kakao.templates import AlimtalkRefused, Template, TemplateState, 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
     from bridgekit import BridgeAPI
+    from bridgekit.flow import CustomerEventView
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,10 @@ class KakaoPlugin:
             web.post("/api/v1/kakao_alimtalk/messages", operator_only(self._send)),
             *self.brand.routes(),
         ]
+
+    @bridgekit.hookimpl
+    def bridgekit_customer_event(self, event: CustomerEventView) -> None:
+        self.brand.customer_event(event)  # a Kakao channel's friend added / blocked
 
     @bridgekit.hookimpl
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:

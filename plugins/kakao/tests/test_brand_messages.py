@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bridgekit.flow import ChatView, CustomerEventView
 from bridgekit.storage import schema as s
 from bridgekit.testing.conformance import MakeBridge
 from bridgekit.testing.harness import RunningBridge
@@ -267,3 +268,35 @@ async def test_a_text_over_the_wide_image_limit_is_refused_with_its_code(
     status, answer = await send_brand(running, customer_id, "가" * 80)
     assert (status, answer["code"], answer["details"]) == (422, "kakao_brand_too_long", {"max": 76})
     assert brand.brand_requests == 0
+
+
+async def test_a_kakao_channel_friend_event_of_the_customer_lets_brand_messages_go(
+    start: StartBrand, brand: BrandSandbox, plugin: KakaoPlugin, make_customer: MakeCustomer
+) -> None:
+    """The friend state learned from a customer event (the consultation-talk channel's
+    ``kakao_channel_added`` / ``kakao_channel_blocked``), matched by the channel's sender key."""
+    running = await start()
+    customer_id = await make_customer(running)
+
+    def event(kind: str, sender_key: str) -> CustomerEventView:
+        chat = ChatView(
+            id=1, state="open", title=None, customer_id=customer_id, integration_id=None, channel=None
+        )
+        return CustomerEventView(
+            chat, None, kind=kind, data={"sender_key": sender_key}, customer_id=customer_id
+        )
+
+    plugin.bridgekit_customer_event(event("kakao_channel_added", "another-channel's-key"))
+    status, answer = await send_brand(running, customer_id)
+    assert (status, answer["code"]) == (409, "kakao_not_friend")
+    plugin.bridgekit_customer_event(event("follow", brand.sender_key))  # not said by a Kakao channel
+    assert (await send_brand(running, customer_id))[0] == 409
+    plugin.bridgekit_customer_event(event("kakao_channel_added", brand.sender_key))
+    status, answer = await send_brand(running, customer_id)
+    assert status == 201, answer
+    sent = await settled(running, {"chat_id": await chat_of(running, answer["message_id"]), **answer})
+    assert sent["delivery_status"] == "sent"
+    plugin.bridgekit_customer_event(event("kakao_channel_blocked", brand.sender_key))
+    status, answer = await send_brand(running, customer_id)
+    assert (status, answer["code"]) == (409, "kakao_not_friend")
+    assert len(brand.brand_sent) == 1
