@@ -23,10 +23,8 @@ from aiohttp import web
 
 from bridgekit_kakao.brand_rules import AD_NIGHT, WIDE_MAX_CHARS
 from bridgekit_kakao.nhn import IDEMPOTENCY_HEADER
-from bridgekit_kakao.sandbox import CANNOT_DELIVER, IDEMPOTENCY_WINDOW, AlimtalkSandbox
+from bridgekit_kakao.sandbox import CANNOT_DELIVER, DUPLICATE_REQUEST, IDEMPOTENCY_WINDOW, AlimtalkSandbox
 
-#: NHN's documented answer to a repeated X-NC-API-IDEMPOTENCY-KEY (error-code guide).
-DUPLICATE_KEY = -1005
 #: Kakao's "not a time messages may be sent" (friend talk / brand messages: 08:00 to 20:50).
 NOT_NOW = "3022"
 
@@ -65,7 +63,7 @@ class BrandSandbox(AlimtalkSandbox):
         now = time.monotonic()
         if key:
             if now - self._brand_keys.get(key, -IDEMPOTENCY_WINDOW) < IDEMPOTENCY_WINDOW:
-                return self._answer(False, DUPLICATE_KEY, "The same 'X-NC-API-IDEMPOTENCY-KEY' was requested")
+                return self._answer(False, DUPLICATE_REQUEST, "The same X-NC-API-IDEMPOTENCY-KEY again")
             self._brand_keys[key] = now
         data = await request.json()
         if data.get("senderKey") != self.sender_key:
