@@ -11,10 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.flow import ChatView, CustomerEventView
+from bridgekit.model import Contact, OutboundMessage
 from bridgekit.storage import schema as s
 from bridgekit.testing.conformance import MakeBridge
 from bridgekit.testing.harness import RunningBridge
+from bridgekit.testing.progress import KeptProgress
 from sqlalchemy import select
 
 from bridgekit_kakao.brand_sandbox import NOT_NOW, BrandSandbox, brand_integration
@@ -300,3 +303,32 @@ async def test_a_kakao_channel_friend_event_of_the_customer_lets_brand_messages_
     status, answer = await send_brand(running, customer_id)
     assert (status, answer["code"]) == (409, "kakao_not_friend")
     assert len(brand.brand_sent) == 1
+
+
+async def test_after_a_lost_answer_the_retry_never_sends_the_brand_message_twice(
+    start: StartBrand, brand: BrandSandbox, plugin: KakaoPlugin, make_customer: MakeCustomer
+) -> None:
+    """The attempt that lost NHN's answer saved "sending" first; the next one asks again with
+    the same X-NC-API-IDEMPOTENCY-KEY, NHN refuses the repeat, and the message fails unsent."""
+    running = await start()
+    customer_id = await make_customer(running)
+    await befriend(running, customer_id)
+    status, answer = await send_brand(running, customer_id)
+    assert status == 201, answer
+    chat_id = await chat_of(running, answer["message_id"])
+    await settled(running, {"chat_id": chat_id, **answer})
+    (integration,) = running.bridge.integrations_for("kakao_brand")
+    message = OutboundMessage(
+        message_id=answer["message_id"] + 1000,
+        chat_id=chat_id,
+        idempotency_key="outbox-lost-answer",
+        recipient=Contact("phone", "+821012345678"),
+        thread_key="",
+        text=AD,
+    )
+    row = KeptProgress()
+    await plugin.bridgekit_deliver(integration, row.attempt(message))  # NHN took it...
+    row.progress = {"sending": True}  # ...but the answer was lost before it was saved
+    with pytest.raises(PermanentDeliveryError, match="may have sent it, so it is not sent again"):
+        await plugin.bridgekit_deliver(integration, row.attempt(message))
+    assert [m["content"] for m in brand.brand_sent] == [AD, AD]  # the route's and this one, once
