@@ -237,8 +237,8 @@ class BrandService:
 
     def customer_event(self, event: CustomerEventView) -> None:
         """A Kakao channel's "friend added" or "blocked" event of a customer (from the
-        consultation-talk channel, or any plugin naming the sender key): their friend state
-        for every brand integration of that sender key."""
+        consultation-talk channel, or any plugin), naming the channel's ``sender_key`` in its
+        data: their friend state for every brand integration of that sender key."""
         friend = FRIEND_EVENTS.get(event.kind)
         source = event.integration
         if friend is None or event.customer_id is None:
@@ -247,11 +247,11 @@ class BrandService:
             event.kind.startswith("kakao_") or (source is not None and source.channel.startswith("kakao"))
         ):
             return  # a follow of another messenger says nothing about the Kakao channel
-        sender_key = event.data.get("sender_key") or (source.settings.get("sender_key") if source else None)
+        sender_key = event.data.get("sender_key")  # which Kakao channel the customer added
         if self._bridge is None or not sender_key:
             return
         for integration in self._bridge.integrations_for(BRAND_CHANNEL):
-            if integration.settings.get("sender_key") == sender_key:
+            if self.settings(integration).sender_key == sender_key:
                 self.store.set_friend(integration.name, event.customer_id, friend, "event")
 
     def bill(self, integration: Integration, result: DeliveryResult) -> Charge | None:
