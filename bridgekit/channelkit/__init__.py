@@ -19,12 +19,15 @@ machinery around it comes from here::
   (on the elected process only, when several share a database).
 * :mod:`~bridgekit.channelkit.listening`: a plugin's own listening socket under
   ``serve --workers N`` (SO_REUSEPORT).
+* :mod:`~bridgekit.channelkit.adrules`: Korean advertising rules: the ``(광고)`` marker and
+  the night an ad may not be sent (SMS, Kakao brand messages).
 
 Documented in ``docs/hooks.md``, "Channel toolkit".
 """
 
 from __future__ import annotations
 
+from bridgekit.channelkit.adrules import AD_PREFIX, KST, QuietHours, is_ad, marked_ad
 from bridgekit.channelkit.cache import TTLCache
 from bridgekit.channelkit.errors import NotSent, is_transient_status, parse_retry_after, status_error
 from bridgekit.channelkit.http import (
@@ -44,7 +47,9 @@ from bridgekit.channelkit.textsplit import split_text
 from bridgekit.text_units import CHARACTERS, UTF8_BYTES, UTF16_UNITS, TextUnit, bytes_in, text_length
 
 __all__ = [
+    "AD_PREFIX",
     "CHARACTERS",
+    "KST",
     "PARTS_SENT",
     "UTF8_BYTES",
     "UTF16_UNITS",
@@ -58,13 +63,16 @@ __all__ = [
     "MediaUnavailable",
     "NotSent",
     "ProviderSession",
+    "QuietHours",
     "SandboxServer",
     "Secret",
     "TTLCache",
     "TextUnit",
     "bytes_in",
     "fetch_media",
+    "is_ad",
     "is_transient_status",
+    "marked_ad",
     "parse_retry_after",
     "parts_sent",
     "send_parts",

@@ -75,7 +75,11 @@ async def _contact_of_customer(conn: AsyncConnection, customer_id: int, bound: B
     found = (await conn.execute(query.order_by(ct.c.verified.desc(), ct.c.id).limit(1))).scalar()
     if found is None:
         reach = f"{kind} handle" if kind else f"handle on {bound.integration.name}"
-        raise ChatError(f"customer {customer_id} has no {reach}")
+        raise ChatError(
+            f"customer {customer_id} has no {reach}",
+            code="customer_unreachable",
+            details={"customer_id": customer_id},
+        )
     return int(found)
 
 

@@ -15,7 +15,9 @@ CODE = re.compile(r"""\bcode=["']([a-z_]+)["']""")
 
 
 def _codes() -> set[str]:
-    return {code for path in ROOT.rglob("*.py") for code in CODE.findall(path.read_text(encoding="utf-8"))}
+    """Every code the core or a bundled plugin (``plugins/*/bridgekit_*``) can answer."""
+    paths = [*ROOT.rglob("*.py"), *ROOT.parent.glob("plugins/*/bridgekit_*/**/*.py")]
+    return {code for path in paths for code in CODE.findall(path.read_text(encoding="utf-8"))}
 
 
 def test_every_error_code_is_documented_and_translated() -> None:
@@ -23,6 +25,7 @@ def test_every_error_code_is_documented_and_translated() -> None:
     # the refusals the issue names, at least
     assert {"operator_seat", "permission", "too_many_tags", "file_too_large", "snooze_too_far"} <= codes
     assert {"chat_closed", "rate_limited"} <= codes
+    assert {"customer_unreachable", "kakao_not_friend", "kakao_ad_hours"} <= codes  # bundled plugins too
     api_doc = (ROOT.parent / "docs" / "api.md").read_text(encoding="utf-8")
     for code in sorted(codes):
         assert f"`{code}`" in api_doc, code

@@ -67,6 +67,30 @@ class Outcome:
         return self.status == COMPLETED
 
 
+async def nhn_call(
+    session: aiohttp.ClientSession, method: str, url: str, timeout: float, **kwargs: Any
+) -> dict[str, Any]:
+    """One call to any KakaoTalk Bizmessage API (Alimtalk, brand message): NHN's answer when
+    ``header.isSuccessful``; :class:`Refused` when NHN answered no; a delivery error when it
+    did not answer (transient for 5xx, 429, no JSON)."""
+    with transport_errors(API, timeout):
+        limit = aiohttp.ClientTimeout(total=timeout)
+        async with session.request(method, url, timeout=limit, **kwargs) as resp:
+            if resp.status >= 500 or resp.status == 429:
+                after = parse_retry_after(resp.headers.get("Retry-After"))
+                raise status_error(resp.status, f"{API} answered HTTP {resp.status}", retry_after=after)
+            try:
+                data = await resp.json(content_type=None)
+            except ValueError:
+                raise TransientDeliveryError(f"{API} answered HTTP {resp.status} without JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("header"), dict):
+        raise TransientDeliveryError(f"{API} answered without a header")
+    header = data["header"]
+    if header.get("isSuccessful") is not True:
+        raise Refused(header.get("resultCode"), str(header.get("resultMessage", "")))
+    return data
+
+
 class AlimtalkClient:
     def __init__(self, settings: AlimtalkSettings, session: aiohttp.ClientSession) -> None:
         self.settings = settings
@@ -79,24 +103,7 @@ class AlimtalkClient:
         return {SECRET_HEADER: self.settings.secret_key, "Content-Type": "application/json;charset=UTF-8"}
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        timeout = self.settings.timeout_seconds
-        with transport_errors(API, timeout):
-            async with self.session.request(
-                method, url, timeout=aiohttp.ClientTimeout(total=timeout), **kwargs
-            ) as resp:
-                if resp.status >= 500 or resp.status == 429:
-                    after = parse_retry_after(resp.headers.get("Retry-After"))
-                    raise status_error(resp.status, f"{API} answered HTTP {resp.status}", retry_after=after)
-                try:
-                    data = await resp.json(content_type=None)
-                except ValueError:
-                    raise TransientDeliveryError(f"{API} answered HTTP {resp.status} without JSON") from None
-        if not isinstance(data, dict) or not isinstance(data.get("header"), dict):
-            raise TransientDeliveryError(f"{API} answered without a header")
-        header = data["header"]
-        if header.get("isSuccessful") is not True:
-            raise Refused(header.get("resultCode"), str(header.get("resultMessage", "")))
-        return data
+        return await nhn_call(self.session, method, url, self.settings.timeout_seconds, **kwargs)
 
     async def send(
         self, template_code: str, recipient_no: str, parameters: dict[str, str], idempotency_key: str

@@ -54,6 +54,7 @@ from bridgekit.model import (
 
 from bridgekit_kakao.links import LinkStore
 from bridgekit_kakao.links_api import LinkRoutes
+from bridgekit_kakao.brand import BRAND_CHANNEL, BRAND_SPEC, BrandService
 from bridgekit_kakao.nhn import AlimtalkClient, Refused
 from bridgekit_kakao.settings import AlimtalkSettings
 from bridgekit_kakao.store import Store
@@ -62,6 +63,7 @@ from bridgekit_kakao.templates import AlimtalkRefused, Template, TemplateState, 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
     from bridgekit import BridgeAPI
+    from bridgekit.flow import CustomerEventView
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,7 @@ class KakaoPlugin:
         self._links: LinkStore | None = None
         #: Linking and unlinking Kakao channels (K2, K4, K8): ``links_api``.
         self.link_routes = LinkRoutes(self, lambda: self.links)
+        self.brand = BrandService(self._http)  # the kakao_brand integrations (brand.py)
 
     @property
     def store(self) -> Store:
@@ -156,7 +159,7 @@ class KakaoPlugin:
 
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:
-        return [CHANNEL_SPEC]
+        return [CHANNEL_SPEC, BRAND_SPEC]
 
     @bridgekit.hookimpl
     def bridgekit_check_integration(
@@ -164,10 +167,13 @@ class KakaoPlugin:
     ) -> None:
         if integration.channel == CHANNEL:
             self.settings(integration)
+        elif integration.channel == BRAND_CHANNEL:
+            self.brand.settings(integration)
 
     @bridgekit.hookimpl
     def bridgekit_startup(self, bridge: BridgeAPI) -> None:
         self._bridge = bridge
+        self.brand.startup(bridge)
         if self._store is None:
             self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
         if self._links is None:
@@ -194,10 +200,17 @@ class KakaoPlugin:
             web.post("/api/v1/kakao_alimtalk/render", self._render),
             web.post("/api/v1/kakao_alimtalk/messages", operator_only(self._send)),
             *self.link_routes.routes(),
+            *self.brand.routes(),
         ]
 
     @bridgekit.hookimpl
+    def bridgekit_customer_event(self, event: CustomerEventView) -> None:
+        self.brand.customer_event(event)  # a Kakao channel's friend added / blocked
+
+    @bridgekit.hookimpl
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:
+        if integration.channel == BRAND_CHANNEL:
+            return "nothing to set up: brand messages only send (their results are asked from NHN)"
         if integration.channel != CHANNEL:
             return None
         return "nothing to set up: Alimtalk only sends (its results are asked from NHN)"
@@ -274,6 +287,8 @@ class KakaoPlugin:
 
     @bridgekit.hookimpl
     async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        if integration.channel == BRAND_CHANNEL:
+            return await self.brand.deliver(integration, message)
         try:
             settings = self.settings(integration)
             phone = korean_mobile(message.recipient.value)
@@ -385,6 +400,8 @@ class KakaoPlugin:
     def bridgekit_bill(
         self, integration: Integration, message: OutboundMessage, result: DeliveryResult
     ) -> Charge | None:
+        if integration.channel == BRAND_CHANNEL:
+            return self.brand.bill(integration, result)
         kind = result.meta.get("kind")
         if kind == "alimtalk":
             return Charge(self.settings(integration).price_pu, CATEGORY, "Kakao Alimtalk (delivered)")

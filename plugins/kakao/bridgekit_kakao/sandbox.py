@@ -25,8 +25,8 @@ from bridgekit_kakao.nhn import IDEMPOTENCY_HEADER, SECRET_HEADER
 from bridgekit_kakao.sandbox_senders import SenderDesk
 from bridgekit_kakao.templates import VARIABLE
 
-#: NHN's answer to a repeated idempotency key (the sandbox's choice of code; README).
-DUPLICATE_REQUEST = -9001
+#: NHN's answer to a repeated idempotency key within ten minutes (its error-code guide).
+DUPLICATE_REQUEST = -1005
 #: Kakao's "cannot deliver the message" result (the user blocked the channel, no KakaoTalk...).
 CANNOT_DELIVER = "3018"
 IDEMPOTENCY_WINDOW = 600.0

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time
 from typing import Literal
 
 import phonenumbers
-from bridgekit.channelkit import UTF16_UNITS
+from bridgekit.channelkit import AD_PREFIX, UTF16_UNITS, QuietHours
+from bridgekit.channelkit import is_ad as is_ad  # the rule is shared; the plugin asks it here
 
 #: Korean SMS: one message of at most 90 bytes of EUC-KR/CP949.
 SMS_MAX_BYTES = 90
@@ -24,11 +25,8 @@ KOREAN_CHARSET = "cp949"
 #: Twilio concatenates at most 1,600 characters into one message.
 INTERNATIONAL_MAX_CHARS = 1600
 
-KST = timezone(timedelta(hours=9), "KST")
 #: Advertising texts may not go out between 21:00 and 08:00 KST without night-time consent.
-NIGHT_STARTS = time(21, 0)
-NIGHT_ENDS = time(8, 0)
-AD_PREFIX = "(광고)"
+NIGHT = QuietHours(time(21, 0), time(8, 0))
 
 #: What a customer texts to stop (Twilio's standard keywords and the Korean ones) or resume.
 OPT_OUT_KEYWORDS = frozenset(
@@ -207,10 +205,6 @@ def _national(e164: str) -> str:
 # --- advertising ---------------------------------------------------------------------------
 
 
-def is_ad(text: str) -> bool:
-    return text.lstrip().startswith(AD_PREFIX)
-
-
 def ad_text(text: str, sender_name: str, opt_out_number: str) -> str:
     """An advertising text as Korean law wants it: ``(광고)`` and the sender's name first, a
     free opt-out number last (added when the author left them out)."""
@@ -230,8 +224,7 @@ def ad_text(text: str, sender_name: str, opt_out_number: str) -> str:
 
 def at_night(moment: datetime) -> bool:
     """Whether ``moment`` is between 21:00 and 08:00 in Korea."""
-    local = moment.astimezone(KST).time()
-    return local >= NIGHT_STARTS or local < NIGHT_ENDS
+    return NIGHT.covers(moment)
 
 
 def keyword(text: str) -> str:

@@ -3,6 +3,7 @@
 // to them by SMS or Alimtalk, their events and the files and links exchanged. Name and memo are
 // saved with PATCH /api/v1/customers/{id}; a customer.updated event redraws the panel.
 import { api } from "./api.js";
+import { BrandForm } from "./brandmessage.js";
 import { t } from "./i18n.js";
 import { showError } from "./messages.js";
 import { fill, forget, stateText, timeNode } from "./fields.js";
@@ -50,6 +51,7 @@ export class CustomerPanel {
     this.name = document.getElementById("customer-name");
     this.memo = document.getElementById("customer-memo");
     this.memoSaved = document.getElementById("memo-saved");
+    this.brand = new BrandForm(() => this.reload()); // a Kakao brand message to this customer
     document.getElementById("customer-name-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.save({ name: this.name.value.trim() || null }, this.name);
@@ -69,6 +71,7 @@ export class CustomerPanel {
 
   show(customerId) {
     this.customerId = customerId;
+    this.brand.show(customerId);
     return this.reload();
   }
 

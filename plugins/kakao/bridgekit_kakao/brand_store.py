@@ -1,0 +1,60 @@
+"""Which customers are friends of a brand integration's Kakao channel, in SQLite under
+``<data_dir>/kakao/brand.sqlite3``. Learned two ways (README, "Brand messages"): a customer
+event reported through ``PUT /api/v1/kakao_brand/friends`` (the site or a bot relaying
+Kakao's channel added/blocked event), and NHN's result of every brand message
+(``isAddedChannel``). The newest word wins; ``source`` says whose it was."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS brand_friends (
+    integration TEXT NOT NULL, customer_id INTEGER NOT NULL, friend INTEGER NOT NULL,
+    source TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (integration, customer_id));
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FriendState:
+    friend: bool
+    source: str  # "event" (reported to bridgekit) or "nhn" (a brand message's result)
+    updated_at: str
+
+
+class BrandStore:
+    """Small synchronous writes; one connection, one lock."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def friend(self, integration: str, customer_id: int) -> FriendState | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT friend, source, updated_at FROM brand_friends "
+                "WHERE integration = ? AND customer_id = ?",
+                (integration, customer_id),
+            ).fetchone()
+        return FriendState(bool(row[0]), row[1], row[2]) if row else None
+
+    def set_friend(self, integration: str, customer_id: int, friend: bool, source: str) -> FriendState:
+        now = datetime.now(UTC).isoformat()
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO brand_friends VALUES (?, ?, ?, ?, ?)",
+                (integration, customer_id, int(friend), source, now),
+            )
+        return FriendState(friend, source, now)

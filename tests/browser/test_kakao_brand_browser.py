@@ -1,0 +1,102 @@
+"""A Kakao brand message from the customer panel, in a real Chromium against a real bridgekit
+with the Kakao plugin and its NHN sandbox: the manager sends one beside the customer's chat
+(it reaches the sandbox with "(광고)" and lists among the sent messages), and a send at
+21:00 KST is refused on the page in the manager's words, never reaching the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest_asyncio
+from bridgekit_kakao.brand_sandbox import BrandSandbox, brand_integration
+from bridgekit_kakao.plugin import KakaoPlugin
+from playwright.async_api import Browser, Page, expect
+
+from bridgekit.inbox.customers import new_lead
+from bridgekit.inbox.managers import create_manager
+from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.runtime.clock import utcnow
+from bridgekit.testing.databases import temporary_database
+from bridgekit.testing.harness import RunningBridge, start_bridge
+from tests.browser.conftest import EMAIL, NAME, PASSWORD, watch
+
+NOON_KST = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+NINE_PM_KST = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class BrandInbox:
+    server: RunningBridge
+    brand: BrandSandbox
+    plugin: KakaoPlugin
+    page: Page
+    problems: list[str]
+
+
+@pytest_asyncio.fixture
+async def brand_inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[BrandInbox]:
+    async with BrandSandbox() as brand, temporary_database("sqlite", tmp_path) as url:
+        brand.friends.add("01012345678")
+        brand.clock = lambda: NOON_KST
+        plugin = KakaoPlugin()
+        plugin.brand.clock = lambda: NOON_KST
+        server = await start_bridge(
+            database_url=url,
+            data_dir=tmp_path / "data",
+            plugins={"kakao": plugin},
+            integrations={"brand": brand_integration(brand, result_poll_seconds=0.05)},
+        )
+        context = await browser.new_context()
+        try:
+            manager_id, _ = await create_manager(
+                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
+            )
+            link = await create_password_link(server.bridge.db, manager_id)
+            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
+            page = await context.new_page()
+            problems: list[str] = []
+            watch(page, problems)
+            yield BrandInbox(server, brand, plugin, page, problems)
+        finally:
+            await context.close()
+            await server.close()
+            await plugin.aclose()
+
+
+async def test_a_brand_message_is_sent_from_the_customer_panel_and_refused_at_night(
+    brand_inbox: BrandInbox,
+) -> None:
+    server, brand, page = brand_inbox.server, brand_inbox.brand, brand_inbox.page
+    async with server.bridge.db.write() as conn:
+        customer_id, _ = await new_lead(
+            conn, server.bridge.workspace_id, "홍길동", ("phone", 0, "010-1234-5678"), True, utcnow()
+        )
+    brand_inbox.plugin.brand.store.set_friend("brand", customer_id, True, "event")
+    # A campaign bot's first brand message starts the customer's brand chat.
+    await server.bridge.send_to_customer(customer_id, "brand", "(광고) 겨울 세일", idempotency_key="bot-1")
+    await server.wait_for(lambda: len(brand.brand_sent) == 1)
+    (chat,) = await server.chats()
+
+    await page.goto(f"{server.url}/chats/{chat['id']}")
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    form = page.locator("#brand-form")
+    await expect(form).to_be_visible()
+    await page.get_by_label("Kakao brand message").fill("봄 신상품 입고")
+    await form.get_by_role("button", name="Send brand message").click()
+    await expect(page.locator("#brand-sent")).to_have_text("Queued: (광고) 봄 신상품 입고")
+    await server.wait_for(lambda: [m["content"] for m in brand.brand_sent][1:] == ["(광고) 봄 신상품 입고"])
+    await expect(page.locator("#customer-sent li").filter(has_text="(광고) 봄 신상품 입고")).to_have_count(1)
+
+    brand_inbox.plugin.brand.clock = lambda: NINE_PM_KST
+    await page.get_by_label("Kakao brand message").fill("야간 특가")
+    await form.get_by_role("button", name="Send brand message").click()
+    await expect(page.locator("#brand-error")).to_have_text(
+        "Brand messages are ads: none can be sent from 20:50 to 08:00 Korean time. Send it after 08:00."
+    )
+    assert brand.brand_requests == 2  # the night's send never reached NHN
+    assert brand_inbox.problems == []
