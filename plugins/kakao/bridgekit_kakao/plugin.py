@@ -39,6 +39,7 @@ from bridgekit.exceptions import (
     SignatureError,
     TransientDeliveryError,
 )
+from bridgekit.flow import ChatStateEvent, ChatView, MessageEvent
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -51,6 +52,8 @@ from bridgekit.model import (
     RawDelivery,
 )
 
+from bridgekit_kakao import consult
+from bridgekit_kakao.consult import ConsultTalk
 from bridgekit_kakao.nhn import AlimtalkClient, Refused
 from bridgekit_kakao.settings import AlimtalkSettings
 from bridgekit_kakao.store import Store
@@ -129,6 +132,8 @@ class KakaoPlugin:
         self._store: Store | None = None
         self._syncer = BackgroundTask()  # re-reads the templates from NHN
         self._render_synced: dict[str, float] = {}  # integration -> monotonic time of that sync
+        #: The consultation-talk channel (``kakao_consult``): its hooks are handed to it.
+        self.consult = ConsultTalk(self._http)
 
     @property
     def store(self) -> Store:
@@ -144,7 +149,7 @@ class KakaoPlugin:
 
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:
-        return [CHANNEL_SPEC]
+        return [CHANNEL_SPEC, consult.CHANNEL_SPEC]
 
     @bridgekit.hookimpl
     def bridgekit_check_integration(
@@ -152,10 +157,13 @@ class KakaoPlugin:
     ) -> None:
         if integration.channel == CHANNEL:
             self.settings(integration)
+        elif integration.channel == consult.CHANNEL:
+            self.consult.settings(integration)
 
     @bridgekit.hookimpl
     def bridgekit_startup(self, bridge: BridgeAPI) -> None:
         self._bridge = bridge
+        self.consult.startup(bridge, bridge.data_dir)
         if self._store is None:
             self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
         if bridge.integrations_for(CHANNEL):
@@ -180,12 +188,16 @@ class KakaoPlugin:
 
     @bridgekit.hookimpl
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:
+        if integration.channel == consult.CHANNEL:
+            return f"POST {base_url}/hooks/{integration.name}?token=<secrets.webhook_token> (at the reseller)"
         if integration.channel != CHANNEL:
             return None
         return "nothing to set up: Alimtalk only sends (its results are asked from NHN)"
 
     @bridgekit.hookimpl
     def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        if integration.channel == consult.CHANNEL:
+            return self.consult.ingest(integration, delivery)
         raise SignatureError("Kakao Alimtalk has no inbound webhook: nothing is accepted here")
 
     # --- templates -----------------------------------------------------------------------
@@ -256,6 +268,8 @@ class KakaoPlugin:
 
     @bridgekit.hookimpl
     async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        if integration.channel == consult.CHANNEL:
+            return await self.consult.deliver(integration, message)
         try:
             settings = self.settings(integration)
             phone = korean_mobile(message.recipient.value)
@@ -362,6 +376,8 @@ class KakaoPlugin:
     def bridgekit_bill(
         self, integration: Integration, message: OutboundMessage, result: DeliveryResult
     ) -> Charge | None:
+        # A consultation's replies are free: it is billed per customer and day (K7,
+        # ConsultTalk.message_received).
         kind = result.meta.get("kind")
         if kind == "alimtalk":
             return Charge(self.settings(integration).price_pu, CATEGORY, "Kakao Alimtalk (delivered)")
@@ -374,6 +390,25 @@ class KakaoPlugin:
                 f"{charge.get('description', 'text')}, in place of a failed Alimtalk",
             )
         return None
+
+    # --- consultation talk: the session rule and the hooks after commit ------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_check_reply(
+        self, integration: Integration, chat: ChatView, reply_context: Mapping[str, Any]
+    ) -> None:
+        if integration.channel == consult.CHANNEL:
+            self.consult.check_reply(integration, chat, reply_context)
+
+    @bridgekit.hookimpl
+    async def bridgekit_message_received(self, event: MessageEvent) -> None:
+        if event.integration is not None and event.integration.channel == consult.CHANNEL:
+            await self.consult.message_received(event)
+
+    @bridgekit.hookimpl
+    async def bridgekit_chat_state_changed(self, event: ChatStateEvent) -> None:
+        if event.integration is not None and event.integration.channel == consult.CHANNEL:
+            await self.consult.chat_state_changed(event)
 
     # --- routes --------------------------------------------------------------------------
 
