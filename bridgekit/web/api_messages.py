@@ -169,12 +169,15 @@ async def _check_reply(bridge: Bridge, chat: Any, draft: Draft) -> None:
     bound = bridge.registry.by_id(chat.integration_id) if chat.integration_id else None
     if draft.kind != "reply" or bound is None:
         return
+    owner = bound.channel.plugin
+    if not any(i.plugin is owner for i in bridge.hooks.implementations("bridgekit_check_reply")):
+        return  # most channels have no rule: no read for them
     async with bridge.db.read() as conn:
         context = await last_customer_meta(conn, chat.id)
     try:
         await bridge.hooks.call_owner(
             "bridgekit_check_reply",
-            bound.channel.plugin,
+            owner,
             integration=bound.integration,
             chat=chat_view(chat, bridge.registry),
             reply_context=context,
