@@ -61,7 +61,7 @@ from bridgekit_kakao.templates import AlimtalkRefused, Template, TemplateState, 
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
-    from bridgekit import BridgeAPI
+    from bridgekit import BridgeAPI, DemoProvider
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +390,13 @@ class KakaoPlugin:
                 f"{charge.get('description', 'text')}, in place of a failed Alimtalk",
             )
         return None
+
+    @bridgekit.hookimpl
+    def bridgekit_demo_providers(self) -> Iterable[DemoProvider]:
+        # Consultation talk only: a customer chats in. Imported here, so serving never loads it.
+        from bridgekit_kakao.consult_demo import ConsultDemo
+
+        return [ConsultDemo()]
 
     # --- consultation talk: the session rule and the hooks after commit ------------------
 

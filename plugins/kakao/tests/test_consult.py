@@ -6,11 +6,13 @@ billed 80 PU once per 04:00-03:59 KST window."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from bridgekit.model import Charge
 from bridgekit.storage import schema as s
 from bridgekit.testing.conformance import MakeBridge
 from bridgekit.testing.harness import RunningBridge
@@ -281,3 +283,14 @@ async def test_a_reply_with_a_link_button_goes_as_a_link_message(
             "url_pc": "https://shop.example/orders/1",
         }
     ]
+
+
+async def test_record_charge_writes_once_even_when_called_concurrently(running: RunningBridge) -> None:
+    """``BridgeAPI.record_charge``: once per integration and description, whatever the race
+    (PostgreSQL serialises on an advisory lock; SQLite has one writer)."""
+    charge = Charge(80, "social_media", "Kakao consultation talk: customer 7, a window")
+    written = await asyncio.gather(*(running.bridge.record_charge("consult", charge) for _ in range(8)))
+    assert sorted(written) == [False] * 7 + [True]
+    assert await ledger(running) == [(80, "social_media", charge.description)]
+    other = Charge(80, "social_media", "Kakao consultation talk: customer 8, a window")
+    assert await running.bridge.record_charge("consult", other) is True

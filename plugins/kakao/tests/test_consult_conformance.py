@@ -43,7 +43,8 @@ class ConsultKit(ConformanceKit):
         return await self.sandbox.post(hook_url, call)
 
     async def post_forged_message(self, hook_url: str, text: str) -> int:
-        return await self.sandbox.post(hook_url, self.sandbox.call(CUSTOMER, text), token="forged-token-123456")
+        forged = self.sandbox.call(CUSTOMER, text)
+        return await self.sandbox.post(hook_url, forged, token="forged-token-123456")
 
     def delivered_texts(self) -> list[str]:
         return [m.text for m in self.sandbox.sent if m.text is not None]
