@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bridgekit.channelkit import ProviderSession, send_parts
+from bridgekit.channelkit import ProviderSession, TTLCache, send_parts
 from bridgekit.exceptions import (
     ConfigError,
     DeliveryError,
@@ -112,6 +112,9 @@ class ConsultTalk:
         self._http = http
         self._bridge: BridgeAPI | None = None
         self._store: SessionStore | None = None
+        #: Charges this process already saw recorded: the ledger is asked once per customer
+        #: and window, not at every message (the ledger itself is what keeps it once).
+        self._charged: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=10_000, ttl=26 * 3600)
 
     @property
     def store(self) -> SessionStore:
@@ -291,7 +294,10 @@ class ConsultTalk:
         except ValueError:
             sent_at = message.created_at
         charge = charge_for(event.chat.customer_id, sent_at, self.settings(integration).price_pu)
-        await self._bridge.record_charge(integration.name, charge, message_id=message.id)
+        key = (integration.name, charge.description)
+        if not self._charged.get(key)[0]:
+            await self._bridge.record_charge(integration.name, charge, message_id=message.id)
+            self._charged.set(key, True)
 
     async def chat_state_changed(self, event: ChatStateEvent) -> None:
         """Closing the chat ends the customer's consultation session at Kakao (K1)."""

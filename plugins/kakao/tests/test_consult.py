@@ -7,10 +7,12 @@ billed 80 PU once per 04:00-03:59 KST window."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from bridgekit.model import Charge
 from bridgekit.storage import schema as s
@@ -294,3 +296,66 @@ async def test_record_charge_writes_once_even_when_called_concurrently(running: 
     assert await ledger(running) == [(80, "social_media", charge.description)]
     other = Charge(80, "social_media", "Kakao consultation talk: customer 8, a window")
     assert await running.bridge.record_charge("consult", other) is True
+
+
+async def test_when_the_customer_leaves_replies_are_refused_until_they_write_again(
+    running: RunningBridge, reseller: ConsultSandbox
+) -> None:
+    url = hook(running)
+    assert await reseller.customer_says(url, "uk-leave", "문의합니다") == 200
+    chat = await the_chat(running)
+    assert await reseller.post(url, reseller.call("uk-leave", "", kind="leave")) == 200
+    status, answer = await refused_reply(running, chat["id"], "답변드립니다")
+    assert (status, answer["code"]) == (409, "kakao_session_ended"), answer
+    # A reply with a file is refused the same way, before the file is kept.
+    form = aiohttp.FormData()
+    form.add_field("payload", json.dumps({"text": "파일 첨부"}), content_type="application/json")
+    form.add_field("files", b"%PDF-1.4", filename="a.pdf", content_type="application/pdf")
+    async with running.session.post(f"{running.url}/api/v1/chats/{chat['id']}/messages", data=form) as resp:
+        assert resp.status == 409
+        assert (await resp.json())["code"] == "kakao_session_ended"
+    assert len(await running.messages(chat["id"])) == 1
+    assert reseller.writes == []
+
+
+async def test_a_session_the_reseller_says_is_over_fails_the_send_with_kakaos_reason(
+    running: RunningBridge, reseller: ConsultSandbox
+) -> None:
+    """Kakao ended the session without telling bridgekit: the reseller's refusal (-1010)
+    fails the reply with its reason, and the next reply is refused before it is stored."""
+    assert await reseller.customer_says(hook(running), "uk-gone", "안녕하세요") == 200
+    chat = await the_chat(running)
+    reseller.sessions["uk-gone"].ended = True
+    reply = await running.reply(chat["id"], "답변입니다")
+
+    async def failed() -> dict[str, Any] | None:
+        found = next(m for m in await running.messages(chat["id"]) if m["id"] == reply["id"])
+        return found if found["delivery_status"] == "failed" else None
+
+    message = await running.wait_for(failed)
+    assert "NoSessionException" in message["delivery_error"]
+    assert "session is over" in message["delivery_error"]
+    assert reseller.sent == []
+    status, answer = await refused_reply(running, chat["id"], "다시 답변")
+    assert (status, answer["code"]) == (409, "kakao_session_ended"), answer
+
+
+async def test_a_plugin_send_after_expiry_fails_at_delivery_and_reaches_nobody(
+    running: RunningBridge, reseller: ConsultSandbox
+) -> None:
+    """A send that did not come through the reply API (a plugin's, a bot's) is held to the
+    same rule when it is delivered."""
+    long_ago = int((datetime.now(UTC) - timedelta(days=40)).timestamp() * 1000)
+    assert await reseller.customer_says(hook(running), "uk-old", "예전 문의", at_ms=long_ago) == 200
+    chat = await the_chat(running)
+    message_id = await running.bridge.send_to_customer(
+        chat["customer_id"], "consult", "안내드립니다", idempotency_key="late-1", author_name="Bot"
+    )
+
+    async def failed() -> dict[str, Any] | None:
+        found = next(m for m in await running.messages(chat["id"]) if m["id"] == message_id)
+        return found if found["delivery_status"] == "failed" else None
+
+    message = await running.wait_for(failed)
+    assert "expired 30 days after" in message["delivery_error"]
+    assert reseller.writes == []
