@@ -7,12 +7,14 @@ billed 80 PU once per 04:00-03:59 KST window."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import bridgekit
 import pytest
 from bridgekit.model import Charge
 from bridgekit.storage import schema as s
@@ -359,3 +361,28 @@ async def test_a_plugin_send_after_expiry_fails_at_delivery_and_reaches_nobody(
     message = await running.wait_for(failed)
     assert "expired 30 days after" in message["delivery_error"]
     assert reseller.writes == []
+
+
+async def test_a_bug_in_the_session_check_is_counted_and_the_reply_goes_ahead(
+    make_bridge: MakeBridge, reseller: ConsultSandbox
+) -> None:
+    """Only a RequestRefused refuses; any other exception from ``bridgekit_check_reply`` is
+    the plugin's bug: logged, counted in /metrics, and the reply is stored and sent."""
+    plugin = KakaoPlugin()
+    original = plugin.bridgekit_check_reply
+
+    @functools.wraps(original)
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("simulated bug in the session check")
+
+    plugin.bridgekit_check_reply = bridgekit.hookimpl(broken)  # type: ignore[method-assign]
+    running = await make_bridge(plugins={"kakao": plugin}, integrations={"consult": integration(reseller)})
+    try:
+        assert await reseller.customer_says(hook(running), "uk-bug", "안녕하세요") == 200
+        chat = await the_chat(running)
+        await running.reply(chat["id"], "답변")
+        await running.wait_for(lambda: [m.text for m in reseller.sent] == ["답변"])
+        metrics = await (await running.session.get(f"{running.url}/metrics")).text()
+        assert 'bridgekit_plugin_errors_total{hook="bridgekit_check_reply",plugin="kakao"} 1' in metrics
+    finally:
+        await plugin.aclose()
