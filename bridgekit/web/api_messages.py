@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from bridgekit.engine.bridge import Bridge
 from bridgekit.exceptions import RequestRefused
-from bridgekit.inbox.chats import chat_view
 from bridgekit.inbox.capabilities import ChannelLimits
+from bridgekit.inbox.chats import chat_view
 from bridgekit.inbox.customer_links import customer_token, link_key
 from bridgekit.inbox.messages import (
     Draft,
