@@ -18,7 +18,7 @@ from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.testing.databases import temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import browser, watch  # noqa: F401  (the browser fixture)
+from tests.browser.conftest import watch
 
 EMAIL = "sujin@example.com"
 PASSWORD = "correct horse battery staple"
@@ -51,7 +51,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[RunningBridge, ConsultSa
 
 
 async def test_a_manager_answers_in_session_and_is_told_in_korean_when_it_expired(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     served: tuple[RunningBridge, ConsultSandbox],
 ) -> None:
     server, reseller = served
