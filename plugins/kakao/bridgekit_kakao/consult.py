@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from bridgekit.channelkit import ProviderSession, TTLCache, send_parts
 from bridgekit.exceptions import (
@@ -135,6 +136,15 @@ class ConsultTalk:
             self._store = SessionStore(data_dir / "kakao" / "consult.sqlite3")
 
     # --- inbound ------------------------------------------------------------------------
+
+    def inbound_address(self, integration: Integration, base_url: str) -> str:
+        """The URL to give the reseller, with its token (the core masks it unless a person
+        is watching the terminal)."""
+        try:
+            token = self.settings(integration).webhook_token
+        except ConfigError:
+            token = "<secrets.webhook_token>"
+        return f"POST {base_url}/hooks/{quote(integration.name)}?token={quote(token)}"
 
     def ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
         try:

@@ -189,7 +189,7 @@ class KakaoPlugin:
     @bridgekit.hookimpl
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:
         if integration.channel == consult.CHANNEL:
-            return f"POST {base_url}/hooks/{integration.name}?token=<secrets.webhook_token> (at the reseller)"
+            return self.consult.inbound_address(integration, base_url)
         if integration.channel != CHANNEL:
             return None
         return "nothing to set up: Alimtalk only sends (its results are asked from NHN)"

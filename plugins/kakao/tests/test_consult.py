@@ -386,3 +386,20 @@ async def test_a_bug_in_the_session_check_is_counted_and_the_reply_goes_ahead(
         assert 'bridgekit_plugin_errors_total{hook="bridgekit_check_reply",plugin="kakao"} 1' in metrics
     finally:
         await plugin.aclose()
+
+
+async def test_the_address_the_banner_prints_is_where_the_reseller_posts(
+    running: RunningBridge, reseller: ConsultSandbox
+) -> None:
+    bound = running.bridge.registry.get("consult")
+    address = await running.bridge.hooks.call_owner(
+        "bridgekit_inbound_address", bound.channel.plugin, integration=bound.integration, base_url=running.url
+    )
+    method, url = address.split(" ", 1)
+    assert method == "POST"
+    assert reseller.webhook_token in url
+    body = reseller.call("uk-banner", "배너 주소로 왔어요")
+    async with reseller.client().post(url, json=body) as resp:  # the token is in the URL itself
+        assert resp.status == 200
+    chat = await the_chat(running)
+    assert [m["text"] for m in await running.messages(chat["id"])] == ["배너 주소로 왔어요"]
