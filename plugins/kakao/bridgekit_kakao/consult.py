@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import posixpath
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from bridgekit.channelkit import ProviderSession, TTLCache, send_parts
+from bridgekit.channelkit import MediaUnavailable, ProviderSession, TTLCache, fetch_media, send_parts
 from bridgekit.exceptions import (
     ConfigError,
     DeliveryError,
@@ -39,6 +40,7 @@ from bridgekit.model import (
     Charge,
     Contact,
     DeliveryResult,
+    InboundAttachment,
     InboundMessage,
     InboxSlot,
     IngestResult,
@@ -49,7 +51,14 @@ from bridgekit.model import (
 
 from bridgekit_kakao.consult_profiles import wire_for
 from bridgekit_kakao.consult_store import SessionStore
-from bridgekit_kakao.consult_wire import ConsultSettings, ConsultWire, OutboundChat, OutboundKind, SessionGone
+from bridgekit_kakao.consult_wire import (
+    ConsultSettings,
+    ConsultWire,
+    InboundChat,
+    OutboundChat,
+    OutboundKind,
+    SessionGone,
+)
 
 if TYPE_CHECKING:
     from bridgekit import BridgeAPI
@@ -67,6 +76,10 @@ MAX_TEXT = 1000
 #: K7's billing day runs 04:00 to 03:59 in Korea (KST, UTC+9, no daylight saving).
 KST = timedelta(hours=9)
 DAY_STARTS = timedelta(hours=4)
+#: A customer's photo or file is stored with the message when it downloads within these
+#: limits (the provider waits for the answer); otherwise the message keeps its Kakao link.
+MAX_INBOUND_BYTES = 20 * 1024 * 1024
+INBOUND_FETCH_SECONDS = 5.0
 
 CHANNEL_SPEC = ChannelSpec(
     name=CHANNEL,
@@ -146,7 +159,7 @@ class ConsultTalk:
             token = "<secrets.webhook_token>"
         return f"POST {base_url}/hooks/{quote(integration.name)}?token={quote(token)}"
 
-    def ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+    async def ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
         try:
             wire = self.wire(integration)
         except ConfigError as exc:  # fail closed: nobody may post to a misconfigured channel
@@ -157,16 +170,14 @@ class ConsultTalk:
             if chat.kind == "leave":  # the customer ended the session
                 self.store.end(integration.name, chat.session_id, chat.user_key)
                 continue
-            text = chat.text
-            if chat.kind in ("image", "file") and chat.url:
-                label = "Photo" if chat.kind == "image" else f"File {chat.filename or ''}".rstrip()
-                text = f"{text}\n{label}: {chat.url}".strip()
+            text, attachments = await self._media(chat)
             messages.append(
                 InboundMessage(
                     event_id=chat.serial_number,
                     sender=Contact(CONTACT_KIND, chat.user_key, None, verified=True, shared=False),
                     thread_key=chat.user_key,
                     text=text,
+                    attachments=attachments,
                     sent_at=chat.sent_at,
                     provider_message_id=chat.serial_number,
                     meta={
@@ -181,6 +192,22 @@ class ConsultTalk:
                 )
             )
         return IngestResult(messages=messages)
+
+    async def _media(self, chat: InboundChat) -> tuple[str, tuple[InboundAttachment, ...]]:
+        """The message's text and its photo or file, downloaded from Kakao; when it cannot be
+        (too large, gone, slow), the text names its link instead."""
+        if chat.kind not in ("image", "file") or not chat.url:
+            return chat.text, ()
+        try:
+            media = await fetch_media(
+                self._http.get(), chat.url, max_bytes=MAX_INBOUND_BYTES, timeout=INBOUND_FETCH_SECONDS
+            )
+        except MediaUnavailable as exc:
+            label = "Photo" if chat.kind == "image" else f"File {chat.filename or ''}".rstrip()
+            return f"{chat.text}\n{label} (not downloaded: {exc}): {chat.url}".strip(), ()
+        name = chat.filename or posixpath.basename(urlsplit(chat.url).path) or chat.kind
+        content_type = media.content_type or "application/octet-stream"
+        return chat.text, (InboundAttachment(name, content_type, media.data),)
 
     # --- the session rule ---------------------------------------------------------------
 

@@ -79,7 +79,15 @@ class ConsultSandbox(HttpSandbox):
         self._serials: set[str] = set()
         self._failing = 0
         self._ids = itertools.count(1_000_001)
-        self.app.add_routes([web.post(WRITE_PATH, self._write), web.post(END_PATH, self._end)])
+        #: Files customers sent, as Kakao's servers keep them: name -> (content type, bytes).
+        self.media: dict[str, tuple[str, bytes]] = {}
+        self.app.add_routes(
+            [
+                web.post(WRITE_PATH, self._write),
+                web.post(END_PATH, self._end),
+                web.get("/media/{name}", self._media),
+            ]
+        )
 
     # --- the integration ----------------------------------------------------------------
 
@@ -93,6 +101,17 @@ class ConsultSandbox(HttpSandbox):
 
     def secrets(self) -> dict[str, str]:
         return {"client_secret": self.client_secret, "webhook_token": self.webhook_token}
+
+    def add_media(self, name: str, content_type: str, data: bytes) -> str:
+        """Keep a customer's photo or file where Kakao would; its URL."""
+        self.media[name] = (content_type, data)
+        return f"{self.url}/media/{name}"
+
+    async def _media(self, request: web.Request) -> web.Response:
+        found = self.media.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[1], content_type=found[0])
 
     def fail_next(self, count: int) -> None:
         """Answer the next ``count`` writes with HTTP 503 (nothing sent)."""

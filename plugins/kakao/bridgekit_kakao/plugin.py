@@ -195,9 +195,9 @@ class KakaoPlugin:
         return "nothing to set up: Alimtalk only sends (its results are asked from NHN)"
 
     @bridgekit.hookimpl
-    def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+    async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
         if integration.channel == consult.CHANNEL:
-            return self.consult.ingest(integration, delivery)
+            return await self.consult.ingest(integration, delivery)
         raise SignatureError("Kakao Alimtalk has no inbound webhook: nothing is accepted here")
 
     # --- templates -----------------------------------------------------------------------

@@ -253,18 +253,34 @@ async def test_a_wrong_token_is_refused_and_stores_nothing_a_malformed_call_is_k
     assert await running.chats() == []
 
 
-async def test_a_redelivered_message_is_stored_once_and_a_photo_keeps_its_link(
+async def test_a_redelivered_photo_is_stored_once_with_its_file_and_a_lost_one_keeps_its_link(
     running: RunningBridge, reseller: ConsultSandbox
 ) -> None:
     url = hook(running)
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    photo = reseller.add_media("p.png", "image/png", png)
     call = reseller.call(
-        "uk-y", "사진 보냅니다", kind="photo", attachment={"url": "https://dn.kakao.example/p.jpg"}
+        "uk-y", "사진 보냅니다", kind="photo", attachment={"url": photo, "name": "영수증.png"}
     )
     assert [await reseller.post(url, call) for _ in range(3)] == [200, 200, 200]
     chat = await the_chat(running)
-    assert [m["text"] for m in await running.messages(chat["id"])] == [
-        "사진 보냅니다\nPhoto: https://dn.kakao.example/p.jpg"
+    [message] = await running.messages(chat["id"])
+    assert message["text"] == "사진 보냅니다"
+    assert [(f["filename"], f["content_type"], f["size"]) for f in message["attachments"]] == [
+        ("영수증.png", "image/png", len(png))
     ]
+    async with running.session.get(
+        f"{running.url}/api/v1/attachments/{message['attachments'][0]['id']}"
+    ) as resp:
+        assert await resp.read() == png
+
+    gone = f"{reseller.url}/media/expired.pdf"
+    call = reseller.call("uk-y", "", kind="file", attachment={"url": gone, "name": "계약서.pdf"})
+    assert await reseller.post(url, call) == 200
+    await running.wait_for(lambda: _count(running, chat["id"], 2))
+    latest = (await running.messages(chat["id"]))[-1]
+    assert latest["attachments"] == []
+    assert latest["text"] == f"File 계약서.pdf (not downloaded: HTTP 404): {gone}"
 
 
 async def test_a_reply_with_a_link_button_goes_as_a_link_message(
