@@ -419,3 +419,24 @@ async def test_the_address_the_banner_prints_is_where_the_reseller_posts(
         assert resp.status == 200
     chat = await the_chat(running)
     assert [m["text"] for m in await running.messages(chat["id"])] == ["배너 주소로 왔어요"]
+
+
+async def test_a_reply_with_a_photo_and_a_file_goes_as_three_messages_kakao_can_fetch(
+    running: RunningBridge, reseller: ConsultSandbox
+) -> None:
+    assert await reseller.customer_says(hook(running), "uk-files", "견적서 보내주세요") == 200
+    chat = await the_chat(running)
+    png = b"\x89PNG\r\n\x1a\n" + b"\1" * 32
+    files = [("map.png", "image/png", png), ("견적서.pdf", "application/pdf", b"%PDF-1.4 quote")]
+    await running.reply(chat["id"], "첨부드립니다", files=files)
+    await running.wait_for(lambda: len(reseller.sent) == 3)
+    kinds = [m.message_type for m in reseller.sent]
+    assert kinds == ["TX", "IM", "FI"]
+    assert len({m.serial_number for m in reseller.sent}) == 3
+    image, document = reseller.sent[1].body, reseller.sent[2].body
+    assert (document["file_name"], document["file_size"]) == ("견적서.pdf", len(b"%PDF-1.4 quote"))
+    # Kakao fetches them from bridgekit's signed media URLs.
+    async with reseller.client().get(image["image_url"]) as resp:
+        assert await resp.read() == png
+    async with reseller.client().get(document["file_url"]) as resp:
+        assert await resp.read() == b"%PDF-1.4 quote"
