@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bridgekit.flow import ChatView
-from bridgekit.model import DeliveryResult, IngestOutcome, Integration, RawDelivery, TranscriptEntry
+from bridgekit.model import Charge, DeliveryResult, IngestOutcome, Integration, RawDelivery, TranscriptEntry
 
 
 class BridgeAPI(Protocol):
@@ -112,3 +112,12 @@ class BridgeAPI(Protocol):
         route acting for the caller), else by the plugin as ``author_name``. Raises
         ``RequestRefused`` (no such customer, no reachable handle, a text over the channel's
         limit; the API answers it with its status) or ``UnknownIntegration``."""
+
+    async def record_charge(self, integration: str, charge: Charge, *, message_id: int | None = None) -> bool:
+        """Record a charge that is not an outbound send (those are priced by ``bridgekit_bill``):
+        an inbound service billed per customer and window (a Kakao consultation, K7).
+
+        Written to the ledger once per integration and ``charge.description``: the
+        description must name what is charged (who, which window), and a second call with the
+        same one records nothing and returns False (True when written now). ``message_id``
+        links the row to the message that caused it. Raises ``UnknownIntegration``."""

@@ -13,7 +13,7 @@ coroutines (pluggy itself is synchronous, see ``bridgekit.plugins.HookCaller``).
 There are three families:
 
 Channel hooks (``bridgekit_ingest``, ``bridgekit_identify_customer``, ``bridgekit_deliver``,
-``bridgekit_bill``, ``bridgekit_check_integration``)
+``bridgekit_bill``, ``bridgekit_check_reply``, ``bridgekit_check_integration``)
     Called only on the plugin that declared the integration's channel in
     ``bridgekit_channels``. A plugin never has to check whether a call is meant for it.
 
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from bridgekit.flow import ChatStateEvent, CustomerEventView, MessageEvent
+from bridgekit.flow import ChatStateEvent, ChatView, CustomerEventView, MessageEvent
 from bridgekit.model import (
     ChannelSpec,
     Charge,
@@ -139,6 +139,24 @@ def bridgekit_bill(
 
     Written to the ledger in the same transaction that marks the message sent, so a charge
     is recorded exactly once. Failed sends are never billed.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def bridgekit_check_reply(integration: Integration, chat: ChatView, reply_context: Mapping[str, Any]) -> None:
+    """May a manager reply in ``chat`` now? Called before a manager's reply is stored
+    (``POST /api/v1/chats/{id}/messages``), for channels whose provider lets a business
+    answer only within a session or window (Kakao consultation talk: 30 days after the
+    customer's last message, until the chat is ended).
+
+    ``reply_context`` is the ``meta`` of the customer's latest message in the chat (as
+    ``OutboundMessage.reply_context``; ``{}`` when there is none). Raise
+    :class:`~bridgekit.exceptions.RequestRefused` with a ``code`` (status 409 suits "not
+    now") to refuse: nothing is stored and the API answers it with its status, code and
+    reason. Return ``None`` to allow. Do no network I/O: a manager is waiting. Any other
+    exception is the plugin's bug: logged, counted, and the reply goes ahead (the send
+    itself decides then).
     """
     raise NotImplementedError
 

@@ -21,7 +21,7 @@ async def test_demo_customers_write_in_and_receive_the_replies(tmp_path: Path) -
     await demo.start()
     try:
         channels = [link.provider.channel for link in demo.linked]
-        assert sorted(channels) == ["email", "instagram", "line", "naver", "sms"]
+        assert sorted(channels) == ["email", "instagram", "kakao_consult", "line", "naver", "sms"]
         for _ in channels:
             assert await demo.tick() == 200
         assert len(lines) == len(channels)
@@ -47,9 +47,10 @@ async def test_demo_customers_write_in_and_receive_the_replies(tmp_path: Path) -
             for n, channel in enumerate(channels):
                 customer, _text = SCRIPT[n]
                 assert by_channel[channel]["integration"] == f"demo-{channel}"
-                # TalkTalk tells nobody a user's name, nor does a text message; the others do.
+                # TalkTalk and Kakao tell nobody a user's name, nor does a text message; the
+                # others do.
                 assert by_channel[channel]["customer_name"] == (
-                    None if channel in ("naver", "sms") else customer
+                    None if channel in ("naver", "sms", "kakao_consult") else customer
                 )
             for channel, chat in by_channel.items():
                 async with session.post(

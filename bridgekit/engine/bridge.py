@@ -16,6 +16,7 @@ from bridgekit.config import Config
 from bridgekit.engine.bots import FlowWorker
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.flow import ChatView
+from bridgekit.inbox.charges import record_charge_once
 from bridgekit.inbox.chat_batch import CLOSED
 from bridgekit.inbox.chat_state import close_chats
 from bridgekit.inbox.chats import ChatError, chat_view, raw_delivery, transcript
@@ -24,7 +25,7 @@ from bridgekit.inbox.message_writer import write_note
 from bridgekit.inbox.snooze import SnoozeWaker
 from bridgekit.inbox.views_counts import CountCompactor
 from bridgekit.ingest.pipeline import IngestPipeline
-from bridgekit.model import DeliveryResult, IngestOutcome, Integration, RawDelivery, TranscriptEntry
+from bridgekit.model import Charge, DeliveryResult, IngestOutcome, Integration, RawDelivery, TranscriptEntry
 from bridgekit.plugins import PluginHost
 from bridgekit.queues.outbox import OutboxWorker
 from bridgekit.redaction import install_log_redaction
@@ -32,7 +33,7 @@ from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database, one_starting_at_a_time
+from bridgekit.storage.db import Database, one_starting_at_a_time, retry_on_conflict
 from bridgekit.storage.election import Election
 from bridgekit.storage.event_relay import EventRelay, listen_dsn
 from bridgekit.storage.files import FileStore
@@ -264,6 +265,25 @@ class Bridge:
 
     def open_secrets(self, sealed: str) -> dict[str, str]:
         return self._box().open({SEALED: sealed}, integration="(a plugin's sealed value)") if sealed else {}
+
+    async def record_charge(self, integration: str, charge: Charge, *, message_id: int | None = None) -> bool:
+        """Write a charge that is not an outbound send to the ledger, once per integration
+        and description (``bridgekit.inbox.charges``); True when it was written now."""
+        bound = self.registry.get(integration)
+        if message_id is not None and not valid_id(message_id):
+            message_id = None
+
+        async def write() -> bool:
+            async with self.db.write() as conn:
+                return await record_charge_once(
+                    conn,
+                    workspace_id=self.workspace_id,
+                    integration_id=bound.integration.id,
+                    charge=charge,
+                    message_id=message_id,
+                )
+
+        return await retry_on_conflict(write)
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:

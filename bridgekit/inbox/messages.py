@@ -208,3 +208,18 @@ async def stored_attachment(conn: AsyncConnection, attachment_id: int) -> Any:
             select(a.c.filename, a.c.content_type, a.c.storage_path).where(a.c.id == attachment_id)
         )
     ).first()
+
+
+async def last_customer_meta(conn: AsyncConnection, chat_id: int) -> dict[str, Any]:
+    """The ``meta`` of the customer's latest message in a chat (``{}`` without one): what
+    ``bridgekit_check_reply`` gets as ``reply_context``, as the outbox hands it to deliver."""
+    m = s.messages
+    meta = (
+        await conn.execute(
+            select(m.c.meta)
+            .where(m.c.chat_id == chat_id, m.c.direction == "inbound")
+            .order_by(m.c.id.desc())
+            .limit(1)
+        )
+    ).scalar()
+    return dict(meta or {})

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bridgekit.engine.bridge import Bridge
+from bridgekit.exceptions import RequestRefused
 from bridgekit.inbox.capabilities import ChannelLimits
+from bridgekit.inbox.chats import chat_view
 from bridgekit.inbox.customer_links import customer_token, link_key
 from bridgekit.inbox.messages import (
     Draft,
     Posted,
+    last_customer_meta,
     message_page,
     parse_draft,
     post_message,
@@ -42,6 +46,8 @@ from bridgekit.web.common import json_object, refuse_unknown_keys
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 from bridgekit.web.messages_http import download, int_id, load_chat, query_int
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -135,9 +141,12 @@ async def create_message(request: web.Request) -> web.Response:
                 raise json_error(400, "a multipart message needs a 'payload' part holding the JSON body")
             refuse_unknown_keys(request, upload.payload)
             draft = parse_draft(upload.payload)
+            await _check_reply(bridge, chat, draft)
             posted = await _write(request, bridge, chat, draft, limits, upload)
     else:
-        posted = await _write(request, bridge, chat, parse_draft(await json_object(request)), limits)
+        draft = parse_draft(await json_object(request))
+        await _check_reply(bridge, chat, draft)
+        posted = await _write(request, bridge, chat, draft, limits)
     bridge.events.publish_many(posted.events)
     if posted.kind == "reply":
         bridge.wake_outbox()
@@ -150,6 +159,34 @@ async def create_message(request: web.Request) -> web.Response:
         },
         status=201,
     )
+
+
+async def _check_reply(bridge: Bridge, chat: Any, draft: Draft) -> None:
+    """The channel's own "may a manager reply now?" (``bridgekit_check_reply``: a Kakao
+    consultation session that expired or was ended), before anything is stored. Its
+    ``RequestRefused`` is the answer; any other exception is the plugin's bug and lets the
+    reply go ahead (the send decides then)."""
+    bound = bridge.registry.by_id(chat.integration_id) if chat.integration_id else None
+    if draft.kind != "reply" or bound is None:
+        return
+    owner = bound.channel.plugin
+    if not any(i.plugin is owner for i in bridge.hooks.implementations("bridgekit_check_reply")):
+        return  # most channels have no rule: no read for them
+    async with bridge.db.read() as conn:
+        context = await last_customer_meta(conn, chat.id)
+    try:
+        await bridge.hooks.call_owner(
+            "bridgekit_check_reply",
+            owner,
+            integration=bound.integration,
+            chat=chat_view(chat, bridge.registry),
+            reply_context=context,
+        )
+    except RequestRefused:
+        raise
+    except Exception:
+        bridge.hooks.record_failure(bound.channel.plugin_name, "bridgekit_check_reply")
+        log.exception("check_reply raised in plugin %r", bound.channel.plugin_name)
 
 
 async def _write(

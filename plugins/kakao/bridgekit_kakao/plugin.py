@@ -40,6 +40,7 @@ from bridgekit.exceptions import (
     SignatureError,
     TransientDeliveryError,
 )
+from bridgekit.flow import ChatStateEvent, ChatView, MessageEvent
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -52,9 +53,11 @@ from bridgekit.model import (
     RawDelivery,
 )
 
+from bridgekit_kakao import consult
+from bridgekit_kakao.brand import BRAND_CHANNEL, BRAND_SPEC, BrandService
+from bridgekit_kakao.consult import ConsultTalk
 from bridgekit_kakao.links import LinkStore
 from bridgekit_kakao.links_api import LinkRoutes
-from bridgekit_kakao.brand import BRAND_CHANNEL, BRAND_SPEC, BrandService
 from bridgekit_kakao.nhn import AlimtalkClient, Refused
 from bridgekit_kakao.settings import AlimtalkSettings
 from bridgekit_kakao.store import Store
@@ -62,7 +65,7 @@ from bridgekit_kakao.templates import AlimtalkRefused, Template, TemplateState, 
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
-    from bridgekit import BridgeAPI
+    from bridgekit import BridgeAPI, DemoProvider
     from bridgekit.flow import CustomerEventView
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,8 @@ class KakaoPlugin:
         #: Linking and unlinking Kakao channels (K2, K4, K8): ``links_api``.
         self.link_routes = LinkRoutes(self, lambda: self.links)
         self.brand = BrandService(self._http)  # the kakao_brand integrations (brand.py)
+        #: The consultation-talk channel (``kakao_consult``): its hooks are handed to it.
+        self.consult = ConsultTalk(self._http)
 
     @property
     def store(self) -> Store:
@@ -159,7 +164,7 @@ class KakaoPlugin:
 
     @bridgekit.hookimpl
     def bridgekit_channels(self) -> Iterable[ChannelSpec]:
-        return [CHANNEL_SPEC, BRAND_SPEC]
+        return [CHANNEL_SPEC, BRAND_SPEC, consult.CHANNEL_SPEC]
 
     @bridgekit.hookimpl
     def bridgekit_check_integration(
@@ -169,11 +174,14 @@ class KakaoPlugin:
             self.settings(integration)
         elif integration.channel == BRAND_CHANNEL:
             self.brand.settings(integration)
+        elif integration.channel == consult.CHANNEL:
+            self.consult.settings(integration)
 
     @bridgekit.hookimpl
     def bridgekit_startup(self, bridge: BridgeAPI) -> None:
         self._bridge = bridge
         self.brand.startup(bridge)
+        self.consult.startup(bridge, bridge.data_dir)
         if self._store is None:
             self._store = Store(bridge.data_dir / "kakao" / "state.sqlite3")
         if self._links is None:
@@ -211,12 +219,16 @@ class KakaoPlugin:
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str | None:
         if integration.channel == BRAND_CHANNEL:
             return "nothing to set up: brand messages only send (their results are asked from NHN)"
+        if integration.channel == consult.CHANNEL:
+            return self.consult.inbound_address(integration, base_url)
         if integration.channel != CHANNEL:
             return None
         return "nothing to set up: Alimtalk only sends (its results are asked from NHN)"
 
     @bridgekit.hookimpl
-    def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+    async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:
+        if integration.channel == consult.CHANNEL:
+            return await self.consult.ingest(integration, delivery)
         raise SignatureError("Kakao Alimtalk has no inbound webhook: nothing is accepted here")
 
     # --- templates -----------------------------------------------------------------------
@@ -289,6 +301,8 @@ class KakaoPlugin:
     async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
         if integration.channel == BRAND_CHANNEL:
             return await self.brand.deliver(integration, message)
+        if integration.channel == consult.CHANNEL:
+            return await self.consult.deliver(integration, message)
         try:
             settings = self.settings(integration)
             phone = korean_mobile(message.recipient.value)
@@ -402,6 +416,8 @@ class KakaoPlugin:
     ) -> Charge | None:
         if integration.channel == BRAND_CHANNEL:
             return self.brand.bill(integration, result)
+        # A consultation's replies are free: it is billed per customer and day (K7,
+        # ConsultTalk.message_received).
         kind = result.meta.get("kind")
         if kind == "alimtalk":
             return Charge(self.settings(integration).price_pu, CATEGORY, "Kakao Alimtalk (delivered)")
@@ -414,6 +430,32 @@ class KakaoPlugin:
                 f"{charge.get('description', 'text')}, in place of a failed Alimtalk",
             )
         return None
+
+    @bridgekit.hookimpl
+    def bridgekit_demo_providers(self) -> Iterable[DemoProvider]:
+        # Consultation talk only: a customer chats in. Imported here, so serving never loads it.
+        from bridgekit_kakao.consult_demo import ConsultDemo
+
+        return [ConsultDemo()]
+
+    # --- consultation talk: the session rule and the hooks after commit ------------------
+
+    @bridgekit.hookimpl
+    def bridgekit_check_reply(
+        self, integration: Integration, chat: ChatView, reply_context: Mapping[str, Any]
+    ) -> None:
+        if integration.channel == consult.CHANNEL:
+            self.consult.check_reply(integration, chat, reply_context)
+
+    @bridgekit.hookimpl
+    async def bridgekit_message_received(self, event: MessageEvent) -> None:
+        if event.integration is not None and event.integration.channel == consult.CHANNEL:
+            await self.consult.message_received(event)
+
+    @bridgekit.hookimpl
+    async def bridgekit_chat_state_changed(self, event: ChatStateEvent) -> None:
+        if event.integration is not None and event.integration.channel == consult.CHANNEL:
+            await self.consult.chat_state_changed(event)
 
     # --- routes --------------------------------------------------------------------------
 

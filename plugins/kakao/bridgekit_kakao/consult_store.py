@@ -1,0 +1,69 @@
+"""What the consultation-talk channel remembers of Kakao's sessions, in SQLite under
+``<data_dir>/kakao/``: which session a chat is in, and which sessions were ended."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS consult_sessions (
+    integration TEXT NOT NULL, session_id TEXT NOT NULL, user_key TEXT NOT NULL,
+    chat_id INTEGER, ended_at TEXT, PRIMARY KEY (integration, session_id));
+CREATE INDEX IF NOT EXISTS consult_sessions_chat ON consult_sessions (integration, chat_id);
+"""
+
+
+class SessionStore:
+    """Small synchronous writes; one connection, one lock."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def seen(self, integration: str, session_id: str, user_key: str, chat_id: int | None = None) -> None:
+        """The session exists (a customer's message came in it), in ``chat_id`` when known."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO consult_sessions (integration, session_id, user_key, chat_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (integration, session_id) DO UPDATE SET "
+                "chat_id = COALESCE(excluded.chat_id, consult_sessions.chat_id)",
+                (integration, session_id, user_key, chat_id),
+            )
+
+    def end(self, integration: str, session_id: str, user_key: str) -> None:
+        now = datetime.now(UTC).isoformat()
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO consult_sessions (integration, session_id, user_key, ended_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (integration, session_id) DO UPDATE SET "
+                "ended_at = COALESCE(consult_sessions.ended_at, excluded.ended_at)",
+                (integration, session_id, user_key, now),
+            )
+
+    def ended(self, integration: str, session_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT ended_at FROM consult_sessions WHERE integration = ? AND session_id = ?",
+                (integration, session_id),
+            ).fetchone()
+        return row is not None and row[0] is not None
+
+    def latest_for_chat(self, integration: str, chat_id: int) -> tuple[str, str, bool] | None:
+        """The chat's latest session: ``(session_id, user_key, ended)``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT session_id, user_key, ended_at FROM consult_sessions "
+                "WHERE integration = ? AND chat_id = ? ORDER BY rowid DESC LIMIT 1",
+                (integration, chat_id),
+            ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), row[2] is not None)
