@@ -72,6 +72,20 @@ STATUS_RANK = {
 }
 
 
+# The group commit's share of the sidebar counts (migration 0013): the message trigger skips
+# ingested messages, and these two statements, completed by the touched chats' ids, do its
+# work once per batch. A read marker is unread when a message someone else wrote came after
+# it: the recount's rule (``inbox/views.unread_condition``), so concurrent writers'
+# messages are judged exactly as the recount judges them.
+MARK_INBOUND = "UPDATE chats SET has_inbound = TRUE WHERE NOT has_inbound AND id"
+MARK_UNREAD = (
+    "UPDATE read_markers SET unread = TRUE WHERE NOT unread AND EXISTS (SELECT 1 FROM messages m"
+    " WHERE m.chat_id = read_markers.chat_id AND m.id > read_markers.last_read_message_id"
+    " AND (m.author_kind <> 'manager' OR m.author_id IS NULL OR m.author_id <> read_markers.manager_id))"
+    " AND chat_id"
+)
+
+
 @dataclass(slots=True)
 class _Item:
     bound: BoundIntegration
@@ -923,11 +937,17 @@ class _BatchWriter:
             await sql.insert("flow_events", FLOW_COLUMNS, flow_rows)
             self.wrote_flow = True
         touched = sorted(set(chat_ids))
+        in_touched = f" IN ({placeholders(len(touched))})"
+        # The chats' rows first: on PostgreSQL this is the lock that orders these statements
+        # with the count triggers of concurrent writers (migration 0010).
         await sql.run(
-            "UPDATE chats SET last_message_at = ?, updated_at = ?"
-            f" WHERE id IN ({placeholders(len(touched))})",
+            f"UPDATE chats SET last_message_at = ?, updated_at = ? WHERE id{in_touched}",
             [self.stamp, self.stamp, *touched],
         )
+        # What the count trigger on messages does for every other writer (migration 0013),
+        # once per batch: every message stored here is an inbound customer message.
+        await sql.run(MARK_INBOUND + in_touched, touched)
+        await sql.run(MARK_UNREAD + in_touched, touched)
 
     async def _status_updates(self) -> None:
         updates: list[tuple[int, StatusUpdate]] = [
