@@ -27,7 +27,7 @@ from bridgekit.channelkit.routes import (
     operator_only,
     request_manager_id,
 )
-from bridgekit.exceptions import ConfigError, PermanentDeliveryError, TransientDeliveryError
+from bridgekit.exceptions import ConfigError, PermanentDeliveryError, RequestRefused, TransientDeliveryError
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -119,8 +119,14 @@ FRIEND_BODY = {
 class BrandService:
     """Everything about ``kakao_brand`` integrations; one per ``KakaoPlugin``."""
 
-    def __init__(self, http: ProviderSession) -> None:
+    def __init__(
+        self,
+        http: ProviderSession,
+        link_refusal: Callable[[str, str], RequestRefused | None] = lambda sender_key, service: None,
+    ) -> None:
         self._http = http
+        #: Why the linked Kakao channel may not send (K8: unlinked, brand messages off).
+        self._link_refusal = link_refusal
         self._bridge: BridgeAPI | None = None
         self._store: BrandStore | None = None
         #: What "now" is, for the 20:50 to 08:00 rule (tests set a fixed moment).
@@ -154,6 +160,9 @@ class BrandService:
         self, integration: Integration, settings: BrandSettings, text: str, customer_id: int
     ) -> None:
         """Every rule, in the order a manager fixes them; :class:`BrandRefused` otherwise."""
+        refusal = self._link_refusal(settings.sender_key, "brand")
+        if refusal is not None:
+            raise refusal
         check_verified(settings, integration.name)
         check_content(text)
         check_hours(self.clock())
@@ -191,7 +200,7 @@ class BrandService:
             try:
                 self._checked(integration, settings, message.text, customer_id)
                 image_url, image_link = self._image(settings, message.meta)
-            except BrandRefused as exc:
+            except RequestRefused as exc:  # a BrandRefused, or the link's (K8)
                 raise PermanentDeliveryError(str(exc)) from None
             maybe_sent = bool(progress.get("sending"))
             progress = {"sending": True}

@@ -140,7 +140,8 @@ class KakaoPlugin:
         self._links: LinkStore | None = None
         #: Linking and unlinking Kakao channels (K2, K4, K8): ``links_api``.
         self.link_routes = LinkRoutes(self, lambda: self.links)
-        self.brand = BrandService(self._http)  # the kakao_brand integrations (brand.py)
+        # The kakao_brand integrations (brand.py), refused by their link's state (K8).
+        self.brand = BrandService(self._http, self.link_routes.sender_refusal)
         #: The consultation-talk channel (``kakao_consult``): its hooks are handed to it.
         self.consult = ConsultTalk(self._http)
 
