@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.flow import (
@@ -44,6 +44,7 @@ from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_conflict, retry_on_conflict
 from bridgekit.storage.integrations import IntegrationRegistry
+from bridgekit.storage.sql import last_inbound_ids
 from bridgekit.storage.storable import storable
 
 log = logging.getLogger("bridgekit.bots")
@@ -55,10 +56,8 @@ async def _last_inbound_automated(conn: AsyncConnection, chat_ids: set[int]) -> 
     """The chats whose latest customer message was automated (an auto-reply, a bounce, a
     confirmation mail): a state change there is no occasion to write to a machine."""
     m = s.messages.c
-    latest = (
-        select(func.max(m.id)).where(m.chat_id.in_(chat_ids), m.direction == "inbound").group_by(m.chat_id)
-    )
-    rows = await conn.execute(select(m.chat_id).where(m.id.in_(latest), m.automated.is_(True)))
+    latest = last_inbound_ids(sorted(chat_ids))
+    rows = await conn.execute(select(m.chat_id).where(m.id.in_(select(latest.c.id)), m.automated.is_(True)))
     return {int(r[0]) for r in rows}
 
 

@@ -29,6 +29,7 @@ from bridgekit.inbox.uploads import StoredUpload
 from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
+from bridgekit.storage.sql import last_inbound_ids
 from bridgekit.storage.storable import storable
 
 KINDS = ("reply", "note")
@@ -213,13 +214,6 @@ async def stored_attachment(conn: AsyncConnection, attachment_id: int) -> Any:
 async def last_customer_meta(conn: AsyncConnection, chat_id: int) -> dict[str, Any]:
     """The ``meta`` of the customer's latest message in a chat (``{}`` without one): what
     ``bridgekit_check_reply`` gets as ``reply_context``, as the outbox hands it to deliver."""
-    m = s.messages
-    meta = (
-        await conn.execute(
-            select(m.c.meta)
-            .where(m.c.chat_id == chat_id, m.c.direction == "inbound")
-            .order_by(m.c.id.desc())
-            .limit(1)
-        )
-    ).scalar()
+    m, latest = s.messages, last_inbound_ids([chat_id])
+    meta = (await conn.execute(select(m.c.meta).join(latest, latest.c.id == m.c.id))).scalar()
     return dict(meta or {})

@@ -66,6 +66,7 @@ from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, retry_on_conflict
 from bridgekit.storage.integrations import IntegrationRegistry
+from bridgekit.storage.sql import last_inbound_ids
 
 log = logging.getLogger("bridgekit.outbox")
 
@@ -262,12 +263,7 @@ _CONTACTS = (
     .where(_ct.c.customer_id.in_(_expanding("customer_ids")), _ct.c.scope.in_(_expanding("scopes")))
     .order_by(_ct.c.scope.desc(), _ct.c.id)
 )
-_last_inbound_ids = (
-    select(_m.c.chat_id, func.max(_m.c.id).label("id"))
-    .where(_m.c.chat_id.in_(_expanding("chat_ids")), _m.c.direction == "inbound")
-    .group_by(_m.c.chat_id)
-    .subquery()
-)
+_last_inbound_ids = last_inbound_ids(_expanding("chat_ids"))
 # Each chat's latest inbound message (its meta is the reply context) ...
 _LAST_INBOUND = select(_m.c.id, _m.c.chat_id, _m.c.meta).join(
     _last_inbound_ids, _last_inbound_ids.c.id == _m.c.id

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Subquery, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bridgekit.storage import schema as s
 
 
 def insert_for(conn: AsyncConnection, table: Table) -> Any:
@@ -36,3 +38,29 @@ async def upsert(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     await conn.execute(stmt, list(rows))
+
+
+def last_inbound_ids(chat_ids: Any) -> Subquery:
+    """``(chat_id, id)``: each chat's latest customer message, for the chats in ``chat_ids``
+    (a list or an expanding bind parameter) that have one.
+
+    Found from the newest message backwards on ``ix_messages_chat_id_id``, stopping at the
+    first customer message: the cost is the replies after it, not the chat's history (a
+    ``max(id) ... WHERE direction = 'inbound'`` reads every message of the chat). Chats with no
+    customer message (``has_inbound`` false: Alimtalk and brand-message chats, which only ever
+    send) are not read at all.
+    """
+    m, c = s.messages.alias("latest_inbound"), s.chats
+    latest: ColumnElement[Any] = (
+        select(m.c.id)
+        .where(m.c.chat_id == c.c.id, m.c.direction == "inbound")
+        .order_by(m.c.id.desc())
+        .limit(1)
+        .correlate(c)
+        .scalar_subquery()
+    )
+    return (
+        select(c.c.id.label("chat_id"), latest.label("id"))
+        .where(c.c.id.in_(chat_ids), c.c.has_inbound)
+        .subquery()
+    )
