@@ -111,3 +111,30 @@ async def test_an_admin_sees_the_templates_review_states_and_syncs_them(site: Si
     await expect(section.locator("tr[data-code='COUPON_02'] .state")).to_have_text("승인")
     await expect(section.locator("tr[data-code='OLD_04'] .state")).to_have_text("반려")
     assert site.problems == []
+
+
+async def test_an_admin_without_the_operator_seat_reads_the_list_but_cannot_sync(
+    site: Site, browser: Browser
+) -> None:
+    db, workspace = site.server.bridge.db, site.server.bridge.workspace_id
+    email = "viewer@example.co.kr"
+    manager_id, _ = await create_manager(db, workspace, "관리자 박", email=email, permissions=(ADMIN,))
+    assert await use_password_link(db, await create_password_link(db, manager_id), PASSWORD)
+    context = await browser.new_context()
+    page = await context.new_page()
+    url = site.server.url
+    await page.goto(f"{url}/sign-in")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{url}/")
+    await page.goto(f"{url}/admin/kakao_templates")
+    section = page.get_by_role("region", name="alimtalk")
+    await expect(section.locator("tbody tr")).to_have_count(4)
+    site.kakao.templates["COUPON_02"].status = "TSC03"
+    await section.get_by_role("button", name="Sync with NHN").click()
+    await expect(section.get_by_role("alert")).to_have_text(
+        "This needs the operator seat. Ask an administrator to give you one."
+    )
+    await expect(section.locator("tr[data-code='COUPON_02'] .state")).to_have_text("In review")
+    await context.close()
