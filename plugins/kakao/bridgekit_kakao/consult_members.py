@@ -15,7 +15,9 @@ chats, messages, contacts, customer events and profile fields follow; when no le
 (the member never chatted), the member's customer is given the Kakao handle, so the first
 consultation message lands on it; when the lead is the only record, it becomes the member.
 Answer ``200`` ``{"customer_id", "merged_customer_id"}`` (``null`` when nothing was merged).
-Calling it again changes nothing.
+Calling it again changes nothing. What the plugin keeps by customer id follows too: the brand
+integrations' friendships, and the consultation windows already billed (K7: the member is not
+charged again in a window the lead paid).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
 
     from bridgekit_kakao.brand_store import BrandStore
+    from bridgekit_kakao.consult_store import SessionStore
 
 #: The site's member id, a shared handle (scope 0): the same person on every channel.
 MEMBER_KIND = "member"
@@ -56,9 +59,15 @@ BODY = {
 class MemberRoutes:
     """The route above; ``bridge`` and the brand store are read when a request comes."""
 
-    def __init__(self, bridge: Callable[[], BridgeAPI | None], brand_store: Callable[[], BrandStore]) -> None:
+    def __init__(
+        self,
+        bridge: Callable[[], BridgeAPI | None],
+        brand_store: Callable[[], BrandStore],
+        consult_store: Callable[[], SessionStore],
+    ) -> None:
         self._bridge = bridge
         self._brand_store = brand_store
+        self._consult_store = consult_store
 
     def routes(self) -> list[AbstractRouteDef]:
         return [web.post(ROUTE, operator_only(self._member_signed_in))]
@@ -92,6 +101,7 @@ class MemberRoutes:
         merged = await merge_lead_into_member(bridge, integration.name, member_id, user_key, name=name)
         if merged.merged_id is not None:
             self._brand_store().move_customer(merged.merged_id, merged.customer_id)
+            self._consult_store().move_customer(merged.merged_id, merged.customer_id)
         return json_response({"customer_id": merged.customer_id, "merged_customer_id": merged.merged_id})
 
 

@@ -146,7 +146,9 @@ class KakaoPlugin:
         #: The consultation-talk channel (``kakao_consult``): its hooks are handed to it.
         self.consult = ConsultTalk(self._http)
         #: A consultation lead merged with the site's member record (K5): ``consult_members``.
-        self.members = MemberRoutes(lambda: self._bridge, lambda: self.brand.store)
+        self.members = MemberRoutes(
+            lambda: self._bridge, lambda: self.brand.store, lambda: self.consult.store
+        )
 
     @property
     def store(self) -> Store:

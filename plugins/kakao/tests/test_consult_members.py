@@ -6,13 +6,16 @@ same KakaoTalk user's next message lands on the member's customer."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from bridgekit.storage import schema as s
 from bridgekit.testing.conformance import MakeBridge
 from bridgekit.testing.harness import RunningBridge
+from sqlalchemy import select
 
-from bridgekit_kakao.consult import CONTACT_KIND
+from bridgekit_kakao.consult import CONTACT_KIND, billing_day
 from bridgekit_kakao.consult_members import MEMBER_KIND
 from bridgekit_kakao.consult_sandbox import ConsultSandbox, integration
 from bridgekit_kakao.plugin import KakaoPlugin
@@ -46,6 +49,28 @@ async def panel(running: RunningBridge, customer_id: int) -> dict[str, Any]:
     return found
 
 
+def yesterday_kst_ms(hour: int) -> int:
+    """Kakao's milliseconds for ``hour`` o'clock KST in yesterday's billing window (K7)."""
+    day = billing_day(datetime.now(UTC).replace(tzinfo=None)) - timedelta(days=1)
+    moment = datetime.combine(day, time(hour)) - timedelta(hours=9)
+    return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+async def consultation_charges(running: RunningBridge) -> list[int]:
+    """The ledger's consultation charges, once the bots' queue (which bills them) is drained."""
+
+    async def drained() -> bool:
+        async with running.bridge.db.read() as conn:
+            return (await conn.execute(select(s.flow_events.c.id).limit(1))).first() is None
+
+    await running.wait_for(drained)
+    async with running.bridge.db.read() as conn:
+        rows = await conn.execute(
+            select(s.ledger.c.amount_pu).where(s.ledger.c.description.contains("consultation"))
+        )
+        return [int(r.amount_pu) for r in rows]
+
+
 async def status_of(running: RunningBridge, path: str) -> int:
     async with running.session.get(f"{running.url}/api/v1{path}") as resp:
         return resp.status
@@ -58,7 +83,12 @@ async def test_the_lead_merges_into_the_member_and_the_next_message_lands_there(
     member = await running.bridge.add_handle(MEMBER_KIND, "M-100", name="이영희", member=True)
     await running.api("PATCH", f"/customers/{member}", json={"profile": {"grade": "gold"}})
     # A KakaoTalk user asks through consultation talk: a lead known only by the user key.
-    assert await reseller.customer_says(hook(running), "uk-lee", "주문한 코트 배송 문의요") == 200
+    assert (
+        await reseller.customer_says(
+            hook(running), "uk-lee", "주문한 코트 배송 문의요", at_ms=yesterday_kst_ms(10)
+        )
+        == 200
+    )
     chats = await running.wait_for(running.chats)
     chat_id = chats[0]["id"]
     lead = await running.bridge.customer_for_handle(CONTACT_KIND, "uk-lee", integration="consult")
@@ -94,7 +124,12 @@ async def test_the_lead_merges_into_the_member_and_the_next_message_lands_there(
     assert await status_of(running, f"/customers/{lead}") == 404
 
     # The same KakaoTalk user writes again: the member's chat, no new lead.
-    assert await reseller.customer_says(hook(running), "uk-lee", "회원으로 로그인했어요") == 200
+    assert (
+        await reseller.customer_says(
+            hook(running), "uk-lee", "회원으로 로그인했어요", at_ms=yesterday_kst_ms(15)
+        )
+        == 200
+    )
 
     async def second_message_in() -> bool:
         return any(m["text"] == "회원으로 로그인했어요" for m in await running.messages(chat_id))
@@ -102,6 +137,8 @@ async def test_the_lead_merges_into_the_member_and_the_next_message_lands_there(
     await running.wait_for(second_message_in)
     assert [c["id"] for c in await running.chats()] == [chat_id]
     assert await running.bridge.customer_for_handle(CONTACT_KIND, "uk-lee", integration="consult") == member
+    # K7: one consultation in the window, paid by the lead: the member is not charged again.
+    assert await consultation_charges(running) == [80]
     # The manager still answers in the same session.
     await running.reply(chat_id, "회원님 주문 확인했습니다.")
     await running.wait_for(
