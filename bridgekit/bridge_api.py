@@ -121,3 +121,34 @@ class BridgeAPI(Protocol):
         description must name what is charged (who, which window), and a second call with the
         same one records nothing and returns False (True when written now). ``message_id``
         links the row to the message that caused it. Raises ``UnknownIntegration``."""
+
+    async def customer_for_handle(
+        self, kind: str, value: str, *, integration: str | None = None
+    ) -> int | None:
+        """The customer owning the *verified* handle ``kind``/``value`` (of ``integration`` for a
+        handle that means something only there, a Kakao ``user_key``; else a shared one), or
+        None. Raises ``UnknownIntegration``."""
+
+    async def add_handle(
+        self,
+        kind: str,
+        value: str,
+        *,
+        customer_id: int | None = None,
+        integration: str | None = None,
+        name: str | None = None,
+        member: bool = False,
+    ) -> int:
+        """Give ``customer_id`` (a new customer named ``name`` when None) the verified handle
+        ``kind``/``value`` (scoped as for :meth:`customer_for_handle`); returns the handle's
+        owner. When another customer owns it already, that one is returned and nothing moves
+        (merging is :meth:`merge_customers`). ``member``: the owner is a site's member, not a
+        lead. Raises ``RequestRefused`` (no such customer) or ``UnknownIntegration``."""
+
+    async def merge_customers(self, keep_id: int, merge_id: int) -> None:
+        """Merge customer ``merge_id`` into ``keep_id`` in one transaction (a lead turning out
+        to be a site's member, K5): its contacts, chats, customer events and messages move to
+        ``keep_id``, which keeps its name and profile fields and takes the merged one's where it
+        has none, and stays a lead only if both were; ``merge_id`` is deleted. A plugin moves
+        what its own stores keep by customer id itself. Raises ``RequestRefused`` (404 no such
+        customer, 409 the same customer twice)."""

@@ -20,7 +20,9 @@ from bridgekit.inbox.charges import record_charge_once
 from bridgekit.inbox.chat_batch import CLOSED
 from bridgekit.inbox.chat_state import close_chats
 from bridgekit.inbox.chats import ChatError, chat_view, raw_delivery, transcript
+from bridgekit.inbox.customer_merge import add_handle, customer_for_handle, merge_customers
 from bridgekit.inbox.customer_sends import delivery_key, queued_send, send_to_customer
+from bridgekit.inbox.customers import CustomerError
 from bridgekit.inbox.message_writer import write_note
 from bridgekit.inbox.snooze import SnoozeWaker
 from bridgekit.inbox.views_counts import CountCompactor
@@ -52,7 +54,8 @@ class Bridge:
 
     Public for plugins: :meth:`submit`, :meth:`integrations_for`, :meth:`plugin_settings`,
     :meth:`chat`, :meth:`chat_transcript`, :meth:`raw_delivery_for_message`, :meth:`add_note`,
-    :meth:`send_text`, :meth:`send_to_customer`, :meth:`close_chats`, :meth:`seal_secrets`,
+    :meth:`send_text`, :meth:`send_to_customer`, :meth:`close_chats`, :meth:`customer_for_handle`,
+    :meth:`add_handle`, :meth:`merge_customers`, :meth:`seal_secrets`,
     :meth:`open_secrets`,
     :attr:`public_url`, :attr:`data_dir`, :attr:`config`, :attr:`db`. Outbound media URLs come
     ready-made on ``OutboundAttachment.url``.
@@ -284,6 +287,55 @@ class Bridge:
                 )
 
         return await retry_on_conflict(write)
+
+    def _scope(self, integration: str | None) -> int:
+        return 0 if integration is None else self.registry.get(integration).integration.id
+
+    async def customer_for_handle(
+        self, kind: str, value: str, *, integration: str | None = None
+    ) -> int | None:
+        """The owner of a verified handle (``bridgekit.inbox.customer_merge``)."""
+        handle = (kind, self._scope(integration), value)
+        async with self.db.read() as conn:
+            return await customer_for_handle(conn, self.workspace_id, handle)
+
+    async def add_handle(
+        self,
+        kind: str,
+        value: str,
+        *,
+        customer_id: int | None = None,
+        integration: str | None = None,
+        name: str | None = None,
+        member: bool = False,
+    ) -> int:
+        """Insert-or-get a verified handle's owner (``bridgekit.inbox.customer_merge``)."""
+        handle = (kind, self._scope(integration), value)
+        if customer_id is not None and not valid_id(customer_id):
+            raise CustomerError(f"no customer {customer_id}", status=404)
+
+        async def write() -> int:
+            async with self.db.write() as conn:
+                return await add_handle(
+                    conn, self.workspace_id, handle, customer_id=customer_id, name=name, member=member
+                )
+
+        owner = await retry_on_conflict(write)
+        self.events.publish(Event("customer.updated", {"customer_id": owner}))
+        return owner
+
+    async def merge_customers(self, keep_id: int, merge_id: int) -> None:
+        """Merge one customer into another (``bridgekit.inbox.customer_merge``)."""
+        for customer_id in (keep_id, merge_id):
+            if not valid_id(customer_id):
+                raise CustomerError(f"no customer {customer_id}", status=404)
+
+        async def write() -> None:
+            async with self.db.write() as conn:
+                await merge_customers(conn, self.workspace_id, keep_id, merge_id)
+
+        await retry_on_conflict(write)
+        self.events.publish(Event("customer.updated", {"customer_id": keep_id}))
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:

@@ -34,7 +34,10 @@ SECTIONS = (
     ("tags", "admin.tags"),
 )
 # Pages over a plugin's admin API, shown when the plugin serves it: (path part, key, the API).
-PLUGIN_SECTIONS = (("kakao", "admin.kakao", "/api/v1/kakao/links"),)
+PLUGIN_SECTIONS = (
+    ("kakao", "admin.kakao", "/api/v1/kakao/links"),
+    ("kakao_templates", "admin.kakao_templates", "/api/v1/kakao_alimtalk/templates"),
+)
 
 
 def _sections(request: web.Request) -> tuple[tuple[str, str], ...]:
@@ -146,3 +149,16 @@ async def kakao_page(request: web.Request) -> web.StreamResponse:
     if ("kakao", "admin.kakao") not in _sections(request):
         raise web.HTTPNotFound()
     return _page(request, signed, "kakao", {})
+
+
+@routes.get("/admin/kakao_templates")
+async def kakao_templates_page(request: web.Request) -> web.StreamResponse:
+    """Alimtalk templates and their review states: drawn by ``kakao_templates.js`` from the
+    Kakao plugin's API (listing: any manager; syncing with NHN: an operator seat, which the API
+    checks); 404 without an Alimtalk integration."""
+    signed = await _admin(request)
+    if isinstance(signed, web.Response):
+        return signed
+    if ("kakao_templates", "admin.kakao_templates") not in _sections(request):
+        raise web.HTTPNotFound()
+    return _page(request, signed, "kakao_templates", {})

@@ -114,7 +114,9 @@ def secure_page(response: web.StreamResponse) -> web.StreamResponse:
 
 # The interface's own pages: where a sign-in or the language switcher may lead back to, never
 # another site.
-PAGE_PATH = re.compile(r"/(chats/[1-9][0-9]{0,9}|admin(/(managers|teams|macros|tags))?)?")
+PAGE_PATH = re.compile(
+    r"/(chats/[1-9][0-9]{0,9}|admin(/(managers|teams|macros|tags|kakao|kakao_templates))?)?"
+)
 
 
 def safe_next(value: str) -> str:

@@ -58,3 +58,16 @@ class BrandStore:
                 (integration, customer_id, int(friend), source, now),
             )
         return FriendState(friend, source, now)
+
+    def move_customer(self, from_id: int, to_id: int) -> None:
+        """Customer ``from_id`` was merged into ``to_id``: its friendships follow, the newer
+        word winning where both have one."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO brand_friends "
+                "SELECT integration, ?, friend, source, updated_at FROM brand_friends f "
+                "WHERE customer_id = ? AND NOT EXISTS (SELECT 1 FROM brand_friends k "
+                "WHERE k.integration = f.integration AND k.customer_id = ? AND k.updated_at >= f.updated_at)",
+                (to_id, from_id, to_id),
+            )
+            self._db.execute("DELETE FROM brand_friends WHERE customer_id = ?", (from_id,))

@@ -330,10 +330,13 @@ class ConsultTalk:
             sent_at = datetime.fromisoformat(str(session.get("time")))
         except ValueError:
             sent_at = message.created_at
-        charge = charge_for(event.chat.customer_id, sent_at, self.settings(integration).price_pu)
+        customer_id = event.chat.customer_id
+        charge = charge_for(customer_id, sent_at, self.settings(integration).price_pu)
         key = (integration.name, charge.description)
-        if not self._charged.get(key)[0]:
+        day = billing_day(sent_at).isoformat()
+        if not self._charged.get(key)[0] and not self.store.billed(integration.name, customer_id, day):
             await self._bridge.record_charge(integration.name, charge, message_id=message.id)
+            self.store.mark_billed(integration.name, customer_id, day)
             self._charged.set(key, True)
 
     async def chat_state_changed(self, event: ChatStateEvent) -> None:

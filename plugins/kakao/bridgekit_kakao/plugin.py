@@ -56,6 +56,7 @@ from bridgekit.model import (
 from bridgekit_kakao import consult
 from bridgekit_kakao.brand import BRAND_CHANNEL, BRAND_SPEC, BrandService
 from bridgekit_kakao.consult import ConsultTalk
+from bridgekit_kakao.consult_members import MemberRoutes
 from bridgekit_kakao.links import LinkStore
 from bridgekit_kakao.links_api import LinkRoutes
 from bridgekit_kakao.nhn import AlimtalkClient, Refused
@@ -144,6 +145,10 @@ class KakaoPlugin:
         self.brand = BrandService(self._http, self.link_routes.sender_refusal)
         #: The consultation-talk channel (``kakao_consult``): its hooks are handed to it.
         self.consult = ConsultTalk(self._http)
+        #: A consultation lead merged with the site's member record (K5): ``consult_members``.
+        self.members = MemberRoutes(
+            lambda: self._bridge, lambda: self.brand.store, lambda: self.consult.store
+        )
 
     @property
     def store(self) -> Store:
@@ -210,6 +215,7 @@ class KakaoPlugin:
             web.post("/api/v1/kakao_alimtalk/messages", operator_only(self._send)),
             *self.link_routes.routes(),
             *self.brand.routes(),
+            *self.members.routes(),
         ]
 
     @bridgekit.hookimpl

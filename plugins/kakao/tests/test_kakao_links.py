@@ -279,6 +279,20 @@ async def test_k8_switching_off_consultation_or_deleting_closes_its_ongoing_chat
         assert note["author_name"] == "Kakao"
 
 
+async def read_at_start(running: RunningBridge) -> list[dict[str, Any]]:
+    """The templates, once the read from NHN at start has come in (on PostgreSQL it waits for
+    the process to be elected first)."""
+
+    async def listed() -> list[dict[str, Any]]:
+        templates: list[dict[str, Any]] = (await call(running, "GET", "/api/v1/kakao_alimtalk/templates"))[1][
+            "templates"
+        ]
+        return templates
+
+    found: list[dict[str, Any]] = await running.wait_for(listed)
+    return found
+
+
 async def test_k8_switching_off_alimtalk_makes_its_templates_unusable_until_switched_on(
     start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
 ) -> None:
@@ -294,7 +308,7 @@ async def test_k8_switching_off_alimtalk_makes_its_templates_unusable_until_swit
     assert (status, refused["code"]) == (422, "kakao_alimtalk_off")
     assert "@bridgeshop" in refused["error"]
     assert (await render(running, SHIPPED, **PARAMETERS))[1]["code"] == "kakao_alimtalk_off"
-    templates = (await call(running, "GET", "/api/v1/kakao_alimtalk/templates"))[1]["templates"]
+    templates = await read_at_start(running)
     assert [(t["code"], t["state"], t["sendable"]) for t in templates] == [(SHIPPED, "approved", False)]
     assert kakao.sent == []
     await as_admin("PATCH", f"/links/{link['id']}", json={"services": {"alimtalk": True}})
@@ -320,7 +334,7 @@ async def test_k8_a_deleted_channel_linked_again_has_its_templates_deleted_needi
     again = await linked(as_admin, kakao, "@bridgeshop")
     assert again["id"] != link["id"]
     assert again["history"][-1]["details"]["relinked_after_delete"] is True
-    templates = (await call(running, "GET", "/api/v1/kakao_alimtalk/templates"))[1]["templates"]
+    templates = await read_at_start(running)
     assert [(t["code"], t["state"], t["sendable"]) for t in templates] == [(SHIPPED, "deleted", False)]
     status, refused = await alimtalk(running, customer_id, SHIPPED, **PARAMETERS)
     assert status == 422
@@ -400,7 +414,7 @@ async def test_a_link_abandoned_while_waiting_for_its_token_leaves_the_templates
     assert kakao.senders.deleted == []  # never registered: nothing to delete at NHN
     again = await linked(as_admin, kakao, "@bridgeshop")
     assert again["history"][-1]["details"]["relinked_after_delete"] is False
-    templates = (await call(running, "GET", "/api/v1/kakao_alimtalk/templates"))[1]["templates"]
+    templates = await read_at_start(running)
     assert [(t["code"], t["state"], t["sendable"]) for t in templates] == [(SHIPPED, "approved", True)]
 
 
