@@ -31,7 +31,8 @@ import logging
 import uuid
 from typing import Any
 
-import asyncpg
+# The plugin scaffold type-checks against this source tree, without bridgekit's mypy overrides.
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
 
 from bridgekit.runtime.events import Event, EventBus

@@ -16,8 +16,8 @@ from bridgekit.inbox.views_marks import mark_read, page_marks, set_star
 from bridgekit.inbox.views_sidebar import Sidebar, TeamCount, sidebar
 from bridgekit.runtime.clock import iso
 from bridgekit.runtime.events import Event
-from bridgekit.storage.schema import MAX_ID, valid_id
-from bridgekit.web.common import chat_json, chat_or_404, json_object
+from bridgekit.storage.schema import valid_id
+from bridgekit.web.common import chat_json, chat_or_404, json_object, path_id
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE, current_manager
 
@@ -26,10 +26,10 @@ routes = web.RouteTableDef()
 
 async def _chat(request: web.Request) -> Any:
     """The chat of the path, or 404 (also for ids no 32-bit INTEGER column can hold)."""
-    raw = request.match_info["chat_id"]
-    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:  # "²" is a digit too
+    chat_id = path_id(request, "chat_id")
+    if chat_id is None:
         raise json_error(404, "no such chat")
-    return await chat_or_404(request.app[BRIDGE], raw)
+    return await chat_or_404(request.app[BRIDGE], str(chat_id))
 
 
 @routes.get("/api/v1/chats")

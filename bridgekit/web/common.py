@@ -43,6 +43,17 @@ async def json_object(request: web.Request, schema: Schema | None = None) -> dic
     return body
 
 
+def path_id(request: web.Request, key: str) -> int | None:
+    """The row id in the path's ``{key}``, or None when it is not one (not ASCII digits, or
+    beyond what an id column holds: ``int("²")`` and a 30-digit id would otherwise reach the
+    database)."""
+    raw = request.match_info[key]
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if valid_id(value) else None
+
+
 def refuse_unknown_keys(request: web.Request, body: Any, schema: Schema | None = None) -> None:
     where = unknown_key(body, schema if schema is not None else route_schema(request))
     if where is not None:

@@ -109,7 +109,9 @@ async def test_past_the_budget_the_reply_fails_with_the_reason(
     assert 0.3 < time.monotonic() - started < 5
     assert failed["delivery_error"] == "forced 503"
     assert failed["delivery"]["next_attempt_at"] is None
-    assert failed["delivery"]["attempts"] >= 3
+    # Retried while the budget lasted (on a starved machine an attempt may take most of it).
+    assert failed["delivery"]["attempts"] >= 2
+    assert len(sandbox.calls) == failed["delivery"]["attempts"]
 
 
 def test_retry_budget_is_configured_in_seconds_and_max_attempts_is_refused_clearly(tmp_path: Any) -> None:

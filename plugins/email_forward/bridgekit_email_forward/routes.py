@@ -19,7 +19,14 @@ from email.utils import parseaddr
 from aiohttp import web
 
 from bridgekit import BridgeAPI
-from bridgekit.channelkit.routes import bytes_response, json_error, json_object, json_response, operator_only
+from bridgekit.channelkit.routes import (
+    bytes_response,
+    json_error,
+    json_object,
+    json_response,
+    operator_only,
+    path_id,
+)
 from bridgekit.exceptions import DeliveryError
 from bridgekit.model import Integration
 from bridgekit_email_forward.compose import ConversationEntry, compose_forwarded_conversation, make_message_id
@@ -36,18 +43,11 @@ FORWARD_BODY = {
 }
 
 
-def _int(request: web.Request, key: str) -> int | None:
-    try:
-        return int(request.match_info[key])
-    except ValueError:
-        return None
-
-
 def make_routes(
     bridge: BridgeAPI, settings_for: Callable[[Integration], EmailSettings]
 ) -> list[web.RouteDef]:
     async def original(request: web.Request) -> web.StreamResponse:
-        message_id = _int(request, "message_id")
+        message_id = path_id(request, "message_id")
         raw = (
             await bridge.raw_delivery_for_message(message_id, channel=CHANNEL)
             if message_id is not None
@@ -70,7 +70,7 @@ def make_routes(
 
     @operator_only  # E9 sends the conversation to any outside address
     async def forward(request: web.Request) -> web.StreamResponse:
-        chat_id = _int(request, "chat_id")
+        chat_id = path_id(request, "chat_id")
         chat = await bridge.chat(chat_id) if chat_id is not None else None
         if chat is None or chat.channel != CHANNEL:
             raise json_error(404, "no such email chat")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
-from bridgekit.channelkit.routes import admin_only, json_object, json_response, request_manager_id
+from bridgekit.channelkit.routes import admin_only, json_object, json_response, path_id, request_manager_id
 from bridgekit.exceptions import DeliveryError, RequestRefused, UnknownIntegration
 from bridgekit.model import Integration
 
@@ -180,10 +180,9 @@ class LinkRoutes:
         return SenderClient(self.plugin.settings(integration), self.plugin._http.get())
 
     def _link(self, request: web.Request) -> Link:
-        try:
-            link_id = int(request.match_info["link_id"])
-        except ValueError:
-            raise refused("a link id is a number", "kakao_link_not_found", 404) from None
+        link_id = path_id(request, "link_id")
+        if link_id is None:
+            raise refused("a link id is a number", "kakao_link_not_found", 404)
         return self.store.link(link_id)
 
     async def _close_consultations(self, link: Link, why: str) -> list[int]:
