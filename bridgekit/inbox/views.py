@@ -249,7 +249,7 @@ def search_condition(q: str) -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True, slots=True)
-class Keys:
+class PageKeys:
     """The columns a list is filtered by state and ordered by: the chat's own, or for a tag's
     chats their copies on the tag's rows (equal to the chat's: kept by migration 0012's
     triggers), which the tag's index holds in page order."""
@@ -260,7 +260,7 @@ class Keys:
     chat_id: Any
 
     @classmethod
-    def of(cls, query: ListQuery) -> Keys:
+    def of(cls, query: ListQuery) -> PageKeys:
         if query.tag is not None:
             t = s.chat_tags.c
             return cls(t.state, t.last_message_at, t.created_at, t.chat_id)
@@ -306,7 +306,7 @@ async def conditions(
     """The WHERE clauses of a list request (without its cursor)."""
     where: list[ColumnElement[bool]] = []
     narrowed = False  # an equality on assignee/team/integration picks a narrower index
-    state = Keys.of(query).state
+    state = PageKeys.of(query).state
     if query.state == "any":
         pass
     elif query.view == "favourites" and query.tag is None:
@@ -374,7 +374,7 @@ async def list_page(conn: AsyncConnection, manager: Manager, query: ListQuery) -
     """One page of chat rows (``chats`` columns) and the cursor of the next page, if any."""
     ctx = await manager_context(conn, manager)
     where = await conditions(conn, ctx, query)
-    keys = Keys.of(query)
+    keys = PageKeys.of(query)
     if query.cursor is not None:
         where.append(keys.after(query.cursor))
     statement = (
@@ -402,6 +402,6 @@ async def matching_chat_ids(
     parsed = parse_list_query(params)
     ctx = await manager_context(conn, manager)
     where = await conditions(conn, ctx, parsed)
-    order = Keys.of(parsed).order(parsed.sort)
+    order = PageKeys.of(parsed).order(parsed.sort)
     statement = select_chats(ctx, parsed, c.id).where(*where).order_by(*order).limit(limit)
     return [int(row[0]) for row in await conn.execute(statement)]
