@@ -150,3 +150,6 @@ async def _touch_chat(conn: AsyncConnection, chat_id: int, now: datetime) -> Non
     await conn.execute(
         update(s.chats).where(s.chats.c.id == chat_id).values(last_message_at=now, updated_at=now)
     )
+    # The tag view's copy: no trigger follows this column, for the ingest's sake (migration 0012).
+    tags = s.chat_tags
+    await conn.execute(update(tags).where(tags.c.chat_id == chat_id).values(last_message_at=now))

@@ -8,7 +8,9 @@ Every view picks the index that serves it: the channel's open chats by latest me
 (``ix_chats_workspace_id_state_last_message_at``), a manager's chats (``ix_chats_assignee_id_...``,
 also for "no assignee"), a team's (``ix_chats_team_id_...``) or an integration's chats. The
 channel filter is only added when no narrower index applies, so the planner is not tempted to
-scan the channel index and filter.
+scan the channel index and filter. A tag's chats are read from the tag's rows, which carry
+copies of their chat's workspace, state and sort keys (migration 0012): its pages are one range
+of ``ix_chat_tags_tag_workspace_id_state_...`` in page order.
 """
 
 from __future__ import annotations
@@ -213,11 +215,6 @@ def sessions_condition(ctx: ManagerContext) -> ColumnElement[bool]:
     return or_(*parts)
 
 
-def tag_condition(tag: str) -> ColumnElement[bool]:
-    t = s.chat_tags.c
-    return exists().where(t.chat_id == c.id, t.tag == tag)
-
-
 _PHONEISH = re.compile(r"^[\d\s()+.-]+$")
 _SEPARATORS = ("-", " ", "(", ")", "+", ".")
 
@@ -251,32 +248,48 @@ def search_condition(q: str) -> ColumnElement[bool]:
 # --- the list statement -------------------------------------------------------------------
 
 
-def _sort_column(sort: str) -> Any:
-    return c.last_message_at if sort == "latest" else c.created_at
+@dataclass(frozen=True, slots=True)
+class PageKeys:
+    """The columns a list is filtered by state and ordered by: the chat's own, or for a tag's
+    chats their copies on the tag's rows (equal to the chat's: kept by migration 0012's
+    triggers), which the tag's index holds in page order."""
 
+    state: Any
+    last_message_at: Any
+    created_at: Any
+    chat_id: Any
 
-def _order(sort: str) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
-    column = _sort_column(sort)
-    if sort == "oldest":
-        return column.asc(), c.id.asc()
-    return column.desc(), c.id.desc()
+    @classmethod
+    def of(cls, query: ListQuery) -> PageKeys:
+        if query.tag is not None:
+            t = s.chat_tags.c
+            return cls(t.state, t.last_message_at, t.created_at, t.chat_id)
+        return cls(c.state, c.last_message_at, c.created_at, c.id)
 
+    def sort_column(self, sort: str) -> Any:
+        return self.last_message_at if sort == "latest" else self.created_at
 
-def _after(cursor: Cursor) -> ColumnElement[bool]:
-    """Rows strictly after the cursor in the page order (sort value, then id as tiebreak).
+    def order(self, sort: str) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
+        column = self.sort_column(sort)
+        if sort == "oldest":
+            return column.asc(), self.chat_id.asc()
+        return column.desc(), self.chat_id.desc()
 
-    The redundant ``column <= value`` gives both planners a plain range on the index column.
-    """
-    column = _sort_column(cursor.sort)
-    if cursor.sort == "oldest":
+    def after(self, cursor: Cursor) -> ColumnElement[bool]:
+        """Rows strictly after the cursor in the page order (sort value, then id as tiebreak).
+
+        The redundant ``column <= value`` gives both planners a plain range on the index column.
+        """
+        column, chat_id = self.sort_column(cursor.sort), self.chat_id
+        if cursor.sort == "oldest":
+            return and_(
+                column >= cursor.value,
+                or_(column > cursor.value, and_(column == cursor.value, chat_id > cursor.chat_id)),
+            )
         return and_(
-            column >= cursor.value,
-            or_(column > cursor.value, and_(column == cursor.value, c.id > cursor.chat_id)),
+            column <= cursor.value,
+            or_(column < cursor.value, and_(column == cursor.value, chat_id < cursor.chat_id)),
         )
-    return and_(
-        column <= cursor.value,
-        or_(column < cursor.value, and_(column == cursor.value, c.id < cursor.chat_id)),
-    )
 
 
 async def _integration_id(conn: AsyncConnection, name: str) -> int:
@@ -293,14 +306,15 @@ async def conditions(
     """The WHERE clauses of a list request (without its cursor)."""
     where: list[ColumnElement[bool]] = []
     narrowed = False  # an equality on assignee/team/integration picks a narrower index
+    state = PageKeys.of(query).state
     if query.state == "any":
         pass
-    elif query.view == "favourites":
+    elif query.view == "favourites" and query.tag is None:
         # ``state || ''`` keeps SQLite from reading the chats by a state index and probing
         # the stars for each: the join in select_chats() reads the few stars first.
-        where.append(c.state.concat("") == query.state)
+        where.append(state.concat("") == query.state)
     else:
-        where.append(c.state == query.state)
+        where.append(state == query.state)
     view = query.view
     if view == "mine":
         where.append(c.assignee_id == ctx.id)
@@ -323,27 +337,31 @@ async def conditions(
     if query.integration is not None:
         where.append(c.integration_id == await _integration_id(conn, query.integration))
         narrowed = True
-    if query.tag is not None:
-        where.append(tag_condition(query.tag))
     if query.q is not None:
         where.append(search_condition(query.q))
-    if not narrowed:
+    if query.tag is not None:
+        # The tag's rows carry their chat's workspace too: the index's leading columns.
+        where.append(s.chat_tags.c.workspace_id == ctx.workspace_id)
+    elif not narrowed:
         where.append(c.workspace_id == ctx.workspace_id)
     return where
 
 
 def select_chats(ctx: ManagerContext, query: ListQuery, *columns: Any) -> Select[Any]:
-    """``SELECT columns FROM chats`` for a view: favourites join the manager's stars.
+    """``SELECT columns FROM chats`` for a view: a tag's chats join the tag's rows, favourites
+    the manager's stars.
 
     A manager's stars are few: the join reads them by primary key and sorts those, where an
     ``IN (stars)`` filter would walk every open chat of the channel checking each.
     """
-    if query.view != "favourites":
-        return select(*columns)
-    st = s.chat_stars.c
-    return select(*columns).select_from(
-        s.chats.join(s.chat_stars, and_(st.chat_id == c.id, st.manager_id == ctx.id))
-    )
+    joined: Any = s.chats
+    if query.tag is not None:
+        t = s.chat_tags.c
+        joined = joined.join(s.chat_tags, and_(t.chat_id == c.id, t.tag == query.tag))
+    if query.view == "favourites":
+        st = s.chat_stars.c
+        joined = joined.join(s.chat_stars, and_(st.chat_id == c.id, st.manager_id == ctx.id))
+    return select(*columns).select_from(joined)
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,12 +374,13 @@ async def list_page(conn: AsyncConnection, manager: Manager, query: ListQuery) -
     """One page of chat rows (``chats`` columns) and the cursor of the next page, if any."""
     ctx = await manager_context(conn, manager)
     where = await conditions(conn, ctx, query)
+    keys = PageKeys.of(query)
     if query.cursor is not None:
-        where.append(_after(query.cursor))
+        where.append(keys.after(query.cursor))
     statement = (
         select_chats(ctx, query, *s.chats.c)
         .where(*where)
-        .order_by(*_order(query.sort))
+        .order_by(*keys.order(query.sort))
         .limit(query.limit + 1)
     )
     rows = list((await conn.execute(statement)).all())
@@ -383,5 +402,6 @@ async def matching_chat_ids(
     parsed = parse_list_query(params)
     ctx = await manager_context(conn, manager)
     where = await conditions(conn, ctx, parsed)
-    statement = select_chats(ctx, parsed, c.id).where(*where).order_by(*_order(parsed.sort)).limit(limit)
+    order = PageKeys.of(parsed).order(parsed.sort)
+    statement = select_chats(ctx, parsed, c.id).where(*where).order_by(*order).limit(limit)
     return [int(row[0]) for row in await conn.execute(statement)]

@@ -939,10 +939,14 @@ class _BatchWriter:
         touched = sorted(set(chat_ids))
         in_touched = f" IN ({placeholders(len(touched))})"
         # The chats' rows first: on PostgreSQL this is the lock that orders these statements
-        # with the count triggers of concurrent writers (migration 0010).
+        # with the triggers of concurrent writers (migrations 0010, 0012).
         await sql.run(
             f"UPDATE chats SET last_message_at = ?, updated_at = ? WHERE id{in_touched}",
             [self.stamp, self.stamp, *touched],
+        )
+        # The tag view's copy of it: no trigger follows this column (migration 0012).
+        await sql.run(
+            f"UPDATE chat_tags SET last_message_at = ? WHERE chat_id{in_touched}", [self.stamp, *touched]
         )
         # What the count trigger on messages does for every other writer (migration 0013),
         # once per batch: every message stored here is an inbound customer message.

@@ -307,11 +307,20 @@ chat_keys = Table(
     Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
 )
 
+# Migration 0012: each tag row carries copies of its chat's workspace, state and sort keys,
+# set and kept by database triggers (never written by the code), so that the tag view's pages
+# (I6) are one range of an index in page order instead of a walk of the open chats.
 chat_tags = Table(
     "chat_tags",
     metadata,
     Column("chat_id", ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
     Column("tag", String(100), primary_key=True),
+    Column("workspace_id", Integer),
+    Column("state", String(20)),
+    Column("last_message_at", DateTime),
+    Column("created_at", DateTime),
+    Index(None, "tag", "workspace_id", "state", "last_message_at", "chat_id"),
+    Index(None, "tag", "workspace_id", "state", "created_at", "chat_id"),
 )
 
 messages = Table(

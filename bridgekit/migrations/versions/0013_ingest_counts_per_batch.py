@@ -14,7 +14,7 @@ path that was about 5 µs of SQLite work a webhook (a quarter of its SQLite time
   customer message, and their read markers are recomputed by the rule of the recount.
 
 Revision ID: 0013_ingest_counts_per_batch
-Revises: 0011_one_customer_per_handle
+Revises: 0012_tag_view_index
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013_ingest_counts_per_batch"
-down_revision = "0011_one_customer_per_handle"
+down_revision = "0012_tag_view_index"
 branch_labels = None
 depends_on = None
 
