@@ -19,6 +19,7 @@ machinery around it comes from here::
   (on the elected process only, when several share a database).
 * :mod:`~bridgekit.channelkit.listening`: a plugin's own listening socket under
   ``serve --workers N`` (SO_REUSEPORT).
+* :mod:`~bridgekit.channelkit.localstore`: a plugin's own small SQLite file for its state.
 * :mod:`~bridgekit.channelkit.adrules`: Korean advertising rules: the ``(광고)`` marker and
   the night an ad may not be sent (SMS, Kakao brand messages).
 
@@ -39,6 +40,7 @@ from bridgekit.channelkit.http import (
     transport_errors,
 )
 from bridgekit.channelkit.listening import shares_port
+from bridgekit.channelkit.localstore import LocalStore
 from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
 from bridgekit.channelkit.sandbox import HttpSandbox, SandboxServer
 from bridgekit.channelkit.settings import ChannelSettings, HttpUrl, InvalidSetting, Secret
@@ -59,6 +61,7 @@ __all__ = [
     "HttpSandbox",
     "HttpUrl",
     "InvalidSetting",
+    "LocalStore",
     "MediaTooLarge",
     "MediaUnavailable",
     "NotSent",

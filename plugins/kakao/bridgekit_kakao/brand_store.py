@@ -6,11 +6,10 @@ Kakao's channel added/blocked event), and NHN's result of every brand message
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+
+from bridgekit.channelkit import LocalStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS brand_friends (
@@ -27,19 +26,10 @@ class FriendState:
     updated_at: str
 
 
-class BrandStore:
+class BrandStore(LocalStore):
     """Small synchronous writes; one connection, one lock."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    SCHEMA = SCHEMA
 
     def friend(self, integration: str, customer_id: int) -> FriendState | None:
         with self._lock:

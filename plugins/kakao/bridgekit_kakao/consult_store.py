@@ -6,10 +6,9 @@ paid)."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from datetime import UTC, datetime
-from pathlib import Path
+
+from bridgekit.channelkit import LocalStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS consult_sessions (
@@ -22,19 +21,10 @@ CREATE TABLE IF NOT EXISTS consult_billed (
 """
 
 
-class SessionStore:
+class SessionStore(LocalStore):
     """Small synchronous writes; one connection, one lock."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    SCHEMA = SCHEMA
 
     def seen(self, integration: str, session_id: str, user_key: str, chat_id: int | None = None) -> None:
         """The session exists (a customer's message came in it), in ``chat_id`` when known."""

@@ -14,14 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
+from bridgekit.channelkit import LocalStore
 from bridgekit.exceptions import RequestRefused
 
 SCHEMA = """
@@ -120,20 +119,11 @@ def check_not_default(link: Link, doing: str) -> None:
         )
 
 
-class LinkStore:
+class LinkStore(LocalStore):
     """Small synchronous writes; one connection, one lock (like :class:`store.Store`)."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    SCHEMA = SCHEMA
+    PRAGMAS = ("foreign_keys=ON",)
 
     def _rows(self, where: str = "", args: tuple[Any, ...] = ()) -> list[Link]:
         with self._lock:

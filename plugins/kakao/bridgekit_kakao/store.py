@@ -3,11 +3,10 @@ templates with their review state, as last synced from NHN Cloud."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
+
+from bridgekit.channelkit import LocalStore
 
 from bridgekit_kakao.templates import Template, TemplateState
 
@@ -19,19 +18,10 @@ CREATE TABLE IF NOT EXISTS templates (
 """
 
 
-class Store:
+class Store(LocalStore):
     """Small synchronous writes; one connection, one lock."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    SCHEMA = SCHEMA
 
     def templates(self, integration: str) -> list[Template]:
         with self._lock:

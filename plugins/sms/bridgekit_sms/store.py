@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bridgekit.channelkit import LocalStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS opt_outs (phone TEXT PRIMARY KEY, keyword TEXT NOT NULL, at TEXT NOT NULL);
@@ -46,22 +46,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class Store:
+class Store(LocalStore):
     """Small writes (a primary-key upsert each; the sends of one turn of the event loop
     together); one connection, one lock."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
-        self._unrecorded: list[tuple[tuple[object, ...], asyncio.Future[None]]] = []
+    SCHEMA = SCHEMA
+    PRAGMAS = ("synchronous=NORMAL",)
 
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, path: Path | None = None) -> None:
+        super().__init__(path)
+        self._unrecorded: list[tuple[tuple[object, ...], asyncio.Future[None]]] = []
 
     def _write(self, sql: str, args: tuple[object, ...]) -> None:
         with self._lock, self._db:
