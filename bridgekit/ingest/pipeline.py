@@ -330,7 +330,12 @@ class IngestPipeline:
             self._committing = 0  # the last batch is answered
             if not self._queue:
                 self._queued = loop.create_future()
+                idle_since = loop.time()
                 await self._queued
+                if self.fill_wait and loop.time() - idle_since > PEAK_WINDOW:
+                    # Quiet for a while: the first delivery after it is not held for others.
+                    self._peak = self._last_peak = 0
+                    window_ends = loop.time() + PEAK_WINDOW
             for _ in range(LINGER_TURNS):
                 await asyncio.sleep(0)
             queue = self._queue
