@@ -34,11 +34,15 @@ from pathlib import Path
 import line_ingest as li
 from benchlib import ACKED, free_port, run_in_workdir
 
-TARGETS = ("sqlite", "pg1", "pg2")
+TARGETS: tuple[str, ...] = ("sqlite", "pg1", "pg2")
+#: With --compare-fill: two workers without their group commits' fill wait (as before it; one
+#: process never waits).
+NO_FILL = ("pg2-nofill",)
 LABELS = {
     "sqlite": "SQLite, 1 process",
     "pg1": "PostgreSQL, 1 process",
     "pg2": "PostgreSQL, --workers 2",
+    "pg2-nofill": "PostgreSQL, 2, no fill wait",
 }
 TARGET_CPU_RATIO = 1.15
 
@@ -46,6 +50,7 @@ TARGET_CPU_RATIO = 1.15
 class PgBench(li.Bench):
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         super().__init__(args, workdir)
+        self.targets = TARGETS + (NO_FILL if args.compare_fill else ())
         self.server_cpus = self.client_cpus = None  # two workers need two CPUs: no pinning
         self.admin = args.postgres
 
@@ -138,20 +143,22 @@ class PgBench(li.Bench):
             await self._database(True, name)
             text = config.read_text()
             sqlite_url = f'url = "sqlite+aiosqlite:///{workdir / "bridgekit.db"}"'
-            config.write_text(text.replace(sqlite_url, f'url = "{self._pg_url(name)}"'))
+            pg_url = f'url = "{self._pg_url(name)}"'
+            if target.endswith("-nofill"):
+                pg_url += "\ningest_fill_wait = 0"
+            config.write_text(text.replace(sqlite_url, pg_url))
+        workers = 2 if target.startswith("pg2") else 1
         argv = [sys.executable, "-m", "bridgekit.cli", "serve", "--config", str(config)]
-        argv += ["--workers", "2"] if target == "pg2" else []
+        argv += ["--workers", "2"] if workers == 2 else []
         proc = await self.spawn(argv, log_path, workdir)
         try:
             await self.wait_healthy(proc, port, log_path)
-            if target == "pg2":
+            if workers == 2:
                 await self._both_workers(port)
             result = await self.load(port, workdir, proc.pid)
             rnd = li.Round(target, float(result.get("requests_per_second", 0.0)), result)
             if "outcome" in result:
-                rnd.commits, rnd.accepted = await self.commits_of_every_worker(
-                    port, 2 if target == "pg2" else 1
-                )
+                rnd.commits, rnd.accepted = await self.commits_of_every_worker(port, workers)
                 if target == "sqlite":
                     rnd.stored, rnd.missing, rnd.flow_backlog = self.check_storage(
                         workdir / "bridgekit.db", result["outcome"]
@@ -196,8 +203,10 @@ class PgBench(li.Bench):
                 f"{a.rounds} round(s) per target, interleaved; {a.concurrency} connections,"
                 f" {a.warmup:g} s warm-up + {a.duration:g} s measured"
             )
+            targets = self.targets
             for number in range(a.rounds):
-                for target in TARGETS[number % 3 :] + TARGETS[: number % 3]:
+                shift = number % len(targets)
+                for target in targets[shift:] + targets[:shift]:
                     try:
                         rnd = await self.run_round(target, number, sandbox_url)
                     except RuntimeError as exc:
@@ -216,17 +225,29 @@ class PgBench(li.Bench):
             present = [v for v in values if v is not None]
             return statistics.median(present) if present else 0.0
 
-        rps = {t: median([r.rps for r in rounds if r.target == t]) for t in TARGETS}
-        cpu = {t: median([_cpu_per_1000(r) for r in rounds if r.target == t]) for t in TARGETS}
+        rps = {t: median([r.rps for r in rounds if r.target == t]) for t in self.targets}
+        cpu = {t: median([_cpu_per_1000(r) for r in rounds if r.target == t]) for t in self.targets}
+        per_commit = {t: median([_per_commit(r) for r in rounds if r.target == t]) for t in self.targets}
         print()
-        for t in TARGETS:
-            print(f"{LABELS[t]:<26} {rps[t]:7.0f} webhooks/s   {cpu[t]:.2f} CPU s per 1,000 webhooks")
+        for t in self.targets:
+            # Little's law: every connection waits for its answer before it sends again.
+            mean_ms = self.args.concurrency / rps[t] * 1000 if rps[t] else 0.0
+            print(
+                f"{LABELS[t]:<28} {rps[t]:7.0f} webhooks/s   {cpu[t]:.2f} CPU s per 1,000 webhooks"
+                f"   {per_commit[t]:5.1f} per commit   mean answer {mean_ms:.1f} ms"
+            )
         cpu_ratio = cpu["pg2"] / cpu["pg1"] if cpu["pg1"] else 0.0
         verdict = "met" if 0 < cpu_ratio <= TARGET_CPU_RATIO else "MISSED"
         print(
             f"2 workers / 1: CPU per webhook {cpu_ratio:.2f} (target <= {TARGET_CPU_RATIO}) {verdict}"
             f" | throughput {rps['pg2'] / rps['pg1'] if rps['pg1'] else 0.0:.2f}"
         )
+        if "pg2-nofill" in cpu and cpu["pg1"] and cpu["pg2-nofill"]:
+            print(
+                f"without the fill wait, 2 workers / 1: CPU per webhook {cpu['pg2-nofill'] / cpu['pg1']:.2f}"
+                f" | with / without it, 2 workers: CPU per webhook {cpu['pg2'] / cpu['pg2-nofill']:.2f},"
+                f" throughput {rps['pg2'] / rps['pg2-nofill'] if rps['pg2-nofill'] else 0.0:.2f}"
+            )
         pg_vs_sqlite = rps["pg1"] / rps["sqlite"] if rps["sqlite"] else 0.0
         print(f"PostgreSQL / SQLite throughput, one process: {pg_vs_sqlite:.2f}")
         load = os.getloadavg()[0]
@@ -242,6 +263,10 @@ def _cpu_per_1000(rnd: li.Round) -> float | None:
     return share / rnd.rps * 1000 if share is not None and rnd.rps else None
 
 
+def _per_commit(rnd: li.Round) -> float | None:
+    return rnd.accepted / rnd.commits if rnd.commits and rnd.accepted is not None else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--postgres", default=os.environ.get("BRIDGEKIT_TEST_POSTGRES"), help="admin URL")
@@ -251,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, help="warm-up seconds per run (default 2; --quick 1)")
     p.add_argument("--concurrency", type=int, default=32, help="connections kept busy (default 32)")
     p.add_argument("--pool", type=int, help="pre-signed bodies (default 60000; --quick 15000)")
+    p.add_argument(
+        "--compare-fill",
+        action="store_true",
+        help="also run 1 and 2 workers without the group commit's fill wait (ingest_fill_wait = 0)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return p
 

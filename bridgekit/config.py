@@ -91,6 +91,9 @@ class Config:
     # SQLite: how long a webhook's commit waits for another process's write lock before the
     # provider is told to come back (503); LINE, for one, gives up after 2 s.
     ingest_busy_timeout: float = 1.5
+    # PostgreSQL with ``serve --workers N``: the longest a worker's group commit waits for more
+    # deliveries when its last one was small (ingest/pipeline.py, FILL_TARGET).
+    ingest_fill_wait: float = 0.025
     source: Path | None = None
     # BRIDGEKIT_SECRET_KEY then BRIDGEKIT_SECRET_KEY_OLD; empty: the key file in data_dir
     secret_keys: tuple[str, ...] = ()
@@ -142,6 +145,11 @@ def parse_config(
     )
     if not 0 < busy_timeout <= 60:
         raise ConfigError("database.ingest_busy_timeout must be between 0 and 60 seconds")
+    fill_wait = float(
+        _typed(database.get("ingest_fill_wait", 0.025), (int, float), "database.ingest_fill_wait")
+    )
+    if not 0 <= fill_wait <= 0.05:  # far below any provider's timeout
+        raise ConfigError("database.ingest_fill_wait must be between 0 and 0.05 seconds")
 
     server = _table(data, "server", "")
     host = _typed(server.get("host", "127.0.0.1"), str, "server.host")
@@ -225,6 +233,7 @@ def parse_config(
         metrics_token=metrics_token or None,
         limits=limits,
         ingest_busy_timeout=busy_timeout,
+        ingest_fill_wait=fill_wait,
         source=source,
         secret_keys=tuple(key.strip() for key in secret_keys if key.strip()),
     )

@@ -64,6 +64,11 @@ def test_the_ingest_busy_timeout_is_configurable() -> None:
     assert parse_config({"database": {"ingest_busy_timeout": 0.5}}, env={}).ingest_busy_timeout == 0.5
 
 
+def test_the_group_commits_fill_wait_is_configurable_and_can_be_turned_off() -> None:
+    assert parse_config({}, env={}).ingest_fill_wait == 0.025
+    assert parse_config({"database": {"ingest_fill_wait": 0}}, env={}).ingest_fill_wait == 0.0
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -75,6 +80,7 @@ def test_the_ingest_busy_timeout_is_configurable() -> None:
         ({"outbox": {"max_attemps": 3}}, "outbox:"),
         ({"database": {"ingest_busy_timeout": "1s"}}, "database.ingest_busy_timeout has the wrong type"),
         ({"database": {"ingest_busy_timeout": 0}}, "between 0 and 60 seconds"),
+        ({"database": {"ingest_fill_wait": 1}}, "ingest_fill_wait must be between 0 and 0.05 seconds"),
     ],
 )
 def test_mistakes_are_reported_clearly(data: dict[str, object], message: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bridgekit.bridge_api import BridgeAPI
-from bridgekit.config import Config
+from bridgekit.config import Config, worker_slot
 from bridgekit.engine.bots import FlowWorker
 from bridgekit.exceptions import PermanentDeliveryError
 from bridgekit.flow import ChatView
@@ -371,6 +371,8 @@ class Bridge:
             self.workspace_id,
             on_commit=self._wake_flow,
             events=self.events,
+            fill_wait=self.config.ingest_fill_wait if self.db.dialect == "postgresql" else 0.0,
+            workers=slot[1] if (slot := worker_slot()) is not None else 1,
         )
         self.outbox = OutboxWorker(
             self.db,

@@ -60,6 +60,18 @@ MAX_BATCH = 256
 # plugin (turn 3) join it. Microseconds of latency; with 32 busy connections the mean batch
 # grew from 13 to 29 deliveries and throughput by 18% (bench/line_ingest.py).
 LINGER_TURNS = 3
+# Several workers (``serve --workers N``) on PostgreSQL each commit their share of the load, so
+# each of their group commits carries about 1/N of what one process's would, and a commit's
+# fixed cost (a dozen statements' round trips) is shared by fewer deliveries. So a worker
+# whose last commit was small but more than one delivery waits, before its next, (N - 1)
+# times as long as that commit took (capped by ``fill_wait``), or until as many deliveries are
+# queued as were waiting for an answer at once lately (the busiest moment of the last second or
+# two; at most FILL_TARGET): then N workers commit about as often, and as full, as one process
+# would, and a worker never waits for deliveries that cannot come (every client it has is
+# already waiting). Never on SQLite (one process) nor in a single process, and never for a
+# lone delivery.
+FILL_TARGET = 32
+PEAK_WINDOW = 1.0  # seconds over which the most deliveries waiting at once is remembered
 
 # Status updates only move forward: a late "delivered" never hides an earlier "read".
 STATUS_RANK = {
@@ -84,6 +96,11 @@ MARK_UNREAD = (
     " AND (m.author_kind <> 'manager' OR m.author_id IS NULL OR m.author_id <> read_markers.manager_id))"
     " AND chat_id"
 )
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 @dataclass(slots=True)
@@ -131,8 +148,18 @@ class IngestPipeline:
         workspace_id: int,
         on_commit: Callable[[], None] = lambda: None,
         events: EventBus | None = None,
+        fill_wait: float = 0.0,
+        workers: int = 1,
     ) -> None:
         self.events = events or EventBus()
+        self.fill_wait = fill_wait if workers > 1 else 0.0
+        self.workers = workers
+        self._last_batch = 0
+        self._last_commit_seconds = 0.0
+        self._filled: asyncio.Future[None] | None = None  # set while a commit waits to fill
+        self._fill_to = FILL_TARGET  # queued deliveries that end a wait to fill
+        self._committing = 0  # deliveries in the commit under way
+        self._peak = self._last_peak = 0  # most waiting for an answer at once, this and last window
         self.db = db
         self.hooks = hooks
         self.registry = registry
@@ -214,6 +241,13 @@ class IngestPipeline:
         self._queue.append(_Item(bound, delivery, result, messages, profiles, files, future))
         if self._queued is not None and not self._queued.done():
             self._queued.set_result(None)
+        if self.fill_wait:
+            waiting = len(self._queue) + self._committing
+            if waiting > self._peak:
+                self._peak = waiting
+            filled = self._filled
+            if filled is not None and len(self._queue) >= self._fill_to and not filled.done():
+                filled.set_result(None)
         return await future
 
     @staticmethod
@@ -290,16 +324,34 @@ class IngestPipeline:
                 await self._committer
 
     async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        window_ends = loop.time() + PEAK_WINDOW
         while True:
+            self._committing = 0  # the last batch is answered
             if not self._queue:
-                self._queued = asyncio.get_running_loop().create_future()
+                self._queued = loop.create_future()
+                idle_since = loop.time()
                 await self._queued
+                if self.fill_wait and loop.time() - idle_since > PEAK_WINDOW:
+                    # Quiet for a while: the first delivery after it is not held for others.
+                    self._peak = self._last_peak = 0
+                    window_ends = loop.time() + PEAK_WINDOW
             for _ in range(LINGER_TURNS):
                 await asyncio.sleep(0)
             queue = self._queue
+            if self.fill_wait:
+                if loop.time() > window_ends:
+                    window_ends = loop.time() + PEAK_WINDOW
+                    self._last_peak, self._peak = self._peak, 0
+                self._fill_to = min(FILL_TARGET, max(self._peak, self._last_peak))
+                if 1 < self._last_batch < self._fill_to and len(queue) < self._fill_to:
+                    await self._fill(min(self.fill_wait, (self.workers - 1) * self._last_commit_seconds))
             batch = [queue.popleft() for _ in range(min(len(queue), MAX_BATCH))]
+            self._last_batch = self._committing = len(batch)
             try:
+                started = loop.time()
                 await self._commit(batch)
+                self._last_commit_seconds = loop.time() - started
             except Exception as exc:
                 if is_busy(exc):  # one by one would only wait again, each as long
                     self._answer_busy(batch, "database locked by another process")
@@ -329,6 +381,17 @@ class IngestPipeline:
             if self._flow_written:
                 self._flow_written = False
                 self.on_commit()  # wake the bots only when there is something for them
+
+    async def _fill(self, seconds: float) -> None:
+        """Until ``_fill_to`` deliveries are queued or ``seconds`` have passed."""
+        loop = asyncio.get_running_loop()
+        filled = self._filled = loop.create_future()
+        timer = loop.call_later(seconds, _resolve, filled)
+        try:
+            await filled
+        finally:
+            timer.cancel()
+            self._filled = None
 
     def _answer_busy(self, batch: list[_Item], why: str) -> None:
         """Another process held SQLite's write lock past the busy timeout, or PostgreSQL is

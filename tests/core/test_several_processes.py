@@ -12,6 +12,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,8 @@ pytestmark = [
 ]
 
 USERS = 30
+MANY_USERS = 300  # the issue's "done when": 300 users, three processes, under load
+IN_FLIGHT = 48  # webhooks on their way at once in that test
 ROUNDS = 4  # messages per user
 KILL_AFTER = 50  # webhooks sent before process B is killed
 RESTART_AFTER = 80  # ... and started again
@@ -86,8 +89,9 @@ class Process:
             self.proc.wait(20)
 
 
-def _config(tmp_path: Path, db_url: str, line: LineSandbox) -> Path:
+def _config(tmp_path: Path, db_url: str, line: LineSandbox, *, bot: bool = True) -> Path:
     settings, secrets = line.integration_settings(), line.integration_secrets()
+    modules = '["tests.support.bots:echo_bot"]' if bot else "[]"
     path = tmp_path / "bridgekit.toml"
     path.write_text(
         f"""
@@ -95,7 +99,7 @@ def _config(tmp_path: Path, db_url: str, line: LineSandbox) -> Path:
 url = "{db_url}"
 [plugins]
 enabled = ["line"]
-modules = ["tests.support.bots:echo_bot"]
+modules = {modules}
 [outbox]
 base_delay = 0.05
 max_delay = 0.5
@@ -140,6 +144,67 @@ async def test_three_processes_store_answer_deliver_and_wake_exactly_once(
             for process in processes:  # one after the other: the first sets up the database
                 await process.start()
             await _run(processes, line, db_url, token)
+        finally:
+            for process in processes:
+                process.stop()
+
+
+async def test_three_hundred_users_round_robin_across_three_processes_are_three_hundred_customers(
+    tmp_path: Path, line: LineSandbox
+) -> None:
+    """Both messages of each user are sent at the same moment to two different processes, so
+    every user's customer, contact and chat are raced for by two processes: one of each wins,
+    because the database (not luck) allows one customer per handle and one chat per key."""
+    async with temporary_database("postgresql", tmp_path) as db_url:
+        config = _config(tmp_path, db_url, line, bot=False)
+        processes = [Process(config, free_port(), name) for name in ("a", "b", "c")]
+        try:
+            for process in processes:
+                await process.start()
+            users = [line.add_user(f"User {n}") for n in range(MANY_USERS)]
+            # u0's two messages, then u1's, ...: consecutive webhooks go to consecutive processes.
+            events = [
+                line.webhooks.text(user, f"m{r} from {n}") for n, user in enumerate(users) for r in range(2)
+            ]
+            gate = asyncio.Semaphore(IN_FLIGHT)
+            statuses = Counter[int]()
+
+            async def deliver(index: int, event: dict[str, object]) -> str:
+                process = processes[index % len(processes)]
+                async with gate:
+                    for attempt in range(20):  # as LINE: a failed try is redelivered
+                        response = await line.webhooks.post(
+                            f"{process.url}/hooks/acme", [event], redelivery=attempt > 0
+                        )
+                        statuses[response.status] += 1
+                        if response.status == 200:
+                            return str(event["message"]["text"])  # type: ignore[index]
+                        await asyncio.sleep(0.05)
+                raise AssertionError(f"never acknowledged: {event}")
+
+            started = time.monotonic()
+            acknowledged = await asyncio.gather(*(deliver(i, e) for i, e in enumerate(events)))
+            took = time.monotonic() - started
+            assert len(acknowledged) == 2 * MANY_USERS, statuses
+            conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+            try:
+                stored = await conn.fetch("SELECT text FROM messages WHERE direction = 'inbound'")
+                assert Counter(r["text"] for r in stored) == Counter(acknowledged)  # each stored once
+                assert await conn.fetchval("SELECT count(*) FROM customers") == MANY_USERS
+                assert await conn.fetchval("SELECT count(*) FROM chats") == MANY_USERS
+                # ... and each user's two messages in the one chat of that user.
+                per_chat = await conn.fetch(
+                    "SELECT chat_id, count(*) AS n, min(text) AS first FROM messages"
+                    " WHERE direction = 'inbound' GROUP BY chat_id"
+                )
+                assert len(per_chat) == MANY_USERS
+                assert all(r["n"] == 2 for r in per_chat)
+                assert {r["first"].split(" from ")[1] for r in per_chat} == {
+                    str(n) for n in range(MANY_USERS)
+                }
+            finally:
+                await conn.close()
+            print(f"{len(events)} webhooks to 3 processes in {took:.1f} s; answers {dict(statuses)}")
         finally:
             for process in processes:
                 process.stop()

@@ -188,3 +188,48 @@ async def test_a_skipped_send_of_another_process_resyncs_the_streams(
     ]
     # An operator sees it too: /metrics counts the resyncs.
     assert b.bridge.metrics.value("bridgekit_event_relay_resyncs_total") == 1
+
+
+async def test_two_processes_writing_one_chat_interleaved_a_third_ends_with_every_message(
+    bridges: Bridges, db_backend: str
+) -> None:
+    """What the relay promises for one chat written on two processes at the same moments
+    (architecture.md, "Events across processes"): each process's events arrive in its commit
+    order, none before its commit (the message is readable where the event arrives), and the
+    reload after the last event shows every message. Events of different processes may
+    arrive interleaved either way: they are hints to reload, not a log."""
+    if db_backend != "postgresql":
+        pytest.skip("several processes share PostgreSQL only")
+    a, b, c = await bridges(), await bridges(), await bridges()
+    rounds = 15
+    async with event_stream(c) as stream:
+
+        async def post(running: RunningBridge, name: str, n: int) -> None:
+            body, headers = signed({"id": f"{name}-{n}", "user": "u-1", "name": "Kim", "text": f"{name} {n}"})
+            assert (await running.post_hook("acme", body, headers))[0] == 200
+
+        last_reload: list[str] = []  # the texts the reload after the last event found
+
+        async def receive() -> list[tuple[str, int]]:
+            seen: list[tuple[str, int]] = []
+            chats = set()
+            while len(seen) < 2 * rounds:
+                event = await stream.until(lambda e: e.kind in ("message.created", RESYNC), timeout=5.0)
+                assert event.kind != RESYNC
+                chats.add(event.data["chat_id"])
+                texts = {m["id"]: m["text"] for m in await c.messages(event.data["chat_id"])}
+                last_reload[:] = texts.values()
+                text = texts.get(event.data["message_id"])
+                assert text is not None, "an event arrived before its message was committed"
+                name, _, n = text.partition(" ")
+                seen.append((name, int(n)))
+            assert len(chats) == 1  # one customer, one chat, written by both processes
+            return seen
+
+        receiving = asyncio.create_task(receive())
+        for n in range(rounds):  # each round, one message to A and one to B at once
+            await asyncio.gather(post(a, "a", n), post(b, "b", n))
+        seen = await asyncio.wait_for(receiving, 10.0)
+    assert [n for name, n in seen if name == "a"] == list(range(rounds))
+    assert [n for name, n in seen if name == "b"] == list(range(rounds))
+    assert sorted(last_reload) == sorted(f"{name} {n}" for name in "ab" for n in range(rounds))
