@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bridgekit.bridge_api import BridgeAPI
+from bridgekit.model import Integration
 from bridgekit.web.auth import admin_only, operator_only
 from bridgekit.web.common import json_object, path_id
 from bridgekit.web.downloads import bytes_response, file_response
@@ -30,10 +32,28 @@ def request_manager_id(request: web.Request) -> int:
     return current_manager(request).id
 
 
+def integration_named(bridge: BridgeAPI | None, channel: str, name: object, what: str) -> Integration:
+    """The integration of ``channel`` a request names (``name``), or the only one when it names
+    none; a JSON 503 before the bridge started, 404 for an unknown name, 400 when the name is
+    needed or no integration exists. ``what`` is how the answer calls it ("Alimtalk")."""
+    if bridge is None:
+        raise json_error(503, "the plugin is not started")
+    found = bridge.integrations_for(channel)
+    if name is not None:
+        found = [i for i in found if i.name == name]
+        if not found:
+            raise json_error(404, f"no {what} integration named {name!r}")
+    if len(found) != 1:
+        needed = f"name the {what} integration ('integration')"
+        raise json_error(400, needed if found else f"no {what} integration")
+    return found[0]
+
+
 __all__ = [
     "admin_only",
     "bytes_response",
     "file_response",
+    "integration_named",
     "json_error",
     "json_object",
     "json_response",

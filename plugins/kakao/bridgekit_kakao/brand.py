@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from bridgekit.channelkit import ProviderSession, marked_ad
 from bridgekit.channelkit.routes import (
+    integration_named,
     json_error,
     json_object,
     json_response,
@@ -272,21 +273,7 @@ class BrandService:
     # --- routes --------------------------------------------------------------------------
 
     def _integration(self, name: object) -> Integration:
-        if self._bridge is None:
-            raise json_error(503, "the Kakao plugin is not started")
-        found = self._bridge.integrations_for(BRAND_CHANNEL)
-        if name is not None:
-            found = [i for i in found if i.name == name]
-            if not found:
-                raise json_error(404, f"no Kakao brand message integration named {name!r}")
-        if len(found) != 1:
-            raise json_error(
-                400,
-                "name the brand message integration ('integration')"
-                if found
-                else "no Kakao brand message integration",
-            )
-        return found[0]
+        return integration_named(self._bridge, BRAND_CHANNEL, name, "Kakao brand message")
 
     async def _send(self, request: web.Request) -> web.Response:
         """Check every rule, then queue the brand message for the customer (the outbox,

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from bridgekit.bridge_api import BridgeAPI
-from bridgekit.channelkit.routes import json_error, json_object, json_response, operator_only
+from bridgekit.channelkit.routes import (
+    integration_named,
+    json_error,
+    json_object,
+    json_response,
+    operator_only,
+)
 from bridgekit.model import Integration
 
 from bridgekit_kakao.consult import CHANNEL, CONTACT_KIND
@@ -73,19 +79,7 @@ class MemberRoutes:
         return [web.post(ROUTE, operator_only(self._member_signed_in))]
 
     def _integration(self, bridge: BridgeAPI, name: object) -> Integration:
-        found = bridge.integrations_for(CHANNEL)
-        if name is not None:
-            found = [i for i in found if i.name == name]
-            if not found:
-                raise json_error(404, f"no Kakao consultation-talk integration named {name!r}")
-        if len(found) != 1:
-            raise json_error(
-                400,
-                "name the consultation-talk integration ('integration')"
-                if found
-                else "no consultation-talk integration",
-            )
-        return found[0]
+        return integration_named(bridge, CHANNEL, name, "Kakao consultation-talk")
 
     async def _member_signed_in(self, request: web.Request) -> web.Response:
         bridge = self._bridge()

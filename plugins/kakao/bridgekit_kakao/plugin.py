@@ -26,6 +26,7 @@ import phonenumbers
 from aiohttp import web
 from bridgekit.channelkit import BackgroundTask, ProviderSession
 from bridgekit.channelkit.routes import (
+    integration_named,
     json_error,
     json_object,
     json_response,
@@ -467,18 +468,7 @@ class KakaoPlugin:
     # --- routes --------------------------------------------------------------------------
 
     def _integration(self, name: object) -> Integration:
-        if self._bridge is None:
-            raise json_error(503, "the Kakao plugin is not started")
-        found = self._bridge.integrations_for(CHANNEL)
-        if name is not None:
-            found = [i for i in found if i.name == name]
-            if not found:
-                raise json_error(404, f"no Kakao Alimtalk integration named {name!r}")
-        if len(found) != 1:
-            raise json_error(
-                400, "name the Alimtalk integration ('integration')" if found else "no Alimtalk integration"
-            )
-        return found[0]
+        return integration_named(self._bridge, CHANNEL, name, "Kakao Alimtalk")
 
     async def _list_templates(self, request: web.Request) -> web.Response:
         integration = self._integration(request.query.get("integration"))
