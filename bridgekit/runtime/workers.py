@@ -1,6 +1,7 @@
 """The loop shared by the background workers (outbox, bots): work while there is work, else
 sleep until woken or until the poll interval passes (a safety net for wake-ups from another
-process). An exception in one pass is logged and the loop goes on.
+process). An exception in one pass is logged and the loop goes on; while passes keep failing
+(a database restarting) only the first one logs its traceback.
 
 A worker given ``elected`` (``Election.held`` of bridgekit.storage.election) works only while
 it returns True: the loops that must run in one process of several sharing a database."""
@@ -38,12 +39,20 @@ class BackgroundWorker(abc.ABC):
                 await self._task
 
     async def _run(self) -> None:
+        failing = False  # a run of failed passes (a database restarting) logs one traceback
         while True:
             try:
                 done = await self.run_once() if self.elected is None or await self.elected() else 0
-            except Exception:
-                self._log.exception("%s pass failed", self.name)
-                done = 0
+            except Exception as exc:
+                if failing:
+                    self._log.warning("%s pass failed again: %s", self.name, exc)
+                else:
+                    self._log.exception("%s pass failed", self.name)
+                failing, done = True, 0
+            else:
+                if failing:
+                    self._log.warning("%s passes work again", self.name)
+                failing = False
             if done == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), self.poll_interval)
