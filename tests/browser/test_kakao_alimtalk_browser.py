@@ -111,5 +111,7 @@ async def test_an_alimtalk_is_sent_from_the_customer_panel_and_a_missing_variabl
         AS_SENT,
         {"name": "김철수"},
     )
-    await expect(page.locator("#customer-sent li").filter(has_text="김철수님, 결제가 완료되었습니다.")).to_have_count(1)
+    await expect(
+        page.locator("#customer-sent li").filter(has_text="김철수님, 결제가 완료되었습니다.")
+    ).to_have_count(1)
     assert alimtalk_inbox.problems == []
