@@ -26,6 +26,12 @@ export class AlimtalkForm {
     document.getElementById("alimtalk-preview-button").addEventListener("click", () => this.render());
   }
 
+  // Another chat is being opened: no form until its customer is drawn (never the last one's).
+  hide() {
+    this.shownFor = null;
+    this.sender.open(null, false);
+  }
+
   // The panel drew `customer` (again): opened afresh only for another customer or phone.
   async show(customer) {
     const hasPhone = customer.contacts.some((contact) => contact.kind === "phone");

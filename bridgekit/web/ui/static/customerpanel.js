@@ -72,6 +72,7 @@ export class CustomerPanel {
   }
 
   show(customerId) {
+    if (customerId !== this.customerId) this.alimtalk.hide(); // the chat redrawn keeps its form
     this.customerId = customerId;
     this.brand.show(customerId);
     return this.reload();
