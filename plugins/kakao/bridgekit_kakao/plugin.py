@@ -503,7 +503,7 @@ class KakaoPlugin:
         try:
             text = template.render(parameters)
         except AlimtalkRefused as exc:
-            raise json_error(422, str(exc)) from None
+            raise json_error(422, str(exc), code=exc.code, details=exc.details) from None
         return integration, template, parameters, text
 
     async def _render(self, request: web.Request) -> web.Response:

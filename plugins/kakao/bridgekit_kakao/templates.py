@@ -32,7 +32,13 @@ NHN_STATUS = {
 
 
 class AlimtalkRefused(Exception):
-    """The Alimtalk may not go out as it is; ``str()`` says why and what to do."""
+    """The Alimtalk may not go out as it is; ``str()`` says why and what to do; ``code`` and
+    ``details``, when set, let a client say it in its reader's language."""
+
+    def __init__(self, message: str, *, code: str | None = None, details: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.details = dict(details or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,9 @@ class Template:
         missing = [v for v in wanted if not parameters.get(v, "").strip()]
         if missing:
             raise AlimtalkRefused(
-                f"template {self.code} needs a value for {_names(missing)}: every variable must be filled"
+                f"template {self.code} needs a value for {_names(missing)}: every variable must be filled",
+                code="kakao_alimtalk_variable_missing",
+                details={"variables": _names(missing)},
             )
         unknown = sorted(set(parameters) - set(wanted))
         if unknown:

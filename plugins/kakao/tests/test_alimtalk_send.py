@@ -129,6 +129,9 @@ async def test_a_missing_or_unknown_variable_is_refused_before_nhn(
         status, answer = await answer_of(name="홍길동")
         assert status == 422
         assert "needs a value for #{invoice}" in answer["error"]
+        # The inbox says it in the manager's language (error.kakao_alimtalk_variable_missing).
+        assert answer["code"] == "kakao_alimtalk_variable_missing"
+        assert answer["details"] == {"variables": "#{invoice}"}
         status, answer = await answer_of(name="홍길동", invoice=" ")
         assert status == 422
         assert "needs a value for #{invoice}" in answer["error"]

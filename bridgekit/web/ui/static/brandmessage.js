@@ -3,53 +3,34 @@
 // server adds "(광고)" and checks every rule (a friend of the channel, a phone number, not from
 // 20:50 to 08:00 KST, business verification); a refusal shows in the manager's language.
 import { api } from "./api.js";
+import { CustomerSendForm } from "./customersend.js";
 import { t } from "./i18n.js";
-import { showError } from "./messages.js";
 
 const CHANNEL = "kakao_brand";
 
 export class BrandForm {
   // onSent: called after a send was queued (the panel redraws its sent messages)
   constructor(onSent) {
-    this.onSent = onSent;
-    this.customerId = null;
     this.available = null; // a promise: whether a brand integration is linked
-    this.form = document.getElementById("brand-form");
     this.text = document.getElementById("brand-text");
-    this.status = document.getElementById("brand-sent");
-    this.error = document.getElementById("brand-error");
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.send();
-    });
+    this.sender = new CustomerSendForm("brand", (customerId) => this.request(customerId), onSent);
   }
 
   async show(customerId) {
-    this.customerId = customerId;
-    this.status.textContent = "";
-    showError(this.error, null);
+    this.sender.open(customerId, false);
     this.available ??= api("GET", "/integrations").then(
       (integrations) => integrations.some((integration) => integration.channel === CHANNEL),
       () => false,
     );
-    this.form.hidden = !(await this.available);
+    const available = await this.available;
+    if (this.sender.customerId === customerId) this.sender.form.hidden = !available;
   }
 
-  async send() {
-    const customerId = this.customerId;
+  async request(customerId) {
     const text = this.text.value.trim();
-    if (customerId === null || !text) return;
-    this.status.textContent = "";
-    let sent;
-    try {
-      sent = await api("POST", "/kakao_brand/messages", { customer_id: customerId, text });
-    } catch (error) {
-      showError(this.error, error);
-      return;
-    }
-    showError(this.error, null);
+    if (!text) return null;
+    const sent = await api("POST", "/kakao_brand/messages", { customer_id: customerId, text });
     this.text.value = "";
-    this.status.textContent = t("brand.queued", { text: sent.text });
-    await this.onSent();
+    return t("brand.queued", { text: sent.text });
   }
 }

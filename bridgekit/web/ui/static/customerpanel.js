@@ -2,6 +2,7 @@
 // the team's memo about them (the profile field "memo"), their other chats, the messages sent
 // to them by SMS or Alimtalk, their events and the files and links exchanged. Name and memo are
 // saved with PATCH /api/v1/customers/{id}; a customer.updated event redraws the panel.
+import { AlimtalkForm } from "./alimtalk.js";
 import { api } from "./api.js";
 import { BrandForm } from "./brandmessage.js";
 import { t } from "./i18n.js";
@@ -52,6 +53,7 @@ export class CustomerPanel {
     this.memo = document.getElementById("customer-memo");
     this.memoSaved = document.getElementById("memo-saved");
     this.brand = new BrandForm(() => this.reload()); // a Kakao brand message to this customer
+    this.alimtalk = new AlimtalkForm(() => this.reload()); // an Alimtalk to this customer
     document.getElementById("customer-name-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.save({ name: this.name.value.trim() || null }, this.name);
@@ -70,6 +72,7 @@ export class CustomerPanel {
   }
 
   show(customerId) {
+    if (customerId !== this.customerId) this.alimtalk.hide(); // the chat redrawn keeps its form
     this.customerId = customerId;
     this.brand.show(customerId);
     return this.reload();
@@ -91,6 +94,7 @@ export class CustomerPanel {
 
   draw(panel) {
     const customer = panel.customer;
+    this.alimtalk.show(customer);
     fill(this.name, customer.name || "");
     document.getElementById("customer-lead").hidden = !customer.is_lead;
     list(
