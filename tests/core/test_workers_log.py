@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import pytest
-
 from bridgekit.runtime.workers import BackgroundWorker
 
 
@@ -28,13 +26,38 @@ class Flaky(BackgroundWorker):
         return 0
 
 
-async def test_a_run_of_failed_passes_logs_one_traceback(caplog: pytest.LogCaptureFixture) -> None:
-    worker = Flaky(failures=4)
-    with caplog.at_level(logging.WARNING, logger="bridgekit.flaky"):
+class Recorded(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_a_run_of_failed_passes_logs_one_traceback() -> None:
+    # A handler and a level on the worker's own logger: an earlier test's log set-up may
+    # have raised the root logger's level or stopped propagation.
+    logger, recorded = logging.getLogger("bridgekit.flaky"), Recorded()
+    logger.addHandler(recorded)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        worker = Flaky(failures=4)
         worker.start()
         await asyncio.wait_for(worker.recovered.wait(), 5)
         await worker.stop()
-    records = [r for r in caplog.records if r.name == "bridgekit.flaky"]
-    assert [r.exc_info is not None for r in records] == [True, False, False, False, False]
+    finally:
+        logger.removeHandler(recorded)
+        logger.setLevel(level)
+    records = recorded.records
+    # The first with its traceback (``log.exception``; bridgekit's own handlers may already
+    # have turned exc_info into text), then one line a pass.
+    assert [(r.levelno, r.getMessage()[:16]) for r in records[:2]] == [
+        (logging.ERROR, "flaky pass faile"),
+        (logging.WARNING, "flaky pass faile"),
+    ]
+    assert records[0].getMessage() == "flaky pass failed"
+    assert [r.levelno for r in records[1:]] == [logging.WARNING] * 4
     assert all("restarting" in r.getMessage() for r in records[1:4])
     assert records[-1].getMessage() == "flaky passes work again"
