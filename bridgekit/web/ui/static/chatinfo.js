@@ -121,8 +121,11 @@ export class ChatPanels {
   async addTag() {
     const tag = this.tagInput.value.trim();
     if (!tag) return;
-    if (await this.conversation.act("POST", `tags/${encodeURIComponent(tag)}`, undefined, this.tagError)) {
-      this.tagInput.value = "";
+    // Taken out as it goes: the next tag may be typed before this one's answer (its chip can
+    // come first, by the live event); a refused one is put back unless another was typed.
+    this.tagInput.value = "";
+    if (!(await this.conversation.act("POST", `tags/${encodeURIComponent(tag)}`, undefined, this.tagError))) {
+      if (!this.tagInput.value) this.tagInput.value = tag;
     }
   }
 

@@ -160,12 +160,14 @@ export class Composer {
     this.drawFiles();
   }
 
-  drawFiles() {
+  // The attached files; `uploading` ones are on their way and can only be cancelled together.
+  drawFiles(uploading = null) {
     const list = document.getElementById("compose-files");
     list.replaceChildren(
-      ...this.files.map((file, index) => {
+      ...(uploading ?? this.files).map((file, index) => {
         const item = element("li", "chip");
         item.append(element("span", "filename", file.name), element("span", "size", size(file.size)));
+        if (uploading) return item;
         const remove = item.appendChild(element("button", "remove", "×"));
         remove.type = "button";
         remove.setAttribute("aria-label", t("compose.remove", { name: file.name }));
@@ -273,22 +275,36 @@ export class Composer {
     box.hidden = false;
   }
 
+  // What is in the composer leaves it as the send starts: what is typed meanwhile is the next
+  // message (Enter queues it), and a refused or cancelled send is put back in front of it.
   async send() {
+    if (this.sending) {
+      this.sendNext = true;
+      return;
+    }
     const chatId = this.conversation.id;
     const text = this.text.value.trimEnd(); // a picked macro or mention leaves a space behind
-    if (this.sending || chatId === null || (!text.trim() && !this.files.length)) return;
-    this.sending = true; // Enter while a message is on its way does not send it twice
+    if (chatId === null || (!text.trim() && !this.files.length)) return;
+    this.sending = true;
     const body = this.mode() === "note" ? { kind: "note", text } : { text };
     if (this.buttons.length) body.buttons = this.buttons;
     if (this.fields.length) body.form = { fields: this.fields };
+    const taken = { text: this.text.value, files: this.files, buttons: this.buttons, fields: this.fields };
+    this.text.value = "";
+    this.files = [];
+    this.buttons = [];
+    this.fields = [];
+    this.drawButtons();
+    this.drawFields();
     const button = document.getElementById("send");
     button.disabled = true;
     this.completer.close();
     try {
-      if (this.files.length) {
+      if (taken.files.length) {
         const form = new FormData();
         form.append("payload", JSON.stringify(body)); // first: the limits apply from it on
-        for (const file of this.files) form.append("file", file, file.name);
+        for (const file of taken.files) form.append("file", file, file.name);
+        this.drawFiles(taken.files); // shown with the upload's progress until it is sent
         this.progress(0);
         this.uploading = new AbortController();
         const shown = (fraction) => this.progress(fraction);
@@ -296,17 +312,17 @@ export class Composer {
       } else {
         await api("POST", `/chats/${chatId}/messages`, body);
       }
-      this.text.value = "";
-      this.files = [];
-      this.buttons = [];
-      this.fields = [];
-      this.drawFiles();
-      this.drawButtons();
-      this.drawFields();
       showError(this.error, null);
       await this.conversation.reload();
       this.conversation.scrollToEnd();
     } catch (error) {
+      this.sendNext = false; // the person sees what was refused before anything else goes
+      this.text.value = this.text.value ? `${taken.text}\n${this.text.value}` : taken.text;
+      this.files = [...taken.files, ...this.files];
+      this.buttons = [...taken.buttons, ...this.buttons];
+      this.fields = [...taken.fields, ...this.fields];
+      this.drawButtons();
+      this.drawFields();
       if (error.cancelled) showError(this.error, new Error(t("compose.upload_cancelled")));
       else if (error.answered === false) showError(this.error, new Error(t("compose.upload_failed")));
       else showError(this.error, error);
@@ -314,8 +330,14 @@ export class Composer {
       this.sending = false;
       this.uploading = null;
       this.progress(null);
+      this.drawFiles();
       button.disabled = false;
       this.text.focus();
+      if (this.sendNext) {
+        this.sendNext = false;
+        this.send();
+      }
     }
   }
+
 }

@@ -18,6 +18,10 @@ export class Conversation {
     this.actionError = document.getElementById("action-error");
     this.chat = null;
     this.readUpTo = null;
+    this.headAsked = 0; // reads of the open chat started, and the newest one shown
+    this.headShown = 0;
+    this.messagesAsked = 0; // the same for reads of its messages
+    this.messagesShown = 0;
     this.composer = new Composer(this);
     this.actions = new ChatHead(this);
     this.panels = new ChatPanels(this);
@@ -38,7 +42,9 @@ export class Conversation {
   async open(chatId) {
     this.actions.reset();
     try {
+      const ticket = ++this.headAsked;
       const chat = await api("GET", `/chats/${chatId}`);
+      this.headShown = Math.max(this.headShown, ticket);
       this.chat = chat;
       this.panels.reset();
       this.head();
@@ -69,8 +75,11 @@ export class Conversation {
   async reload() {
     if (!this.chat) return;
     const chatId = this.chat.id;
+    const ticket = ++this.messagesAsked; // as in refreshHead(): an older answer is stale
     const found = await api("GET", `/chats/${chatId}/messages?limit=200`);
     if (!this.chat || this.chat.id !== chatId) return;
+    if (ticket < this.messagesShown) return;
+    this.messagesShown = ticket;
     const atEnd = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 40;
     this.messages.replaceChildren(...found.map(bubble));
     if (atEnd || this.messages.dataset.shown !== String(chatId)) this.messages.scrollTop = this.messages.scrollHeight;
@@ -85,9 +94,14 @@ export class Conversation {
   async refreshHead() {
     if (!this.chat) return;
     const chatId = this.chat.id;
+    // Reads overlap (an event's and an action's): a read started later saw at least as much,
+    // so an older answer arriving after it is stale and is dropped.
+    const ticket = ++this.headAsked;
     try {
       const chat = await api("GET", `/chats/${chatId}`);
       if (!this.chat || this.chat.id !== chatId) return; // another chat was opened meanwhile
+      if (ticket < this.headShown) return;
+      this.headShown = ticket;
       this.chat = chat;
       this.head();
     } catch {
