@@ -1,12 +1,13 @@
 """The composer and the notifications in a real Chromium against a real bridgekit served over
 HTTPS (LINE downloads a reply's image only from an https URL) with the LINE sandbox: a file
 uploads with its progress shown and reaches LINE, a file too big for LINE is refused with
-LINE's reason, a "#" macro is picked from its completion list and sent expanded, and a note
+LINE's reason, what is typed while a reply travels is the next message (never wiped), a "#" macro is picked from its completion list and sent expanded, and a note
 "@mentioning" a second manager lights the bell in that manager's own browser, live, whose
 notification opens the chat."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import ssl
@@ -20,7 +21,7 @@ from typing import TypeVar
 import pytest_asyncio
 from bridgekit_line.plugin import LinePlugin
 from bridgekit_line.sandbox import LineSandbox
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 from sqlalchemy import select
 
 from bridgekit.inbox.macros import create_macro
@@ -244,6 +245,44 @@ async def test_a_hash_macro_is_picked_from_the_list_and_sent_with_the_customers_
     await page.locator("#compose-complete li", has_text="#refund").click()
     await expect(composer).to_have_value("환불은 #refund ")
     await composer.press("Escape")
+    assert setup.problems == []
+
+
+async def test_what_is_typed_while_a_reply_travels_is_the_next_message_and_not_wiped(setup: Setup) -> None:
+    user = setup.line.add_user(CUSTOMER)
+    chat_id = await setup.customer_writes(user, "배송은 언제 되나요?")
+    await setup.manager(*MINJI)
+    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    # The server's answer to a send is held back (a slow network): the reply shows already, by
+    # the live event, while the composer still waits for that answer.
+    released = asyncio.Event()
+
+    async def held_back(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        response = await route.fetch()
+        await released.wait()
+        await route.fulfill(response=response)
+
+    await page.route(re.compile(r"/api/v1/chats/\d+/messages$"), held_back)
+    composer = page.locator("#compose-text")
+    replies = page.locator("#messages .msg-reply .text")
+    await composer.fill("오늘 발송됩니다")
+    await composer.press("Enter")
+    await expect(replies).to_have_text(["오늘 발송됩니다"])
+    await expect(composer).to_have_value("")  # it left the composer as it went
+    await composer.fill("송장번호는 곧 알려 드릴게요")
+    await composer.press("Enter")  # the first one's answer has not come yet
+    released.set()
+    await expect(replies).to_have_text(["오늘 발송됩니다", "송장번호는 곧 알려 드릴게요"])
+    await expect(composer).to_have_value("")
+    await setup.server.wait_for(
+        lambda: (
+            [m.text for m in setup.line.messages_to(user)]
+            == ["오늘 발송됩니다", "송장번호는 곧 알려 드릴게요"]
+        )
+    )
     assert setup.problems == []
 
 

@@ -91,6 +91,11 @@ async def test_a_brand_message_is_sent_from_the_customer_panel_and_refused_at_ni
     await expect(page.locator("#brand-sent")).to_have_text("Queued: (광고) 봄 신상품 입고")
     await server.wait_for(lambda: [m["content"] for m in brand.brand_sent][1:] == ["(광고) 봄 신상품 입고"])
     await expect(page.locator("#customer-sent li").filter(has_text="(광고) 봄 신상품 입고")).to_have_count(1)
+    # The chat redrawn (a tag added, here) keeps the form and what it said.
+    await page.locator("#tag-input").fill("광고")
+    await page.locator("#tag-input").press("Enter")
+    await expect(page.locator("#info-tags li", has_text="광고")).to_have_count(1)
+    await expect(page.locator("#brand-sent")).to_have_text("Queued: (광고) 봄 신상품 입고")
 
     brand_inbox.plugin.brand.clock = lambda: NINE_PM_KST
     await page.get_by_label("Kakao brand message").fill("야간 특가")

@@ -12,18 +12,29 @@ export class BrandForm {
   // onSent: called after a send was queued (the panel redraws its sent messages)
   constructor(onSent) {
     this.available = null; // a promise: whether a brand integration is linked
+    this.shownFor = null; // the customer the form was last opened for
     this.text = document.getElementById("brand-text");
     this.sender = new CustomerSendForm("brand", (customerId) => this.request(customerId), onSent);
   }
 
+  // Another chat is being opened: no form until its customer is drawn (never the last one's).
+  hide() {
+    this.shownFor = null;
+    this.sender.open(null, false);
+  }
+
+  // The panel drew this customer (again): opened afresh only for another customer, so a redraw
+  // (a live event) keeps what was typed and what was queued.
   async show(customerId) {
+    if (customerId === this.shownFor) return;
+    this.shownFor = customerId;
     this.sender.open(customerId, false);
     this.available ??= api("GET", "/integrations").then(
       (integrations) => integrations.some((integration) => integration.channel === CHANNEL),
       () => false,
     );
     const available = await this.available;
-    if (this.sender.customerId === customerId) this.sender.form.hidden = !available;
+    if (this.shownFor === customerId) this.sender.form.hidden = !available;
   }
 
   async request(customerId) {

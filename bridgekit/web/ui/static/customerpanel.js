@@ -72,7 +72,10 @@ export class CustomerPanel {
   }
 
   show(customerId) {
-    if (customerId !== this.customerId) this.alimtalk.hide(); // the chat redrawn keeps its form
+    if (customerId !== this.customerId) {
+      this.alimtalk.hide(); // the chat redrawn keeps its forms
+      this.brand.hide();
+    }
     this.customerId = customerId;
     this.brand.show(customerId);
     return this.reload();
