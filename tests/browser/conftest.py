@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from bridgekit_line.plugin import LinePlugin
 from bridgekit_line.sandbox import LineSandbox
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 import bridgekit
 from bridgekit.flow import MessageEvent
@@ -32,6 +32,10 @@ MISSING = (
     "(apt-get install -y chromium fonts-noto-cjk; scripts/test installs it when run as root), "
     "or BRIDGEKIT_CHROMIUM=/path/to/chromium. BRIDGEKIT_SKIP_BROWSER_TESTS=1 skips them on purpose."
 )
+
+# A page's expectation waits up to 15 s, not Playwright's 5: on a loaded CI machine a live
+# update can take longer, and a passing expectation returns as soon as it holds.
+expect.set_options(timeout=15_000)
 
 
 def chromium_path() -> str:

@@ -2,8 +2,9 @@
 HTTPS (LINE downloads a reply's image only from an https URL) with the LINE sandbox: a file
 uploads with its progress shown and reaches LINE, a file too big for LINE is refused with
 LINE's reason, what is typed while a reply travels is the next message (never wiped), a "#"
-macro is picked from its completion list and sent expanded, and a note "@mentioning" a second manager lights the bell in that manager's own browser, live, whose
-notification opens the chat."""
+macro is picked from its completion list and sent expanded, and a note "@mentioning" a second
+manager lights the bell in that manager's own browser, live, whose notification opens the
+chat."""
 
 from __future__ import annotations
 
