@@ -7,6 +7,11 @@ one integration to each, serves bridgekit on a throw-away SQLite file, creates a
 and prints their browser sign-in (email and a random password) and API token, then has demo
 customers write in every few seconds. Replies managers send travel back through the plugin
 and the stand-in, exactly as in production, and are printed as the customer receives them.
+
+Send-only channels (Kakao Alimtalk and brand messages: nobody writes in through them) offer a
+``SendOnlyDemoProvider`` instead: the demo seeds one customer with a phone number, tells each
+such stand-in (which tells bridgekit what the platform would, e.g. that the customer follows
+the channel), and prints the chat whose customer panel sends to them.
 """
 
 from __future__ import annotations
@@ -19,15 +24,21 @@ from pathlib import Path
 from secrets import token_urlsafe
 
 from aiohttp import web
+from sqlalchemy import select
 
 from bridgekit.config import Config, IntegrationConfig
-from bridgekit.demo_provider import DemoProvider
+from bridgekit.demo_provider import DemoCustomer, DemoProvider, DemoStandIn, SendOnlyDemoProvider
 from bridgekit.engine.bridge import Bridge, load_plugins
 from bridgekit.exceptions import ConfigError
+from bridgekit.inbox.customers import new_lead
 from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.runtime.clock import utcnow
+from bridgekit.storage import schema as s
 
 DEMO_EMAIL = "demo@example.com"  # the demo operator's browser sign-in
+# The customer seeded for send-only channels: a Korean mobile number, as Kakao needs.
+PHONE_CUSTOMER = ("이서연", "010-2345-6789")
 
 # (customer, what they write), in turn; the channel rotates independently.
 SCRIPT: tuple[tuple[str, str], ...] = (
@@ -42,7 +53,7 @@ SCRIPT: tuple[tuple[str, str], ...] = (
 
 @dataclass
 class _Linked:
-    provider: DemoProvider
+    provider: DemoStandIn
     integration: str
     hook_url: str = ""
     replies_seen: int = 0
@@ -59,6 +70,9 @@ class Demo:
         self.url = config.base_url
         self.linked: list[_Linked] = []
         self._runner: web.AppRunner | None = None
+        #: The seeded phone customer's chat (its panel sends Alimtalks...), when one was made.
+        self.phone_chat_url: str | None = None
+        self.bridge: Bridge | None = None
         self._script = itertools.cycle(SCRIPT)
         self._turn = itertools.count()
 
@@ -66,7 +80,7 @@ class Demo:
         from bridgekit.web.app import create_app
 
         plugins = load_plugins(self.config)
-        offered: list[DemoProvider] = []
+        offered: list[DemoStandIn] = []
         for result in await plugins.hooks.call_all("bridgekit_demo_providers"):
             offered.extend(result)
         integrations: list[IntegrationConfig] = []
@@ -79,10 +93,10 @@ class Demo:
             self.linked.append(_Linked(provider, name))
         # The fixed inbox order (P3), whatever order the plugins were loaded in.
         self.linked.sort(key=lambda link: plugins.channels[link.provider.channel].spec.inbox_slot)
-        if not self.linked:
+        if not self.chatting:
             raise ConfigError("no installed channel plugin offers a demo stand-in (bridgekit_demo_providers)")
         self.config = replace(self.config, integrations=(*self.config.integrations, *integrations))
-        bridge = Bridge(self.config, plugins)
+        bridge = self.bridge = Bridge(self.config, plugins)
         self._runner = web.AppRunner(await create_app(bridge), access_log=None)
         await self._runner.setup()  # starts the bridge: migrations, integrations, workers
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
@@ -104,10 +118,42 @@ class Demo:
         # The browser sign-in: a fresh random password each run, set the one way passwords are set.
         self.password = token_urlsafe(12)
         await use_password_link(bridge.db, await create_password_link(bridge.db, manager_id), self.password)
+        await self._seed_phone_customer(bridge)
+
+    @property
+    def chatting(self) -> list[_Linked]:
+        """The stand-ins customers write in through (the send-only ones take no turns)."""
+        return [link for link in self.linked if isinstance(link.provider, DemoProvider)]
+
+    async def _seed_phone_customer(self, bridge: Bridge) -> None:
+        """A customer with a phone number for the send-only stand-ins, each told of them."""
+        send_only = [link for link in self.linked if isinstance(link.provider, SendOnlyDemoProvider)]
+        if not send_only:
+            return
+        name, phone = PHONE_CUSTOMER
+        async with bridge.db.write() as conn:
+            customer_id, _contact = await new_lead(
+                conn, bridge.workspace_id, name, ("phone", 0, phone), True, utcnow()
+            )
+        customer = DemoCustomer(customer_id, name, phone, f"{self.url}/api/v1", self.token)
+        for link in send_only:
+            assert isinstance(link.provider, SendOnlyDemoProvider)
+            await link.provider.customer_added(link.integration, customer)
+        async with bridge.db.read() as conn:
+            chat_id = (
+                await conn.execute(
+                    select(s.chats.c.id)
+                    .where(s.chats.c.customer_id == customer_id)
+                    .order_by(s.chats.c.id.desc())
+                )
+            ).scalar()
+        if chat_id is not None:
+            self.phone_chat_url = f"{self.url}/chats/{chat_id}"
 
     async def tick(self) -> int:
         """One demo customer writes in (channels take turns); returns bridgekit's status."""
-        link = self.linked[next(self._turn) % len(self.linked)]
+        link = self.chatting[next(self._turn) % len(self.chatting)]
+        assert isinstance(link.provider, DemoProvider)
         customer, text = next(self._script)
         status = await link.provider.customer_says(link.hook_url, customer, text)
         self.say(f"  {link.provider.channel:<10} {customer}: {text}  -> {status}")
@@ -159,6 +205,12 @@ async def run_demo(config: Config, *, interval: float, messages: int | None = No
             f"  the API is described at {demo.url}/api/v1/openapi.json; Ctrl-C stops the demo",
             flush=True,
         )
+        if demo.phone_chat_url is not None:
+            name, phone = PHONE_CUSTOMER
+            print(
+                f"  send-only channels: {name} ({phone}); send from their panel at {demo.phone_chat_url}",
+                flush=True,
+            )
         sent = 0
         while messages is None or sent < messages:
             await demo.tick()

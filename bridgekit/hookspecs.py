@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
 
     from bridgekit.bridge_api import BridgeAPI
-    from bridgekit.demo_provider import DemoProvider
+    from bridgekit.demo_provider import DemoStandIn
 
 hookspec = pluggy.HookspecMarker("bridgekit")
 
@@ -258,7 +258,8 @@ def bridgekit_routes(bridge: BridgeAPI) -> Iterable[AbstractRouteDef] | None:
 
 
 @hookspec
-def bridgekit_demo_providers() -> Iterable[DemoProvider] | None:
-    """Return stand-ins (:class:`bridgekit.DemoProvider`) for the platforms of this
-    plugin's channels, for ``bridgekit demo``. Import sandbox code inside the hook, so serving
-    never loads it."""
+def bridgekit_demo_providers() -> Iterable[DemoStandIn] | None:
+    """Return stand-ins (:class:`bridgekit.DemoProvider` for a messenger customers write in
+    through, :class:`bridgekit.SendOnlyDemoProvider` for a send-only channel) for the
+    platforms of this plugin's channels, for ``bridgekit demo``. Import sandbox code inside
+    the hook, so serving never loads it."""

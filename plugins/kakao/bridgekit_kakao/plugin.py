@@ -67,7 +67,7 @@ from bridgekit_kakao.templates import AlimtalkRefused, Template, TemplateState, 
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
-    from bridgekit import BridgeAPI, DemoProvider
+    from bridgekit import BridgeAPI, DemoStandIn
     from bridgekit.flow import CustomerEventView
 
 log = logging.getLogger(__name__)
@@ -440,11 +440,13 @@ class KakaoPlugin:
         return None
 
     @bridgekit.hookimpl
-    def bridgekit_demo_providers(self) -> Iterable[DemoProvider]:
-        # Consultation talk only: a customer chats in. Imported here, so serving never loads it.
+    def bridgekit_demo_providers(self) -> Iterable[DemoStandIn]:
+        # Consultation talk, which a customer chats in through, and the two send-only
+        # channels. Imported here, so serving never loads the sandboxes.
         from bridgekit_kakao.consult_demo import ConsultDemo
+        from bridgekit_kakao.send_only_demo import AlimtalkDemo, BrandDemo
 
-        return [ConsultDemo()]
+        return [ConsultDemo(), AlimtalkDemo(), BrandDemo()]
 
     # --- consultation talk: the session rule and the hooks after commit ------------------
 
