@@ -1,11 +1,14 @@
 // An Alimtalk (알림톡) to the customer beside the open chat, from their panel (K3): one of the
 // Kakao-approved templates (GET /api/v1/kakao_alimtalk/templates, the `sendable` ones), one
 // field per #{variable}, a preview (POST /api/v1/kakao_alimtalk/render) and the send (POST
-// /api/v1/kakao_alimtalk/messages). Shown when the Kakao plugin serves those routes and the
-// customer has a phone number; the server checks everything again.
+// /api/v1/kakao_alimtalk/messages). Shown when an Alimtalk integration is linked and the
+// customer has a phone number; with several, a picker chooses the one to send from (templates
+// are per integration, every call names it). The server checks everything again.
 import { api } from "./api.js";
 import { CustomerSendForm } from "./customersend.js";
 import { t } from "./i18n.js";
+
+const CHANNEL = "kakao_alimtalk";
 
 // A key per filled-in form: a retried click sends one Alimtalk (undefined: the server makes one).
 function newKey() {
@@ -18,11 +21,14 @@ export class AlimtalkForm {
     this.shownFor = null; // "customer id:has a phone" the form was last opened for
     this.templates = [];
     this.key = newKey();
+    this.picker = document.getElementById("alimtalk-integration");
+    this.pickerField = document.getElementById("alimtalk-integration-field");
     this.choice = document.getElementById("alimtalk-template");
     this.variables = document.getElementById("alimtalk-variables");
     this.preview = document.getElementById("alimtalk-preview");
     this.sender = new CustomerSendForm("alimtalk", (customerId) => this.request(customerId), onSent);
     this.choice.addEventListener("change", () => this.fields());
+    this.picker.addEventListener("change", () => this.loadTemplates(this.shownFor));
     document.getElementById("alimtalk-preview-button").addEventListener("click", () => this.render());
   }
 
@@ -40,13 +46,39 @@ export class AlimtalkForm {
     this.shownFor = shownFor;
     this.sender.open(customer.id, false);
     if (!hasPhone) return;
-    let answer;
+    let integrations;
     try {
-      answer = await api("GET", "/kakao_alimtalk/templates");
+      integrations = (await api("GET", "/integrations")).filter((integration) => integration.channel === CHANNEL);
     } catch {
-      return; // no Kakao plugin, or no one Alimtalk integration: no form
+      return;
     }
-    if (this.shownFor !== shownFor) return; // another customer was opened meanwhile
+    if (this.shownFor !== shownFor || !integrations.length) return; // another customer, or no Alimtalk
+    const previous = this.picker.value; // the last choice stays while it is offered
+    this.picker.replaceChildren(
+      ...integrations.map((integration) => {
+        const option = document.createElement("option");
+        option.value = integration.name;
+        option.textContent = integration.name;
+        return option;
+      }),
+    );
+    if (integrations.some((integration) => integration.name === previous)) this.picker.value = previous;
+    this.pickerField.hidden = integrations.length < 2;
+    if (await this.loadTemplates(shownFor)) this.sender.form.hidden = false;
+  }
+
+  // The chosen integration's sendable templates; false when another customer or integration
+  // was chosen meanwhile (that one's answer draws the form).
+  async loadTemplates(shownFor) {
+    const integration = this.picker.value;
+    let answer = { templates: [] };
+    let failure = null;
+    try {
+      answer = await api("GET", `/kakao_alimtalk/templates?integration=${encodeURIComponent(integration)}`);
+    } catch (error) {
+      failure = error; // shown below the (empty) template list
+    }
+    if (this.shownFor !== shownFor || this.picker.value !== integration) return false;
     this.templates = answer.templates.filter((template) => template.sendable);
     const options = this.templates.map((template) => {
       const option = document.createElement("option");
@@ -62,7 +94,8 @@ export class AlimtalkForm {
     }
     this.choice.replaceChildren(...options);
     this.fields();
-    this.sender.form.hidden = false;
+    if (failure !== null) this.sender.refuse(failure);
+    return true;
   }
 
   template() {
@@ -100,6 +133,7 @@ export class AlimtalkForm {
     if (template === null) return;
     try {
       const rendered = await api("POST", "/kakao_alimtalk/render", {
+        integration: this.picker.value,
         template_code: template.code,
         parameters: this.parameters(),
       });
@@ -114,6 +148,7 @@ export class AlimtalkForm {
     const template = this.template();
     if (template === null) return null;
     const sent = await api("POST", "/kakao_alimtalk/messages", {
+      integration: this.picker.value,
       customer_id: customerId,
       template_code: template.code,
       parameters: this.parameters(),

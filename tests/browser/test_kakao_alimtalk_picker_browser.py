@@ -1,0 +1,139 @@
+"""Several Alimtalk integrations (two NHN app keys, each with the templates of its own Kakao
+channel), in a real Chromium against a real bridgekit with the Kakao plugin and two NHN
+Alimtalk sandboxes: the customer panel's Alimtalk form offers a picker of the integrations,
+lists the chosen one's approved templates, and sends from it: the other sandbox receives
+nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest_asyncio
+from bridgekit_kakao.plugin import KakaoPlugin
+from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
+from bridgekit_kakao.testkit import AS_SENT, KOREAN, SHIPPED, SHIPPED_TEXT
+from playwright.async_api import Browser, Page, expect
+
+from bridgekit.inbox.customers import new_lead
+from bridgekit.inbox.managers import create_manager
+from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.runtime.clock import utcnow
+from bridgekit.testing.databases import temporary_database
+from bridgekit.testing.harness import RunningBridge, start_bridge
+from tests.browser.conftest import EMAIL, NAME, PASSWORD, watch
+
+BOOKED = "BOOKED_01"
+
+
+@dataclass
+class TwoAlimtalks:
+    server: RunningBridge
+    shop: AlimtalkSandbox  # integration "alimtalk_shop": the shipping templates
+    care: AlimtalkSandbox  # integration "alimtalk_care": the booking template
+    page: Page
+    problems: list[str]
+
+
+@pytest_asyncio.fixture
+async def two_alimtalks(browser: Browser, tmp_path: Path) -> AsyncIterator[TwoAlimtalks]:
+    async with (
+        AlimtalkSandbox() as shop,
+        AlimtalkSandbox() as care,
+        temporary_database("sqlite", tmp_path) as url,
+    ):
+        shop.add_template(SHIPPED, SHIPPED_TEXT, name="배송 안내")
+        care.add_template(BOOKED, "#{name}님, #{day} 상담 예약이 확정되었습니다.", name="예약 확정")
+        care.add_template("DRAFT_01", "#{name}님, 곧 만나요.", status="TSC02", name="검수 중 안내")
+        plugin = KakaoPlugin()
+        server = await start_bridge(
+            database_url=url,
+            data_dir=tmp_path / "data",
+            plugins={"kakao": plugin},
+            integrations={
+                "alimtalk_shop": integration(shop, result_poll_seconds=0.05),
+                "alimtalk_care": integration(care, result_poll_seconds=0.05),
+            },
+        )
+        context = await browser.new_context()
+        try:
+            manager_id, _ = await create_manager(
+                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
+            )
+            link = await create_password_link(server.bridge.db, manager_id)
+            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
+            await server.wait_for(
+                lambda: len(plugin.store.templates("alimtalk_shop")) == 1
+                and len(plugin.store.templates("alimtalk_care")) == 2
+            )
+            page = await context.new_page()
+            problems: list[str] = []
+            watch(page, problems)
+            yield TwoAlimtalks(server, shop, care, page, problems)
+        finally:
+            await context.close()
+            await server.close()
+            await plugin.aclose()
+
+
+async def test_the_manager_picks_which_alimtalk_integration_sends(two_alimtalks: TwoAlimtalks) -> None:
+    server, shop, care, page = two_alimtalks.server, two_alimtalks.shop, two_alimtalks.care, two_alimtalks.page
+    async with server.bridge.db.write() as conn:
+        customer_id, _ = await new_lead(
+            conn, server.bridge.workspace_id, "홍길동", ("phone", 0, KOREAN), True, utcnow()
+        )
+    # The shop's order system sends the first Alimtalk: the customer's Alimtalk chat.
+    first = await server.api(
+        "POST",
+        "/kakao_alimtalk/messages",
+        json={
+            "integration": "alimtalk_shop",
+            "customer_id": customer_id,
+            "template_code": SHIPPED,
+            "parameters": {"name": "홍길동", "invoice": "6079-1"},
+        },
+    )
+    await server.wait_for(lambda: len(shop.sent) == 1)
+    chat = next(c for c in await server.chats() if c["customer_id"] == customer_id)
+    assert first["integration"] == "alimtalk_shop"
+
+    await page.goto(f"{server.url}/chats/{chat['id']}")
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    form = page.locator("#alimtalk-form")
+    await expect(form).to_be_visible()
+    picker = form.get_by_label("Send from")
+    # In the inbox's order (by name within the Kakao slot); the first is chosen.
+    await expect(picker.locator("option")).to_have_text(["alimtalk_care", "alimtalk_shop"])
+    templates = form.get_by_label("Kakao Alimtalk")
+    await expect(templates.locator("option")).to_have_text(["예약 확정"])  # the one in review not offered
+    await picker.select_option("alimtalk_shop")
+    await expect(templates.locator("option")).to_have_text(["배송 안내"])
+
+    # The care integration's own template, sent from it.
+    await picker.select_option("alimtalk_care")
+    await expect(templates.locator("option")).to_have_text(["예약 확정"])
+    await expect(form.locator("#alimtalk-preview")).to_have_text("#{name}님, #{day} 상담 예약이 확정되었습니다.")
+    await form.get_by_label("#{name}").fill("홍길동")
+    await form.get_by_label("#{day}").fill("12월 9일")
+    await form.get_by_role("button", name="Preview").click()
+    await expect(form.locator("#alimtalk-preview")).to_have_text("홍길동님, 12월 9일 상담 예약이 확정되었습니다.")
+    await form.get_by_role("button", name="Send Alimtalk").click()
+    await expect(page.locator("#alimtalk-sent")).to_have_text("Queued: 홍길동님, 12월 9일 상담 예약이 확정되었습니다.")
+    await server.wait_for(lambda: len(care.sent) == 1)
+    sent = care.sent[0]
+    assert (sent["templateCode"], sent["recipientNo"], sent["templateParameter"]) == (
+        BOOKED,
+        AS_SENT,
+        {"name": "홍길동", "day": "12월 9일"},
+    )
+    assert len(shop.sent) == 1  # the shop's sandbox got only the first
+    await expect(
+        page.locator("#customer-sent li").filter(has_text="12월 9일 상담 예약이 확정되었습니다.")
+    ).to_have_count(1)
+
+    # The customer's panel redrawn after the send keeps the manager's choice.
+    await expect(picker).to_have_value("alimtalk_care")
+    assert two_alimtalks.problems == []
