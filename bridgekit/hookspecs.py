@@ -148,7 +148,8 @@ def bridgekit_check_reply(integration: Integration, chat: ChatView, reply_contex
     """May a manager reply in ``chat`` now? Called before a manager's reply is stored
     (``POST /api/v1/chats/{id}/messages``), for channels whose provider lets a business
     answer only within a session or window (Kakao consultation talk: 30 days after the
-    customer's last message, until the chat is ended).
+    customer's last message, until the chat is ended), or not with free text at all (Kakao
+    Alimtalk: approved templates only).
 
     ``reply_context`` is the ``meta`` of the customer's latest message in the chat (as
     ``OutboundMessage.reply_context``; ``{}`` when there is none). Raise

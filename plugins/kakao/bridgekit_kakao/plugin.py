@@ -456,6 +456,16 @@ class KakaoPlugin:
     ) -> None:
         if integration.channel == consult.CHANNEL:
             self.consult.check_reply(integration, chat, reply_context)
+        elif integration.channel == CHANNEL:
+            # Alimtalk sends only Kakao-approved templates: a manager's free text is not one,
+            # and guessing the template it might fill in sends what nobody chose (README,
+            # "Sending").
+            raise RequestRefused(
+                "an Alimtalk chat takes only Kakao-approved templates: send one from the Alimtalk "
+                "form in the customer panel (POST /api/v1/kakao_alimtalk/messages)",
+                status=422,
+                code="kakao_alimtalk_template_only",
+            )
 
     @bridgekit.hookimpl
     async def bridgekit_message_received(self, event: MessageEvent) -> None:

@@ -258,24 +258,25 @@ async def test_a_result_nhn_has_not_decided_is_asked_again_and_billed_once_when_
     assert [(m["amount_pu"], m["category"]) for m in listed] == [(7, "social_media")]
 
 
-async def test_a_reply_typed_in_an_alimtalk_chat_is_an_alimtalk_too(
+async def test_a_reply_typed_in_an_alimtalk_chat_is_refused_for_the_template_form(
     start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
 ) -> None:
-    """A manager or bot writing in the chat gives text only: its template is found from it."""
+    """A manager's typed reply is not a template someone chose, even when its words fill one
+    in: refused with a code the inbox words, nothing stored, nothing sent."""
     kakao.add_template("ANSWER_01", "#{name}님, 문의하신 내용에 답변이 등록되었습니다.")
     running = await start()
     started = await sent_alimtalk(running, await make_customer(running), SHIPPED, **PARAMETERS)
     await settled(running, started)
-    reply = await running.api(
-        "POST",
-        f"/chats/{started['chat_id']}/messages",
-        json={"text": "홍길동님, 문의하신 내용에 답변이 등록되었습니다."},
-    )
-    await settled(running, {"chat_id": started["chat_id"], "message_id": reply["id"]})
-    assert [(s["templateCode"], s["templateParameter"]) for s in kakao.sent] == [
-        (SHIPPED, PARAMETERS),
-        ("ANSWER_01", {"name": "홍길동"}),
-    ]
+    before = await running.messages(started["chat_id"])
+    for text in ("홍길동님, 문의하신 내용에 답변이 등록되었습니다.", "안녕하세요, 문의 주셔서 감사합니다."):
+        status, answer = await call(
+            running, "POST", f"/api/v1/chats/{started['chat_id']}/messages", json={"text": text}
+        )
+        assert status == 422, answer
+        assert answer["code"] == "kakao_alimtalk_template_only"
+        assert "Alimtalk form" in answer["error"]
+    assert await running.messages(started["chat_id"]) == before
+    assert [s["templateCode"] for s in kakao.sent] == [SHIPPED]
 
 
 async def test_a_typed_text_must_fill_in_an_approved_template_completely(
