@@ -2,7 +2,7 @@
 channel), in a real Chromium against a real bridgekit with the Kakao plugin and two NHN
 Alimtalk sandboxes: the customer panel's Alimtalk form offers a picker of the integrations,
 lists the chosen one's approved templates, and sends from it: the other sandbox receives
-nothing."""
+nothing. A reply typed into the Alimtalk chat is refused in favour of that form."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from bridgekit.testing.harness import RunningBridge, start_bridge
 from tests.browser.conftest import EMAIL, NAME, PASSWORD, watch
 
 BOOKED = "BOOKED_01"
+BOOKED_TEXT = "#{name}님, #{day} 상담 예약이 확정되었습니다."
+FILLED = "홍길동님, 12월 9일 상담 예약이 확정되었습니다."
 
 
 @dataclass
@@ -44,7 +46,7 @@ async def two_alimtalks(browser: Browser, tmp_path: Path) -> AsyncIterator[TwoAl
         temporary_database("sqlite", tmp_path) as url,
     ):
         shop.add_template(SHIPPED, SHIPPED_TEXT, name="배송 안내")
-        care.add_template(BOOKED, "#{name}님, #{day} 상담 예약이 확정되었습니다.", name="예약 확정")
+        care.add_template(BOOKED, BOOKED_TEXT, name="예약 확정")
         care.add_template("DRAFT_01", "#{name}님, 곧 만나요.", status="TSC02", name="검수 중 안내")
         plugin = KakaoPlugin()
         server = await start_bridge(
@@ -64,8 +66,10 @@ async def two_alimtalks(browser: Browser, tmp_path: Path) -> AsyncIterator[TwoAl
             link = await create_password_link(server.bridge.db, manager_id)
             assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
             await server.wait_for(
-                lambda: len(plugin.store.templates("alimtalk_shop")) == 1
-                and len(plugin.store.templates("alimtalk_care")) == 2
+                lambda: (
+                    len(plugin.store.templates("alimtalk_shop")) == 1
+                    and len(plugin.store.templates("alimtalk_care")) == 2
+                )
             )
             page = await context.new_page()
             problems: list[str] = []
@@ -78,7 +82,8 @@ async def two_alimtalks(browser: Browser, tmp_path: Path) -> AsyncIterator[TwoAl
 
 
 async def test_the_manager_picks_which_alimtalk_integration_sends(two_alimtalks: TwoAlimtalks) -> None:
-    server, shop, care, page = two_alimtalks.server, two_alimtalks.shop, two_alimtalks.care, two_alimtalks.page
+    server, page = two_alimtalks.server, two_alimtalks.page
+    shop, care = two_alimtalks.shop, two_alimtalks.care
     async with server.bridge.db.write() as conn:
         customer_id, _ = await new_lead(
             conn, server.bridge.workspace_id, "홍길동", ("phone", 0, KOREAN), True, utcnow()
@@ -115,13 +120,13 @@ async def test_the_manager_picks_which_alimtalk_integration_sends(two_alimtalks:
     # The care integration's own template, sent from it.
     await picker.select_option("alimtalk_care")
     await expect(templates.locator("option")).to_have_text(["예약 확정"])
-    await expect(form.locator("#alimtalk-preview")).to_have_text("#{name}님, #{day} 상담 예약이 확정되었습니다.")
+    await expect(form.locator("#alimtalk-preview")).to_have_text(BOOKED_TEXT)
     await form.get_by_label("#{name}").fill("홍길동")
     await form.get_by_label("#{day}").fill("12월 9일")
     await form.get_by_role("button", name="Preview").click()
-    await expect(form.locator("#alimtalk-preview")).to_have_text("홍길동님, 12월 9일 상담 예약이 확정되었습니다.")
+    await expect(form.locator("#alimtalk-preview")).to_have_text(FILLED)
     await form.get_by_role("button", name="Send Alimtalk").click()
-    await expect(page.locator("#alimtalk-sent")).to_have_text("Queued: 홍길동님, 12월 9일 상담 예약이 확정되었습니다.")
+    await expect(page.locator("#alimtalk-sent")).to_have_text(f"Queued: {FILLED}")
     await server.wait_for(lambda: len(care.sent) == 1)
     sent = care.sent[0]
     assert (sent["templateCode"], sent["recipientNo"], sent["templateParameter"]) == (
@@ -136,4 +141,16 @@ async def test_the_manager_picks_which_alimtalk_integration_sends(two_alimtalks:
 
     # The customer's panel redrawn after the send keeps the manager's choice.
     await expect(picker).to_have_value("alimtalk_care")
+
+    # Typed into the Alimtalk chat instead, a reply is refused in the manager's words and
+    # given back to them; nothing reaches either sandbox.
+    typed = page.locator("#compose-text")
+    await typed.fill("예약 확인 부탁드려요.")
+    await page.locator("#composer").get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#compose-error")).to_have_text(
+        "An Alimtalk chat takes only Kakao-approved templates: send one from the Alimtalk form in the"
+        " customer panel."
+    )
+    await expect(typed).to_have_value("예약 확인 부탁드려요.")
+    assert (len(shop.sent), len(care.sent)) == (1, 1)
     assert two_alimtalks.problems == []

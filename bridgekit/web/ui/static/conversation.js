@@ -115,6 +115,11 @@ export class Conversation {
     if (this.chat && this.chat.customer_id === customerId) this.refreshHead();
   }
 
+  // A message changed in a chat other than the open one (the customer panel may list it).
+  otherChatMessage(chatId) {
+    this.panels.customer.messageChanged(chatId);
+  }
+
   scrollToEnd() {
     this.messages.scrollTop = this.messages.scrollHeight;
   }

@@ -48,6 +48,8 @@ export class CustomerPanel {
   constructor(conversation) {
     this.conversation = conversation;
     this.customerId = null;
+    this.chatIds = new Set(); // the drawn customer's chats
+    this.changedElsewhere = new Set(); // chats not (yet) drawn whose messages changed since
     this.error = document.getElementById("customer-error");
     this.name = document.getElementById("customer-name");
     this.memo = document.getElementById("customer-memo");
@@ -95,8 +97,20 @@ export class CustomerPanel {
     this.draw(panel);
   }
 
+  // A message changed in another chat: when it is this customer's (an Alimtalk or brand message
+  // sent from this panel, delivered and billed later), their sent messages are redrawn.
+  // A send's new chat may change before the panel has drawn it: remembered, and looked at then.
+  messageChanged(chatId) {
+    if (this.chatIds.has(chatId)) this.reload();
+    else this.changedElsewhere.add(chatId);
+  }
+
   draw(panel) {
     const customer = panel.customer;
+    this.chatIds = new Set(panel.chats.map((chat) => chat.id));
+    const missed = [...this.changedElsewhere].some((chatId) => this.chatIds.has(chatId));
+    this.changedElsewhere.clear();
+    if (missed) this.reload(); // what was read may predate that change
     this.alimtalk.show(customer);
     fill(this.name, customer.name || "");
     document.getElementById("customer-lead").hidden = !customer.is_lead;

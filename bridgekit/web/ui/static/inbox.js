@@ -91,6 +91,8 @@ listen(
     if (data.chat_id !== undefined && data.chat_id === conversation.id) {
       if (kind.startsWith("message.")) conversation.reload().catch(() => {});
       else if (kind === "chat.updated") conversation.refreshHead();
+    } else if (data.chat_id !== undefined && kind.startsWith("message.")) {
+      conversation.otherChatMessage(data.chat_id);
     }
     if (kind === "customer.updated") {
       conversation.customerChanged(data.customer_id);
