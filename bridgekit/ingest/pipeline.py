@@ -1007,14 +1007,27 @@ class _BatchWriter:
             f"UPDATE chats SET last_message_at = ?, updated_at = ? WHERE id{in_touched}",
             [self.stamp, self.stamp, *touched],
         )
+        # The rest changes nothing in a chat the routing cache knows as settled.
+        settled = self.cached.settled if self.cached is not None else ()
+        unsettled = [chat_id for chat_id in touched if chat_id not in settled]
+        if not unsettled:
+            return
+        in_unsettled = f" IN ({placeholders(len(unsettled))})"
         # The tag view's copy of it: no trigger follows this column (migration 0012).
         await sql.run(
-            f"UPDATE chat_tags SET last_message_at = ? WHERE chat_id{in_touched}", [self.stamp, *touched]
+            f"UPDATE chat_tags SET last_message_at = ? WHERE chat_id{in_unsettled}", [self.stamp, *unsettled]
         )
         # What the count trigger on messages does for every other writer (migration 0013),
         # once per batch: every message stored here is an inbound customer message.
-        await sql.run(MARK_INBOUND + in_touched, touched)
-        await sql.run(MARK_UNREAD + in_touched, touched)
+        await sql.run(MARK_INBOUND + in_unsettled, unsettled)
+        await sql.run(MARK_UNREAD + in_unsettled, unsettled)
+        if self.next_token is not None:  # the cache takes in this batch: which chats settled
+            busy = await sql.all(
+                f"SELECT chat_id FROM chat_tags WHERE chat_id{in_unsettled}"
+                f" UNION SELECT chat_id FROM read_markers WHERE chat_id{in_unsettled}",
+                [*unsettled, *unsettled],
+            )
+            self.seen.settled.update(set(unsettled).difference(row[0] for row in busy))
 
     async def _status_updates(self) -> None:
         updates: list[tuple[int, StatusUpdate]] = [

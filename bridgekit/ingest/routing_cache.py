@@ -25,6 +25,11 @@ The same token keeps the next free id of ``raw_deliveries`` and ``messages``, wh
 batch only the writer's own inserts touch: after a batch, the next one starts after its
 last id, as the two ``max(id)`` queries would have said.
 
+The same token also keeps which chats are *settled*: marked as having a customer message, with
+no tag and no read marker. For those, the group commit's per-batch statements for the sidebar
+counts, the tag view and read markers would change nothing, so they are skipped (a tag or a
+read is another connection's commit, which drops the whole cache).
+
 PostgreSQL has many concurrent writers and no such version: there, nothing is cached.
 """
 
@@ -63,6 +68,7 @@ class BatchRoutes:
     changed_keys: set[ThreadKey] = field(default_factory=set)
     changed_chats: set[int] = field(default_factory=set)
     next_ids: dict[str, int] = field(default_factory=dict)  # table -> its next free id
+    settled: set[int] = field(default_factory=set)  # see RoutingCache.settled
 
 
 class RoutingCache:
@@ -74,6 +80,9 @@ class RoutingCache:
         self.keys: dict[ThreadKey, KeyTarget] = {}
         self.chat_states: dict[int, str] = {}
         self.next_ids: dict[str, int] = {}
+        # Chats marked ``has_inbound`` with no tag and no read marker: a batch's message makes
+        # no count, tag-view or read-marker change there, so its statements for those skip them.
+        self.settled: set[int] = set()
         self.token: Token | None = None
 
     def usable(self, token: Token | None) -> bool:
@@ -89,6 +98,7 @@ class RoutingCache:
         self.keys.clear()
         self.chat_states.clear()
         self.next_ids.clear()
+        self.settled.clear()
         self.token = None
 
     def chat_of(self, key: ThreadKey) -> tuple[bool, KeyTarget, str | None]:
@@ -103,16 +113,19 @@ class RoutingCache:
 
     def committed(self, batch: BatchRoutes, token: Token) -> None:
         """Take in what a committed batch read, minus what it changed."""
-        size = len(self.handles) + len(self.keys) + len(self.chat_states)
-        if size + len(batch.handles) + len(batch.keys) + len(batch.chat_states) > self.max_entries:
+        size = len(self.handles) + len(self.keys) + len(self.chat_states) + len(self.settled)
+        added = len(batch.handles) + len(batch.keys) + len(batch.chat_states) + len(batch.settled)
+        if size + added > self.max_entries:
             self.clear()
         self.handles.update(batch.handles)
         self.keys.update(batch.keys)
         self.chat_states.update(batch.chat_states)
         self.next_ids.update(batch.next_ids)
+        self.settled.update(batch.settled)
         _drop(self.handles, batch.changed_handles)
         _drop(self.keys, batch.changed_keys)
         _drop(self.chat_states, batch.changed_chats)
+        self.settled.difference_update(batch.changed_chats)
         self.token = token
 
 

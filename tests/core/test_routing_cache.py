@@ -260,3 +260,30 @@ async def test_ids_after_a_delivery_kept_raw_and_another_process_are_fresh(
         rows = await conn.execute(select(m.c.raw_delivery_id).order_by(m.c.id))
         raw_ids = [r.raw_delivery_id for r in rows]
     assert len(set(raw_ids)) == 5
+
+
+async def test_a_chat_read_and_tagged_after_the_cache_settled_it_follows_the_next_message(
+    make_bridge, sandbox_url: str
+) -> None:
+    """The group commit skips the tag-view and read-marker statements for chats the cache knows
+    have neither; a manager's read and tag (another connection's commit) end that."""
+    running = await make_bridge(
+        plugins={"testchat": TestChannelPlugin()}, integrations={"acme": integration(sandbox_url)}
+    )
+    kim = await manager(running, "Kim")
+    for n, user in enumerate(("u-1", "u-1", "u-2", "u-2")):  # both chats settled in the cache
+        await send(running, f"ev-{n}", user)
+    (first,) = set(await chat_ids_of(running, "u-1"))
+    (second,) = set(await chat_ids_of(running, "u-2"))
+    for chat_id in (first, second):
+        messages = await kim.ok("GET", f"/chats/{chat_id}/messages")
+        await kim.ok("POST", f"/chats/{chat_id}/read", {"message_id": messages[-1]["id"]})
+        await kim.ok("POST", f"/chats/{chat_id}/tags/vip")
+    unread = await kim.ok("GET", "/chats?view=unread")
+    assert unread["chats"] == []
+
+    await send(running, "ev-4", "u-1")  # the first chat again: unread, and first by its tag
+    unread = await kim.ok("GET", "/chats?view=unread")
+    assert [c["id"] for c in unread["chats"]] == [first]
+    tagged = await kim.ok("GET", "/chats?view=tag&tag=vip&sort=latest")
+    assert [c["id"] for c in tagged["chats"]] == [first, second]
