@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -60,15 +63,52 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-@pytest_asyncio.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningBridge]:
-    """A real bridgekit on SQLite, served on 127.0.0.1 like ``bridgekit serve``."""
+@asynccontextmanager
+async def running_bridge(
+    tmp_path: Path,
+    plugins: Mapping[str, object],
+    integrations: Mapping[str, Mapping[str, Any]] | None = None,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
+) -> AsyncIterator[RunningBridge]:
+    """A real bridgekit on SQLite with ``plugins``, served on 127.0.0.1 like ``bridgekit
+    serve``; on leaving, the server closes, then each plugin that has ``aclose``."""
     async with temporary_database("sqlite", tmp_path) as url:
-        running = await start_bridge(database_url=url, data_dir=tmp_path / "data", plugins={})
+        running = await start_bridge(
+            database_url=url,
+            data_dir=tmp_path / "data",
+            plugins=plugins,
+            integrations=integrations,
+            tls=tls,
+        )
         try:
             yield running
         finally:
             await running.close()
+            for plugin in plugins.values():
+                aclose = getattr(plugin, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+
+@asynccontextmanager
+async def watched_page(browser: Browser, **options: Any) -> AsyncIterator[tuple[Page, list[str]]]:
+    """A page in a browser context of its own (its own cookies: another person), and the list
+    ``watch`` fills with its problems; ``options`` go to ``browser.new_context``."""
+    context = await browser.new_context(**options)
+    try:
+        page = await context.new_page()
+        problems: list[str] = []
+        watch(page, problems)
+        yield page, problems
+    finally:
+        await context.close()
+
+
+@pytest_asyncio.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningBridge]:
+    """A real bridgekit on SQLite with no plugins."""
+    async with running_bridge(tmp_path, {}) as running:
+        yield running
 
 
 # --- the inbox with the LINE sandbox, a signed-up operator and a browser page ----------
@@ -81,6 +121,54 @@ CUSTOMER = "이서연"  # the LINE user's display name: Korean text must render 
 
 NO_SEAT = "This needs the operator seat. Ask an administrator to give you one."  # the page's words
 HELP = "도와주세요"  # what makes the bot answer
+
+
+def line_integration(line: LineSandbox) -> dict[str, object]:
+    """The integration settings that point the LINE plugin at ``line``."""
+    return {
+        "channel": "line",
+        "settings": line.integration_settings(),
+        "secrets": line.integration_secrets(),
+    }
+
+
+async def sign_up(
+    server: RunningBridge,
+    name: str,
+    email: str = EMAIL,
+    *,
+    operator: bool = False,
+    permissions: tuple[str, ...] = (),
+    password: str = PASSWORD,
+) -> int:
+    """A manager who has used their invitation link to set ``password``; their id."""
+    db = server.bridge.db
+    manager_id, _ = await create_manager(
+        db, server.bridge.workspace_id, name, operator=operator, permissions=permissions, email=email
+    )
+    assert await use_password_link(db, await create_password_link(db, manager_id), password) is not None
+    return manager_id
+
+
+SIGN_IN_WORDS = ("Email", "Password", "Sign in")  # the sign-in form's labels and button
+SIGN_IN_WORDS_KO = ("이메일", "비밀번호", "로그인")
+
+
+async def fill_sign_in(
+    page: Page, email: str = EMAIL, password: str = PASSWORD, *, words: tuple[str, str, str] = SIGN_IN_WORDS
+) -> None:
+    """Fill in and send the sign-in form ``page`` shows (in the language of ``words``)."""
+    email_label, password_label, button = words
+    await page.get_by_label(email_label).fill(email)
+    await page.get_by_label(password_label).fill(password)
+    await page.get_by_role("button", name=button).click()
+
+
+async def sign_in(page: Page, url: str, email: str = EMAIL, password: str = PASSWORD) -> None:
+    """Sign in at ``url``'s sign-in page and wait for the inbox."""
+    await page.goto(f"{url}/sign-in")
+    await fill_sign_in(page, email, password)
+    await expect(page).to_have_url(f"{url}/")
 
 
 class HelpBot:
@@ -110,9 +198,7 @@ class Inbox:
         assert answer.status == 200, answer
 
     async def sign_in(self) -> None:
-        await self.page.get_by_label("Email").fill(EMAIL)
-        await self.page.get_by_label("Password").fill(PASSWORD)
-        await self.page.get_by_role("button", name="Sign in").click()
+        await fill_sign_in(self.page)
 
 
 def _problem(kind: str, text: str) -> bool:
@@ -131,31 +217,11 @@ def watch(page: Page, problems: list[str]) -> None:
 
 @pytest_asyncio.fixture
 async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
-    async with LineSandbox() as line, temporary_database("sqlite", tmp_path) as url:
-        plugin = LinePlugin()
-        integration = {
-            "channel": "line",
-            "settings": line.integration_settings(),
-            "secrets": line.integration_secrets(),
-        }
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"line": plugin, "bot": HelpBot()},
-            integrations={"acme": integration},
-        )
-        context = await browser.new_context()
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
-            page = await context.new_page()
-            problems: list[str] = []
-            watch(page, problems)
+    async with LineSandbox() as line:
+        plugins = {"line": LinePlugin(), "bot": HelpBot()}
+        async with (
+            running_bridge(tmp_path, plugins, {"acme": line_integration(line)}) as server,
+            watched_page(browser) as (page, problems),
+        ):
+            manager_id = await sign_up(server, NAME, operator=True)
             yield Inbox(server, line, page, manager_id, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()

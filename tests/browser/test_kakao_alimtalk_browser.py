@@ -17,12 +17,9 @@ from bridgekit_kakao.testkit import AS_SENT, KOREAN, SHIPPED, SHIPPED_TEXT, sent
 from playwright.async_api import Browser, Page, expect
 
 from bridgekit.inbox.customers import new_lead
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.runtime.clock import utcnow
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import EMAIL, NAME, PASSWORD, watch
+from bridgekit.testing.harness import RunningBridge
+from tests.browser.conftest import NAME, fill_sign_in, running_bridge, sign_up, watched_page
 
 PAID = "PAID_01"
 
@@ -37,34 +34,18 @@ class AlimtalkInbox:
 
 @pytest_asyncio.fixture
 async def alimtalk_inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[AlimtalkInbox]:
-    async with AlimtalkSandbox() as kakao, temporary_database("sqlite", tmp_path) as url:
+    async with AlimtalkSandbox() as kakao:
         kakao.add_template(SHIPPED, SHIPPED_TEXT, name="배송 안내")
         kakao.add_template(PAID, "#{name}님, 결제가 완료되었습니다.", name="결제 안내")
         kakao.add_template("DRAFT_01", "#{name}님, 곧 만나요.", status="TSC02", name="검수 중 안내")
         plugin = KakaoPlugin()
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"kakao": plugin},
-            integrations={"alimtalk": integration(kakao, result_poll_seconds=0.05)},
-        )
-        context = await browser.new_context()
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
+        integrations = {"alimtalk": integration(kakao, result_poll_seconds=0.05)}
+        async with running_bridge(tmp_path, {"kakao": plugin}, integrations) as server:
+            await sign_up(server, NAME, operator=True)
             # The plugin reads the templates' review states from NHN when it starts.
             await server.wait_for(lambda: len(plugin.store.templates("alimtalk")) == 3)
-            page = await context.new_page()
-            problems: list[str] = []
-            watch(page, problems)
-            yield AlimtalkInbox(server, kakao, page, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()
+            async with watched_page(browser) as (page, problems):
+                yield AlimtalkInbox(server, kakao, page, problems)
 
 
 async def test_an_alimtalk_is_sent_from_the_customer_panel_and_a_missing_variable_refused(
@@ -80,9 +61,7 @@ async def test_an_alimtalk_is_sent_from_the_customer_panel_and_a_missing_variabl
     await server.wait_for(lambda: len(kakao.sent) == 1)
 
     await page.goto(f"{server.url}/chats/{first['chat_id']}")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await fill_sign_in(page)
     form = page.locator("#alimtalk-form")
     await expect(form).to_be_visible()
     choice = page.get_by_label("Kakao Alimtalk")

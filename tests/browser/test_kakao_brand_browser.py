@@ -16,12 +16,9 @@ from bridgekit_kakao.plugin import KakaoPlugin
 from playwright.async_api import Browser, Page, expect
 
 from bridgekit.inbox.customers import new_lead
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.runtime.clock import utcnow
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import EMAIL, NAME, PASSWORD, watch
+from bridgekit.testing.harness import RunningBridge
+from tests.browser.conftest import NAME, fill_sign_in, running_bridge, sign_up, watched_page
 
 NOON_KST = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 NINE_PM_KST = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -38,32 +35,18 @@ class BrandInbox:
 
 @pytest_asyncio.fixture
 async def brand_inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[BrandInbox]:
-    async with BrandSandbox() as brand, temporary_database("sqlite", tmp_path) as url:
+    async with BrandSandbox() as brand:
         brand.friends.add("01012345678")
         brand.clock = lambda: NOON_KST
         plugin = KakaoPlugin()
         plugin.brand.clock = lambda: NOON_KST
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"kakao": plugin},
-            integrations={"brand": brand_integration(brand, result_poll_seconds=0.05)},
-        )
-        context = await browser.new_context()
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
-            page = await context.new_page()
-            problems: list[str] = []
-            watch(page, problems)
+        integrations = {"brand": brand_integration(brand, result_poll_seconds=0.05)}
+        async with (
+            running_bridge(tmp_path, {"kakao": plugin}, integrations) as server,
+            watched_page(browser) as (page, problems),
+        ):
+            await sign_up(server, NAME, operator=True)
             yield BrandInbox(server, brand, plugin, page, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()
 
 
 async def test_a_brand_message_is_sent_from_the_customer_panel_and_refused_at_night(
@@ -81,9 +64,7 @@ async def test_a_brand_message_is_sent_from_the_customer_panel_and_refused_at_ni
     (chat,) = await server.chats()
 
     await page.goto(f"{server.url}/chats/{chat['id']}")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await fill_sign_in(page)
     form = page.locator("#brand-form")
     await expect(form).to_be_visible()
     await page.get_by_label("Kakao brand message").fill("봄 신상품 입고")
