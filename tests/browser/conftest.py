@@ -12,21 +12,25 @@ import os
 import shutil
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pytest
 import pytest_asyncio
 from bridgekit_line.plugin import LinePlugin
 from bridgekit_line.sandbox import LineSandbox
 from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import update
 
 import bridgekit
 from bridgekit.flow import MessageEvent
+from bridgekit.inbox.customers import new_lead
 from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
+from bridgekit.runtime.clock import utcnow
+from bridgekit.storage import schema as s
 from bridgekit.testing.databases import temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
 
@@ -91,13 +95,16 @@ async def running_bridge(
 
 
 @asynccontextmanager
-async def watched_page(browser: Browser, **options: Any) -> AsyncIterator[tuple[Page, list[str]]]:
+async def watched_page(
+    browser: Browser, problems: list[str] | None = None, **options: Any
+) -> AsyncIterator[tuple[Page, list[str]]]:
     """A page in a browser context of its own (its own cookies: another person), and the list
-    ``watch`` fills with its problems; ``options`` go to ``browser.new_context``."""
+    ``watch`` fills with its problems (``problems`` when given: one list for several pages);
+    ``options`` go to ``browser.new_context``."""
     context = await browser.new_context(**options)
     try:
         page = await context.new_page()
-        problems: list[str] = []
+        problems = [] if problems is None else problems
         watch(page, problems)
         yield page, problems
     finally:
@@ -154,6 +161,21 @@ SIGN_IN_WORDS = ("Email", "Password", "Sign in")  # the sign-in form's labels an
 SIGN_IN_WORDS_KO = ("이메일", "비밀번호", "로그인")
 
 
+async def take_the_seat(server: RunningBridge, manager_id: int) -> None:
+    """An administrator takes ``manager_id``'s operator seat away, behind their page's back."""
+    async with server.bridge.db.write() as conn:
+        await conn.execute(update(s.managers).where(s.managers.c.id == manager_id).values(operator=False))
+
+
+async def phone_customer(server: RunningBridge, name: str, phone: str) -> int:
+    """A customer known by ``phone`` alone (an order system's lead, with consent); their id."""
+    async with server.bridge.db.write() as conn:
+        customer_id, _ = await new_lead(
+            conn, server.bridge.workspace_id, name, ("phone", 0, phone), True, utcnow()
+        )
+    return customer_id
+
+
 async def fill_sign_in(
     page: Page, email: str = EMAIL, password: str = PASSWORD, *, words: tuple[str, str, str] = SIGN_IN_WORDS
 ) -> None:
@@ -178,6 +200,35 @@ class HelpBot:
     def bridgekit_message_received(self, event: MessageEvent) -> None:
         if event.message is not None and event.message.text == HELP:
             event.reply("무엇을 도와드릴까요?")
+
+
+SandboxT = TypeVar("SandboxT")
+
+
+@dataclass
+class SandboxPage(Generic[SandboxT]):
+    """A bridgekit wired to a provider's sandbox, and a watched page to drive it with."""
+
+    server: RunningBridge
+    sandbox: SandboxT
+    page: Page
+    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
+
+
+@dataclass
+class People:
+    """A bridgekit with the LINE sandbox where each person has a browser of their own."""
+
+    server: RunningBridge
+    line: LineSandbox
+    browser: Browser
+    pages: AsyncExitStack  # closes every page's browser context
+    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
+
+    async def page(self, **options: Any) -> Page:
+        """A page in a browser of its own (its own cookies: another person)."""
+        page, _ = await self.pages.enter_async_context(watched_page(self.browser, self.problems, **options))
+        return page
 
 
 @dataclass
@@ -215,13 +266,34 @@ def watch(page: Page, problems: list[str]) -> None:
     page.on("pageerror", lambda exc: problems.append(str(exc)))
 
 
+@dataclass
+class Desk:
+    """A served bridgekit and the page of its operator (``NAME``, ``EMAIL``), not yet signed in."""
+
+    server: RunningBridge
+    page: Page
+    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
+    manager_id: int
+
+
+@asynccontextmanager
+async def operator_desk(
+    browser: Browser,
+    tmp_path: Path,
+    plugins: Mapping[str, object],
+    integrations: Mapping[str, Mapping[str, Any]],
+) -> AsyncIterator[Desk]:
+    """``running_bridge`` with ``plugins``, an operator signed up on it and a watched page."""
+    async with (
+        running_bridge(tmp_path, plugins, integrations) as server,
+        watched_page(browser) as (page, problems),
+    ):
+        yield Desk(server, page, problems, await sign_up(server, NAME, operator=True))
+
+
 @pytest_asyncio.fixture
 async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
     async with LineSandbox() as line:
         plugins = {"line": LinePlugin(), "bot": HelpBot()}
-        async with (
-            running_bridge(tmp_path, plugins, {"acme": line_integration(line)}) as server,
-            watched_page(browser) as (page, problems),
-        ):
-            manager_id = await sign_up(server, NAME, operator=True)
-            yield Inbox(server, line, page, manager_id, problems)
+        async with operator_desk(browser, tmp_path, plugins, {"acme": line_integration(line)}) as desk:
+            yield Inbox(desk.server, line, desk.page, desk.manager_id, desk.problems)

@@ -7,29 +7,25 @@ left empty is refused on the page in the manager's words, and nothing reaches th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_asyncio
 from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
 from bridgekit_kakao.testkit import AS_SENT, KOREAN, SHIPPED, SHIPPED_TEXT, sent_alimtalk
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from bridgekit.inbox.customers import new_lead
-from bridgekit.runtime.clock import utcnow
-from bridgekit.testing.harness import RunningBridge
-from tests.browser.conftest import NAME, fill_sign_in, running_bridge, sign_up, watched_page
+from tests.browser.conftest import (
+    SandboxPage,
+    fill_sign_in,
+    operator_desk,
+    phone_customer,
+)
 
 PAID = "PAID_01"
 
 
-@dataclass
-class AlimtalkInbox:
-    server: RunningBridge
-    kakao: AlimtalkSandbox
-    page: Page
-    problems: list[str]
+AlimtalkInbox = SandboxPage[AlimtalkSandbox]
 
 
 @pytest_asyncio.fixture
@@ -40,22 +36,17 @@ async def alimtalk_inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Alim
         kakao.add_template("DRAFT_01", "#{name}님, 곧 만나요.", status="TSC02", name="검수 중 안내")
         plugin = KakaoPlugin()
         integrations = {"alimtalk": integration(kakao, result_poll_seconds=0.05)}
-        async with running_bridge(tmp_path, {"kakao": plugin}, integrations) as server:
-            await sign_up(server, NAME, operator=True)
+        async with operator_desk(browser, tmp_path, {"kakao": plugin}, integrations) as desk:
             # The plugin reads the templates' review states from NHN when it starts.
-            await server.wait_for(lambda: len(plugin.store.templates("alimtalk")) == 3)
-            async with watched_page(browser) as (page, problems):
-                yield AlimtalkInbox(server, kakao, page, problems)
+            await desk.server.wait_for(lambda: len(plugin.store.templates("alimtalk")) == 3)
+            yield AlimtalkInbox(desk.server, kakao, desk.page, desk.problems)
 
 
 async def test_an_alimtalk_is_sent_from_the_customer_panel_and_a_missing_variable_refused(
     alimtalk_inbox: AlimtalkInbox,
 ) -> None:
-    server, kakao, page = alimtalk_inbox.server, alimtalk_inbox.kakao, alimtalk_inbox.page
-    async with server.bridge.db.write() as conn:
-        customer_id, _ = await new_lead(
-            conn, server.bridge.workspace_id, "홍길동", ("phone", 0, KOREAN), True, utcnow()
-        )
+    server, kakao, page = alimtalk_inbox.server, alimtalk_inbox.sandbox, alimtalk_inbox.page
+    customer_id = await phone_customer(server, "홍길동", KOREAN)
     # An order system's first Alimtalk starts the customer's Alimtalk chat.
     first = await sent_alimtalk(server, customer_id, SHIPPED, name="홍길동", invoice="6079-1")
     await server.wait_for(lambda: len(kakao.sent) == 1)

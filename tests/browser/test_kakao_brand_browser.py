@@ -13,24 +13,22 @@ from pathlib import Path
 import pytest_asyncio
 from bridgekit_kakao.brand_sandbox import BrandSandbox, brand_integration
 from bridgekit_kakao.plugin import KakaoPlugin
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from bridgekit.inbox.customers import new_lead
-from bridgekit.runtime.clock import utcnow
-from bridgekit.testing.harness import RunningBridge
-from tests.browser.conftest import NAME, fill_sign_in, running_bridge, sign_up, watched_page
+from tests.browser.conftest import (
+    SandboxPage,
+    fill_sign_in,
+    operator_desk,
+    phone_customer,
+)
 
 NOON_KST = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 NINE_PM_KST = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 @dataclass
-class BrandInbox:
-    server: RunningBridge
-    brand: BrandSandbox
+class BrandInbox(SandboxPage[BrandSandbox]):
     plugin: KakaoPlugin
-    page: Page
-    problems: list[str]
 
 
 @pytest_asyncio.fixture
@@ -41,22 +39,15 @@ async def brand_inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[BrandIn
         plugin = KakaoPlugin()
         plugin.brand.clock = lambda: NOON_KST
         integrations = {"brand": brand_integration(brand, result_poll_seconds=0.05)}
-        async with (
-            running_bridge(tmp_path, {"kakao": plugin}, integrations) as server,
-            watched_page(browser) as (page, problems),
-        ):
-            await sign_up(server, NAME, operator=True)
-            yield BrandInbox(server, brand, plugin, page, problems)
+        async with operator_desk(browser, tmp_path, {"kakao": plugin}, integrations) as desk:
+            yield BrandInbox(desk.server, brand, desk.page, desk.problems, plugin)
 
 
 async def test_a_brand_message_is_sent_from_the_customer_panel_and_refused_at_night(
     brand_inbox: BrandInbox,
 ) -> None:
-    server, brand, page = brand_inbox.server, brand_inbox.brand, brand_inbox.page
-    async with server.bridge.db.write() as conn:
-        customer_id, _ = await new_lead(
-            conn, server.bridge.workspace_id, "홍길동", ("phone", 0, "010-1234-5678"), True, utcnow()
-        )
+    server, brand, page = brand_inbox.server, brand_inbox.sandbox, brand_inbox.page
+    customer_id = await phone_customer(server, "홍길동", "010-1234-5678")
     brand_inbox.plugin.brand.store.set_friend("brand", customer_id, True, "event")
     # A campaign bot's first brand message starts the customer's brand chat.
     await server.bridge.send_to_customer(customer_id, "brand", "(광고) 겨울 세일", idempotency_key="bot-1")

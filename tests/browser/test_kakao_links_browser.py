@@ -6,28 +6,21 @@ switching off a default channel's service, and deletes a link once it is no long
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_asyncio
 from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, expect
 
 from bridgekit.inbox.managers import ADMIN
-from bridgekit.testing.harness import RunningBridge
-from tests.browser.conftest import running_bridge, sign_in, sign_up, watched_page
+from tests.browser.conftest import SandboxPage, running_bridge, sign_in, sign_up, watched_page
 
 EMAIL = "admin@example.co.kr"
 PHONE = "01098765432"
 
 
-@dataclass
-class Site:
-    server: RunningBridge
-    kakao: AlimtalkSandbox
-    page: Page
-    problems: list[str]
+Site = SandboxPage[AlimtalkSandbox]
 
 
 @pytest_asyncio.fixture
@@ -46,7 +39,7 @@ async def _accept(dialog: Dialog) -> None:
 
 
 async def test_an_admin_links_a_kakao_channel_and_unlinks_it_by_the_rules(site: Site) -> None:
-    page, url, kakao = site.page, site.server.url, site.kakao
+    page, url, kakao = site.page, site.server.url, site.sandbox
     kakao.senders.add_channel("@bridgeshop", PHONE)
     kakao.senders.add_channel("@hidden", PHONE, public=False)
     await sign_in(page, url, EMAIL)

@@ -6,27 +6,20 @@ deleted at NHN, Sync shows the new states, in the page's language."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_asyncio
 from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from bridgekit.inbox.managers import ADMIN
-from bridgekit.testing.harness import RunningBridge
-from tests.browser.conftest import NO_SEAT, running_bridge, sign_in, sign_up, watched_page
+from tests.browser.conftest import NO_SEAT, SandboxPage, running_bridge, sign_in, sign_up, watched_page
 
 EMAIL = "admin@example.co.kr"
 
 
-@dataclass
-class Site:
-    server: RunningBridge
-    kakao: AlimtalkSandbox
-    page: Page
-    problems: list[str]
+Site = SandboxPage[AlimtalkSandbox]
 
 
 @pytest_asyncio.fixture
@@ -47,7 +40,7 @@ async def site(browser: Browser, tmp_path: Path) -> AsyncIterator[Site]:
 
 
 async def test_an_admin_sees_the_templates_review_states_and_syncs_them(site: Site) -> None:
-    page, url, kakao = site.page, site.server.url, site.kakao
+    page, url, kakao = site.page, site.server.url, site.sandbox
     await sign_in(page, url, EMAIL)
     await page.goto(f"{url}/admin/managers")
     await page.get_by_role("link", name="Alimtalk templates").click()
@@ -100,7 +93,7 @@ async def test_an_admin_without_the_operator_seat_reads_the_list_but_cannot_sync
         await page.goto(f"{url}/admin/kakao_templates")
         section = page.get_by_role("region", name="alimtalk")
         await expect(section.locator("tbody tr")).to_have_count(4)
-        site.kakao.templates["COUPON_02"].status = "TSC03"
+        site.sandbox.templates["COUPON_02"].status = "TSC03"
         await section.get_by_role("button", name="Sync with NHN").click()
         await expect(section.get_by_role("alert")).to_have_text(NO_SEAT)
         await expect(section.locator("tr[data-code='COUPON_02'] .state")).to_have_text("In review")
