@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
+import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,11 @@ class LoadState:
         self.completed += 1
         self.counts[code] = self.counts.get(code, 0) + 1
         self.outcome[index] = ACKED if code == self.ok else REFUSED
+
+    def failed(self, index: int, exc: BaseException) -> None:
+        """The request at ``index`` got no answer (its connection broke or timed out)."""
+        self.outcome[index] = FAILED
+        self.errors.append(f"{type(exc).__name__}: {exc}")
 
 
 def free_port() -> int:
@@ -180,3 +190,288 @@ def run_in_workdir(prefix: str, keep: bool, run: Callable[[Path], Awaitable[int]
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- HTTP load: pre-built request bytes on keep-alive connections --------------------------
+
+
+async def read_http_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response; returns (status, server closes the connection)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    at = lower.find(b"\r\ncontent-length:")
+    if at < 0:
+        raise ConnectionError(f"response without Content-Length: {head[:200]!r}")
+    end = lower.index(b"\r\n", at + 2)
+    length = int(head[at + 17 : end])
+    if length:
+        await reader.readexactly(length)
+    return status, b"\r\nconnection: close" in lower
+
+
+async def http_worker(
+    state: LoadState, port: int, timeout: float, acked_at: list[float] | None = None
+) -> None:
+    """One keep-alive connection sending pre-built request bytes (lighter than a client lib);
+    the monotonic time of each answer goes to ``acked_at`` when given."""
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    try:
+        while (index := state.take()) is not None:
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(HOST, port)
+                assert reader is not None
+                writer.write(state.items[index])
+                status, close = await asyncio.wait_for(read_http_response(reader), timeout)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
+                state.failed(index, exc)
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+                continue
+            if acked_at is not None:
+                acked_at[index] = time.monotonic()
+            state.done(index, status)
+            if close:
+                writer.close()
+                reader = writer = None
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def wait_healthy(proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
+    """Until the server on ``port`` answers 200 at ``/health`` (60 s at the most)."""
+    import aiohttp
+
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() < deadline and proc.returncode is None:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                async with session.get(f"http://{HOST}:{port}/health") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not become healthy:\n{tail(log_path)}")
+
+
+# --- the measured window of a load generator -------------------------------------------------
+
+
+@dataclass
+class Window:
+    """What a load generator did between the warm-up's end and the measurement's."""
+
+    completed: int
+    seconds: float
+    warmup_seconds: float
+    exhausted: bool  # the pool ran out before the window closed
+    crashes: list[str]  # workers that raised
+    rates: dict[str, float | None]  # "client_cpu" and each probe's change per second
+
+    def common(self, state: LoadState) -> dict[str, Any]:
+        """The result's entries every load generator reports the same way."""
+        return {
+            "errors": len(state.errors) + len(self.crashes),
+            "error_samples": (state.errors + self.crashes)[:5],
+            "pool_exhausted": self.exhausted,
+            **self.rates,
+        }
+
+
+async def measure(
+    state: LoadState,
+    tasks: list[asyncio.Future[None]],
+    warmup: float,
+    duration: float,
+    probes: Mapping[str, Callable[[], float | None]],
+) -> Window | None:
+    """Warm up, then measure ``duration`` seconds of ``tasks`` working ``state``; stop them and
+    let in-flight requests finish. None when the pool ran out during the warm-up. Each probe
+    (a counter of the server's, such as its CPU seconds) is read as the window opens and closes."""
+    probes = {"client_cpu": time.process_time, **probes}
+    started = time.monotonic()
+    done, _ = await asyncio.wait(tasks, timeout=warmup)
+    if done:
+        state.stop = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return None
+    c0, t0, before = state.completed, time.monotonic(), {name: probe() for name, probe in probes.items()}
+    _, pending = await asyncio.wait(tasks, timeout=duration)
+    c1, t1, after = state.completed, time.monotonic(), {name: probe() for name, probe in probes.items()}
+    state.stop = True
+    drained = await asyncio.gather(*tasks, return_exceptions=True)  # in-flight requests finish
+    rates: dict[str, float | None] = {}
+    for name in probes:
+        start, end = before[name], after[name]
+        rates[name] = (end - start) / (t1 - t0) if start is not None and end is not None else None
+    return Window(
+        completed=c1 - c0,
+        seconds=t1 - t0,
+        warmup_seconds=t0 - started,
+        exhausted=not pending,
+        crashes=[repr(r) for r in drained if isinstance(r, BaseException)],
+        rates=rates,
+    )
+
+
+# --- the servers' side -----------------------------------------------------------------------
+
+
+def config_head(workdir: Path, port: int) -> str:
+    """The start of a ``bridgekit.toml`` for a bench run: its data, SQLite file and HTTP port."""
+    return (
+        f'data_dir = "{workdir / "data"}"\n'
+        "\n[database]\n"
+        f'url = "sqlite+aiosqlite:///{workdir / "bridgekit.db"}"\n'
+        "\n[server]\n"
+        f'host = "{HOST}"\n'
+        f"port = {port}\n"
+    )
+
+
+def stored_inbound(db_path: Path, integration: str) -> tuple[set[str], int]:
+    """The event ids of the inbound messages ``integration`` stored, and how many flow events are
+    still queued, read from a run's SQLite file."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        stored_ids = {
+            row[0]
+            for row in conn.execute(
+                "SELECT m.event_id FROM messages m JOIN integrations i ON i.id = m.integration_id"
+                " WHERE i.name = ? AND m.direction = 'inbound'",
+                (integration,),
+            )
+        }
+        backlog = conn.execute("SELECT count(*) FROM flow_events").fetchone()[0]
+    finally:
+        conn.close()
+    return stored_ids, int(backlog)
+
+
+def ingest_counters(metrics: str) -> tuple[int, int]:
+    """(group commits, accepted events) from a ``/metrics`` text."""
+    commits = accepted = 0
+    for line in metrics.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == "bridgekit_ingest_commits_total":
+            commits += int(value)
+        elif name.startswith("bridgekit_ingest_total{") and 'outcome="accepted"' in name:
+            accepted += int(value)
+    return commits, accepted
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def add_round_options(p: argparse.ArgumentParser) -> None:
+    """``--quick``, ``--rounds``, ``--duration`` and ``--warmup`` (see ``resolve_rounds``)."""
+    p.add_argument("--quick", action="store_true", help="a short smoke run (one round, ~2 s per target)")
+    p.add_argument("--rounds", type=int, help="runs per target, interleaved (default 3; --quick 1)")
+    p.add_argument("--duration", type=float, help="measured seconds per run (default 10; --quick 1.5)")
+    p.add_argument("--warmup", type=float, help="warm-up seconds per run (default 2; --quick 0.5)")
+
+
+def resolve_rounds(args: argparse.Namespace) -> None:
+    """Fill in what ``add_round_options`` left unset, by ``--quick``."""
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.duration = args.duration if args.duration is not None else (1.5 if args.quick else 10.0)
+    args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2.0)
+
+
+def add_before_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--before",
+        metavar="PYTHON",
+        help="also serve bridgekit from another checkout's interpreter (its .venv/bin/python),"
+        " interleaved, and print its ratios beside this one's: before/after in one run",
+    )
+
+
+def add_load_role_options(p: argparse.ArgumentParser) -> None:
+    """The hidden options of the same file run as its own load generator."""
+    p.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--timeout", type=float, default=30.0, help=argparse.SUPPRESS)
+
+
+def split_cpus(no_pin: bool) -> tuple[list[int], set[int] | None, set[int] | None]:
+    """This process's CPUs, and how a bench splits them: the last for the server, the rest for
+    the load generator; (cpus, None, None) when ``no_pin`` or there is only one."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if no_pin or len(cpus) < 2:
+        return cpus, None, None
+    return cpus, {cpus[-1]}, set(cpus[:-1])
+
+
+def load_argv(script: Path | str, port: int, result_path: Path, args: argparse.Namespace) -> list[str]:
+    """The command line that runs ``script`` as its own load generator against ``port``, with
+    the run's ``--concurrency``, ``--warmup`` and ``--duration`` (append the bench's own)."""
+    return [
+        sys.executable,
+        str(script),
+        "--load",
+        "--port",
+        str(port),
+        "--result",
+        str(result_path),
+        "--concurrency",
+        str(args.concurrency),
+        "--warmup",
+        str(args.warmup),
+        "--duration",
+        str(args.duration),
+    ]
+
+
+def check_rounds_stored(rounds: Sequence[Any], what: str, found: str) -> bool:
+    """Print whether bridgekit's rounds (``target`` "bridgekit" or "before") stored every
+    acknowledged ``what`` (``found``: how that was seen); returns whether they did."""
+    bk = [r for r in rounds if r.target in ("bridgekit", "before")]
+    acked = sum(r.result.get("acked", 0) for r in bk)
+    missing = sum(r.missing or 0 for r in bk)
+    if all(r.stored is not None for r in bk) and missing == 0:
+        print(f"storage check: all {acked} {what} were stored by bridgekit ({len(bk)} run(s), {found}): OK")
+        return True
+    checked = all(r.stored is not None for r in bk)
+    print(
+        f"storage check: FAILED: {missing} of {acked} {what} missing"
+        f"{'' if checked else ' (some runs could not be checked)'}"
+    )
+    return False
+
+
+class BenchRun:
+    """What every bench's orchestrating object starts with: its options, its temporary folder
+    and its CPUs (see ``split_cpus``)."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.cpus, self.server_cpus, self.client_cpus = split_cpus(args.no_pin)
+
+    def log(self, text: str) -> None:
+        print(text, flush=True)
+
+
+def exit_status(valid: bool) -> int:
+    """A bench's exit status: 0, or 1 after saying the run is invalid."""
+    if not valid:
+        print("INVALID RUN: see the lines marked INVALID above")
+        return 1
+    return 0
+
+
+def storage_note(rnd: Any, lost: str, middle: str = "") -> tuple[str, bool]:
+    """The end of a round's description: what bridgekit stored (``middle`` after it), and
+    ``lost`` after how many acknowledged ones are missing; and whether none is."""
+    if rnd.stored is None:
+        return "", True
+    text = f"\n    stored {rnd.stored} messages; flow_events still queued: {rnd.flow_backlog}{middle}"
+    if rnd.missing:
+        return f"{text}; {rnd.missing} {lost}", False
+    return text, True

@@ -40,15 +40,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import ACKED, LoadState, free_port, pct, run_in_workdir, run_load_generator, spawn, stop, tail
+from benchlib import (
+    ACKED,
+    HOST,
+    BenchRun,
+    LoadState,
+    add_load_role_options,
+    free_port,
+    http_worker,
+    load_argv,
+    pct,
+    run_in_workdir,
+    run_load_generator,
+    spawn,
+    stop,
+    wait_healthy,
+)
 from line_ingest import (
     ACCESS_TOKEN,
     CHANNEL_SECRET,
-    HOST,
     USERS,
     _build_request,
-    _read_response,
     write_bridgekit_config,
+    write_signed_pool,
 )
 
 SCRIPT = Path(__file__).resolve()
@@ -61,41 +75,13 @@ TOKEN_LINE = re.compile(r"API token \(shown once\): (\S+)")
 # --------------------------------------------------------------------------------------------
 
 
-async def _worker(state: LoadState, acked_at: list[float], port: int, timeout: float) -> None:
-    """One keep-alive connection sending pre-built requests; the time of each answer noted."""
-    reader: asyncio.StreamReader | None = None
-    writer: asyncio.StreamWriter | None = None
-    try:
-        while (index := state.take()) is not None:
-            try:
-                if writer is None:
-                    reader, writer = await asyncio.open_connection(HOST, port)
-                assert reader is not None
-                writer.write(state.items[index])
-                status, close = await asyncio.wait_for(_read_response(reader), timeout)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                state.errors.append(f"{type(exc).__name__}: {exc}")
-                if writer is not None:
-                    writer.close()
-                reader = writer = None
-                continue
-            acked_at[index] = time.monotonic()
-            state.done(index, status)
-            if close:
-                writer.close()
-                reader = writer = None
-    finally:
-        if writer is not None:
-            writer.close()
-
-
 async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     with args.pool_file.open("rb") as fh:
         pool: list[tuple[bytes, str]] = pickle.load(fh)
     state = LoadState([_build_request(args.port, b, s) for b, s in pool], bytearray(len(pool)), ok=200)
     acked_at = [0.0] * len(pool)
     tasks = [
-        asyncio.ensure_future(_worker(state, acked_at, args.port, args.timeout))
+        asyncio.ensure_future(http_worker(state, args.port, args.timeout, acked_at))
         for _ in range(args.concurrency)
     ]
     await asyncio.sleep(args.warmup)
@@ -185,29 +171,15 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-class LatencyBench:
+class LatencyBench(BenchRun):
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.args = args
-        self.workdir = workdir
+        super().__init__(args, workdir)
         self.pool_path = workdir / "pool.pickle"
         self.event_ids: list[str] = []
-        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        self.server_cpus = {cpus[-1]} if not args.no_pin and len(cpus) >= 2 else None
-        self.client_cpus = set(cpus[:-1]) if self.server_cpus else None
-
-    def log(self, text: str) -> None:
-        print(text, flush=True)
 
     def make_pool(self, line: Any, users: list[str]) -> None:
-        pool = []
-        for i in range(self.args.pool):
-            event = line.webhooks.text(users[i % len(users)], f"Hello, is my order on its way? (#{i})")
-            body = line.webhooks.body([event])
-            pool.append((body, line.webhooks.signature(body)))
-            self.event_ids.append(event["webhookEventId"])
-        line.webhooks.reply_tokens.clear()
-        with self.pool_path.open("wb") as fh:
-            pickle.dump(pool, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        text = "Hello, is my order on its way? (#{})".format
+        self.event_ids = write_signed_pool(line, users, self.args.pool, text, self.pool_path)
 
     async def manager_token(self, config: Path) -> str:
         """A manager made as an operator would make one: ``bridgekit managers create``."""
@@ -231,33 +203,10 @@ class LatencyBench:
             raise RuntimeError(f"bridgekit managers create failed:\n{out}")
         return found.group(1)
 
-    async def wait_healthy(self, proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
-        import aiohttp
-
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            while time.monotonic() < deadline and proc.returncode is None:
-                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                    async with session.get(f"http://{HOST}:{port}/health") as resp:
-                        if resp.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"server on port {port} did not become healthy:\n{tail(log_path)}")
-
     async def load(self, port: int) -> dict[str, Any]:
         a = self.args
         result_path = self.workdir / "outcome.bin"
-        argv = [
-            sys.executable,
-            str(SCRIPT),
-            "--load",
-            "--port",
-            str(port),
-            "--pool-file",
-            str(self.pool_path),
-        ]
-        argv += ["--result", str(result_path), "--concurrency", str(a.concurrency)]
-        argv += ["--warmup", str(a.warmup), "--duration", str(a.duration)]
+        argv = [*load_argv(SCRIPT, port, result_path, a), "--pool-file", str(self.pool_path)]
         return await run_load_generator(argv, self.client_cpus, a.warmup + a.duration + 120, result_path)
 
     def message_ids(self, db_path: Path) -> dict[str, int]:
@@ -293,7 +242,7 @@ class LatencyBench:
             token = await self.manager_token(config)
             argv = [sys.executable, "-m", "bridgekit.cli", "serve", "--config", str(config)]
             proc = await spawn(argv, log_path, self.workdir, self.server_cpus)
-            await self.wait_healthy(proc, port, log_path)
+            await wait_healthy(proc, port, log_path)
             stream = Stream(port, token)
             await stream.open()
             self.log(
@@ -376,11 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pin", action="store_true", help="do not pin the server to its own CPU")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (prints its path)")
     # Internal role: the same file is the load generator.
-    p.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    add_load_role_options(p)
     p.add_argument("--pool-file", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     return p
 
 

@@ -42,6 +42,7 @@ import sqlite3
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,20 +50,34 @@ from typing import Any
 from benchlib import (
     ACKED,
     FAILED,
+    HOST,
+    BenchRun,
     LoadState,
+    add_before_option,
+    add_load_role_options,
+    add_round_options,
+    check_rounds_stored,
+    config_head,
+    exit_status,
     free_port,
+    http_worker,
+    ingest_counters,
+    load_argv,
+    measure,
     pct,
+    resolve_rounds,
     run_in_workdir,
     run_load_generator,
     spawn,
     stop,
-    tail,
+    storage_note,
+    stored_inbound,
     tree_cpu_seconds,
+    wait_healthy,
 )
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
-HOST = "127.0.0.1"
 INTEGRATION = "bench-line"
 HOOK_PATH = f"/hooks/{INTEGRATION}"
 CHANNEL_SECRET = "bench-line-channel-secret"
@@ -156,49 +171,6 @@ def serve_baseline(kind: str, port: int, db_path: Path | None) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one HTTP/1.1 response; returns (status, server closes the connection)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    lower = head.lower()
-    at = lower.find(b"\r\ncontent-length:")
-    if at < 0:
-        raise ConnectionError(f"response without Content-Length: {head[:200]!r}")
-    end = lower.index(b"\r\n", at + 2)
-    length = int(head[at + 17 : end])
-    if length:
-        await reader.readexactly(length)
-    return status, b"\r\nconnection: close" in lower
-
-
-async def _raw_worker(state: LoadState, port: int, timeout: float) -> None:
-    """One keep-alive connection sending pre-built request bytes (lighter than a client lib)."""
-    reader: asyncio.StreamReader | None = None
-    writer: asyncio.StreamWriter | None = None
-    try:
-        while (index := state.take()) is not None:
-            try:
-                if writer is None:
-                    reader, writer = await asyncio.open_connection(HOST, port)
-                assert reader is not None
-                writer.write(state.items[index])
-                status, close = await asyncio.wait_for(_read_response(reader), timeout)
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
-                state.outcome[index] = FAILED
-                state.errors.append(f"{type(exc).__name__}: {exc}")
-                if writer is not None:
-                    writer.close()
-                reader = writer = None
-                continue
-            state.done(index, status)
-            if close:
-                writer.close()
-                reader = writer = None
-    finally:
-        if writer is not None:
-            writer.close()
-
-
 async def _aiohttp_workers(state: LoadState, port: int, concurrency: int, timeout: float) -> None:
     import aiohttp
 
@@ -251,6 +223,23 @@ def _split_request(request: bytes) -> tuple[bytes, str]:
     raise ValueError("request without X-Line-Signature")
 
 
+def write_signed_pool(
+    line: Any, users: list[str], count: int, text: Callable[[int], str], path: Path
+) -> list[str]:
+    """Pre-generate and sign ``count`` webhook bodies, one text message each (``text(i)``) from
+    ``users`` in turn, into ``path`` (read by ``_load_pool``); returns their webhookEventIds."""
+    pool, event_ids = [], []
+    for i in range(count):
+        event = line.webhooks.text(users[i % len(users)], text(i))
+        body = line.webhooks.body([event])
+        pool.append((body, line.webhooks.signature(body)))
+        event_ids.append(event["webhookEventId"])
+    line.webhooks.reply_tokens.clear()
+    with path.open("wb") as fh:
+        pickle.dump(pool, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return event_ids
+
+
 def _load_pool(path: Path) -> list[tuple[bytes, str]]:
     with path.open("rb") as fh:
         pool: list[tuple[bytes, str]] = pickle.load(fh)
@@ -268,47 +257,24 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         tasks = [runner]
     else:
         tasks = [
-            asyncio.ensure_future(_raw_worker(state, args.port, args.timeout))
+            asyncio.ensure_future(http_worker(state, args.port, args.timeout))
             for _ in range(args.concurrency)
         ]
-    started = time.monotonic()
-    done, _ = await asyncio.wait(tasks, timeout=args.warmup)
-    if done:
-        state.stop = True
-        await asyncio.gather(*tasks, return_exceptions=True)
+    server_cpu = {"server_cpu": lambda: tree_cpu_seconds(args.server_pid)}
+    window = await measure(state, tasks, args.warmup, args.duration, server_cpu)
+    if window is None:
         return {"error": f"the request pool ({count}) ran out during the warm-up; raise --pool"}
-    c0, t0, own0, srv0 = (
-        state.completed,
-        time.monotonic(),
-        time.process_time(),
-        tree_cpu_seconds(args.server_pid),
-    )
-    _, pending = await asyncio.wait(tasks, timeout=args.duration)
-    c1, t1, own1, srv1 = (
-        state.completed,
-        time.monotonic(),
-        time.process_time(),
-        tree_cpu_seconds(args.server_pid),
-    )
-    exhausted = not pending
-    state.stop = True
-    drained = await asyncio.gather(*tasks, return_exceptions=True)  # in-flight requests finish
-    crashes = [repr(r) for r in drained if isinstance(r, BaseException)]
     return {
         "outcome": state.outcome,
-        "requests_per_second": (c1 - c0) / (t1 - t0),
-        "measured_requests": c1 - c0,
-        "measured_seconds": t1 - t0,
-        "warmup_seconds": t0 - started,
+        "requests_per_second": window.completed / window.seconds,
+        "measured_requests": window.completed,
+        "measured_seconds": window.seconds,
+        "warmup_seconds": window.warmup_seconds,
         "sent": state.next_index,
         "acked": state.outcome.count(ACKED),
         "statuses": {str(k): v for k, v in sorted(state.counts.items())},
         "non_200": sum(v for k, v in state.counts.items() if k != 200),
-        "errors": len(state.errors) + len(crashes),
-        "error_samples": (state.errors + crashes)[:5],
-        "pool_exhausted": exhausted,
-        "client_cpu": (own1 - own0) / (t1 - t0),
-        "server_cpu": (srv1 - srv0) / (t1 - t0) if srv0 is not None and srv1 is not None else None,
+        **window.common(state),
     }
 
 
@@ -320,13 +286,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
 def write_bridgekit_config(workdir: Path, port: int, sandbox_url: str) -> Path:
     path = workdir / "bridgekit.toml"
     path.write_text(
-        f'data_dir = "{workdir / "data"}"\n'
-        "\n[database]\n"
-        f'url = "sqlite+aiosqlite:///{workdir / "bridgekit.db"}"\n'
-        "\n[server]\n"
-        f'host = "{HOST}"\n'
-        f"port = {port}\n"
-        f'metrics_token = "{METRICS_TOKEN}"\n'
+        config_head(workdir, port) + f'metrics_token = "{METRICS_TOKEN}"\n'
         "\n[plugins]\n"
         'enabled = ["line"]\n'
         f"\n[integrations.{INTEGRATION}]\n"
@@ -353,21 +313,11 @@ class Round:
     accepted: int | None = None
 
 
-class Bench:
+class Bench(BenchRun):
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.args = args
-        self.workdir = workdir
+        super().__init__(args, workdir)
         self.pool_path = workdir / "pool.pickle"
         self.event_ids: list[str] = []
-        self.server_cpus: set[int] | None = None
-        self.client_cpus: set[int] | None = None
-        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        if not args.no_pin and len(cpus) >= 2:
-            self.server_cpus = {cpus[-1]}
-            self.client_cpus = set(cpus[:-1])
-
-    def log(self, text: str) -> None:
-        print(text, flush=True)
 
     def warn_if_busy(self) -> None:
         """Other work on this machine skews every figure: say so (1-minute load average)."""
@@ -382,37 +332,22 @@ class Bench:
         """Pre-generate and sign every webhook body (same pool for every target and round;
         each round runs on a fresh database, so the event ids are new to it)."""
         started = time.perf_counter()
-        pool = []
         topics = ("my order", "a refund", "the delivery date", "my account", "an invoice")
-        for i in range(self.args.pool):
-            user = users[i % len(users)]
-            event = line.webhooks.text(user, f"Hello, a question about {topics[i % len(topics)]} (#{i})")
-            body = line.webhooks.body([event])
-            pool.append((body, line.webhooks.signature(body)))
-            self.event_ids.append(event["webhookEventId"])
-        line.webhooks.reply_tokens.clear()
-        with self.pool_path.open("wb") as fh:
-            pickle.dump(pool, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.event_ids = write_signed_pool(
+            line,
+            users,
+            self.args.pool,
+            lambda i: f"Hello, a question about {topics[i % len(topics)]} (#{i})",
+            self.pool_path,
+        )
         took = time.perf_counter() - started
-        self.log(f"pre-signed {len(pool)} webhook bodies from {len(users)} users in {took:.1f} s")
+        self.log(f"pre-signed {self.args.pool} webhook bodies from {len(users)} users in {took:.1f} s")
 
     async def spawn(self, argv: list[str], log_path: Path, cwd: Path) -> asyncio.subprocess.Process:
         return await spawn(argv, log_path, cwd, self.server_cpus)
 
     async def wait_healthy(self, proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
-        import aiohttp
-
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            while time.monotonic() < deadline:
-                if proc.returncode is not None:
-                    break
-                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                    async with session.get(f"http://{HOST}:{port}/health") as resp:
-                        if resp.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"server on port {port} did not become healthy:\n{tail(log_path)}")
+        await wait_healthy(proc, port, log_path)
 
     async def stop(self, proc: asyncio.subprocess.Process) -> None:
         await stop(proc)
@@ -421,21 +356,9 @@ class Bench:
         a = self.args
         result_path = workdir / "outcome.bin"
         argv = [
-            sys.executable,
-            str(SCRIPT),
-            "--load",
-            "--port",
-            str(port),
+            *load_argv(SCRIPT, port, result_path, a),
             "--pool-file",
             str(self.pool_path),
-            "--result",
-            str(result_path),
-            "--concurrency",
-            str(a.concurrency),
-            "--warmup",
-            str(a.warmup),
-            "--duration",
-            str(a.duration),
             "--max-requests",
             str(a.max_requests),
             "--client",
@@ -459,33 +382,14 @@ class Bench:
                 text = await resp.text()
         except (aiohttp.ClientError, OSError, TimeoutError):
             return None, None
-        commits = accepted = 0
-        for line in text.splitlines():
-            name, _, value = line.rpartition(" ")
-            if name == "bridgekit_ingest_commits_total":
-                commits += int(value)
-            elif name.startswith("bridgekit_ingest_total{") and 'outcome="accepted"' in name:
-                accepted += int(value)
-        return commits, accepted
+        return ingest_counters(text)
 
     def check_storage(self, db_path: Path, outcome: bytes) -> tuple[int, int, int]:
         """(messages stored, acknowledged event ids not stored, flow events still queued)."""
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            stored_ids = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT m.event_id FROM messages m JOIN integrations i ON i.id = m.integration_id"
-                    " WHERE i.name = ? AND m.direction = 'inbound'",
-                    (INTEGRATION,),
-                )
-            }
-            backlog = conn.execute("SELECT count(*) FROM flow_events").fetchone()[0]
-        finally:
-            conn.close()
+        stored_ids, backlog = stored_inbound(db_path, INTEGRATION)
         acked = [self.event_ids[i] for i, code in enumerate(outcome) if code == ACKED]
         missing = sum(1 for event_id in acked if event_id not in stored_ids)
-        return len(stored_ids), missing, int(backlog)
+        return len(stored_ids), missing, backlog
 
     # --- one round of one target ----------------------------------------------------------------
 
@@ -550,16 +454,13 @@ class Bench:
         )
         if not ok:
             text += f"\n    INVALID: statuses {r['statuses']}, samples {r['error_samples']}"
-        if rnd.stored is not None:
-            text += f"\n    stored {rnd.stored} messages; flow_events still queued: {rnd.flow_backlog}"
-            if rnd.commits:
-                text += (
-                    f"; {rnd.commits} group commits (mean {(rnd.accepted or 0) / rnd.commits:.1f} per commit)"
-                )
-            if rnd.missing:
-                text += f"; {rnd.missing} ACKNOWLEDGED MESSAGES MISSING"
-                ok = False
-        return text, ok
+        commits = ""
+        if rnd.commits:
+            commits = (
+                f"; {rnd.commits} group commits (mean {(rnd.accepted or 0) / rnd.commits:.1f} per commit)"
+            )
+        note, all_stored = storage_note(rnd, "ACKNOWLEDGED MESSAGES MISSING", commits)
+        return text + note, ok and all_stored
 
     # --- the whole run ---------------------------------------------------------------------------
 
@@ -634,21 +535,10 @@ class Bench:
                 f" | ratio vs a {med['before'] / med['a']:.2f} | ratio vs b {med['before'] / med['b']:.2f}"
                 f" | after / before {med['bridgekit'] / med['before']:.2f}"
             )
-        bk = [r for r in rounds if r.target in ("bridgekit", "before")]
-        acked = sum(r.result.get("acked", 0) for r in bk)
-        missing = sum(r.missing or 0 for r in bk)
-        checked = all(r.stored is not None for r in bk)
-        if checked and missing == 0:
-            print(
-                f"storage check: all {acked} acknowledged messages were stored by bridgekit"
-                f" ({len(bk)} run(s), every acknowledged webhookEventId found in messages): OK"
-            )
-        else:
+        if not check_rounds_stored(
+            rounds, "acknowledged messages", "every acknowledged webhookEventId found in messages"
+        ):
             valid = False
-            print(
-                f"storage check: FAILED: {missing} of {acked} acknowledged messages missing"
-                f"{'' if checked else ' (some runs could not be checked)'}"
-            )
         if med["floor"]:
             us = {t: 1e6 / med[t] for t in ALL_TARGETS if med[t]}
             print(
@@ -660,10 +550,7 @@ class Bench:
         for name, ratio, target in (("a", vs_a, TARGET_VS_A), ("b", vs_b, TARGET_VS_B)):
             if ratio < target:
                 print(f"MISSED: bridgekit is {ratio:.2f} x baseline-{name}, the target is >= {target:g} x")
-        if not valid:
-            print("INVALID RUN: see the lines marked INVALID above")
-            return 1
-        return 0
+        return exit_status(valid)
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,10 +558,7 @@ class Bench:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a short smoke run (one round, ~2 s per target)")
-    p.add_argument("--rounds", type=int, help="runs per target, interleaved (default 3; --quick 1)")
-    p.add_argument("--duration", type=float, help="measured seconds per run (default 10; --quick 1.5)")
-    p.add_argument("--warmup", type=float, help="warm-up seconds per run (default 2; --quick 0.5)")
+    add_round_options(p)
     p.add_argument("--concurrency", type=int, default=32, help="connections kept busy (default 32)")
     p.add_argument("--pool", type=int, help="pre-signed bodies (default 150000; --quick 30000)")
     p.add_argument("--max-requests", type=int, help="cap on requests per run (default: the pool)")
@@ -696,23 +580,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also measure a bare aiohttp handler and print a per-request budget",
     )
-    p.add_argument(
-        "--before",
-        metavar="PYTHON",
-        help="also serve bridgekit from another checkout's interpreter (its .venv/bin/python),"
-        " interleaved, and print its ratios beside this one's: before/after in one run",
-    )
+    add_before_option(p)
     p.add_argument("--show-pids", action="store_true", help="print each server's pid (to attach py-spy)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (prints its path)")
     # Internal roles: the same file is the baseline server and the load generator.
     p.add_argument("--serve-baseline", choices=("a", "b", "floor"), help=argparse.SUPPRESS)
-    p.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    add_load_role_options(p)
     p.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--pool-file", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     return p
 
 
@@ -723,11 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if unknown := set(args.targets) - set(TARGETS):
         build_parser().error(f"unknown target(s): {', '.join(sorted(unknown))}")
-    quick = args.quick
-    args.rounds = args.rounds or (1 if quick else 3)
-    args.duration = args.duration if args.duration is not None else (1.5 if quick else 10.0)
-    args.warmup = args.warmup if args.warmup is not None else (0.5 if quick else 2.0)
-    args.pool = args.pool or (30_000 if quick else 150_000)
+    resolve_rounds(args)
+    args.pool = args.pool or (30_000 if args.quick else 150_000)
     args.max_requests = args.max_requests or args.pool
     if args.load:
         result = asyncio.run(run_load(args))

@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 
 import line_ingest as li
-from benchlib import ACKED, free_port, run_in_workdir
+from benchlib import ACKED, free_port, ingest_counters, run_in_workdir
 
 TARGETS: tuple[str, ...] = ("sqlite", "pg1", "pg2")
 #: With --compare-fill: two workers without their group commits' fill wait (as before it; one
@@ -120,14 +120,7 @@ class PgBench(li.Bench):
                         worker = resp.headers.get("X-Bridgekit-Worker", "1")
                 except aiohttp.ClientError:
                     continue
-                commits = accepted = 0
-                for line in text.splitlines():
-                    name, _, value = line.rpartition(" ")
-                    if name == "bridgekit_ingest_commits_total":
-                        commits += int(value)
-                    elif name.startswith("bridgekit_ingest_total{") and 'outcome="accepted"' in name:
-                        accepted += int(value)
-                by_worker[worker] = (commits, accepted)
+                by_worker[worker] = ingest_counters(text)
         if len(by_worker) != workers:
             return None, None
         return sum(c for c, _ in by_worker.values()), sum(a for _, a in by_worker.values())

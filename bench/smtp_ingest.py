@@ -44,7 +44,6 @@ import os
 import quopri
 import shutil
 import signal
-import sqlite3
 import statistics
 import sys
 import time
@@ -56,14 +55,26 @@ from benchlib import (
     ACKED,
     FAILED,
     REFUSED,
+    BenchRun,
     LoadState,
+    add_before_option,
+    add_load_role_options,
+    add_round_options,
+    check_rounds_stored,
+    config_head,
     cpu_seconds,
+    exit_status,
     free_port,
+    load_argv,
+    measure,
     pct,
+    resolve_rounds,
     run_in_workdir,
     run_load_generator,
     spawn,
     stop,
+    storage_note,
+    stored_inbound,
     tail,
 )
 
@@ -475,19 +486,21 @@ async def _raw_worker(state: LoadState, port: int, timeout: float) -> None:
                     assert reader is not None
                     writer.write(state.items[index])
                     reply = await _reply(reader)
-            except SmtpError as exc:
-                state.completed += 1
-                state.counts[exc.code] = state.counts.get(exc.code, 0) + 1
-                state.outcome[index] = REFUSED
-                state.errors.append(str(exc))
-                if writer is not None:
-                    writer.close()
-                reader = writer = None
-                continue
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
-                state.outcome[index] = FAILED
-                state.errors.append(f"{type(exc).__name__}: {exc}")
-                if writer is not None:
+            except (
+                SmtpError,
+                OSError,
+                asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError,
+                TimeoutError,
+            ) as exc:
+                if isinstance(exc, SmtpError):  # an answer, but a refusal: the mail counts as refused
+                    state.completed += 1
+                    state.counts[exc.code] = state.counts.get(exc.code, 0) + 1
+                    state.outcome[index] = REFUSED
+                    state.errors.append(str(exc))
+                else:
+                    state.failed(index, exc)
+                if writer is not None:  # the next mail starts on a new connection
                     writer.close()
                 reader = writer = None
                 continue
@@ -574,39 +587,26 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
             asyncio.ensure_future(_aiosmtplib_worker(state, state.items, args.port, args.timeout))
             for _ in range(args.concurrency)
         ]
-    started = time.monotonic()
-    done, _ = await asyncio.wait(tasks, timeout=args.warmup)
-    if done:
-        state.stop = True
-        await asyncio.gather(*tasks, return_exceptions=True)
+    probes = {
+        "server_wait": lambda: _runqueue_wait(args.server_pid),
+        "server_cpu": lambda: cpu_seconds(args.server_pid),
+    }
+    window = await measure(state, tasks, args.warmup, args.duration, probes)
+    if window is None:
         return {"error": f"the mail pool ({len(state.items)}) ran out during the warm-up; raise --max-mails"}
-    wait0 = _runqueue_wait(args.server_pid)
-    c0, t0, own0, srv0 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
-    _, pending = await asyncio.wait(tasks, timeout=args.duration)
-    c1, t1, own1, srv1 = state.completed, time.monotonic(), time.process_time(), cpu_seconds(args.server_pid)
-    wait1 = _runqueue_wait(args.server_pid)
-    exhausted = not pending
-    state.stop = True
-    drained = await asyncio.gather(*tasks, return_exceptions=True)  # in-flight mails finish
-    crashes = [repr(r) for r in drained if isinstance(r, BaseException)]
     _write_bytes(args.result, bytes(state.outcome))
     return {
-        "mails_per_second": (c1 - c0) / (t1 - t0),
-        "measured_mails": c1 - c0,
-        "measured_seconds": t1 - t0,
-        "warmup_seconds": t0 - started,
+        "mails_per_second": window.completed / window.seconds,
+        "measured_mails": window.completed,
+        "measured_seconds": window.seconds,
+        "warmup_seconds": window.warmup_seconds,
         "build_seconds": build_seconds,
         "mean_bytes": mean_bytes,
         "sent": state.next_index,
         "acked": state.outcome.count(ACKED),
         "codes": {str(k): v for k, v in sorted(state.counts.items())},
         "non_250": sum(v for k, v in state.counts.items() if k != 250),
-        "errors": len(state.errors) + len(crashes),
-        "error_samples": (state.errors + crashes)[:5],
-        "pool_exhausted": exhausted,
-        "client_cpu": (own1 - own0) / (t1 - t0),
-        "server_cpu": (srv1 - srv0) / (t1 - t0) if srv0 is not None and srv1 is not None else None,
-        "server_wait": (wait1 - wait0) / (t1 - t0) if wait0 is not None and wait1 is not None else None,
+        **window.common(state),
     }
 
 
@@ -618,13 +618,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
 def write_bridgekit_config(workdir: Path, http_port: int, smtp_port: int, relay_port: int) -> Path:
     path = workdir / "bridgekit.toml"
     path.write_text(
-        f'data_dir = "{workdir / "data"}"\n'
-        "\n[database]\n"
-        f'url = "sqlite+aiosqlite:///{workdir / "bridgekit.db"}"\n'
-        "\n[server]\n"
-        f'host = "{HOST}"\n'
-        f"port = {http_port}\n"
-        "\n[plugins]\n"
+        config_head(workdir, http_port) + "\n[plugins]\n"
         'enabled = ["email_forward"]\n'
         "\n[plugins.settings.email_forward]\n"
         f'smtp_host = "{HOST}"\n'
@@ -688,20 +682,7 @@ def cpu_per_mail(rnd: Round) -> float | None:
     return cpu / rnd.rate if cpu and rnd.rate else None
 
 
-class Bench:
-    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.args = args
-        self.workdir = workdir
-        self.server_cpus: set[int] | None = None
-        self.client_cpus: set[int] | None = None
-        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        if not args.no_pin and len(self.cpus) >= 2:
-            self.server_cpus = {self.cpus[-1]}
-            self.client_cpus = set(self.cpus[:-1])
-
-    def log(self, text: str) -> None:
-        print(text, flush=True)
-
+class Bench(BenchRun):
     async def spawn(self, argv: list[str], log_path: Path, cwd: Path) -> asyncio.subprocess.Process:
         return await spawn(argv, log_path, cwd, self.server_cpus)
 
@@ -730,21 +711,9 @@ class Bench:
         a = self.args
         result_path = workdir / "outcome.bin"
         argv = [
-            sys.executable,
-            SCRIPT,
-            "--load",
-            "--port",
-            str(port),
+            *load_argv(SCRIPT, port, result_path, a),
             "--tag",
             tag,
-            "--result",
-            str(result_path),
-            "--concurrency",
-            str(a.concurrency),
-            "--warmup",
-            str(a.warmup),
-            "--duration",
-            str(a.duration),
             "--max-mails",
             str(a.max_mails),
             "--client",
@@ -756,22 +725,10 @@ class Bench:
 
     def check_storage(self, db_path: Path, outcome: bytes, tag: str) -> tuple[int, int, int]:
         """(messages stored, acknowledged Message-IDs not stored, flow events still queued)."""
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            stored_ids = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT m.event_id FROM messages m JOIN integrations i ON i.id = m.integration_id"
-                    " WHERE i.name = ? AND m.direction = 'inbound'",
-                    (INTEGRATION,),
-                )
-            }
-            backlog = conn.execute("SELECT count(*) FROM flow_events").fetchone()[0]
-        finally:
-            conn.close()
+        stored_ids, backlog = stored_inbound(db_path, INTEGRATION)
         acked = [message_id(tag, i) for i, code in enumerate(outcome) if code == ACKED]
         missing = sum(1 for mid in acked if mid not in stored_ids)
-        return len(stored_ids), missing, int(backlog)
+        return len(stored_ids), missing, backlog
 
     # --- one round of one target ------------------------------------------------------------
 
@@ -838,12 +795,8 @@ class Bench:
             )
         if not ok:
             text += f"\n    INVALID: reply codes {r['codes']}, samples {r['error_samples']}"
-        if rnd.stored is not None:
-            text += f"\n    stored {rnd.stored} messages; flow_events still queued: {rnd.flow_backlog}"
-            if rnd.missing:
-                text += f"; {rnd.missing} ACKNOWLEDGED MAILS MISSING"
-                ok = False
-        return text, ok
+        note, all_stored = storage_note(rnd, "ACKNOWLEDGED MAILS MISSING")
+        return text + note, ok and all_stored
 
     # --- the whole run ------------------------------------------------------------------------
 
@@ -921,21 +874,10 @@ class Bench:
                 base_ms = statistics.median(cpu["baseline"])
                 line += f" | CPU-time ratio {base_ms / statistics.median(before_cpu):.2f}"
             print(line)
-        bk = [r for r in rounds if r.target in ("bridgekit", "before")]
-        acked = sum(r.result.get("acked", 0) for r in bk)
-        missing = sum(r.missing or 0 for r in bk)
-        checked = all(r.stored is not None for r in bk)
-        if checked and missing == 0:
-            print(
-                f"storage check: all {acked} accepted mails were stored by bridgekit"
-                f" ({len(bk)} run(s), every acknowledged Message-ID found in messages): OK"
-            )
-        else:
+        if not check_rounds_stored(
+            rounds, "accepted mails", "every acknowledged Message-ID found in messages"
+        ):
             valid = False
-            print(
-                f"storage check: FAILED: {missing} of {acked} accepted mails missing"
-                f"{'' if checked else ' (some runs could not be checked)'}"
-            )
         if not disturbed and ratio < TARGET_RATIO:
             print(f"MISSED: bridgekit is {ratio:.2f} x the baseline, the target is >= {TARGET_RATIO:g} x")
         elif disturbed and cpu_ratio is not None and cpu_ratio < TARGET_RATIO:
@@ -943,10 +885,7 @@ class Bench:
                 f"MISSED: by CPU time bridgekit is {cpu_ratio:.2f} x the baseline,"
                 f" the target is >= {TARGET_RATIO:g} x"
             )
-        if not valid:
-            print("INVALID RUN: see the lines marked INVALID above")
-            return 1
-        return 0
+        return exit_status(valid)
 
 
 # --------------------------------------------------------------------------------------------
@@ -954,10 +893,7 @@ class Bench:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a short smoke run (one round, ~2 s per target)")
-    p.add_argument("--rounds", type=int, help="runs per target, interleaved (default 3; --quick 1)")
-    p.add_argument("--duration", type=float, help="measured seconds per run (default 10; --quick 1.5)")
-    p.add_argument("--warmup", type=float, help="warm-up seconds per run (default 2; --quick 0.5)")
+    add_round_options(p)
     p.add_argument("--concurrency", type=int, default=16, help="persistent SMTP connections (default 16)")
     p.add_argument(
         "--max-mails", type=int, help="pre-built mails per run, a hard cap (default 30000; --quick 6000)"
@@ -969,21 +905,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="load generator: pre-built SMTP bytes on asyncio streams (default) or aiosmtplib",
     )
     p.add_argument("--no-pin", action="store_true", help="do not pin servers and load generator to CPUs")
-    p.add_argument(
-        "--before",
-        metavar="PYTHON",
-        help="also serve bridgekit from another checkout's interpreter (its .venv/bin/python),"
-        " interleaved, and print its ratios beside this one's: before/after in one run",
-    )
+    add_before_option(p)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (prints its path)")
     # Internal roles: the same file is the baseline server and the load generator.
     p.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    add_load_role_options(p)
     p.add_argument("--tag", default="x", help=argparse.SUPPRESS)
-    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     return p
 
 
@@ -992,11 +919,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_baseline:
         serve_baseline(args.port)
         return 0
-    quick = args.quick
-    args.rounds = args.rounds or (1 if quick else 3)
-    args.duration = args.duration if args.duration is not None else (1.5 if quick else 10.0)
-    args.warmup = args.warmup if args.warmup is not None else (0.5 if quick else 2.0)
-    args.max_mails = args.max_mails or (6_000 if quick else 30_000)
+    resolve_rounds(args)
+    args.max_mails = args.max_mails or (6_000 if args.quick else 30_000)
     if args.load:
         print(json.dumps(asyncio.run(run_load(args))))
         return 0

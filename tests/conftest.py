@@ -7,6 +7,8 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
+from bridgekit.testing.conformance import MakeBridge
+from bridgekit.testing.harness import RunningBridge
 from tests.support.sandbox import SIGNATURE_HEADER, SandboxProvider, sign, webhook_body
 from tests.support.testchannel import CHANNEL, TestChannelPlugin
 
@@ -40,3 +42,31 @@ def integration(sandbox_url: str, channel: str = CHANNEL, **settings: Any) -> di
 @pytest.fixture
 def channel_plugin() -> TestChannelPlugin:
     return TestChannelPlugin()
+
+
+#: ``await start_testchat(**make_bridge_options)``: see the fixture.
+StartTestchat = Callable[..., Awaitable[RunningBridge]]
+
+
+@pytest.fixture
+def start_testchat(
+    make_bridge: MakeBridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> StartTestchat:
+    """Start bridgekit with the test channel alone and its ``acme`` integration on the
+    sandbox; keyword arguments go to ``make_bridge`` (``config``, say)."""
+
+    async def start(**options: Any) -> RunningBridge:
+        return await make_bridge(
+            plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}, **options
+        )
+
+    return start
+
+
+async def customer_writes(
+    running: RunningBridge, text: str, *, event_id: str = "ev-1", user: str = "u-1"
+) -> int:
+    """The test channel's customer ``user`` writes ``text`` to ``acme``: the first chat's id."""
+    body, headers = signed({"id": event_id, "user": user, "text": text})
+    await running.post_hook("acme", body, headers)
+    return int((await running.chats())[0]["id"])

@@ -20,6 +20,8 @@ machinery around it comes from here::
 * :mod:`~bridgekit.channelkit.listening`: a plugin's own listening socket under
   ``serve --workers N`` (SO_REUSEPORT).
 * :mod:`~bridgekit.channelkit.localstore`: a plugin's own small SQLite file for its state.
+* :mod:`~bridgekit.channelkit.plugin`: a channel plugin's declaration of its channels and its
+  provider session closed at shutdown, written once (``HttpChannelPlugin``).
 * :mod:`~bridgekit.channelkit.adrules`: Korean advertising rules: the ``(광고)`` marker and
   the night an ad may not be sent (SMS, Kakao brand messages).
 
@@ -42,6 +44,7 @@ from bridgekit.channelkit.http import (
 from bridgekit.channelkit.listening import shares_port
 from bridgekit.channelkit.localstore import LocalStore
 from bridgekit.channelkit.parts import PARTS_SENT, parts_sent, send_parts
+from bridgekit.channelkit.plugin import HttpChannelPlugin
 from bridgekit.channelkit.sandbox import HttpSandbox, SandboxServer
 from bridgekit.channelkit.settings import ChannelSettings, HttpUrl, InvalidSetting, Secret
 from bridgekit.channelkit.tasks import BackgroundTask
@@ -58,6 +61,7 @@ __all__ = [
     "BackgroundTask",
     "ChannelSettings",
     "FetchedMedia",
+    "HttpChannelPlugin",
     "HttpSandbox",
     "HttpUrl",
     "InvalidSetting",

@@ -8,6 +8,7 @@ redraws the page's list from the server. Anyone else signed in gets a page sayin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ SECTIONS = (
     ("tags", "admin.tags"),
 )
 # Pages over a plugin's admin API, shown when the plugin serves it: (path part, key, the API).
+# The API checks the rest (syncing Alimtalk templates with NHN needs an operator seat).
 PLUGIN_SECTIONS = (
     ("kakao", "admin.kakao", "/api/v1/kakao/links"),
     ("kakao_templates", "admin.kakao_templates", "/api/v1/kakao_alimtalk/templates"),
@@ -83,12 +85,29 @@ async def admin_home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/admin/managers", headers={"Cache-Control": "no-store"})
 
 
-@routes.get("/admin/managers")
-async def managers_page(request: web.Request) -> web.StreamResponse:
-    signed = await _admin(request)
-    if isinstance(signed, web.Response):
-        return signed
-    bridge: Bridge = request.app[BRIDGE]
+# What an admin page shows: read from the workspace for the page's template.
+PageData = Callable[[web.Request, Bridge], Awaitable[dict[str, Any]]]
+
+
+def admin_page(section: str) -> Callable[[PageData], PageData]:
+    """Serve ``/admin/<section>`` to admins (anyone else: ``_admin``'s answer): the template
+    ``admin/<section>.html`` with what the decorated function reads."""
+
+    def register(read: PageData) -> PageData:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            signed = await _admin(request)
+            if isinstance(signed, web.Response):
+                return signed
+            return _page(request, signed, section, await read(request, request.app[BRIDGE]))
+
+        routes.get(f"/admin/{section}")(serve)
+        return read
+
+    return register
+
+
+@admin_page("managers")
+async def managers_page(_request: web.Request, bridge: Bridge) -> dict[str, Any]:
     async with bridge.db.read() as conn:
         managers = await list_managers(conn, bridge.workspace_id)
         teams = await list_teams(conn, bridge.workspace_id)
@@ -96,69 +115,46 @@ async def managers_page(request: web.Request) -> web.StreamResponse:
     for team in teams:
         for member in team["member_ids"]:
             teams_of.setdefault(member, []).append(TeamOf(team["id"], team["name"]))
-    data = {
+    return {
         "managers": managers,
         "teams_of": teams_of,
         "permissions": PERMISSIONS,
         "link_hours": int(LINK_TTL.total_seconds() // 3600),
     }
-    return _page(request, signed, "managers", data)
 
 
-@routes.get("/admin/teams")
-async def teams_page(request: web.Request) -> web.StreamResponse:
-    signed = await _admin(request)
-    if isinstance(signed, web.Response):
-        return signed
-    bridge: Bridge = request.app[BRIDGE]
+@admin_page("teams")
+async def teams_page(_request: web.Request, bridge: Bridge) -> dict[str, Any]:
     async with bridge.db.read() as conn:
         teams = await list_teams(conn, bridge.workspace_id)
         managers = await list_managers(conn, bridge.workspace_id)
-    return _page(request, signed, "teams", {"teams": teams, "managers": managers})
+    return {"teams": teams, "managers": managers}
 
 
-@routes.get("/admin/macros")
-async def macros_page(request: web.Request) -> web.StreamResponse:
-    signed = await _admin(request)
-    if isinstance(signed, web.Response):
-        return signed
-    bridge: Bridge = request.app[BRIDGE]
+@admin_page("macros")
+async def macros_page(_request: web.Request, bridge: Bridge) -> dict[str, Any]:
     async with bridge.db.read() as conn:
-        macros = await list_macros(conn, bridge.workspace_id)
-    return _page(request, signed, "macros", {"macros": macros})
+        return {"macros": await list_macros(conn, bridge.workspace_id)}
 
 
-@routes.get("/admin/tags")
-async def tags_page(request: web.Request) -> web.StreamResponse:
-    signed = await _admin(request)
-    if isinstance(signed, web.Response):
-        return signed
-    bridge: Bridge = request.app[BRIDGE]
+@admin_page("tags")
+async def tags_page(_request: web.Request, bridge: Bridge) -> dict[str, Any]:
     async with bridge.db.read() as conn:
-        tags = await list_tags(conn, bridge.workspace_id)
-    return _page(request, signed, "tags", {"tags": tags})
+        return {"tags": await list_tags(conn, bridge.workspace_id)}
 
 
-@routes.get("/admin/kakao")
-async def kakao_page(request: web.Request) -> web.StreamResponse:
-    """Kakao channel links: drawn by ``kakao_links.js`` from the Kakao plugin's API (the core
-    does not read a plugin's store); 404 without the plugin."""
-    signed = await _admin(request)
-    if isinstance(signed, web.Response):
-        return signed
-    if ("kakao", "admin.kakao") not in _sections(request):
-        raise web.HTTPNotFound()
-    return _page(request, signed, "kakao", {})
+def plugin_page(section: str) -> PageData:
+    """A page over a plugin's admin API, drawn by its script (``kakao_links.js``,
+    ``kakao_templates.js``) from that API: the core does not read a plugin's store. 404 when
+    the plugin does not serve it (no Kakao plugin, or no Alimtalk integration)."""
+
+    async def read(request: web.Request, _bridge: Bridge) -> dict[str, Any]:
+        if section not in {path for path, _key in _sections(request)}:
+            raise web.HTTPNotFound()
+        return {}
+
+    return read
 
 
-@routes.get("/admin/kakao_templates")
-async def kakao_templates_page(request: web.Request) -> web.StreamResponse:
-    """Alimtalk templates and their review states: drawn by ``kakao_templates.js`` from the
-    Kakao plugin's API (listing: any manager; syncing with NHN: an operator seat, which the API
-    checks); 404 without an Alimtalk integration."""
-    signed = await _admin(request)
-    if isinstance(signed, web.Response):
-        return signed
-    if ("kakao_templates", "admin.kakao_templates") not in _sections(request):
-        raise web.HTTPNotFound()
-    return _page(request, signed, "kakao_templates", {})
+for _section, _key, _api in PLUGIN_SECTIONS:
+    admin_page(_section)(plugin_page(_section))

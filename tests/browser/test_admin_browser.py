@@ -7,81 +7,53 @@ permission sees no admin link and a readable refusal at /admin."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest_asyncio
 from bridgekit_line.plugin import LinePlugin
 from bridgekit_line.sandbox import LineSandbox
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, Locator, expect
 
-from bridgekit.inbox.managers import ADMIN, create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import NO_SEAT, watch
+from bridgekit.inbox.managers import ADMIN
+from tests.browser.conftest import (
+    NO_SEAT,
+    PASSWORD,
+    People,
+    line_integration,
+    running_bridge,
+    sign_in,
+    sign_up,
+)
 
 ADMIN_NAME = "Yamada Hanako"
 ADMIN_EMAIL = "hanako@example.com"
 NEWCOMER = "박지훈"
 NEWCOMER_EMAIL = "jihoon@example.com"
-PASSWORD = "correct horse battery staple"
 
 
-@dataclass
-class Site:
-    server: RunningBridge
-    line: LineSandbox
-    browser: Browser
-    contexts: list[BrowserContext]
-    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
-
-    async def page(self) -> Page:
-        """A page in a browser of its own (its own cookies: another person)."""
-        context = await self.browser.new_context()
-        self.contexts.append(context)
-        page = await context.new_page()
-        watch(page, self.problems)
-        return page
-
-    async def person(self, name: str, email: str, **kwargs: object) -> int:
-        db, workspace = self.server.bridge.db, self.server.bridge.workspace_id
-        manager_id, _ = await create_manager(db, workspace, name, email=email, **kwargs)  # type: ignore[arg-type]
-        assert await use_password_link(db, await create_password_link(db, manager_id), PASSWORD)
-        return manager_id
-
-
-async def sign_in(page: Page, url: str, email: str) -> None:
-    await page.goto(f"{url}/sign-in")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(f"{url}/")
+Site = People
 
 
 @pytest_asyncio.fixture
 async def site(browser: Browser, tmp_path: Path) -> AsyncIterator[Site]:
-    async with LineSandbox() as line, temporary_database("sqlite", tmp_path) as url:
-        plugin = LinePlugin()
-        integration = {
-            "channel": "line",
-            "settings": line.integration_settings(),
-            "secrets": line.integration_secrets(),
-        }
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"line": plugin},
-            integrations={"acme": integration},
-        )
-        site = Site(server, line, browser, [], [])
-        try:
-            yield site
-        finally:
-            for context in site.contexts:
-                await context.close()
-            await server.close()
-            await plugin.aclose()
+    async with (
+        LineSandbox() as line,
+        running_bridge(tmp_path, {"line": LinePlugin()}, {"acme": line_integration(line)}) as server,
+        AsyncExitStack() as pages,
+    ):
+        yield Site(server, line, browser, pages, [])
+
+
+async def printed_link(place: Locator, url: str) -> str:
+    """The set-password link for the newcomer that ``place`` prints, with the page's words."""
+    await expect(place.get_by_role("status")).to_have_text(
+        f"Send this link to {NEWCOMER}. It sets their password once, then stops working:"
+    )
+    link = await place.locator(".password-link").text_content()
+    assert link is not None
+    assert link.startswith(f"{url}/set-password/")
+    return link
 
 
 async def _accept(dialog: Dialog) -> None:
@@ -92,7 +64,7 @@ async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_tea
     site: Site,
 ) -> None:
     server = site.server
-    await site.person(ADMIN_NAME, ADMIN_EMAIL, operator=True, permissions=(ADMIN,))
+    await sign_up(server, ADMIN_NAME, ADMIN_EMAIL, operator=True, permissions=(ADMIN,))
     admin = await site.page()
     await sign_in(admin, server.url, ADMIN_EMAIL)
     await admin.get_by_role("link", name="Admin").click()
@@ -105,12 +77,7 @@ async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_tea
     await invite.get_by_label("Email").fill(NEWCOMER_EMAIL)
     await invite.get_by_label("Operator seat").uncheck()
     await invite.get_by_role("button", name="Invite").click()
-    await expect(invite.get_by_role("status")).to_have_text(
-        f"Send this link to {NEWCOMER}. It sets their password once, then stops working:"
-    )
-    link = await invite.locator(".password-link").text_content()
-    assert link is not None
-    assert link.startswith(f"{server.url}/set-password/")
+    link = await printed_link(invite, server.url)
     row = admin.locator("#managers tbody tr", has_text=NEWCOMER)
     await expect(row.locator(".email")).to_have_text(NEWCOMER_EMAIL)
     await expect(row.get_by_label("On")).not_to_be_checked()
@@ -145,12 +112,7 @@ async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_tea
 
     # A new set-password link for them, printed in their row.
     await row.get_by_role("button", name="New set-password link").click()
-    await expect(row.get_by_role("status")).to_have_text(
-        f"Send this link to {NEWCOMER}. It sets their password once, then stops working:"
-    )
-    again = await row.locator(".password-link").text_content()
-    assert again is not None
-    assert again.startswith(f"{server.url}/set-password/")
+    again = await printed_link(row, server.url)
     assert again != link
 
     # A macro made on the page is what the API lists; edited, then deleted.
@@ -212,7 +174,7 @@ async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_tea
 
 
 async def test_a_manager_without_the_permission_gets_no_admin_link_and_a_readable_refusal(site: Site) -> None:
-    await site.person("Agent", "agent@example.com", operator=True)
+    await sign_up(site.server, "Agent", "agent@example.com", operator=True)
     page = await site.page()
     await sign_in(page, site.server.url, "agent@example.com")
     await expect(page.locator("#manager-name")).to_have_text("Agent")

@@ -10,12 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from playwright.async_api import Browser, Locator, Page, expect
-from sqlalchemy import update
 
 from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.teams import create_team
-from bridgekit.storage import schema as s
-from tests.browser.conftest import EMAIL, NAME, NO_SEAT, PASSWORD, Inbox
+from tests.browser.conftest import NAME, NO_SEAT, Inbox, fill_sign_in, take_the_seat
 
 
 async def customers_write(inbox: Inbox, *names: str) -> None:
@@ -118,9 +116,7 @@ async def test_a_snooze_preset_is_in_the_managers_time_zone_and_180_days_is_the_
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(f"{inbox.server.url}/sign-in")
-        await page.get_by_label("Email").fill(EMAIL)
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
+        await fill_sign_in(page)
         await expect(page.locator("#manager-name")).to_have_text(NAME)
 
         await pick(page, "Fay").check()
@@ -170,10 +166,7 @@ async def test_refusals_are_shown_as_the_api_words_them(inbox: Inbox) -> None:
     assert (await inbox.server.api("GET", f"/chats/{chats['Hana']}"))["tags"] == ["vip"]
     assert (await inbox.server.api("GET", f"/chats/{chats['Gil']}"))["tags"] == eight
 
-    async with inbox.server.bridge.db.write() as conn:  # an administrator takes the seat away
-        await conn.execute(
-            update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=False)
-        )
+    await take_the_seat(inbox.server, inbox.manager_id)  # an administrator takes the seat away
     await pick(page, "Hana").check()
     await bulk_button(page, "Close").click()
     await expect(page.locator("#bulk-result")).to_have_text(NO_SEAT)

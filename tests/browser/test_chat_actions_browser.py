@@ -14,11 +14,9 @@ from zoneinfo import ZoneInfo
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import update
 
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.inbox.teams import create_team
 from bridgekit.storage import schema as s
-from tests.browser.conftest import CUSTOMER, NAME, PASSWORD, Inbox, watch
+from tests.browser.conftest import CUSTOMER, NAME, Inbox, fill_sign_in, sign_up, watched_page
 
 SEOUL = "Asia/Seoul"  # the manager's time zone in these tests: not the machine's (UTC)
 TAGS = ["vip", "환불", "배송", "urgent", "b2b", "repeat", "kakao-ad", "신규"]
@@ -140,20 +138,10 @@ async def test_without_the_operator_seat_assign_and_tags_are_refused_with_the_re
     user = inbox.line.add_user(CUSTOMER)
     await inbox.customer_writes(user, "hello")
     chat_id = (await server.chats())[0]["id"]
-    viewer_id, _ = await create_manager(
-        server.bridge.db, server.bridge.workspace_id, "Viewer Park", email="park@example.com"
-    )
-    link = await create_password_link(server.bridge.db, viewer_id)
-    assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
-    context = await browser.new_context(viewport={"width": 1600, "height": 1000})
-    try:
-        page = await context.new_page()
-        problems: list[str] = []
-        watch(page, problems)
+    viewer_id = await sign_up(server, "Viewer Park", "park@example.com")
+    async with watched_page(browser, viewport={"width": 1600, "height": 1000}) as (page, problems):
         await page.goto(f"{server.url}/chats/{chat_id}")
-        await page.get_by_label("Email").fill("park@example.com")
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
+        await fill_sign_in(page, "park@example.com")
         await expect(page.locator("#chat-title")).to_have_text(CUSTOMER)
 
         await page.get_by_role("button", name="Assign to me").click()
@@ -174,8 +162,6 @@ async def test_without_the_operator_seat_assign_and_tags_are_refused_with_the_re
         info = await server.api("GET", f"/chats/{chat_id}/info")
         assert (info["assignee_id"], info["tags"], info["follower_ids"]) == (None, [], [viewer_id])
         assert problems == []
-    finally:
-        await context.close()
 
 
 async def test_the_panels_show_the_customer_keep_a_memo_and_follow_changes_live(inbox: Inbox) -> None:

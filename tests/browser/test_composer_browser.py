@@ -12,9 +12,8 @@ import asyncio
 import os
 import re
 import ssl
-import struct
-import zlib
 from collections.abc import AsyncIterator, Awaitable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -22,19 +21,21 @@ from typing import TypeVar
 import pytest_asyncio
 from bridgekit_line.plugin import LinePlugin
 from bridgekit_line.sandbox import LineSandbox
-from playwright.async_api import Browser, BrowserContext, Page, Route, expect
+from playwright.async_api import Browser, Page, Route, expect
 from sqlalchemy import select
 
 from bridgekit.inbox.macros import create_macro
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.storage import schema as s
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import watch
+from bridgekit.testing.images import png_from_rows
+from tests.browser.conftest import (
+    People,
+    fill_sign_in,
+    line_integration,
+    running_bridge,
+    sign_up,
+)
 
 T = TypeVar("T")
-PASSWORD = "correct horse battery staple"
 CUSTOMER = "이서연"
 MINJI = ("김민지 (Kim Minji)", "minji@example.com")
 JIHOON = ("박지훈 (Park Jihoon)", "jihoon@example.com")
@@ -45,18 +46,7 @@ DELIVERY_MACRO = "{customer.name}님, 주문하신 상품은 오늘 발송됩니
 def noisy_png(width: int, height: int) -> bytes:
     """A real greyscale PNG of random pixels, stored uncompressed (it would not compress
     anyway): its size is about ``width * height`` bytes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\0" + os.urandom(width) for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows, 0))
-        + chunk(b"IEND", b"")
-    )
+    return png_from_rows([os.urandom(width) for _ in range(height)], level=0)
 
 
 async def _equal(found: Awaitable[T], expected: T) -> bool:
@@ -64,12 +54,7 @@ async def _equal(found: Awaitable[T], expected: T) -> bool:
 
 
 @dataclass
-class Setup:
-    server: RunningBridge
-    line: LineSandbox
-    browser: Browser
-    contexts: list[BrowserContext]
-    problems: list[str]  # console errors and uncaught exceptions (a CSP violation is one)
+class Setup(People):
     tmp_path: Path
 
     async def customer_writes(self, user_id: str, text: str) -> int:
@@ -81,23 +66,21 @@ class Setup:
         return int(chats[0]["id"])
 
     async def manager(self, name: str, email: str) -> int:
-        manager_id, _ = await create_manager(
-            self.server.bridge.db, self.server.bridge.workspace_id, name, operator=True, email=email
-        )
-        link = await create_password_link(self.server.bridge.db, manager_id)
-        assert await use_password_link(self.server.bridge.db, link, PASSWORD) is not None
-        return manager_id
+        return await sign_up(self.server, name, email, operator=True)
+
+    async def minji_opens_the_chat(self, question: str) -> tuple[str, int, Page]:
+        """The customer asks ``question``; Minji (an operator) signs in at its chat. Returns
+        the customer's LINE id, the chat's id and Minji's page."""
+        user = self.line.add_user(CUSTOMER)
+        chat_id = await self.customer_writes(user, question)
+        await self.manager(*MINJI)
+        return user, chat_id, await self.signed_in(MINJI[1], f"/chats/{chat_id}")
 
     async def signed_in(self, email: str, path: str = "/") -> Page:
         """A browser of its own (its own cookies) signed in as ``email``, at ``path``."""
-        context = await self.browser.new_context(ignore_https_errors=True)  # the test CA
-        self.contexts.append(context)
-        page = await context.new_page()
-        watch(page, self.problems)
+        page = await self.page(ignore_https_errors=True)  # the test CA
         await page.goto(f"{self.server.url}{path}")
-        await page.get_by_label("Email").fill(email)
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
+        await fill_sign_in(page, email)
         await expect(page.locator("#live")).to_have_text("live")
         if path.startswith("/chats/"):  # the chat is open once the composer has the cursor
             await expect(page.locator("#compose-text")).to_be_focused()
@@ -110,36 +93,14 @@ async def setup(
 ) -> AsyncIterator[Setup]:
     async with (
         LineSandbox(download_media=True, client_ssl=tls[1]) as line,
-        temporary_database("sqlite", tmp_path) as url,
+        running_bridge(tmp_path, {"line": LinePlugin()}, {"acme": line_integration(line)}, tls) as server,
+        AsyncExitStack() as pages,
     ):
-        plugin = LinePlugin()
-        integration = {
-            "channel": "line",
-            "settings": line.integration_settings(),
-            "secrets": line.integration_secrets(),
-        }
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"line": plugin},
-            integrations={"acme": integration},
-            tls=tls,
-        )
-        found = Setup(server, line, browser, [], [], tmp_path)
-        try:
-            yield found
-        finally:
-            for context in found.contexts:
-                await context.close()
-            await server.close()
-            await plugin.aclose()
+        yield Setup(server, line, browser, pages, [], tmp_path)
 
 
 async def test_an_attachment_uploads_with_its_progress_and_reaches_line(setup: Setup) -> None:
-    user = setup.line.add_user(CUSTOMER)
-    chat_id = await setup.customer_writes(user, "사진 보내 주실 수 있나요?")
-    await setup.manager(*MINJI)
-    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    user, _chat_id, page = await setup.minji_opens_the_chat("사진 보내 주실 수 있나요?")
     await expect(page.locator("#chat-title")).to_have_text(CUSTOMER)
     # A slow uplink (250 KB/s), so the 1 MB upload takes long enough to watch it progress.
     cdp = await page.context.new_cdp_session(page)
@@ -192,10 +153,7 @@ async def test_an_attachment_uploads_with_its_progress_and_reaches_line(setup: S
 
 
 async def test_a_file_too_big_for_line_is_refused_with_lines_reason(setup: Setup) -> None:
-    user = setup.line.add_user(CUSTOMER)
-    chat_id = await setup.customer_writes(user, "큰 사진도 되나요?")
-    await setup.manager(*MINJI)
-    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    user, _chat_id, page = await setup.minji_opens_the_chat("큰 사진도 되나요?")
 
     big = setup.tmp_path / "big.png"  # 10.4 MB: LINE sends images of at most 10 MB
     big.write_bytes(noisy_png(3300, 3300))
@@ -250,10 +208,7 @@ async def test_a_hash_macro_is_picked_from_the_list_and_sent_with_the_customers_
 
 
 async def test_what_is_typed_while_a_reply_travels_is_the_next_message_and_not_wiped(setup: Setup) -> None:
-    user = setup.line.add_user(CUSTOMER)
-    chat_id = await setup.customer_writes(user, "배송은 언제 되나요?")
-    await setup.manager(*MINJI)
-    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    user, _chat_id, page = await setup.minji_opens_the_chat("배송은 언제 되나요?")
     # The server's answer to a send is held back (a slow network): the reply shows already, by
     # the live event, while the composer still waits for that answer.
     released = asyncio.Event()
@@ -351,10 +306,7 @@ async def test_a_note_mentioning_a_manager_lights_their_bell_live_and_opens_the_
 async def test_a_reply_carries_a_link_button_and_a_form_and_bad_ones_are_refused_with_the_reason(
     setup: Setup,
 ) -> None:
-    user = setup.line.add_user(CUSTOMER)
-    chat_id = await setup.customer_writes(user, "반품 신청은 어디서 하나요?")
-    await setup.manager(*MINJI)
-    page = await setup.signed_in(MINJI[1], f"/chats/{chat_id}")
+    _user, chat_id, page = await setup.minji_opens_the_chat("반품 신청은 어디서 하나요?")
     composer = page.locator("#compose-text")
     refusal = page.locator("#compose-error")
 

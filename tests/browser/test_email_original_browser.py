@@ -18,16 +18,15 @@ from bridgekit_email_forward.sandbox import SmtpSink, forward_mail
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import update
 
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.storage import schema as s
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import watch
+from bridgekit.testing.harness import RunningBridge
+from tests.browser.conftest import (
+    SIGN_IN_WORDS_KO,
+    fill_sign_in,
+    operator_desk,
+    take_the_seat,
+)
 
-NAME = "김민지 (Kim Minji)"
-EMAIL = "minji@example.com"
-PASSWORD = "correct horse battery staple"
 ADDRESS = "acme@in.bridgekit.test"
 CUSTOMER = "이서연 <seoyeon@example.com>"
 SUBJECT = "[주문문의] 똠양꿍 밀키트 배송 문의"
@@ -113,9 +112,7 @@ class Inbox:
         await forward_mail(raw, host="127.0.0.1", port=port, mail_from="seoyeon@example.com", rcpt_to=ADDRESS)
 
     async def sign_in(self) -> None:
-        await self.page.get_by_label("Email").fill(EMAIL)
-        await self.page.get_by_label("Password").fill(PASSWORD)
-        await self.page.get_by_role("button", name="Sign in").click()
+        await fill_sign_in(self.page)
 
 
 @pytest_asyncio.fixture
@@ -136,29 +133,12 @@ async def inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[Inbox]:
             "default_from": "ACME 고객센터 <support@bridgekit.test>",
         },
     }
-    async with temporary_database("sqlite", tmp_path) as url:
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"email_forward": plugin},
-            integrations={"acme": integration},
-        )
-        context = await browser.new_context()
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
-            page = await context.new_page()
-            problems: list[str] = []
-            watch(page, problems)
-            yield Inbox(server, plugin, outside, page, manager_id, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await outside.stop()
-            await relay.stop()
+    try:
+        async with operator_desk(browser, tmp_path, {"email_forward": plugin}, {"acme": integration}) as desk:
+            yield Inbox(desk.server, plugin, outside, desk.page, desk.manager_id, desk.problems)
+    finally:
+        await outside.stop()
+        await relay.stop()
 
 
 async def test_the_original_runs_no_script_and_loads_remote_images_only_when_asked(inbox: Inbox) -> None:
@@ -248,16 +228,11 @@ async def test_a_refusal_reads_in_the_managers_language(inbox: Inbox) -> None:
     await inbox.customer_mails()
     chat_id = (await inbox.server.chats())[0]["id"]
     await page.goto(f"{inbox.server.url}/lang/ko?next=/chats/{chat_id}")
-    await page.get_by_label("이메일").fill(EMAIL)
-    await page.get_by_label("비밀번호").fill(PASSWORD)
-    await page.get_by_role("button", name="로그인").click()
+    await fill_sign_in(page, words=SIGN_IN_WORDS_KO)
     message = page.locator("#messages .msg-customer")
     await expect(message.get_by_role("button", name="원본 보기")).to_be_visible()
 
-    async with inbox.server.bridge.db.write() as conn:  # an administrator takes the seat away
-        await conn.execute(
-            update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=False)
-        )
+    await take_the_seat(inbox.server, inbox.manager_id)  # an administrator takes the seat away
     await page.get_by_role("button", name="닫기").click()
     await expect(page.locator("#action-error")).to_have_text(
         "오퍼레이터 시트가 켜져 있어야 할 수 있어요. 관리자에게 요청해 주세요."

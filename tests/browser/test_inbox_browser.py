@@ -5,14 +5,10 @@ chat after signing in. Every step waits on the page, never on a sleep."""
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 from playwright.async_api import expect
-from sqlalchemy import update
 
-from bridgekit.storage import schema as s
-from tests.browser.conftest import CUSTOMER, EMAIL, HELP, NAME, PASSWORD, Inbox
+from bridgekit.testing.images import png_from_rows
+from tests.browser.conftest import CUSTOMER, EMAIL, HELP, NAME, PASSWORD, Inbox, take_the_seat
 
 
 async def test_a_customer_message_arrives_live_and_the_manager_replies_notes_and_sees_refusals(
@@ -107,10 +103,7 @@ async def test_a_chats_manager_link_opens_the_chat_after_signing_in_and_actions_
     await expect(page.locator("#chat-state")).to_contain_text("closed")
     await expect(page.locator("#act-reopen")).to_be_visible()
 
-    async with inbox.server.bridge.db.write() as conn:  # an administrator takes the seat away
-        await conn.execute(
-            update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=False)
-        )
+    await take_the_seat(inbox.server, inbox.manager_id)  # an administrator takes the seat away
     await page.get_by_role("button", name="Reopen").click()
     await expect(page.locator("#action-error")).to_have_text(
         "This needs the operator seat. Ask an administrator to give you one."
@@ -121,18 +114,7 @@ async def test_a_chats_manager_link_opens_the_chat_after_signing_in_and_actions_
 
 def _png(width: int, height: int) -> bytes:
     """A real (grey) PNG, so the browser can draw the preview."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\0" + b"\x80" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
+    return png_from_rows([b"\x80" * width] * height)
 
 
 async def test_attachments_are_download_links_and_images_are_previewed(inbox: Inbox) -> None:

@@ -7,82 +7,52 @@ left empty is refused on the page in the manager's words, and nothing reaches th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_asyncio
 from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
 from bridgekit_kakao.testkit import AS_SENT, KOREAN, SHIPPED, SHIPPED_TEXT, sent_alimtalk
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from bridgekit.inbox.customers import new_lead
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
-from bridgekit.runtime.clock import utcnow
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import EMAIL, NAME, PASSWORD, watch
+from tests.browser.conftest import (
+    SandboxPage,
+    fill_sign_in,
+    operator_desk,
+    phone_customer,
+)
 
 PAID = "PAID_01"
 
 
-@dataclass
-class AlimtalkInbox:
-    server: RunningBridge
-    kakao: AlimtalkSandbox
-    page: Page
-    problems: list[str]
+AlimtalkInbox = SandboxPage[AlimtalkSandbox]
 
 
 @pytest_asyncio.fixture
 async def alimtalk_inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[AlimtalkInbox]:
-    async with AlimtalkSandbox() as kakao, temporary_database("sqlite", tmp_path) as url:
+    async with AlimtalkSandbox() as kakao:
         kakao.add_template(SHIPPED, SHIPPED_TEXT, name="배송 안내")
         kakao.add_template(PAID, "#{name}님, 결제가 완료되었습니다.", name="결제 안내")
         kakao.add_template("DRAFT_01", "#{name}님, 곧 만나요.", status="TSC02", name="검수 중 안내")
         plugin = KakaoPlugin()
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"kakao": plugin},
-            integrations={"alimtalk": integration(kakao, result_poll_seconds=0.05)},
-        )
-        context = await browser.new_context()
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
+        integrations = {"alimtalk": integration(kakao, result_poll_seconds=0.05)}
+        async with operator_desk(browser, tmp_path, {"kakao": plugin}, integrations) as desk:
             # The plugin reads the templates' review states from NHN when it starts.
-            await server.wait_for(lambda: len(plugin.store.templates("alimtalk")) == 3)
-            page = await context.new_page()
-            problems: list[str] = []
-            watch(page, problems)
-            yield AlimtalkInbox(server, kakao, page, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()
+            await desk.server.wait_for(lambda: len(plugin.store.templates("alimtalk")) == 3)
+            yield AlimtalkInbox(desk.server, kakao, desk.page, desk.problems)
 
 
 async def test_an_alimtalk_is_sent_from_the_customer_panel_and_a_missing_variable_refused(
     alimtalk_inbox: AlimtalkInbox,
 ) -> None:
-    server, kakao, page = alimtalk_inbox.server, alimtalk_inbox.kakao, alimtalk_inbox.page
-    async with server.bridge.db.write() as conn:
-        customer_id, _ = await new_lead(
-            conn, server.bridge.workspace_id, "홍길동", ("phone", 0, KOREAN), True, utcnow()
-        )
+    server, kakao, page = alimtalk_inbox.server, alimtalk_inbox.sandbox, alimtalk_inbox.page
+    customer_id = await phone_customer(server, "홍길동", KOREAN)
     # An order system's first Alimtalk starts the customer's Alimtalk chat.
     first = await sent_alimtalk(server, customer_id, SHIPPED, name="홍길동", invoice="6079-1")
     await server.wait_for(lambda: len(kakao.sent) == 1)
 
     await page.goto(f"{server.url}/chats/{first['chat_id']}")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await fill_sign_in(page)
     form = page.locator("#alimtalk-form")
     await expect(form).to_be_visible()
     choice = page.get_by_label("Kakao Alimtalk")

@@ -13,67 +13,41 @@ from pathlib import Path
 import pytest_asyncio
 from bridgekit_kakao.brand_sandbox import BrandSandbox, brand_integration
 from bridgekit_kakao.plugin import KakaoPlugin
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from bridgekit.inbox.customers import new_lead
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
-from bridgekit.runtime.clock import utcnow
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import EMAIL, NAME, PASSWORD, watch
+from tests.browser.conftest import (
+    SandboxPage,
+    fill_sign_in,
+    operator_desk,
+    phone_customer,
+)
 
 NOON_KST = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 NINE_PM_KST = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 @dataclass
-class BrandInbox:
-    server: RunningBridge
-    brand: BrandSandbox
+class BrandInbox(SandboxPage[BrandSandbox]):
     plugin: KakaoPlugin
-    page: Page
-    problems: list[str]
 
 
 @pytest_asyncio.fixture
 async def brand_inbox(browser: Browser, tmp_path: Path) -> AsyncIterator[BrandInbox]:
-    async with BrandSandbox() as brand, temporary_database("sqlite", tmp_path) as url:
+    async with BrandSandbox() as brand:
         brand.friends.add("01012345678")
         brand.clock = lambda: NOON_KST
         plugin = KakaoPlugin()
         plugin.brand.clock = lambda: NOON_KST
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"kakao": plugin},
-            integrations={"brand": brand_integration(brand, result_poll_seconds=0.05)},
-        )
-        context = await browser.new_context()
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
-            page = await context.new_page()
-            problems: list[str] = []
-            watch(page, problems)
-            yield BrandInbox(server, brand, plugin, page, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()
+        integrations = {"brand": brand_integration(brand, result_poll_seconds=0.05)}
+        async with operator_desk(browser, tmp_path, {"kakao": plugin}, integrations) as desk:
+            yield BrandInbox(desk.server, brand, desk.page, desk.problems, plugin)
 
 
 async def test_a_brand_message_is_sent_from_the_customer_panel_and_refused_at_night(
     brand_inbox: BrandInbox,
 ) -> None:
-    server, brand, page = brand_inbox.server, brand_inbox.brand, brand_inbox.page
-    async with server.bridge.db.write() as conn:
-        customer_id, _ = await new_lead(
-            conn, server.bridge.workspace_id, "홍길동", ("phone", 0, "010-1234-5678"), True, utcnow()
-        )
+    server, brand, page = brand_inbox.server, brand_inbox.sandbox, brand_inbox.page
+    customer_id = await phone_customer(server, "홍길동", "010-1234-5678")
     brand_inbox.plugin.brand.store.set_friend("brand", customer_id, True, "event")
     # A campaign bot's first brand message starts the customer's brand chat.
     await server.bridge.send_to_customer(customer_id, "brand", "(광고) 겨울 세일", idempotency_key="bot-1")
@@ -81,9 +55,7 @@ async def test_a_brand_message_is_sent_from_the_customer_panel_and_refused_at_ni
     (chat,) = await server.chats()
 
     await page.goto(f"{server.url}/chats/{chat['id']}")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await fill_sign_in(page)
     form = page.locator("#brand-form")
     await expect(form).to_be_visible()
     await page.get_by_label("Kakao brand message").fill("봄 신상품 입고")

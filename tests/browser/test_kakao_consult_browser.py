@@ -14,14 +14,10 @@ from bridgekit_kakao.consult_sandbox import ConsultSandbox, integration
 from bridgekit_kakao.plugin import KakaoPlugin
 from playwright.async_api import Browser, expect
 
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import watch
+from bridgekit.testing.harness import RunningBridge
+from tests.browser.conftest import SIGN_IN_WORDS_KO, fill_sign_in, running_bridge, sign_up, watched_page
 
 EMAIL = "sujin@example.com"
-PASSWORD = "correct horse battery staple"
 EXPIRED_KO = (
     "고객의 카카오톡 상담 세션이 만료되었습니다(고객의 마지막 메시지 후 30일). "
     "고객이 다시 메시지를 보내면 답변할 수 있습니다."
@@ -30,24 +26,12 @@ EXPIRED_KO = (
 
 @pytest_asyncio.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[RunningBridge, ConsultSandbox]]:
-    async with ConsultSandbox() as reseller, temporary_database("sqlite", tmp_path) as url:
-        plugin = KakaoPlugin()
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"kakao": plugin},
-            integrations={"consult": integration(reseller)},
-        )
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, "이수진", operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
-            yield server, reseller
-        finally:
-            await server.close()
-            await plugin.aclose()
+    async with (
+        ConsultSandbox() as reseller,
+        running_bridge(tmp_path, {"kakao": KakaoPlugin()}, {"consult": integration(reseller)}) as server,
+    ):
+        await sign_up(server, "이수진", EMAIL, operator=True)
+        yield server, reseller
 
 
 async def test_a_manager_answers_in_session_and_is_told_in_korean_when_it_expired(
@@ -64,15 +48,9 @@ async def test_a_manager_answers_in_session_and_is_told_in_korean_when_it_expire
     for chat in await server.chats():
         by_text[(await server.messages(chat["id"]))[0]["text"]] = chat["id"]
 
-    context = await browser.new_context()
-    try:
-        page = await context.new_page()
-        problems: list[str] = []
-        watch(page, problems)
+    async with watched_page(browser) as (page, problems):
         await page.goto(f"{server.url}/lang/ko?next=/chats/{by_text['지금 문의합니다']}")
-        await page.get_by_label("이메일").fill(EMAIL)
-        await page.get_by_label("비밀번호").fill(PASSWORD)
-        await page.get_by_role("button", name="로그인").click()
+        await fill_sign_in(page, EMAIL, words=SIGN_IN_WORDS_KO)
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
         await expect(page.locator("#chats .mark")).to_have_text(["kakao", "kakao"])  # I9
         await expect(page.locator("#chat-mark")).to_have_text("kakao")
@@ -92,8 +70,6 @@ async def test_a_manager_answers_in_session_and_is_told_in_korean_when_it_expire
         await expect(page.locator("#messages .msg-reply")).to_have_count(0)
         assert [m.text for m in reseller.sent] == ["안녕하세요, 도와드리겠습니다"]
         assert problems == []
-    finally:
-        await context.close()
 
 
 async def _two(server: RunningBridge) -> bool:

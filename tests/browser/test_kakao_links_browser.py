@@ -6,56 +6,32 @@ switching off a default channel's service, and deletes a link once it is no long
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_asyncio
 from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, expect
 
-from bridgekit.inbox.managers import ADMIN, create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import watch
+from bridgekit.inbox.managers import ADMIN
+from tests.browser.conftest import SandboxPage, running_bridge, sign_in, sign_up, watched_page
 
 EMAIL = "admin@example.co.kr"
-PASSWORD = "correct horse battery staple"
 PHONE = "01098765432"
 
 
-@dataclass
-class Site:
-    server: RunningBridge
-    kakao: AlimtalkSandbox
-    page: Page
-    problems: list[str]
+Site = SandboxPage[AlimtalkSandbox]
 
 
 @pytest_asyncio.fixture
 async def site(browser: Browser, tmp_path: Path) -> AsyncIterator[Site]:
-    async with AlimtalkSandbox() as kakao, temporary_database("sqlite", tmp_path) as url:
-        plugin = KakaoPlugin()
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"kakao": plugin},
-            integrations={"alimtalk": integration(kakao)},
-        )
-        db, workspace = server.bridge.db, server.bridge.workspace_id
-        manager_id, _ = await create_manager(db, workspace, "관리자 김", email=EMAIL, permissions=(ADMIN,))
-        assert await use_password_link(db, await create_password_link(db, manager_id), PASSWORD)
-        context = await browser.new_context()
-        page = await context.new_page()
-        problems: list[str] = []
-        watch(page, problems)
-        try:
+    async with (
+        AlimtalkSandbox() as kakao,
+        running_bridge(tmp_path, {"kakao": KakaoPlugin()}, {"alimtalk": integration(kakao)}) as server,
+    ):
+        await sign_up(server, "관리자 김", EMAIL, permissions=(ADMIN,))
+        async with watched_page(browser) as (page, problems):
             yield Site(server, kakao, page, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()
 
 
 async def _accept(dialog: Dialog) -> None:
@@ -63,14 +39,10 @@ async def _accept(dialog: Dialog) -> None:
 
 
 async def test_an_admin_links_a_kakao_channel_and_unlinks_it_by_the_rules(site: Site) -> None:
-    page, url, kakao = site.page, site.server.url, site.kakao
+    page, url, kakao = site.page, site.server.url, site.sandbox
     kakao.senders.add_channel("@bridgeshop", PHONE)
     kakao.senders.add_channel("@hidden", PHONE, public=False)
-    await page.goto(f"{url}/sign-in")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(f"{url}/")
+    await sign_in(page, url, EMAIL)
     await page.goto(f"{url}/admin/managers")
     await page.get_by_role("link", name="Kakao").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Kakao")

@@ -6,35 +6,25 @@ deleted at NHN, Sync shows the new states, in the page's language."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_asyncio
 from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from bridgekit.inbox.managers import ADMIN, create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import watch
+from bridgekit.inbox.managers import ADMIN
+from tests.browser.conftest import NO_SEAT, SandboxPage, running_bridge, sign_in, sign_up, watched_page
 
 EMAIL = "admin@example.co.kr"
-PASSWORD = "correct horse battery staple"
 
 
-@dataclass
-class Site:
-    server: RunningBridge
-    kakao: AlimtalkSandbox
-    page: Page
-    problems: list[str]
+Site = SandboxPage[AlimtalkSandbox]
 
 
 @pytest_asyncio.fixture
 async def site(browser: Browser, tmp_path: Path) -> AsyncIterator[Site]:
-    async with AlimtalkSandbox() as kakao, temporary_database("sqlite", tmp_path) as url:
+    async with AlimtalkSandbox() as kakao:
         kakao.add_template(
             "SHIPPED_01", "#{name}님, 주문하신 상품이 발송되었습니다. 송장번호: #{invoice}", name="배송 안내"
         )
@@ -42,37 +32,16 @@ async def site(browser: Browser, tmp_path: Path) -> AsyncIterator[Site]:
         kakao.add_template("HELLO_03", "가입을 환영합니다.", status="TSC01", name="가입 환영")
         kakao.add_template("OLD_04", "<b>이벤트</b> 안내 #{event}", status="TSC04", name="이벤트")
         plugin = KakaoPlugin()
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"kakao": plugin},
-            integrations={"alimtalk": integration(kakao)},
-        )
-        await server.wait_for(lambda: len(plugin.store.templates("alimtalk")) == 4)  # read at start
-        db, workspace = server.bridge.db, server.bridge.workspace_id
-        manager_id, _ = await create_manager(
-            db, workspace, "관리자 김", email=EMAIL, permissions=(ADMIN,), operator=True
-        )
-        assert await use_password_link(db, await create_password_link(db, manager_id), PASSWORD)
-        context = await browser.new_context()
-        page = await context.new_page()
-        problems: list[str] = []
-        watch(page, problems)
-        try:
-            yield Site(server, kakao, page, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()
+        async with running_bridge(tmp_path, {"kakao": plugin}, {"alimtalk": integration(kakao)}) as server:
+            await server.wait_for(lambda: len(plugin.store.templates("alimtalk")) == 4)  # read at start
+            await sign_up(server, "관리자 김", EMAIL, permissions=(ADMIN,), operator=True)
+            async with watched_page(browser) as (page, problems):
+                yield Site(server, kakao, page, problems)
 
 
 async def test_an_admin_sees_the_templates_review_states_and_syncs_them(site: Site) -> None:
-    page, url, kakao = site.page, site.server.url, site.kakao
-    await page.goto(f"{url}/sign-in")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(f"{url}/")
+    page, url, kakao = site.page, site.server.url, site.sandbox
+    await sign_in(page, url, EMAIL)
     await page.goto(f"{url}/admin/managers")
     await page.get_by_role("link", name="Alimtalk templates").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Alimtalk templates")
@@ -116,25 +85,16 @@ async def test_an_admin_sees_the_templates_review_states_and_syncs_them(site: Si
 async def test_an_admin_without_the_operator_seat_reads_the_list_but_cannot_sync(
     site: Site, browser: Browser
 ) -> None:
-    db, workspace = site.server.bridge.db, site.server.bridge.workspace_id
     email = "viewer@example.co.kr"
-    manager_id, _ = await create_manager(db, workspace, "관리자 박", email=email, permissions=(ADMIN,))
-    assert await use_password_link(db, await create_password_link(db, manager_id), PASSWORD)
-    context = await browser.new_context()
-    page = await context.new_page()
+    await sign_up(site.server, "관리자 박", email, permissions=(ADMIN,))
     url = site.server.url
-    await page.goto(f"{url}/sign-in")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(f"{url}/")
-    await page.goto(f"{url}/admin/kakao_templates")
-    section = page.get_by_role("region", name="alimtalk")
-    await expect(section.locator("tbody tr")).to_have_count(4)
-    site.kakao.templates["COUPON_02"].status = "TSC03"
-    await section.get_by_role("button", name="Sync with NHN").click()
-    await expect(section.get_by_role("alert")).to_have_text(
-        "This needs the operator seat. Ask an administrator to give you one."
-    )
-    await expect(section.locator("tr[data-code='COUPON_02'] .state")).to_have_text("In review")
-    await context.close()
+    async with watched_page(browser) as (page, problems):
+        await sign_in(page, url, email)
+        await page.goto(f"{url}/admin/kakao_templates")
+        section = page.get_by_role("region", name="alimtalk")
+        await expect(section.locator("tbody tr")).to_have_count(4)
+        site.sandbox.templates["COUPON_02"].status = "TSC03"
+        await section.get_by_role("button", name="Sync with NHN").click()
+        await expect(section.get_by_role("alert")).to_have_text(NO_SEAT)
+        await expect(section.locator("tr[data-code='COUPON_02'] .state")).to_have_text("In review")
+        assert problems == []

@@ -9,11 +9,9 @@ Queue it shows empties."""
 from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
-from sqlalchemy import update
 
 from bridgekit.inbox.teams import create_team
-from bridgekit.storage import schema as s
-from tests.browser.conftest import CUSTOMER, EMAIL, NAME, NO_SEAT, PASSWORD, Inbox
+from tests.browser.conftest import CUSTOMER, NAME, NO_SEAT, Inbox, fill_sign_in, take_the_seat
 
 
 async def _customers_write(inbox: Inbox, *names: str) -> dict[str, int]:
@@ -63,9 +61,7 @@ async def test_the_manager_link_opens_the_chat_for_a_teammate_after_signing_in(
     try:
         other = await context.new_page()
         await other.goto(link)
-        await other.get_by_label("Email").fill(EMAIL)
-        await other.get_by_label("Password").fill(PASSWORD)
-        await other.get_by_role("button", name="Sign in").click()
+        await fill_sign_in(other)
         await expect(other.locator("#chat-title")).to_have_text(CUSTOMER)
         assert other.url == link
     finally:
@@ -167,10 +163,7 @@ async def test_the_customer_link_copies_with_its_warning_and_a_new_one_ends_the_
 
 async def test_a_customer_link_made_anew_is_refused_without_the_operator_seat(inbox: Inbox) -> None:
     chat_id = (await _customers_write(inbox, CUSTOMER))[CUSTOMER]
-    async with inbox.server.bridge.db.write() as conn:  # an administrator took the seat away
-        await conn.execute(
-            update(s.managers).where(s.managers.c.id == inbox.manager_id).values(operator=False)
-        )
+    await take_the_seat(inbox.server, inbox.manager_id)  # an administrator took the seat away
     page = await _signed_in(inbox, f"/chats/{chat_id}")
     await page.get_by_text("Copy links").click()
     field = page.get_by_label("Customer link", exact=True)

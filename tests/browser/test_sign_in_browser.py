@@ -14,10 +14,7 @@ from playwright.async_api import Browser, Page, expect
 from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link
 from bridgekit.testing.harness import RunningBridge
-
-NAME = "김민지 (Kim Minji)"  # a Korean name: the page must show it as typed
-EMAIL = "minji@example.com"
-PASSWORD = "correct horse battery staple"
+from tests.browser.conftest import EMAIL, NAME, PASSWORD, fill_sign_in
 
 
 async def _link(server: RunningBridge) -> str:
@@ -33,12 +30,6 @@ async def _set_password(page: Page, link: str) -> None:
     await page.get_by_label("Again").fill(PASSWORD)
     await page.get_by_role("button", name="Set password").click()
     await expect(page.get_by_role("status")).to_have_text("Your password is set. Sign in with it.")
-
-
-async def _sign_in(page: Page, password: str = PASSWORD) -> None:
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
 
 
 @pytest_asyncio.fixture
@@ -59,7 +50,7 @@ async def test_a_manager_sets_a_password_through_the_link_and_signs_in_to_the_sh
     page.on("pageerror", lambda exc: problems.append(str(exc)))
 
     await _set_password(page, await _link(server))
-    await _sign_in(page)
+    await fill_sign_in(page)
 
     await expect(page).to_have_url(f"{server.url}/")
     await expect(page.locator("#manager-name")).to_have_text(NAME)
@@ -82,11 +73,11 @@ async def test_a_wrong_password_is_refused_readably_and_repeated_ones_are_rate_l
 ) -> None:
     await _set_password(page, await _link(server))
     for _ in range(5):
-        await _sign_in(page, "not my password")
+        await fill_sign_in(page, password="not my password")
         await expect(page.get_by_role("alert")).to_have_text(
             "That email and password do not match. Check both and try again."
         )
-    await _sign_in(page)  # the right password, too late
+    await fill_sign_in(page)  # the right password, too late
     await expect(page.get_by_role("alert")).to_contain_text("Too many failed attempts. Try again in")
     await page.goto(f"{server.url}/")
     await expect(page).to_have_url(f"{server.url}/sign-in")
@@ -123,7 +114,7 @@ async def test_another_sites_forms_are_refused_even_though_the_browser_sends_the
 ) -> None:
     other_site.target["url"] = server.url  # type: ignore[attr-defined]
     await _set_password(page, await _link(server))
-    await _sign_in(page)
+    await fill_sign_in(page)
     await expect(page.locator("#manager-name")).to_have_text(NAME)
 
     await page.goto(str(other_site.make_url("/")))
@@ -149,7 +140,7 @@ async def test_signing_out_ends_the_session_and_its_cookie_stops_working_on_the_
     server: RunningBridge, page: Page
 ) -> None:
     await _set_password(page, await _link(server))
-    await _sign_in(page)
+    await fill_sign_in(page)
     await expect(page.locator("#manager-name")).to_have_text(NAME)
     [cookie] = await page.context.cookies()
     assert cookie["httpOnly"] is True

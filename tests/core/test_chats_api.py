@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from bridgekit.testing.harness import RunningBridge
-from tests.conftest import integration, signed
+from tests.conftest import StartTestchat, integration, signed
 from tests.support.sandbox import SandboxProvider
 from tests.support.testchannel import TestChannelPlugin
 
@@ -17,12 +17,11 @@ async def post(running: RunningBridge, path: str, body: object) -> tuple[int, di
 
 
 async def test_a_manager_starts_a_chat_with_a_new_contact_and_the_answer_joins_it(
-    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
     """E10: the first message opens a chat; the customer's answer threads into it."""
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     status, created = await post(
         running,
         "/chats",
@@ -50,11 +49,10 @@ async def test_a_manager_starts_a_chat_with_a_new_contact_and_the_answer_joins_i
 
 
 async def test_a_manager_starts_a_chat_with_an_existing_customer(
-    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
     await running.post_hook("acme", body, headers)
     (first,) = await running.chats()
@@ -100,11 +98,9 @@ async def test_starting_a_chat_is_refused_clearly(
 
 
 async def test_the_raw_source_of_an_inbound_message_is_served_byte_for_byte(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "원문 보기"})
     await running.post_hook("acme", body, headers)
     (chat,) = await running.chats()
@@ -117,10 +113,10 @@ async def test_the_raw_source_of_an_inbound_message_is_served_byte_for_byte(
         assert resp.status == 404
 
 
-async def test_the_manager_api_needs_a_valid_token(make_bridge, sandbox_url: str, channel_plugin) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+async def test_the_manager_api_needs_a_valid_token(
+    start_testchat: StartTestchat,
+) -> None:
+    running = await start_testchat()
 
     async with aiohttp.ClientSession() as anonymous:
         for headers in ({}, {"Authorization": "Bearer bk_wrong"}, {"Authorization": "Basic x"}):

@@ -21,7 +21,7 @@ from bridgekit.inbox.managers import create_manager
 from bridgekit.runtime.leases import LeaseOwner
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge
-from tests.conftest import integration, signed
+from tests.conftest import StartTestchat, customer_writes, integration, signed
 from tests.support.sandbox import SandboxProvider
 from tests.support.testchannel import TestChannelPlugin
 
@@ -44,15 +44,18 @@ def _outbox(**changes: Any) -> Config:
 
 
 async def test_during_an_outage_the_api_shows_attempts_last_error_and_next_attempt(
-    make_bridge: Any, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin},
-        integrations={"acme": integration(sandbox_url)},
-        config=_outbox(retry_for=3600.0, base_delay=0.05, max_delay=0.2),
+    running, chat_id, message_id = await _reply_in_outage(
+        start_testchat,
+        sandbox,
+        "are you there?",
+        status=500,
+        retry_for=3600.0,
+        base_delay=0.05,
+        max_delay=0.2,
     )
-    sandbox.fail_next(500, count=10_000)
-    chat_id, message_id = await _chat_with_reply(running, "are you there?")
 
     async def retried() -> Any:
         message = await _message(running, chat_id, message_id)
@@ -72,22 +75,30 @@ async def test_during_an_outage_the_api_shows_attempts_last_error_and_next_attem
     assert sandbox.texts == ["are you there?"]
 
 
+async def _reply_in_outage(
+    start_testchat: StartTestchat, sandbox: SandboxProvider, text: str, status: int = 503, **outbox: float
+) -> tuple[RunningBridge, int, int]:
+    """bridgekit with these ``outbox`` retry settings, a provider answering ``status`` to every
+    send from now on, and a reply ``text`` queued: (bridge, chat id, message id)."""
+    running = await start_testchat(config=_outbox(**outbox))
+    sandbox.fail_next(status, count=10_000)
+    chat_id, message_id = await _chat_with_reply(running, text)
+    return running, chat_id, message_id
+
+
 async def _when_status(running: RunningBridge, chat_id: int, message_id: int, status: str) -> Any:
     message = await _message(running, chat_id, message_id)
     return message if message["delivery_status"] == status else None
 
 
 async def test_an_outage_longer_than_many_attempts_does_not_fail_the_reply_within_the_budget(
-    make_bridge: Any, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
     """Eight quick attempts used to be the whole budget; now it is a duration."""
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin},
-        integrations={"acme": integration(sandbox_url)},
-        config=_outbox(retry_for=3600.0, base_delay=0.01, max_delay=0.02),
+    running, chat_id, message_id = await _reply_in_outage(
+        start_testchat, sandbox, "still queued", retry_for=3600.0, base_delay=0.01, max_delay=0.02
     )
-    sandbox.fail_next(503, count=10_000)
-    chat_id, message_id = await _chat_with_reply(running, "still queued")
     await running.wait_for(lambda: len(sandbox.calls) >= 20)
     message = await _message(running, chat_id, message_id)
     assert message["delivery_status"] == "pending"
@@ -95,13 +106,10 @@ async def test_an_outage_longer_than_many_attempts_does_not_fail_the_reply_withi
 
 
 async def test_past_the_budget_the_reply_fails_with_the_reason(
-    make_bridge: Any, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin},
-        integrations={"acme": integration(sandbox_url)},
-        config=_outbox(retry_for=0.5, base_delay=0.05, max_delay=0.1),
-    )
+    running = await start_testchat(config=_outbox(retry_for=0.5, base_delay=0.05, max_delay=0.1))
     sandbox.fail_next(503, count=10_000)
     started = time.monotonic()
     chat_id, message_id = await _chat_with_reply(running, "too late")
@@ -128,15 +136,12 @@ def test_retry_budget_is_configured_in_seconds_and_max_attempts_is_refused_clear
 
 
 async def test_a_failed_reply_can_be_retried_and_is_sent_once_with_the_same_key(
-    make_bridge: Any, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin},
-        integrations={"acme": integration(sandbox_url)},
-        config=_outbox(retry_for=0.3, base_delay=0.05, max_delay=0.1),
+    running, chat_id, message_id = await _reply_in_outage(
+        start_testchat, sandbox, "second chance", retry_for=0.3, base_delay=0.05, max_delay=0.1
     )
-    sandbox.fail_next(503, count=10_000)
-    chat_id, message_id = await _chat_with_reply(running, "second chance")
     await running.wait_for(lambda: _when_status(running, chat_id, message_id, "failed"))
     sandbox.failures.clear()
 
@@ -159,16 +164,11 @@ async def test_a_failed_reply_can_be_retried_and_is_sent_once_with_the_same_key(
 
 
 async def test_only_the_author_or_an_operator_may_retry(
-    make_bridge: Any, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin},
-        integrations={"acme": integration(sandbox_url)},
-        config=_outbox(retry_for=0.3, base_delay=0.05, max_delay=0.1),
-    )
-    body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hello?"})
-    await running.post_hook("acme", body, headers)
-    chat_id = (await running.chats())[0]["id"]
+    running = await start_testchat(config=_outbox(retry_for=0.3, base_delay=0.05, max_delay=0.1))
+    chat_id = await customer_writes(running, "hello?")
     sandbox.fail_next(503, count=10_000)
     bridge = running.bridge
     _, author = await create_manager(bridge.db, bridge.workspace_id, "Author")

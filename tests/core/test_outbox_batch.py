@@ -14,9 +14,8 @@ from bridgekit.model import OutboundMessage
 from bridgekit.queues.outbox import OutboxWorker
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
-from tests.conftest import integration, signed
+from tests.conftest import StartTestchat, signed
 from tests.support.sandbox import SandboxProvider
-from tests.support.testchannel import TestChannelPlugin
 
 
 def _seen(message: OutboundMessage) -> dict[str, Any]:
@@ -43,11 +42,9 @@ _known: set[int] = set()
 
 
 async def test_a_claimed_batch_builds_the_messages_one_at_a_time_would(
-    make_bridge: Any, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     outbox = await _stopped_outbox(running)
     _known.clear()
     first = await _chat(running, "u-1", "hello?")
@@ -72,11 +69,10 @@ async def test_a_claimed_batch_builds_the_messages_one_at_a_time_would(
 
 
 async def test_jobs_claimed_ahead_are_given_back_on_stop_and_sent_once(
-    make_bridge: Any, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     outbox = await _stopped_outbox(running)
     _known.clear()
     chat_id = await _chat(running, "u-1", "hello?")

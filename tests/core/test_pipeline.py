@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
-from tests.conftest import integration, signed
+from tests.conftest import StartTestchat, customer_writes, integration, signed
 from tests.support.bots import CrashingBot, EchoBot, Gatekeeper, GreeterBot
 from tests.support.sandbox import SandboxProvider
 from tests.support.testchannel import TestChannelPlugin
@@ -66,14 +66,11 @@ async def _when(coro: Any, check: Any) -> Any:
 
 
 async def test_manager_reply_is_delivered_once_and_note_never(
-    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
-    body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
-    await running.post_hook("acme", body, headers)
-    chat_id = (await running.chats())[0]["id"]
+    running = await start_testchat()
+    chat_id = await customer_writes(running, "hi")
 
     note = await running.note(chat_id, "internal: VIP customer")
     reply = await running.reply(chat_id, "Hello, how can we help?")
@@ -87,11 +84,9 @@ async def test_manager_reply_is_delivered_once_and_note_never(
 
 
 async def test_redelivering_the_same_event_ten_times_stores_one_message(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-dup", "user": "u-1", "text": "once"})
     results = [await running.post_hook("acme", body, headers) for _ in range(5)]
     results += await asyncio.gather(*(running.post_hook("acme", body, headers) for _ in range(5)))
@@ -101,11 +96,9 @@ async def test_redelivering_the_same_event_ten_times_stores_one_message(
 
 
 async def test_bad_signature_is_refused_and_nothing_is_stored(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "forged"}, secret="wrong")
     status, _ = await running.post_hook("acme", body, headers)
     assert status == 401
@@ -119,22 +112,18 @@ async def test_bad_signature_is_refused_and_nothing_is_stored(
 
 
 async def test_unknown_integration_is_404(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "x"})
     status, _ = await running.post_hook("nobody", body, headers)
     assert status == 404
 
 
 async def test_malformed_delivery_is_kept_raw_with_a_clear_error(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     from tests.support.sandbox import SIGNATURE_HEADER, sign
 
     body = b'{"not-events": []}'
@@ -173,14 +162,11 @@ async def test_a_plugin_that_raises_leaves_the_server_serving_and_keeps_the_deli
 
 
 async def test_transient_failures_are_retried_and_the_message_is_sent_once(
-    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
-    body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
-    await running.post_hook("acme", body, headers)
-    chat_id = (await running.chats())[0]["id"]
+    running = await start_testchat()
+    chat_id = await customer_writes(running, "hi")
     sandbox.fail_next(503, count=2)
     await running.reply(chat_id, "retry me")
     await running.wait_for(lambda: sandbox.texts == ["retry me"])
@@ -199,14 +185,11 @@ async def test_transient_failures_are_retried_and_the_message_is_sent_once(
 
 
 async def test_a_permanent_failure_is_marked_failed_with_the_reason_and_not_billed(
-    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
-    body, headers = signed({"id": "ev-1", "user": "blocked-user", "text": "hi"})
-    await running.post_hook("acme", body, headers)
-    chat_id = (await running.chats())[0]["id"]
+    running = await start_testchat()
+    chat_id = await customer_writes(running, "hi", user="blocked-user")
     sent = await running.reply(chat_id, "you will not get this")
     failed = await running.wait_for(
         lambda: _when(running.messages(chat_id), lambda ms: ms[-1]["delivery_status"] == "failed")
@@ -218,15 +201,12 @@ async def test_a_permanent_failure_is_marked_failed_with_the_reason_and_not_bill
 
 
 async def test_a_read_report_marks_the_managers_message_read(
-    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+    sandbox: SandboxProvider,
+    start_testchat: StartTestchat,
 ) -> None:
     """I19: a channel that reports reads turns "sent" into "read"."""
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
-    body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
-    await running.post_hook("acme", body, headers)
-    chat_id = (await running.chats())[0]["id"]
+    running = await start_testchat()
+    chat_id = await customer_writes(running, "hi")
     await running.reply(chat_id, "answer")
     await running.wait_for(
         lambda: _when(running.messages(chat_id), lambda ms: ms[-1]["delivery_status"] == "sent")
@@ -288,11 +268,9 @@ async def test_a_chat_opened_by_an_automated_message_gets_no_bot_reply(
 
 
 async def test_concurrent_deliveries_share_group_commits(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     posts = []
     for n in range(60):
         body, headers = signed(
@@ -354,14 +332,12 @@ async def test_a_verified_handle_joins_the_existing_customer_across_integrations
 
 
 async def test_attachments_are_stored_on_disk_and_listed_with_the_message(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
     import base64
     import hashlib
 
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     photo = bytes(range(256)) * 40
     files = [{"name": "receipt.png", "type": "image/png", "data": base64.b64encode(photo).decode()}]
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "see attached", "files": files})
@@ -381,11 +357,9 @@ async def test_attachments_are_stored_on_disk_and_listed_with_the_message(
 
 
 async def test_a_get_handshake_is_answered_by_the_plugin_and_stores_nothing(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     async with running.session.get(f"{running.url}/hooks/acme?verify=s3cret&challenge=12345") as resp:
         assert resp.status == 200
         assert await resp.text() == "12345"
@@ -395,16 +369,14 @@ async def test_a_get_handshake_is_answered_by_the_plugin_and_stores_nothing(
 
 
 async def test_a_plugin_may_hand_over_timezone_aware_times(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
     """PostgreSQL refuses to mix aware and naive timestamps; the core normalises to UTC."""
     from datetime import UTC, datetime, timedelta, timezone
 
     from bridgekit.model import RawDelivery
 
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "from SMTP"})
     kst = timezone(timedelta(hours=9))
     received = datetime(2026, 11, 23, 18, 0, tzinfo=kst)
@@ -420,14 +392,12 @@ async def test_a_plugin_may_hand_over_timezone_aware_times(
 
 
 async def test_no_bot_queue_rows_are_written_when_no_plugin_listens(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
     """One rule for every writer of the bot queue (bridgekit.queues.flow_events): no event is
     queued that no plugin would receive (no bots loaded), neither by the ingest hot path nor
     by a manager closing, reopening or snoozing the chat."""
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     assert running.bridge.hooks.listened_flow_kinds() == frozenset()
     assert running.bridge.flow is not None
     await running.bridge.flow.stop()  # it would delete unwanted rows before we count them

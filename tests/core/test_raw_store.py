@@ -10,8 +10,7 @@ from sqlalchemy import Text, func, select
 
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import RunningBridge
-from tests.conftest import integration, signed
-from tests.support.testchannel import TestChannelPlugin
+from tests.conftest import StartTestchat, signed
 
 JUNK_HEADERS = {f"X-Junk-{n}": "j" * 8000 for n in range(100)}  # ~800 KB, unsigned
 
@@ -29,11 +28,9 @@ async def raw_rows(running: RunningBridge) -> list[Any]:
 
 
 async def test_replays_with_junk_headers_keep_one_raw_row_and_a_counter(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hello"})
     for _ in range(51):  # the delivery and 50 replays
         status, _ = await running.post_hook("acme", body, {**headers, **JUNK_HEADERS})
@@ -54,11 +51,9 @@ async def test_replays_with_junk_headers_keep_one_raw_row_and_a_counter(
 
 
 async def test_duplicates_inside_one_batch_are_counted_too(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hello"})
     answers = await asyncio.gather(*(running.post_hook("acme", body, headers) for _ in range(10)))
     assert [a[0] for a in answers] == [200] * 10
@@ -68,11 +63,9 @@ async def test_duplicates_inside_one_batch_are_counted_too(
 
 
 async def test_a_partly_new_delivery_keeps_its_own_row(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     first = {"id": "ev-1", "user": "u-1", "text": "one"}
     await running.post_hook("acme", *signed(first))
     await running.post_hook("acme", *signed(first, {"id": "ev-2", "user": "u-1", "text": "two"}))
@@ -82,11 +75,9 @@ async def test_a_partly_new_delivery_keeps_its_own_row(
 
 
 async def test_long_allowed_header_values_are_cut(
-    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+    start_testchat: StartTestchat,
 ) -> None:
-    running = await make_bridge(
-        plugins={"testchat": channel_plugin}, integrations={"acme": integration(sandbox_url)}
-    )
+    running = await start_testchat()
     body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hello"})
     await running.post_hook("acme", body, {**headers, "User-Agent": "u" * 8000})
     [row] = await raw_rows(running)

@@ -4,24 +4,13 @@ refused without keeping anything (mail arrives over SMTP only)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
-import pytest_asyncio
 from bridgekit_email_forward.sandbox import SmtpSink
 from sqlalchemy import func, select
 from test_email_forward_smtp import MakeBridge, load, send, start
 
 from bridgekit.inbox.managers import create_manager
 from bridgekit.storage import schema as s
-
-
-@pytest_asyncio.fixture
-async def relay() -> AsyncIterator[SmtpSink]:
-    server = SmtpSink()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_only_an_operator_may_forward_a_conversation_outside(

@@ -3,12 +3,10 @@ a reply after close (E6), forwarding a conversation (E9) and writing first (E10)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from email import message_from_bytes
 from email.policy import default as default_policy
 
 import pytest
-import pytest_asyncio
 from bridgekit_email_forward.plugin import EmailForwardPlugin
 from bridgekit_email_forward.sandbox import SmtpSink
 from sqlalchemy import update
@@ -17,15 +15,6 @@ from test_email_forward_smtp import ACME, MakeBridge, email_integration, load, s
 import bridgekit
 from bridgekit.model import ChannelSpec, Contact, InboundMessage, IngestResult, Integration, RawDelivery
 from bridgekit.storage import schema as s
-
-
-@pytest_asyncio.fixture
-async def relay() -> AsyncIterator[SmtpSink]:
-    """The outbound relay: a local SMTP sink."""
-    server = SmtpSink()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_e4_original_view_is_sanitised_and_sandboxed_and_the_source_is_exact(

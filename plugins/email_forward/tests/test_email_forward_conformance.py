@@ -9,7 +9,6 @@ which can answer 451 on demand.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import aiohttp
@@ -96,14 +95,6 @@ class EmailKit(ConformanceKit):
 
     def asks_for_redelivery(self, answer: int) -> bool:
         return answer == SMTP_TRY_LATER
-
-
-@pytest.fixture
-async def relay() -> AsyncIterator[SmtpSink]:
-    sink = SmtpSink()
-    await sink.start()
-    yield sink
-    await sink.stop()
 
 
 class TestEmailConformance(ChannelConformance):

@@ -10,11 +10,9 @@ import base64
 from bridgekit_email_forward.parse import parse_mail
 from bridgekit_email_forward.plugin import EmailForwardPlugin
 from bridgekit_email_forward.sandbox import SmtpSink
-from test_email_forward_smtp import ACME, MakeBridge, email_integration, load, send, sink, start
+from test_email_forward_smtp import ACME, MakeBridge, email_integration, load, send, start
 
 from tests.support.bots import EchoBot, GreeterBot
-
-__all__ = ["sink"]  # the fixture, imported for pytest
 
 GOOD = "안녕하세요. 주문 확인 부탁드립니다.\n" * 3
 REST = "두 번째 단락입니다. 배송은 언제 되나요?\n" * 3

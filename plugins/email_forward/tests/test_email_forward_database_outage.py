@@ -11,13 +11,12 @@ import aiosmtplib
 import pytest
 from bridgekit_email_forward.plugin import EmailForwardPlugin
 from bridgekit_email_forward.sandbox import SmtpSink
-from test_email_forward_smtp import ACME, email_integration, load, send, sink
+from test_email_forward_smtp import ACME, email_integration, load, send
 
 from bridgekit.testing.harness import RunningBridge, start_bridge
 from bridgekit.testing.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.slow
-__all__ = ["sink"]  # the fixture, shared
 
 
 @pytest.fixture

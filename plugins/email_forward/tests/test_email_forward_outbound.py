@@ -29,14 +29,6 @@ ADDRESS = "acme@in.bridgekit.test"
 
 
 @pytest_asyncio.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    server = SmtpSink()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest_asyncio.fixture
 async def dns_server() -> AsyncIterator[DnsServer]:
     server = DnsServer()
     await server.start()

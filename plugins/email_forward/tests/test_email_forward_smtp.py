@@ -6,13 +6,12 @@ manager replies leave through the outbox to a local relay sink.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 import pytest
-import pytest_asyncio
 from bridgekit_email_forward.plugin import EmailForwardPlugin
 from bridgekit_email_forward.sandbox import SmtpSink, forward_mail
 
@@ -24,14 +23,6 @@ BETA = "beta@in.bridgekit.test"
 FORWARDER = "owner+caf_=acme=in.bridgekit.test@gmail.com"
 
 MakeBridge = Callable[..., Awaitable[RunningBridge]]
-
-
-@pytest_asyncio.fixture
-async def sink() -> AsyncIterator[SmtpSink]:
-    server = SmtpSink()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def email_integration(address: str, sink: SmtpSink, **extra: Any) -> dict[str, Any]:

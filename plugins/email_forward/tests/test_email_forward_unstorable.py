@@ -8,11 +8,9 @@ import base64
 
 from bridgekit_email_forward.sandbox import SmtpSink
 from sqlalchemy import func, select
-from test_email_forward_smtp import MakeBridge, send, sink, start
+from test_email_forward_smtp import MakeBridge, send, start
 
 from bridgekit.storage import schema as s
-
-__all__ = ["sink"]  # the SMTP sink fixture
 
 NUL_SUBJECT = "=?utf-8?b?" + base64.b64encode("주문\x00문의".encode()).decode() + "?="
 MAIL = (

@@ -20,7 +20,13 @@ from typing import Any
 
 import bridgekit
 from bridgekit import DemoProvider
-from bridgekit.channelkit import UTF8_BYTES, ProviderSession, TTLCache, send_parts, split_text
+from bridgekit.channelkit import (
+    UTF8_BYTES,
+    HttpChannelPlugin,
+    TTLCache,
+    send_parts,
+    split_text,
+)
 from bridgekit.exceptions import (
     ConfigError,
     MalformedDelivery,
@@ -102,21 +108,18 @@ def _attachment_type(content_type: str) -> str:
     return major if major in {"image", "video", "audio"} else "file"
 
 
-class InstagramPlugin:
+class InstagramPlugin(HttpChannelPlugin):
     """Instagram DM through the Instagram API (Messenger Platform for Instagram)."""
 
+    channel_specs = (SPEC,)
+    settings_class = InstagramConfig
+
     def __init__(self, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        super().__init__(timeout=30)
         self._clock = clock
-        self._http = ProviderSession(timeout=30)
         self._profiles: TTLCache[tuple[int, str], CustomerProfile | None] = TTLCache(
             _PROFILE_CACHE_MAX, 3600.0
         )
-
-    # --- plumbing ------------------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close the HTTP session (also done by ``bridgekit_shutdown``)."""
-        await self._http.aclose()
 
     # --- declaration and lifecycle -------------------------------------------------------
 
@@ -126,20 +129,7 @@ class InstagramPlugin:
 
         return [InstagramDemo()]
 
-    @bridgekit.hookimpl
-    def bridgekit_channels(self) -> Iterable[ChannelSpec]:
-        return [SPEC]
-
-    @bridgekit.hookimpl
-    async def bridgekit_shutdown(self, bridge: Any) -> None:
-        await self.aclose()
-
     # --- inbound -------------------------------------------------------------------------
-
-    @bridgekit.hookimpl
-    def bridgekit_check_integration(self, integration: Integration) -> None:
-        """Refuse unknown keys, wrong types and missing secrets before the server starts."""
-        InstagramConfig.from_integration(integration)
 
     @bridgekit.hookimpl
     async def bridgekit_ingest(self, integration: Integration, delivery: RawDelivery) -> IngestResult:

@@ -28,7 +28,7 @@ from bridgekit.channelkit.routes import (
     operator_only,
     request_manager_id,
 )
-from bridgekit.exceptions import ConfigError, PermanentDeliveryError, RequestRefused, TransientDeliveryError
+from bridgekit.exceptions import PermanentDeliveryError, RequestRefused, TransientDeliveryError
 from bridgekit.model import (
     Capabilities,
     ChannelSpec,
@@ -51,7 +51,7 @@ from bridgekit_kakao.brand_rules import (
 )
 from bridgekit_kakao.brand_store import BrandStore, FriendState
 from bridgekit_kakao.nhn import Refused
-from bridgekit_kakao.templates import AlimtalkRefused
+from bridgekit_kakao.sending import customer_body, customer_send_body, note_request, settings_and_phone
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
@@ -92,29 +92,15 @@ BRAND_SPEC = ChannelSpec(
 )
 
 _IMAGE = {"type": "string", "pattern": "^https?://", "maxLength": 1000}
-SEND_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["customer_id", "text"],
-    "properties": {
-        "integration": {"type": "string"},
-        "customer_id": {"type": "integer", "minimum": 1},
+SEND_BODY = customer_send_body(
+    ("text",),
+    {
         "text": {"type": "string", "minLength": 1, "maxLength": 1000},
         "image_url": _IMAGE,
         "image_link": _IMAGE,
-        "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 200},
     },
-}
-FRIEND_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["customer_id", "friend"],
-    "properties": {
-        "integration": {"type": "string"},
-        "customer_id": {"type": "integer", "minimum": 1},
-        "friend": {"type": "boolean"},
-    },
-}
+)
+FRIEND_BODY = customer_body(("friend",), {"friend": {"type": "boolean"}})
 
 
 class BrandService:
@@ -186,13 +172,7 @@ class BrandService:
         return url, link
 
     async def deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
-        from bridgekit_kakao.plugin import korean_mobile  # the Alimtalk's rule for the number
-
-        try:
-            settings = self.settings(integration)
-            phone = korean_mobile(message.recipient.value)
-        except (ConfigError, AlimtalkRefused) as exc:
-            raise PermanentDeliveryError(str(exc)) from None
+        settings, phone = settings_and_phone(self.settings, integration, message)  # Alimtalk's number rule
         customer_id = await self._customer_of(message.chat_id)
         client = BrandClient(settings, self._http.get())
         progress = dict(message.progress)
@@ -218,8 +198,7 @@ class BrandService:
                     f"NHN did not take the brand message: {accepted.result_message} ({accepted.result_code})"
                 )
             request_id, seq = accepted.request_id, accepted.recipient_seq
-            progress |= {"request_id": request_id, "recipient_seq": seq}
-            await message.save_progress(progress)
+            progress = await note_request(message, progress, request_id, seq)
         try:
             outcome = await client.outcome(request_id, seq)
         except Refused as exc:

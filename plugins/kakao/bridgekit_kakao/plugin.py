@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import bridgekit
-import phonenumbers
 from aiohttp import web
 from bridgekit.channelkit import BackgroundTask, ProviderSession
 from bridgekit.channelkit.routes import (
@@ -61,6 +60,8 @@ from bridgekit_kakao.consult_members import MemberRoutes
 from bridgekit_kakao.links import LinkStore
 from bridgekit_kakao.links_api import LinkRoutes
 from bridgekit_kakao.nhn import AlimtalkClient, Refused
+from bridgekit_kakao.sending import customer_send_body, note_request, settings_and_phone
+from bridgekit_kakao.sending import korean_mobile as korean_mobile  # others import it from here
 from bridgekit_kakao.settings import AlimtalkSettings
 from bridgekit_kakao.store import Store
 from bridgekit_kakao.templates import AlimtalkRefused, Template, TemplateState, resolve
@@ -109,18 +110,13 @@ RENDER_BODY = {
 #: any manager may render or send, and made-up codes must not each cost an NHN call.
 RENDER_SYNC_SECONDS = 10.0
 
-SEND_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["customer_id", "template_code"],
-    "properties": {
-        "integration": {"type": "string"},
-        "customer_id": {"type": "integer", "minimum": 1},
+SEND_BODY = customer_send_body(
+    ("template_code",),
+    {
         "template_code": {"type": "string", "minLength": 1},
         "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
-        "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 200},
     },
-}
+)
 #: Where an Alimtalk's template and parameters travel in the message's meta.
 META_KEY = "alimtalk"
 SYNC_BODY = {
@@ -311,11 +307,7 @@ class KakaoPlugin:
             return await self.brand.deliver(integration, message)
         if integration.channel == consult.CHANNEL:
             return await self.consult.deliver(integration, message)
-        try:
-            settings = self.settings(integration)
-            phone = korean_mobile(message.recipient.value)
-        except (ConfigError, AlimtalkRefused) as exc:
-            raise PermanentDeliveryError(str(exc)) from None
+        settings, phone = settings_and_phone(self.settings, integration, message)
         progress = dict(message.progress)
         if not progress and (unusable := self.link_routes.alimtalk_refusal(integration)) is not None:
             raise PermanentDeliveryError(str(unusable))  # K8: queued before the switch-off
@@ -352,8 +344,7 @@ class KakaoPlugin:
                 reason = f"NHN did not take the Alimtalk: {accepted.result_message} ({accepted.result_code})"
                 return await self._fallback(settings, message, progress, reason)
             request_id, seq = accepted.request_id, accepted.recipient_seq
-            progress |= {"request_id": request_id, "recipient_seq": seq}
-            await message.save_progress(progress)
+            progress = await note_request(message, progress, request_id, seq)
         try:
             outcome = await client.outcome(request_id, seq)
         except Refused as exc:
@@ -549,26 +540,6 @@ class KakaoPlugin:
             },
             status=201,
         )
-
-
-class KoreanMobile:
-    def __init__(self, number: phonenumbers.PhoneNumber) -> None:
-        self.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        #: As NHN wants ``recipientNo``: digits only, with the leading 0.
-        self.national = "0" + str(number.national_number)
-
-
-def korean_mobile(value: str) -> KoreanMobile:
-    """The customer's stored phone as a Korean mobile number; refused otherwise."""
-    try:
-        number = phonenumbers.parse(value, "KR")
-    except phonenumbers.NumberParseException:
-        raise AlimtalkRefused(f"{value!r} is not a phone number") from None
-    if number.country_code != 82 or phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
-        raise AlimtalkRefused(
-            f"{value} is not a Korean mobile number: Alimtalk reaches KakaoTalk on those only"
-        )
-    return KoreanMobile(number)
 
 
 def fallback_key(alimtalk_key: str) -> str:

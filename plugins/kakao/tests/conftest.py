@@ -1,5 +1,6 @@
 """Fixtures for the Kakao plugin tests: the Alimtalk sandbox and NHN Cloud SMS's sandbox on
-127.0.0.1, and a running bridgekit with both plugins wired to them. Nothing is mocked: every
+127.0.0.1, and a running bridgekit with both plugins wired to them; the consultation-talk
+reseller's sandbox and a bridgekit with a ``consult`` integration on it. Nothing is mocked: every
 send is real HTTP, every row a real database's."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from bridgekit_sms.plugin import SmsPlugin
 from bridgekit_sms.sandbox import NhnSandbox
 from bridgekit_sms.sandbox import integration as sms_integration
 
+from bridgekit_kakao.consult_sandbox import ConsultSandbox
+from bridgekit_kakao.consult_sandbox import integration as consult_integration
 from bridgekit_kakao.plugin import KakaoPlugin
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
 from bridgekit_kakao.testkit import KOREAN, SHIPPED, SHIPPED_TEXT, MakeCustomer, StartBridge
@@ -67,3 +70,19 @@ def make_customer() -> MakeCustomer:
         return customer_id
 
     return factory
+
+
+@pytest.fixture
+async def consult_running(make_bridge: MakeBridge, reseller: ConsultSandbox) -> AsyncIterator[RunningBridge]:
+    """A running bridgekit with the Kakao plugin's ``consult`` integration on ``reseller``."""
+    plugin = KakaoPlugin()
+    integrations = {"consult": consult_integration(reseller)}
+    yield await make_bridge(plugins={"kakao": plugin}, integrations=integrations)
+    await plugin.aclose()
+
+
+@pytest.fixture
+async def reseller() -> AsyncIterator[ConsultSandbox]:
+    """The consultation-talk reseller's sandbox."""
+    async with ConsultSandbox() as sandbox:
+        yield sandbox

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,16 +29,8 @@ KST = timedelta(hours=9)
 
 
 @pytest.fixture
-async def reseller() -> AsyncIterator[ConsultSandbox]:
-    async with ConsultSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def running(make_bridge: MakeBridge, reseller: ConsultSandbox) -> AsyncIterator[RunningBridge]:
-    plugin = KakaoPlugin()
-    yield await make_bridge(plugins={"kakao": plugin}, integrations={"consult": integration(reseller)})
-    await plugin.aclose()
+def running(consult_running: RunningBridge) -> RunningBridge:
+    return consult_running
 
 
 def hook(running: RunningBridge) -> str:

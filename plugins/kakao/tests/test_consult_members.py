@@ -5,33 +5,22 @@ same KakaoTalk user's next message lands on the member's customer."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from bridgekit.storage import schema as s
-from bridgekit.testing.conformance import MakeBridge
 from bridgekit.testing.harness import RunningBridge
 from sqlalchemy import select
 
 from bridgekit_kakao.consult import CONTACT_KIND, billing_day
 from bridgekit_kakao.consult_members import MEMBER_KIND
-from bridgekit_kakao.consult_sandbox import ConsultSandbox, integration
-from bridgekit_kakao.plugin import KakaoPlugin
+from bridgekit_kakao.consult_sandbox import ConsultSandbox
 
 
 @pytest.fixture
-async def reseller() -> AsyncIterator[ConsultSandbox]:
-    async with ConsultSandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def running(make_bridge: MakeBridge, reseller: ConsultSandbox) -> AsyncIterator[RunningBridge]:
-    plugin = KakaoPlugin()
-    yield await make_bridge(plugins={"kakao": plugin}, integrations={"consult": integration(reseller)})
-    await plugin.aclose()
+def running(consult_running: RunningBridge) -> RunningBridge:
+    return consult_running
 
 
 def hook(running: RunningBridge) -> str:

@@ -73,6 +73,18 @@ async def linked(as_admin: Caller, kakao: AlimtalkSandbox, search_id: str, **res
     return result
 
 
+async def shop_linked(
+    start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
+) -> tuple[RunningBridge, int, Caller, dict[str, Any]]:
+    """A running bridgekit whose admin linked @bridgeshop (the Alimtalk sandbox's sender), and a
+    customer with a Korean mobile number: (bridge, customer, the admin's caller, the link)."""
+    kakao.senders.add_channel("@bridgeshop", AS_NHN_HAS_IT, sender_key=kakao.sender_key)
+    running = await start()
+    customer_id = await make_customer(running)
+    _, as_admin = await admin_of(running)
+    return running, customer_id, as_admin, await linked(as_admin, kakao, "@bridgeshop")
+
+
 async def test_the_link_flow_waits_for_the_token_then_links_and_the_first_becomes_default(
     start: StartBridge, kakao: AlimtalkSandbox
 ) -> None:
@@ -296,11 +308,7 @@ async def read_at_start(running: RunningBridge) -> list[dict[str, Any]]:
 async def test_k8_switching_off_alimtalk_makes_its_templates_unusable_until_switched_on(
     start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
 ) -> None:
-    kakao.senders.add_channel("@bridgeshop", AS_NHN_HAS_IT, sender_key=kakao.sender_key)
-    running = await start()
-    customer_id = await make_customer(running)
-    _, as_admin = await admin_of(running)
-    link = await linked(as_admin, kakao, "@bridgeshop")
+    running, customer_id, as_admin, link = await shop_linked(start, kakao, make_customer)
     await as_admin("PATCH", f"/links/{link['id']}", json={"front_home": False, "follow_up": False})
     status, off = await as_admin("PATCH", f"/links/{link['id']}", json={"services": {"alimtalk": False}})
     assert (status, off["services"]["alimtalk"]) == (200, False)
@@ -319,11 +327,7 @@ async def test_k8_switching_off_alimtalk_makes_its_templates_unusable_until_swit
 async def test_k8_a_deleted_channel_linked_again_has_its_templates_deleted_needing_review(
     start: StartBridge, kakao: AlimtalkSandbox, make_customer: MakeCustomer
 ) -> None:
-    kakao.senders.add_channel("@bridgeshop", AS_NHN_HAS_IT, sender_key=kakao.sender_key)
-    running = await start()
-    customer_id = await make_customer(running)
-    _, as_admin = await admin_of(running)
-    link = await linked(as_admin, kakao, "@bridgeshop")
+    running, customer_id, as_admin, link = await shop_linked(start, kakao, make_customer)
     assert (await call(running, "POST", "/api/v1/kakao_alimtalk/templates/sync"))[0] == 200
     await as_admin("PATCH", f"/links/{link['id']}", json={"front_home": False, "follow_up": False})
     status, _ = await as_admin("DELETE", f"/links/{link['id']}")
@@ -421,11 +425,7 @@ async def test_a_link_abandoned_while_waiting_for_its_token_leaves_the_templates
 async def test_k8_an_alimtalk_queued_before_alimtalk_was_switched_off_is_not_sent(
     start: StartBridge, kakao: AlimtalkSandbox, sms: NhnSandbox, make_customer: MakeCustomer
 ) -> None:
-    kakao.senders.add_channel("@bridgeshop", AS_NHN_HAS_IT, sender_key=kakao.sender_key)
-    running = await start()
-    customer_id = await make_customer(running)
-    _, as_admin = await admin_of(running)
-    link = await linked(as_admin, kakao, "@bridgeshop")
+    running, customer_id, as_admin, link = await shop_linked(start, kakao, make_customer)
     await as_admin("PATCH", f"/links/{link['id']}", json={"front_home": False, "follow_up": False})
     outbox = running.bridge.outbox
     assert outbox is not None

@@ -26,7 +26,13 @@ from typing import Any
 
 import bridgekit
 from bridgekit import DemoProvider
-from bridgekit.channelkit import UTF16_UNITS, MediaUnavailable, NotSent, ProviderSession, TTLCache
+from bridgekit.channelkit import (
+    UTF16_UNITS,
+    HttpChannelPlugin,
+    MediaUnavailable,
+    NotSent,
+    TTLCache,
+)
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -101,22 +107,20 @@ def _filename(media: ev.MediaRef, content_type: str) -> str:
     return f"line-{media.kind}-{media.message_id}{ext}"
 
 
-class LinePlugin:
+class LinePlugin(HttpChannelPlugin):
     """The ``line`` channel. One instance may serve many LINE integrations (bots).
 
     ``clock`` (seconds since the epoch) is injectable so tests can age reply tokens.
     """
 
+    channel_specs = (CHANNEL,)
+    settings_class = LineSettings
+
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(timeout=30)  # per-request timeouts come from each integration's settings
         self._clock = clock
-        # Per-request timeouts come from each integration's settings.
-        self._http = ProviderSession(timeout=30)
         self.client = LineClient(self._http)
         self._profiles: TTLCache[tuple[str, str], CustomerProfile] = TTLCache(_PROFILE_CACHE_MAX, 3600.0)
-
-    async def aclose(self) -> None:
-        """Close the HTTP session (also done by ``bridgekit_shutdown``)."""
-        await self._http.aclose()
 
     # --- declaration ---------------------------------------------------------------
 
@@ -125,15 +129,6 @@ class LinePlugin:
         from bridgekit_line.demo import LineDemo  # sandbox code only for the demo
 
         return [LineDemo()]
-
-    @bridgekit.hookimpl
-    def bridgekit_channels(self) -> Iterable[ChannelSpec]:
-        return [CHANNEL]
-
-    @bridgekit.hookimpl
-    def bridgekit_check_integration(self, integration: Integration) -> None:
-        """Refuse unknown keys, wrong types and missing secrets before the server starts."""
-        LineSettings.from_integration(integration)
 
     # --- inbound -------------------------------------------------------------------
 
@@ -345,12 +340,6 @@ class LinePlugin:
         """LINE sends cost no PU: LINE bills the account owner directly (its own message
         plans), and bridgekit's PU ledger covers SMS/Kakao-style per-message sends only."""
         return None
-
-    # --- lifecycle -----------------------------------------------------------------
-
-    @bridgekit.hookimpl
-    async def bridgekit_shutdown(self) -> None:
-        await self.aclose()
 
 
 plugin = LinePlugin()

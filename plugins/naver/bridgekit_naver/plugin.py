@@ -17,7 +17,13 @@ from urllib.parse import quote, urlsplit
 
 import bridgekit
 from bridgekit import DemoProvider
-from bridgekit.channelkit import UTF16_UNITS, MediaUnavailable, ProviderSession, fetch_media, send_parts
+from bridgekit.channelkit import (
+    UTF16_UNITS,
+    HttpChannelPlugin,
+    MediaUnavailable,
+    fetch_media,
+    send_parts,
+)
 from bridgekit.exceptions import ConfigError, PermanentDeliveryError
 from bridgekit.model import (
     Capabilities,
@@ -42,7 +48,7 @@ from bridgekit_naver.outbound import IMAGE_CONTENT_TYPES, MAX_IMAGE_BYTES, Part,
 from bridgekit_naver.settings import NaverSettings
 
 if TYPE_CHECKING:
-    from bridgekit import BridgeAPI
+    pass
 
 CHANNEL = "naver"
 
@@ -74,7 +80,7 @@ CHANNEL_SPEC = ChannelSpec(
 API_TIMEOUT_SECONDS = 15.0
 
 
-class NaverPlugin:
+class NaverPlugin(HttpChannelPlugin):
     """Naver TalkTalk Chat Bot API channel.
 
     One instance serves every ``naver`` integration. It holds one lazily created
@@ -82,8 +88,11 @@ class NaverPlugin:
     delivery got is kept on the outbox row (``send_parts``), not here.
     """
 
+    channel_specs = (CHANNEL_SPEC,)  # SPEC P2, P3 slot NAVER_TALKTALK, I19 no reads
+    settings_class = NaverSettings  # checked at start-up: bad CIDRs too
+
     def __init__(self) -> None:
-        self._http = ProviderSession(timeout=API_TIMEOUT_SECONDS)
+        super().__init__(timeout=API_TIMEOUT_SECONDS)
 
     # --- declaration ---------------------------------------------------------------------
 
@@ -92,17 +101,6 @@ class NaverPlugin:
         from bridgekit_naver.demo import NaverDemo  # sandbox code only for the demo
 
         return [NaverDemo()]
-
-    @bridgekit.hookimpl
-    def bridgekit_channels(self) -> Iterable[ChannelSpec]:
-        """Declare the ``naver`` channel (SPEC P2, P3 slot NAVER_TALKTALK, I19 no reads)."""
-        return [CHANNEL_SPEC]
-
-    @bridgekit.hookimpl
-    def bridgekit_check_integration(self, integration: Integration) -> None:
-        """Refuse unknown keys, wrong types, bad CIDRs and missing secrets before the server
-        starts."""
-        NaverSettings.from_integration(integration)
 
     # --- inbound -------------------------------------------------------------------------
 
@@ -206,11 +204,6 @@ class NaverPlugin:
     # --- lifecycle -----------------------------------------------------------------------
 
     @bridgekit.hookimpl
-    async def bridgekit_shutdown(self, bridge: BridgeAPI) -> None:
-        """Close the HTTP session."""
-        await self.aclose()
-
-    @bridgekit.hookimpl
     def bridgekit_inbound_address(self, integration: Integration, base_url: str) -> str:
         # TalkTalk signs nothing: the URL's token is the webhook's only credential.
         try:
@@ -218,10 +211,6 @@ class NaverPlugin:
         except ConfigError:
             token = "<secrets.path_token>"
         return f"POST {base_url}/hooks/{quote(integration.name)}?token={quote(token)}"
-
-    async def aclose(self) -> None:
-        """Close the HTTP session (also usable without a running bridge, in tests)."""
-        await self._http.aclose()
 
 
 def sniff_image_type(data: bytes) -> str | None:

@@ -29,8 +29,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import struct
-import zlib
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from aiohttp import web
 from yarl import URL
 
 from bridgekit.channelkit import HttpSandbox
+from bridgekit.testing.images import png_from_rows
 
 Endpoint = Literal["event", "imageUpload"]
 
@@ -513,20 +512,4 @@ def _result(code: str, message: str | None = None, *, extra: Mapping[str, Any] |
 
 def sample_png(width: int = 1, height: int = 1) -> bytes:
     """A valid tiny PNG (opaque white), made here so tests never download anything."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    raw = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return png_from_rows([b"\xff\xff\xff" * width] * height, colour=True)
