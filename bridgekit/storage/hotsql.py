@@ -41,6 +41,25 @@ _PLACEHOLDER = re.compile(r"\?")
 _encode_json = json.JSONEncoder(check_circular=False).encode
 
 
+@functools.lru_cache(maxsize=1024)
+def numbered(sql: str) -> str:
+    """``sql`` with its ``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (asyncpg's style)."""
+    counter = iter(range(1, 1_000_000))
+    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
+
+
+def driver_sql(dialect: str, sql: str) -> str:
+    """``sql`` written with ``?`` placeholders, in the style of ``dialect``'s driver (for
+    ``exec_driver_sql`` on any connection, the pooled ones included)."""
+    return numbered(sql) if dialect == "postgresql" else sql
+
+
+def driver_ts(dialect: str, value: datetime) -> Any:
+    """A naive UTC timestamp as the ``DateTime`` column stores it, for ``exec_driver_sql``
+    (as :meth:`SQLiteHotSQL.ts` and :meth:`PostgresHotSQL.ts` give it)."""
+    return value if dialect == "postgresql" else value.isoformat(" ", "microseconds")
+
+
 def placeholders(count: int) -> str:
     """``?, ?, ?`` for an ``IN (...)`` list of ``count`` values."""
     return ", ".join("?" * count)
@@ -183,15 +202,10 @@ class PostgresHotSQL(HotSQL):
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self._numbered: dict[str, str] = {}
 
-    def _sql(self, sql: str) -> str:
-        numbered = self._numbered.get(sql)
-        if numbered is None:
-            counter = iter(range(1, 1_000_000))
-            numbered = _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
-            self._numbered[sql] = numbered
-        return numbered
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return numbered(sql)
 
     def ts(self, value: datetime) -> datetime:
         return value

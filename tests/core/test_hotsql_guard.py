@@ -24,12 +24,13 @@ from sqlalchemy import inspect as inspect_db
 
 from bridgekit.inbox import notify
 from bridgekit.ingest import pipeline as ingest
+from bridgekit.queues import outbox
 from bridgekit.storage import handles
 from bridgekit.storage.db import Database
 from bridgekit.storage.schema import metadata
 
 # Every module that writes through HotSQL: a new one must be added here.
-HOT_MODULES: tuple[ModuleType, ...] = (ingest, notify, handles)
+HOT_MODULES: tuple[ModuleType, ...] = (ingest, notify, handles, outbox)
 
 
 @dataclass(frozen=True)

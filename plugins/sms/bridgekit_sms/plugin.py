@@ -191,11 +191,17 @@ class SmsPlugin:
         text: str,
         subject: str | None,
         key: str,
-    ) -> tuple[Provider, Outgoing, rules.Segments | None]:
+        *,
+        send_key: str | None = None,
+    ) -> tuple[Provider, Outgoing, rules.Segments | None, Send | None]:
         """Everything decided before the provider is called; :class:`rules.TextRefused` when
-        the text may not go out."""
+        the text may not go out. With ``send_key``, also the send an earlier attempt recorded
+        under it (read with the opt-out, in one statement)."""
         to = rules.phone(to_value, settings.default_region)
-        opted = self.store.opted_out(to.e164)
+        if send_key is None:
+            opted, earlier = self.store.opted_out(to.e164), None
+        else:
+            opted, earlier = self.store.before_send(to.e164, send_key)
         if opted is not None:
             raise rules.TextRefused(
                 f"{to.e164} opted out of texts (replied {opted[0]!r} on {opted[1][:10]}): "
@@ -214,7 +220,7 @@ class SmsPlugin:
         if isinstance(provider, NhnProvider):
             korean = rules.korean_text(text, subject)
             out = Outgoing(to, sender, text, korean.subject, korean.kind, ad, key)
-            return provider, out, None
+            return provider, out, None, earlier
         if len(text) > rules.INTERNATIONAL_MAX_CHARS:
             raise rules.TextRefused(
                 f"the text is {len(text)} characters; an international SMS holds at most "
@@ -222,26 +228,26 @@ class SmsPlugin:
             )
         segments = rules.segments(text)
         out = Outgoing(to, sender, text, None, "INTL", ad, key, self._callback_url(integration, settings))
-        return provider, out, segments
+        return provider, out, segments, earlier
 
     @bridgekit.hookimpl
     async def bridgekit_deliver(self, integration: Integration, message: OutboundMessage) -> DeliveryResult:
+        key = f"{integration.name}:{message.idempotency_key}"
         try:
             settings = self.settings(integration)
-            provider, out, segs = self.prepare(
+            provider, out, segs, earlier = self.prepare(
                 integration,
                 settings,
                 message.recipient.value,
                 message.text,
                 message.title,
                 message.idempotency_key,
+                send_key=key,
             )
         except ConfigError as exc:
             raise PermanentDeliveryError(str(exc)) from None
         except rules.TextRefused as exc:
             raise PermanentDeliveryError(str(exc)) from None
-        key = f"{integration.name}:{message.idempotency_key}"
-        earlier = self.store.send_for_key(key)
         if earlier is not None:  # accepted by an earlier attempt whose success was not recorded
             accepted = Accepted(earlier.provider_id, "", earlier.segments)
         else:
@@ -284,7 +290,7 @@ class SmsPlugin:
             )
         try:
             settings = self.settings(target)
-            provider, out, segs = self.prepare(target, settings, phone, text, None, idempotency_key)
+            provider, out, segs, _ = self.prepare(target, settings, phone, text, None, idempotency_key)
         except (ConfigError, rules.TextRefused) as exc:
             raise PermanentDeliveryError(str(exc)) from None
         try:

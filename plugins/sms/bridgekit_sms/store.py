@@ -27,6 +27,11 @@ CREATE INDEX IF NOT EXISTS sends_message ON sends (message_id);
 """
 INSERT_SEND = "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 COLUMNS = "provider_id, integration, message_id, provider, kind, encoding, segments, status, reason"
+_BEFORE_SEND = (
+    "SELECT o.keyword, o.at, "
+    + ", ".join(f"s.{c.strip()}" for c in COLUMNS.split(","))
+    + " FROM (SELECT 1) LEFT JOIN opt_outs o ON o.phone = ? LEFT JOIN sends s ON s.key = ?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +161,13 @@ class Store(LocalStore):
             ).fetchall()
         return [Send(*row) for row in rows]
 
-    def send_for_key(self, key: str) -> Send | None:
+    def before_send(self, phone: str, key: str) -> tuple[tuple[str, str] | None, Send | None]:
+        """:meth:`opted_out` for ``phone`` and the send recorded under ``key`` (by an earlier
+        attempt), in one statement: each SQLite call lets the other threads take the GIL."""
         with self._lock:
-            row = self._db.execute(f"SELECT {COLUMNS} FROM sends WHERE key = ?", (key,)).fetchone()
-        return Send(*row) if row else None
+            row = self._db.execute(_BEFORE_SEND, (phone, key)).fetchone()
+        opted = (str(row[0]), str(row[1])) if row[0] is not None else None
+        return opted, (Send(*row[2:]) if row[2] is not None else None)
 
     def sends_of(self, message_id: int) -> list[Send]:
         with self._lock:
