@@ -16,13 +16,8 @@ from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
 from bridgekit_kakao.testkit import AS_SENT, KOREAN, SHIPPED, SHIPPED_TEXT
 from playwright.async_api import Browser, Page, expect
 
-from bridgekit.inbox.customers import new_lead
-from bridgekit.inbox.managers import create_manager
-from bridgekit.inbox.sessions import create_password_link, use_password_link
-from bridgekit.runtime.clock import utcnow
-from bridgekit.testing.databases import temporary_database
-from bridgekit.testing.harness import RunningBridge, start_bridge
-from tests.browser.conftest import EMAIL, NAME, PASSWORD, watch
+from bridgekit.testing.harness import RunningBridge
+from tests.browser.conftest import fill_sign_in, operator_desk, phone_customer
 
 BOOKED = "BOOKED_01"
 BOOKED_TEXT = "#{name}님, #{day} 상담 예약이 확정되었습니다."
@@ -40,54 +35,29 @@ class TwoAlimtalks:
 
 @pytest_asyncio.fixture
 async def two_alimtalks(browser: Browser, tmp_path: Path) -> AsyncIterator[TwoAlimtalks]:
-    async with (
-        AlimtalkSandbox() as shop,
-        AlimtalkSandbox() as care,
-        temporary_database("sqlite", tmp_path) as url,
-    ):
+    async with AlimtalkSandbox() as shop, AlimtalkSandbox() as care:
         shop.add_template(SHIPPED, SHIPPED_TEXT, name="배송 안내")
         care.add_template(BOOKED, BOOKED_TEXT, name="예약 확정")
         care.add_template("DRAFT_01", "#{name}님, 곧 만나요.", status="TSC02", name="검수 중 안내")
         plugin = KakaoPlugin()
-        server = await start_bridge(
-            database_url=url,
-            data_dir=tmp_path / "data",
-            plugins={"kakao": plugin},
-            integrations={
-                "alimtalk_shop": integration(shop, result_poll_seconds=0.05),
-                "alimtalk_care": integration(care, result_poll_seconds=0.05),
-            },
-        )
-        context = await browser.new_context()
-        try:
-            manager_id, _ = await create_manager(
-                server.bridge.db, server.bridge.workspace_id, NAME, operator=True, email=EMAIL
-            )
-            link = await create_password_link(server.bridge.db, manager_id)
-            assert await use_password_link(server.bridge.db, link, PASSWORD) is not None
-            await server.wait_for(
+        integrations = {
+            "alimtalk_shop": integration(shop, result_poll_seconds=0.05),
+            "alimtalk_care": integration(care, result_poll_seconds=0.05),
+        }
+        async with operator_desk(browser, tmp_path, {"kakao": plugin}, integrations) as desk:
+            await desk.server.wait_for(
                 lambda: (
                     len(plugin.store.templates("alimtalk_shop")) == 1
                     and len(plugin.store.templates("alimtalk_care")) == 2
                 )
             )
-            page = await context.new_page()
-            problems: list[str] = []
-            watch(page, problems)
-            yield TwoAlimtalks(server, shop, care, page, problems)
-        finally:
-            await context.close()
-            await server.close()
-            await plugin.aclose()
+            yield TwoAlimtalks(desk.server, shop, care, desk.page, desk.problems)
 
 
 async def test_the_manager_picks_which_alimtalk_integration_sends(two_alimtalks: TwoAlimtalks) -> None:
     server, page = two_alimtalks.server, two_alimtalks.page
     shop, care = two_alimtalks.shop, two_alimtalks.care
-    async with server.bridge.db.write() as conn:
-        customer_id, _ = await new_lead(
-            conn, server.bridge.workspace_id, "홍길동", ("phone", 0, KOREAN), True, utcnow()
-        )
+    customer_id = await phone_customer(server, "홍길동", KOREAN)
     # The shop's order system sends the first Alimtalk: the customer's Alimtalk chat.
     first = await server.api(
         "POST",
@@ -104,9 +74,7 @@ async def test_the_manager_picks_which_alimtalk_integration_sends(two_alimtalks:
     assert first["integration"] == "alimtalk_shop"
 
     await page.goto(f"{server.url}/chats/{chat['id']}")
-    await page.get_by_label("Email").fill(EMAIL)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await fill_sign_in(page)
     form = page.locator("#alimtalk-form")
     await expect(form).to_be_visible()
     picker = form.get_by_label("Send from")
