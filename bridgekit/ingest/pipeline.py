@@ -536,7 +536,9 @@ class _BatchWriter:
         # Before the raw rows: a delivery whose every event is stored already is only counted.
         originals = await self._drop_duplicates()
         stored = [i for i in self.batch if i.messages or not i.result.messages]
-        raw_ids = await self._new_ids("raw_deliveries", len(stored))
+        raw_ids, message_ids = await self._new_ids(
+            ("raw_deliveries", len(stored)), ("messages", sum(len(i.messages) for i in stored))
+        )
         await sql.insert(
             "raw_deliveries",
             RAW_COLUMNS,
@@ -566,7 +568,7 @@ class _BatchWriter:
         if entries:
             customer_ids, contact_ids = await self._customers(entries)
             chat_ids = await self._chats(entries, customer_ids, contact_ids)
-            await self._messages(entries, chat_ids)
+            await self._messages(entries, chat_ids, message_ids)
         await self._status_updates()
         if any(item.result.events for item in self.batch):
             applied = await apply_provider_events(
@@ -584,18 +586,29 @@ class _BatchWriter:
             self.seen.changed_handles.update(applied.changed_handles)
             self.wrote_flow |= applied.wrote_flow
 
-    async def _new_ids(self, table: str, count: int) -> list[int]:
-        """``count`` fresh ids of a table only this writer inserts into within a batch
-        (``raw_deliveries``, ``messages``): from the routing cache when nobody else has
-        written since the last batch, which took the ids before them (no query)."""
-        if count == 0:
-            return []
+    async def _new_ids(self, *counts: tuple[str, int]) -> list[list[int]]:
+        """Fresh ids of tables only this writer inserts into within a batch (``raw_deliveries``,
+        ``messages``), ``count`` of each: from the routing cache when nobody else has written
+        since the last batch, which took the ids before them (no query), else asked for
+        together."""
         cache = self.cached
-        start = cache.next_ids.get(table) if cache is not None else None
-        ids = await self.sql.new_ids(table, count) if start is None else list(range(start, start + count))
+        found: dict[str, list[int]] = {}
+        asked = []
+        for table, count in counts:
+            start = cache.next_ids.get(table) if cache is not None else None
+            if count == 0:
+                found[table] = []
+            elif start is not None:
+                found[table] = list(range(start, start + count))
+            else:
+                asked.append((table, count))
+        if asked:
+            found.update(zip((t for t, _ in asked), await self.sql.new_ids_of(asked), strict=True))
         if cache is not None:
-            self.seen.next_ids[table] = ids[-1] + 1
-        return ids
+            for table, ids in found.items():
+                if ids:
+                    self.seen.next_ids[table] = ids[-1] + 1
+        return [found[table] for table, _ in counts]
 
     async def _count_duplicates(
         self, originals: list[tuple[_Item, int | _Item | None]], raw_id_of: dict[int, int]
@@ -939,9 +952,10 @@ class _BatchWriter:
 
         return [c for c in chat_of if c is not None]
 
-    async def _messages(self, entries: list[tuple[_Item, int, int]], chat_ids: list[int]) -> None:
+    async def _messages(
+        self, entries: list[tuple[_Item, int, int]], chat_ids: list[int], ids: list[int]
+    ) -> None:
         sql = self.sql
-        ids = await self._new_ids("messages", len(entries))
         rows = []
         for n, (item, raw_id, idx) in enumerate(entries):
             msg = item.messages[idx]

@@ -125,6 +125,10 @@ class HotSQL:
         """``count`` fresh primary keys of ``table``, ascending, reserved for this transaction."""
         raise NotImplementedError
 
+    async def new_ids_of(self, counts: Sequence[tuple[str, int]]) -> list[list[int]]:
+        """:meth:`new_ids` of several tables, in the order asked."""
+        return [await self.new_ids(table, count) for table, count in counts]
+
     async def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(len(columns))})"
@@ -222,13 +226,21 @@ class PostgresHotSQL(HotSQL):
             await self.conn.exec_driver_sql(self._sql(sql), [tuple(r) for r in rows])
 
     async def new_ids(self, table: str, count: int) -> list[int]:
-        if count == 0:
-            return []
-        rows = await self.all(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, ?::int)",
-            (count,),
+        return (await self.new_ids_of([(table, count)]))[0]
+
+    async def new_ids_of(self, counts: Sequence[tuple[str, int]]) -> list[list[int]]:
+        """One round trip for every table (a group commit's is a tenth of its cost)."""
+        wanted = [(n, table, count) for n, (table, count) in enumerate(counts) if count]
+        found: list[list[int]] = [[] for _ in counts]
+        if not wanted:
+            return found
+        sql = " UNION ALL ".join(
+            f"SELECT {n}, nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, ?::int)"
+            for n, table, _count in wanted
         )
-        return sorted(int(r[0]) for r in rows)
+        for n, value in await self.all(sql, [count for _n, _table, count in wanted]):
+            found[n].append(int(value))
+        return [sorted(ids) for ids in found]
 
 
 def hot_sql(conn: AsyncConnection) -> HotSQL:

@@ -196,3 +196,27 @@ async def test_many_rows_in_one_insert_keep_order_and_ids(db_url: str) -> None:
         assert (await db.write_inline(delete_and_allocate))[0] > chat_ids[-1]
     finally:
         await db.dispose()
+
+
+async def test_ids_of_several_tables_in_one_request_are_fresh_and_in_the_order_asked(db_url: str) -> None:
+    """The group commit reserves its raw deliveries' and messages' ids together (one round
+    trip on PostgreSQL): each table gets as many as asked, ascending, none handed out twice."""
+    db = Database(db_url)
+    await db.migrate()
+    try:
+
+        async def reserve(conn: AsyncConnection) -> list[list[int]]:
+            return await hot_sql(conn).new_ids_of([("messages", 3), ("customers", 0), ("raw_deliveries", 2)])
+
+        first = await db.write_inline(reserve)
+        second = await db.write_inline(reserve)
+        for ids in (first, second):
+            messages, customers, raw = ids
+            assert (len(messages), customers, len(raw)) == (3, [], 2)
+            assert messages == sorted(set(messages))
+            assert raw == sorted(set(raw))
+        if not db.is_sqlite:  # SQLite hands out max(id) + 1: nothing was inserted in between
+            assert set(first[0]).isdisjoint(second[0])
+            assert set(first[2]).isdisjoint(second[2])
+    finally:
+        await db.dispose()
