@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 from bridgekit import DemoCustomer, SendOnlyDemoProvider
+from bridgekit.channelkit import ProviderSession
 
 from bridgekit_kakao.brand_sandbox import BrandSandbox, brand_integration
 from bridgekit_kakao.sandbox import AlimtalkSandbox, integration
@@ -38,12 +38,14 @@ def _as_sent(phone: str) -> str:
 async def _call(customer: DemoCustomer, method: str, path: str, body: Mapping[str, Any]) -> None:
     """Call the demo's API as its operator (a site's back end would, with its token)."""
     headers = {"Authorization": f"Bearer {customer.token}"}
-    async with (
-        aiohttp.ClientSession(headers=headers) as session,
-        session.request(method, f"{customer.api_url}{path}", json=body) as resp,
-    ):
-        if resp.status >= 400:
-            raise RuntimeError(f"{method} {path} answered {resp.status}: {await resp.text()}")
+    http = ProviderSession(timeout=30)
+    try:
+        url = f"{customer.api_url}{path}"
+        async with http.get().request(method, url, json=body, headers=headers) as resp:
+            if resp.status >= 400:
+                raise RuntimeError(f"{method} {path} answered {resp.status}: {await resp.text()}")
+    finally:
+        await http.aclose()
 
 
 class AlimtalkDemo(SendOnlyDemoProvider):
