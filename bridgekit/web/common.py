@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from sqlalchemy import select
 
 from bridgekit.engine.bridge import Bridge
@@ -32,7 +34,11 @@ async def chat_or_404(bridge: Bridge, chat_id: str) -> Any:
 
 async def json_object(request: web.Request, schema: Schema | None = None) -> dict[str, Any]:
     """The request's JSON object body; keys ``schema`` does not allow are refused (400).
-    ``schema`` defaults to the route's request body in the OpenAPI document (``bodies``)."""
+    ``schema`` defaults to the route's request body in the OpenAPI document (``bodies``).
+
+    A ``schema`` given here (a plugin's route, a customer link's) is also checked whole —
+    required fields, types, patterns, lengths — so the handler may read what it declares;
+    a body that does not match is refused with 400 and the first mismatch in words."""
     try:
         body = parse_json(await request.read())
     except ValueError as exc:
@@ -40,7 +46,23 @@ async def json_object(request: web.Request, schema: Schema | None = None) -> dic
     if not isinstance(body, dict):
         raise json_error(400, "the body must be a JSON object")
     refuse_unknown_keys(request, body, schema)
+    if schema is not None:
+        error = best_match(_validator(schema).iter_errors(body))
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path)
+            raise json_error(400, f"{where}: {error.message}" if where else error.message)
     return body
+
+
+_validators: dict[int, tuple[Schema, Draft202012Validator]] = {}
+
+
+def _validator(schema: Schema) -> Draft202012Validator:
+    """One compiled validator per schema object (the schemas are module constants)."""
+    found = _validators.get(id(schema))
+    if found is None or found[0] is not schema:
+        found = _validators[id(schema)] = (schema, Draft202012Validator(schema))
+    return found[1]
 
 
 def path_id(request: web.Request, key: str) -> int | None:

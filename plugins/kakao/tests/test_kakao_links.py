@@ -472,3 +472,19 @@ async def test_k8_brand_messages_switched_off_are_refused_for_the_sender_that_se
     deleted = plugin.link_routes.sender_refusal(shop.sender_key, "alimtalk")
     assert deleted is not None
     assert deleted.code == "kakao_link_deleted"
+
+
+async def test_a_link_request_missing_a_field_or_of_the_wrong_type_is_refused_in_words(
+    start: StartBridge, kakao: AlimtalkSandbox
+) -> None:
+    """The route's JSON Schema is checked whole before the handler reads the body (an empty
+    body once answered 500)."""
+    running = await start()
+    _admin_id, as_admin = await admin_of(running)
+    status, answer = await as_admin("POST", "/links", json={})
+    assert status == 400
+    assert "is a required property" in answer["error"]
+    status, answer = await as_admin("POST", "/links", json={**start_body("BridgeShop"), "services": "all"})
+    assert status == 400
+    assert answer["error"].startswith("services: ")
+    assert (await as_admin("GET", "/links"))[1]["links"] == []  # nothing started
