@@ -50,12 +50,13 @@ export class CustomerPanel {
     this.customerId = null;
     this.chatIds = new Set(); // the drawn customer's chats
     this.changedElsewhere = new Set(); // chats not (yet) drawn whose messages changed since
+    this.sentHere = false; // a send from this panel may open a chat not drawn yet
     this.error = document.getElementById("customer-error");
     this.name = document.getElementById("customer-name");
     this.memo = document.getElementById("customer-memo");
     this.memoSaved = document.getElementById("memo-saved");
-    this.brand = new BrandForm(() => this.reload()); // a Kakao brand message to this customer
-    this.alimtalk = new AlimtalkForm(() => this.reload()); // an Alimtalk to this customer
+    this.brand = new BrandForm(() => this.sent()); // a Kakao brand message to this customer
+    this.alimtalk = new AlimtalkForm(() => this.sent()); // an Alimtalk to this customer
     document.getElementById("customer-name-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.save({ name: this.name.value.trim() || null }, this.name);
@@ -77,6 +78,8 @@ export class CustomerPanel {
     if (customerId !== this.customerId) {
       this.alimtalk.hide(); // the chat redrawn keeps its forms
       this.brand.hide();
+      this.sentHere = false;
+      this.changedElsewhere.clear();
     }
     this.customerId = customerId;
     this.brand.show(customerId);
@@ -100,9 +103,16 @@ export class CustomerPanel {
   // A message changed in another chat: when it is this customer's (an Alimtalk or brand message
   // sent from this panel, delivered and billed later), their sent messages are redrawn.
   // A send's new chat may change before the panel has drawn it: remembered, and looked at then.
+  // Other chats are remembered only after a send from here: a busy inbox's every message
+  // event would otherwise pile up in the set.
   messageChanged(chatId) {
     if (this.chatIds.has(chatId)) this.reload();
-    else this.changedElsewhere.add(chatId);
+    else if (this.sentHere) this.changedElsewhere.add(chatId);
+  }
+
+  sent() {
+    this.sentHere = true;
+    return this.reload();
   }
 
   draw(panel) {
