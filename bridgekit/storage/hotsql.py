@@ -57,7 +57,12 @@ def driver_sql(dialect: str, sql: str) -> str:
 def driver_ts(dialect: str, value: datetime) -> Any:
     """A naive UTC timestamp as the ``DateTime`` column stores it, for ``exec_driver_sql``
     (as :meth:`SQLiteHotSQL.ts` and :meth:`PostgresHotSQL.ts` give it)."""
-    return value if dialect == "postgresql" else value.isoformat(" ", "microseconds")
+    return value if dialect == "postgresql" else sqlite_ts(value)
+
+
+def sqlite_ts(value: datetime) -> str:
+    """SQLAlchemy's SQLite ``DATETIME`` text of a naive UTC timestamp."""
+    return value.isoformat(" ", "microseconds")
 
 
 def placeholders(count: int) -> str:
@@ -148,7 +153,7 @@ class SQLiteHotSQL(HotSQL):
         self.cursor = dbapi_connection.cursor()
 
     def ts(self, value: datetime) -> str:
-        return value.isoformat(" ", "microseconds")  # SQLAlchemy's SQLite DATETIME format
+        return sqlite_ts(value)
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self.cursor.execute(sql, params).fetchall()  # type: ignore[no-any-return]
