@@ -195,6 +195,18 @@ async def test_a_deleted_chat_is_never_served_from_the_cache(make_bridge, sandbo
     assert await count(running, s.chats) == 1
 
 
+def _write_from_another_connection(path: str, sql: str, *params: object) -> None:
+    """Run on a thread of its own: while it waits for SQLite's write lock, the event loop goes
+    on and a background worker's open transaction can commit (blocking the loop deadlocked
+    them until the busy timeout)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("PRAGMA busy_timeout=10000")
+        other.execute(sql, params)
+    finally:
+        other.close()
+
+
 async def test_a_change_committed_by_another_process_is_seen(
     make_bridge, sandbox_url: str, db_backend: str
 ) -> None:
@@ -211,12 +223,9 @@ async def test_a_change_committed_by_another_process_is_seen(
 
     path = running.bridge.db.sqlalchemy_url.database
     assert path
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        other.execute("PRAGMA busy_timeout=10000")
-        other.execute("UPDATE chats SET state = 'closed' WHERE id = ?", (chat,))
-    finally:
-        other.close()
+    await asyncio.to_thread(
+        _write_from_another_connection, path, "UPDATE chats SET state = 'closed' WHERE id = ?", chat
+    )
     await send(running, "ev-3", "u-1")
 
     chats = await chat_ids_of(running, "u-1")
@@ -240,16 +249,13 @@ async def test_ids_after_a_delivery_kept_raw_and_another_process_are_fresh(
     if db_backend == "sqlite":
         path = running.bridge.db.sqlalchemy_url.database
         assert path
-        other = sqlite3.connect(path, isolation_level=None)
-        try:
-            other.execute("PRAGMA busy_timeout=10000")
-            other.execute(
-                "INSERT INTO raw_deliveries (integration_id, received_at, method, path, headers, query,"
-                " body, status) SELECT integration_id, received_at, method, path, headers, query, body,"
-                " 'error' FROM raw_deliveries ORDER BY id DESC LIMIT 1"
-            )
-        finally:
-            other.close()
+        await asyncio.to_thread(
+            _write_from_another_connection,
+            path,
+            "INSERT INTO raw_deliveries (integration_id, received_at, method, path, headers, query,"
+            " body, status) SELECT integration_id, received_at, method, path, headers, query, body,"
+            " 'error' FROM raw_deliveries ORDER BY id DESC LIMIT 1",
+        )
     await send(running, "ev-4", "u-2")
     await send(running, "ev-5", "u-2")
 
