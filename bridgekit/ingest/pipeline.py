@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.inbox.assignment import route_new_chats
+from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD
 from bridgekit.inbox.notify import alert_new_messages
 from bridgekit.ingest.provider_events import apply_provider_events
 from bridgekit.ingest.raw_store import stored_headers, stored_query
@@ -84,18 +85,6 @@ STATUS_RANK = {
 }
 
 
-# The group commit's share of the sidebar counts (migration 0013): the message trigger skips
-# ingested messages, and these two statements, completed by the touched chats' ids, do its
-# work once per batch. A read marker is unread when a message someone else wrote came after
-# it: the recount's rule (``inbox/views.unread_condition``), so concurrent writers'
-# messages are judged exactly as the recount judges them.
-MARK_INBOUND = "UPDATE chats SET has_inbound = TRUE WHERE NOT has_inbound AND id"
-MARK_UNREAD = (
-    "UPDATE read_markers SET unread = TRUE WHERE NOT unread AND EXISTS (SELECT 1 FROM messages m"
-    " WHERE m.chat_id = read_markers.chat_id AND m.id > read_markers.last_read_message_id"
-    " AND (m.author_kind <> 'manager' OR m.author_id IS NULL OR m.author_id <> read_markers.manager_id))"
-    " AND chat_id"
-)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -1031,8 +1020,8 @@ class _BatchWriter:
         await sql.run(
             f"UPDATE chat_tags SET last_message_at = ? WHERE chat_id{in_unsettled}", [self.stamp, *unsettled]
         )
-        # What the count trigger on messages does for every other writer (migration 0013),
-        # once per batch: every message stored here is an inbound customer message.
+        # What a new message does to the sidebar's figures, once per batch: every message
+        # stored here is an inbound customer message.
         await sql.run(MARK_INBOUND + in_unsettled, unsettled)
         await sql.run(MARK_UNREAD + in_unsettled, unsettled)
         if self.next_token is not None:  # the cache takes in this batch: which chats settled
