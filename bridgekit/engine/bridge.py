@@ -43,6 +43,7 @@ from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.keyfiles import private_dir, server_key
 from bridgekit.storage.media_urls import KEY_NAME as MEDIA_KEY_NAME
 from bridgekit.storage.media_urls import MediaUrls
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import valid_id
 from bridgekit.storage.secret_box import SEALED, SecretBox
 
@@ -206,7 +207,7 @@ class Bridge:
                     if name is None:
                         raise ChatError(f"no manager {manager_id}")
                     manager = (manager_id, str(name))
-                return await send_to_customer(
+                message_id, events = await send_to_customer(
                     conn,
                     workspace_id=self.workspace_id,
                     bound=bound,
@@ -217,6 +218,7 @@ class Bridge:
                     manager=manager,
                     author_name=author_name,
                 )
+                return message_id, await sequence_events(conn, events)
 
         try:
             message_id, events = await queue()
@@ -254,7 +256,7 @@ class Bridge:
                 await write_note(
                     conn, chat_id, note, author_kind="plugin", author_id=None, author_name=author_name
                 )
-            outcome = await close_chats(conn, ids)
+            outcome = await (await close_chats(conn, ids)).sequenced(conn)
         self.events.publish_many(outcome.events)
         return list(outcome.changed)
 
