@@ -43,8 +43,8 @@ from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_conflict, retry_on_conflict
-from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.event_seq import sequence_events
+from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.sql import last_inbound_ids
 from bridgekit.storage.storable import storable
 

@@ -38,12 +38,12 @@ from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, one_starting_at_a_time, retry_on_conflict
 from bridgekit.storage.election import Election
 from bridgekit.storage.event_relay import EventRelay, listen_dsn
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.files import FileStore
 from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.keyfiles import private_dir, server_key
 from bridgekit.storage.media_urls import KEY_NAME as MEDIA_KEY_NAME
 from bridgekit.storage.media_urls import MediaUrls
-from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import valid_id
 from bridgekit.storage.secret_box import SEALED, SecretBox
 

@@ -14,8 +14,8 @@ import logging
 from bridgekit.inbox.chat_state import next_wake, wake_due
 from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import EventBus
-from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.db import Database
+from bridgekit.storage.event_seq import sequence_events
 
 log = logging.getLogger("bridgekit.snooze")
 

@@ -33,11 +33,19 @@ def sequenced_chat(event: Event) -> int | None:
     return None
 
 
-def bump_sql(count: int, *, returning: str = "id, event_seq") -> str:
-    """PostgreSQL's statement that numbers ``count`` chats' next event group."""
-    return numbered(
-        f"UPDATE chats SET event_seq = event_seq + 1 WHERE id IN ({placeholders(count)}) RETURNING {returning}"
-    )
+#: What an UPDATE of chats on PostgreSQL adds to number the chats' next event group.
+BUMP = ", event_seq = event_seq + 1"
+RETURNING = " RETURNING id, event_seq"
+
+
+def bump_sql(count: int) -> str:
+    """The statement (``?`` placeholders) that numbers ``count`` chats' next event group."""
+    return f"UPDATE chats SET event_seq = event_seq + 1 WHERE id IN ({placeholders(count)}){RETURNING}"
+
+
+def seqs_of(rows: Iterable[Any]) -> dict[int, int]:
+    """Chat id -> number, from the rows of a statement ending in :data:`RETURNING`."""
+    return {int(chat_id): int(seq) for chat_id, seq in rows}
 
 
 async def sequence_events(conn: AsyncConnection, events: Iterable[Event]) -> list[Event]:
@@ -49,8 +57,8 @@ async def sequence_events(conn: AsyncConnection, events: Iterable[Event]) -> lis
     chat_ids = sorted({c for e in listed if (c := sequenced_chat(e)) is not None})
     if not chat_ids:
         return listed
-    rows: list[Any] = list(await conn.exec_driver_sql(bump_sql(len(chat_ids)), tuple(chat_ids)))
-    return stamp(listed, {int(chat_id): int(seq) for chat_id, seq in rows})
+    rows = await conn.exec_driver_sql(numbered(bump_sql(len(chat_ids))), tuple(chat_ids))
+    return stamp(listed, seqs_of(rows))
 
 
 def stamp(events: Sequence[Event], seqs: Mapping[int, int]) -> list[Event]:

@@ -38,8 +38,8 @@ from bridgekit.inbox.teams import (
 )
 from bridgekit.runtime.clock import iso
 from bridgekit.runtime.events import Event
-from bridgekit.storage.schema import valid_id
 from bridgekit.storage.event_seq import sequence_events
+from bridgekit.storage.schema import valid_id
 from bridgekit.web.auth import ADMIN, DELETE_CHATS, require_operator, require_permission
 from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_error, json_response
