@@ -67,6 +67,7 @@ class _ChatState:
     resyncs: int  # the bus's resync count when it was delivered
     held: dict[int, list[Event]] = field(default_factory=dict)  # early groups by number
     timer: asyncio.TimerHandle | None = None
+    draining: bool = False  # a drain is scheduled
 
 
 class ChatOrder:
@@ -78,6 +79,8 @@ class ChatOrder:
     missing ones at most :data:`HOLD_SECONDS`; then what waits goes out in order and the
     streams resync (they read what the missing events announced). An event older than what
     went out is dropped: a resync after its commit already covers it, or one is made now.
+    A group's events are published, or relayed, together in one turn of the event loop; the
+    groups that waited for it go out after that turn, so after the whole group.
     """
 
     def __init__(self, bus: EventBus) -> None:
@@ -97,7 +100,11 @@ class ChatOrder:
         elif seq == state.last + 1:
             state.last, state.resyncs = seq, self._bus.resyncs
             self._bus.fan_out(event)
-            self._drain(state)
+            if state.held and not state.draining:
+                # After this turn of the loop: the rest of this group is published (or was
+                # relayed) in the same turn, and must go out before the groups after it.
+                state.draining = True
+                asyncio.get_running_loop().call_soon(self._drain, chat_id)
         elif seq > state.last:
             state.held.setdefault(seq, []).append(event)
             if state.timer is None:
@@ -112,9 +119,13 @@ class ChatOrder:
         """Events waiting for an earlier one of their chat."""
         return sum(len(g) for state in self._chats.values() for g in state.held.values())
 
-    def _drain(self, state: _ChatState) -> None:
+    def _drain(self, chat_id: int) -> None:
+        state = self._chats.get(chat_id)
+        if state is None:
+            return
+        state.draining = False
         while state.last + 1 in state.held:
-            state.last += 1
+            state.last, state.resyncs = state.last + 1, self._bus.resyncs
             for event in state.held.pop(state.last):
                 self._bus.fan_out(event)
         if not state.held and state.timer is not None:
