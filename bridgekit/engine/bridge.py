@@ -69,7 +69,7 @@ class Bridge:
         self.db = Database(config.database_url, ingest_busy_timeout=config.ingest_busy_timeout)
         self.db.listened_flow_kinds = self.hooks.listened_flow_kinds
         self.metrics = Metrics()
-        self.events = EventBus()
+        self.events = EventBus(self.metrics)
         self.registry = IntegrationRegistry(plugins)
         self.files = FileStore(config.data_dir)
         self.workspace_id = 0

@@ -27,6 +27,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridgekit.runtime.metrics import Metrics
+
 log = logging.getLogger("bridgekit.events")
 
 QUEUE_LIMIT = 1000
@@ -107,11 +109,13 @@ class ChatOrder:
                 asyncio.get_running_loop().call_soon(self._drain, chat_id)
         elif seq > state.last:
             state.held.setdefault(seq, []).append(event)
+            self._bus.metrics.inc("bridgekit_events_held_total")
             if state.timer is None:
                 loop = asyncio.get_running_loop()
                 state.timer = loop.call_later(HOLD_SECONDS, self._release, chat_id)
         elif self._bus.resyncs == state.resyncs:
             # Committed before what went out, which no resync has covered since: say so.
+            self._bus.metrics.inc("bridgekit_events_order_resyncs_total")
             self._bus.resync(f"an event of chat {chat_id} came after a later one")
 
     @property
@@ -145,6 +149,7 @@ class ChatOrder:
             state.last = seq
         state.held.clear()
         state.resyncs = self._bus.resyncs
+        self._bus.metrics.inc("bridgekit_events_order_resyncs_total")
         self._bus.resync(f"event {missing} of chat {chat_id} did not arrive")
 
     def _forget_idle(self) -> None:
@@ -156,7 +161,10 @@ class ChatOrder:
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        #: ``bridgekit_events_held_total`` counts events that waited for an earlier one of
+        #: their chat, ``bridgekit_events_order_resyncs_total`` the resyncs that ordering made.
+        self.metrics = metrics or Metrics()
         self._subscribers: dict[int, tuple[int, asyncio.Queue[Event]]] = {}
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
