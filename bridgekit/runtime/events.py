@@ -99,7 +99,7 @@ class ChatOrder:
         self._chats.move_to_end(chat_id)
         if seq == state.last:  # the rest of a group already going out
             self._bus.fan_out(event)
-        elif seq == state.last + 1:
+        elif seq == state.last + 1 and not state.draining and seq not in state.held:
             state.last, state.resyncs = seq, self._bus.resyncs
             self._bus.fan_out(event)
             if state.held and not state.draining:
@@ -107,7 +107,7 @@ class ChatOrder:
                 # relayed) in the same turn, and must go out before the groups after it.
                 state.draining = True
                 asyncio.get_running_loop().call_soon(self._drain, chat_id)
-        elif seq > state.last:
+        elif seq > state.last:  # early, or behind held ones of its group: after them
             state.held.setdefault(seq, []).append(event)
             self._bus.metrics.inc("bridgekit_events_held_total")
             if state.timer is None:

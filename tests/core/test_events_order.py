@@ -160,3 +160,22 @@ async def test_unnumbered_events_go_out_at_once_as_on_sqlite() -> None:
         for n in (3, 1, 2):
             bus.deliver(Event("chat.updated", {"chat_id": 7, "n": n}))
         assert [queue.get_nowait().data["n"] for _ in range(3)] == [3, 1, 2]
+
+
+async def test_the_next_group_waits_behind_its_own_held_events() -> None:
+    """Whatever splits a group, its events keep their order: the part that arrives after a
+    held part goes out after it."""
+    bus = EventBus()
+    async with bus.subscribe(1) as queue:
+        bus.deliver(numbered(7, 1))
+        bus.deliver(numbered(7, 3, "message.created"))  # held: 2 missing
+        bus.deliver(numbered(7, 2))  # 2 goes out; 3 is drained after this turn ...
+        bus.deliver(numbered(7, 3, "chat.updated"))  # ... and the rest of 3 behind it
+        await asyncio.sleep(0)
+        assert drain(queue) == [
+            ("chat.updated", 1),
+            ("chat.updated", 2),
+            ("message.created", 3),
+            ("chat.updated", 3),
+        ]
+        assert bus.order.holding == 0
