@@ -1070,6 +1070,7 @@ class _BatchWriter:
             await self.conn.execute(
                 select(
                     s.messages.c.id,
+                    s.messages.c.chat_id,
                     s.messages.c.integration_id,
                     s.messages.c.provider_message_id,
                     s.messages.c.delivery_status,
@@ -1101,3 +1102,6 @@ class _BatchWriter:
                 .where(s.messages.c.id == row.id)
                 .values(delivery_status=u.status.value, delivery_error=u.reason and redact(u.reason))
             )
+            # Managers see "delivered" or "read" come in as they see "sent" (I19).
+            data = {"chat_id": row.chat_id, "message_id": row.id, "delivery_status": u.status.value}
+            self.events.append(Event("message.updated", data))
