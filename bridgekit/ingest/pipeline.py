@@ -47,6 +47,7 @@ from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, is_unavailable, retry_on_conflict
+from bridgekit.storage.event_seq import BUMP, RETURNING, bump_sql, seqs_of, sequenced_chat, stamp
 from bridgekit.storage.files import FileStore, StoredFile
 from bridgekit.storage.handles import claim_chat_keys, claim_contacts
 from bridgekit.storage.hotsql import grouped_in, hot_sql, placeholders
@@ -417,11 +418,12 @@ class IngestPipeline:
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
         if self.events.wanted:  # nobody listening here or elsewhere: not even build them
-            self.events.publish_many(
+            created = [
                 Event("message.created", {"chat_id": cid, "message_id": mid, "direction": "inbound"})
                 for item in batch
                 for cid, mid in zip(item.chat_ids, item.message_ids, strict=True)
-            )
+            ]
+            self.events.publish_many(stamp(created, writer.chat_seqs) if writer.chat_seqs else created)
         outcomes: Counter[tuple[IngestStatus, str]] = Counter()
         for item in batch:
             count = len(item.message_ids)
@@ -501,6 +503,7 @@ class _BatchWriter:
         inline_counts: tuple[int, int] = (0, 0),
     ) -> None:
         self.events: list[Event] = []  # published after the commit
+        self.chat_seqs: dict[int, int] = {}  # PostgreSQL: each changed chat's event number
         self.routes = routes
         self.inline_counts = inline_counts  # the inline writer's (connections, commits) so far
         self.cached: RoutingCache | None = None  # the routing cache, when it may be used
@@ -574,6 +577,18 @@ class _BatchWriter:
             self.events.extend(applied.events)
             self.seen.changed_handles.update(applied.changed_handles)
             self.wrote_flow |= applied.wrote_flow
+        if sql.dialect == "postgresql":
+            await self._sequence_events()
+
+    async def _sequence_events(self) -> None:
+        """Number the events of chats this batch changed without storing a message in them
+        (delivery statuses, retractions), then stamp every event (``storage/event_seq.py``)."""
+        changed = {c for e in self.events if (c := sequenced_chat(e)) is not None}
+        rest = sorted(changed - self.chat_seqs.keys())
+        if rest:
+            self.chat_seqs.update(seqs_of(await self.sql.all(bump_sql(len(rest)), rest)))
+        if self.chat_seqs:
+            self.events = stamp(self.events, self.chat_seqs)
 
     async def _new_ids(self, *counts: tuple[str, int]) -> list[list[int]]:
         """Fresh ids of tables only this writer inserts into within a batch (``raw_deliveries``,
@@ -1006,10 +1021,12 @@ class _BatchWriter:
         in_touched = f" IN ({placeholders(len(touched))})"
         # The chats' rows first: on PostgreSQL this is the lock that orders these statements
         # with the triggers of concurrent writers (migrations 0010, 0012).
-        await sql.run(
-            f"UPDATE chats SET last_message_at = ?, updated_at = ? WHERE id{in_touched}",
-            [self.stamp, self.stamp, *touched],
-        )
+        touch = "UPDATE chats SET last_message_at = ?, updated_at = ?{bump} WHERE id" + in_touched
+        if sql.dialect == "postgresql":  # and number this commit's events of each chat
+            rows = await sql.all(touch.format(bump=BUMP) + RETURNING, [self.stamp, self.stamp, *touched])
+            self.chat_seqs.update(seqs_of(rows))
+        else:
+            await sql.run(touch.format(bump=""), [self.stamp, self.stamp, *touched])
         # The rest changes nothing in a chat the routing cache knows as settled.
         settled = self.cached.settled if self.cached is not None else ()
         unsettled = [chat_id for chat_id in touched if chat_id not in settled]
@@ -1042,6 +1059,7 @@ class _BatchWriter:
             await self.conn.execute(
                 select(
                     s.messages.c.id,
+                    s.messages.c.chat_id,
                     s.messages.c.integration_id,
                     s.messages.c.provider_message_id,
                     s.messages.c.delivery_status,
@@ -1073,3 +1091,6 @@ class _BatchWriter:
                 .where(s.messages.c.id == row.id)
                 .values(delivery_status=u.status.value, delivery_error=u.reason and redact(u.reason))
             )
+            # Managers see "delivered" or "read" come in as they see "sent" (I19).
+            data = {"chat_id": row.chat_id, "message_id": row.id, "delivery_status": u.status.value}
+            self.events.append(Event("message.updated", data))

@@ -203,6 +203,9 @@ chats = Table(
     Column("customer_token_hash", String(64), unique=True),  # I11: the customer link
     # Migration 0010: the chat has a customer message (set by a trigger on messages).
     Column("has_inbound", Boolean, nullable=False, default=False, server_default="0"),
+    # Migration 0014: the number of this chat's latest realtime event group (PostgreSQL; see
+    # storage/event_seq.py). Bumped under the row lock, so it follows commit order.
+    Column("event_seq", Integer, nullable=False, default=0, server_default="0"),
     Index(None, "workspace_id", "state", "last_message_at"),
     Index(None, "customer_id"),
     Index(None, "assignee_id", "state", "last_message_at"),
