@@ -17,7 +17,7 @@ is harmless next to the new code. Dropping it there is a contract step for a lat
 SQLite runs one process, so it has no rolling upgrade.
 
 Revision ID: 0015_sqlite_counts_in_code
-Revises: 0013_ingest_counts_per_batch
+Revises: 0014_chat_event_seq
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015_sqlite_counts_in_code"
-down_revision = "0013_ingest_counts_per_batch"
+down_revision = "0014_chat_event_seq"
 branch_labels = None
 depends_on = None
 
