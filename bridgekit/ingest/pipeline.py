@@ -86,8 +86,6 @@ STATUS_RANK = {
 }
 
 
-
-
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)

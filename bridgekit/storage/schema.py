@@ -34,7 +34,6 @@ metadata = MetaData(
 )
 
 
-
 def postgresql_only(index: Index) -> Index:
     """An index PostgreSQL needs and SQLite does not (``create_all`` and the comparison of the
     migrations with this module, :func:`exists_on`, skip it on SQLite)."""
