@@ -1030,9 +1030,13 @@ class _BatchWriter:
             self.chat_seqs.update(seqs_of(rows))
         else:
             await sql.run(touch.format(bump=""), [self.stamp, self.stamp, *touched])
-        # The rest changes nothing in a chat the routing cache knows as settled.
+        # The rest changes nothing in a chat the routing cache knows as settled, nor in one this
+        # batch opened: inserted with has_inbound set, it has no tag and no read marker yet.
         settled = self.cached.settled if self.cached is not None else ()
-        unsettled = [chat_id for chat_id in touched if chat_id not in settled]
+        opened = self.new_chat_ids
+        unsettled = [chat_id for chat_id in touched if chat_id not in settled and chat_id not in opened]
+        if self.next_token is not None:
+            self.seen.settled.update(opened.intersection(touched))
         if not unsettled:
             return
         in_unsettled = f" IN ({placeholders(len(unsettled))})"
