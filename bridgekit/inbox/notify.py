@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
-from bridgekit.storage.hotsql import HotSQL, placeholders
+from bridgekit.storage.hotsql import HotSQL
 
 NOTIFICATION_COLUMNS = ("manager_id", "chat_id", "message_id", "kind", "push", "created_at")
 
@@ -79,12 +79,13 @@ async def alert_new_messages(sql: HotSQL, now: datetime, messages: Sequence[tupl
     chat_ids = sorted({chat_id for chat_id, _ in messages})
     # One statement: each chat with its followers, plus the unassigned-chat watchers (the
     # rows whose chat id is NULL). It runs inside every group commit.
+    member, params = sql.member_of(chat_ids)
     rows = await sql.all(
         "SELECT c.id, c.state, c.assignee_id, f.manager_id"
         " FROM chats c LEFT OUTER JOIN chat_followers f ON f.chat_id = c.id"
-        f" WHERE c.id IN ({placeholders(len(chat_ids))})"
+        f" WHERE c.id{member}"
         " UNION ALL SELECT NULL, NULL, NULL, m.id FROM managers m WHERE m.notify_unassigned",
-        chat_ids,
+        params,
     )
     chats: dict[int, tuple[str, int | None]] = {}
     followers: dict[int, set[int]] = {}

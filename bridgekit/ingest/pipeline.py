@@ -48,7 +48,7 @@ from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, is_unavailable, retry_on_conflict
 from bridgekit.storage.files import FileStore, StoredFile
 from bridgekit.storage.handles import claim_chat_keys, claim_contacts
-from bridgekit.storage.hotsql import grouped_in, hot_sql, placeholders
+from bridgekit.storage.hotsql import hot_sql, placeholders
 from bridgekit.storage.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.storage.storable import storable_event, storable_message, storable_profile
 
@@ -417,7 +417,7 @@ class IngestPipeline:
             await writer.write()
             return writer
 
-        writer = await retry_on_conflict(lambda: self.db.write_inline(work))
+        writer = await retry_on_conflict(lambda: self.db.write_ingest(work))
         if writer.next_token is not None:
             self.routes.committed(writer.seen, writer.next_token)
             if writer.cache_hits:
@@ -571,6 +571,7 @@ class _BatchWriter:
             await self._messages(entries, chat_ids, message_ids)
         await self._status_updates()
         if any(item.result.events for item in self.batch):
+            await sql.flush()  # Core next, on the same transaction
             applied = await apply_provider_events(
                 self.conn,
                 [
@@ -647,7 +648,7 @@ class _BatchWriter:
         pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
         if not pairs:
             return []
-        where, params = grouped_in(("integration_id", "event_id"), pairs)
+        where, params = self.sql.grouped_in(("integration_id", "event_id"), pairs)
         seen: dict[tuple[int, str], int | _Item | None] = {
             (r[0], r[1]): r[2]
             for r in await self.sql.all(
@@ -757,7 +758,8 @@ class _BatchWriter:
             if owner is not None:
                 result[n] = owner[1]
         if unused := set(new_ids).difference(result):  # leads that lost every handle
-            await sql.run(f"DELETE FROM customers WHERE id IN ({placeholders(len(unused))})", sorted(unused))
+            member, params = sql.member_of(sorted(unused))
+            await sql.run(f"DELETE FROM customers WHERE id{member}", params)
         self.seen.changed_handles.update((kind, scope, value) for _cid, kind, scope, value in contact_rows)
         customer_ids = [cid for cid in result if cid is not None]
         # The handle each message came from: replies go back to it (a customer may have several).
@@ -784,7 +786,7 @@ class _BatchWriter:
             return found
         self.cache_misses += len(missing)
         fetched: dict[Handle, list[ContactRow]] = {key: [] for key in missing}
-        where, params = grouped_in(("ct.kind", "ct.scope", "ct.value"), missing)
+        where, params = self.sql.grouped_in(("ct.kind", "ct.scope", "ct.value"), missing)
         for contact_id, kind, scope, value, customer_id, is_verified, is_lead in await self.sql.all(
             "SELECT ct.id, ct.kind, ct.scope, ct.value, ct.customer_id, ct.verified, cu.is_lead"
             f" FROM contacts ct JOIN customers cu ON cu.id = ct.customer_id WHERE {where} ORDER BY ct.id",
@@ -823,7 +825,7 @@ class _BatchWriter:
         if not missing:
             return by_key, state
         self.cache_misses += len(missing)
-        where, params = grouped_in(("k.integration_id", 'k."key"'), missing)
+        where, params = self.sql.grouped_in(("k.integration_id", 'k."key"'), missing)
         rows = await self.sql.all(
             'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
             f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",
@@ -928,17 +930,16 @@ class _BatchWriter:
             if won_by:
                 chat_of = [won_by.get(c, c) if c is not None else None for c in chat_of]
                 new_ids = [c for c in new_ids if c not in won_by]
-                await sql.run(f"DELETE FROM chats WHERE id IN ({placeholders(len(won_by))})", sorted(won_by))
+                member, params = sql.member_of(sorted(won_by))
+                await sql.run(f"DELETE FROM chats WHERE id{member}", params)
         self.new_chat_ids.update(new_ids)
         if new_ids:
+            await sql.flush()  # Core next, on the same transaction
             self.events.extend(await route_new_chats(self.conn, new_ids, team_of_new))
         if reopened:
             self.seen.changed_chats.update(reopened)
-            await sql.run(
-                "UPDATE chats SET state = 'open', closed_at = NULL"
-                f" WHERE id IN ({placeholders(len(reopened))})",
-                reopened,
-            )
+            member, params = sql.member_of(reopened)
+            await sql.run(f"UPDATE chats SET state = 'open', closed_at = NULL WHERE id{member}", params)
         if flow_wanted("chat_state_changed", self.listened) and (reopened or new_ids):
             flow = [
                 ("chat_state_changed", cid, None, sql.json({"old": "closed", "new": "open"}), self.stamp)
@@ -1017,25 +1018,31 @@ class _BatchWriter:
         in_touched = f" IN ({placeholders(len(touched))})"
         # The chats' rows first: on PostgreSQL this is the lock that orders these statements
         # with the triggers of concurrent writers (migrations 0010, 0012).
-        await sql.run(
-            f"UPDATE chats SET last_message_at = ?, updated_at = ? WHERE id{in_touched}",
-            [self.stamp, self.stamp, *touched],
-        )
+        closing: list[tuple[str, Sequence[Any]]] = [
+            (
+                f"UPDATE chats SET last_message_at = ?, updated_at = ? WHERE id{in_touched}",
+                [self.stamp, self.stamp, *touched],
+            )
+        ]
         # The rest changes nothing in a chat the routing cache knows as settled.
         settled = self.cached.settled if self.cached is not None else ()
         unsettled = [chat_id for chat_id in touched if chat_id not in settled]
-        if not unsettled:
-            return
         in_unsettled = f" IN ({placeholders(len(unsettled))})"
-        # The tag view's copy of it: no trigger follows this column (migration 0012).
-        await sql.run(
-            f"UPDATE chat_tags SET last_message_at = ? WHERE chat_id{in_unsettled}", [self.stamp, *unsettled]
-        )
-        # What the count trigger on messages does for every other writer (migration 0013),
-        # once per batch: every message stored here is an inbound customer message.
-        await sql.run(MARK_INBOUND + in_unsettled, unsettled)
-        await sql.run(MARK_UNREAD + in_unsettled, unsettled)
-        if self.next_token is not None:  # the cache takes in this batch: which chats settled
+        if unsettled:
+            # The tag view's copy of it: no trigger follows this column (migration 0012).
+            closing.append(
+                (
+                    f"UPDATE chat_tags SET last_message_at = ? WHERE chat_id{in_unsettled}",
+                    [self.stamp, *unsettled],
+                )
+            )
+            # What the count trigger on messages does for every other writer (migration 0013),
+            # once per batch: every message stored here is an inbound customer message.
+            closing.append((MARK_INBOUND + in_unsettled, unsettled))
+            closing.append((MARK_UNREAD + in_unsettled, unsettled))
+        # In this order; on PostgreSQL in one round trip with the COMMIT (run_in_order).
+        await sql.run_in_order(closing)
+        if unsettled and self.next_token is not None:  # the cache takes in this batch: which chats settled
             busy = await sql.all(
                 f"SELECT chat_id FROM chat_tags WHERE chat_id{in_unsettled}"
                 f" UNION SELECT chat_id FROM read_markers WHERE chat_id{in_unsettled}",
@@ -1049,6 +1056,7 @@ class _BatchWriter:
         ]
         if not updates:
             return
+        await self.sql.flush()  # Core next, on the same transaction
         rows = (
             await self.conn.execute(
                 select(

@@ -41,7 +41,7 @@ async def test_values_written_raw_read_back_through_core_types(db_url: str) -> N
             )
             return customer
 
-        customer_ids = await db.write_inline(write)
+        customer_ids = await db.write_ingest(write)
         assert customer_ids[1] == customer_ids[0] + 1
         async with db.read() as conn:
             rows = (await conn.execute(select(s.customers).order_by(s.customers.c.id))).all()
@@ -61,7 +61,7 @@ async def test_values_written_raw_read_back_through_core_types(db_url: str) -> N
         async def more(conn: AsyncConnection) -> list[int]:
             return await hot_sql(conn).new_ids("customers", 3)
 
-        fresh = await db.write_inline(more)
+        fresh = await db.write_ingest(more)
         assert min(fresh) > customer_ids[1] + 1
         assert fresh == sorted(fresh)
         assert len(set(fresh)) == 3
@@ -100,7 +100,7 @@ async def test_grouped_in_matches_exactly_the_keys_given(db_url: str) -> None:
             assert await sql.all(f"SELECT name FROM teams WHERE {nothing}") == []
             return [(r[0] - first, r[1]) for r in found]
 
-        assert await db.write_inline(work) == [(0, "sales"), (1, "billing")]
+        assert await db.write_ingest(work) == [(0, "sales"), (1, "billing")]
     finally:
         await db.dispose()
 
@@ -178,7 +178,7 @@ async def test_many_rows_in_one_insert_keep_order_and_ids(db_url: str) -> None:
             )
             return chats
 
-        chat_ids = await db.write_inline(write)
+        chat_ids = await db.write_ingest(write)
         async with db.read() as conn:
             rows = (await conn.execute(select(s.chats).order_by(s.chats.c.id))).all()
             customers = (await conn.execute(select(s.customers).order_by(s.customers.c.id))).all()
@@ -193,7 +193,7 @@ async def test_many_rows_in_one_insert_keep_order_and_ids(db_url: str) -> None:
             return await sql.new_ids("chats", 1)
 
         # The deleted last chat's id is not handed out again.
-        assert (await db.write_inline(delete_and_allocate))[0] > chat_ids[-1]
+        assert (await db.write_ingest(delete_and_allocate))[0] > chat_ids[-1]
     finally:
         await db.dispose()
 
@@ -208,8 +208,8 @@ async def test_ids_of_several_tables_in_one_request_are_fresh_and_in_the_order_a
         async def reserve(conn: AsyncConnection) -> list[list[int]]:
             return await hot_sql(conn).new_ids_of([("messages", 3), ("customers", 0), ("raw_deliveries", 2)])
 
-        first = await db.write_inline(reserve)
-        second = await db.write_inline(reserve)
+        first = await db.write_ingest(reserve)
+        second = await db.write_ingest(reserve)
         for ids in (first, second):
             messages, customers, raw = ids
             assert (len(messages), customers, len(raw)) == (3, [], 2)
