@@ -48,7 +48,7 @@ from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, is_unavailable, retry_on_conflict
 from bridgekit.storage.files import FileStore, StoredFile
 from bridgekit.storage.handles import claim_chat_keys, claim_contacts
-from bridgekit.storage.hotsql import hot_sql, placeholders
+from bridgekit.storage.hotsql import PostgresHotSQL, Row, hot_sql, placeholders
 from bridgekit.storage.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.storage.storable import storable_event, storable_message, storable_profile
 
@@ -527,12 +527,17 @@ class _BatchWriter:
         self.workspace_id = workspace_id
         self.now = utcnow()
         self.stamp = self.sql.ts(self.now)
+        # What _read_ahead read (PostgreSQL): rows of each look-up, and reserved ids of tables.
+        self.read: dict[str, list[Row]] = {}
+        self.reserved: dict[str, list[int]] = {}
 
     async def write(self) -> None:
         sql = self.sql
         for item in self.batch:  # outputs of an earlier, rolled-back attempt
             item.message_ids, item.chat_ids = [], []
         await self._check_routes()
+        if isinstance(sql, PostgresHotSQL):
+            await self._read_ahead(sql)
         # Before the raw rows: a delivery whose every event is stored already is only counted.
         originals = await self._drop_duplicates()
         stored = [i for i in self.batch if i.messages or not i.result.messages]
@@ -587,11 +592,70 @@ class _BatchWriter:
             self.seen.changed_handles.update(applied.changed_handles)
             self.wrote_flow |= applied.wrote_flow
 
+    async def _read_ahead(self, sql: PostgresHotSQL) -> None:
+        """The batch's look-ups, in one round trip before its first write (a round trip was
+        most of a small group commit's cost): the events stored already, fresh ids for every
+        delivery and event (those of duplicates go unused), the contacts of every handle and
+        the chat of every thread key, of every event, duplicate or not. PostgreSQL only:
+        SQLite's look-ups cost no round trip, and its routing cache answers most."""
+        pairs: set[tuple[int, str]] = set()
+        handles: set[Handle] = set()
+        keys: set[ThreadKey] = set()
+        for item in self.batch:
+            iid = item.bound.integration.id
+            for msg, profile in zip(item.messages, item.profiles, strict=True):
+                pairs.add((iid, msg.event_id))
+                handles.update((c.kind, 0 if c.shared else iid, c.value) for c in _contacts_of(msg, profile))
+                keys.add((iid, msg.thread_key))
+                keys.update((iid, ref) for ref in msg.thread_refs)
+        events = sum(len(i.messages) for i in self.batch)
+        stored, raw_ids, message_ids, contacts, chat_keys = await sql.all_of(
+            [
+                self._stored_events_query(pairs),
+                sql.new_ids_query("raw_deliveries", len(self.batch)),
+                sql.new_ids_query("messages", events),
+                self._contacts_query(handles),
+                self._chat_keys_query(keys),
+            ]
+        )
+        self.read = {"stored_events": stored, "contacts": contacts, "chat_keys": chat_keys}
+        self.reserved = {
+            "raw_deliveries": sorted(row[0] for row in raw_ids),
+            "messages": sorted(row[0] for row in message_ids),
+        }
+
+    def _stored_events_query(self, pairs: Iterable[tuple[int, str]]) -> tuple[str, list[Any]]:
+        where, params = self.sql.grouped_in(("integration_id", "event_id"), pairs)
+        return f"SELECT integration_id, event_id, raw_delivery_id FROM messages WHERE {where}", params
+
+    def _contacts_query(self, handles: Iterable[Handle]) -> tuple[str, list[Any]]:
+        where, params = self.sql.grouped_in(("ct.kind", "ct.scope", "ct.value"), handles)
+        return (
+            "SELECT ct.id, ct.kind, ct.scope, ct.value, ct.customer_id, ct.verified, cu.is_lead"
+            f" FROM contacts ct JOIN customers cu ON cu.id = ct.customer_id WHERE {where} ORDER BY ct.id",
+            params,
+        )
+
+    def _chat_keys_query(self, keys: Iterable[ThreadKey]) -> tuple[str, list[Any]]:
+        where, params = self.sql.grouped_in(("k.integration_id", 'k."key"'), keys)
+        return (
+            'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
+            f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",
+            params,
+        )
+
+    async def _looked_up(self, name: str, query: tuple[str, list[Any]]) -> list[Row]:
+        """The rows of a look-up: as read ahead (a superset: filter them), else ``query``'s."""
+        rows = self.read.pop(name, None)
+        return rows if rows is not None else await self.sql.all(*query)
+
     async def _new_ids(self, *counts: tuple[str, int]) -> list[list[int]]:
         """Fresh ids of tables only this writer inserts into within a batch (``raw_deliveries``,
-        ``messages``), ``count`` of each: from the routing cache when nobody else has written
-        since the last batch, which took the ids before them (no query), else asked for
-        together."""
+        ``messages``), ``count`` of each: reserved ahead (PostgreSQL), or from the routing cache
+        when nobody else has written since the last batch, which took the ids before them (no
+        query), else asked for together."""
+        if self.reserved:
+            return [self.reserved[table][:count] for table, count in counts]
         cache = self.cached
         found: dict[str, list[int]] = {}
         asked = []
@@ -648,12 +712,9 @@ class _BatchWriter:
         pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
         if not pairs:
             return []
-        where, params = self.sql.grouped_in(("integration_id", "event_id"), pairs)
         seen: dict[tuple[int, str], int | _Item | None] = {
             (r[0], r[1]): r[2]
-            for r in await self.sql.all(
-                f"SELECT integration_id, event_id, raw_delivery_id FROM messages WHERE {where}", params
-            )
+            for r in await self._looked_up("stored_events", self._stored_events_query(pairs))
         }
         if not seen and len(pairs) == total:
             return []  # no redelivery and no repeat inside the batch: the common case
@@ -786,15 +847,11 @@ class _BatchWriter:
             return found
         self.cache_misses += len(missing)
         fetched: dict[Handle, list[ContactRow]] = {key: [] for key in missing}
-        where, params = self.sql.grouped_in(("ct.kind", "ct.scope", "ct.value"), missing)
-        for contact_id, kind, scope, value, customer_id, is_verified, is_lead in await self.sql.all(
-            "SELECT ct.id, ct.kind, ct.scope, ct.value, ct.customer_id, ct.verified, cu.is_lead"
-            f" FROM contacts ct JOIN customers cu ON cu.id = ct.customer_id WHERE {where} ORDER BY ct.id",
-            params,
-        ):
-            fetched.setdefault((kind, scope, value), []).append(
-                (contact_id, customer_id, bool(is_verified), bool(is_lead))
-            )
+        rows = await self._looked_up("contacts", self._contacts_query(missing))
+        for contact_id, kind, scope, value, customer_id, is_verified, is_lead in sorted(rows):  # oldest first
+            contacts = fetched.get((kind, scope, value))
+            if contacts is not None:  # read ahead, the handles of duplicates are there too
+                contacts.append((contact_id, customer_id, bool(is_verified), bool(is_lead)))
         found.update(fetched)
         if cache is not None:
             self.seen.handles.update((key, tuple(rows)) for key, rows in fetched.items())
@@ -825,12 +882,9 @@ class _BatchWriter:
         if not missing:
             return by_key, state
         self.cache_misses += len(missing)
-        where, params = self.sql.grouped_in(("k.integration_id", 'k."key"'), missing)
-        rows = await self.sql.all(
-            'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
-            f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",
-            params,
-        )
+        rows = await self._looked_up("chat_keys", self._chat_keys_query(missing))
+        asked = set(missing)  # read ahead, the keys of duplicates are there too
+        rows = [row for row in rows if (row[0], row[1]) in asked]
         for iid, key, chat_id, customer_id, chat_state in rows:
             by_key[(iid, key)] = (chat_id, customer_id)
             state[chat_id] = chat_state

@@ -146,6 +146,13 @@ class HotSQL:
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError
 
+    # Whether all_of reads several queries in one round trip (else it is only a loop).
+    reads_together = False
+
+    async def all_of(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """The rows of each of several ``SELECT``s, in the order given."""
+        return [await self.all(sql, params) for sql, params in queries]
+
     async def data_version(self) -> int | None:
         """SQLite's ``PRAGMA data_version`` of this connection: it changes when another
         connection has committed since. None where there is no such thing."""
@@ -259,6 +266,7 @@ class PostgresHotSQL(HotSQL):
 
     dialect = "postgresql"
     arrays = True
+    reads_together = True
 
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
@@ -292,6 +300,17 @@ class PostgresHotSQL(HotSQL):
         except Exception as exc:
             raise driver_error(exc, query, self.driver) from exc
         return [tuple(row) for row in rows]
+
+    async def all_of(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """One round trip: one row whose columns are each query's rows as JSON
+        (``json_agg(ROW(q.*))``: an array of ``{"f1": ..., "f2": ...}``, the columns in order
+        whatever their names). JSON gives back numbers, text, booleans and NULLs as they were
+        (not timestamps: these are text). The order of a query's rows is not kept."""
+        sql = "SELECT " + ", ".join(
+            f"(SELECT json_agg(ROW(q.*))::text FROM ({query}) q)" for query, _ in queries
+        )
+        (row,) = await self.all(sql, [param for _query, params in queries for param in params])
+        return [[tuple(record.values()) for record in orjson.loads(rows)] if rows else [] for rows in row]
 
     async def run(self, sql: str, params: Sequence[Any] = ()) -> None:
         await self.flush()
@@ -344,6 +363,13 @@ class PostgresHotSQL(HotSQL):
         for n, value in await self.all(sql, [count for _n, _table, count in wanted]):
             found[n].append(int(value))
         return [sorted(ids) for ids in found]
+
+    @staticmethod
+    def new_ids_query(table: str, count: int) -> tuple[str, list[Any]]:
+        """:meth:`new_ids` as a query for :meth:`all_of` (its rows' order is not kept: sort)."""
+        return f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, ?::int)", [
+            count
+        ]
 
 
 def _literal(value: Any) -> str:
