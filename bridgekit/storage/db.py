@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -153,6 +154,8 @@ class Database:
         # PostgreSQL: the ingest's own connection, kept between its transactions (write_ingest).
         self._ingest_conn: AsyncConnection | None = None
         self._ingest_lock = asyncio.Lock()
+        # What that connection calls itself in pg_stat_activity.
+        self.ingest_application_name = f"bridgekit-ingest-{uuid.uuid4().hex[:8]}"
         # How often the SQLite inline writer connected and committed: with PRAGMA data_version
         # this tells the ingest's routing cache whether anyone but itself wrote (routing_cache).
         self.inline_connections = 0
@@ -234,10 +237,10 @@ class Database:
                 result = await work(conn)
                 await sql.commit()
             except BaseException as exc:
+                conn.info.pop(HOT_SQL_KEY, None)
                 await self._end_failed_ingest(conn, sql, exc)
                 raise
-            finally:
-                conn.info.pop(HOT_SQL_KEY, None)
+            conn.info.pop(HOT_SQL_KEY, None)
             await conn.commit()  # SQLAlchemy's own bookkeeping of statements through Core: no round trip
             return result
 
@@ -247,12 +250,16 @@ class Database:
             conn = await self.writer.connect()  # pre-pinged at checkout
             try:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
+                sql = PostgresHotSQL((await conn.get_raw_connection()).driver_connection)
+                name = [self.ingest_application_name]
+                await sql.run("SELECT set_config('application_name', ?, false)", name)
             except BaseException:
+                await conn.invalidate()
                 await conn.close()
                 raise
             self._ingest_conn = conn
-        driver = (await conn.get_raw_connection()).driver_connection
-        return conn, PostgresHotSQL(driver)
+            return conn, sql
+        return conn, PostgresHotSQL((await conn.get_raw_connection()).driver_connection)
 
     async def _end_failed_ingest(
         self, conn: AsyncConnection, sql: PostgresHotSQL, exc: BaseException
