@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.inbox.assignment import route_new_chats
-from bridgekit.inbox.notify import alert_new_messages
+from bridgekit.inbox.notify import alert_new_messages, recipients_query
 from bridgekit.ingest.provider_events import apply_provider_events
 from bridgekit.ingest.raw_store import stored_headers, stored_query
 from bridgekit.ingest.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
@@ -520,6 +520,7 @@ class _BatchWriter:
         self.cache_hits = self.cache_misses = 0
         self.listened = listened  # flow event kinds some bot listens to
         self.new_chat_ids: set[int] = set()  # routing announces these; no message alerts
+        self.reopened: set[int] = set()  # closed chats this batch opened again
         self.wrote_flow = False
         self.conn = conn
         self.sql = hot_sql(conn)
@@ -595,8 +596,9 @@ class _BatchWriter:
     async def _read_ahead(self, sql: PostgresHotSQL) -> None:
         """The batch's look-ups, in one round trip before its first write (a round trip was
         most of a small group commit's cost): the events stored already, fresh ids for every
-        delivery and event (those of duplicates go unused), the contacts of every handle and
-        the chat of every thread key, of every event, duplicate or not. PostgreSQL only:
+        delivery and event (those of duplicates go unused), the contacts of every handle, the
+        chat of every thread key and who hears about new messages in those chats, of every
+        event, duplicate or not. PostgreSQL only:
         SQLite's look-ups cost no round trip, and its routing cache answers most."""
         pairs: set[tuple[int, str]] = set()
         handles: set[Handle] = set()
@@ -609,16 +611,23 @@ class _BatchWriter:
                 keys.add((iid, msg.thread_key))
                 keys.update((iid, ref) for ref in msg.thread_refs)
         events = sum(len(i.messages) for i in self.batch)
-        stored, raw_ids, message_ids, contacts, chat_keys = await sql.all_of(
+        keyed, params = sql.grouped_in(("k.integration_id", 'k."key"'), keys)
+        stored, raw_ids, message_ids, contacts, chat_keys, recipients = await sql.all_of(
             [
                 self._stored_events_query(pairs),
                 sql.new_ids_query("raw_deliveries", len(self.batch)),
                 sql.new_ids_query("messages", events),
                 self._contacts_query(handles),
                 self._chat_keys_query(keys),
+                recipients_query(f"c.id IN (SELECT k.chat_id FROM chat_keys k WHERE {keyed})", params),
             ]
         )
-        self.read = {"stored_events": stored, "contacts": contacts, "chat_keys": chat_keys}
+        self.read = {
+            "stored_events": stored,
+            "contacts": contacts,
+            "chat_keys": chat_keys,
+            "recipients": recipients,
+        }
         self.reserved = {
             "raw_deliveries": sorted(row[0] for row in raw_ids),
             "messages": sorted(row[0] for row in message_ids),
@@ -644,10 +653,10 @@ class _BatchWriter:
             params,
         )
 
-    async def _looked_up(self, name: str, query: tuple[str, list[Any]]) -> list[Row]:
-        """The rows of a look-up: as read ahead (a superset: filter them), else ``query``'s."""
+    async def _looked_up(self, name: str, query: Callable[[], tuple[str, list[Any]]]) -> list[Row]:
+        """The rows of a look-up: as read ahead (a superset: filter them), else ``query()``'s."""
         rows = self.read.pop(name, None)
-        return rows if rows is not None else await self.sql.all(*query)
+        return rows if rows is not None else await self.sql.all(*query())
 
     async def _new_ids(self, *counts: tuple[str, int]) -> list[list[int]]:
         """Fresh ids of tables only this writer inserts into within a batch (``raw_deliveries``,
@@ -714,7 +723,7 @@ class _BatchWriter:
             return []
         seen: dict[tuple[int, str], int | _Item | None] = {
             (r[0], r[1]): r[2]
-            for r in await self._looked_up("stored_events", self._stored_events_query(pairs))
+            for r in await self._looked_up("stored_events", lambda: self._stored_events_query(pairs))
         }
         if not seen and len(pairs) == total:
             return []  # no redelivery and no repeat inside the batch: the common case
@@ -847,7 +856,7 @@ class _BatchWriter:
             return found
         self.cache_misses += len(missing)
         fetched: dict[Handle, list[ContactRow]] = {key: [] for key in missing}
-        rows = await self._looked_up("contacts", self._contacts_query(missing))
+        rows = await self._looked_up("contacts", lambda: self._contacts_query(missing))
         for contact_id, kind, scope, value, customer_id, is_verified, is_lead in sorted(rows):  # oldest first
             contacts = fetched.get((kind, scope, value))
             if contacts is not None:  # read ahead, the handles of duplicates are there too
@@ -882,7 +891,7 @@ class _BatchWriter:
         if not missing:
             return by_key, state
         self.cache_misses += len(missing)
-        rows = await self._looked_up("chat_keys", self._chat_keys_query(missing))
+        rows = await self._looked_up("chat_keys", lambda: self._chat_keys_query(missing))
         asked = set(missing)  # read ahead, the keys of duplicates are there too
         rows = [row for row in rows if (row[0], row[1]) in asked]
         for iid, key, chat_id, customer_id, chat_state in rows:
@@ -991,6 +1000,7 @@ class _BatchWriter:
             await sql.flush()  # Core next, on the same transaction
             self.events.extend(await route_new_chats(self.conn, new_ids, team_of_new))
         if reopened:
+            self.reopened.update(reopened)
             self.seen.changed_chats.update(reopened)
             member, params = sql.member_of(reopened)
             await sql.run(f"UPDATE chats SET state = 'open', closed_at = NULL WHERE id{member}", params)
@@ -1054,6 +1064,9 @@ class _BatchWriter:
             if received_wanted and not msg.automated:
                 flow_rows.append(("message_received", chat_ids[n], ids[n], "{}", self.stamp))
         await sql.insert("attachments", ATTACHMENT_COLUMNS, attachment_rows)
+        recipients = self.read.pop("recipients", None)
+        if recipients is not None and self.reopened:  # read while they were closed
+            recipients = [(r[0], "open" if r[0] in self.reopened else r[1], *r[2:]) for r in recipients]
         self.events.extend(
             await alert_new_messages(
                 sql,
@@ -1063,6 +1076,7 @@ class _BatchWriter:
                     for n, (item, _raw, idx) in enumerate(entries)
                     if not item.messages[idx].automated and chat_ids[n] not in self.new_chat_ids
                 ],
+                recipients,
             )
         )
         if flow_rows:

@@ -390,11 +390,14 @@ def _literal(value: Any) -> str:
 
 def _literal_sql(sql: str, params: Sequence[Any]) -> str:
     """``sql`` with each ``?`` replaced by the next parameter as a literal."""
-    values = iter(params)
-    text = _PLACEHOLDER.sub(lambda _m: _literal(next(values)), sql)
-    if next(values, _PLACEHOLDER) is not _PLACEHOLDER:
-        raise ValueError("more parameters than placeholders")
-    return text
+    parts = sql.split("?")
+    if len(parts) != len(params) + 1:
+        raise ValueError(f"{len(parts) - 1} placeholders for {len(params)} parameters")
+    text = [parts[0]]
+    for value, part in zip(params, parts[1:], strict=True):
+        text.append(str(value) if type(value) is int else _literal(value))  # ids: most of them
+        text.append(part)
+    return "".join(text)
 
 
 # The SQLSTATE classes whose errors SQLAlchemy raises as these (the rest: DatabaseError).
