@@ -618,7 +618,7 @@ class _BatchWriter:
                 sql.new_ids_query("raw_deliveries", len(self.batch)),
                 sql.new_ids_query("messages", events),
                 self._contacts_query(handles),
-                self._chat_keys_query(keys),
+                self._chat_keys_query(keys, (keyed, params)),
                 recipients_query(f"c.id IN (SELECT k.chat_id FROM chat_keys k WHERE {keyed})", params),
             ]
         )
@@ -645,8 +645,10 @@ class _BatchWriter:
             params,
         )
 
-    def _chat_keys_query(self, keys: Iterable[ThreadKey]) -> tuple[str, list[Any]]:
-        where, params = self.sql.grouped_in(("k.integration_id", 'k."key"'), keys)
+    def _chat_keys_query(
+        self, keys: Iterable[ThreadKey], grouped: tuple[str, list[Any]] | None = None
+    ) -> tuple[str, list[Any]]:
+        where, params = grouped or self.sql.grouped_in(("k.integration_id", 'k."key"'), keys)
         return (
             'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
             f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",

@@ -153,6 +153,7 @@ class Database:
         self._inline_thread: ThreadPoolExecutor | None = None
         # PostgreSQL: the ingest's own connection, kept between its transactions (write_ingest).
         self._ingest_conn: AsyncConnection | None = None
+        self._ingest_driver: Any = None  # its asyncpg connection
         self._ingest_lock = asyncio.Lock()
         # What that connection calls itself in pg_stat_activity.
         self.ingest_application_name = f"bridgekit-ingest-{uuid.uuid4().hex[:8]}"
@@ -225,10 +226,8 @@ class Database:
             conn, sql = await self._ingest_connection()
             try:
                 await sql.begin()
-            except Exception as exc:
+            except Exception:  # nothing written yet: on a new connection, once
                 await self._drop_ingest_connection()
-                if not is_unavailable(exc):
-                    raise
                 conn, sql = await self._ingest_connection()
                 await sql.begin()
             conn.info[HOT_SQL_KEY] = sql
@@ -241,7 +240,8 @@ class Database:
                 await self._end_failed_ingest(conn, sql, exc)
                 raise
             conn.info.pop(HOT_SQL_KEY, None)
-            await conn.commit()  # SQLAlchemy's own bookkeeping of statements through Core: no round trip
+            if conn.in_transaction():  # statements through Core began SQLAlchemy's bookkeeping
+                await conn.commit()  # no round trip: AUTOCOMMIT
             return result
 
     async def _ingest_connection(self) -> tuple[AsyncConnection, PostgresHotSQL]:
@@ -257,9 +257,9 @@ class Database:
                 await conn.invalidate()
                 await conn.close()
                 raise
-            self._ingest_conn = conn
+            self._ingest_conn, self._ingest_driver = conn, sql.driver
             return conn, sql
-        return conn, PostgresHotSQL((await conn.get_raw_connection()).driver_connection)
+        return conn, PostgresHotSQL(self._ingest_driver)
 
     async def _end_failed_ingest(
         self, conn: AsyncConnection, sql: PostgresHotSQL, exc: BaseException
@@ -275,7 +275,7 @@ class Database:
         await self._drop_ingest_connection()
 
     async def _drop_ingest_connection(self) -> None:
-        conn, self._ingest_conn = self._ingest_conn, None
+        conn, self._ingest_conn, self._ingest_driver = self._ingest_conn, None, None
         if conn is not None:
             try:
                 await conn.invalidate()  # closed, not returned to the pool
@@ -342,7 +342,7 @@ class Database:
             self._inline_thread.shutdown(wait=True)
             self._inline_thread = None
         if self._ingest_conn is not None:
-            conn, self._ingest_conn = self._ingest_conn, None
+            conn, self._ingest_conn, self._ingest_driver = self._ingest_conn, None, None
             await conn.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
