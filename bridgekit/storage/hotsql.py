@@ -146,9 +146,6 @@ class HotSQL:
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError
 
-    # Whether all_of reads several queries in one round trip (else it is only a loop).
-    reads_together = False
-
     async def all_of(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         """The rows of each of several ``SELECT``s, in the order given."""
         return [await self.all(sql, params) for sql, params in queries]
@@ -266,7 +263,6 @@ class PostgresHotSQL(HotSQL):
 
     dialect = "postgresql"
     arrays = True
-    reads_together = True
 
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
