@@ -5,8 +5,11 @@ Two relays, each with its own event bus and its own PostgreSQL connections, as t
 ``BRIDGEKIT_TEST_POSTGRES``. A subscriber on bus B; bus A publishes bursts of events shaped
 like a group commit's ``message.created`` (``--batch`` per burst, ``--bursts`` bursts,
 ``--gap`` seconds apart), one large event (``--large`` bytes) per ``--large-every`` bursts.
-Reports the latency from A's publish to B's delivery (median, 99th percentile, max) and the
-CPU time of this process per event (both sides: send and receive, an upper bound for each).
+Each event is its chat's next group (``data["chat_seq"]``, 97 chats), as on PostgreSQL, so
+both buses put it through the per-chat ordering (``ChatOrder``); ``--unnumbered`` leaves the
+numbers out (as before them). Reports the latency from A's publish to the moment B hands the
+event to its streams (median, 99th percentile, max) and the CPU time of this process per
+event (both sides: send and receive, an upper bound for each).
 
     BRIDGEKIT_TEST_POSTGRES=postgresql://postgres@127.0.0.1:55499/postgres python bench/event_relay.py
 
@@ -24,14 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bridgekit.runtime.events import Event, EventBus
+from bridgekit.runtime.events import CHAT_SEQ, Event, EventBus
 from bridgekit.storage.db import Database
 from bridgekit.storage.event_relay import EventRelay, listen_dsn
 from bridgekit.testing.databases import postgres_admin_url, temporary_database
 
 
 class TimedBus(EventBus):
-    """Records when each relayed event is delivered (the moment a stream's queue gets it)."""
+    """Records when each relayed event reaches the streams (after the per-chat ordering)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,10 +42,10 @@ class TimedBus(EventBus):
         self.expected = 0
         self.all_arrived = asyncio.Event()
 
-    def deliver(self, event: Event) -> None:
+    def fan_out(self, event: Event) -> None:
         latency = time.perf_counter() - float(event.data["sent_at"])
         self.arrivals.append((int(event.data["message_id"]), latency))
-        super().deliver(event)
+        super().fan_out(event)
         if len(self.arrivals) >= self.expected:
             self.all_arrived.set()
 
@@ -68,10 +71,14 @@ async def measure(args: argparse.Namespace, bus_a: EventBus, bus_b: TimedBus) ->
     bus_b.expected = total
     cpu0, wall0 = time.process_time(), time.perf_counter()
     n = 0
+    seqs = [0] * 97
     for burst in range(args.bursts):
         sent_at = time.perf_counter()
         for _ in range(args.batch):
             data: dict[str, object] = {"chat_id": n % 97, "message_id": n, "direction": "inbound"}
+            if not args.unnumbered:
+                seqs[n % 97] += 1
+                data[CHAT_SEQ] = seqs[n % 97]
             if args.large_every and burst % args.large_every == 0 and n % args.batch == 0:
                 data["text"] = large
             bus_a.publish(Event("message.created", data | {"sent_at": sent_at}))
@@ -86,7 +93,8 @@ async def measure(args: argparse.Namespace, bus_a: EventBus, bus_b: TimedBus) ->
     ms = sorted(x * 1000 for x in latencies)
     print(
         f"events: {total} in {args.bursts} bursts of {args.batch}, one of {args.large} bytes every "
-        f"{args.large_every} bursts; arrived {len(order)}, in order and once: {valid}"
+        f"{args.large_every} bursts, {'unnumbered' if args.unnumbered else 'numbered per chat'};"
+        f" arrived {len(order)}, in order and once: {valid}"
     )
     if ms:
         p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
@@ -108,6 +116,7 @@ def main() -> int:
     p.add_argument("--gap", type=float, default=0.005, help="seconds between bursts (default 0.005)")
     p.add_argument("--large", type=int, default=20_000, help="bytes of the large event (default 20000)")
     p.add_argument("--large-every", type=int, default=50, help="a large event every N bursts (0: none)")
+    p.add_argument("--unnumbered", action="store_true", help="events without their chat's number")
     args = p.parse_args()
     if postgres_admin_url() is None:
         print("set BRIDGEKIT_TEST_POSTGRES to a PostgreSQL server where a database may be created")

@@ -449,8 +449,8 @@ class Bench(BenchRun):
             f"  ({r['measured_requests']} in {r['measured_seconds']:.2f} s; sent {r['sent']},"
             f" 200: {r['acked']}, non-200: {r['non_200']}, errors: {r['errors']}"
             f"{', pool exhausted' if r['pool_exhausted'] else ''})"
-            f"\n    CPU during the measured window: server {pct(r.get('server_cpu'))},"
-            f" load generator {pct(r.get('client_cpu'))}"
+            f"\n    CPU during the measured window: server {pct(r.get('server_cpu'))}"
+            f"{_cpu_note(rnd)}, load generator {pct(r.get('client_cpu'))}"
         )
         if not ok:
             text += f"\n    INVALID: statuses {r['statuses']}, samples {r['error_samples']}"
@@ -535,6 +535,15 @@ class Bench(BenchRun):
                 f" | ratio vs a {med['before'] / med['a']:.2f} | ratio vs b {med['before'] / med['b']:.2f}"
                 f" | after / before {med['bridgekit'] / med['before']:.2f}"
             )
+        cpu = {t: statistics.median(c) for t in ("bridgekit", "before") if (c := _cpus(rounds, t))}
+        if len(cpu) == 2:
+            # A busy machine moves req/s with the share of a CPU each server got; the CPU time a
+            # request cost moves much less: the comparison to trust when the run is disturbed.
+            print(
+                f"server CPU per request (medians): bridgekit {cpu['bridgekit']:.0f} us"
+                f" | before {cpu['before']:.0f} us"
+                f" | CPU-time after / before {cpu['before'] / cpu['bridgekit']:.2f}"
+            )
         if not check_rounds_stored(
             rounds, "acknowledged messages", "every acknowledged webhookEventId found in messages"
         ):
@@ -551,6 +560,24 @@ class Bench(BenchRun):
             if ratio < target:
                 print(f"MISSED: bridgekit is {ratio:.2f} x baseline-{name}, the target is >= {target:g} x")
         return exit_status(valid)
+
+
+def _cpu_per_request(rnd: Round) -> float | None:
+    """The server's CPU microseconds per answered request in the measured window."""
+    r = rnd.result
+    share, requests = r.get("server_cpu"), r.get("measured_requests")
+    if share is None or not requests:
+        return None
+    return float(share) * float(r["measured_seconds"]) / int(requests) * 1e6
+
+
+def _cpu_note(rnd: Round) -> str:
+    us = _cpu_per_request(rnd)
+    return f" ({us:.0f} us CPU per request)" if us is not None else ""
+
+
+def _cpus(rounds: list[Round], target: str) -> list[float]:
+    return [us for r in rounds if r.target == target and (us := _cpu_per_request(r)) is not None]
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_conflict, retry_on_conflict
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.sql import last_inbound_ids
 from bridgekit.storage.storable import storable
@@ -145,6 +146,7 @@ class FlowWorker(BackgroundWorker):
                             if is_conflict(exc):
                                 raise  # the whole transaction is retried
                             log.exception("bot action %s from %r failed", action.kind, action.bot)
+                announce = await sequence_events(conn, announce)
             return enqueued, announce
 
         enqueued, announce = await retry_on_conflict(apply_all)

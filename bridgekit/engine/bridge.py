@@ -38,6 +38,7 @@ from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, one_starting_at_a_time, retry_on_conflict
 from bridgekit.storage.election import Election
 from bridgekit.storage.event_relay import EventRelay, listen_dsn
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.files import FileStore
 from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.keyfiles import private_dir, server_key
@@ -68,7 +69,7 @@ class Bridge:
         self.db = Database(config.database_url, ingest_busy_timeout=config.ingest_busy_timeout)
         self.db.listened_flow_kinds = self.hooks.listened_flow_kinds
         self.metrics = Metrics()
-        self.events = EventBus()
+        self.events = EventBus(self.metrics)
         self.registry = IntegrationRegistry(plugins)
         self.files = FileStore(config.data_dir)
         self.workspace_id = 0
@@ -206,7 +207,7 @@ class Bridge:
                     if name is None:
                         raise ChatError(f"no manager {manager_id}")
                     manager = (manager_id, str(name))
-                return await send_to_customer(
+                message_id, events = await send_to_customer(
                     conn,
                     workspace_id=self.workspace_id,
                     bound=bound,
@@ -217,6 +218,7 @@ class Bridge:
                     manager=manager,
                     author_name=author_name,
                 )
+                return message_id, await sequence_events(conn, events)
 
         try:
             message_id, events = await queue()
@@ -254,7 +256,7 @@ class Bridge:
                 await write_note(
                     conn, chat_id, note, author_kind="plugin", author_id=None, author_name=author_name
                 )
-            outcome = await close_chats(conn, ids)
+            outcome = await (await close_chats(conn, ids)).sequenced(conn)
         self.events.publish_many(outcome.events)
         return list(outcome.changed)
 

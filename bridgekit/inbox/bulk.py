@@ -138,7 +138,7 @@ async def run_bulk(
         chunk = chat_ids[start : start + CHUNK]
         try:
             async with db.write() as conn:
-                outcome = await operation(conn, chunk)
+                outcome = await (await operation(conn, chunk)).sequenced(conn)
         except ChatError:
             raise
         except Exception:

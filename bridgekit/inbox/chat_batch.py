@@ -20,6 +20,7 @@ from bridgekit.queues.flow_events import FlowRow, write_flow_events
 from bridgekit.runtime.clock import iso, utcnow
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import valid_id
 from bridgekit.storage.sql import upsert
 from bridgekit.storage.storable import storable
@@ -98,6 +99,12 @@ class Outcome:
         if error == NOT_FOUND:
             raise ChatNotFound(error)
         raise refused(error)
+
+    async def sequenced(self, conn: AsyncConnection) -> Outcome:
+        """This outcome with its events numbered in their chats' order (last in the
+        transaction; ``bridgekit.storage.event_seq``)."""
+        self.events = await sequence_events(conn, self.events)
+        return self
 
     def merge(self, other: Outcome) -> None:
         self.errors.update(other.errors)

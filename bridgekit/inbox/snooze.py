@@ -15,6 +15,7 @@ from bridgekit.inbox.chat_state import next_wake, wake_due
 from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import EventBus
 from bridgekit.storage.db import Database
+from bridgekit.storage.event_seq import sequence_events
 
 log = logging.getLogger("bridgekit.snooze")
 
@@ -67,6 +68,7 @@ class SnoozeWaker:
         while True:
             async with self.db.write() as conn:
                 events, more = await wake_due(conn, utcnow())
+                events = await sequence_events(conn, events)
             self.events.publish_many(events)
             if not more:
                 break

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.inbox.assignment import route_new_chats
+from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD
 from bridgekit.inbox.notify import alert_new_messages, recipients_query
 from bridgekit.ingest.provider_events import apply_provider_events
 from bridgekit.ingest.raw_store import stored_headers, stored_query
@@ -46,6 +47,7 @@ from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, is_unavailable, retry_on_conflict
+from bridgekit.storage.event_seq import BUMP, RETURNING, bump_sql, seqs_of, sequenced_chat, stamp
 from bridgekit.storage.files import FileStore, StoredFile
 from bridgekit.storage.handles import claim_chat_keys, claim_contacts
 from bridgekit.storage.hotsql import PostgresHotSQL, Row, hot_sql, placeholders
@@ -82,20 +84,6 @@ STATUS_RANK = {
     DeliveryStatus.READ: 4,
     DeliveryStatus.FAILED: 5,
 }
-
-
-# The group commit's share of the sidebar counts (migration 0013): the message trigger skips
-# ingested messages, and these two statements, completed by the touched chats' ids, do its
-# work once per batch. A read marker is unread when a message someone else wrote came after
-# it: the recount's rule (``inbox/views.unread_condition``), so concurrent writers'
-# messages are judged exactly as the recount judges them.
-MARK_INBOUND = "UPDATE chats SET has_inbound = TRUE WHERE NOT has_inbound AND id"
-MARK_UNREAD = (
-    "UPDATE read_markers SET unread = TRUE WHERE NOT unread AND EXISTS (SELECT 1 FROM messages m"
-    " WHERE m.chat_id = read_markers.chat_id AND m.id > read_markers.last_read_message_id"
-    " AND (m.author_kind <> 'manager' OR m.author_id IS NULL OR m.author_id <> read_markers.manager_id))"
-    " AND chat_id"
-)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -428,11 +416,12 @@ class IngestPipeline:
         self.metrics.inc("bridgekit_ingest_commits_total")
         self.events.publish_many(writer.events)
         if self.events.wanted:  # nobody listening here or elsewhere: not even build them
-            self.events.publish_many(
+            created = [
                 Event("message.created", {"chat_id": cid, "message_id": mid, "direction": "inbound"})
                 for item in batch
                 for cid, mid in zip(item.chat_ids, item.message_ids, strict=True)
-            )
+            ]
+            self.events.publish_many(stamp(created, writer.chat_seqs) if writer.chat_seqs else created)
         outcomes: Counter[tuple[IngestStatus, str]] = Counter()
         for item in batch:
             count = len(item.message_ids)
@@ -512,6 +501,7 @@ class _BatchWriter:
         inline_counts: tuple[int, int] = (0, 0),
     ) -> None:
         self.events: list[Event] = []  # published after the commit
+        self.chat_seqs: dict[int, int] = {}  # PostgreSQL: each changed chat's event number
         self.routes = routes
         self.inline_counts = inline_counts  # the inline writer's (connections, commits) so far
         self.cached: RoutingCache | None = None  # the routing cache, when it may be used
@@ -592,6 +582,18 @@ class _BatchWriter:
             self.events.extend(applied.events)
             self.seen.changed_handles.update(applied.changed_handles)
             self.wrote_flow |= applied.wrote_flow
+        if sql.dialect == "postgresql":
+            await self._sequence_events()
+
+    async def _sequence_events(self) -> None:
+        """Number the events of chats this batch changed without storing a message in them
+        (delivery statuses, retractions), then stamp every event (``storage/event_seq.py``)."""
+        changed = {c for e in self.events if (c := sequenced_chat(e)) is not None}
+        rest = sorted(changed - self.chat_seqs.keys())
+        if rest:
+            self.chat_seqs.update(seqs_of(await self.sql.all(bump_sql(len(rest)), rest)))
+        if self.chat_seqs:
+            self.events = stamp(self.events, self.chat_seqs)
 
     async def _read_ahead(self, sql: PostgresHotSQL) -> None:
         """The batch's look-ups, in one round trip before its first write (a round trip was
@@ -1088,12 +1090,16 @@ class _BatchWriter:
         in_touched = f" IN ({placeholders(len(touched))})"
         # The chats' rows first: on PostgreSQL this is the lock that orders these statements
         # with the triggers of concurrent writers (migrations 0010, 0012).
-        closing: list[tuple[str, Sequence[Any]]] = [
-            (
-                f"UPDATE chats SET last_message_at = ?, updated_at = ? WHERE id{in_touched}",
-                [self.stamp, self.stamp, *touched],
+        touch = "UPDATE chats SET last_message_at = ?, updated_at = ?{bump} WHERE id"
+        closing: list[tuple[str, Sequence[Any]]] = []
+        if sql.dialect == "postgresql":  # and number this commit's events of each chat
+            member, params = sql.member_of(touched)
+            rows = await sql.all(
+                touch.format(bump=BUMP) + member + RETURNING, [self.stamp, self.stamp, *params]
             )
-        ]
+            self.chat_seqs.update(seqs_of(rows))
+        else:
+            closing.append((touch.format(bump="") + in_touched, [self.stamp, self.stamp, *touched]))
         # The rest changes nothing in a chat the routing cache knows as settled.
         settled = self.cached.settled if self.cached is not None else ()
         unsettled = [chat_id for chat_id in touched if chat_id not in settled]
@@ -1106,11 +1112,12 @@ class _BatchWriter:
                     [self.stamp, *unsettled],
                 )
             )
-            # What the count trigger on messages does for every other writer (migration 0013),
-            # once per batch: every message stored here is an inbound customer message.
+            # What a new message does to the sidebar's figures, once per batch: every message
+            # stored here is an inbound customer message.
             closing.append((MARK_INBOUND + in_unsettled, unsettled))
             closing.append((MARK_UNREAD + in_unsettled, unsettled))
-        # In this order; on PostgreSQL in one round trip with the COMMIT (run_in_order).
+        # In this order, after the chats' rows; on PostgreSQL in one round trip with the COMMIT
+        # (run_in_order).
         await sql.run_in_order(closing)
         if unsettled and self.next_token is not None:  # the cache takes in this batch: which chats settled
             busy = await sql.all(
@@ -1131,6 +1138,7 @@ class _BatchWriter:
             await self.conn.execute(
                 select(
                     s.messages.c.id,
+                    s.messages.c.chat_id,
                     s.messages.c.integration_id,
                     s.messages.c.provider_message_id,
                     s.messages.c.delivery_status,
@@ -1162,3 +1170,6 @@ class _BatchWriter:
                 .where(s.messages.c.id == row.id)
                 .values(delivery_status=u.status.value, delivery_error=u.reason and redact(u.reason))
             )
+            # Managers see "delivered" or "read" come in as they see "sent" (I19).
+            data = {"chat_id": row.chat_id, "message_id": row.id, "delivery_status": u.status.value}
+            self.events.append(Event("message.updated", data))

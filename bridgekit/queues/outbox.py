@@ -64,6 +64,7 @@ from bridgekit.runtime.metrics import Metrics
 from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, retry_on_conflict
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.hotsql import driver_sql, driver_ts, placeholders
 from bridgekit.storage.integrations import IntegrationRegistry
 from bridgekit.storage.sql import last_inbound_ids
@@ -287,6 +288,14 @@ _ATTACHMENTS = (
 _CUSTOMER_NAMES = select(s.customers.c.id, s.customers.c.name).where(
     s.customers.c.id.in_(_expanding("customer_ids"))
 )
+
+
+def _status_event(chat_id: int | None, message_id: int, status: str) -> Event:
+    """``message.updated``: a reply's delivery status changed."""
+    data: dict[str, int | str] = {"message_id": message_id, "delivery_status": status}
+    if chat_id is not None:
+        data["chat_id"] = chat_id
+    return Event("message.updated", data)
 
 
 async def _read_batch(conn: AsyncConnection, jobs: Sequence[_Job]) -> _BatchRows:
@@ -737,7 +746,7 @@ class OutboxWorker(BackgroundWorker):
                 await asyncio.sleep(_RECORD_GATHER)
             batch, self._to_record = self._to_record, []
             try:
-                wrote_flow = await self._write_sent(batch)
+                wrote_flow, events = await self._write_sent(batch)
             except Exception as exc:
                 if len(batch) == 1:
                     self._unrecorded(batch[0], exc)
@@ -746,32 +755,32 @@ class OutboxWorker(BackgroundWorker):
                 log.warning("recording %d sends together failed (%s); one at a time", len(batch), exc)
                 await self._record_each(batch)
                 continue
-            self._after_sent(batch, wrote_flow)
+            self._after_sent(batch, wrote_flow, events)
 
     async def _record_each(self, batch: list[_Sent]) -> None:
         for sent in batch:
             try:
-                wrote_flow = await self._write_sent([sent])
+                wrote_flow, events = await self._write_sent([sent])
             except Exception as exc:
                 self._unrecorded(sent, exc)
                 continue
-            self._after_sent([sent], wrote_flow)
+            self._after_sent([sent], wrote_flow, events)
 
     def _unrecorded(self, sent: _Sent, exc: Exception) -> None:
         # The job stays leased: when the lease runs out it is sent again, with the same
         # idempotency key (a plugin that kept its own record of the send answers from it).
         log.error("recording the send of message %s failed: %s", sent.job.message_id, redact(f"{exc!r}"))
 
-    def _after_sent(self, batch: list[_Sent], wrote_flow: bool) -> None:
+    def _after_sent(self, batch: list[_Sent], wrote_flow: bool, events: list[Event]) -> None:
         # Realtime events and wake-ups only after the commit.
-        for sent in batch:
-            self.metrics.inc("bridgekit_deliveries_total", outcome="sent")
-            self._announce(sent.message.chat_id, sent.job.message_id, sent.result.status.value)
+        self.metrics.inc("bridgekit_deliveries_total", len(batch), outcome="sent")
+        self.events.publish_many(events)
         if wrote_flow:  # the flow worker has nothing new to read otherwise
             self.on_commit()
 
-    async def _write_sent(self, batch: list[_Sent]) -> bool:
-        """Record finished sends in one transaction; True when a flow event was written."""
+    async def _write_sent(self, batch: list[_Sent]) -> tuple[bool, list[Event]]:
+        """Record finished sends in one transaction; whether a flow event was written, and
+        the realtime events to publish."""
         now = utcnow()
         statuses = [(x.result.status.value, x.result.provider_message_id, x.job.message_id) for x in batch]
         # One row per key: an upsert may not touch a row twice (the last send's chat wins).
@@ -783,7 +792,9 @@ class OutboxWorker(BackgroundWorker):
         flows = [FlowRow("message_sent", x.message.chat_id, x.job.message_id) for x in batch]
         ids = [x.job.id for x in batch]
 
-        async def record_success(conn: AsyncConnection) -> bool:
+        announced = [_status_event(x.message.chat_id, x.job.message_id, x.result.status.value) for x in batch]
+
+        async def record_success(conn: AsyncConnection) -> tuple[bool, list[Event]]:
             dialect = conn.dialect.name
             stamp = driver_ts(dialect, now)
             mark_sent = _MARK_SENT_SQL.format(ids=placeholders(len(ids)))
@@ -810,15 +821,10 @@ class OutboxWorker(BackgroundWorker):
                     driver_sql(dialect, _CHAT_KEY_SQL),
                     [(integration_id, key, chat_id) for (integration_id, key), chat_id in keys.items()],
                 )
-            return await write_flow_events(conn, flows, now)
+            wrote_flow = await write_flow_events(conn, flows, now)
+            return wrote_flow, await sequence_events(conn, announced)
 
         return await self._write(record_success)
-
-    def _announce(self, chat_id: int | None, message_id: int, status: str) -> None:
-        data: dict[str, int | str] = {"message_id": message_id, "delivery_status": status}
-        if chat_id is not None:
-            data["chat_id"] = chat_id
-        self.events.publish(Event("message.updated", data))
 
     async def _fail(
         self, job: _Job, reason: str, *, permanent: bool, retry_after: float | None = None
@@ -830,7 +836,7 @@ class OutboxWorker(BackgroundWorker):
         # Past the budget: the next attempt would come too late to be worth waiting for.
         final = permanent or next_attempt_at > job.retry_from + timedelta(seconds=self.cfg.retry_for)
 
-        async def record_failure() -> None:
+        async def record_failure() -> list[Event]:
             async with self.db.write() as conn:
                 if final:
                     await conn.execute(
@@ -844,11 +850,16 @@ class OutboxWorker(BackgroundWorker):
                             updated_at=now,
                         )
                     )
-                    await conn.execute(
-                        update(s.messages)
-                        .where(s.messages.c.id == job.message_id)
-                        .values(delivery_status=DeliveryStatus.FAILED.value, delivery_error=reason)
-                    )
+                    chat_id = (
+                        await conn.execute(
+                            update(s.messages)
+                            .where(s.messages.c.id == job.message_id)
+                            .values(delivery_status=DeliveryStatus.FAILED.value, delivery_error=reason)
+                            .returning(s.messages.c.chat_id)
+                        )
+                    ).scalar()
+                    failed = _status_event(chat_id, job.message_id, DeliveryStatus.FAILED.value)
+                    return await sequence_events(conn, [failed])
                 else:
                     await conn.execute(
                         update(s.outbox)
@@ -862,11 +873,11 @@ class OutboxWorker(BackgroundWorker):
                             updated_at=now,
                         )
                     )
+                    return []  # a retry changes nothing managers see
 
-        await retry_on_conflict(record_failure)
+        events = await retry_on_conflict(record_failure)
         self.metrics.inc("bridgekit_deliveries_total", outcome="failed" if final else "retry")
-        if final:
-            self._announce(None, job.message_id, DeliveryStatus.FAILED.value)
+        self.events.publish_many(events)
         log.warning(
             "delivery of message %s %s: %s", job.message_id, "failed" if final else "will retry", reason
         )

@@ -9,6 +9,13 @@ after its commit (never announce what may roll back), and a NOTIFY inside the gr
 would add a statement and PostgreSQL's global notify-queue lock to the hottest transaction
 and serialise every commit of every process behind it.
 
+**Order.** One process's notifications arrive everywhere in the order it sent them (one
+sending connection), but two processes' commits to one chat may arrive the other way round.
+So events about a chat carry its commit-ordered number (``data["chat_seq"]``, set in the
+committing transaction by ``bridgekit.storage.event_seq``), and the receiving bus puts each
+chat's events back in that order (``EventBus.deliver`` → ``ChatOrder``), local and relayed
+ones alike. The relay itself only carries them.
+
 **Wire format.** Events published during one turn of the event loop travel together as one
 JSON list ``[[kind, data, manager_ids|null], ...]``. A payload over NOTIFY's limit (8000
 bytes) is cut into parts sent in one transaction: PostgreSQL appends one transaction's

@@ -33,6 +33,21 @@ metadata = MetaData(
     }
 )
 
+
+def postgresql_only(index: Index) -> Index:
+    """An index PostgreSQL needs and SQLite does not (``create_all`` and the comparison of the
+    migrations with this module, :func:`exists_on`, skip it on SQLite)."""
+    index.info["dialect"] = "postgresql"
+    return index.ddl_if(dialect="postgresql")
+
+
+def exists_on(item: object, dialect: str) -> bool:
+    """Whether a table or index of this module exists on ``dialect``: for Alembic's
+    ``include_object``."""
+    info = getattr(item, "info", None)
+    return not isinstance(info, dict) or info.get("dialect", dialect) == dialect
+
+
 workspaces = Table(
     "workspaces",
     metadata,
@@ -187,6 +202,9 @@ chats = Table(
     Column("customer_token_hash", String(64), unique=True),  # I11: the customer link
     # Migration 0010: the chat has a customer message (set by a trigger on messages).
     Column("has_inbound", Boolean, nullable=False, default=False, server_default="0"),
+    # Migration 0014: the number of this chat's latest realtime event group (PostgreSQL; see
+    # storage/event_seq.py). Bumped under the row lock, so it follows commit order.
+    Column("event_seq", Integer, nullable=False, default=0, server_default="0"),
     Index(None, "workspace_id", "state", "last_message_at"),
     Index(None, "customer_id"),
     Index(None, "assignee_id", "state", "last_message_at"),
@@ -196,13 +214,15 @@ chats = Table(
     Index(None, "workspace_id", "state", "created_at"),  # I8: newest / oldest first
     # I2 Unassigned, latest first: PostgreSQL does not read the assignee index above in order
     # for "assignee_id IS NULL" (it sorted every unassigned open chat: 256 ms at 1M chats).
-    Index(
-        "ix_chats_unassigned",
-        "workspace_id",
-        "state",
-        "last_message_at",
-        sqlite_where=text("assignee_id IS NULL"),
-        postgresql_where=text("assignee_id IS NULL"),
+    # SQLite does, so there it would only cost every group commit a page (migration 0015).
+    postgresql_only(
+        Index(
+            "ix_chats_unassigned",
+            "workspace_id",
+            "state",
+            "last_message_at",
+            postgresql_where=text("assignee_id IS NULL"),
+        )
     ),
     sqlite_autoincrement=True,  # ids of deleted rows are never handed out again
 )

@@ -16,7 +16,7 @@ from bridgekit.engine.bridge import Bridge
 from bridgekit.inbox.assignment import UNSET, assign_chats
 from bridgekit.inbox.bulk import parse_bulk, parse_until, run_bulk
 from bridgekit.inbox.chat_batch import Outcome
-from bridgekit.inbox.chat_delete import delete_chat_rows, remove_unreferenced_files
+from bridgekit.inbox.chat_delete import Deleted, delete_chat_rows, remove_unreferenced_files
 from bridgekit.inbox.chat_info import (
     add_tag,
     chat_info,
@@ -38,6 +38,7 @@ from bridgekit.inbox.teams import (
 )
 from bridgekit.runtime.clock import iso
 from bridgekit.runtime.events import Event
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import valid_id
 from bridgekit.web.auth import ADMIN, DELETE_CHATS, require_operator, require_permission
 from bridgekit.web.common import json_object
@@ -113,7 +114,7 @@ async def _chat_change(
     async def apply(conn: AsyncConnection) -> Outcome:
         outcome = await operation(conn, chat_id)
         outcome.check(chat_id)
-        return outcome
+        return await outcome.sequenced(conn)
 
     outcome = await _run(bridge, apply)
     _after_commit(bridge, outcome.events)
@@ -251,8 +252,14 @@ async def delete_chat(request: web.Request) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), DELETE_CHATS)
     chat_id = int_id(request, "chat_id", "chat")
-    deleted = await _run(bridge, lambda conn: delete_chat_rows(conn, chat_id))
-    bridge.events.publish(Event("chat.deleted", {"chat_id": chat_id}))
+
+    async def operation(conn: AsyncConnection) -> tuple[Deleted, list[Event]]:
+        # Numbered before the rows go: the chat's last event, in its order.
+        events = await sequence_events(conn, [Event("chat.deleted", {"chat_id": chat_id})])
+        return await delete_chat_rows(conn, chat_id), events
+
+    deleted, events = await _run(bridge, operation)
+    bridge.events.publish_many(events)
     removed = await remove_unreferenced_files(bridge.db, deleted)
     return json_response(
         {
@@ -313,7 +320,7 @@ async def put_team(request: web.Request) -> web.Response:
     body = await json_object(request)
 
     async def operation(conn: AsyncConnection) -> tuple[dict[str, Any], list[Event]]:
-        events = await update_team(conn, bridge.workspace_id, team_id, body)
+        events = await sequence_events(conn, await update_team(conn, bridge.workspace_id, team_id, body))
         return await team_json(conn, bridge.workspace_id, team_id), events
 
     team, events = await _run(bridge, operation)
@@ -342,7 +349,7 @@ async def patch_manager(request: web.Request) -> web.Response:
         require_permission(manager, ADMIN)
 
     async def operation(conn: AsyncConnection) -> tuple[dict[str, Any], list[Event]]:
-        events = await update_manager(conn, bridge.workspace_id, target, changes)
+        events = await sequence_events(conn, await update_manager(conn, bridge.workspace_id, target, changes))
         (row,) = [m for m in await list_managers(conn, bridge.workspace_id) if m["id"] == target]
         return row, events
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from bridgekit.queues.outbox import delivery_states, retry_failed
 from bridgekit.runtime.clock import iso
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import MAX_ID
 from bridgekit.web.auth import require_operator
 from bridgekit.web.body_limits import refuse_by_length
@@ -211,7 +213,7 @@ async def _write(
         # the transaction: a refused one leaves nothing staged behind).
         if upload is not None:
             await upload.keep()
-        return posted
+        return replace(posted, events=await sequence_events(conn, posted.events))
 
 
 @routes.post("/api/v1/messages/{message_id}/retry")
@@ -235,12 +237,9 @@ async def retry_message(request: web.Request) -> web.Response:
             raise json_error(403, "only the reply's author or an operator can retry it")
         if not await retry_failed(conn, message_id):
             raise json_error(409, f"only a failed reply can be retried; this one is {row.delivery_status}")
-    bridge.events.publish(
-        Event(
-            "message.updated",
-            {"chat_id": row.chat_id, "message_id": message_id, "delivery_status": "pending"},
-        )
-    )
+        data = {"chat_id": row.chat_id, "message_id": message_id, "delivery_status": "pending"}
+        events = await sequence_events(conn, [Event("message.updated", data)])
+    bridge.events.publish_many(events)
     bridge.wake_outbox()
     return json_response({"id": message_id, "delivery_status": "pending"}, status=202)
 

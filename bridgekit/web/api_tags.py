@@ -39,6 +39,7 @@ async def put_tag(request: web.Request) -> web.Response:
     body = await json_object(request)
     async with bridge.db.write() as conn:
         outcome = await rename_tag(conn, bridge.workspace_id, request.match_info["tag"], body.get("name"))
+        outcome = await outcome.sequenced(conn)
     return _answer(bridge, outcome, str(body["name"]).strip())
 
 
@@ -48,4 +49,5 @@ async def remove_tag_everywhere(request: web.Request) -> web.Response:
     require_permission(current_manager(request), ADMIN)
     async with bridge.db.write() as conn:
         outcome = await delete_tag(conn, bridge.workspace_id, request.match_info["tag"])
+        outcome = await outcome.sequenced(conn)
     return _answer(bridge, outcome, None)

@@ -16,6 +16,7 @@ from bridgekit.inbox.views_marks import mark_read, page_marks, set_star
 from bridgekit.inbox.views_sidebar import Sidebar, TeamCount, sidebar
 from bridgekit.runtime.clock import iso
 from bridgekit.runtime.events import Event
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import valid_id
 from bridgekit.web.common import chat_json, chat_or_404, json_object, path_id
 from bridgekit.web.jsonio import json_error, json_response
@@ -153,11 +154,11 @@ async def _star(request: web.Request, starred: bool) -> web.Response:
     bridge: Bridge = request.app[BRIDGE]
     manager = current_manager(request)
     row = await _chat(request)
+    event = Event("chat.updated", {"chat_id": row.id, "starred": starred}, frozenset([manager.id]))
     async with bridge.db.write() as conn:
         await set_star(conn, manager.id, row.id, starred)
-    bridge.events.publish(
-        Event("chat.updated", {"chat_id": row.id, "starred": starred}, frozenset([manager.id]))
-    )
+        events = await sequence_events(conn, [event])
+    bridge.events.publish_many(events)
     return json_response({"chat_id": row.id, "starred": starred})
 
 
@@ -184,12 +185,8 @@ async def read_chat(request: web.Request) -> web.Response:
     async with bridge.db.write() as conn:
         marker = await mark_read(conn, manager.id, row.id, message_id)
         marks = await page_marks(conn, manager.id, [row.id], [row.customer_id])
-    unread = row.id in marks.unread
-    bridge.events.publish(
-        Event(
-            "chat.updated",
-            {"chat_id": row.id, "last_read_message_id": marker, "unread": unread},
-            frozenset([manager.id]),
-        )
-    )
+        unread = row.id in marks.unread
+        data = {"chat_id": row.id, "last_read_message_id": marker, "unread": unread}
+        events = await sequence_events(conn, [Event("chat.updated", data, frozenset([manager.id]))])
+    bridge.events.publish_many(events)
     return json_response({"chat_id": row.id, "last_read_message_id": marker, "unread": unread})

@@ -29,6 +29,7 @@ from bridgekit.inbox.forms import validate_answers
 from bridgekit.inbox.message_writer import write_customer_message
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import MAX_ID
 from bridgekit.storage.storable import storable
 from bridgekit.web.common import json_object
@@ -123,7 +124,8 @@ async def write_message(request: web.Request) -> web.Response:
         if chat.state == "closed":  # the channel's policy: a customer's message reopens it
             reopened = (await reopen_chats(conn, [chat.id], bridge.registry)).events
         message_id, events = await write_customer_message(conn, chat, text)
-    bridge.events.publish_many([*reopened, *events])
+        events = await sequence_events(conn, [*reopened, *events])
+    bridge.events.publish_many(events)
     if bridge.flow is not None:
         bridge.flow.wakeup.set()
     return json_response({"id": message_id}, status=201, headers=PRIVATE)
@@ -160,6 +162,7 @@ async def answer_form(request: web.Request) -> web.Response:
             fields=form["fields"],
             answers=answers,
         )
+        events = await sequence_events(conn, events)
     bridge.events.publish_many(events)
     return json_response({"answers": answers}, headers=PRIVATE)
 

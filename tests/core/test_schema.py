@@ -7,11 +7,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 from bridgekit.storage.db import Database
-from bridgekit.storage.schema import metadata
+from bridgekit.storage.schema import exists_on, metadata
 
 
 def _diff(sync_conn: Connection) -> list[object]:
-    context = MigrationContext.configure(sync_conn)
+    dialect = sync_conn.dialect.name
+
+    def include(item: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+        return reflected or exists_on(item, dialect)
+
+    context = MigrationContext.configure(sync_conn, opts={"include_object": include})
     return list(compare_metadata(context, metadata))
 
 

@@ -196,8 +196,8 @@ async def test_two_processes_writing_one_chat_interleaved_a_third_ends_with_ever
     """What the relay promises for one chat written on two processes at the same moments
     (architecture.md, "Events across processes"): each process's events arrive in its commit
     order, none before its commit (the message is readable where the event arrives), and the
-    reload after the last event shows every message. Events of different processes may
-    arrive interleaved either way: they are hints to reload, not a log."""
+    reload after the last event shows every message. (That the events of different processes
+    also arrive in the chat's commit order is ``tests/core/test_event_order_processes.py``.)"""
     if db_backend != "postgresql":
         pytest.skip("several processes share PostgreSQL only")
     a, b, c = await bridges(), await bridges(), await bridges()

@@ -156,8 +156,29 @@ async def test_a_delivered_reply_is_announced_as_sent(
         event = await stream.until(
             lambda e: e.kind == "message.updated" and e.data["message_id"] == reply["id"]
         )
+    # On PostgreSQL the chat's third change (message, reply, sent), numbered in commit order.
+    assert event.data.pop("chat_seq", None) == (None if running.bridge.db.is_sqlite else 3)
     assert event.data == {"message_id": reply["id"], "delivery_status": "sent", "chat_id": chat_id}
     assert sandbox.texts == ["Hello! It ships today."]
+
+
+async def test_a_read_report_from_the_channel_is_announced(
+    make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """I19: the manager sees their sent reply turn "read" when the channel reports it."""
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    async with event_stream(running) as stream:
+        body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
+        await running.post_hook("acme", body, headers)
+        chat_id = (await stream.until(lambda e: e.kind == "message.created")).data["chat_id"]
+        reply = await running.reply(chat_id, "Hello!")
+        await stream.until(lambda e: e.data.get("delivery_status") == "sent")
+        body, headers = signed({"read": "msg-1"})  # the sandbox's id of the first send
+        assert (await running.post_hook("acme", body, headers))[0] == 200
+        event = await stream.until(lambda e: e.data.get("delivery_status") == "read")
+    assert event.kind == "message.updated"
+    assert event.data.pop("chat_seq", None) == (None if running.bridge.db.is_sqlite else 4)
+    assert event.data == {"message_id": reply["id"], "delivery_status": "read", "chat_id": chat_id}
 
 
 async def test_a_notification_for_one_manager_is_not_seen_by_another(

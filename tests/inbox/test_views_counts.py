@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.inbox.chat_batch import ChatNotFound
 from bridgekit.inbox.chat_delete import delete_chat_rows
 from bridgekit.inbox.managers import Manager
+from bridgekit.inbox.message_writer import write_customer_message, write_note, write_reply
 from bridgekit.inbox.views_counts import fold_counts
 from bridgekit.inbox.views_marks import mark_read, set_star
 from bridgekit.inbox.views_sidebar import recount_sidebar, sidebar
@@ -128,19 +129,16 @@ class Changes:
             await self._message(conn, int(chat), "inbound")
 
     async def _message(self, conn: AsyncConnection, chat_id: int, direction: str) -> None:
-        author = self.rng.choice(MANAGERS) if direction != "inbound" else None
-        await conn.execute(
-            s.messages.insert().values(
-                chat_id=chat_id,
-                direction=direction,
-                author_kind="customer" if author is None else "manager",
-                author_id=author,
-                text="x",
-                meta={},
-                automated=False,
-                created_at=NOW,
-            )
-        )
+        """A message through the one writer of single messages, as the API writes them."""
+        if direction == "inbound":
+            chat = (await conn.execute(select(s.chats).where(s.chats.c.id == chat_id))).one()
+            await write_customer_message(conn, chat, "x")
+            return
+        author = self.rng.choice(MANAGERS)
+        if direction == "note":
+            await write_note(conn, chat_id, "x", author_kind="manager", author_id=author, author_name="M")
+        else:
+            await write_reply(conn, chat_id=chat_id, text="x", author_kind="manager", author_id=author)
 
     async def _chat(self, conn: AsyncConnection) -> int | None:
         ids = (await conn.execute(select(s.chats.c.id).order_by(s.chats.c.id))).scalars().all()
