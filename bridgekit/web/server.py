@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -188,6 +189,25 @@ async def start_site(
     return site
 
 
+#: Net new container objects between two collections of the youngest generation (Python's
+#: default is 700). A request's objects die by reference counting when it is answered, but 32
+#: requests in flight hold more than 700 at once, so the default collected several times a
+#: second for nothing and promoted live requests to older generations: about 9 µs of CPU a LINE
+#: webhook (docs/performance.md). Cyclic garbage waits a little longer to be freed.
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+def settle_the_heap() -> None:
+    """Tune the garbage collector once the server is up. What start-up made (modules,
+    templates, the app: about 100k objects) lives as long as the process, so it leaves the
+    collector's generations (``gc.freeze``): a full collection then walks only what serving
+    made, instead of about 40 ms over everything. The youngest generation is collected less
+    often (``YOUNG_COLLECTION_THRESHOLD``)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def run(
     app: Awaitable[web.Application],
     config: Config,
@@ -208,6 +228,7 @@ def run(
             if on_listening is not None:
                 host, port = site.bound_address()
                 await on_listening(host, port)
+            settle_the_heap()
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
