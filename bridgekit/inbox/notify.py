@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
-from bridgekit.storage.hotsql import HotSQL, placeholders
+from bridgekit.storage.hotsql import HotSQL
 
 NOTIFICATION_COLUMNS = ("manager_id", "chat_id", "message_id", "kind", "push", "created_at")
 
@@ -68,24 +68,44 @@ async def notify_pairs(conn: AsyncConnection, pairs: Iterable[tuple[int, int]], 
     return await store_notices(conn, (Notice(mid, cid, None, kind) for mid, cid in pairs))
 
 
-async def alert_new_messages(sql: HotSQL, now: datetime, messages: Sequence[tuple[int, int]]) -> list[Event]:
+def recipients_query(chats: str, params: Sequence[object]) -> tuple[str, list[object]]:
+    """Who hears about new messages in the chats ``c`` that the condition ``chats`` picks:
+    rows (chat id, state, assignee, follower), each chat with its followers, plus the
+    unassigned-chat watchers (the rows whose chat id is NULL)."""
+    return (
+        "SELECT c.id, c.state, c.assignee_id, f.manager_id"
+        " FROM chats c LEFT OUTER JOIN chat_followers f ON f.chat_id = c.id"
+        f" WHERE {chats}"
+        " UNION ALL SELECT NULL, NULL, NULL, m.id FROM managers m WHERE m.notify_unassigned",
+        list(params),
+    )
+
+
+async def alert_new_messages(
+    sql: HotSQL,
+    now: datetime,
+    messages: Sequence[tuple[int, int]],
+    read_ahead: Sequence[Sequence[Any]] | None = None,
+) -> list[Event]:
     """Notify for new customer messages, given as (chat id, message id) pairs (I1 "My
     sessions", I3): the chat's assignee and followers; for a chat nobody is assigned to, the
     managers who turned on "notify unassigned chats". A queued chat notifies nobody until it
     is assigned (I3); the caller leaves out auto-replies and bounces. A fixed number of
-    statements per batch."""
+    statements per batch.
+
+    ``read_ahead``: the rows of :func:`recipients_query` read earlier in the same
+    transaction, used when they cover every chat (the group commit reads them ahead on
+    PostgreSQL); else they are read here."""
     if not messages:
         return []
     chat_ids = sorted({chat_id for chat_id, _ in messages})
-    # One statement: each chat with its followers, plus the unassigned-chat watchers (the
-    # rows whose chat id is NULL). It runs inside every group commit.
-    rows = await sql.all(
-        "SELECT c.id, c.state, c.assignee_id, f.manager_id"
-        " FROM chats c LEFT OUTER JOIN chat_followers f ON f.chat_id = c.id"
-        f" WHERE c.id IN ({placeholders(len(chat_ids))})"
-        " UNION ALL SELECT NULL, NULL, NULL, m.id FROM managers m WHERE m.notify_unassigned",
-        chat_ids,
-    )
+    rows: Sequence[Sequence[Any]]
+    if read_ahead is not None and set(chat_ids).issubset(row[0] for row in read_ahead):
+        rows = read_ahead
+    else:
+        # One statement. It runs inside every group commit.
+        member, params = sql.member_of(chat_ids)
+        rows = await sql.all(*recipients_query(f"c.id{member}", params))
     chats: dict[int, tuple[str, int | None]] = {}
     followers: dict[int, set[int]] = {}
     watchers: list[int] = []

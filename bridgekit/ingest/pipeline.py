@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.inbox.assignment import route_new_chats
 from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD
-from bridgekit.inbox.notify import alert_new_messages
+from bridgekit.inbox.notify import alert_new_messages, recipients_query
 from bridgekit.ingest.provider_events import apply_provider_events
 from bridgekit.ingest.raw_store import stored_headers, stored_query
 from bridgekit.ingest.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
@@ -50,7 +50,7 @@ from bridgekit.storage.db import Database, is_busy, is_unavailable, retry_on_con
 from bridgekit.storage.event_seq import BUMP, RETURNING, bump_sql, seqs_of, sequenced_chat, stamp
 from bridgekit.storage.files import FileStore, StoredFile
 from bridgekit.storage.handles import claim_chat_keys, claim_contacts
-from bridgekit.storage.hotsql import grouped_in, hot_sql, placeholders
+from bridgekit.storage.hotsql import PostgresHotSQL, Row, hot_sql, placeholders
 from bridgekit.storage.integrations import BoundIntegration, IntegrationRegistry
 from bridgekit.storage.storable import storable_event, storable_message, storable_profile
 
@@ -405,7 +405,7 @@ class IngestPipeline:
             await writer.write()
             return writer
 
-        writer = await retry_on_conflict(lambda: self.db.write_inline(work))
+        writer = await retry_on_conflict(lambda: self.db.write_ingest(work))
         if writer.next_token is not None:
             self.routes.committed(writer.seen, writer.next_token)
             if writer.cache_hits:
@@ -514,6 +514,7 @@ class _BatchWriter:
         self.cache_hits = self.cache_misses = 0
         self.listened = listened  # flow event kinds some bot listens to
         self.new_chat_ids: set[int] = set()  # routing announces these; no message alerts
+        self.reopened: set[int] = set()  # closed chats this batch opened again
         self.wrote_flow = False
         self.conn = conn
         self.sql = hot_sql(conn)
@@ -521,12 +522,17 @@ class _BatchWriter:
         self.workspace_id = workspace_id
         self.now = utcnow()
         self.stamp = self.sql.ts(self.now)
+        # What _read_ahead read (PostgreSQL): rows of each look-up, and reserved ids of tables.
+        self.read: dict[str, list[Row]] = {}
+        self.reserved: dict[str, list[int]] = {}
 
     async def write(self) -> None:
         sql = self.sql
         for item in self.batch:  # outputs of an earlier, rolled-back attempt
             item.message_ids, item.chat_ids = [], []
         await self._check_routes()
+        if isinstance(sql, PostgresHotSQL):
+            await self._read_ahead(sql)
         # Before the raw rows: a delivery whose every event is stored already is only counted.
         originals = await self._drop_duplicates()
         stored = [i for i in self.batch if i.messages or not i.result.messages]
@@ -565,6 +571,7 @@ class _BatchWriter:
             await self._messages(entries, chat_ids, message_ids)
         await self._status_updates()
         if any(item.result.events for item in self.batch):
+            await sql.flush()  # Core next, on the same transaction
             applied = await apply_provider_events(
                 self.conn,
                 [
@@ -592,11 +599,80 @@ class _BatchWriter:
         if self.chat_seqs:
             self.events = stamp(self.events, self.chat_seqs)
 
+    async def _read_ahead(self, sql: PostgresHotSQL) -> None:
+        """The batch's look-ups, in one round trip before its first write (a round trip was
+        most of a small group commit's cost): the events stored already, fresh ids for every
+        delivery and event (those of duplicates go unused), the contacts of every handle, the
+        chat of every thread key and who hears about new messages in those chats, of every
+        event, duplicate or not. PostgreSQL only:
+        SQLite's look-ups cost no round trip, and its routing cache answers most."""
+        pairs: set[tuple[int, str]] = set()
+        handles: set[Handle] = set()
+        keys: set[ThreadKey] = set()
+        for item in self.batch:
+            iid = item.bound.integration.id
+            for msg, profile in zip(item.messages, item.profiles, strict=True):
+                pairs.add((iid, msg.event_id))
+                handles.update((c.kind, 0 if c.shared else iid, c.value) for c in _contacts_of(msg, profile))
+                keys.add((iid, msg.thread_key))
+                keys.update((iid, ref) for ref in msg.thread_refs)
+        events = sum(len(i.messages) for i in self.batch)
+        keyed, params = sql.grouped_in(("k.integration_id", 'k."key"'), keys)
+        stored, raw_ids, message_ids, contacts, chat_keys, recipients = await sql.all_of(
+            [
+                self._stored_events_query(pairs),
+                sql.new_ids_query("raw_deliveries", len(self.batch)),
+                sql.new_ids_query("messages", events),
+                self._contacts_query(handles),
+                self._chat_keys_query(keys, (keyed, params)),
+                recipients_query(f"c.id IN (SELECT k.chat_id FROM chat_keys k WHERE {keyed})", params),
+            ]
+        )
+        self.read = {
+            "stored_events": stored,
+            "contacts": contacts,
+            "chat_keys": chat_keys,
+            "recipients": recipients,
+        }
+        self.reserved = {
+            "raw_deliveries": sorted(row[0] for row in raw_ids),
+            "messages": sorted(row[0] for row in message_ids),
+        }
+
+    def _stored_events_query(self, pairs: Iterable[tuple[int, str]]) -> tuple[str, list[Any]]:
+        where, params = self.sql.grouped_in(("integration_id", "event_id"), pairs)
+        return f"SELECT integration_id, event_id, raw_delivery_id FROM messages WHERE {where}", params
+
+    def _contacts_query(self, handles: Iterable[Handle]) -> tuple[str, list[Any]]:
+        where, params = self.sql.grouped_in(("ct.kind", "ct.scope", "ct.value"), handles)
+        return (
+            "SELECT ct.id, ct.kind, ct.scope, ct.value, ct.customer_id, ct.verified, cu.is_lead"
+            f" FROM contacts ct JOIN customers cu ON cu.id = ct.customer_id WHERE {where} ORDER BY ct.id",
+            params,
+        )
+
+    def _chat_keys_query(
+        self, keys: Iterable[ThreadKey], grouped: tuple[str, list[Any]] | None = None
+    ) -> tuple[str, list[Any]]:
+        where, params = grouped or self.sql.grouped_in(("k.integration_id", 'k."key"'), keys)
+        return (
+            'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
+            f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",
+            params,
+        )
+
+    async def _looked_up(self, name: str, query: Callable[[], tuple[str, list[Any]]]) -> list[Row]:
+        """The rows of a look-up: as read ahead (a superset: filter them), else ``query()``'s."""
+        rows = self.read.pop(name, None)
+        return rows if rows is not None else await self.sql.all(*query())
+
     async def _new_ids(self, *counts: tuple[str, int]) -> list[list[int]]:
         """Fresh ids of tables only this writer inserts into within a batch (``raw_deliveries``,
-        ``messages``), ``count`` of each: from the routing cache when nobody else has written
-        since the last batch, which took the ids before them (no query), else asked for
-        together."""
+        ``messages``), ``count`` of each: reserved ahead (PostgreSQL), or from the routing cache
+        when nobody else has written since the last batch, which took the ids before them (no
+        query), else asked for together."""
+        if self.reserved:
+            return [self.reserved[table][:count] for table, count in counts]
         cache = self.cached
         found: dict[str, list[int]] = {}
         asked = []
@@ -653,12 +729,9 @@ class _BatchWriter:
         pairs = {(i.bound.integration.id, m.event_id) for i in self.batch for m in i.messages}
         if not pairs:
             return []
-        where, params = grouped_in(("integration_id", "event_id"), pairs)
         seen: dict[tuple[int, str], int | _Item | None] = {
             (r[0], r[1]): r[2]
-            for r in await self.sql.all(
-                f"SELECT integration_id, event_id, raw_delivery_id FROM messages WHERE {where}", params
-            )
+            for r in await self._looked_up("stored_events", lambda: self._stored_events_query(pairs))
         }
         if not seen and len(pairs) == total:
             return []  # no redelivery and no repeat inside the batch: the common case
@@ -763,7 +836,8 @@ class _BatchWriter:
             if owner is not None:
                 result[n] = owner[1]
         if unused := set(new_ids).difference(result):  # leads that lost every handle
-            await sql.run(f"DELETE FROM customers WHERE id IN ({placeholders(len(unused))})", sorted(unused))
+            member, params = sql.member_of(sorted(unused))
+            await sql.run(f"DELETE FROM customers WHERE id{member}", params)
         self.seen.changed_handles.update((kind, scope, value) for _cid, kind, scope, value in contact_rows)
         customer_ids = [cid for cid in result if cid is not None]
         # The handle each message came from: replies go back to it (a customer may have several).
@@ -790,15 +864,11 @@ class _BatchWriter:
             return found
         self.cache_misses += len(missing)
         fetched: dict[Handle, list[ContactRow]] = {key: [] for key in missing}
-        where, params = grouped_in(("ct.kind", "ct.scope", "ct.value"), missing)
-        for contact_id, kind, scope, value, customer_id, is_verified, is_lead in await self.sql.all(
-            "SELECT ct.id, ct.kind, ct.scope, ct.value, ct.customer_id, ct.verified, cu.is_lead"
-            f" FROM contacts ct JOIN customers cu ON cu.id = ct.customer_id WHERE {where} ORDER BY ct.id",
-            params,
-        ):
-            fetched.setdefault((kind, scope, value), []).append(
-                (contact_id, customer_id, bool(is_verified), bool(is_lead))
-            )
+        rows = await self._looked_up("contacts", lambda: self._contacts_query(missing))
+        for contact_id, kind, scope, value, customer_id, is_verified, is_lead in sorted(rows):  # oldest first
+            contacts = fetched.get((kind, scope, value))
+            if contacts is not None:  # read ahead, the handles of duplicates are there too
+                contacts.append((contact_id, customer_id, bool(is_verified), bool(is_lead)))
         found.update(fetched)
         if cache is not None:
             self.seen.handles.update((key, tuple(rows)) for key, rows in fetched.items())
@@ -829,12 +899,9 @@ class _BatchWriter:
         if not missing:
             return by_key, state
         self.cache_misses += len(missing)
-        where, params = grouped_in(("k.integration_id", 'k."key"'), missing)
-        rows = await self.sql.all(
-            'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
-            f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",
-            params,
-        )
+        rows = await self._looked_up("chat_keys", lambda: self._chat_keys_query(missing))
+        asked = set(missing)  # read ahead, the keys of duplicates are there too
+        rows = [row for row in rows if (row[0], row[1]) in asked]
         for iid, key, chat_id, customer_id, chat_state in rows:
             by_key[(iid, key)] = (chat_id, customer_id)
             state[chat_id] = chat_state
@@ -935,17 +1002,17 @@ class _BatchWriter:
             if won_by:
                 chat_of = [won_by.get(c, c) if c is not None else None for c in chat_of]
                 new_ids = [c for c in new_ids if c not in won_by]
-                await sql.run(f"DELETE FROM chats WHERE id IN ({placeholders(len(won_by))})", sorted(won_by))
+                member, params = sql.member_of(sorted(won_by))
+                await sql.run(f"DELETE FROM chats WHERE id{member}", params)
         self.new_chat_ids.update(new_ids)
         if new_ids:
+            await sql.flush()  # Core next, on the same transaction
             self.events.extend(await route_new_chats(self.conn, new_ids, team_of_new))
         if reopened:
+            self.reopened.update(reopened)
             self.seen.changed_chats.update(reopened)
-            await sql.run(
-                "UPDATE chats SET state = 'open', closed_at = NULL"
-                f" WHERE id IN ({placeholders(len(reopened))})",
-                reopened,
-            )
+            member, params = sql.member_of(reopened)
+            await sql.run(f"UPDATE chats SET state = 'open', closed_at = NULL WHERE id{member}", params)
         if flow_wanted("chat_state_changed", self.listened) and (reopened or new_ids):
             flow = [
                 ("chat_state_changed", cid, None, sql.json({"old": "closed", "new": "open"}), self.stamp)
@@ -1006,6 +1073,9 @@ class _BatchWriter:
             if received_wanted and not msg.automated:
                 flow_rows.append(("message_received", chat_ids[n], ids[n], "{}", self.stamp))
         await sql.insert("attachments", ATTACHMENT_COLUMNS, attachment_rows)
+        recipients = self.read.pop("recipients", None)
+        if recipients is not None and self.reopened:  # read while they were closed
+            recipients = [(r[0], "open" if r[0] in self.reopened else r[1], *r[2:]) for r in recipients]
         self.events.extend(
             await alert_new_messages(
                 sql,
@@ -1015,6 +1085,7 @@ class _BatchWriter:
                     for n, (item, _raw, idx) in enumerate(entries)
                     if not item.messages[idx].automated and chat_ids[n] not in self.new_chat_ids
                 ],
+                recipients,
             )
         )
         if flow_rows:
@@ -1024,12 +1095,16 @@ class _BatchWriter:
         in_touched = f" IN ({placeholders(len(touched))})"
         # The chats' rows first: on PostgreSQL this is the lock that orders these statements
         # with the triggers of concurrent writers (migrations 0010, 0012).
-        touch = "UPDATE chats SET last_message_at = ?, updated_at = ?{bump} WHERE id" + in_touched
+        touch = "UPDATE chats SET last_message_at = ?, updated_at = ?{bump} WHERE id"
+        closing: list[tuple[str, Sequence[Any]]] = []
         if sql.dialect == "postgresql":  # and number this commit's events of each chat
-            rows = await sql.all(touch.format(bump=BUMP) + RETURNING, [self.stamp, self.stamp, *touched])
+            member, params = sql.member_of(touched)
+            rows = await sql.all(
+                touch.format(bump=BUMP) + member + RETURNING, [self.stamp, self.stamp, *params]
+            )
             self.chat_seqs.update(seqs_of(rows))
         else:
-            await sql.run(touch.format(bump=""), [self.stamp, self.stamp, *touched])
+            closing.append((touch.format(bump="") + in_touched, [self.stamp, self.stamp, *touched]))
         # The rest changes nothing in a chat the routing cache knows as settled, nor in one this
         # batch opened: inserted with has_inbound set, it has no tag and no read marker yet.
         settled = self.cached.settled if self.cached is not None else ()
@@ -1037,18 +1112,23 @@ class _BatchWriter:
         unsettled = [chat_id for chat_id in touched if chat_id not in settled and chat_id not in opened]
         if self.next_token is not None:
             self.seen.settled.update(opened.intersection(touched))
-        if not unsettled:
-            return
         in_unsettled = f" IN ({placeholders(len(unsettled))})"
-        # The tag view's copy of it: no trigger follows this column (migration 0012).
-        await sql.run(
-            f"UPDATE chat_tags SET last_message_at = ? WHERE chat_id{in_unsettled}", [self.stamp, *unsettled]
-        )
-        # What a new message does to the sidebar's figures, once per batch: every message
-        # stored here is an inbound customer message.
-        await sql.run(MARK_INBOUND + in_unsettled, unsettled)
-        await sql.run(MARK_UNREAD + in_unsettled, unsettled)
-        if self.next_token is not None:  # the cache takes in this batch: which chats settled
+        if unsettled:
+            # The tag view's copy of it: no trigger follows this column (migration 0012).
+            closing.append(
+                (
+                    f"UPDATE chat_tags SET last_message_at = ? WHERE chat_id{in_unsettled}",
+                    [self.stamp, *unsettled],
+                )
+            )
+            # What a new message does to the sidebar's figures, once per batch: every message
+            # stored here is an inbound customer message.
+            closing.append((MARK_INBOUND + in_unsettled, unsettled))
+            closing.append((MARK_UNREAD + in_unsettled, unsettled))
+        # In this order, after the chats' rows; on PostgreSQL in one round trip with the COMMIT
+        # (run_in_order).
+        await sql.run_in_order(closing)
+        if unsettled and self.next_token is not None:  # the cache takes in this batch: which chats settled
             busy = await sql.all(
                 f"SELECT chat_id FROM chat_tags WHERE chat_id{in_unsettled}"
                 f" UNION SELECT chat_id FROM read_markers WHERE chat_id{in_unsettled}",
@@ -1062,6 +1142,7 @@ class _BatchWriter:
         ]
         if not updates:
             return
+        await self.sql.flush()  # Core next, on the same transaction
         rows = (
             await self.conn.execute(
                 select(

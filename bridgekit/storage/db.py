@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import random
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -34,8 +36,11 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from bridgekit.exceptions import ConfigError
 from bridgekit.storage.checkpoint import Checkpointer
+from bridgekit.storage.hotsql import HOT_SQL_KEY, PostgresHotSQL
 from bridgekit.storage.keyfiles import private_file
 from bridgekit.storage.onehop import InlineConnection, drive
+
+log = logging.getLogger("bridgekit.db")
 
 # Where a write transaction's connection carries the flow event kinds some plugin listens to
 # (``conn.info``), for bridgekit.queues.flow_events.
@@ -151,6 +156,12 @@ class Database:
         self._inline_engine: Engine | None = None
         self._inline_conn: Connection | None = None
         self._inline_thread: ThreadPoolExecutor | None = None
+        # PostgreSQL: the ingest's own connection, kept between its transactions (write_ingest).
+        self._ingest_conn: AsyncConnection | None = None
+        self._ingest_driver: Any = None  # its asyncpg connection
+        self._ingest_lock = asyncio.Lock()
+        # What that connection calls itself in pg_stat_activity.
+        self.ingest_application_name = f"bridgekit-ingest-{uuid.uuid4().hex[:8]}"
         # How often the SQLite inline writer connected and committed: with PRAGMA data_version
         # this tells the ingest's routing cache whether anyone but itself wrote (routing_cache).
         self.inline_connections = 0
@@ -202,6 +213,80 @@ class Database:
         loop = asyncio.get_running_loop()
         async with self._write_lock:
             return await loop.run_in_executor(self._inline_thread, self._run_inline, work)
+
+    async def write_ingest(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+        """The ingest group commit's transaction: ``work`` writes through ``hot_sql(conn)``.
+
+        On SQLite this is :meth:`write_inline`. On PostgreSQL it runs on the ingest's own
+        connection, kept between transactions (no checkout, so no pool pre-ping: three
+        round trips), with ``BEGIN`` and ``COMMIT`` sent on the asyncpg connection itself by
+        ``PostgresHotSQL`` (SQLAlchemy sees an ``AUTOCOMMIT`` connection and sends none).
+        A connection found dead at ``BEGIN`` (PostgreSQL restarted, or closed an idle
+        session) is replaced once, through the pool's pre-ping, before anything was written;
+        one lost later fails the transaction (``is_unavailable``) and is replaced next time.
+        """
+        if self.dialect != "postgresql":
+            return await self.write_inline(work)
+        async with self._ingest_lock:
+            conn, sql = await self._ingest_connection()
+            try:
+                await sql.begin()
+            except Exception:  # nothing written yet: on a new connection, once
+                await self._drop_ingest_connection()
+                conn, sql = await self._ingest_connection()
+                await sql.begin()
+            conn.info[HOT_SQL_KEY] = sql
+            conn.info[LISTENED_KEY] = self.listened_flow_kinds()
+            try:
+                result = await work(conn)
+                await sql.commit()
+            except BaseException as exc:
+                conn.info.pop(HOT_SQL_KEY, None)
+                await self._end_failed_ingest(conn, sql, exc)
+                raise
+            conn.info.pop(HOT_SQL_KEY, None)
+            if conn.in_transaction():  # statements through Core began SQLAlchemy's bookkeeping
+                await conn.commit()  # no round trip: AUTOCOMMIT
+            return result
+
+    async def _ingest_connection(self) -> tuple[AsyncConnection, PostgresHotSQL]:
+        conn = self._ingest_conn
+        if conn is None:
+            conn = await self.writer.connect()  # pre-pinged at checkout
+            try:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                sql = PostgresHotSQL((await conn.get_raw_connection()).driver_connection)
+                name = [self.ingest_application_name]
+                await sql.run("SELECT set_config('application_name', ?, false)", name)
+            except BaseException:
+                await conn.invalidate()
+                await conn.close()
+                raise
+            self._ingest_conn, self._ingest_driver = conn, sql.driver
+            return conn, sql
+        return conn, PostgresHotSQL(self._ingest_driver)
+
+    async def _end_failed_ingest(
+        self, conn: AsyncConnection, sql: PostgresHotSQL, exc: BaseException
+    ) -> None:
+        """Roll back, or give up the connection when it is lost or was interrupted mid-statement."""
+        if isinstance(exc, Exception) and not sql.driver.is_closed():
+            try:
+                await sql.rollback()
+                await conn.rollback()
+                return
+            except Exception:
+                log.warning("the ingest connection could not roll back; replacing it", exc_info=True)
+        await self._drop_ingest_connection()
+
+    async def _drop_ingest_connection(self) -> None:
+        conn, self._ingest_conn, self._ingest_driver = self._ingest_conn, None, None
+        if conn is not None:
+            try:
+                await conn.invalidate()  # closed, not returned to the pool
+                await conn.close()
+            except Exception:
+                log.debug("closing a broken ingest connection failed", exc_info=True)
 
     def _run_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
         if self._inline_conn is None:
@@ -261,6 +346,9 @@ class Database:
             await asyncio.get_running_loop().run_in_executor(self._inline_thread, self._close_inline)
             self._inline_thread.shutdown(wait=True)
             self._inline_thread = None
+        if self._ingest_conn is not None:
+            conn, self._ingest_conn, self._ingest_driver = self._ingest_conn, None, None
+            await conn.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

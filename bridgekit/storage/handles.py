@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bridgekit.storage.hotsql import HotSQL, grouped_in
+from bridgekit.storage.hotsql import HotSQL
 
 #: (contact kind, scope, value)
 Handle = tuple[str, int, str]
@@ -50,7 +50,7 @@ async def claim_contacts(sql: HotSQL, rows: Sequence[Sequence[Any]]) -> dict[Han
     verified = {(r[2], r[3], r[4]) for r in ordered if r[5]}
     if not verified:
         return {}
-    where, params = grouped_in(("kind", "scope", "value"), verified)
+    where, params = sql.grouped_in(("kind", "scope", "value"), verified)
     found = await sql.all(
         f"SELECT id, customer_id, kind, scope, value FROM contacts WHERE verified AND ({where})", params
     )
@@ -78,7 +78,7 @@ async def claim_chat_keys(
         await sql.run_many(_MOVE_KEY, moves)
     if sql.dialect == "sqlite":
         return {}  # read and written under the write lock: every claim is won (no read back)
-    where, params = grouped_in(("k.integration_id", 'k."key"'), wanted)
+    where, params = sql.grouped_in(("k.integration_id", 'k."key"'), wanted)
     rows = await sql.all(
         'SELECT k.integration_id, k."key", c.id, c.customer_id, c.state'
         f" FROM chat_keys k JOIN chats c ON c.id = k.chat_id WHERE {where}",

@@ -14,7 +14,11 @@ commit writes with a few fixed statements of plain SQL instead:
   :meth:`HotSQL.json`), so everything else keeps reading the rows through Core.
 
 On SQLite the statements run on the inline writer's own ``sqlite3`` cursor (see
-``bridgekit.storage.onehop``); on PostgreSQL through the connection's ``exec_driver_sql``.
+``bridgekit.storage.onehop``); on PostgreSQL on the asyncpg connection itself, inside the
+transaction :meth:`PostgresHotSQL.begin` opened on it (``Database.write_ingest``): through
+SQLAlchemy's adapter a round trip cost about four times the CPU. There, a list of values is one
+array parameter (``= ANY($1)``), so a statement's text does not change with the batch's size
+and asyncpg's statement cache keeps it prepared.
 """
 
 from __future__ import annotations
@@ -27,13 +31,22 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.storage.onehop import InlineConnection
 from bridgekit.storage.storable import clean_json
 
+# An asyncpg.Connection (asyncpg ships no types).
+Driver = Any
+
 Row = tuple[Any, ...]
+
+# Where the connection of a ``Database.write_ingest`` transaction on PostgreSQL carries its
+# PostgresHotSQL (``conn.info``, for the length of the transaction).
+HOT_SQL_KEY = "bridgekit.hot_sql"
 
 _PLACEHOLDER = re.compile(r"\?")
 # The fallback for what orjson refuses (a Mapping that is not a dict, say): one encoder for
@@ -70,8 +83,11 @@ def placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def grouped_in(columns: Sequence[str], keys: Iterable[tuple[Any, ...]]) -> tuple[str, list[Any]]:
-    """``(a = ? AND b = ? AND c IN (?, ...)) OR ...`` and its parameters.
+def grouped_in(
+    columns: Sequence[str], keys: Iterable[tuple[Any, ...]], *, arrays: bool = False
+) -> tuple[str, list[Any]]:
+    """``(a = ? AND b = ? AND c IN (?, ...)) OR ...`` and its parameters; with ``arrays``,
+    ``c = ANY(?)`` and the values as one list (PostgreSQL: the same text for any count).
 
     SQLite serves this from a composite index; a row-value ``IN`` over tuples it does not
     (it scanned the table). Keys share their leading values in practice (one integration,
@@ -86,10 +102,13 @@ def grouped_in(columns: Sequence[str], keys: Iterable[tuple[Any, ...]]) -> tuple
     clauses: list[str] = []
     params: list[Any] = []
     for prefix, values in groups.items():
-        terms = [f"{col} = ?" for col in leading] + [f"{last} IN ({placeholders(len(values))})"]
-        clauses.append("(" + " AND ".join(terms) + ")")
+        member = f"{last} = ANY(?)" if arrays else f"{last} IN ({placeholders(len(values))})"
+        clauses.append("(" + " AND ".join([*(f"{col} = ?" for col in leading), member]) + ")")
         params.extend(prefix)
-        params.extend(values)
+        if arrays:
+            params.append(values)
+        else:
+            params.extend(values)
     return " OR ".join(clauses), params
 
 
@@ -97,6 +116,18 @@ class HotSQL:
     """The few operations the group commit needs, on either database."""
 
     dialect = ""
+    arrays = False  # a list of values is one array parameter (PostgreSQL)
+
+    def member_of(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """`` IN (?, ?, ...)`` (`` = ANY(?)`` with arrays) for a column of any of ``values``,
+        and its parameters."""
+        if self.arrays:
+            return " = ANY(?)", [list(values)]
+        return f" IN ({placeholders(len(values))})", list(values)
+
+    def grouped_in(self, columns: Sequence[str], keys: Iterable[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+        """:func:`grouped_in` for this database."""
+        return grouped_in(columns, keys, arrays=self.arrays)
 
     def ts(self, value: datetime) -> Any:
         """A naive UTC timestamp as the ``DateTime`` column stores it."""
@@ -115,6 +146,10 @@ class HotSQL:
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError
 
+    async def all_of(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """The rows of each of several ``SELECT``s, in the order given."""
+        return [await self.all(sql, params) for sql, params in queries]
+
     async def data_version(self) -> int | None:
         """SQLite's ``PRAGMA data_version`` of this connection: it changes when another
         connection has committed since. None where there is no such thing."""
@@ -125,6 +160,18 @@ class HotSQL:
 
     async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
+
+    async def run_in_order(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Statements that return nothing, one after the other (on PostgreSQL in one round
+        trip, sent with the commit or before the next statement; see
+        :meth:`PostgresHotSQL.run_in_order`). Their parameters are numbers, booleans and
+        timestamps only."""
+        for sql, params in statements:
+            await self.run(sql, params)
+
+    async def flush(self) -> None:
+        """Run what :meth:`run_in_order` left for later now (before a statement through
+        SQLAlchemy on the same transaction, which would otherwise overtake it)."""
 
     async def new_ids(self, table: str, count: int) -> list[int]:
         """``count`` fresh primary keys of ``table``, ascending, reserved for this transaction."""
@@ -205,12 +252,21 @@ class SQLiteHotSQL(HotSQL):
 
 
 class PostgresHotSQL(HotSQL):
-    """Statements through ``exec_driver_sql`` (asyncpg wants ``$n`` placeholders)."""
+    """Statements on the asyncpg connection itself, in the transaction :meth:`begin` opens.
+
+    Prepared and cached by asyncpg (the texts are few: lists are array parameters). Errors
+    come out as SQLAlchemy would raise them (:func:`driver_error`), so ``retry_on_conflict``
+    and ``is_unavailable`` treat them alike. The connection is SQLAlchemy's too (in
+    ``AUTOCOMMIT`` mode, so it sends no ``BEGIN`` of its own): statements through Core on it
+    run in this transaction.
+    """
 
     dialect = "postgresql"
+    arrays = True
 
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self._later: list[str] = []  # run_in_order's statements, literal, not yet sent
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -219,16 +275,73 @@ class PostgresHotSQL(HotSQL):
     def ts(self, value: datetime) -> datetime:
         return value
 
+    async def begin(self) -> None:
+        await self._simple("BEGIN")
+
+    async def commit(self) -> None:
+        """What :meth:`run_in_order` left for later, then ``COMMIT``, in one round trip (an
+        error in one statement skips the rest, ``COMMIT`` included)."""
+        later, self._later = self._later, []
+        await self._simple(";".join([*later, "COMMIT"]))
+
+    async def rollback(self) -> None:
+        self._later = []
+        await self._simple("ROLLBACK")
+
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        result = await self.conn.exec_driver_sql(self._sql(sql), tuple(params))
-        return [tuple(row) for row in result]
+        await self.flush()
+        query = self._sql(sql)
+        try:
+            rows = await self.driver.fetch(query, *params)
+        except Exception as exc:
+            raise driver_error(exc, query, self.driver) from exc
+        return [tuple(row) for row in rows]
+
+    async def all_of(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """One round trip: one row whose columns are each query's rows as JSON
+        (``json_agg(ROW(q.*))``: an array of ``{"f1": ..., "f2": ...}``, the columns in order
+        whatever their names). JSON gives back numbers, text, booleans and NULLs as they were
+        (not timestamps: these are text). The order of a query's rows is not kept."""
+        sql = "SELECT " + ", ".join(
+            f"(SELECT json_agg(ROW(q.*))::text FROM ({query}) q)" for query, _ in queries
+        )
+        (row,) = await self.all(sql, [param for _query, params in queries for param in params])
+        return [[tuple(record.values()) for record in orjson.loads(rows)] if rows else [] for rows in row]
 
     async def run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self.conn.exec_driver_sql(self._sql(sql), tuple(params))
+        await self.flush()
+        query = self._sql(sql)
+        try:
+            await self.driver.execute(query, *params)
+        except Exception as exc:
+            raise driver_error(exc, query, self.driver) from exc
 
     async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            await self.conn.exec_driver_sql(self._sql(sql), [tuple(r) for r in rows])
+            await self.flush()
+            query = self._sql(sql)
+            try:
+                await self.driver.executemany(query, rows)
+            except Exception as exc:
+                raise driver_error(exc, query, self.driver) from exc
+
+    async def run_in_order(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Kept, with their parameters written into the text as literals, for one simple
+        query with the ``COMMIT`` (or before the next statement): several statements in one
+        round trip, run in their order (the lock order). A data-modifying CTE would run them
+        in no defined order."""
+        self._later.extend(_literal_sql(sql, params) for sql, params in statements)
+
+    async def flush(self) -> None:
+        if self._later:
+            later, self._later = self._later, []
+            await self._simple(";".join(later))
+
+    async def _simple(self, script: str) -> None:
+        try:
+            await self.driver.execute(script)  # no parameters: the simple query protocol
+        except Exception as exc:
+            raise driver_error(exc, script, self.driver) from exc
 
     async def new_ids(self, table: str, count: int) -> list[int]:
         return (await self.new_ids_of([(table, count)]))[0]
@@ -247,13 +360,73 @@ class PostgresHotSQL(HotSQL):
             found[n].append(int(value))
         return [sorted(ids) for ids in found]
 
+    @staticmethod
+    def new_ids_query(table: str, count: int) -> tuple[str, list[Any]]:
+        """:meth:`new_ids` as a query for :meth:`all_of` (its rows' order is not kept: sort)."""
+        return f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, ?::int)", [
+            count
+        ]
+
+
+def _literal(value: Any) -> str:
+    """``value`` as SQL text: only what cannot carry text from outside (numbers, booleans,
+    naive timestamps), so nothing needs quoting rules."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))  # int(): a subclass's __str__ is not trusted
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return f"'{value.isoformat(' ', 'microseconds')}'::timestamp"
+    raise TypeError(
+        f"only numbers, booleans and naive timestamps go into SQL text, not {type(value).__name__}"
+    )
+
+
+def _literal_sql(sql: str, params: Sequence[Any]) -> str:
+    """``sql`` with each ``?`` replaced by the next parameter as a literal."""
+    parts = sql.split("?")
+    if len(parts) != len(params) + 1:
+        raise ValueError(f"{len(parts) - 1} placeholders for {len(params)} parameters")
+    text = [parts[0]]
+    for value, part in zip(params, parts[1:], strict=True):
+        text.append(str(value) if type(value) is int else _literal(value))  # ids: most of them
+        text.append(part)
+    return "".join(text)
+
+
+# The SQLSTATE classes whose errors SQLAlchemy raises as these (the rest: DatabaseError).
+_ERROR_CLASSES: dict[str, type[sa_exc.DBAPIError]] = {
+    "22": sa_exc.DataError,
+    "23": sa_exc.IntegrityError,
+    "40": sa_exc.OperationalError,
+    "42": sa_exc.ProgrammingError,
+    "53": sa_exc.OperationalError,
+    "57": sa_exc.OperationalError,
+}
+
+
+def driver_error(exc: Exception, statement: str, driver: Driver) -> Exception:
+    """An asyncpg error as SQLAlchemy raises a statement's error: a ``DBAPIError`` with the
+    driver's error as ``orig`` (its ``sqlstate`` is what ``retry_on_conflict`` looks at), no
+    parameters quoted, and ``connection_invalidated`` when the connection is gone (what
+    ``is_unavailable`` looks at first). Anything else (a cancellation, a bug) is left as it is."""
+    lost = driver.is_closed() or isinstance(exc, OSError | asyncpg.PostgresConnectionError)
+    if not lost and not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return exc
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    kind = sa_exc.OperationalError if lost else _ERROR_CLASSES.get(sqlstate[:2], sa_exc.DatabaseError)
+    return kind(statement, None, exc, hide_parameters=True, connection_invalidated=lost)
+
 
 def hot_sql(conn: AsyncConnection) -> HotSQL:
-    """The driver-level statement runner for a connection inside a write transaction:
-    ``Database.write_inline``'s, i.e. SQLite's inline writer or PostgreSQL."""
+    """The driver-level statement runner for the connection of a ``Database.write_ingest``
+    transaction (on SQLite, of ``write_inline``: the inline writer)."""
     inline: object = conn  # on SQLite's inline writer the "AsyncConnection" is an InlineConnection
     if isinstance(inline, InlineConnection):
         return SQLiteHotSQL(inline.sync_connection.connection.dbapi_connection)
-    if conn.dialect.name == "postgresql":
-        return PostgresHotSQL(conn)
-    raise TypeError("on SQLite the hot path runs on the inline writer: use Database.write_inline")
+    sql = conn.info.get(HOT_SQL_KEY)
+    if isinstance(sql, PostgresHotSQL):
+        return sql
+    raise TypeError("the hot path runs in Database.write_ingest's transaction")

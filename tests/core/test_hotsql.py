@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database
-from bridgekit.storage.hotsql import grouped_in, hot_sql
+from bridgekit.storage.hotsql import hot_sql
 
 
 async def test_values_written_raw_read_back_through_core_types(db_url: str) -> None:
@@ -41,7 +42,7 @@ async def test_values_written_raw_read_back_through_core_types(db_url: str) -> N
             )
             return customer
 
-        customer_ids = await db.write_inline(write)
+        customer_ids = await db.write_ingest(write)
         assert customer_ids[1] == customer_ids[0] + 1
         async with db.read() as conn:
             rows = (await conn.execute(select(s.customers).order_by(s.customers.c.id))).all()
@@ -61,7 +62,7 @@ async def test_values_written_raw_read_back_through_core_types(db_url: str) -> N
         async def more(conn: AsyncConnection) -> list[int]:
             return await hot_sql(conn).new_ids("customers", 3)
 
-        fresh = await db.write_inline(more)
+        fresh = await db.write_ingest(more)
         assert min(fresh) > customer_ids[1] + 1
         assert fresh == sorted(fresh)
         assert len(set(fresh)) == 3
@@ -90,17 +91,17 @@ async def test_grouped_in_matches_exactly_the_keys_given(db_url: str) -> None:
                 ("id", "workspace_id", "name", "auto_assign"),
                 [(i, c, name, False) for i, (c, name) in zip(ids, teams, strict=True)],
             )
-            where, params = grouped_in(
+            where, params = sql.grouped_in(  # on PostgreSQL: name = ANY(array)
                 ("workspace_id", "name"), [(first, "sales"), (second, "billing"), (second, "support")]
             )
             found = await sql.all(
                 f"SELECT workspace_id, name FROM teams WHERE {where} ORDER BY workspace_id, name", params
             )
-            nothing, _ = grouped_in(("workspace_id", "name"), [])
+            nothing, _ = sql.grouped_in(("workspace_id", "name"), [])
             assert await sql.all(f"SELECT name FROM teams WHERE {nothing}") == []
             return [(r[0] - first, r[1]) for r in found]
 
-        assert await db.write_inline(work) == [(0, "sales"), (1, "billing")]
+        assert await db.write_ingest(work) == [(0, "sales"), (1, "billing")]
     finally:
         await db.dispose()
 
@@ -178,7 +179,7 @@ async def test_many_rows_in_one_insert_keep_order_and_ids(db_url: str) -> None:
             )
             return chats
 
-        chat_ids = await db.write_inline(write)
+        chat_ids = await db.write_ingest(write)
         async with db.read() as conn:
             rows = (await conn.execute(select(s.chats).order_by(s.chats.c.id))).all()
             customers = (await conn.execute(select(s.customers).order_by(s.customers.c.id))).all()
@@ -193,7 +194,7 @@ async def test_many_rows_in_one_insert_keep_order_and_ids(db_url: str) -> None:
             return await sql.new_ids("chats", 1)
 
         # The deleted last chat's id is not handed out again.
-        assert (await db.write_inline(delete_and_allocate))[0] > chat_ids[-1]
+        assert (await db.write_ingest(delete_and_allocate))[0] > chat_ids[-1]
     finally:
         await db.dispose()
 
@@ -208,8 +209,8 @@ async def test_ids_of_several_tables_in_one_request_are_fresh_and_in_the_order_a
         async def reserve(conn: AsyncConnection) -> list[list[int]]:
             return await hot_sql(conn).new_ids_of([("messages", 3), ("customers", 0), ("raw_deliveries", 2)])
 
-        first = await db.write_inline(reserve)
-        second = await db.write_inline(reserve)
+        first = await db.write_ingest(reserve)
+        second = await db.write_ingest(reserve)
         for ids in (first, second):
             messages, customers, raw = ids
             assert (len(messages), customers, len(raw)) == (3, [], 2)
@@ -218,5 +219,47 @@ async def test_ids_of_several_tables_in_one_request_are_fresh_and_in_the_order_a
         if not db.is_sqlite:  # SQLite hands out max(id) + 1: nothing was inserted in between
             assert set(first[0]).isdisjoint(second[0])
             assert set(first[2]).isdisjoint(second[2])
+    finally:
+        await db.dispose()
+
+
+async def test_statements_in_order_run_in_their_order_and_never_carry_text_into_sql(db_url: str) -> None:
+    """``run_in_order`` (on PostgreSQL one round trip with the COMMIT, its parameters written
+    into the text): the second statement sees the first's change, the timestamp arrives
+    exactly, and a text parameter is refused rather than quoted."""
+    db = Database(db_url)
+    await db.migrate()
+    later = datetime(2026, 12, 7, 8, 1, 2, 345678)
+    try:
+
+        async def work(conn: AsyncConnection) -> int:
+            sql = hot_sql(conn)
+            (first, second) = await sql.new_ids("workspaces", 2)
+            rows = [(first, "a", sql.ts(datetime(2026, 1, 1))), (second, "b", sql.ts(datetime(2026, 1, 1)))]
+            await sql.insert("workspaces", ("id", "name", "created_at"), rows)
+            in_order = [
+                ("UPDATE workspaces SET created_at = ? WHERE id IN (?, ?)", [sql.ts(later), first, second]),
+                ("DELETE FROM workspaces WHERE id = ? AND created_at = ?", [first, sql.ts(later)]),
+            ]
+            await sql.run_in_order(in_order)
+            return second
+
+        kept = await db.write_ingest(work)
+        async with db.read() as conn:
+            rows = (await conn.execute(select(s.workspaces.c.id, s.workspaces.c.created_at))).all()
+        assert [tuple(r) for r in rows] == [(kept, later)]
+
+        async def text(conn: AsyncConnection) -> None:
+            await hot_sql(conn).run_in_order(
+                [("UPDATE workspaces SET name = ? WHERE id = ?", ["x'; --", kept])]
+            )
+
+        if db.is_sqlite:
+            await db.write_ingest(text)  # a bound parameter there, as ever
+        else:
+            with pytest.raises(TypeError):
+                await db.write_ingest(text)
+            async with db.read() as conn:
+                assert (await conn.execute(select(s.workspaces.c.name))).scalars().all() == ["b"]
     finally:
         await db.dispose()

@@ -80,3 +80,22 @@ async def test_an_unassigned_chat_tells_the_managers_who_asked_for_it(
     told = [(who, kind) for who, kind in await notifications(running, chat) if kind == "message"]
     assert told == [(watcher.manager_id, "message")]
     assert quiet.manager_id not in [who for who, _ in await notifications(running, chat)]
+
+
+async def test_a_closed_chat_the_customer_writes_to_again_reopens_and_its_assignee_hears_at_once(
+    make_bridge, sandbox_url: str, channel_plugin: TestChannelPlugin
+) -> None:
+    """The message that reopens a chat is pushed like any live one (a message to a chat that
+    stays closed is only listed): the chat's state as the message left it, not as it was."""
+    running = await start(make_bridge, sandbox_url, channel_plugin)
+    admin = await manager(running, "Admin", permissions=(ADMIN,))
+    kim = await manager(running, "Kim")
+    await support_team(admin, [kim.manager_id])
+    (chat,) = await open_chats(running, "support", ["u1"])  # auto-assigned to Kim
+    assert (await kim.ok("POST", f"/chats/{chat}/close"))["state"] == "closed"
+
+    await write_again(running, "u1", "ev-2")
+    assert (await kim.info(chat))["state"] == "open"
+    page = await kim.ok("GET", "/notifications")
+    told = [(n["chat_id"], n["push"]) for n in page["notifications"] if n["kind"] == "message"]
+    assert told == [(chat, True)]
