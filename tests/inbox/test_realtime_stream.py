@@ -143,16 +143,21 @@ async def test_a_customer_message_appears_on_the_managers_stream(
     }
 
 
+async def _customer_writes_and_manager_replies(running: Any, stream: Any, text: str) -> tuple[int, Any]:
+    """A customer's first message arrives (seen on ``stream``) and a manager answers ``text``."""
+    body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
+    await running.post_hook("acme", body, headers)
+    chat_id = (await stream.until(lambda e: e.kind == "message.created")).data["chat_id"]
+    return chat_id, await running.reply(chat_id, text)
+
+
 async def test_a_delivered_reply_is_announced_as_sent(
     make_bridge, sandbox: SandboxProvider, sandbox_url: str, channel_plugin: TestChannelPlugin
 ) -> None:
     """I19: the manager sees their reply turn from pending to sent without reloading."""
     running = await start(make_bridge, sandbox_url, channel_plugin)
     async with event_stream(running) as stream:
-        body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
-        await running.post_hook("acme", body, headers)
-        chat_id = (await stream.until(lambda e: e.kind == "message.created")).data["chat_id"]
-        reply = await running.reply(chat_id, "Hello! It ships today.")
+        chat_id, reply = await _customer_writes_and_manager_replies(running, stream, "Hello! It ships today.")
         event = await stream.until(
             lambda e: e.kind == "message.updated" and e.data["message_id"] == reply["id"]
         )
@@ -168,10 +173,7 @@ async def test_a_read_report_from_the_channel_is_announced(
     """I19: the manager sees their sent reply turn "read" when the channel reports it."""
     running = await start(make_bridge, sandbox_url, channel_plugin)
     async with event_stream(running) as stream:
-        body, headers = signed({"id": "ev-1", "user": "u-1", "text": "hi"})
-        await running.post_hook("acme", body, headers)
-        chat_id = (await stream.until(lambda e: e.kind == "message.created")).data["chat_id"]
-        reply = await running.reply(chat_id, "Hello!")
+        chat_id, reply = await _customer_writes_and_manager_replies(running, stream, "Hello!")
         await stream.until(lambda e: e.data.get("delivery_status") == "sent")
         body, headers = signed({"read": "msg-1"})  # the sandbox's id of the first send
         assert (await running.post_hook("acme", body, headers))[0] == 200
