@@ -152,6 +152,14 @@ class ChatOrder:
         self._bus.metrics.inc("bridgekit_events_order_resyncs_total")
         self._bus.resync(f"event {missing} of chat {chat_id} did not arrive")
 
+    def forget(self) -> None:
+        """Drop every chat's state (no stream is open to deliver to); the next event of each
+        chat sets where it starts again."""
+        for state in self._chats.values():
+            if state.timer is not None:
+                state.timer.cancel()
+        self._chats.clear()
+
     def _forget_idle(self) -> None:
         while len(self._chats) > MAX_CHATS:
             chat_id, state = next(iter(self._chats.items()))
@@ -183,6 +191,9 @@ class EventBus:
     def deliver(self, event: Event) -> None:
         """An event to this process's streams only (one relayed from another process), in
         its chat's commit order when it carries its chat's number."""
+        if not self._subscribers:
+            self.idle()
+            return
         numbered = chat_seq(event)
         if numbered is None:
             self.fan_out(event)
@@ -203,6 +214,11 @@ class EventBus:
                 queue.put_nowait(Event(RESYNC, {}, None, numbered.id))
                 continue
             queue.put_nowait(numbered)
+
+    def idle(self) -> None:
+        """No stream is open here: nothing to deliver, no order to keep. A stream that opens
+        later reads the inbox first and then the events from then on."""
+        self.order.forget()
 
     def publish_many(self, events: Iterable[Event]) -> None:
         for event in events:

@@ -247,6 +247,11 @@ class EventRelay:
         self._last_seq[origin] = seq
         if last is not None and seq != last + 1:
             self._resync(f"relayed events {last + 1}..{seq - 1} of another process were lost")
+        if not self.bus.subscriber_count:
+            # Nobody streams here: nothing to decode (under load every commit of every other
+            # process arrives here, and decoding it cost CPU for each of their webhooks).
+            self.bus.idle()
+            return
         try:
             events = decode("".join(pieces))
         except (orjson.JSONDecodeError, ValueError, TypeError):

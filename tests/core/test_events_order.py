@@ -179,3 +179,15 @@ async def test_the_next_group_waits_behind_its_own_held_events() -> None:
             ("chat.updated", 3),
         ]
         assert bus.order.holding == 0
+
+
+async def test_with_no_stream_open_nothing_is_held_and_a_later_stream_starts_from_its_events() -> None:
+    bus = EventBus()
+    bus.deliver(numbered(7, 4))
+    bus.deliver(numbered(7, 6))  # would wait for 5 if anyone were streaming
+    assert bus.order.holding == 0
+    async with bus.subscribe(1) as queue:
+        bus.deliver(numbered(7, 9))  # the first this stream sees sets where chat 7 starts
+        bus.deliver(numbered(7, 10))
+        assert drain(queue) == [("chat.updated", 9), ("chat.updated", 10)]
+    assert bus.resyncs == 0
