@@ -72,7 +72,8 @@ class BridgeAPI(Protocol):
         plugin can send it, ``TransientDeliveryError`` when a later try may succeed."""
 
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
-        """Add an internal note to a chat (never delivered out); returns its message id."""
+        """Add an internal note to a chat (never delivered out); returns its message id. Open
+        inboxes show it at once (``message.created``)."""
 
     async def close_chats(self, integration: str, note: str, *, author_name: str | None = None) -> list[int]:
         """Close every chat of ``integration`` that is not closed yet, each with ``note`` as an

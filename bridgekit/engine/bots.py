@@ -37,7 +37,7 @@ from bridgekit.inbox.capabilities import MAX_TEXT, CapabilityError, ChannelLimit
 from bridgekit.inbox.chat_info import add_tag
 from bridgekit.inbox.chat_state import close_chats
 from bridgekit.inbox.chats import chat_view
-from bridgekit.inbox.message_writer import write_note, write_reply
+from bridgekit.inbox.message_writer import message_created, write_note, write_reply
 from bridgekit.plugins import HookCaller
 from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.workers import BackgroundWorker
@@ -228,7 +228,7 @@ class FlowWorker(BackgroundWorker):
             if refused is not None:
                 # Managers see why the customer got no answer; the bot's hook is not retried.
                 log.warning("bot %r: reply refused for chat %s: %s", action.bot, chat_id, refused)
-                await write_note(
+                note_id = await write_note(
                     conn,
                     chat_id,
                     f"Reply from {action.bot} not sent: {refused}",
@@ -236,14 +236,16 @@ class FlowWorker(BackgroundWorker):
                     author_id=None,
                     author_name=action.bot,
                 )
-                return False, []
-            await write_reply(conn, chat_id=chat_id, text=text, author_kind="bot", author_name=action.bot)
-            return True, []
+                return False, [message_created(chat_id, note_id, "note")]
+            reply_id = await write_reply(
+                conn, chat_id=chat_id, text=text, author_kind="bot", author_name=action.bot
+            )
+            return True, [message_created(chat_id, reply_id, "outbound")]
         if action.kind == "note":
-            await write_note(
+            note_id = await write_note(
                 conn, chat_id, str(action.value), author_kind="bot", author_id=None, author_name=action.bot
             )
-            return False, []
+            return False, [message_created(chat_id, note_id, "note")]
         if action.kind == "tag":
             outcome = await add_tag(conn, [chat_id], str(action.value))
         elif action.kind == "assign":

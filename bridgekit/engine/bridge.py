@@ -23,7 +23,7 @@ from bridgekit.inbox.chats import ChatError, chat_view, raw_delivery, transcript
 from bridgekit.inbox.customer_merge import add_handle, customer_for_handle, merge_customers
 from bridgekit.inbox.customer_sends import delivery_key, queued_send, send_to_customer
 from bridgekit.inbox.customers import CustomerError
-from bridgekit.inbox.message_writer import write_note
+from bridgekit.inbox.message_writer import message_created, write_note
 from bridgekit.inbox.snooze import SnoozeWaker
 from bridgekit.inbox.views_counts import CountCompactor
 from bridgekit.ingest.pipeline import IngestPipeline
@@ -236,9 +236,12 @@ class Bridge:
     async def add_note(self, chat_id: int, text: str, *, author_name: str | None = None) -> int:
         """Add an internal note to a chat on a plugin's behalf; never delivered out."""
         async with self.db.write() as conn:
-            return await write_note(
+            note_id = await write_note(
                 conn, chat_id, text, author_kind="plugin", author_id=None, author_name=author_name
             )
+            events = await sequence_events(conn, [message_created(chat_id, note_id, "note")])
+        self.events.publish_many(events)
+        return note_id
 
     async def close_chats(self, integration: str, note: str, *, author_name: str | None = None) -> list[int]:
         """Close the integration's chats not closed yet, a note in each saying why."""
@@ -252,11 +255,15 @@ class Bridge:
                     )
                 ).scalars()
             )
+            notes = []
             for chat_id in ids:
-                await write_note(
+                note_id = await write_note(
                     conn, chat_id, note, author_kind="plugin", author_id=None, author_name=author_name
                 )
-            outcome = await (await close_chats(conn, ids)).sequenced(conn)
+                notes.append(message_created(chat_id, note_id, "note"))
+            outcome = await close_chats(conn, ids)
+            outcome.events[:0] = notes  # one number per chat for its note and its closing
+            await outcome.sequenced(conn)
         self.events.publish_many(outcome.events)
         return list(outcome.changed)
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bridgekit.inbox.capabilities import MAX_TEXT, ChannelLimits
 from bridgekit.inbox.chat_state import close_chats
 from bridgekit.inbox.chats import ChatError, start_chat
-from bridgekit.inbox.message_writer import write_reply
+from bridgekit.inbox.message_writer import message_created, write_reply
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
 from bridgekit.storage.integrations import BoundIntegration
@@ -113,7 +113,8 @@ async def send_to_customer(
             meta=meta,
             delivery_key=key,
         )
-        return message_id, [_created(chat_id, message_id), *(await close_chats(conn, [chat_id])).events]
+        closed = await close_chats(conn, [chat_id])
+        return message_id, [message_created(chat_id, message_id, "outbound"), *closed.events]
     # The checks start_chat makes of a first message (limits, a reachable handle) hold here
     # too: the chat is on the same integration, with the handle it was started with.
     check_text(bound, text)
@@ -127,12 +128,7 @@ async def send_to_customer(
         meta=meta,
         delivery_key=key,
     )
-    return message_id, [_created(int(chat_id), message_id)]
-
-
-def _created(chat_id: int, message_id: int) -> Event:
-    """What an open inbox shows the new message by, as for a manager's reply."""
-    return Event("message.created", {"chat_id": chat_id, "message_id": message_id, "direction": "outbound"})
+    return message_id, [message_created(int(chat_id), message_id, "outbound")]
 
 
 def check_text(bound: BoundIntegration, text: str) -> None:

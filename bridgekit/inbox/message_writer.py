@@ -7,6 +7,10 @@ is decided here once: replies and customer messages are chat activity (``last_me
 moves), notes are not (I13); a customer message is queued for bots like one that came
 through ingest. Inbound messages from providers are written in batches by
 ``bridgekit.ingest.pipeline`` through the hot-path SQL instead.
+
+Every caller announces what it wrote: :func:`message_created` after its commit, numbered with
+the transaction's other events (``bridgekit.storage.event_seq.sequence_events``), so an open
+inbox shows a bot's reply or a plugin's note as it shows a manager's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
 from bridgekit.storage.hotsql import driver_sql
+
+Direction = Literal["inbound", "outbound", "note"]
 
 # What a new message does to the sidebar's figures, completed by ``IN (...)`` or ``= ?`` with
 # the chats' ids: the chat has a customer message (I1 Inbound), and a read marker behind a
@@ -124,8 +130,12 @@ async def write_customer_message(conn: AsyncConnection, chat: Any, text: str) ->
     )
     await write_flow_events(conn, [FlowRow("message_received", chat.id, message_id)], now)
     await _touch_chat(conn, chat.id, now)
-    event = Event("message.created", {"chat_id": chat.id, "message_id": message_id, "direction": "inbound"})
-    return message_id, [event]
+    return message_id, [message_created(chat.id, message_id, "inbound")]
+
+
+def message_created(chat_id: int, message_id: int, direction: Direction) -> Event:
+    """What an open inbox learns a new message by (the chat's list entry moves with it)."""
+    return Event("message.created", {"chat_id": chat_id, "message_id": message_id, "direction": direction})
 
 
 async def _insert(
@@ -134,7 +144,7 @@ async def _insert(
     *,
     chat_id: int,
     integration_id: int | None,
-    direction: Literal["inbound", "outbound", "note"],
+    direction: Direction,
     author_kind: str,
     author_id: int | None,
     author_name: str | None,

@@ -23,7 +23,7 @@ from bridgekit.inbox.forms import FormError, validate_buttons, validate_form
 from bridgekit.inbox.macros import expand_macros
 from bridgekit.inbox.managers import Manager
 from bridgekit.inbox.mentions import find_mentions, mentionables, recipients
-from bridgekit.inbox.message_writer import write_note, write_reply
+from bridgekit.inbox.message_writer import message_created, write_note, write_reply
 from bridgekit.inbox.notify import notify
 from bridgekit.inbox.uploads import StoredUpload
 from bridgekit.runtime.clock import utcnow
@@ -156,10 +156,7 @@ async def post_message(
                 for f in files
             ],
         )
-    direction = "outbound" if draft.kind == "reply" else "note"
-    events = [
-        Event("message.created", {"chat_id": chat.id, "message_id": message_id, "direction": direction})
-    ]
+    events = [message_created(chat.id, message_id, "outbound" if draft.kind == "reply" else "note")]
     if mentions:
         # I13: a note on a closed chat still lands in the notification list, without a push.
         push = not (draft.kind == "note" and chat.state == "closed")

@@ -14,6 +14,7 @@ import logging
 from bridgekit.inbox.chat_state import next_wake, wake_due
 from bridgekit.runtime.clock import utcnow
 from bridgekit.runtime.events import EventBus
+from bridgekit.runtime.workers import wait_woken
 from bridgekit.storage.db import Database
 from bridgekit.storage.event_seq import sequence_events
 
@@ -60,8 +61,7 @@ class SnoozeWaker:
                 log.exception("waking snoozed chats failed")
                 delay = RETRY_AFTER_ERROR
             if delay is None or delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), min(delay or MAX_SLEEP, MAX_SLEEP))
+                await wait_woken(self._wakeup, min(delay or MAX_SLEEP, MAX_SLEEP))
 
     async def _wake_and_measure(self) -> float | None:
         """Wake every due chat; seconds until the next one is due (None: none snoozed)."""

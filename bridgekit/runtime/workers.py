@@ -54,6 +54,14 @@ class BackgroundWorker(abc.ABC):
                     self._log.warning("%s passes work again", self.name)
                 failing = False
             if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), self.poll_interval)
+                await wait_woken(self.wakeup, self.poll_interval)
                 self.wakeup.clear()
+
+
+async def wait_woken(wakeup: asyncio.Event, seconds: float) -> None:
+    """Sleep until ``wakeup`` is set or ``seconds`` pass. Not ``asyncio.wait_for``: on Python
+    3.11 it swallows a cancellation that comes as the event is set, and the loop it was to
+    end goes on (a server's shutdown then waits for it forever)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wakeup.wait()

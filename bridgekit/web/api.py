@@ -16,7 +16,9 @@ from bridgekit.engine.bridge import Bridge
 from bridgekit.exceptions import RequestRefused, UnknownIntegration
 from bridgekit.inbox.chats import NewContact, raw_delivery, start_chat
 from bridgekit.inbox.managers import authenticate
+from bridgekit.inbox.message_writer import message_created
 from bridgekit.storage.db import is_unavailable, retry_on_conflict
+from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import valid_id
 from bridgekit.web.auth import bearer_token
 from bridgekit.web.body_limits import buffer_body
@@ -209,6 +211,9 @@ async def create_chat(request: web.Request) -> web.Response:
             author_id=manager.id,
             author_name=manager.name,
         )
+        # The other managers' lists show the new chat at once.
+        events = await sequence_events(conn, [message_created(chat_id, message_id, "outbound")])
+    bridge.events.publish_many(events)
     bridge.wake_outbox()
     return json_response({"chat_id": chat_id, "message_id": message_id}, status=201)
 
