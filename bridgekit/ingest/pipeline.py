@@ -47,7 +47,7 @@ from bridgekit.runtime.events import Event, EventBus
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, is_unavailable, retry_on_conflict
-from bridgekit.storage.event_seq import BUMP, RETURNING, bump_sql, seqs_of, sequenced_chat, stamp
+from bridgekit.storage.event_seq import BUMP, BUMP_CHATS, RETURNING, seqs_of, sequenced_chat, stamp
 from bridgekit.storage.files import FileStore, StoredFile
 from bridgekit.storage.handles import claim_chat_keys, claim_contacts
 from bridgekit.storage.hotsql import PostgresHotSQL, Row, hot_sql, placeholders
@@ -595,7 +595,8 @@ class _BatchWriter:
         changed = {c for e in self.events if (c := sequenced_chat(e)) is not None}
         rest = sorted(changed - self.chat_seqs.keys())
         if rest:
-            self.chat_seqs.update(seqs_of(await self.sql.all(bump_sql(len(rest)), rest)))
+            member, params = self.sql.member_of(rest)
+            self.chat_seqs.update(seqs_of(await self.sql.all(BUMP_CHATS + member + RETURNING, params)))
         if self.chat_seqs:
             self.events = stamp(self.events, self.chat_seqs)
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.runtime.events import CHAT_SEQ, Event
-from bridgekit.storage.hotsql import numbered, placeholders
+from bridgekit.storage.hotsql import numbered
 
 #: Kinds that describe a chat and go in its order; notifications and customers' events do not.
 SEQUENCED_PREFIXES = ("message.", "chat.")
@@ -38,9 +38,9 @@ BUMP = ", event_seq = event_seq + 1"
 RETURNING = " RETURNING id, event_seq"
 
 
-def bump_sql(count: int) -> str:
-    """The statement (``?`` placeholders) that numbers ``count`` chats' next event group."""
-    return f"UPDATE chats SET event_seq = event_seq + 1 WHERE id IN ({placeholders(count)}){RETURNING}"
+#: Numbers the next event group of the chats whose ids follow (``IN (...)`` or ``= ANY(?)``,
+#: ``HotSQL.member_of``).
+BUMP_CHATS = "UPDATE chats SET event_seq = event_seq + 1 WHERE id"
 
 
 def seqs_of(rows: Iterable[Any]) -> dict[int, int]:
@@ -57,7 +57,8 @@ async def sequence_events(conn: AsyncConnection, events: Iterable[Event]) -> lis
     chat_ids = sorted({c for e in listed if (c := sequenced_chat(e)) is not None})
     if not chat_ids:
         return listed
-    rows = await conn.exec_driver_sql(numbered(bump_sql(len(chat_ids))), tuple(chat_ids))
+    # One array parameter: a bulk change may touch more chats than a statement binds (32767).
+    rows = await conn.exec_driver_sql(numbered(BUMP_CHATS + " = ANY(?)" + RETURNING), (chat_ids,))
     return stamp(listed, seqs_of(rows))
 
 
