@@ -94,6 +94,7 @@ async def test_an_admin_invites_a_manager_gives_them_a_seat_and_edits_macros_tea
     await expect(newcomer.locator("#admin-link")).to_have_count(0)
 
     # Without a seat their assign is refused; the admin gives the seat; now it is allowed.
+    await expect(newcomer.locator("#live")).to_have_text("live")  # the new chat arrives live
     answer = await site.line.webhooks.post(
         f"{server.url}/hooks/acme", [site.line.webhooks.text(site.line.add_user("이서연"), "환불해 주세요")]
     )

@@ -144,6 +144,15 @@ async def test_e10_a_manager_writes_first_and_the_customers_answer_threads(
     assert sent.rcpt_tos == ["kim@example.co.kr"]
     assert sent.message["Subject"] == "주문하신 상품 안내"  # as given: a first mail, not a reply
     assert sent.message["In-Reply-To"] is None
+    our_id = sent.message["Message-ID"]
+
+    async def recorded() -> bool:
+        # The send's Message-ID threads answers once the outbox has recorded it; a customer
+        # answering within the same millisecond is the test's speed, not a person's.
+        rows = await running.messages(created["chat_id"])
+        return any(r["delivery_status"] == "sent" and r["provider_message_id"] == our_id for r in rows)
+
+    await running.wait_for(recorded)
 
     answer = (
         b"From: <kim@example.co.kr>\r\nTo: support@brand.co.kr\r\n"
