@@ -41,6 +41,7 @@ from bridgekit.model import (
 )
 from bridgekit.plugins import HookCaller
 from bridgekit.queues.flow_events import flow_wanted
+from bridgekit.queues.outbox import delivery_status_event
 from bridgekit.redaction import redact
 from bridgekit.runtime.clock import as_naive_utc, utcnow
 from bridgekit.runtime.events import Event, EventBus
@@ -1181,5 +1182,4 @@ class _BatchWriter:
                 .values(delivery_status=u.status.value, delivery_error=u.reason and redact(u.reason))
             )
             # Managers see "delivered" or "read" come in as they see "sent" (I19).
-            data = {"chat_id": row.chat_id, "message_id": row.id, "delivery_status": u.status.value}
-            self.events.append(Event("message.updated", data))
+            self.events.append(delivery_status_event(row.chat_id, row.id, u.status.value))

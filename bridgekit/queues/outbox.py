@@ -290,8 +290,9 @@ _CUSTOMER_NAMES = select(s.customers.c.id, s.customers.c.name).where(
 )
 
 
-def _status_event(chat_id: int | None, message_id: int, status: str) -> Event:
-    """``message.updated``: a reply's delivery status changed."""
+def delivery_status_event(chat_id: int | None, message_id: int, status: str) -> Event:
+    """``message.updated``: a reply's delivery status changed (sent, failed, a channel's
+    delivered or read report, pending again after a retry)."""
     data: dict[str, int | str] = {"message_id": message_id, "delivery_status": status}
     if chat_id is not None:
         data["chat_id"] = chat_id
@@ -792,7 +793,9 @@ class OutboxWorker(BackgroundWorker):
         flows = [FlowRow("message_sent", x.message.chat_id, x.job.message_id) for x in batch]
         ids = [x.job.id for x in batch]
 
-        announced = [_status_event(x.message.chat_id, x.job.message_id, x.result.status.value) for x in batch]
+        announced = [
+            delivery_status_event(x.message.chat_id, x.job.message_id, x.result.status.value) for x in batch
+        ]
 
         async def record_success(conn: AsyncConnection) -> tuple[bool, list[Event]]:
             dialect = conn.dialect.name
@@ -858,7 +861,7 @@ class OutboxWorker(BackgroundWorker):
                             .returning(s.messages.c.chat_id)
                         )
                     ).scalar()
-                    failed = _status_event(chat_id, job.message_id, DeliveryStatus.FAILED.value)
+                    failed = delivery_status_event(chat_id, job.message_id, DeliveryStatus.FAILED.value)
                     return await sequence_events(conn, [failed])
                 else:
                     await conn.execute(

@@ -36,9 +36,9 @@ from bridgekit.inbox.messages import (
     stored_attachment,
 )
 from bridgekit.inbox.uploads import Upload, receive_upload
-from bridgekit.queues.outbox import delivery_states, retry_failed
+from bridgekit.model import DeliveryStatus
+from bridgekit.queues.outbox import delivery_states, delivery_status_event, retry_failed
 from bridgekit.runtime.clock import iso
-from bridgekit.runtime.events import Event
 from bridgekit.storage import schema as s
 from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import MAX_ID
@@ -237,8 +237,8 @@ async def retry_message(request: web.Request) -> web.Response:
             raise json_error(403, "only the reply's author or an operator can retry it")
         if not await retry_failed(conn, message_id):
             raise json_error(409, f"only a failed reply can be retried; this one is {row.delivery_status}")
-        data = {"chat_id": row.chat_id, "message_id": message_id, "delivery_status": "pending"}
-        events = await sequence_events(conn, [Event("message.updated", data)])
+        pending = delivery_status_event(row.chat_id, message_id, DeliveryStatus.PENDING.value)
+        events = await sequence_events(conn, [pending])
     bridge.events.publish_many(events)
     bridge.wake_outbox()
     return json_response({"id": message_id, "delivery_status": "pending"}, status=202)
