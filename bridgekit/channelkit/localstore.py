@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import ClassVar
 
+from bridgekit.storage.wal import switch_to_wal
+
 
 class LocalStore:
     """Subclasses set ``SCHEMA`` (``CREATE TABLE IF NOT EXISTS ...``) and may add ``PRAGMAS``."""
@@ -29,7 +31,7 @@ class LocalStore:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
         self._db.execute(f"PRAGMA busy_timeout={self.BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode=WAL")
+        switch_to_wal(self._db.cursor())
         for pragma in self.PRAGMAS:
             self._db.execute(f"PRAGMA {pragma}")
         self._db.executescript(self.SCHEMA)

@@ -39,6 +39,7 @@ from bridgekit.storage.checkpoint import Checkpointer
 from bridgekit.storage.hotsql import HOT_SQL_KEY, PostgresHotSQL
 from bridgekit.storage.keyfiles import private_file
 from bridgekit.storage.onehop import InlineConnection, drive
+from bridgekit.storage.wal import switch_to_wal
 
 log = logging.getLogger("bridgekit.db")
 
@@ -49,9 +50,8 @@ LISTENED_KEY = "bridgekit.listened_flow_kinds"
 T = TypeVar("T")
 
 SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=10000",
+    "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
 )
 
@@ -70,6 +70,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(pragma)
+    switch_to_wal(cursor)
     cursor.close()
 
 
