@@ -375,6 +375,10 @@ class OutboxWorker(BackgroundWorker):
         self.on_commit = on_commit
         self.owner = LeaseOwner.this_process()
         self._inflight: set[asyncio.Task[None]] = set()
+        # Set when a send ends (its slot is free): the worker waits on this one event, not on
+        # every send in flight (``asyncio.wait`` added and removed a callback on each of the
+        # 16 sends every time a slot freed).
+        self._slot_freed = asyncio.Event()
         # Finished sends are recorded by one task, many per transaction (a group commit): the
         # success transaction was most of a send's database work when each had its own.
         self._to_record: list[_Sent] = []
@@ -463,7 +467,8 @@ class OutboxWorker(BackgroundWorker):
         if len(self._inflight) >= self.cfg.concurrency:
             # Wait for a slot here: returning 0 would make the loop sleep a whole poll interval
             # while the queue is full of due work (that capped sends at concurrency/poll_interval).
-            await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
             await asyncio.sleep(0)  # the sends answered in the same turn of the loop free theirs too
         started = await self._start_ready()
         if self._ready:
@@ -495,11 +500,15 @@ class OutboxWorker(BackgroundWorker):
                 continue
             task = asyncio.get_running_loop().create_task(self._deliver(job, message))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._send_ended)
             started += 1
         if stale:
             await self._release(stale)
         return started
+
+    def _send_ended(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._slot_freed.set()
 
     async def _release(self, jobs: Sequence[_Job]) -> None:
         """Give claimed, unsent jobs back (due now, the claim's attempt not counted)."""
