@@ -73,6 +73,20 @@ def driver_ts(dialect: str, value: datetime) -> Any:
     return value if dialect == "postgresql" else sqlite_ts(value)
 
 
+def read_ts(value: Any) -> datetime:
+    """A ``DateTime`` column's value (not NULL) as ``exec_driver_sql`` reads it, as Core would
+    give it: SQLite's text (:func:`sqlite_ts`) parsed; PostgreSQL's ``datetime`` as it is."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def read_json(value: Any) -> Any:
+    """A ``JSON`` column's value as ``exec_driver_sql`` reads it, decoded as Core would
+    (``json.loads``): SQLite gives the text; PostgreSQL's driver has decoded it already."""
+    if isinstance(value, str | bytes):
+        return json.loads(value)
+    return value
+
+
 def sqlite_ts(value: datetime) -> str:
     """SQLAlchemy's SQLite ``DATETIME`` text of a naive UTC timestamp."""
     return value.isoformat(" ", "microseconds")
