@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,9 +65,15 @@ from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
 from bridgekit.storage.db import Database, is_busy, retry_on_conflict
 from bridgekit.storage.event_seq import sequence_events
-from bridgekit.storage.hotsql import driver_sql, driver_ts, placeholders, read_json, read_ts
+from bridgekit.storage.hotsql import (
+    LAST_INBOUND_IDS_SQL,
+    driver_sql,
+    driver_ts,
+    placeholders,
+    read_json,
+    read_ts,
+)
 from bridgekit.storage.integrations import IntegrationRegistry
-from bridgekit.storage.sql import last_inbound_ids
 
 log = logging.getLogger("bridgekit.outbox")
 
@@ -195,10 +201,6 @@ class _BatchRows(NamedTuple):
     names: dict[int, str | None]  # customer names, by customer id
 
 
-def _expanding(name: str) -> Any:
-    return bindparam(name, expanding=True)
-
-
 # The claim's statements and most of the batch read's are plain SQL on the driver (as the
 # recorder's are, below): through Core each cost its cache lookup, an execution context, the
 # expanding ``IN`` rendered again for every batch size, and a result processor per value
@@ -246,22 +248,16 @@ class _Contact(NamedTuple):
     scope: int
 
 
-_last_inbound_ids = last_inbound_ids(_expanding("chat_ids"))
 # Each chat's latest inbound message (its meta is the reply context) ...
-_LAST_INBOUND = select(_m.c.id, _m.c.chat_id, _m.c.meta).join(
-    _last_inbound_ids, _last_inbound_ids.c.id == _m.c.id
+_LAST_INBOUND_SQL = "SELECT id, chat_id, meta FROM messages WHERE id IN ({ids})"
+# ... and the first outbound message after it, one branch a chat (each a short walk forwards on
+# ix_messages_chat_id_id): an answer was sent before a message when that one's id is smaller.
+_FIRST_ANSWER_AFTER_SQL = (
+    "SELECT c.id AS chat_id, (SELECT min(m.id) FROM messages m WHERE m.chat_id = c.id AND m.id > ?"
+    " AND m.direction = 'outbound') AS first FROM chats c WHERE c.id = ?"
 )
-# ... and the first outbound message after it: an answer was sent before a message when that
-# one's id is smaller.
-_FIRST_ANSWER_AFTER = (
-    select(_m.c.chat_id, func.min(_m.c.id).label("first"))
-    .join(
-        _last_inbound_ids,
-        and_(_m.c.chat_id == _last_inbound_ids.c.chat_id, _m.c.id > _last_inbound_ids.c.id),
-    )
-    .where(_m.c.direction == "outbound")
-    .group_by(_m.c.chat_id)
-)
+#: Branches a statement of those at most (SQLite allows 500 in a compound SELECT).
+_UNION_BRANCHES = 200
 
 
 def delivery_status_event(chat_id: int | None, message_id: int, status: str) -> Event:
@@ -296,12 +292,23 @@ async def _read_batch(conn: AsyncConnection, jobs: Sequence[_Job]) -> _BatchRows
         _Contact(r.id, r.customer_id, r.kind, r.value, bool(r.verified), r.scope)
         for r in await driver_rows(_CONTACTS_SQL, customers=customer_ids, scopes=scopes)
     ]
-    last_inbound = {r.chat_id: r for r in await conn.execute(_LAST_INBOUND, {"chat_ids": chat_ids})}
+    latest = {
+        r.chat_id: r.id
+        for r in await driver_rows(LAST_INBOUND_IDS_SQL, chat_ids=chat_ids)
+        if r.id is not None
+    }
+    last_inbound: dict[int, Any] = {}
     first_answer_after: dict[int, int] = {}
-    if last_inbound:
-        first_answer_after = {
-            r.chat_id: r.first for r in await conn.execute(_FIRST_ANSWER_AFTER, {"chat_ids": chat_ids})
-        }
+    if latest:
+        last_inbound = {r.chat_id: r for r in await driver_rows(_LAST_INBOUND_SQL, ids=list(latest.values()))}
+        pairs = list(latest.items())
+        for at in range(0, len(pairs), _UNION_BRANCHES):
+            chunk = pairs[at : at + _UNION_BRANCHES]
+            answers = " UNION ALL ".join([_FIRST_ANSWER_AFTER_SQL] * len(chunk))
+            params = tuple(v for chat_id, inbound_id in chunk for v in (inbound_id, chat_id))
+            for r in await conn.exec_driver_sql(driver_sql(dialect, answers), params):
+                if r.first is not None:
+                    first_answer_after[r.chat_id] = r.first
     files: dict[int, list[Any]] = {}
     for f in await driver_rows(_ATTACHMENTS_SQL, ids=message_ids):
         files.setdefault(f.message_id, []).append(f)
@@ -651,7 +658,7 @@ class OutboxWorker(BackgroundWorker):
                 )
                 for f in files
             ],
-            reply_context=dict((last_inbound.meta if last_inbound else None) or {}),
+            reply_context=dict((read_json(last_inbound.meta) if last_inbound else None) or {}),
             first_answer=not answered,
             attempt=job.attempts,
             author_kind=row.author_kind,

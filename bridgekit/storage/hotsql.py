@@ -61,6 +61,17 @@ def numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
 
 
+#: ``(chat_id, id)``: each chat's latest customer message, for the chats ``{chat_ids}`` (to be
+#: filled with placeholders) that have one; ``id`` is NULL for a chat with ``has_inbound`` set
+#: and none found. The plain-SQL twin of ``bridgekit.storage.sql.last_inbound_ids`` (the same
+#: look-up backwards on ``ix_messages_chat_id_id``), for ``exec_driver_sql``.
+LAST_INBOUND_IDS_SQL = (
+    "SELECT c.id AS chat_id, (SELECT m.id FROM messages m WHERE m.chat_id = c.id"
+    " AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1) AS id"
+    " FROM chats c WHERE c.id IN ({chat_ids}) AND c.has_inbound"
+)
+
+
 def driver_sql(dialect: str, sql: str) -> str:
     """``sql`` written with ``?`` placeholders, in the style of ``dialect``'s driver (for
     ``exec_driver_sql`` on any connection, the pooled ones included)."""
