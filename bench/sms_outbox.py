@@ -16,10 +16,17 @@ the other:
 
 Printed: texts per second and CPU per text (this process's CPU time: for bridgekit it
 includes the API requests that queue the replies, so it is an upper bound) for each, and the
-ratio bridgekit / baseline. Target: throughput ratio >= 0.5.
+ratio bridgekit / baseline. Target: throughput ratio >= 0.5. Also bridgekit's CPU a text split
+into the event loop's thread and the other threads (the SQLite writer), the load average, and
+the CPU ratio ("CPU x"), which on a shared machine is the steadier figure.
+
+bridgekit's heap is settled after start as ``bridgekit serve`` settles it once up
+(``bridgekit.web.server.settle_the_heap``); ``--unsettled-heap`` leaves it as the harness does,
+as this bench ran before session 12.
 
     python bench/sms_outbox.py             # 2,000 texts
     python bench/sms_outbox.py --quick     # 200 texts: smoke test
+    python bench/sms_outbox.py --unsettled-heap
 """
 
 from __future__ import annotations
