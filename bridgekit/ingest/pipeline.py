@@ -24,6 +24,7 @@ from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownInteg
 from bridgekit.inbox.assignment import route_new_chats
 from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD
 from bridgekit.inbox.notify import alert_new_messages, recipients_query
+from bridgekit.inbox.views_counts import COUNT_COLUMNS, NewChat, new_chat_counts
 from bridgekit.ingest.provider_events import apply_provider_events
 from bridgekit.ingest.raw_store import stored_headers, stored_query
 from bridgekit.ingest.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
@@ -978,6 +979,9 @@ class _BatchWriter:
             row[0] = new_id
         team_of_new = {new_id: team_names[index] for index, new_id in enumerate(new_ids)}
         await sql.insert("chats", CHAT_COLUMNS, new_chats)
+        if new_chats and sql.dialect == "sqlite":  # no trigger counts them there (migration 0016)
+            opened = (NewChat(row[1], "open", row[2], None, None, True) for row in new_chats)
+            await sql.insert("chat_counts", COUNT_COLUMNS, new_chat_counts(opened))
         for n, new_index in pending:
             chat_of[n] = new_ids[new_index]
         key_rows: dict[tuple[int, str], tuple[int, int | None]] = {}  # key -> (chat, as read)

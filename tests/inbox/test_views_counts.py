@@ -19,7 +19,7 @@ from bridgekit.inbox.chat_batch import ChatNotFound
 from bridgekit.inbox.chat_delete import delete_chat_rows
 from bridgekit.inbox.managers import Manager
 from bridgekit.inbox.message_writer import write_customer_message, write_note, write_reply
-from bridgekit.inbox.views_counts import fold_counts
+from bridgekit.inbox.views_counts import NewChat, count_new_chats, fold_counts
 from bridgekit.inbox.views_marks import mark_read, set_star
 from bridgekit.inbox.views_sidebar import recount_sidebar, sidebar
 from bridgekit.storage import schema as s
@@ -110,21 +110,22 @@ class Changes:
             )
         ).inserted_primary_key[0]
         state = rng.choice(STATES)
+        new = NewChat(
+            workspace_id=1,
+            state=state,
+            integration_id=rng.choice((*INTEGRATIONS, None)),
+            assignee_id=rng.choice((*MANAGERS, None)) if state != "queued" else None,
+            team_id=rng.choice((*TEAMS, None)),
+            has_inbound=False,
+        )
         chat = (
             await conn.execute(
                 s.chats.insert().values(
-                    workspace_id=1,
-                    integration_id=rng.choice((*INTEGRATIONS, None)),
-                    customer_id=customer,
-                    state=state,
-                    assignee_id=rng.choice((*MANAGERS, None)) if state != "queued" else None,
-                    team_id=rng.choice((*TEAMS, None)),
-                    created_at=NOW,
-                    updated_at=NOW,
-                    last_message_at=NOW,
+                    **new._asdict(), customer_id=customer, created_at=NOW, updated_at=NOW, last_message_at=NOW
                 )
             )
         ).inserted_primary_key[0]
+        await count_new_chats(conn, [new])  # what the two writers of chats do (migration 0016)
         if rng.random() < 0.7:
             await self._message(conn, int(chat), "inbound")
 
