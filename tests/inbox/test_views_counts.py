@@ -355,8 +355,8 @@ async def test_the_migration_counts_what_an_existing_inbox_holds(db_url: str) ->
 async def test_the_served_sidebar_follows_webhooks_and_actions_and_the_server_folds_its_rows(
     make_bridge: Any, sandbox_url: str
 ) -> None:
-    """Through a real server: customers write in, a manager assigns, tags, stars, reads and
-    closes over the API; ``GET /api/v1/views`` shows each change at once, and the server's
+    """Through a real server: customers write in, a manager assigns, tags, stars, reads,
+    closes and starts a chat over the API; ``GET /api/v1/views`` shows each change at once, and the server's
     compactor folds the count rows to one per figure."""
     from tests.conftest import integration
     from tests.inbox.views_helpers import customer_writes, open_chats, operator_client
@@ -381,6 +381,11 @@ async def test_the_served_sidebar_follows_webhooks_and_actions_and_the_server_fo
 
     await customer_writes(running, "acme", "u1", "one more thing")  # the read chat is unread again
     assert (await me.views())["unread"] == 2
+    # A manager writes first (E10): the chat they open is theirs, open, with nothing unread.
+    started = {"integration": "acme", "text": "hi", "contact": {"kind": "testchat", "value": "u9"}}
+    assert (await me.call("POST", "/chats", json=started))[0] == 201
+    views = await me.views()
+    assert (views["all"], views["unread"], views["mine"], views["unassigned"]["count"]) == (3, 2, 2, 1)
     # The group commit marks ingested messages per batch, not by the message trigger.
     await assert_counts_exact(running.bridge.db)
 
