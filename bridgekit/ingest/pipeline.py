@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.inbox.assignment import route_new_chats
-from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD
+from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD, message_created
 from bridgekit.inbox.notify import alert_new_messages, recipients_query
 from bridgekit.inbox.views_counts import COUNT_COLUMNS, NewChat, new_chat_counts
 from bridgekit.ingest.provider_events import apply_provider_events
@@ -419,7 +419,7 @@ class IngestPipeline:
         self.events.publish_many(writer.events)
         if self.events.wanted:  # nobody listening here or elsewhere: not even build them
             created = [
-                Event("message.created", {"chat_id": cid, "message_id": mid, "direction": "inbound"})
+                message_created(cid, mid, "inbound")
                 for item in batch
                 for cid, mid in zip(item.chat_ids, item.message_ids, strict=True)
             ]
