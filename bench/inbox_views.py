@@ -3,10 +3,11 @@
 For each size a fresh database gets bridgekit's real schema (the Alembic migrations, so the
 production indexes and the triggers that keep the sidebar's counts) and is filled with bulk
 SQL (``INSERT ... SELECT`` over a generated series, 100,000 rows a statement, the triggers
-firing as in production; on SQLite the new chats counted as their writers count them): customers with an email contact, chats with one customer message
-each, 75 % closed, 15 % open, 5 % snoozed, 5 % queued, 57 % assigned to one of 50 managers
-(each assignee following their chat), half routed to one of 5 teams, a tenth tagged; manager 1
-has read every chat assigned to them and starred 1 %. Then, through the very code the API
+firing as in production; on SQLite the new chats counted as their writers count them):
+customers with an email contact, chats with one customer message each, 75 % closed, 15 %
+open, 5 % snoozed, 5 % queued, 57 % assigned to one of 50 managers (each assignee following
+their chat), half routed to one of 5 teams, a tenth tagged; manager 1 has read every chat
+assigned to them and starred 1 %. Then, through the very code the API
 runs, and as the median of repeated runs:
 
 - the first page (50 chats) of several views (``parse_list_query`` + ``list_page``);

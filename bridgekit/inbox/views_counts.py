@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -88,23 +88,24 @@ def _key(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def new_chat_counts(chats: Iterable[NewChat]) -> list[CountRow]:
-    """What inserting ``chats`` adds to the figures, one row per key: the rules of migration
-    0010's ``chat_inserted`` trigger (a new chat has no tag, star, follower or marker yet)."""
+def new_chat_counts(chats: Mapping[NewChat, int]) -> list[CountRow]:
+    """What inserting chats adds to the figures, one row per key; ``chats`` says how many of
+    each kind were inserted. The rules of migration 0010's ``chat_inserted`` trigger (a new
+    chat has no tag, star, follower or marker yet)."""
     counts: Counter[tuple[int, str, str]] = Counter()
-    for chat in chats:
+    for chat, n in chats.items():
         workspace = chat.workspace_id
         if chat.state == "open":
-            counts[(workspace, "open", "")] += 1
+            counts[(workspace, "open", "")] += n
             if chat.has_inbound:
-                counts[(workspace, "inbound", "")] += 1
-            counts[(workspace, "integration", _key(chat.integration_id))] += 1
+                counts[(workspace, "inbound", "")] += n
+            counts[(workspace, "integration", _key(chat.integration_id))] += n
             if chat.assignee_id is not None:
-                counts[(workspace, "assignee", str(chat.assignee_id))] += 1
+                counts[(workspace, "assignee", str(chat.assignee_id))] += n
             else:
-                counts[(workspace, "unassigned", _key(chat.team_id))] += 1
+                counts[(workspace, "unassigned", _key(chat.team_id))] += n
         elif chat.state == "queued":
-            counts[(workspace, "queued", _key(chat.team_id))] += 1
+            counts[(workspace, "queued", _key(chat.team_id))] += n
     return [(*key, n) for key, n in counts.items()]
 
 
@@ -113,7 +114,7 @@ async def count_new_chats(conn: AsyncConnection, chats: Iterable[NewChat]) -> No
     counts them (migration 0016); on PostgreSQL ``chat_counts_chat_insert`` does."""
     if conn.dialect.name != "sqlite":
         return
-    rows = new_chat_counts(chats)
+    rows = new_chat_counts(Counter(chats))
     if rows:
         await conn.execute(
             s.chat_counts.insert(), [dict(zip(COUNT_COLUMNS, row, strict=True)) for row in rows]

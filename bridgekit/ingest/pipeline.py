@@ -980,8 +980,10 @@ class _BatchWriter:
         team_of_new = {new_id: team_names[index] for index, new_id in enumerate(new_ids)}
         await sql.insert("chats", CHAT_COLUMNS, new_chats)
         if new_chats and sql.dialect == "sqlite":  # no trigger counts them there (migration 0016)
-            opened = (NewChat(row[1], "open", row[2], None, None, True) for row in new_chats)
-            await sql.insert("chat_counts", COUNT_COLUMNS, new_chat_counts(opened))
+            # Alike but for their workspace and integration: open, unassigned, a customer message.
+            opened = Counter((row[1], row[2]) for row in new_chats)
+            alike = {NewChat(ws, "open", iid, None, None, True): n for (ws, iid), n in opened.items()}
+            await sql.insert("chat_counts", COUNT_COLUMNS, new_chat_counts(alike))
         for n, new_index in pending:
             chat_of[n] = new_ids[new_index]
         key_rows: dict[tuple[int, str], tuple[int, int | None]] = {}  # key -> (chat, as read)
