@@ -26,7 +26,7 @@ import difflib
 import re
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Final, Self
+from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
 import msgspec
 
@@ -114,6 +114,19 @@ class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
             for attr, key in zip(cls.__struct_fields__, cls.__struct_encode_fields__, strict=True)
         }
 
+    @classmethod
+    def choices(cls) -> dict[str, tuple[Any, ...]]:
+        """Every key whose type is a ``Literal`` -> the values it allows."""
+        hints = typing.get_type_hints(cls, include_extras=True)
+        allowed = {}
+        for attr, key in zip(cls.__struct_fields__, cls.__struct_encode_fields__, strict=True):
+            hint = hints[attr]
+            if typing.get_origin(hint) is Annotated:
+                hint = typing.get_args(hint)[0]
+            if typing.get_origin(hint) is Literal:
+                allowed[key] = typing.get_args(hint)
+        return allowed
+
     def checked(self) -> Self:
         """Rules beyond the field types: raise :class:`InvalidSetting`, or return the settings
         normalised (``msgspec.structs.replace``). Called once per integration."""
@@ -155,7 +168,7 @@ class ChannelSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
         try:
             return msgspec.convert(given, cls, strict=True).checked()
         except msgspec.ValidationError as exc:
-            raise ConfigError(f"{where}: {_explain(str(exc), secrets)}") from None
+            raise ConfigError(f"{where}: {_explain(str(exc), secrets, cls.choices())}") from None
         except InvalidSetting as exc:
             kind = "secret" if exc.key in secrets else "setting"
             raise ConfigError(f"{where}: {kind} {exc.key!r} {exc.expected}") from None
@@ -176,8 +189,9 @@ def _suggest(name: str, known: set[str] | frozenset[str]) -> str:
     return f" (known: {', '.join(sorted(known))})" if known else " (this channel takes none)"
 
 
-def _explain(message: str, secrets: frozenset[str]) -> str:
-    """msgspec's message as ``setting 'key': expected ...``."""
+def _explain(message: str, secrets: frozenset[str], choices: Mapping[str, tuple[Any, ...]] = {}) -> str:
+    """msgspec's message as ``setting 'key': expected ...``; ``choices``: a ``Literal``
+    setting's allowed values, named after "invalid enum value"."""
     if match := _MISSING.match(message):
         return f"missing setting {match['key']!r}"
     if match := _UNKNOWN.match(message):
@@ -191,5 +205,7 @@ def _explain(message: str, secrets: frozenset[str]) -> str:
         if kind == "secret":
             what = re.sub(r"'[^']*'", "a value", what)  # never the secret, even as an enum value
         inside = f" (at {match['rest']})" if match["rest"] else ""
+        if what.startswith("invalid enum value") and kind == "setting" and key in choices:
+            what += f": must be one of {', '.join(repr(c) for c in choices[key])}"
         return f"{kind} {key!r}{inside}: {what}"
     return message

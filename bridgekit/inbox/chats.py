@@ -16,6 +16,7 @@ from bridgekit.flow import ChatView
 from bridgekit.inbox.capabilities import MAX_TEXT, ChannelLimits
 from bridgekit.inbox.customers import new_lead
 from bridgekit.inbox.message_writer import write_reply
+from bridgekit.inbox.views_counts import NewChat, count_new_chats
 from bridgekit.model import TranscriptEntry
 from bridgekit.queues.flow_events import FlowRow, write_flow_events
 from bridgekit.runtime.clock import utcnow
@@ -164,6 +165,9 @@ async def start_chat(
             .returning(s.chats.c.id)
         )
     ).scalar_one()
+    await count_new_chats(
+        conn, [NewChat(workspace_id, "open", bound.integration.id, author_id, None, has_inbound=False)]
+    )
     await write_flow_events(
         conn, [FlowRow("chat_state_changed", chat_id, None, {"old": None, "new": "open"})], now
     )

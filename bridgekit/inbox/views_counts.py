@@ -4,14 +4,19 @@ Database triggers (migration 0010) add a +1/-1 row per figure in the transaction
 a chat, a tag, a star or a follower; a figure is the sum of its rows. Reading the sidebar sums
 a few hundred rows whatever the number of chats. :class:`CountCompactor` folds the rows of
 each key into one, so the sum stays short under a steady stream of changes.
+
+One exception on SQLite: a new chat is counted by its writer (:func:`count_new_chats`, the
+ingest group commit once per batch and ``inbox/chats.start_chat``), not by a trigger
+(migration 0016).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import func, not_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -62,6 +67,58 @@ async def read_counts(conn: AsyncConnection, workspace_id: int, manager_id: int)
     for kind, key, n in rows:
         counts.by_kind[str(kind)][str(key)] = int(n)
     return counts
+
+
+class NewChat(NamedTuple):
+    """The columns of a chat being inserted that its figures depend on."""
+
+    workspace_id: int
+    state: str
+    integration_id: int | None
+    assignee_id: int | None
+    team_id: int | None
+    has_inbound: bool
+
+
+CountRow = tuple[int, str, str, int]  # (workspace_id, kind, key, n): a row of chat_counts
+COUNT_COLUMNS = ("workspace_id", "kind", "key", "n")
+
+
+def _key(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def new_chat_counts(chats: Mapping[NewChat, int]) -> list[CountRow]:
+    """What inserting chats adds to the figures, one row per key; ``chats`` says how many of
+    each kind were inserted. The rules of migration 0010's ``chat_inserted`` trigger (a new
+    chat has no tag, star, follower or marker yet)."""
+    counts: Counter[tuple[int, str, str]] = Counter()
+    for chat, n in chats.items():
+        workspace = chat.workspace_id
+        if chat.state == "open":
+            counts[(workspace, "open", "")] += n
+            if chat.has_inbound:
+                counts[(workspace, "inbound", "")] += n
+            counts[(workspace, "integration", _key(chat.integration_id))] += n
+            if chat.assignee_id is not None:
+                counts[(workspace, "assignee", str(chat.assignee_id))] += n
+            else:
+                counts[(workspace, "unassigned", _key(chat.team_id))] += n
+        elif chat.state == "queued":
+            counts[(workspace, "queued", _key(chat.team_id))] += n
+    return [(*key, n) for key, n in counts.items()]
+
+
+async def count_new_chats(conn: AsyncConnection, chats: Iterable[NewChat]) -> None:
+    """Count chats just inserted in ``conn``'s transaction. On SQLite only: there no trigger
+    counts them (migration 0016); on PostgreSQL ``chat_counts_chat_insert`` does."""
+    if conn.dialect.name != "sqlite":
+        return
+    rows = new_chat_counts(Counter(chats))
+    if rows:
+        await conn.execute(
+            s.chat_counts.insert(), [dict(zip(COUNT_COLUMNS, row, strict=True)) for row in rows]
+        )
 
 
 _GROUPS_TO_FOLD = """

@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownIntegration
 from bridgekit.inbox.assignment import route_new_chats
-from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD
+from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD, message_created
 from bridgekit.inbox.notify import alert_new_messages, recipients_query
+from bridgekit.inbox.views_counts import COUNT_COLUMNS, NewChat, new_chat_counts
 from bridgekit.ingest.provider_events import apply_provider_events
 from bridgekit.ingest.raw_store import stored_headers, stored_query
 from bridgekit.ingest.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
@@ -418,7 +419,7 @@ class IngestPipeline:
         self.events.publish_many(writer.events)
         if self.events.wanted:  # nobody listening here or elsewhere: not even build them
             created = [
-                Event("message.created", {"chat_id": cid, "message_id": mid, "direction": "inbound"})
+                message_created(cid, mid, "inbound")
                 for item in batch
                 for cid, mid in zip(item.chat_ids, item.message_ids, strict=True)
             ]
@@ -978,6 +979,11 @@ class _BatchWriter:
             row[0] = new_id
         team_of_new = {new_id: team_names[index] for index, new_id in enumerate(new_ids)}
         await sql.insert("chats", CHAT_COLUMNS, new_chats)
+        if new_chats and sql.dialect == "sqlite":  # no trigger counts them there (migration 0016)
+            # Alike but for their workspace and integration: open, unassigned, a customer message.
+            opened = Counter((row[1], row[2]) for row in new_chats)
+            alike = {NewChat(ws, "open", iid, None, None, True): n for (ws, iid), n in opened.items()}
+            await sql.insert("chat_counts", COUNT_COLUMNS, new_chat_counts(alike))
         for n, new_index in pending:
             chat_of[n] = new_ids[new_index]
         key_rows: dict[tuple[int, str], tuple[int, int | None]] = {}  # key -> (chat, as read)

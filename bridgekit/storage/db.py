@@ -23,6 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -491,7 +492,12 @@ def is_unavailable(exc: BaseException) -> bool:
             return False
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
-        if isinstance(seen, InterfaceError | OSError):  # a closed connection, a refused connect
+        if isinstance(seen, OSError):  # a refused connect, a reset connection
+            return True
+        if isinstance(seen, InterfaceError | asyncpg.InterfaceError) and "connection is closed" in str(seen):
+            # The driver's InterfaceError is also a programming error (a statement with more
+            # parameters than it binds): only a closed connection is the database away, as
+            # SQLAlchemy's asyncpg dialect decides a disconnect.
             return True
         sqlstate = getattr(seen, "sqlstate", None)
         if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES):

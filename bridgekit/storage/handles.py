@@ -27,14 +27,11 @@ Handle = tuple[str, int, str]
 #: (integration id, key)
 ThreadKey = tuple[int, str]
 
-_INSERT_CONTACT = (
-    "INSERT INTO contacts (id, customer_id, kind, scope, value, verified, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-_INSERT_KEY = (
-    'INSERT INTO chat_keys (integration_id, "key", chat_id) VALUES (?, ?, ?)'
-    ' ON CONFLICT (integration_id, "key") DO NOTHING'
-)
+CONTACT_COLUMNS = ("id", "customer_id", "kind", "scope", "value", "verified", "created_at")
+KEY_COLUMNS = ("integration_id", '"key"', "chat_id")
+# Each row as it is inserted; on SQLite many rows a statement (HotSQL.insert).
+_UNLESS_OWNED = " ON CONFLICT DO NOTHING"
+_UNLESS_KEYED = ' ON CONFLICT (integration_id, "key") DO NOTHING'
 _MOVE_KEY = 'UPDATE chat_keys SET chat_id = ? WHERE integration_id = ? AND "key" = ? AND chat_id = ?'
 
 
@@ -46,7 +43,7 @@ async def claim_contacts(sql: HotSQL, rows: Sequence[Sequence[Any]]) -> dict[Han
     if not rows:
         return {}
     ordered = sorted(rows, key=lambda r: (r[2], r[3], r[4]))
-    await sql.run_many(_INSERT_CONTACT, ordered)
+    await sql.insert("contacts", CONTACT_COLUMNS, ordered, _UNLESS_OWNED)
     verified = {(r[2], r[3], r[4]) for r in ordered if r[5]}
     if not verified:
         return {}
@@ -73,7 +70,7 @@ async def claim_chat_keys(
     inserts = [(iid, key, chat) for (iid, key), (chat, read) in ordered if read is None]
     moves = [(chat, iid, key, read) for (iid, key), (chat, read) in ordered if read is not None]
     if inserts:
-        await sql.run_many(_INSERT_KEY, inserts)
+        await sql.insert("chat_keys", KEY_COLUMNS, inserts, _UNLESS_KEYED)
     if moves:
         await sql.run_many(_MOVE_KEY, moves)
     if sql.dialect == "sqlite":

@@ -206,9 +206,15 @@ class HotSQL:
         """:meth:`new_ids` of several tables, in the order asked."""
         return [await self.new_ids(table, count) for table, count in counts]
 
-    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    async def insert(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str = ""
+    ) -> None:
+        """Insert ``rows`` in their order; ``conflict`` is a clause after the values (``ON
+        CONFLICT DO NOTHING``), applied to each row as it is inserted."""
         if rows:
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(len(columns))})"
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(len(columns))}){conflict}"
+            )
             await self.run_many(sql, rows)
 
 
@@ -239,7 +245,9 @@ class SQLiteHotSQL(HotSQL):
     async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.cursor.executemany(sql, rows)
 
-    async def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    async def insert(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str = ""
+    ) -> None:
         """Rows in multi-row ``INSERT``s of power-of-two sizes (29 rows: 16 + 8 + 4 + 1).
 
         ``executemany`` runs the statement once per row, and each run costs SQLite its set-up,
@@ -254,15 +262,15 @@ class SQLiteHotSQL(HotSQL):
             size = min(most, 1 << ((count - done).bit_length() - 1))  # a power of two that fits
             chunk = rows[done : done + size]
             self.cursor.execute(
-                self._insert_sql(table, tuple(columns), size), list(chain.from_iterable(chunk))
+                self._insert_sql(table, tuple(columns), size, conflict), list(chain.from_iterable(chunk))
             )
             done += size
 
     @staticmethod
     @functools.cache
-    def _insert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    def _insert_sql(table: str, columns: tuple[str, ...], rows: int, conflict: str) -> str:
         row = f"({placeholders(len(columns))})"
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}"
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}{conflict}"
 
     async def new_ids(self, table: str, count: int) -> list[int]:
         if count == 0:

@@ -3,7 +3,7 @@ mistakes are told at start-up naming the integration and the key, never a secret
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 import pytest
@@ -130,3 +130,20 @@ def test_the_declared_keys_tell_secrets_from_settings() -> None:
         "api_token": True,
         "webhook_secret": True,
     }
+
+
+def test_a_choice_outside_a_literal_setting_names_the_choices() -> None:
+    class Modes(ChannelSettings, frozen=True, kw_only=True):
+        channel_title = "Acme"
+        mode: Literal["push", "reply"] = "push"
+        region: Annotated[Literal["kr", "jp"], Meta(description="where")] = "kr"
+
+    def message(settings: dict[str, object]) -> str:
+        with pytest.raises(ConfigError) as caught:
+            Modes.from_integration(Integration(1, "acme", "acme", settings, {}))
+        return str(caught.value)
+
+    assert message({"mode": "pull"}) == (
+        "Acme integration 'acme': setting 'mode': invalid enum value 'pull': must be one of 'push', 'reply'"
+    )
+    assert message({"region": "us"}).endswith("must be one of 'kr', 'jp'")

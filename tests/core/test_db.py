@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database, retry_on_conflict
+from bridgekit.storage.db import Database, is_unavailable, retry_on_conflict
 
 
 class _PgError(Exception):
@@ -106,3 +106,34 @@ async def test_database_errors_do_not_quote_customer_data(
     assert "messages" in str(failure.value)  # the statement is still named
     assert "4242" not in str(failure.value)
     assert "4242" not in caplog.text
+
+
+async def test_a_statement_the_driver_refuses_is_a_bug_not_the_database_away(db_url: str) -> None:
+    """A statement with more parameters than the driver binds raised the driver's
+    InterfaceError, which was answered 503 ("database unavailable, retry"): a retry can only
+    fail the same way, so it is an error (500), while a closed connection stays a 503."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("asyncpg's InterfaceError and a terminated backend are PostgreSQL's")
+    db = Database(db_url)
+    await db.migrate()
+    try:
+        too_many = 40_000  # PostgreSQL binds 32,767 parameters a statement
+        with pytest.raises(DBAPIError, match="InterfaceError") as refused:
+            async with db.read() as conn:
+                await conn.execute(
+                    select(s.chats.c.id).where(
+                        s.chats.c.id.in_([bindparam(f"p{n}") for n in range(too_many)])
+                    ),
+                    {f"p{n}": n for n in range(too_many)},
+                )
+        assert not is_unavailable(refused.value)
+
+        async with db.read() as conn:
+            pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+            async with db.write() as killer:
+                await killer.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            with pytest.raises(DBAPIError) as lost:
+                await conn.exec_driver_sql("SELECT 1")
+        assert is_unavailable(lost.value)
+    finally:
+        await db.dispose()

@@ -64,7 +64,8 @@ def hot_writes(modules: Iterable[ModuleType] = HOT_MODULES) -> list[HotWrite]:
             ):
                 columns = node.args[1]
                 assert isinstance(columns, ast.Name), f"{where}: give the columns as a module constant"
-                found.append(HotWrite(where, node.args[0].value, tuple(getattr(module, columns.id)), True))
+                names = tuple(_name(c) for c in getattr(module, columns.id))
+                found.append(HotWrite(where, node.args[0].value, names, True))
             elif isinstance(node, ast.JoinedStr | ast.BinOp | ast.Constant):
                 text = _literal_text(node)
                 if text is None:

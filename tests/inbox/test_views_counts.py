@@ -19,7 +19,7 @@ from bridgekit.inbox.chat_batch import ChatNotFound
 from bridgekit.inbox.chat_delete import delete_chat_rows
 from bridgekit.inbox.managers import Manager
 from bridgekit.inbox.message_writer import write_customer_message, write_note, write_reply
-from bridgekit.inbox.views_counts import fold_counts
+from bridgekit.inbox.views_counts import NewChat, count_new_chats, fold_counts
 from bridgekit.inbox.views_marks import mark_read, set_star
 from bridgekit.inbox.views_sidebar import recount_sidebar, sidebar
 from bridgekit.storage import schema as s
@@ -110,21 +110,22 @@ class Changes:
             )
         ).inserted_primary_key[0]
         state = rng.choice(STATES)
+        new = NewChat(
+            workspace_id=1,
+            state=state,
+            integration_id=rng.choice((*INTEGRATIONS, None)),
+            assignee_id=rng.choice((*MANAGERS, None)) if state != "queued" else None,
+            team_id=rng.choice((*TEAMS, None)),
+            has_inbound=False,
+        )
         chat = (
             await conn.execute(
                 s.chats.insert().values(
-                    workspace_id=1,
-                    integration_id=rng.choice((*INTEGRATIONS, None)),
-                    customer_id=customer,
-                    state=state,
-                    assignee_id=rng.choice((*MANAGERS, None)) if state != "queued" else None,
-                    team_id=rng.choice((*TEAMS, None)),
-                    created_at=NOW,
-                    updated_at=NOW,
-                    last_message_at=NOW,
+                    **new._asdict(), customer_id=customer, created_at=NOW, updated_at=NOW, last_message_at=NOW
                 )
             )
         ).inserted_primary_key[0]
+        await count_new_chats(conn, [new])  # what the two writers of chats do (migration 0016)
         if rng.random() < 0.7:
             await self._message(conn, int(chat), "inbound")
 
@@ -354,8 +355,8 @@ async def test_the_migration_counts_what_an_existing_inbox_holds(db_url: str) ->
 async def test_the_served_sidebar_follows_webhooks_and_actions_and_the_server_folds_its_rows(
     make_bridge: Any, sandbox_url: str
 ) -> None:
-    """Through a real server: customers write in, a manager assigns, tags, stars, reads and
-    closes over the API; ``GET /api/v1/views`` shows each change at once, and the server's
+    """Through a real server: customers write in, a manager assigns, tags, stars, reads,
+    closes and starts a chat over the API; ``GET /api/v1/views`` shows each change at once, and the server's
     compactor folds the count rows to one per figure."""
     from tests.conftest import integration
     from tests.inbox.views_helpers import customer_writes, open_chats, operator_client
@@ -380,6 +381,11 @@ async def test_the_served_sidebar_follows_webhooks_and_actions_and_the_server_fo
 
     await customer_writes(running, "acme", "u1", "one more thing")  # the read chat is unread again
     assert (await me.views())["unread"] == 2
+    # A manager writes first (E10): the chat they open is theirs, open, with nothing unread.
+    started = {"integration": "acme", "text": "hi", "contact": {"kind": "testchat", "value": "u9"}}
+    assert (await me.call("POST", "/chats", json=started))[0] == 201
+    views = await me.views()
+    assert (views["all"], views["unread"], views["mine"], views["unassigned"]["count"]) == (3, 2, 2, 1)
     # The group commit marks ingested messages per batch, not by the message trigger.
     await assert_counts_exact(running.bridge.db)
 

@@ -33,8 +33,6 @@ from bridgekit_email_forward.htmltext import html_to_text
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
-# A base64 part with nothing to skip: the alphabet, padding and line breaks only.
-_CLEAN_BASE64 = re.compile(r"[A-Za-z0-9+/=\r\n]*")
 MAX_ID_LENGTH = 250
 
 
@@ -222,15 +220,15 @@ def _base64_runs(payload: str) -> list[bytes | None]:
     4-character groups (76 in practice) each line decodes on its own and only damaged lines
     are lost; otherwise the damage cannot be placed and the decoded bytes end with ``None``.
     """
-    if _CLEAN_BASE64.fullmatch(payload):
-        # The usual part: nothing to skip, so its lines are its words (no regex per line).
-        lines = payload.split()
-        if len(set(map(len, lines[:-1]))) <= 1:  # one width: decode it whole
-            joined = "".join(lines)
-            try:
-                return [base64.b64decode(joined + "=" * (-len(joined) % 4), validate=True)]
-            except binascii.Error:
-                pass
+    # The usual part, lines of one width and nothing to skip, decodes whole; no regex scans
+    # it first: a stray character fails the strict decode and takes the lenient path below.
+    lines = payload.splitlines()
+    if len(set(map(len, lines[:-1]))) <= 1:
+        joined = "".join(lines)
+        try:
+            return [base64.b64decode(joined + "=" * (-len(joined) % 4), validate=True)]
+        except ValueError:  # binascii.Error, or a character outside ASCII
+            pass
     lines = [clean for line in payload.splitlines() if (clean := _NOT_BASE64.sub("", line))]
     if not lines:
         return [b""]

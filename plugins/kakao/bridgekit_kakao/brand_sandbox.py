@@ -24,6 +24,7 @@ from aiohttp import web
 from bridgekit_kakao.brand_rules import AD_NIGHT, WIDE_MAX_CHARS
 from bridgekit_kakao.nhn import IDEMPOTENCY_HEADER
 from bridgekit_kakao.sandbox import CANNOT_DELIVER, DUPLICATE_REQUEST, IDEMPOTENCY_WINDOW, AlimtalkSandbox
+from bridgekit_kakao.sandbox_senders import nhn_answer
 
 #: Kakao's "not a time messages may be sent" (friend talk / brand messages: 08:00 to 20:50).
 NOT_NOW = "3022"
@@ -58,25 +59,25 @@ class BrandSandbox(AlimtalkSandbox):
     async def _brand_send(self, request: web.Request) -> web.Response:
         self.brand_requests += 1
         if not self._authorised(request):
-            return self._answer(False, -1000, "Invalid appKey or secretKey")
+            return nhn_answer(False, -1000, "Invalid appKey or secretKey")
         key = request.headers.get(IDEMPOTENCY_HEADER)
         now = time.monotonic()
         if key:
             if now - self._brand_keys.get(key, -IDEMPOTENCY_WINDOW) < IDEMPOTENCY_WINDOW:
-                return self._answer(False, DUPLICATE_REQUEST, "The same X-NC-API-IDEMPOTENCY-KEY again")
+                return nhn_answer(False, DUPLICATE_REQUEST, "The same X-NC-API-IDEMPOTENCY-KEY again")
             self._brand_keys[key] = now
         data = await request.json()
         if data.get("senderKey") != self.sender_key:
-            return self._answer(False, -1006, "Plus friend don't have sender key")
+            return nhn_answer(False, -1006, "Plus friend don't have sender key")
         image = data.get("image")
         content = data.get("content")
         if data.get("chatBubbleType") != "WIDE" or not isinstance(image, dict) or not image.get("imageUrl"):
-            return self._answer(False, -2002, "The 'image' must not be null.")
+            return nhn_answer(False, -2002, "The 'image' must not be null.")
         if not isinstance(content, str) or len(content) > WIDE_MAX_CHARS:
-            return self._answer(False, 3014, "content too long")
+            return nhn_answer(False, 3014, "content too long")
         recipients = data.get("recipientList")
         if not isinstance(recipients, list) or not recipients:
-            return self._answer(False, -2002, "The 'recipientList' must not be null.")
+            return nhn_answer(False, -2002, "The 'recipientList' must not be null.")
         request_id = f"{time.strftime('%Y%m%d%H%M%S')}{next(self._brand_ids):06d}"
         results = []
         for seq, recipient in enumerate(recipients, start=1):
@@ -103,19 +104,19 @@ class BrandSandbox(AlimtalkSandbox):
             }
             results.append({"recipientSeq": seq, "recipientNo": number, "resultCode": 0})
             results[-1]["resultMessage"] = "SUCCESS"
-        return self._answer(True, 0, "SUCCESS", message={"requestId": request_id, "sendResults": results})
+        return nhn_answer(True, 0, "SUCCESS", message={"requestId": request_id, "sendResults": results})
 
     async def _brand_result(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return self._answer(False, -1000, "Invalid appKey or secretKey")
+            return nhn_answer(False, -1000, "Invalid appKey or secretKey")
         try:
             key = (request.match_info["request_id"], int(request.match_info["seq"]))
         except ValueError:
-            return self._answer(False, -2002, "recipientSeq must be a number")
+            return nhn_answer(False, -2002, "recipientSeq must be a number")
         found = self.brand_results.get(key)
         if found is None:
-            return self._answer(False, -1010, "No such message")
-        return self._answer(True, 0, "SUCCESS", message=found)
+            return nhn_answer(False, -1010, "No such message")
+        return nhn_answer(True, 0, "SUCCESS", message=found)
 
 
 def brand_integration(sandbox: BrandSandbox, **settings: Any) -> dict[str, Any]:

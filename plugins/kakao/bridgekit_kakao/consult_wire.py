@@ -7,8 +7,8 @@ a unique ``serial_number`` per outbound message, text/image/file/link message ty
 end-session call) but each on its own URLs, headers and envelope. Everything
 reseller-specific lives behind :class:`ConsultWire`; :mod:`bridgekit_kakao.consult` (sessions,
 ingest, deliver, billing) only speaks the types below. A second reseller is one more module
-with a class implementing :class:`ConsultWire`, added to
-:data:`bridgekit_kakao.consult_profiles.PROFILES`; nothing else changes.
+with a class implementing :class:`ConsultWire`, its name added to :data:`ProfileName` and the
+class to :data:`bridgekit_kakao.consult_profiles.PROFILES`; nothing else changes.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ SESSION_DAYS = 30
 #: Kakao's sender key (발신 프로필 키) is 40 characters.
 SENDER_KEY_LENGTH = 40
 
+#: The resellers' wire formats, by the name an integration's ``profile`` setting gives
+#: (:data:`bridgekit_kakao.consult_profiles.PROFILES` maps each to its class).
+ProfileName = Literal["happytalk_v1"]
+
 InboundKind = Literal["text", "image", "file", "link", "leave"]
 OutboundKind = Literal["text", "image", "file", "link"]
 
@@ -39,8 +43,8 @@ class ConsultSettings(ChannelSettings, frozen=True, kw_only=True):
 
     channel_title = "Kakao consultation talk"
 
-    #: Which reseller's wire format (a key of :data:`PROFILES`).
-    profile: str = "happytalk_v1"
+    #: Which reseller's wire format.
+    profile: ProfileName = "happytalk_v1"
     api_base: HttpUrl = "https://kakao-api.happytalk.io"
     client_id: str
     client_secret: Secret
@@ -52,10 +56,6 @@ class ConsultSettings(ChannelSettings, frozen=True, kw_only=True):
     timeout_seconds: Annotated[float, Meta(gt=0)] = 15.0
 
     def checked(self) -> ConsultSettings:
-        from bridgekit_kakao.consult_profiles import PROFILES  # the profiles import this module
-
-        if self.profile not in PROFILES:
-            raise InvalidSetting("profile", f"must be one of {', '.join(sorted(PROFILES))}")
         if not self.client_id:
             raise InvalidSetting("client_id", "is required: the reseller's client id")
         if len(self.sender_key) != SENDER_KEY_LENGTH:

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
-from bridgekit.channelkit.routes import admin_only, json_object, json_response, path_id, request_manager_id
+from bridgekit.channelkit.routes import (
+    admin_only,
+    integration_named,
+    json_object,
+    json_response,
+    path_id,
+    request_manager_id,
+)
 from bridgekit.exceptions import DeliveryError, RequestRefused, UnknownIntegration
 from bridgekit.model import Integration
 
@@ -40,12 +47,15 @@ from bridgekit_kakao.links import (
 )
 from bridgekit_kakao.nhn import Refused
 from bridgekit_kakao.senders import SenderClient, explain
-from bridgekit_kakao.settings import AlimtalkSettings
+from bridgekit_kakao.sending import korean_mobile
+from bridgekit_kakao.settings import CHANNEL, AlimtalkSettings
 
 if TYPE_CHECKING:
     from aiohttp.web import AbstractRouteDef
+    from bridgekit import BridgeAPI
+    from bridgekit.channelkit import ProviderSession
 
-    from bridgekit_kakao.plugin import KakaoPlugin
+    from bridgekit_kakao.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +98,29 @@ AUTHOR = "Kakao"
 
 
 class LinkRoutes:
-    def __init__(self, plugin: KakaoPlugin, store: Callable[[], LinkStore]) -> None:
-        self.plugin = plugin
+    """The routes of linked Kakao channels (K2, K8) and the refusals that follow from them.
+
+    ``bridge``: the running bridge, once started; ``templates``: the Alimtalk plugin's store
+    (a channel's templates go with its sender); ``store``: the links' own."""
+
+    def __init__(
+        self,
+        bridge: Callable[[], BridgeAPI | None],
+        http: ProviderSession,
+        templates: Callable[[], Store],
+        store: Callable[[], LinkStore],
+    ) -> None:
+        self._bridge = bridge
+        self._http = http
+        self._templates = templates
         self._store = store
 
     @property
     def store(self) -> LinkStore:
         return self._store()
+
+    def _integration(self, name: object) -> Integration:
+        return integration_named(self._bridge(), CHANNEL, name, "Kakao Alimtalk")
 
     def routes(self) -> Iterable[AbstractRouteDef]:
         return [
@@ -122,20 +148,21 @@ class LinkRoutes:
     def sender_settings(self, integration: Integration) -> AlimtalkSettings:
         """The integration's settings with the sender key its Alimtalks go out with: its own
         ``sender_key``, or else the default linked channel's (opened from its sealed secrets)."""
-        settings = self.plugin.settings(integration)
+        settings = AlimtalkSettings.from_integration(integration)
         if settings.sender_key:
             return settings
         link = self._default_link(integration)
-        if link is None or self.plugin._bridge is None or not link.sealed_secrets:
+        bridge = self._bridge()
+        if link is None or bridge is None or not link.sealed_secrets:
             raise no_linked_channel(integration)
-        sender_key = self.plugin._bridge.open_secrets(link.sealed_secrets)["sender_key"]
+        sender_key = bridge.open_secrets(link.sealed_secrets)["sender_key"]
         return msgspec.structs.replace(settings, sender_key=sender_key)
 
     def alimtalk_refusal(self, integration: Integration) -> RequestRefused | None:
         """Why the integration's sender (a linked Kakao channel's) may not send Alimtalk now:
         no channel is linked for it, or its link was deleted or has Alimtalk switched off (K8);
         None when it may."""
-        sender_key = self.plugin.settings(integration).sender_key
+        sender_key = AlimtalkSettings.from_integration(integration).sender_key
         if not sender_key:  # the default linked channel's, which keeps Alimtalk on (K8)
             return None if self._default_link(integration) is not None else no_linked_channel(integration)
         return self.sender_refusal(sender_key, "alimtalk")
@@ -177,7 +204,7 @@ class LinkRoutes:
 
     def _client(self, integration: Integration) -> SenderClient:
         """Sender registration needs the app key and secret only, not a sender key."""
-        return SenderClient(self.plugin.settings(integration), self.plugin._http.get())
+        return SenderClient(AlimtalkSettings.from_integration(integration), self._http.get())
 
     def _link(self, request: web.Request) -> Link:
         link_id = path_id(request, "link_id")
@@ -187,10 +214,11 @@ class LinkRoutes:
 
     async def _close_consultations(self, link: Link, why: str) -> list[int]:
         """K8: the channel's ongoing consultation chats end, each saying why."""
-        if not link.consultation_integration or self.plugin._bridge is None:
+        bridge = self._bridge()
+        if not link.consultation_integration or bridge is None:
             return []
         try:
-            return await self.plugin._bridge.close_chats(
+            return await bridge.close_chats(
                 link.consultation_integration,
                 f"{why}: this Kakao consultation chat was ended. The customer's next message on "
                 "KakaoTalk no longer reaches this inbox.",
@@ -207,7 +235,7 @@ class LinkRoutes:
     # --- routes ----------------------------------------------------------------------------
 
     async def _categories(self, request: web.Request) -> web.Response:
-        integration = self.plugin._integration(request.query.get("integration"))
+        integration = self._integration(request.query.get("integration"))
         try:
             found = await self._client(integration).categories()
         except Refused as exc:
@@ -222,11 +250,10 @@ class LinkRoutes:
     async def _start(self, request: web.Request) -> web.Response:
         """K2: search ID, category, services, admin phone; NHN registers the sender and Kakao
         sends the verification code to the admin phone's KakaoTalk."""
-        from bridgekit_kakao.plugin import korean_mobile  # the plugin imports this module
         from bridgekit_kakao.templates import AlimtalkRefused
 
         body = await json_object(request, START_BODY)
-        integration = self.plugin._integration(body.get("integration"))
+        integration = self._integration(body.get("integration"))
         services = {name: bool(body["services"].get(name)) for name in SERVICES}
         check_services(services)
         try:
@@ -279,25 +306,26 @@ class LinkRoutes:
                 "kakao_link_not_waiting",
                 409,
             )
-        integration = self.plugin._integration(link.integration)
+        integration = self._integration(link.integration)
         try:
             sender_key = await self._client(integration).verify(link.search_id, str(body["token"]))
         except Refused as exc:
             raise explain(exc) from None
         except DeliveryError as exc:
             raise refused(f"NHN could not be reached: {exc}", "kakao_provider_unreachable", 502) from None
-        assert self.plugin._bridge is not None  # _integration answered 503 otherwise
+        bridge = self._bridge()
+        assert bridge is not None  # _integration answered 503 otherwise
         relinked = self.store.was_deleted(link.search_id)
         linked = self.store.verified(
             link.id,
-            self.plugin._bridge.seal_secrets({"sender_key": sender_key}),
+            bridge.seal_secrets({"sender_key": sender_key}),
             fingerprint(sender_key),
             request_manager_id(request),
             relinked,
         )
-        if relinked and sender_key == self.plugin.settings(integration).sender_key:
+        if relinked and sender_key == AlimtalkSettings.from_integration(integration).sender_key:
             # K8: NHN deleted the templates with the sender; they stay deleted and need review.
-            self.plugin.store.replace_templates(integration.name, [])
+            self._templates().replace_templates(integration.name, [])
         return json_response(linked.answer())
 
     async def _change(self, request: web.Request) -> web.Response:
@@ -333,18 +361,19 @@ class LinkRoutes:
         if link.state is LinkState.DELETED:
             raise refused(f"the link of {link.search_id} is already deleted", "kakao_link_not_linked", 409)
         check_not_default(link, "be deleted")
-        integration = self.plugin._integration(link.integration)
+        integration = self._integration(link.integration)
         if link.state is LinkState.LINKED and link.sealed_secrets:
-            assert self.plugin._bridge is not None
-            sender_key = self.plugin._bridge.open_secrets(link.sealed_secrets)["sender_key"]
+            bridge = self._bridge()
+            assert bridge is not None  # _integration answered 503 otherwise
+            sender_key = bridge.open_secrets(link.sealed_secrets)["sender_key"]
             try:
                 await self._client(integration).delete(sender_key)
             except Refused as exc:
                 raise explain(exc) from None
             except DeliveryError as exc:
                 raise refused(f"NHN could not be reached: {exc}", "kakao_provider_unreachable", 502) from None
-            if sender_key == self.plugin.settings(integration).sender_key:
-                self.plugin.store.replace_templates(integration.name, [])  # gone with the sender
+            if sender_key == AlimtalkSettings.from_integration(integration).sender_key:
+                self._templates().replace_templates(integration.name, [])  # gone with the sender
         deleted = self.store.deleted(link, request_manager_id(request))
         if link.services["consultation"]:
             await self._close_consultations(link, f"The Kakao channel {link.search_id} was unlinked")

@@ -62,7 +62,7 @@ from bridgekit_kakao.links_api import LinkRoutes
 from bridgekit_kakao.nhn import AlimtalkClient, Refused
 from bridgekit_kakao.sending import customer_send_body, note_request, settings_and_phone
 from bridgekit_kakao.sending import korean_mobile as korean_mobile  # others import it from here
-from bridgekit_kakao.settings import AlimtalkSettings
+from bridgekit_kakao.settings import CHANNEL, AlimtalkSettings
 from bridgekit_kakao.store import Store
 from bridgekit_kakao.templates import AlimtalkRefused, Template, TemplateState, resolve
 
@@ -73,7 +73,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "kakao_alimtalk"
 CONTACT_KIND = "phone"
 #: Kakao's limit on an Alimtalk's text.
 MAX_TEXT = 1000
@@ -137,7 +136,9 @@ class KakaoPlugin:
         self._render_synced: dict[str, float] = {}  # integration -> monotonic time of that sync
         self._links: LinkStore | None = None
         #: Linking and unlinking Kakao channels (K2, K4, K8): ``links_api``.
-        self.link_routes = LinkRoutes(self, lambda: self.links)
+        self.link_routes = LinkRoutes(
+            lambda: self._bridge, self._http, lambda: self.store, lambda: self.links
+        )
         # The kakao_brand integrations (brand.py), refused by their link's state (K8).
         self.brand = BrandService(self._http, self.link_routes.sender_refusal)
         #: The consultation-talk channel (``kakao_consult``): its hooks are handed to it.

@@ -22,7 +22,7 @@ from aiohttp import web
 from bridgekit.channelkit import HttpSandbox
 
 from bridgekit_kakao.nhn import IDEMPOTENCY_HEADER, SECRET_HEADER
-from bridgekit_kakao.sandbox_senders import SenderDesk
+from bridgekit_kakao.sandbox_senders import SenderDesk, nhn_answer
 from bridgekit_kakao.templates import VARIABLE
 
 #: NHN's answer to a repeated idempotency key within ten minutes (its error-code guide).
@@ -68,7 +68,7 @@ class AlimtalkSandbox(HttpSandbox):
             ]
         )
         #: Kakao channels and their sender profiles (linking: ``sandbox_senders``).
-        self.senders = SenderDesk(self)
+        self.senders = SenderDesk(self.app, self._authorised, self._sender_deleted)
 
     def settings(self) -> dict[str, Any]:
         return {"api_base": self.url, "app_key": self.app_key, "sender_key": self.sender_key}
@@ -94,10 +94,9 @@ class AlimtalkSandbox(HttpSandbox):
                     resultCodeName="Message cannot be delivered" if failed else "Success",
                 )
 
-    @staticmethod
-    def _answer(ok: bool, code: int, text: str, **rest: Any) -> web.Response:
-        header = {"resultCode": code, "resultMessage": text, "isSuccessful": ok}
-        return web.json_response({"header": header, **rest})
+    def _sender_deleted(self, sender_key: str) -> None:
+        if sender_key == self.sender_key:
+            self.templates.clear()  # NHN deletes a sender's templates with it
 
     def _authorised(self, request: web.Request) -> bool:
         return (
@@ -107,23 +106,23 @@ class AlimtalkSandbox(HttpSandbox):
 
     async def _send(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return self._answer(False, -1000, "Invalid appKey or secretKey")
+            return nhn_answer(False, -1000, "Invalid appKey or secretKey")
         key = request.headers.get(IDEMPOTENCY_HEADER)
         now = time.monotonic()
         if key:
             self.idempotency_keys.append(key)
             if now - self._keys.get(key, -IDEMPOTENCY_WINDOW) < IDEMPOTENCY_WINDOW:
-                return self._answer(False, DUPLICATE_REQUEST, "Duplicate request (X-NC-API-IDEMPOTENCY-KEY)")
+                return nhn_answer(False, DUPLICATE_REQUEST, "Duplicate request (X-NC-API-IDEMPOTENCY-KEY)")
             self._keys[key] = now
         data = await request.json()
         if data.get("senderKey") != self.sender_key:
-            return self._answer(False, -1006, "Invalid senderKey")
+            return nhn_answer(False, -1006, "Invalid senderKey")
         template = self.templates.get(str(data.get("templateCode")))
         if template is None or template.status != "TSC03":
-            return self._answer(False, -1009, "Template not found or not approved")
+            return nhn_answer(False, -1009, "Template not found or not approved")
         recipients = data.get("recipientList")
         if not isinstance(recipients, list) or not recipients:
-            return self._answer(False, -1002, "recipientList is required")
+            return nhn_answer(False, -1002, "recipientList is required")
         request_id = f"{time.strftime('%Y%m%d%H%M%S')}{next(self._ids):06d}"
         results = []
         for seq, recipient in enumerate(recipients, start=1):
@@ -154,26 +153,26 @@ class AlimtalkSandbox(HttpSandbox):
                     "resultMessage": message,
                 }
             )
-        return self._answer(True, 0, "SUCCESS", message={"requestId": request_id, "sendResults": results})
+        return nhn_answer(True, 0, "SUCCESS", message={"requestId": request_id, "sendResults": results})
 
     async def _result(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return self._answer(False, -1000, "Invalid appKey or secretKey")
+            return nhn_answer(False, -1000, "Invalid appKey or secretKey")
         try:
             key = (request.match_info["request_id"], int(request.match_info["seq"]))
         except ValueError:
-            return self._answer(False, -1002, "recipientSeq must be a number")
+            return nhn_answer(False, -1002, "recipientSeq must be a number")
         found = self.results.get(key)
         if found is None:
-            return self._answer(False, -1010, "No such message")
-        return self._answer(True, 0, "SUCCESS", message=found)
+            return nhn_answer(False, -1010, "No such message")
+        return nhn_answer(True, 0, "SUCCESS", message=found)
 
     async def _templates(self, request: web.Request) -> web.Response:
         self.template_reads += 1
         if not self._authorised(request):
-            return self._answer(False, -1000, "Invalid appKey or secretKey")
+            return nhn_answer(False, -1000, "Invalid appKey or secretKey")
         if request.match_info["sender_key"] != self.sender_key:
-            return self._answer(False, -1006, "Invalid senderKey")
+            return nhn_answer(False, -1006, "Invalid senderKey")
         page = int(request.query.get("pageNum", "1"))
         size = int(request.query.get("pageSize", "15"))
         listed = list(self.templates.values())[(page - 1) * size : page * size]
@@ -192,7 +191,7 @@ class AlimtalkSandbox(HttpSandbox):
             }
             for t in listed
         ]
-        return self._answer(
+        return nhn_answer(
             True,
             0,
             "SUCCESS",

@@ -15,7 +15,7 @@ from aiohttp import web
 from bridgekit_kakao.senders import ALREADY_REGISTERED, KAKAO_REFUSED, REGISTERED, TOKEN_FAILED, WAITING
 
 if TYPE_CHECKING:
-    from bridgekit_kakao.sandbox import AlimtalkSandbox
+    from collections.abc import Callable
 
 #: Kakao's reasons, as the seed quotes them (NHN relays them in ``resultMessage``).
 NO_CUSTOMER_CENTRE = (
@@ -87,18 +87,32 @@ class KakaoChannel:
     token: str = ""
 
 
-class SenderDesk:
-    """Mounted on an :class:`AlimtalkSandbox`: its app key and secret guard these routes."""
+def nhn_answer(ok: bool, code: int, text: str, **rest: Any) -> web.Response:
+    """NHN's answer envelope: ``header`` (``resultCode``, ``resultMessage``, ``isSuccessful``)
+    and the call's own fields beside it."""
+    header = {"resultCode": code, "resultMessage": text, "isSuccessful": ok}
+    return web.json_response({"header": header, **rest})
 
-    def __init__(self, sandbox: AlimtalkSandbox) -> None:
-        self.sandbox = sandbox
+
+class SenderDesk:
+    """Mounted on the Alimtalk sandbox's ``app``; ``authorised`` (its app key and secret)
+    guards these routes, and ``sender_deleted`` tells it a sender key NHN deleted."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        authorised: Callable[[web.Request], bool],
+        sender_deleted: Callable[[str], None],
+    ) -> None:
+        self._authorised = authorised
+        self._sender_deleted = sender_deleted
         self.channels: dict[str, KakaoChannel] = {}
         #: The verification codes Kakao sent, by admin phone: what the admin reads in KakaoTalk.
         self.codes_sent: dict[str, str] = {}
         #: Sender keys NHN deleted.
         self.deleted: list[str] = []
         base = "/alimtalk/v2.3/appkeys/{app_key}"
-        sandbox.app.add_routes(
+        app.add_routes(
             [
                 web.get(base + "/sender/categories", self._categories),
                 web.post(base + "/senders", self._register),
@@ -114,15 +128,15 @@ class SenderDesk:
         return channel
 
     def _refuse(self, code: int, message: str) -> web.Response:
-        return self.sandbox._answer(False, code, message)
+        return nhn_answer(False, code, message)
 
     async def _categories(self, request: web.Request) -> web.Response:
-        if not self.sandbox._authorised(request):
+        if not self._authorised(request):
             return self._refuse(-1000, "Invalid appKey or secretKey")
-        return self.sandbox._answer(True, 0, "SUCCESS", categories=CATEGORIES)
+        return nhn_answer(True, 0, "SUCCESS", categories=CATEGORIES)
 
     async def _register(self, request: web.Request) -> web.Response:
-        if not self.sandbox._authorised(request):
+        if not self._authorised(request):
             return self._refuse(-1000, "Invalid appKey or secretKey")
         data = await request.json()
         channel = self.channels.get(str(data.get("plusFriendId")))
@@ -141,20 +155,20 @@ class SenderDesk:
                 return self._refuse(KAKAO_REFUSED, f"Vendor request API failed. {reason}")
         channel.status, channel.token = WAITING, f"{secrets.randbelow(10**6):06d}"
         self.codes_sent[str(data["phoneNo"])] = channel.token
-        return self.sandbox._answer(True, 0, "SUCCESS")
+        return nhn_answer(True, 0, "SUCCESS")
 
     async def _token(self, request: web.Request) -> web.Response:
-        if not self.sandbox._authorised(request):
+        if not self._authorised(request):
             return self._refuse(-1000, "Invalid appKey or secretKey")
         data = await request.json()
         channel = self.channels.get(str(data.get("plusFriendId")))
         if channel is None or channel.status != WAITING or str(data.get("token")) != channel.token:
             return self._refuse(TOKEN_FAILED, "Registration failed for Plus Friend token")
         channel.status = REGISTERED
-        return self.sandbox._answer(True, 0, "SUCCESS")
+        return nhn_answer(True, 0, "SUCCESS")
 
     async def _list(self, request: web.Request) -> web.Response:
-        if not self.sandbox._authorised(request):
+        if not self._authorised(request):
             return self._refuse(-1000, "Invalid appKey or secretKey")
         wanted = request.query.get("plusFriendId")
         senders = [
@@ -162,10 +176,10 @@ class SenderDesk:
             for c in self.channels.values()
             if c.status and (wanted is None or c.search_id == wanted)
         ]
-        return self.sandbox._answer(True, 0, "SUCCESS", senders=senders, totalCount=len(senders))
+        return nhn_answer(True, 0, "SUCCESS", senders=senders, totalCount=len(senders))
 
     async def _delete(self, request: web.Request) -> web.Response:
-        if not self.sandbox._authorised(request):
+        if not self._authorised(request):
             return self._refuse(-1000, "Invalid appKey or secretKey")
         key = request.match_info["sender_key"]
         channel = next((c for c in self.channels.values() if c.sender_key == key and c.status), None)
@@ -173,6 +187,5 @@ class SenderDesk:
             return self._refuse(-2017, "Plus Friend does not exist")
         channel.status = ""
         self.deleted.append(key)
-        if key == self.sandbox.sender_key:
-            self.sandbox.templates.clear()  # NHN deletes a sender's templates with it
-        return self.sandbox._answer(True, 0, "SUCCESS")
+        self._sender_deleted(key)
+        return nhn_answer(True, 0, "SUCCESS")

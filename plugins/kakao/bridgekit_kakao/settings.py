@@ -7,6 +7,9 @@ from typing import Annotated
 from bridgekit.channelkit import ChannelSettings, HttpUrl, InvalidSetting, Secret
 from msgspec import Meta
 
+#: The messenger kind of an Alimtalk integration (``channel = "kakao_alimtalk"``).
+CHANNEL = "kakao_alimtalk"
+
 NHN_API_BASE = "https://kakaotalk-bizmessage.api.nhncloudservice.com"
 
 #: K7: 7 PU per delivered Alimtalk; failed sends are free.

@@ -431,3 +431,20 @@ async def test_a_reply_with_a_photo_and_a_file_goes_as_three_messages_kakao_can_
         assert await resp.read() == png
     async with reseller.client().get(document["file_url"]) as resp:
         assert await resp.read() == b"%PDF-1.4 quote"
+
+
+def test_every_profile_a_setting_accepts_has_a_wire_and_another_is_refused_naming_them() -> None:
+    from typing import get_args
+
+    from bridgekit.exceptions import ConfigError
+    from bridgekit.model import Integration
+
+    from bridgekit_kakao.consult_profiles import PROFILES
+    from bridgekit_kakao.consult_wire import ConsultSettings, ProfileName
+
+    assert set(PROFILES) == set(get_args(ProfileName))
+    settings = {"profile": "acme_v2", "client_id": "c", "sender_key": "k" * 40}
+    secrets = {"client_secret": "s", "webhook_token": "t" * 16}
+    refusal = "setting 'profile': invalid enum value 'acme_v2': must be one of 'happytalk_v1'"
+    with pytest.raises(ConfigError, match=refusal):
+        ConsultSettings.from_integration(Integration(1, "consult", "kakao_consult", settings, secrets))

@@ -3,7 +3,7 @@
 // Escape closes.
 // Each source says what its trigger looks like (a regular expression ending at the caret,
 // whose group 1 is the query) and finds the items: { label, detail, insert }.
-import { element } from "./messages.js";
+import { element } from "./dom.js";
 
 export class Completer {
   constructor(textarea, list, sources) {

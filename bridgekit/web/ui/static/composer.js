@@ -12,7 +12,8 @@ import { Completer } from "./complete.js";
 import { findEmoji } from "./emoji.js";
 import { t } from "./i18n.js";
 import { people } from "./people.js";
-import { element, showError } from "./messages.js";
+import { element } from "./dom.js";
+import { showError } from "./messages.js";
 
 // "#ab" at the caret, the "#" not glued to a word (the API's own rule for a macro token).
 const MACRO = /(?<![\p{L}\p{N}_#&])#([\p{L}\p{N}_.-]*)$/u;

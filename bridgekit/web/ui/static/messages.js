@@ -3,6 +3,7 @@
 // downloadable at once; a reply's link buttons and form as the customer sees them; an email's
 // original (original.js); a reply's delivery mark at its foot (seed 003: read by the
 // customer, else sent); refusals beside it.
+import { element } from "./dom.js";
 import { t, when, fullDate } from "./i18n.js";
 import { hasOriginal, originalControls } from "./original.js";
 import { people } from "./people.js";
@@ -15,13 +16,6 @@ const DELIVERY = {
   read: t("delivery.read"),
   failed: t("delivery.failed"),
 };
-
-export function element(tag, className, text) {
-  const made = document.createElement(tag);
-  if (className) made.className = className;
-  if (text !== undefined) made.textContent = text;
-  return made;
-}
 
 function who(message) {
   if (message.kind === "note") return t("who.note", { name: message.author_name || t("who.manager") });

@@ -5,7 +5,8 @@
 // about the chat open on the screen is read there: it is marked read rather than counted.
 import { api } from "./api.js";
 import { t, when, fullDate } from "./i18n.js";
-import { element, showError } from "./messages.js";
+import { element } from "./dom.js";
+import { showError } from "./messages.js";
 
 const SHOWN = 30; // the dropdown's length
 const UNREAD_PAGE = 100; // counted up to this, then "99+"

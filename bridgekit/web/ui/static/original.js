@@ -5,7 +5,7 @@
 // images). Remote images stay blocked, so the sender cannot tell the mail was opened, until
 // the manager asks for them; the raw source is one click away.
 import { t } from "./i18n.js";
-import { element } from "./messages.js";
+import { element } from "./dom.js";
 
 // What is open, by message id: the stream is redrawn on every event, an open original stays.
 const opened = new Map();
