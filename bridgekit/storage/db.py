@@ -196,20 +196,30 @@ class Database:
             conn.info[LISTENED_KEY] = self.listened_flow_kinds()
             yield conn
 
-    async def write_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+    async def write_inline(
+        self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]], *, on_loop: bool = False
+    ) -> T:
         """Run ``work`` in one write transaction, committed on return.
 
         On SQLite the whole of ``work`` runs in one go on a plain connection (see
         ``bridgekit.storage.onehop``), in a dedicated writer thread or, with one usable CPU, on
         the event loop: it must only await the connection it is given. Elsewhere it runs on
         an ordinary async connection.
+
+        ``on_loop``: on the event loop even where the writer thread is used, for short units of
+        work that are mostly Python (the outbox's claims and records, ~1 ms): handing those to
+        the thread and back cost more CPU in GIL hand-offs than the work itself (measured in
+        docs/performance.md, "Issue 15, fourth pass"). The write lock keeps them in turn with
+        the thread's. Such a unit does not wait for another process's write lock on the loop:
+        it raises at once, an error :func:`is_busy` recognises (the caller then writes the
+        ordinary way, which waits off the loop).
         """
         if self._write_lock is None:
             async with self.write() as conn:
                 return await work(conn)
-        if not self.writer_thread:
+        if on_loop or not self.writer_thread:
             async with self._write_lock:
-                return self._run_inline(work)
+                return self._run_inline(work, wait_for_lock=not (on_loop and self.writer_thread))
         if self._inline_thread is None:
             self._inline_thread = ThreadPoolExecutor(1, thread_name_prefix="bridgekit-sqlite-writer")
         loop = asyncio.get_running_loop()
@@ -290,7 +300,9 @@ class Database:
             except Exception:
                 log.debug("closing a broken ingest connection failed", exc_info=True)
 
-    def _run_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+    def _run_inline(
+        self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]], *, wait_for_lock: bool = True
+    ) -> T:
         if self._inline_conn is None:
             sync_url = self.sqlalchemy_url.set(drivername="sqlite+pysqlite")
             self._inline_engine = create_engine(sync_url, poolclass=NullPool, **ENGINE_OPTIONS)
@@ -302,10 +314,17 @@ class Database:
         if self.checkpointer is not None:
             # The group commit is the one sustained writer: let the log start over (checkpoint.py).
             self.checkpointer.catch_up(self._inline_conn.connection.dbapi_connection)  # type: ignore[arg-type]
-        with self._inline_conn.begin():
-            self._inline_conn.info[LISTENED_KEY] = self.listened_flow_kinds()
-            # InlineConnection offers the AsyncConnection methods the hot paths use.
-            result = drive(work(cast(AsyncConnection, InlineConnection(self._inline_conn))))
+        dbapi = self._inline_conn.connection.dbapi_connection
+        if not wait_for_lock:
+            dbapi.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+        try:
+            with self._inline_conn.begin():
+                self._inline_conn.info[LISTENED_KEY] = self.listened_flow_kinds()
+                # InlineConnection offers the AsyncConnection methods the hot paths use.
+                result = drive(work(cast(AsyncConnection, InlineConnection(self._inline_conn))))
+        finally:
+            if not wait_for_lock:
+                self._bound_busy_wait(dbapi, None)
         self.inline_commits += 1
         self._checkpoint_soon()
         return result

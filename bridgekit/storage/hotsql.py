@@ -61,6 +61,17 @@ def numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
 
 
+#: ``(chat_id, id)``: each chat's latest customer message, for the chats ``{chat_ids}`` (to be
+#: filled with placeholders) that have one; ``id`` is NULL for a chat with ``has_inbound`` set
+#: and none found. The plain-SQL twin of ``bridgekit.storage.sql.last_inbound_ids`` (the same
+#: look-up backwards on ``ix_messages_chat_id_id``), for ``exec_driver_sql``.
+LAST_INBOUND_IDS_SQL = (
+    "SELECT c.id AS chat_id, (SELECT m.id FROM messages m WHERE m.chat_id = c.id"
+    " AND m.direction = 'inbound' ORDER BY m.id DESC LIMIT 1) AS id"
+    " FROM chats c WHERE c.id IN ({chat_ids}) AND c.has_inbound"
+)
+
+
 def driver_sql(dialect: str, sql: str) -> str:
     """``sql`` written with ``?`` placeholders, in the style of ``dialect``'s driver (for
     ``exec_driver_sql`` on any connection, the pooled ones included)."""
@@ -71,6 +82,20 @@ def driver_ts(dialect: str, value: datetime) -> Any:
     """A naive UTC timestamp as the ``DateTime`` column stores it, for ``exec_driver_sql``
     (as :meth:`SQLiteHotSQL.ts` and :meth:`PostgresHotSQL.ts` give it)."""
     return value if dialect == "postgresql" else sqlite_ts(value)
+
+
+def read_ts(value: Any) -> datetime:
+    """A ``DateTime`` column's value (not NULL) as ``exec_driver_sql`` reads it, as Core would
+    give it: SQLite's text (:func:`sqlite_ts`) parsed; PostgreSQL's ``datetime`` as it is."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def read_json(value: Any) -> Any:
+    """A ``JSON`` column's value as ``exec_driver_sql`` reads it, decoded as Core would
+    (``json.loads``): SQLite gives the text; PostgreSQL's driver has decoded it already."""
+    if isinstance(value, str | bytes):
+        return json.loads(value)
+    return value
 
 
 def sqlite_ts(value: datetime) -> str:

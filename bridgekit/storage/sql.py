@@ -48,7 +48,7 @@ def last_inbound_ids(chat_ids: Any) -> Subquery:
     first customer message: the cost is the replies after it, not the chat's history (a
     ``max(id) ... WHERE direction = 'inbound'`` reads every message of the chat). Chats with no
     customer message (``has_inbound`` false: Alimtalk and brand-message chats, which only ever
-    send) are not read at all.
+    send) are not read at all. Its plain-SQL twin is ``hotsql.LAST_INBOUND_IDS_SQL``.
     """
     m, c = s.messages.alias("latest_inbound"), s.chats
     latest: ColumnElement[Any] = (

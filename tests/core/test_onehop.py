@@ -4,14 +4,17 @@ event loop when the process has one CPU (``Database(writer_thread=...)``)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import db as db_module
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database
+from bridgekit.storage.db import Database, is_busy
 from bridgekit.storage.onehop import SuspendedError
 
 WRITER = pytest.mark.parametrize("writer_thread", [True, False], ids=["thread", "event-loop"])
@@ -77,4 +80,34 @@ async def test_code_that_waits_on_the_event_loop_is_refused_on_sqlite(tmp_path, 
         with pytest.raises(SuspendedError):
             await db.write_inline(yields)
     finally:
+        await db.dispose()
+
+
+async def test_a_unit_on_the_loop_does_not_wait_for_another_process_lock(tmp_path) -> None:
+    """The outbox's units run on the event loop even beside the writer thread (``on_loop``).
+    While another process holds SQLite's write lock such a unit gives up at once, with an
+    error ``is_busy`` recognises (the outbox then writes the ordinary way), instead of
+    freezing the event loop for the busy timeout; the writer thread still waits its turn."""
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite+aiosqlite:///{path}", writer_thread=True)
+    await db.migrate()
+    other = sqlite3.connect(path, isolation_level=None)  # another process's connection
+
+    async def add(conn) -> int:  # type: ignore[no-untyped-def]
+        await conn.execute(s.workspaces.insert().values(name="a", created_at=utcnow()))
+        return int(await conn.scalar(select(func.count()).select_from(s.workspaces)))
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        with pytest.raises((OperationalError, sqlite3.OperationalError)) as refused:
+            await db.write_inline(add, on_loop=True)
+        assert is_busy(refused.value)
+        assert time.perf_counter() - started < db.ingest_busy_timeout / 2
+        # The writer thread waits for the lock (its busy timeout is back): released meanwhile.
+        asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
+        assert await db.write_inline(add) == 1
+        assert await db.write_inline(add, on_loop=True) == 2
+    finally:
+        other.close()
         await db.dispose()

@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import bridgekit
 from aiohttp import web
@@ -90,6 +90,9 @@ NIGHT_CONSENT_BODY = {
 }
 
 
+P = TypeVar("P", NhnProvider, TwilioProvider)
+
+
 class SmsPlugin:
     """One instance serves every ``sms`` integration."""
 
@@ -98,6 +101,7 @@ class SmsPlugin:
         self._defaults: Mapping[str, Any] | None = None
         self._bridge: BridgeAPI | None = None
         self._store: Store | None = None
+        self._providers: dict[tuple[int, type], tuple[SmsSettings, Any]] = {}
         self._poller = BackgroundTask()  # polls NHN for delivery results
         #: What "now" is, for the night-time rule (tests set a fixed moment).
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -170,10 +174,24 @@ class SmsPlugin:
 
     def _provider(self, settings: SmsSettings, to: rules.Phone) -> Provider:
         if to.korean and settings.nhn:
-            return NhnProvider(settings)
+            return self._provider_of(settings, NhnProvider)
         if settings.twilio:
-            return TwilioProvider(settings)
+            return self._provider_of(settings, TwilioProvider)
         raise rules.TextRefused(f"no provider sends to {to.e164}: NHN Cloud SMS reaches Korean numbers only")
+
+    def _provider_of(self, settings: SmsSettings, kind: type[P]) -> P:
+        """One provider of ``kind`` per settings (they are kept per integration and never
+        change: a changed integration gets new ones), not one a text."""
+        key = (id(settings), kind)
+        kept = self._providers.get(key)
+        if kept is not None and kept[0] is settings:
+            found: P = kept[1]
+            return found
+        made = kind(settings)
+        if len(self._providers) >= 64:
+            self._providers.clear()
+        self._providers[key] = (settings, made)
+        return made
 
     def _callback_url(self, integration: Integration, settings: SmsSettings) -> str | None:
         base = settings.twilio_webhook_url or (
