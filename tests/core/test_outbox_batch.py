@@ -13,6 +13,8 @@ from sqlalchemy import select
 from bridgekit.model import OutboundMessage
 from bridgekit.queues.outbox import OutboxWorker
 from bridgekit.storage import schema as s
+from bridgekit.storage import sql as sql_module
+from bridgekit.storage.hotsql import LAST_INBOUND_IDS_SQL, driver_sql, placeholders
 from bridgekit.testing.harness import RunningBridge
 from tests.conftest import StartTestchat, signed
 from tests.support.sandbox import SandboxProvider
@@ -114,3 +116,44 @@ async def test_jobs_claimed_ahead_are_given_back_on_stop_and_sent_once(
     async with running.bridge.db.read() as conn:
         attempts = (await conn.execute(select(s.outbox.c.attempts))).scalars().all()
     assert attempts == [1, 1, 1]
+
+
+async def test_the_outboxs_plain_sql_finds_each_chats_latest_customer_message_as_the_inbox_does(
+    start_testchat: StartTestchat,
+) -> None:
+    """The claim reads each chat's latest customer message in plain SQL
+    (``hotsql.LAST_INBOUND_IDS_SQL``); the inbox reads it through Core
+    (``sql.last_inbound_ids``). Both must find the same message, or a reply would quote (and
+    answer) another message than the inbox shows it answering."""
+    running = await start_testchat()
+    await _stopped_outbox(running)
+    _known.clear()
+    talked = await _chat(running, "u-1", "first question")
+    await running.reply(talked, "an answer")
+    body, headers = signed({"id": "ev-u-1-again", "user": "u-1", "text": "second question"})
+    assert (await running.post_hook("acme", body, headers))[0] == 200
+    await running.reply(talked, "another answer")
+    quiet = await _chat(running, "u-2", "only a question")
+    started = await running.api(
+        "POST", "/chats", json={"integration": "acme", "text": "we write first", "customer_id": 1}
+    )
+    chat_ids = [talked, quiet, int(started["chat_id"])]
+
+    async with running.bridge.db.read() as conn:
+        core = sql_module.last_inbound_ids(chat_ids)
+        by_core = {r.chat_id: r.id for r in await conn.execute(select(core.c.chat_id, core.c.id))}
+        text = LAST_INBOUND_IDS_SQL.format(chat_ids=placeholders(len(chat_ids)))
+        plain = await conn.exec_driver_sql(driver_sql(conn.dialect.name, text), tuple(chat_ids))
+        by_plain = {r.chat_id: r.id for r in plain}
+        newest_questions = {
+            chat: max(
+                r.id
+                for r in await conn.execute(
+                    select(s.messages.c.id).where(
+                        s.messages.c.chat_id == chat, s.messages.c.direction == "inbound"
+                    )
+                )
+            )
+            for chat in (talked, quiet)
+        }
+    assert by_plain == by_core == newest_questions  # the chat that only sent has none
