@@ -275,7 +275,7 @@ async def _read_batch(conn: AsyncConnection, jobs: Sequence[_Job]) -> _BatchRows
     ``conn``: it runs in the SQLite inline writer."""
     dialect = conn.dialect.name
 
-    async def driver_rows(sql: str, *lists: Sequence[Any], **fill: Sequence[Any]) -> Any:
+    async def driver_rows(sql: str, **fill: Sequence[Any]) -> Any:
         """Rows of one plain statement whose ``{name}`` lists are filled with placeholders."""
         text = sql.format(**{name: placeholders(len(values)) for name, values in fill.items()})
         params = tuple(v for values in fill.values() for v in values)
