@@ -140,10 +140,12 @@ async def rotate_token(db: Database, manager_id: int) -> str:
 
 
 async def authenticate(db: Database, token: str) -> Manager | None:
-    async with db.read() as conn:
-        row = (
-            await conn.execute(select(s.managers).where(s.managers.c.token_hash == hash_token(token)))
-        ).first()
+    query = select(s.managers).where(s.managers.c.token_hash == hash_token(token))
+
+    async def look_up(conn: AsyncConnection) -> Row[Any] | None:
+        return (await conn.execute(query)).first()
+
+    row = await db.read_short(look_up)  # every API request: no thread hand-offs
     return None if row is None else manager_from_row(row)
 
 

@@ -63,7 +63,7 @@ from bridgekit.runtime.leases import LeaseOwner
 from bridgekit.runtime.metrics import Metrics
 from bridgekit.runtime.workers import BackgroundWorker
 from bridgekit.storage import schema as s
-from bridgekit.storage.db import Database, is_busy, retry_on_conflict
+from bridgekit.storage.db import Database, retry_on_conflict
 from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.hotsql import (
     LAST_INBOUND_IDS_SQL,
@@ -381,24 +381,12 @@ class OutboxWorker(BackgroundWorker):
         self._ready: deque[tuple[_Job, OutboundMessage | None]] = deque()
 
     async def _write(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
-        """Run ``work`` in one write transaction: on SQLite in one go on the event loop
-        (``Database.write_inline(on_loop=True)``), so a batch's statements cost no aiosqlite
-        round trips, and no GIL hand-offs to the writer thread (they cost a quarter of a
-        text's CPU: a claim is ~1 ms of mostly Python, a record ~0.5 ms)."""
+        """Run ``work`` in one write transaction: on SQLite on the event loop
+        (``Database.write_short``), so a batch's statements cost no aiosqlite round trips,
+        and no GIL hand-offs to the writer thread (they cost a quarter of a text's CPU: a
+        claim is ~1 ms of mostly Python, a record ~0.5 ms)."""
         if self.db.is_sqlite:
-            try:
-                return await self.db.write_inline(work, on_loop=True)
-            except Exception as exc:
-                # The inline writer waits only briefly for another process's write lock; an
-                # outbox write must not be dropped for that, so it waits the ordinary way.
-                if not is_busy(exc):
-                    raise
-
-            async def pooled() -> T:
-                async with self.db.write() as conn:
-                    return await work(conn)
-
-            return await pooled()
+            return await self.db.write_short(work)
         return await retry_on_conflict(lambda: self.db.write_inline(work))
 
     async def reclaim_dead_leases(self) -> int:

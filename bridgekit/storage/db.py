@@ -86,6 +86,12 @@ def _sqlite_connect_writer(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.execute("PRAGMA temp_store=MEMORY")
 
 
+def _sqlite_connect_loop_reader(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_connect(dbapi_connection, record)
+    # On the event loop: never wait there; Database.read_short reads the ordinary way instead.
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+
 def usable_cpus() -> int:
     """How many CPUs this process may run on (its affinity mask, where the OS has one)."""
     if hasattr(os, "sched_getaffinity"):
@@ -158,6 +164,8 @@ class Database:
         self._inline_engine: Engine | None = None
         self._inline_conn: Connection | None = None
         self._inline_thread: ThreadPoolExecutor | None = None
+        self._read_engine: Engine | None = None  # read_short's, on the event loop
+        self._read_conn: Connection | None = None
         # PostgreSQL: the ingest's own connection, kept between its transactions (write_ingest).
         self._ingest_conn: AsyncConnection | None = None
         self._ingest_driver: Any = None  # its asyncpg connection
@@ -225,6 +233,25 @@ class Database:
         loop = asyncio.get_running_loop()
         async with self._write_lock:
             return await loop.run_in_executor(self._inline_thread, self._run_inline, work)
+
+    async def write_short(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work``, a short write transaction of mostly Python that awaits only its
+        connection (an outbox claim, a manager's reply), in one transaction.
+
+        On SQLite it runs on the event loop (:meth:`write_inline` with ``on_loop``): through
+        aiosqlite every statement is several thread hand-offs, which cost more CPU than the
+        statements. When another process holds SQLite's write lock it runs again the
+        ordinary way, which waits for the lock off the loop (nothing was written: the lock
+        is taken at ``BEGIN``). Elsewhere it is an ordinary write transaction.
+        """
+        if self.is_sqlite:
+            try:
+                return await self.write_inline(work, on_loop=True)
+            except Exception as exc:
+                if not is_busy(exc):
+                    raise
+        async with self.write() as conn:
+            return await work(conn)
 
     async def write_ingest(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
         """The ingest group commit's transaction: ``work`` writes through ``hot_sql(conn)``.
@@ -338,10 +365,50 @@ class Database:
         if self._inline_engine is not None:
             self._inline_engine.dispose()
 
+    def _close_read_inline(self) -> None:
+        if self._read_conn is not None:
+            self._read_conn.close()
+            self._read_conn = None
+        if self._read_engine is not None:
+            self._read_engine.dispose()
+            self._read_engine = None
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.reader.connect() as conn:
             yield conn
+
+    async def read_short(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work``, a few look-ups by key that await only their connection (the manager
+        of a token, one chat), in one read transaction.
+
+        On SQLite it runs on the event loop on a plain connection: through aiosqlite each
+        statement is several thread hand-offs, which cost more CPU than such a look-up. A
+        reader of a WAL database does not wait for writers; in the rare case SQLite answers
+        busy (the log being reset), it runs again the ordinary way. Elsewhere it is
+        :meth:`read`.
+        """
+        if self.is_sqlite:
+            try:
+                return self._run_read_inline(work)
+            except Exception as exc:
+                if not is_busy(exc):
+                    raise
+        async with self.read() as conn:
+            return await work(conn)
+
+    def _run_read_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+        if self._read_conn is None:
+            sync_url = self.sqlalchemy_url.set(drivername="sqlite+pysqlite")
+            self._read_engine = create_engine(sync_url, poolclass=NullPool, **ENGINE_OPTIONS)
+            event.listen(self._read_engine, "connect", _sqlite_connect_loop_reader)
+            event.listen(self._read_engine, "begin", _begin_with("BEGIN"))
+            self._read_conn = self._read_engine.connect()
+        transaction = self._read_conn.begin()
+        try:
+            return drive(work(cast(AsyncConnection, InlineConnection(self._read_conn))))
+        finally:
+            transaction.rollback()
 
     async def migrate(self) -> None:
         """Apply every pending Alembic migration (idempotent)."""
@@ -361,6 +428,7 @@ class Database:
             await engine.dispose()
 
     async def dispose(self) -> None:
+        self._close_read_inline()  # on the loop, where it was used
         if not self.writer_thread:
             self._close_inline()
         if self._inline_thread is not None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.engine.bridge import Bridge
 from bridgekit.exceptions import RequestRefused
@@ -199,12 +200,14 @@ async def _write(
     limits: ChannelLimits | None,
     upload: Upload | None = None,
 ) -> Posted:
-    async with bridge.db.write() as conn:
+    manager = current_manager(request)
+
+    async def work(conn: AsyncConnection) -> Posted:
         posted = await post_message(
             conn,
             workspace_id=bridge.workspace_id,
             chat=chat,
-            manager=current_manager(request),
+            manager=manager,
             draft=draft,
             files=upload.planned() if upload is not None else (),
             limits=limits,
@@ -214,6 +217,11 @@ async def _write(
         if upload is not None:
             await upload.keep()
         return replace(posted, events=await sequence_events(conn, posted.events))
+
+    if upload is not None:  # moving the files awaits more than the database
+        async with bridge.db.write() as conn:
+            return await work(conn)
+    return await bridge.db.write_short(work)
 
 
 @routes.post("/api/v1/messages/{message_id}/retry")

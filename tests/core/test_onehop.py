@@ -111,3 +111,66 @@ async def test_a_unit_on_the_loop_does_not_wait_for_another_process_lock(tmp_pat
     finally:
         other.close()
         await db.dispose()
+
+
+async def test_a_short_write_runs_again_the_ordinary_way_while_another_process_writes(tmp_path) -> None:
+    """``write_short`` (the outbox's units, a manager's reply) runs on the event loop; while
+    another process holds SQLite's write lock it does not freeze the loop waiting, and is not
+    lost: it runs again on the ordinary writer, which waits for the lock off the loop."""
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite+aiosqlite:///{path}", writer_thread=True)
+    await db.migrate()
+    other = sqlite3.connect(path, isolation_level=None)  # another process's connection
+
+    async def add(conn) -> int:  # type: ignore[no-untyped-def]
+        await conn.execute(s.workspaces.insert().values(name="a", created_at=utcnow()))
+        return int(await conn.scalar(select(func.count()).select_from(s.workspaces)))
+
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        assert await db.write_short(add) == 1
+        other.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.3, other.execute, "COMMIT")
+        assert await db.write_short(add) == 2  # after the other process's commit
+        assert ticks >= 10  # the loop went on meanwhile
+    finally:
+        ticker.cancel()
+        other.close()
+        await db.dispose()
+
+
+async def test_a_short_read_sees_every_commit_and_does_not_wait_for_a_writer(tmp_path) -> None:
+    """``read_short`` (every API request's token, a chat) reads on the event loop: it sees
+    what was committed last, by this process or another, and a writer holding the lock with
+    uncommitted rows neither blocks it nor shows it those rows."""
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    other = sqlite3.connect(path, isolation_level=None)
+
+    async def count(conn) -> int:  # type: ignore[no-untyped-def]
+        return int(await conn.scalar(select(func.count()).select_from(s.workspaces)))
+
+    try:
+        assert await db.read_short(count) == 0
+        async with db.write() as conn:
+            await conn.execute(s.workspaces.insert().values(name="a", created_at=utcnow()))
+        assert await db.read_short(count) == 1
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO workspaces (name, created_at) VALUES ('b', '2026-01-01 00:00:00')")
+        started = time.perf_counter()
+        assert await db.read_short(count) == 1
+        assert time.perf_counter() - started < 0.5
+        other.execute("COMMIT")
+        assert await db.read_short(count) == 2
+    finally:
+        other.close()
+        await db.dispose()

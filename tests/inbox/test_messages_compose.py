@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 
 import pytest
 
@@ -246,3 +248,33 @@ async def test_messages_page_back_by_keyset(running: RunningBridge) -> None:
     assert [m["text"] for m in older] == ["m1", "m2"]
     status, _bad = await request(running, "GET", f"/api/v1/chats/{chat_id}/messages?limit=0")
     assert status == 400
+
+
+async def test_a_reply_while_another_process_writes_lands_once_and_the_inbox_keeps_answering(
+    running: RunningBridge, sandbox: SandboxProvider
+) -> None:
+    """A manager's reply is written on the event loop (``Database.write_short``). While
+    another process holds SQLite's write lock the reply waits for it without freezing the
+    server: the chat can be read meanwhile, and the reply is stored and sent once."""
+    db = running.bridge.db
+    if not db.is_sqlite:
+        pytest.skip("SQLite's file lock; PostgreSQL locks rows")
+    chat_id = await customer_writes(running, text="Where is my parcel?")
+    other = sqlite3.connect(str(db.sqlalchemy_url.database), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        replying = asyncio.create_task(running.reply(chat_id, "It left the warehouse today"))
+        await asyncio.sleep(0.2)
+        assert not replying.done()  # waiting for the other process's lock
+        started = time.perf_counter()
+        listed = await running.messages(chat_id)  # token and chat looked up, messages read
+        assert time.perf_counter() - started < 1.0
+        assert [m["text"] for m in listed] == ["Where is my parcel?"]
+        other.execute("COMMIT")
+        reply = await asyncio.wait_for(replying, timeout=10)
+    finally:
+        other.close()
+    await running.wait_for(lambda: sandbox.texts == ["It left the warehouse today"])
+    texts = [m["text"] for m in await running.messages(chat_id)]
+    assert texts == ["Where is my parcel?", "It left the warehouse today"]
+    assert [o.message_id for o in await rows(running, s.outbox)] == [reply["id"]]
