@@ -42,9 +42,9 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from benchlib import start_sms_bridge, start_sms_chat
 
 HOST = "127.0.0.1"
-CUSTOMER = "+12025550143"
 SCRIPT = Path(__file__).resolve()
 
 
@@ -71,46 +71,17 @@ async def post_replies(url: str, token: str, n: int, concurrency: int) -> tuple[
 
 
 async def run_bridgekit(n: int, concurrency: int) -> tuple[float, float]:
-    from bridgekit_sms.plugin import SmsPlugin
-
-    from bridgekit.config import Config
-    from bridgekit.testing.harness import TEST_OUTBOX, start_bridge
     from bridgekit.web.server import settle_the_heap
 
-    plugin = SmsPlugin()
-    conf = {
-        "channel": "sms",
-        "settings": {
-            "twilio_api_base": "http://127.0.0.1:9",  # never called: the outbox is stopped
-            "twilio_account_sid": "AC" + "0" * 32,
-            "registered_senders": ["+14155550100"],
-            "sender_number": "+14155550100",
-        },
-        "secrets": {"twilio_auth_token": "bench-token"},
-    }
     with tempfile.TemporaryDirectory() as tmp:
-        running = await start_bridge(
-            database_url=f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
-            data_dir=Path(tmp) / "data",
-            plugins={"sms": plugin},
-            integrations={"sms": conf},
-            config=Config(outbox=TEST_OUTBOX),
-        )
+        # Never called: the outbox is stopped.
+        running, plugin = await start_sms_bridge(Path(tmp), "http://127.0.0.1:9")
         try:
             outbox = running.bridge.outbox
             assert outbox is not None
             await outbox.stop()
             settle_the_heap()
-            started = await running.api(
-                "POST",
-                "/chats",
-                json={
-                    "integration": "sms",
-                    "text": "warm-up",
-                    "contact": {"kind": "phone", "value": CUSTOMER},
-                },
-            )
-            chat_id = started["chat_id"]
+            chat_id = await start_sms_chat(running)
             token = running.session.headers["Authorization"].removeprefix("Bearer ")
             url = f"{running.url}/api/v1/chats/{chat_id}/messages"
             await post_replies(url, token, min(50, n), concurrency)  # warm-up

@@ -475,3 +475,47 @@ def storage_note(rnd: Any, lost: str, middle: str = "") -> tuple[str, bool]:
     if rnd.missing:
         return f"{text}; {rnd.missing} {lost}", False
     return text, True
+
+
+#: The phone number the SMS benchmarks' manager writes to.
+SMS_CUSTOMER = "+12025550143"
+
+
+async def start_sms_bridge(workdir: Path, twilio_api_base: str) -> tuple[Any, Any]:
+    """A started bridgekit (the test harness's ``RunningBridge``) on a SQLite file in
+    ``workdir`` with the ``sms`` plugin and one integration ``sms`` sending through
+    ``twilio_api_base`` (account ``AC0…0``, token ``bench-token``), and that plugin."""
+    from bridgekit_sms.plugin import SmsPlugin
+
+    from bridgekit.config import Config
+    from bridgekit.testing.harness import TEST_OUTBOX, start_bridge
+
+    plugin = SmsPlugin()
+    conf = {
+        "channel": "sms",
+        "settings": {
+            "twilio_api_base": twilio_api_base,
+            "twilio_account_sid": "AC" + "0" * 32,
+            "registered_senders": ["+14155550100"],
+            "sender_number": "+14155550100",
+        },
+        "secrets": {"twilio_auth_token": "bench-token"},
+    }
+    running = await start_bridge(
+        database_url=f"sqlite+aiosqlite:///{workdir}/bench.sqlite3",
+        data_dir=workdir / "data",
+        plugins={"sms": plugin},
+        integrations={"sms": conf},
+        config=Config(outbox=TEST_OUTBOX),
+    )
+    return running, plugin
+
+
+async def start_sms_chat(running: Any) -> int:
+    """The operator starts a chat with ``SMS_CUSTOMER`` on ``sms`` (its first text queued)."""
+    started = await running.api(
+        "POST",
+        "/chats",
+        json={"integration": "sms", "text": "warm-up", "contact": {"kind": "phone", "value": SMS_CUSTOMER}},
+    )
+    return int(started["chat_id"])

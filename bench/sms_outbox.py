@@ -44,9 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from benchlib import SMS_CUSTOMER, start_sms_bridge, start_sms_chat
 
 HOST = "127.0.0.1"
-CUSTOMER = "+12025550143"
+CUSTOMER = SMS_CUSTOMER
 TARGET = 0.5
 
 
@@ -89,47 +90,17 @@ async def sent_count(session: aiohttp.ClientSession, url: str) -> int:
 async def run_bridgekit(
     url: str, n: int, concurrency: int, *, queued_first: bool, settle: bool = True
 ) -> tuple[float, float]:
-    from bridgekit_sms.plugin import SmsPlugin
-
-    from bridgekit.config import Config
-    from bridgekit.testing.harness import TEST_OUTBOX, start_bridge
     from bridgekit.web.server import settle_the_heap
 
-    plugin = SmsPlugin()
-    conf = {
-        "channel": "sms",
-        "settings": {
-            "twilio_api_base": url,
-            "twilio_account_sid": "AC" + "0" * 32,
-            "registered_senders": ["+14155550100"],
-            "sender_number": "+14155550100",
-        },
-        "secrets": {"twilio_auth_token": "bench-token"},
-    }
     with tempfile.TemporaryDirectory() as tmp:
-        running = await start_bridge(
-            database_url=f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
-            data_dir=Path(tmp) / "data",
-            plugins={"sms": plugin},
-            integrations={"sms": conf},
-            config=Config(outbox=TEST_OUTBOX),
-        )
+        running, plugin = await start_sms_bridge(Path(tmp), url)
         if settle:
             # What ``bridgekit serve`` does once it is up (start-up's ~140k objects frozen out
             # of the collector, the youngest generation collected less often): without it a
             # full collection in the window walked them all, ~65 ms.
             settle_the_heap()
         try:
-            started = await running.api(
-                "POST",
-                "/chats",
-                json={
-                    "integration": "sms",
-                    "text": "warm-up",
-                    "contact": {"kind": "phone", "value": CUSTOMER},
-                },
-            )
-            chat_id = started["chat_id"]
+            chat_id = await start_sms_chat(running)
             async with aiohttp.ClientSession() as probe:
                 await running.wait_for(lambda: _at_least(probe, url, 1), timeout=30)
                 base = await sent_count(probe, url)

@@ -29,6 +29,12 @@ def test_the_writer_thread_is_used_only_with_a_second_cpu(monkeypatch: pytest.Mo
     assert Database(url, writer_thread=False).writer_thread is False
 
 
+async def add(conn) -> int:  # type: ignore[no-untyped-def]
+    """Add a workspace; how many there are now."""
+    await conn.execute(s.workspaces.insert().values(name="a", created_at=utcnow()))
+    return int(await conn.scalar(select(func.count()).select_from(s.workspaces)))
+
+
 @WRITER
 async def test_write_inline_commits_on_return_and_rolls_back_on_error(
     db_url: str, writer_thread: bool
@@ -36,11 +42,6 @@ async def test_write_inline_commits_on_return_and_rolls_back_on_error(
     db = Database(db_url, writer_thread=writer_thread)
     await db.migrate()
     try:
-
-        async def add(conn) -> int:  # type: ignore[no-untyped-def]
-            await conn.execute(s.workspaces.insert().values(name="a", created_at=utcnow()))
-            return int(await conn.scalar(select(func.count()).select_from(s.workspaces)))
-
         assert await db.write_inline(add) == 1
 
         async def fail(conn) -> None:  # type: ignore[no-untyped-def]
@@ -93,10 +94,6 @@ async def test_a_unit_on_the_loop_does_not_wait_for_another_process_lock(tmp_pat
     await db.migrate()
     other = sqlite3.connect(path, isolation_level=None)  # another process's connection
 
-    async def add(conn) -> int:  # type: ignore[no-untyped-def]
-        await conn.execute(s.workspaces.insert().values(name="a", created_at=utcnow()))
-        return int(await conn.scalar(select(func.count()).select_from(s.workspaces)))
-
     try:
         other.execute("BEGIN IMMEDIATE")
         started = time.perf_counter()
@@ -121,10 +118,6 @@ async def test_a_short_write_runs_again_the_ordinary_way_while_another_process_w
     db = Database(f"sqlite+aiosqlite:///{path}", writer_thread=True)
     await db.migrate()
     other = sqlite3.connect(path, isolation_level=None)  # another process's connection
-
-    async def add(conn) -> int:  # type: ignore[no-untyped-def]
-        await conn.execute(s.workspaces.insert().values(name="a", created_at=utcnow()))
-        return int(await conn.scalar(select(func.count()).select_from(s.workspaces)))
 
     ticks = 0
 
