@@ -393,6 +393,7 @@ class Database:
                 return self._run_read_inline(work)
             except Exception as exc:
                 if not is_busy(exc):
+                    self._close_read_inline()  # whatever went wrong, a new connection next time
                     raise
         async with self.read() as conn:
             return await work(conn)
