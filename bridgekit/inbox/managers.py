@@ -140,12 +140,8 @@ async def rotate_token(db: Database, manager_id: int) -> str:
 
 
 async def authenticate(db: Database, token: str) -> Manager | None:
-    query = select(s.managers).where(s.managers.c.token_hash == hash_token(token))
-
-    async def look_up(conn: AsyncConnection) -> Row[Any] | None:
-        return (await conn.execute(query)).first()
-
-    row = await db.read_short(look_up)  # every API request: no thread hand-offs
+    # Every API request: on the event loop, no thread hand-offs (Database.read_short).
+    row = await db.read_first(select(s.managers).where(s.managers.c.token_hash == hash_token(token)))
     return None if row is None else manager_from_row(row)
 
 

@@ -15,12 +15,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Row, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import delete, select, update
 
 from bridgekit.inbox.managers import Manager, ManagerError, hash_token, manager_from_row, normalise_email
 from bridgekit.runtime.clock import utcnow
@@ -188,16 +186,11 @@ async def session(db: Database, token: str) -> SignedIn | None:
     now = utcnow()
     token_hash = hash_token(token)
     c = s.sessions.c
-    query = (
+    row = await db.read_first(  # every request of a signed-in browser
         select(s.managers, c.last_seen_at)
         .join(s.sessions, c.manager_id == s.managers.c.id)
         .where(c.token_hash == token_hash, c.expires_at > now, c.last_seen_at > now - SESSION_IDLE)
     )
-
-    async def look_up(conn: AsyncConnection) -> Row[Any] | None:
-        return (await conn.execute(query)).first()
-
-    row = await db.read_short(look_up)  # every request of a signed-in browser
     if row is None:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:

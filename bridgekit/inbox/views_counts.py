@@ -109,10 +109,16 @@ def new_chat_counts(chats: Mapping[NewChat, int]) -> list[CountRow]:
     return [(*key, n) for key, n in counts.items()]
 
 
+def writers_count_new_chats(dialect: str) -> bool:
+    """Whether a chat's writer counts it: on SQLite, where no trigger does (migration 0016);
+    on PostgreSQL ``chat_counts_chat_insert`` does."""
+    return dialect == "sqlite"
+
+
 async def count_new_chats(conn: AsyncConnection, chats: Iterable[NewChat]) -> None:
-    """Count chats just inserted in ``conn``'s transaction. On SQLite only: there no trigger
-    counts them (migration 0016); on PostgreSQL ``chat_counts_chat_insert`` does."""
-    if conn.dialect.name != "sqlite":
+    """Count chats just inserted in ``conn``'s transaction, where the writer counts them
+    (:func:`writers_count_new_chats`)."""
+    if not writers_count_new_chats(conn.dialect.name):
         return
     rows = new_chat_counts(Counter(chats))
     if rows:

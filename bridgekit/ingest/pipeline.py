@@ -24,7 +24,7 @@ from bridgekit.exceptions import MalformedDelivery, SignatureError, UnknownInteg
 from bridgekit.inbox.assignment import route_new_chats
 from bridgekit.inbox.message_writer import MARK_INBOUND, MARK_UNREAD, message_created
 from bridgekit.inbox.notify import alert_new_messages, recipients_query
-from bridgekit.inbox.views_counts import COUNT_COLUMNS, NewChat, new_chat_counts
+from bridgekit.inbox.views_counts import COUNT_COLUMNS, NewChat, new_chat_counts, writers_count_new_chats
 from bridgekit.ingest.provider_events import apply_provider_events
 from bridgekit.ingest.raw_store import stored_headers, stored_query
 from bridgekit.ingest.routing_cache import BatchRoutes, ContactRow, Handle, RoutingCache, ThreadKey, Token
@@ -979,7 +979,7 @@ class _BatchWriter:
             row[0] = new_id
         team_of_new = {new_id: team_names[index] for index, new_id in enumerate(new_ids)}
         await sql.insert("chats", CHAT_COLUMNS, new_chats)
-        if new_chats and sql.dialect == "sqlite":  # no trigger counts them there (migration 0016)
+        if new_chats and writers_count_new_chats(sql.dialect):
             # Alike but for their workspace and integration: open, unassigned, a customer message.
             opened = Counter((row[1], row[2]) for row in new_chats)
             alike = {NewChat(ws, "open", iid, None, None, True): n for (ws, iid), n in opened.items()}

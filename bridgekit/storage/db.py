@@ -28,7 +28,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -397,6 +397,14 @@ class Database:
                     raise
         async with self.read() as conn:
             return await work(conn)
+
+    async def read_first(self, statement: Executable) -> Row[Any] | None:
+        """The first row of ``statement``, or None, read as :meth:`read_short` reads."""
+
+        async def first(conn: AsyncConnection) -> Row[Any] | None:
+            return (await conn.execute(statement)).first()
+
+        return await self.read_short(first)
 
     def _run_read_inline(self, work: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
         if self._read_conn is None:

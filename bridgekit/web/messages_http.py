@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select
 
 from bridgekit.engine.bridge import Bridge
 from bridgekit.storage import schema as s
@@ -30,12 +29,7 @@ def int_id(request: web.Request, name: str, what: str) -> int:
 async def load_chat(bridge: Bridge, request: web.Request) -> Any:
     """The chat of ``{chat_id}`` or a 404 (ids out of the column's range included)."""
     chat_id = int_id(request, "chat_id", "chat")
-    query = select(s.chats).where(s.chats.c.id == chat_id)
-
-    async def look_up(conn: AsyncConnection) -> Row[Any] | None:
-        return (await conn.execute(query)).first()
-
-    row = await bridge.db.read_short(look_up)
+    row = await bridge.db.read_first(select(s.chats).where(s.chats.c.id == chat_id))
     if row is None:
         raise json_error(404, "no such chat")
     return row
