@@ -64,6 +64,7 @@ from benchlib import (
     ingest_counters,
     load_argv,
     measure,
+    paired_change,
     pct,
     resolve_rounds,
     run_in_workdir,
@@ -544,6 +545,8 @@ class Bench(BenchRun):
                 f" | before {cpu['before']:.0f} us"
                 f" | CPU-time after / before {cpu['before'] / cpu['bridgekit']:.2f}"
             )
+        if med["before"]:
+            self.print_changes(rounds)
         if not check_rounds_stored(
             rounds, "acknowledged messages", "every acknowledged webhookEventId found in messages"
         ):
@@ -560,6 +563,23 @@ class Bench(BenchRun):
             if ratio < target:
                 print(f"MISSED: bridgekit is {ratio:.2f} x baseline-{name}, the target is >= {target:g} x")
         return exit_status(valid)
+
+    @staticmethod
+    def print_changes(rounds: list[Round]) -> None:
+        """After / before paired round by round, with the interval that says whether the run
+        showed a change at all (``benchlib.paired_change``)."""
+        pairs = list(
+            zip(
+                [r for r in rounds if r.target == "bridgekit"],
+                [r for r in rounds if r.target == "before"],
+                strict=False,
+            )
+        )
+        if change := paired_change([a.rps for a, _ in pairs], [b.rps for _, b in pairs]):
+            print(change.describe("req/s after / before"))
+        cpus = [(a, b) for x, y in pairs if (a := _cpu_per_request(x)) and (b := _cpu_per_request(y))]
+        if change := paired_change([b for _, b in cpus], [a for a, _ in cpus]):
+            print(change.describe("CPU time before / after (above 1: cheaper now)"))
 
 
 def _cpu_per_request(rnd: Round) -> float | None:
