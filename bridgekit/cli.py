@@ -21,6 +21,7 @@ from bridgekit.engine.bridge import Bridge, load_plugins
 from bridgekit.exceptions import BridgekitError, ConfigError
 from bridgekit.inbox.managers import PERMISSIONS
 from bridgekit.logs import LOG_FORMATS, setup_logging
+from bridgekit.runtime.clock import iso
 from bridgekit.storage.db import Database
 
 log = logging.getLogger("bridgekit")
@@ -226,6 +227,57 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from bridgekit.inbox.charges import month_bounds, monthly_usage
+    from bridgekit.storage import schema as s
+
+    config = _config(args)
+    month_bounds(args.month, args.time_zone)  # a typo is refused before the database is opened
+
+    async def run() -> str:
+        db = Database(config.database_url)
+        try:
+            await db.migrate()
+            async with db.read() as conn:
+                workspace_id = (await conn.execute(select(func.min(s.workspaces.c.id)))).scalar()
+                usage = await monthly_usage(conn, workspace_id or 0, args.month, args.time_zone)
+        finally:
+            await db.dispose()
+        head = (
+            f"usage in {usage.month} ({usage.time_zone}: {iso(usage.start)} to {iso(usage.end)}),"
+            " in PU (1 PU = 1 KRW); failed sends are free"
+        )
+        table = [("integration", "channel", "category", "charges", "PU")]
+        table += [
+            (
+                line.integration or "(removed)",
+                line.channel or "",
+                line.category,
+                str(line.charges),
+                str(line.amount_pu),
+            )
+            for line in usage.lines
+        ]
+        table.append(("total", "", "", str(sum(line.charges for line in usage.lines)), str(usage.total_pu)))
+        widths = [max(len(row[i]) for row in table) for i in range(5)]
+        rows = [
+            "  ".join(
+                [
+                    *(v.ljust(w) for v, w in zip(row[:3], widths, strict=False)),
+                    row[3].rjust(widths[3]),
+                    row[4].rjust(widths[4]),
+                ]
+            )
+            for row in table
+        ]
+        return "\n".join([head, *rows])
+
+    print(asyncio.run(run()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -317,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--email", help="set or change the email they sign in with first")
     for p in (create, rotate, link):
         p.set_defaults(func=cmd_managers)
+
+    usage = with_config(
+        sub.add_parser("usage", help="what the workspace was charged in a month, per integration (PU)")
+    )
+    usage.add_argument("--month", help="YYYY-MM (default: the month running now in --time-zone)")
+    usage.add_argument("--time-zone", help="the IANA zone whose calendar month is meant (default UTC)")
+    usage.set_defaults(func=cmd_usage)
 
     scaffold = sub.add_parser(
         "new-plugin", help="write a working webhook channel plugin to start a new messenger from"

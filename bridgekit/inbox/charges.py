@@ -1,15 +1,33 @@
-"""Charges a plugin records for what is not an outbound send (``BridgeAPI.record_charge``:
-a Kakao consultation, billed once per customer and day, K7). Sends are billed by the outbox
-(``bridgekit_bill``); both write the one ``ledger``."""
+"""The ``ledger``: charges a plugin records for what is not an outbound send
+(``BridgeAPI.record_charge``: a Kakao consultation, billed once per customer and day, K7), and
+the monthly usage read from it (F8). Sends are billed by the outbox (``bridgekit_bill``); both
+write the one ``ledger``."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import MAXYEAR, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bridgekit.exceptions import RequestRefused
 from bridgekit.model import Charge
-from bridgekit.runtime.clock import utcnow
+from bridgekit.runtime.clock import as_naive_utc, iso, utcnow
 from bridgekit.storage import schema as s
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+#: The months a report may ask for: years before have no ledger, and a zone's offset must not
+#: take a bound past what ``datetime`` holds.
+_YEARS = range(1970, MAXYEAR)
+_MAX_ZONE_NAME = 64  # the longest IANA name is 32 characters
+
+
+class UsageRefused(RequestRefused):
+    """A usage report asked for a month or a time zone that is not one."""
 
 
 async def record_charge_once(
@@ -51,3 +69,102 @@ async def record_charge_once(
         )
     )
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """What one integration was charged for one kind of send (``category``) in a month."""
+
+    integration: str | None  # None: the integration was removed since
+    channel: str | None
+    category: str
+    charges: int
+    amount_pu: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "integration": self.integration,
+            "channel": self.channel,
+            "category": self.category,
+            "charges": self.charges,
+            "amount_pu": self.amount_pu,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyUsage:
+    """A workspace's ledger for one calendar month in one time zone (F8, K7)."""
+
+    month: str  # YYYY-MM
+    time_zone: str
+    start: datetime  # naive UTC, inclusive
+    end: datetime  # naive UTC, exclusive
+    lines: tuple[UsageLine, ...]
+
+    @property
+    def total_pu(self) -> int:
+        return sum(line.amount_pu for line in self.lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "time_zone": self.time_zone,
+            "from": iso(self.start),
+            "to": iso(self.end),
+            "total_pu": self.total_pu,
+            "charges": sum(line.charges for line in self.lines),
+            "lines": [line.as_json() for line in self.lines],
+        }
+
+
+def month_bounds(month: str | None, time_zone: str | None) -> tuple[str, str, datetime, datetime]:
+    """``(month, zone, start, end)``: the calendar month ``YYYY-MM`` in the IANA ``time_zone``
+    (UTC when None) as naive UTC times, the month that is running there when ``month`` is None.
+    ``UsageRefused`` names what is wrong with either."""
+    zone_name = time_zone or "UTC"
+    try:
+        if len(zone_name) > _MAX_ZONE_NAME:
+            raise ValueError(zone_name)
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name no file system takes
+        raise UsageRefused(
+            f"unknown time zone {zone_name[:60]!r}: use an IANA name such as Asia/Seoul or UTC",
+            details={"time_zone": zone_name[:60]},
+        ) from None
+    if month is None:
+        month = datetime.now(zone).strftime("%Y-%m")
+    found = _MONTH.fullmatch(month)
+    if found is None:
+        raise UsageRefused(f"month must be YYYY-MM, not {month[:20]!r}", details={"month": month[:20]})
+    year, number = int(found[1]), int(found[2])
+    after = (year + 1, 1) if number == 12 else (year, number + 1)
+    if not 1 <= number <= 12 or year not in _YEARS:
+        raise UsageRefused(f"month must be YYYY-MM, not {month!r}", details={"month": month})
+
+    def utc(y: int, m: int) -> datetime:
+        return as_naive_utc(datetime(y, m, 1, tzinfo=zone))
+
+    return month, zone_name, utc(year, number), utc(*after)
+
+
+async def monthly_usage(
+    conn: AsyncConnection, workspace_id: int, month: str | None = None, time_zone: str | None = None
+) -> MonthlyUsage:
+    """What the workspace's ledger holds for ``month`` (see :func:`month_bounds`): per
+    integration and category, how many charges and how many PU. Failed sends are never in it."""
+    month, zone, start, end = month_bounds(month, time_zone)
+    lg, it = s.ledger, s.integrations
+    rows = await conn.execute(
+        select(it.c.name, it.c.kind, lg.c.category, func.count(), func.sum(lg.c.amount_pu))
+        .select_from(lg.outerjoin(it, it.c.id == lg.c.integration_id))
+        .where(lg.c.workspace_id == workspace_id, lg.c.created_at >= start, lg.c.created_at < end)
+        .group_by(it.c.name, it.c.kind, lg.c.category)
+    )
+    lines = sorted(
+        (
+            UsageLine(name, kind, category, int(count), int(total or 0))
+            for name, kind, category, count, total in rows
+        ),
+        key=lambda line: (line.integration is None, line.integration or "", line.category),
+    )
+    return MonthlyUsage(month, zone, start, end, tuple(lines))
