@@ -129,17 +129,22 @@ def month_bounds(month: str | None, time_zone: str | None) -> tuple[str, str, da
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name no file system takes
         raise UsageRefused(
             f"unknown time zone {zone_name[:60]!r}: use an IANA name such as Asia/Seoul or UTC",
+            code="usage_time_zone",
             details={"time_zone": zone_name[:60]},
         ) from None
     if month is None:
         month = datetime.now(zone).strftime("%Y-%m")
     found = _MONTH.fullmatch(month)
     if found is None:
-        raise UsageRefused(f"month must be YYYY-MM, not {month[:20]!r}", details={"month": month[:20]})
+        raise UsageRefused(
+            f"month must be YYYY-MM, not {month[:20]!r}", code="usage_month", details={"month": month[:20]}
+        )
     year, number = int(found[1]), int(found[2])
     after = (year + 1, 1) if number == 12 else (year, number + 1)
     if not 1 <= number <= 12 or year not in _YEARS:
-        raise UsageRefused(f"month must be YYYY-MM, not {month!r}", details={"month": month})
+        raise UsageRefused(
+            f"month must be YYYY-MM, not {month!r}", code="usage_month", details={"month": month}
+        )
 
     def utc(y: int, m: int) -> datetime:
         return as_naive_utc(datetime(y, m, 1, tzinfo=zone))

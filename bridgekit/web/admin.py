@@ -1,5 +1,5 @@
 """``/admin/…``: the admin pages for managers with the ``admin`` permission: managers (invite,
-seat, permissions, set-password links), teams, macros and tags.
+seat, permissions, set-password links), teams, macros, tags and a month's usage.
 
 The server renders what is (read with the same core functions the API answers from);
 ``admin.js`` sends every change through ``/api/v1`` (which checks the permission again) and
@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bridgekit.engine.bridge import Bridge
+from bridgekit.inbox.charges import UsageRefused, monthly_usage
 from bridgekit.inbox.macros import list_macros
 from bridgekit.inbox.managers import ADMIN, PERMISSIONS
 from bridgekit.inbox.sessions import LINK_TTL, SignedIn
@@ -33,6 +34,7 @@ SECTIONS = (
     ("teams", "admin.teams"),
     ("macros", "admin.macros"),
     ("tags", "admin.tags"),
+    ("usage", "admin.usage"),
 )
 # Pages over a plugin's admin API, shown when the plugin serves it: (path part, key, the API).
 # The API checks the rest (syncing Alimtalk templates with NHN needs an operator seat).
@@ -66,7 +68,9 @@ async def _admin(request: web.Request) -> SignedIn | web.Response:
     return signed
 
 
-def _page(request: web.Request, signed: SignedIn, section: str, data: dict[str, Any]) -> web.Response:
+def _page(
+    request: web.Request, signed: SignedIn, section: str, data: dict[str, Any], status: int = 200
+) -> web.Response:
     context = {
         "manager": signed.manager,
         "csrf": signed.csrf,
@@ -74,7 +78,7 @@ def _page(request: web.Request, signed: SignedIn, section: str, data: dict[str, 
         "sections": _sections(request),
         **data,
     }
-    return page(request, f"admin/{section}.html", context)
+    return page(request, f"admin/{section}.html", context, status=status)
 
 
 @routes.get("/admin")
@@ -141,6 +145,44 @@ async def macros_page(_request: web.Request, bridge: Bridge) -> dict[str, Any]:
 async def tags_page(_request: web.Request, bridge: Bridge) -> dict[str, Any]:
     async with bridge.db.read() as conn:
         return {"tags": await list_tags(conn, bridge.workspace_id)}
+
+
+# Offered in the time zone field; any other IANA name is taken too.
+USAGE_ZONES = (
+    "UTC",
+    "Asia/Seoul",
+    "Asia/Tokyo",
+    "Asia/Taipei",
+    "Asia/Bangkok",
+    "Europe/London",
+    "America/New_York",
+)
+
+
+@routes.get("/admin/usage")
+async def usage_page(request: web.Request) -> web.StreamResponse:
+    """A month's charges (``monthly_usage``, as ``GET /api/v1/usage`` answers them), chosen with
+    a plain GET form: a month or zone that is not one is said on the page, answered 400."""
+    signed = await _admin(request)
+    if isinstance(signed, web.Response):
+        return signed
+    bridge: Bridge = request.app[BRIDGE]
+    month, zone = request.query.get("month"), request.query.get("time_zone")
+    data: dict[str, Any] = {
+        "zones": USAGE_ZONES,
+        "month": month or "",
+        "time_zone": zone or "UTC",
+        "usage": None,
+        "error": None,
+    }
+    try:
+        async with bridge.db.read() as conn:
+            usage = await monthly_usage(conn, bridge.workspace_id, month, zone)
+    except UsageRefused as exc:
+        data["error"] = text(request, f"error.{exc.code}", **exc.details)
+        return _page(request, signed, "usage", data, status=400)
+    data.update(usage=usage, month=usage.month, charges=sum(line.charges for line in usage.lines))
+    return _page(request, signed, "usage", data)
 
 
 def plugin_page(section: str) -> PageData:

@@ -113,9 +113,10 @@ def secure_page(response: web.StreamResponse) -> web.StreamResponse:
 
 
 # The interface's own pages: where a sign-in or the language switcher may lead back to, never
-# another site.
+# another site. The usage page keeps its month and zone (a query of plain characters).
 PAGE_PATH = re.compile(
-    r"/(chats/[1-9][0-9]{0,9}|admin(/(managers|teams|macros|tags|kakao|kakao_templates))?)?"
+    r"/(chats/[1-9][0-9]{0,9}|admin(/(managers|teams|macros|tags|kakao|kakao_templates"
+    r"|usage(\?[A-Za-z0-9_%+=&.-]{0,200})?))?)?"
 )
 
 

@@ -2,13 +2,16 @@
 invites a manager and the link the page prints lets them set a password and sign in; a seat
 given on the page lets that manager assign a chat they were refused a moment before; a macro,
 a team and a tag changed on the pages are what the API then answers; a manager without the
-permission sees no admin link and a readable refusal at /admin."""
+permission sees no admin link and a readable refusal at /admin; the usage page shows a month's
+charges."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest_asyncio
 from bridgekit_line.plugin import LinePlugin
@@ -16,6 +19,7 @@ from bridgekit_line.sandbox import LineSandbox
 from playwright.async_api import Browser, Dialog, Locator, expect
 
 from bridgekit.inbox.managers import ADMIN
+from bridgekit.model import Charge
 from tests.browser.conftest import (
     NO_SEAT,
     PASSWORD,
@@ -191,4 +195,52 @@ async def test_a_manager_without_the_permission_gets_no_admin_link_and_a_readabl
         )
     await page.get_by_role("link", name="Back to the inbox").click()
     await expect(page).to_have_url(f"{site.server.url}/")
+    assert site.problems == []
+
+
+async def test_an_admin_reads_a_months_usage_and_a_wrong_zone_is_said_on_the_page(site: Site) -> None:
+    """F8, K7: the usage page shows what the ledger holds for the month, per integration, and
+    says in the page's language what is wrong with a month or time zone."""
+    server = site.server
+    await sign_up(server, ADMIN_NAME, ADMIN_EMAIL, operator=True, permissions=(ADMIN,))
+    for n in range(2):  # LINE charges push messages beyond the free quota
+        assert await server.bridge.record_charge("acme", Charge(3, "push_message", f"push {n}"))
+    now = datetime.now(UTC)
+    this_month = now.strftime("%Y-%m")
+    last_month = f"{now.year - 1}-12" if now.month == 1 else f"{now.year}-{now.month - 1:02d}"
+
+    admin = await site.page()
+    await sign_in(admin, server.url, ADMIN_EMAIL)
+    await admin.get_by_role("link", name="Admin").click()
+    await admin.get_by_role("navigation").get_by_role("link", name="Usage").click()
+    await expect(admin).to_have_url(f"{server.url}/admin/usage")
+    await expect(admin.get_by_role("heading", level=1)).to_have_text("Usage")
+    table = admin.locator("#usage")
+    await expect(table.locator("caption")).to_have_text(f"{this_month} in UTC")
+    await expect(table.locator("tbody tr")).to_have_count(1)
+    await expect(table.locator("tbody tr td, tbody tr th")).to_have_text(
+        ["acme", "line", "push_message", "2", "6"]
+    )
+    await expect(table.locator("tfoot .count")).to_have_text(["2", "6"])
+
+    await admin.get_by_label("Month").fill(last_month)
+    await admin.get_by_role("button", name="Show").click()
+    await expect(admin).to_have_url(f"{server.url}/admin/usage?month={last_month}&time_zone=UTC")
+    await expect(table.locator("tbody")).to_have_text("Nothing was charged in this month.")
+    await expect(table.locator("tfoot .count")).to_have_text(["0", "0"])
+
+    await admin.get_by_label("Time zone").fill("Mars/Olympus")
+    await admin.get_by_role("button", name="Show").click()
+    await expect(admin.get_by_role("alert")).to_have_text(
+        "Mars/Olympus is not a time zone: use a name such as Asia/Seoul or UTC."
+    )
+    await expect(admin.locator("#usage")).to_have_count(0)
+
+    await admin.get_by_label("Time zone").fill("Asia/Seoul")
+    await admin.get_by_label("Month").fill(datetime.now(ZoneInfo("Asia/Seoul")).strftime("%Y-%m"))
+    await admin.get_by_role("button", name="Show").click()
+    await expect(table.locator("tfoot .count")).to_have_text(["2", "6"])
+    await admin.get_by_role("link", name="한국어").click()
+    await expect(admin.get_by_role("heading", level=1)).to_have_text("사용량")
+    await expect(table.locator("caption")).to_contain_text("Asia/Seoul 기준")
     assert site.problems == []

@@ -17,6 +17,7 @@ from bridgekit.inbox.charges import UsageRefused, month_bounds
 from bridgekit.inbox.managers import ADMIN
 from bridgekit.model import Charge
 from bridgekit.testing.harness import RunningBridge
+from bridgekit.web.sessions_http import safe_next
 from tests.conftest import StartTestchat, customer_writes
 from tests.inbox.chats_support import manager
 from tests.support.sandbox import SandboxProvider
@@ -144,3 +145,10 @@ async def test_bridgekit_usage_prints_the_month_per_integration(
 
     assert await asyncio.to_thread(main, [*args[:3], "--month", "2026/12"]) == 2
     assert "bridgekit: month must be YYYY-MM, not '2026/12'" in capsys.readouterr().err
+
+
+def test_signing_in_or_switching_language_returns_to_the_usage_page_with_its_month_only() -> None:
+    kept = "/admin/usage?month=2026-12&time_zone=Asia%2FSeoul"
+    assert safe_next(kept) == kept
+    for elsewhere in ("/admin/usage?x=//evil.example", "/admin/usage//evil.example", "/admin/usage?a=b\nc"):
+        assert safe_next(elsewhere) == "/"
