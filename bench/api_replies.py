@@ -42,7 +42,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from benchlib import paired_change, start_sms_bridge, start_sms_chat
+from benchlib import print_changes, start_sms_bridge, start_sms_chat
 
 HOST = "127.0.0.1"
 SCRIPT = Path(__file__).resolve()
@@ -227,11 +227,7 @@ def main() -> int:
             f"after / before {rate['bridgekit'] / rate['before']:.2f} | CPU after / before "
             f"{cpu['bridgekit'] / cpu['before']:.2f}"
         )
-        after, before = results["bridgekit"], results["before"]
-        if change := paired_change([a[0] for a in after], [b[0] for b in before]):
-            print(change.describe("replies/s after / before"))
-        if change := paired_change([b[1] for b in before], [a[1] for a in after]):
-            print(change.describe("CPU time before / after (above 1: cheaper now)"))
+        print_changes(results["bridgekit"], results["before"], lambda r: r[0], lambda r: r[1], "replies/s")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

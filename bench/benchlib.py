@@ -422,6 +422,23 @@ def paired_change(after: Sequence[float], before: Sequence[float]) -> PairedChan
     return PairedChange(tuple(ratios), statistics.median(ratios), ordered[k - 1], ordered[n - k], confidence)
 
 
+def print_changes(
+    after: Sequence[Any],
+    before: Sequence[Any],
+    rate: Callable[[Any], float],
+    cpu: Callable[[Any], float | None],
+    unit: str,
+) -> None:
+    """Print :func:`paired_change` of the rate (``unit`` a second) and of the CPU time a unit
+    of the rounds ``after[i]`` and ``before[i]`` (the same round), where both have them."""
+    pairs = list(zip(after, before, strict=False))
+    if change := paired_change([rate(a) for a, _ in pairs], [rate(b) for _, b in pairs]):
+        print(change.describe(f"{unit} after / before"))
+    cpus = [(x, y) for a, b in pairs if (x := cpu(a)) and (y := cpu(b))]
+    if change := paired_change([y for _, y in cpus], [x for x, _ in cpus]):
+        print(change.describe("CPU time before / after (above 1: cheaper now)"))
+
+
 # --- the command line ------------------------------------------------------------------------
 
 

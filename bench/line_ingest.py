@@ -64,8 +64,8 @@ from benchlib import (
     ingest_counters,
     load_argv,
     measure,
-    paired_change,
     pct,
+    print_changes,
     resolve_rounds,
     run_in_workdir,
     run_load_generator,
@@ -546,7 +546,13 @@ class Bench(BenchRun):
                 f" | CPU-time after / before {cpu['before'] / cpu['bridgekit']:.2f}"
             )
         if med["before"]:
-            self.print_changes(rounds)
+            print_changes(
+                [r for r in rounds if r.target == "bridgekit"],
+                [r for r in rounds if r.target == "before"],
+                lambda r: r.rps,
+                _cpu_per_request,
+                "req/s",
+            )
         if not check_rounds_stored(
             rounds, "acknowledged messages", "every acknowledged webhookEventId found in messages"
         ):
@@ -563,23 +569,6 @@ class Bench(BenchRun):
             if ratio < target:
                 print(f"MISSED: bridgekit is {ratio:.2f} x baseline-{name}, the target is >= {target:g} x")
         return exit_status(valid)
-
-    @staticmethod
-    def print_changes(rounds: list[Round]) -> None:
-        """After / before paired round by round, with the interval that says whether the run
-        showed a change at all (``benchlib.paired_change``)."""
-        pairs = list(
-            zip(
-                [r for r in rounds if r.target == "bridgekit"],
-                [r for r in rounds if r.target == "before"],
-                strict=False,
-            )
-        )
-        if change := paired_change([a.rps for a, _ in pairs], [b.rps for _, b in pairs]):
-            print(change.describe("req/s after / before"))
-        cpus = [(a, b) for x, y in pairs if (a := _cpu_per_request(x)) and (b := _cpu_per_request(y))]
-        if change := paired_change([b for _, b in cpus], [a for a, _ in cpus]):
-            print(change.describe("CPU time before / after (above 1: cheaper now)"))
 
 
 def _cpu_per_request(rnd: Round) -> float | None:

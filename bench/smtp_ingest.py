@@ -67,8 +67,8 @@ from benchlib import (
     free_port,
     load_argv,
     measure,
-    paired_change,
     pct,
+    print_changes,
     resolve_rounds,
     run_in_workdir,
     run_load_generator,
@@ -875,18 +875,13 @@ class Bench(BenchRun):
                 base_ms = statistics.median(cpu["baseline"])
                 line += f" | CPU-time ratio {base_ms / statistics.median(before_cpu):.2f}"
             print(line)
-            pairs = list(
-                zip(
-                    [r for r in rounds if r.target == "bridgekit"],
-                    [r for r in rounds if r.target == "before"],
-                    strict=False,
-                )
+            print_changes(
+                [r for r in rounds if r.target == "bridgekit"],
+                [r for r in rounds if r.target == "before"],
+                lambda r: r.rate,
+                cpu_per_mail,
+                "mail/s",
             )
-            if change := paired_change([a.rate for a, _ in pairs], [b.rate for _, b in pairs]):
-                print(change.describe("mail/s after / before"))
-            cpus = [(a, b) for x, y in pairs if (a := cpu_per_mail(x)) and (b := cpu_per_mail(y))]
-            if change := paired_change([b for _, b in cpus], [a for a, _ in cpus]):
-                print(change.describe("CPU time before / after (above 1: cheaper now)"))
         if not check_rounds_stored(
             rounds, "accepted mails", "every acknowledged Message-ID found in messages"
         ):
