@@ -173,3 +173,67 @@ async def monthly_usage(
         key=lambda line: (line.integration is None, line.integration or "", line.category),
     )
     return MonthlyUsage(month, zone, start, end, tuple(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeEntry:
+    """One row of the ledger: a paid send (its message and chat) or a plugin's charge."""
+
+    id: int
+    at: datetime
+    integration: str | None
+    channel: str | None
+    category: str
+    description: str
+    amount_pu: int
+    message_id: int | None
+    chat_id: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": iso(self.at),
+            "integration": self.integration,
+            "channel": self.channel,
+            "category": self.category,
+            "description": self.description,
+            "amount_pu": self.amount_pu,
+            "message_id": self.message_id,
+            "chat_id": self.chat_id,
+        }
+
+
+async def month_charges(
+    conn: AsyncConnection,
+    workspace_id: int,
+    month: str | None = None,
+    time_zone: str | None = None,
+    *,
+    before: int | None = None,
+    limit: int = 200,
+) -> tuple[MonthlyUsage, list[ChargeEntry]]:
+    """The month's charges one by one (K7: every paid send is in a history), newest first:
+    at most ``limit`` with an id below ``before``; the month itself with no lines."""
+    month, zone, start, end = month_bounds(month, time_zone)
+    lg, it, m = s.ledger, s.integrations, s.messages
+    query = (
+        select(
+            lg.c.id,
+            lg.c.created_at,
+            it.c.name,
+            it.c.kind,
+            lg.c.category,
+            lg.c.description,
+            lg.c.amount_pu,
+            lg.c.message_id,
+            m.c.chat_id,
+        )
+        .select_from(lg.outerjoin(it, it.c.id == lg.c.integration_id).outerjoin(m, m.c.id == lg.c.message_id))
+        .where(lg.c.workspace_id == workspace_id, lg.c.created_at >= start, lg.c.created_at < end)
+        .order_by(lg.c.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(lg.c.id < before)
+    entries = [ChargeEntry(*row) for row in await conn.execute(query)]
+    return MonthlyUsage(month, zone, start, end, ()), entries

@@ -152,3 +152,48 @@ def test_signing_in_or_switching_language_returns_to_the_usage_page_with_its_mon
     assert safe_next(kept) == kept
     for elsewhere in ("/admin/usage?x=//evil.example", "/admin/usage//evil.example", "/admin/usage?a=b\nc"):
         assert safe_next(elsewhere) == "/"
+
+
+async def test_k7_every_paid_send_is_in_the_months_history_with_its_message_and_chat(
+    start_testchat: StartTestchat, sandbox: SandboxProvider
+) -> None:
+    running = await start_testchat()
+    admin = await manager(running, "Admin", permissions=(ADMIN,))
+    chat_id = await customer_writes(running, "hello")
+    await sent_replies(running, sandbox, chat_id, 3)
+    sandbox.fail_next(400)
+    await running.reply(chat_id, "this one fails")
+    await running.wait_for(lambda: _when_all_sent(running, chat_id, 4))
+    await running.bridge.record_charge("acme", Charge(80, "consultation", "consultation u-1 2026-12-07"))
+    sent = {
+        m["id"]: m["provider_message_id"]
+        for m in await running.messages(chat_id)
+        if m["direction"] == "outbound" and m["delivery_status"] == "sent"
+    }
+
+    query = f"month={this_month()}&time_zone={SEOUL}"
+    first = await admin.ok("GET", f"/usage/charges?{query}&limit=2")
+    assert (first["month"], first["time_zone"]) == (this_month(), SEOUL)
+    newest, second = first["charges"]
+    assert newest["category"] == "consultation"
+    assert (newest["amount_pu"], newest["message_id"], newest["chat_id"]) == (80, None, None)
+    assert newest["description"] == "consultation u-1 2026-12-07"
+    assert newest["id"] > second["id"]
+    rest = await admin.ok("GET", f"/usage/charges?{query}&before={second['id']}")
+    sends = [second, *rest["charges"]]
+    # The failed fourth reply is not there: three sends, each once, with its message and chat.
+    assert sorted(c["message_id"] for c in sends) == sorted(sent)
+    assert {(c["integration"], c["channel"], c["category"], c["amount_pu"], c["chat_id"]) for c in sends} == {
+        ("acme", "testchat", "test", 7, chat_id)
+    }
+    assert {c["description"] for c in sends} == {f"test send {p}" for p in sent.values()}
+    assert all(c["at"].endswith("Z") for c in sends)
+    end = await admin.ok("GET", f"/usage/charges?{query}&before={min(c['id'] for c in sends)}")
+    assert end["charges"] == []
+
+    operator = await manager(running, "Kim")
+    assert (await operator.call("GET", "/usage/charges"))[0] == 403
+    status, answer = await admin.call("GET", "/usage/charges?before=0")
+    assert (status, answer["error"]) == (400, "before must be between 1 and 2147483647")
+    status, answer = await admin.call("GET", "/usage/charges?month=2026-13")
+    assert (status, answer["code"]) == (400, "usage_month")
