@@ -260,7 +260,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
             )
             for line in usage.lines
         ]
-        table.append(("total", "", "", str(sum(line.charges for line in usage.lines)), str(usage.total_pu)))
+        table.append(("total", "", "", str(usage.charges), str(usage.total_pu)))
         widths = [max(len(row[i]) for row in table) for i in range(5)]
         rows = [
             "  ".join(

@@ -105,6 +105,10 @@ class MonthlyUsage:
     def total_pu(self) -> int:
         return sum(line.amount_pu for line in self.lines)
 
+    @property
+    def charges(self) -> int:
+        return sum(line.charges for line in self.lines)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "month": self.month,
@@ -112,7 +116,7 @@ class MonthlyUsage:
             "from": iso(self.start),
             "to": iso(self.end),
             "total_pu": self.total_pu,
-            "charges": sum(line.charges for line in self.lines),
+            "charges": self.charges,
             "lines": [line.as_json() for line in self.lines],
         }
 
@@ -203,6 +207,22 @@ class ChargeEntry:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ChargePage:
+    """Some of a month's charges, newest first; the next page is below the last one's id."""
+
+    month: str
+    time_zone: str
+    entries: list[ChargeEntry]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "time_zone": self.time_zone,
+            "charges": [entry.as_json() for entry in self.entries],
+        }
+
+
 async def month_charges(
     conn: AsyncConnection,
     workspace_id: int,
@@ -211,9 +231,9 @@ async def month_charges(
     *,
     before: int | None = None,
     limit: int = 200,
-) -> tuple[MonthlyUsage, list[ChargeEntry]]:
+) -> ChargePage:
     """The month's charges one by one (K7: every paid send is in a history), newest first:
-    at most ``limit`` with an id below ``before``; the month itself with no lines."""
+    at most ``limit`` with an id below ``before``."""
     month, zone, start, end = month_bounds(month, time_zone)
     lg, it, m = s.ledger, s.integrations, s.messages
     query = (
@@ -235,5 +255,4 @@ async def month_charges(
     )
     if before is not None:
         query = query.where(lg.c.id < before)
-    entries = [ChargeEntry(*row) for row in await conn.execute(query)]
-    return MonthlyUsage(month, zone, start, end, ()), entries
+    return ChargePage(month, zone, [ChargeEntry(*row) for row in await conn.execute(query)])

@@ -21,6 +21,7 @@ from bridgekit.inbox.managers import ADMIN, PERMISSIONS
 from bridgekit.inbox.sessions import LINK_TTL, SignedIn
 from bridgekit.inbox.tags import list_tags
 from bridgekit.inbox.teams import list_managers, list_teams
+from bridgekit.web.api_usage import month_and_zone
 from bridgekit.web.i18n import text
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.pages import message_page, page
@@ -167,7 +168,7 @@ async def usage_page(request: web.Request) -> web.StreamResponse:
     if isinstance(signed, web.Response):
         return signed
     bridge: Bridge = request.app[BRIDGE]
-    month, zone = request.query.get("month"), request.query.get("time_zone")
+    month, zone = month_and_zone(request)
     data: dict[str, Any] = {
         "zones": USAGE_ZONES,
         "month": month or "",
@@ -181,7 +182,7 @@ async def usage_page(request: web.Request) -> web.StreamResponse:
     except UsageRefused as exc:
         data["error"] = text(request, f"error.{exc.code}", **exc.details)
         return _page(request, signed, "usage", data, status=400)
-    data.update(usage=usage, month=usage.month, charges=sum(line.charges for line in usage.lines))
+    data.update(usage=usage, month=usage.month)
     return _page(request, signed, "usage", data)
 
 

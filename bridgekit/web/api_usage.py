@@ -22,7 +22,7 @@ async def get_usage(request: web.Request) -> web.Response:
     """``?month=YYYY-MM`` (default: the running month) ``&time_zone=Asia/Seoul`` (default UTC)."""
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), ADMIN)
-    month, zone = request.query.get("month"), request.query.get("time_zone")
+    month, zone = month_and_zone(request)
     async with bridge.db.read() as conn:
         usage = await monthly_usage(conn, bridge.workspace_id, month, zone)
     return json_response(usage.as_json())
@@ -40,15 +40,12 @@ async def get_charges(request: web.Request) -> web.Response:
     require_permission(current_manager(request), ADMIN)
     before = query_int(request, "before", None, 1, MAX_ID)
     limit = query_int(request, "limit", CHARGES_PAGE, 1, MAX_CHARGES_PAGE) or CHARGES_PAGE
-    month, zone = request.query.get("month"), request.query.get("time_zone")
+    month, zone = month_and_zone(request)
     async with bridge.db.read() as conn:
-        usage, entries = await month_charges(
-            conn, bridge.workspace_id, month, zone, before=before, limit=limit
-        )
-    return json_response(
-        {
-            "month": usage.month,
-            "time_zone": usage.time_zone,
-            "charges": [entry.as_json() for entry in entries],
-        }
-    )
+        page = await month_charges(conn, bridge.workspace_id, month, zone, before=before, limit=limit)
+    return json_response(page.as_json())
+
+
+def month_and_zone(request: web.Request) -> tuple[str | None, str | None]:
+    """``month`` and ``time_zone`` of the query; an empty one is as if left out."""
+    return request.query.get("month") or None, request.query.get("time_zone") or None

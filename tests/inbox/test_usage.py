@@ -84,6 +84,7 @@ async def test_f8_a_month_counts_every_paid_send_and_charge_once_and_no_failed_s
     default = await admin.ok("GET", "/usage")  # the running month in UTC
     assert default["time_zone"] == "UTC"
     assert default["month"] == this_month("UTC")
+    assert await admin.ok("GET", "/usage?month=&time_zone=") == default  # a cleared form field
 
 
 async def test_usage_is_for_admins_and_says_what_is_wrong_with_the_month_or_the_zone(
