@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from bridgekit.engine.bridge import Bridge
-from bridgekit.inbox.charges import UsageRefused, monthly_usage
+from bridgekit.inbox.charges import UsageRefused, month_charges, monthly_usage
 from bridgekit.inbox.macros import list_macros
 from bridgekit.inbox.managers import ADMIN, PERMISSIONS
 from bridgekit.inbox.sessions import LINK_TTL, SignedIn
 from bridgekit.inbox.tags import list_tags
 from bridgekit.inbox.teams import list_managers, list_teams
+from bridgekit.storage.schema import MAX_ID
 from bridgekit.web.api_usage import month_and_zone
 from bridgekit.web.i18n import text
 from bridgekit.web.keys import BRIDGE
@@ -148,6 +152,8 @@ async def tags_page(_request: web.Request, bridge: Bridge) -> dict[str, Any]:
         return {"tags": await list_tags(conn, bridge.workspace_id)}
 
 
+# The charges one usage page lists; "Older" shows the ones before.
+USAGE_PAGE_CHARGES = 50
 # Offered in the time zone field; any other IANA name is taken too.
 USAGE_ZONES = (
     "UTC",
@@ -175,14 +181,35 @@ async def usage_page(request: web.Request) -> web.StreamResponse:
         "time_zone": zone or "UTC",
         "usage": None,
         "error": None,
+        "charges": [],
+        "older": None,
     }
+    raw = request.query.get("before", "")
+    # Only the page's own "Older" link sets it: anything else shows the newest charges.
+    before = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID else None
     try:
         async with bridge.db.read() as conn:
             usage = await monthly_usage(conn, bridge.workspace_id, month, zone)
+            charges = await month_charges(
+                conn, bridge.workspace_id, month, zone, before=before, limit=USAGE_PAGE_CHARGES
+            )
     except UsageRefused as exc:
         data["error"] = text(request, f"error.{exc.code}", **exc.details)
         return _page(request, signed, "usage", data, status=400)
-    data.update(usage=usage, month=usage.month)
+    local = ZoneInfo(usage.time_zone)
+    entries = charges.entries
+    data.update(
+        usage=usage,
+        month=usage.month,
+        charges=[
+            (entry, entry.at.replace(tzinfo=UTC).astimezone(local).strftime("%Y-%m-%d %H:%M"))
+            for entry in entries
+        ],
+        # The next page's address, while this one is full.
+        older=urlencode({"month": usage.month, "time_zone": usage.time_zone, "before": entries[-1].id})
+        if len(entries) == USAGE_PAGE_CHARGES
+        else None,
+    )
     return _page(request, signed, "usage", data)
 
 

@@ -7,6 +7,7 @@ charges."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -243,4 +244,45 @@ async def test_an_admin_reads_a_months_usage_and_a_wrong_zone_is_said_on_the_pag
     await admin.get_by_role("link", name="한국어").click()
     await expect(admin.get_by_role("heading", level=1)).to_have_text("사용량")
     await expect(table.locator("caption")).to_contain_text("Asia/Seoul 기준")
+    assert site.problems == []
+
+
+async def test_the_usage_page_lists_each_charge_newest_first_pages_back_and_links_its_chat(
+    site: Site,
+) -> None:
+    """K7: every charge is in the month's history on the page, with the chat of the message a
+    send delivered; fifty to a page, the older ones behind a link."""
+    server = site.server
+    await sign_up(server, ADMIN_NAME, ADMIN_EMAIL, operator=True, permissions=(ADMIN,))
+    answer = await site.line.webhooks.post(
+        f"{server.url}/hooks/acme", [site.line.webhooks.text(site.line.add_user("이서연"), "환불해 주세요")]
+    )
+    assert answer.status == 200, answer
+    (chat,) = await server.chats()
+    reply = await server.reply(chat["id"], "환불 도와드릴게요")
+    assert await server.bridge.record_charge(
+        "acme", Charge(20, "push_message", "push to 이서연"), message_id=reply["id"]
+    )
+    for n in range(50):
+        assert await server.bridge.record_charge("acme", Charge(3, "push_message", f"push {n}"))
+
+    admin = await site.page()
+    await sign_in(admin, server.url, ADMIN_EMAIL)
+    await admin.goto(f"{server.url}/admin/usage")
+    await expect(admin.locator("#usage tfoot .count")).to_have_text(["51", "170"])
+    rows = admin.locator("#charges tbody tr")
+    await expect(rows).to_have_count(50)
+    await expect(rows.first.locator("td").nth(3)).to_have_text("push 49")  # the newest first
+    await expect(rows.last.locator("td").nth(3)).to_have_text("push 0")
+    await expect(rows.first.locator("time")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"))
+    await expect(rows.get_by_role("link")).to_have_count(0)  # no charge of these is a send
+
+    await admin.get_by_role("link", name="Older charges").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.locator("td")).to_have_text(
+        [re.compile(r"^\d{4}-"), "acme", "push_message", "push to 이서연", "20", "Open the chat"]
+    )
+    await expect(admin.get_by_role("link", name="Older charges")).to_have_count(0)
+    await rows.get_by_role("link", name="Open the chat").click()
+    await expect(admin).to_have_url(f"{server.url}/chats/{chat['id']}")
     assert site.problems == []
