@@ -5,12 +5,14 @@ the ledger the outbox and ``record_charge`` write: ``GET /api/v1/usage`` for adm
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import pytest_asyncio
 
 from bridgekit.cli import main
 from bridgekit.inbox.charges import UsageRefused, month_bounds
@@ -19,7 +21,7 @@ from bridgekit.model import Charge
 from bridgekit.testing.harness import RunningBridge
 from bridgekit.web.sessions_http import safe_next
 from tests.conftest import StartTestchat, customer_writes
-from tests.inbox.chats_support import manager
+from tests.inbox.chats_support import Client, manager
 from tests.support.sandbox import SandboxProvider
 
 SEOUL = "Asia/Seoul"
@@ -40,6 +42,15 @@ async def sent_replies(running: RunningBridge, sandbox: SandboxProvider, chat_id
     await running.wait_for(lambda: _when_all_sent(running, chat_id, count))
 
 
+async def three_sent_and_one_failed(running: RunningBridge, sandbox: SandboxProvider, chat_id: int) -> None:
+    """Three replies sent (the test channel bills 7 PU a send), then one refused for good (a
+    failed send is free)."""
+    await sent_replies(running, sandbox, chat_id, 3)
+    sandbox.fail_next(400)
+    await running.reply(chat_id, "this one fails")
+    await running.wait_for(lambda: _when_all_sent(running, chat_id, 4))
+
+
 async def _when_all_sent(running: RunningBridge, chat_id: int, count: int) -> Any:
     messages = await running.messages(chat_id)
     done = [
@@ -48,16 +59,26 @@ async def _when_all_sent(running: RunningBridge, chat_id: int, count: int) -> An
     return done if len(done) >= count else None
 
 
-async def test_f8_a_month_counts_every_paid_send_and_charge_once_and_no_failed_send(
-    start_testchat: StartTestchat, sandbox: SandboxProvider
-) -> None:
+@dataclass
+class Billed:
+    """A bridge whose chat had three paid replies and one failed, and an admin's session."""
+
+    running: RunningBridge
+    admin: Client
+    chat_id: int
+
+
+@pytest_asyncio.fixture
+async def billed(start_testchat: StartTestchat, sandbox: SandboxProvider) -> Billed:
     running = await start_testchat()
     admin = await manager(running, "Admin", permissions=(ADMIN,))
     chat_id = await customer_writes(running, "hello")
-    await sent_replies(running, sandbox, chat_id, 3)  # the test channel bills 7 PU a send
-    sandbox.fail_next(400)  # refused for good: a failed send is free
-    await running.reply(chat_id, "this one fails")
-    await running.wait_for(lambda: _when_all_sent(running, chat_id, 4))
+    await three_sent_and_one_failed(running, sandbox, chat_id)
+    return Billed(running, admin, chat_id)
+
+
+async def test_f8_a_month_counts_every_paid_send_and_charge_once_and_no_failed_send(billed: Billed) -> None:
+    running, admin = billed.running, billed.admin
     # A charge that is not a send (a Kakao consultation), twice for the same window: once.
     for _ in range(2):
         await running.bridge.record_charge("acme", Charge(80, "consultation", "consultation u-1 2026-12-07"))
@@ -155,16 +176,8 @@ def test_signing_in_or_switching_language_returns_to_the_usage_page_with_its_mon
         assert safe_next(elsewhere) == "/"
 
 
-async def test_k7_every_paid_send_is_in_the_months_history_with_its_message_and_chat(
-    start_testchat: StartTestchat, sandbox: SandboxProvider
-) -> None:
-    running = await start_testchat()
-    admin = await manager(running, "Admin", permissions=(ADMIN,))
-    chat_id = await customer_writes(running, "hello")
-    await sent_replies(running, sandbox, chat_id, 3)
-    sandbox.fail_next(400)
-    await running.reply(chat_id, "this one fails")
-    await running.wait_for(lambda: _when_all_sent(running, chat_id, 4))
+async def test_k7_every_paid_send_is_in_the_months_history_with_its_message_and_chat(billed: Billed) -> None:
+    running, admin, chat_id = billed.running, billed.admin, billed.chat_id
     await running.bridge.record_charge("acme", Charge(80, "consultation", "consultation u-1 2026-12-07"))
     sent = {
         m["id"]: m["provider_message_id"]
