@@ -11,7 +11,7 @@ from datetime import MAXYEAR, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.exceptions import RequestRefused
@@ -233,7 +233,7 @@ async def month_charges(
     limit: int = 200,
 ) -> ChargePage:
     """The month's charges one by one (K7: every paid send is in a history), newest first:
-    at most ``limit`` with an id below ``before``."""
+    at most ``limit`` of those older than the charge ``before`` (none when it is not one)."""
     month, zone, start, end = month_bounds(month, time_zone)
     lg, it, m = s.ledger, s.integrations, s.messages
     query = (
@@ -250,9 +250,15 @@ async def month_charges(
         )
         .select_from(lg.outerjoin(it, it.c.id == lg.c.integration_id).outerjoin(m, m.c.id == lg.c.message_id))
         .where(lg.c.workspace_id == workspace_id, lg.c.created_at >= start, lg.c.created_at < end)
-        .order_by(lg.c.id.desc())
+        # Newest first by the time, the id breaking ties: the order of the month's index.
+        .order_by(lg.c.created_at.desc(), lg.c.id.desc())
         .limit(limit)
     )
     if before is not None:
-        query = query.where(lg.c.id < before)
+        # The page after the charge ``before``: older than it, in the same order.
+        at = select(lg.c.created_at).where(lg.c.id == before, lg.c.workspace_id == workspace_id)
+        found = (await conn.execute(at)).scalar()
+        if found is None:
+            return ChargePage(month, zone, [])
+        query = query.where(tuple_(lg.c.created_at, lg.c.id) < tuple_(literal(found), literal(before)))
     return ChargePage(month, zone, [ChargeEntry(*row) for row in await conn.execute(query)])

@@ -454,6 +454,8 @@ ledger = Table(
     Column("category", String(50), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", DateTime, nullable=False),
+    # A month of it, newest first (inbox/charges.py; migration 0017).
+    Index(None, "workspace_id", "created_at", "id"),
 )
 
 # Flow events (bot hooks) written in the same transaction as the change that caused them

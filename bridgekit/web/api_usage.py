@@ -35,7 +35,7 @@ MAX_CHARGES_PAGE = 1000
 
 @routes.get("/api/v1/usage/charges")
 async def get_charges(request: web.Request) -> web.Response:
-    """The month's charges newest first; page back with ``before=<the smallest id seen>``."""
+    """The month's charges newest first; page back with ``before=<the page's last id>``."""
     bridge: Bridge = request.app[BRIDGE]
     require_permission(current_manager(request), ADMIN)
     before = query_int(request, "before", None, 1, MAX_ID)

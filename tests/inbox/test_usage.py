@@ -193,6 +193,7 @@ async def test_k7_every_paid_send_is_in_the_months_history_with_its_message_and_
     assert (newest["amount_pu"], newest["message_id"], newest["chat_id"]) == (80, None, None)
     assert newest["description"] == "consultation u-1 2026-12-07"
     assert newest["id"] > second["id"]
+    assert newest["at"] >= second["at"]
     rest = await admin.ok("GET", f"/usage/charges?{query}&before={second['id']}")
     sends = [second, *rest["charges"]]
     # The failed fourth reply is not there: three sends, each once, with its message and chat.
@@ -202,7 +203,7 @@ async def test_k7_every_paid_send_is_in_the_months_history_with_its_message_and_
     }
     assert {c["description"] for c in sends} == {f"test send {p}" for p in sent.values()}
     assert all(c["at"].endswith("Z") for c in sends)
-    end = await admin.ok("GET", f"/usage/charges?{query}&before={min(c['id'] for c in sends)}")
+    end = await admin.ok("GET", f"/usage/charges?{query}&before={sends[-1]['id']}")
     assert end["charges"] == []
 
     operator = await manager(running, "Kim")
