@@ -17,7 +17,7 @@ from aiohttp import web
 from bridgekit import __version__
 from bridgekit.banner import next_steps
 from bridgekit.config import Config, load_config, worker_slot
-from bridgekit.engine.bridge import Bridge, load_plugins
+from bridgekit.engine.bridge import Bridge, installed_workspace, load_plugins
 from bridgekit.exceptions import BridgekitError, ConfigError
 from bridgekit.inbox.managers import PERMISSIONS
 from bridgekit.logs import LOG_FORMATS, setup_logging
@@ -228,10 +228,7 @@ def cmd_secrets(args: argparse.Namespace) -> int:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    from sqlalchemy import func, select
-
     from bridgekit.inbox.charges import month_bounds, monthly_usage
-    from bridgekit.storage import schema as s
 
     config = _config(args)
     month_bounds(args.month, args.time_zone)  # a typo is refused before the database is opened
@@ -241,7 +238,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         try:
             await db.migrate()
             async with db.read() as conn:
-                workspace_id = (await conn.execute(select(func.min(s.workspaces.c.id)))).scalar()
+                workspace_id = await installed_workspace(conn)
                 usage = await monthly_usage(conn, workspace_id or 0, args.month, args.time_zone)
         finally:
             await db.dispose()

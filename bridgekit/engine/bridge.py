@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bridgekit.bridge_api import BridgeAPI
 from bridgekit.config import Config, worker_slot
@@ -429,15 +430,19 @@ class Bridge:
     async def _ensure_workspace(self) -> int:
         async with self.db.write() as conn:
             await one_starting_at_a_time(conn)
-            existing = (
-                await conn.execute(select(s.workspaces.c.id).order_by(s.workspaces.c.id).limit(1))
-            ).scalar()
+            existing = await installed_workspace(conn)
             if existing is not None:
-                return int(existing)
+                return existing
             result = await conn.execute(
                 s.workspaces.insert().values(name="default", created_at=utcnow()).returning(s.workspaces.c.id)
             )
             return int(result.scalar_one())
+
+
+async def installed_workspace(conn: AsyncConnection) -> int | None:
+    """The installation's workspace (the first one), None before ``serve`` first started."""
+    found = (await conn.execute(select(s.workspaces.c.id).order_by(s.workspaces.c.id).limit(1))).scalar()
+    return int(found) if found is not None else None
 
 
 def load_plugins(config: Config) -> PluginHost:

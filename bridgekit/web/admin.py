@@ -24,6 +24,7 @@ from bridgekit.inbox.managers import ADMIN, PERMISSIONS
 from bridgekit.inbox.sessions import LINK_TTL, SignedIn
 from bridgekit.inbox.tags import list_tags
 from bridgekit.inbox.teams import list_managers, list_teams
+from bridgekit.runtime.clock import iso
 from bridgekit.storage.schema import MAX_ID
 from bridgekit.web.api_usage import month_and_zone
 from bridgekit.web.i18n import text
@@ -201,8 +202,9 @@ async def usage_page(request: web.Request) -> web.StreamResponse:
     data.update(
         usage=usage,
         month=usage.month,
+        # Each charge with its time for <time datetime> and as the month's zone shows it.
         charges=[
-            (entry, entry.at.replace(tzinfo=UTC).astimezone(local).strftime("%Y-%m-%d %H:%M"))
+            (entry, iso(entry.at), entry.at.replace(tzinfo=UTC).astimezone(local).strftime("%Y-%m-%d %H:%M"))
             for entry in entries
         ],
         # The next page's address, while this one is full.
