@@ -12,6 +12,7 @@ overrides ``[server] metrics_token``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -56,8 +57,9 @@ class OutboxConfig:
 class LimitsConfig:
     """``[limits]``: what one client may cost the server before it is authenticated.
 
-    Addresses are the TCP peer's: behind a reverse proxy every client shares the proxy's
-    address, so raise ``connections_per_address`` there and limit per client in the proxy.
+    Addresses are the client's: the TCP peer's, or behind a proxy in ``[server]
+    trusted_proxies`` the one it forwarded (``bridgekit.web.client_address``). A trusted
+    proxy's own connections are not capped by ``connections_per_address``.
     """
 
     webhook_body_bytes: int = 1024 * 1024  # channels that declare no max_body_bytes
@@ -87,6 +89,8 @@ class Config:
     max_body_bytes: int = 32 * 1024 * 1024
     media_url_ttl: int = 3600
     metrics_token: str | None = None  # a bearer token for /metrics and /health's details
+    # Reverse proxies whose X-Forwarded-For is believed (bridgekit.web.client_address).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     # SQLite: how long a webhook's commit waits for another process's write lock before the
     # provider is told to come back (503); LINE, for one, gives up after 2 s.
@@ -162,6 +166,7 @@ def parse_config(
     metrics_token = env.get("BRIDGEKIT_METRICS_TOKEN") or server.get("metrics_token")
     if metrics_token is not None:
         _typed(metrics_token, str, "server.metrics_token")
+    trusted_proxies = _networks(server.get("trusted_proxies", []), "server.trusted_proxies")
 
     plugins = _table(data, "plugins", "")
     enabled = plugins.get("enabled")
@@ -231,12 +236,24 @@ def parse_config(
         max_body_bytes=max_body,
         media_url_ttl=media_url_ttl,
         metrics_token=metrics_token or None,
+        trusted_proxies=trusted_proxies,
         limits=limits,
         ingest_busy_timeout=busy_timeout,
         ingest_fill_wait=fill_wait,
         source=source,
         secret_keys=tuple(key.strip() for key in secret_keys if key.strip()),
     )
+
+
+def _networks(value: Any, where: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses and networks (``"10.0.0.0/8"``, ``"::1"``) as networks."""
+    networks = []
+    for item in _typed(value, list, where):
+        try:
+            networks.append(ipaddress.ip_network(_typed(item, str, f"{where}[]").strip(), strict=False))
+        except ValueError:
+            raise ConfigError(f'{where}: {item!r} is not an address or a network like "10.0.0.0/8"') from None
+    return tuple(networks)
 
 
 def _limits(data: Mapping[str, Any]) -> LimitsConfig:

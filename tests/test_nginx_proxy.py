@@ -1,13 +1,14 @@
 """The nginx example of docs/deploy.md, run as written (ports and certificate swapped) in front
 of `bridgekit serve --workers 2` on PostgreSQL with the LINE sandbox: a signed webhook passes
 through unchanged and is stored, the event stream is not buffered, an oversized webhook is
-refused by nginx, and HTTP is redirected to HTTPS."""
+refused by nginx, HTTP is redirected to HTTPS, and bridgekit sees the client's address."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -91,7 +92,7 @@ async def test_the_nginx_example_proxies_webhooks_streams_events_and_limits_bodi
     async with temporary_database("postgresql", tmp_path) as db_url:
         config = tmp_path / "bridgekit.toml"
         config.write_text(
-            f'[database]\nurl = "{db_url}"\n[server]\nport = {upstream}\n'
+            f'[database]\nurl = "{db_url}"\n[server]\nport = {upstream}\ntrusted_proxies = ["127.0.0.1"]\n'
             '[plugins]\nenabled = ["line"]\n[integrations.acme]\nchannel = "line"\n'
             f'[integrations.acme.settings]\napi_base = "{settings["api_base"]}"\n'
             f'data_api_base = "{settings["data_api_base"]}"\n'
@@ -114,8 +115,11 @@ async def test_the_nginx_example_proxies_webhooks_streams_events_and_limits_bodi
             base = f"https://localhost:{https}"
             await _until_answers(f"{base}/health", ssl=client_tls)
             user = line.add_user("Kim Minji")
+            # The client connects from 127.0.0.2, nginx from 127.0.0.1 (trusted): bridgekit sees
+            # the client's address through X-Forwarded-For.
+            client = aiohttp.TCPConnector(ssl=client_tls, family=socket.AF_INET, local_addr=("127.0.0.2", 0))
             async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=client_tls),
+                connector=client,
                 headers={"Authorization": f"Bearer {token}"},
             ) as session:
                 # The event stream's first bytes come through at once: nginx does not buffer it.
@@ -136,6 +140,7 @@ async def test_the_nginx_example_proxies_webhooks_streams_events_and_limits_bodi
                 conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://", 1))
                 try:
                     assert await conn.fetchval("SELECT text FROM messages") == "hello through nginx"
+                    assert await conn.fetchval("SELECT remote FROM raw_deliveries") == "127.0.0.2"
                 finally:
                     await conn.close()
 

@@ -29,6 +29,7 @@ from bridgekit.web import (
     shell,
     signin,
 )
+from bridgekit.web.client_address import TRUSTED_PROXIES, TrustedProxies
 from bridgekit.web.hooks import handle_hook
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.ops import health, metrics, ready
@@ -40,6 +41,7 @@ async def create_app(bridge: Bridge) -> web.Application:
     app = web.Application(client_max_size=bridge.config.max_body_bytes)
     app[BRIDGE] = bridge
     app[RATE_LIMITS] = RateLimits(bridge.config.limits)
+    app[TRUSTED_PROXIES] = TrustedProxies(bridge.config.trusted_proxies)
     pages.setup_templates(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

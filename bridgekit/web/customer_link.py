@@ -32,6 +32,7 @@ from bridgekit.storage import schema as s
 from bridgekit.storage.event_seq import sequence_events
 from bridgekit.storage.schema import MAX_ID
 from bridgekit.storage.storable import storable
+from bridgekit.web.client_address import client_address
 from bridgekit.web.common import json_object
 from bridgekit.web.jsonio import json_error, json_response
 from bridgekit.web.keys import BRIDGE
@@ -68,9 +69,9 @@ async def _chat(request: web.Request) -> Any:
 async def admit(request: web.Request) -> None:
     """Run by ``api.guarded`` before any body is read: the token must open a chat (404), from
     an address that has not guessed wrong too often (429); a post counts against its chat's
-    rate (429). Behind a proxy the address is the proxy's."""
+    rate (429). The address is the client's (``client_address``)."""
     limits = request.app[RATE_LIMITS]
-    address = request.remote or ""
+    address = client_address(request) or ""
     await limits.check(limits.link_failures, "link-failures", address)
     try:
         chat = await _chat(request)

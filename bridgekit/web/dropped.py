@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bridgekit.web.client_address import client_address
+
 log = logging.getLogger("bridgekit.web")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -39,7 +41,7 @@ def left_quietly(request: web.Request) -> web.StreamResponse | None:
     # The route's pattern, not the path: a customer link's path is its secret token.
     route = request.match_info.route.resource
     where = route.canonical if route is not None else "?"
-    log.info("client %s left during %s %s", request.remote, request.method, where)
+    log.info("client %s left during %s %s", client_address(request), request.method, where)
     return web.Response(status=CLIENT_CLOSED)
 
 

@@ -11,6 +11,7 @@ from bridgekit.exceptions import UnknownIntegration
 from bridgekit.model import RawDelivery
 from bridgekit.runtime.clock import utcnow
 from bridgekit.web.body_limits import read_body
+from bridgekit.web.client_address import client_address
 from bridgekit.web.dropped import left_quietly
 from bridgekit.web.jsonio import json_response
 from bridgekit.web.keys import BRIDGE
@@ -50,7 +51,7 @@ async def handle_hook(request: web.Request) -> web.StreamResponse:
         headers={k.lower(): v for k, v in request.headers.items()},
         query=dict(request.query) if request.query_string else {},
         body=body,
-        remote=request.remote,
+        remote=client_address(request),
         received_at=utcnow(),
     )
     outcome = await bridge.submit(delivery)

@@ -6,8 +6,9 @@ a cap per client. :class:`ConnectionGuard` adds both, around aiohttp's own proto
 
 * a connection that has not sent a whole request head within ``header_timeout`` is closed;
 * an address with ``connections_per_address`` open connections gets a 503 and a closed
-  socket for each further one. The address is the TCP peer's: behind a reverse proxy every
-  client shares the proxy's, so raise the cap there and limit clients in the proxy.
+  socket for each further one. The address is the TCP peer's (no request has been read yet):
+  a proxy in ``[server] trusted_proxies`` carries many clients' requests and is not capped;
+  per-client limits further in see the address it forwards (``client_address``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from bridgekit.config import Config, LimitsConfig
+from bridgekit.web.client_address import TRUSTED_PROXIES, TrustedProxies
 
 _REFUSAL_BODY = json.dumps({"error": "too many connections from your address"}).encode()
 REFUSAL = (
@@ -38,9 +40,12 @@ REFUSAL = (
 class ConnectionGuard:
     """The protocol factory of a listening socket: aiohttp's, with the limits above."""
 
-    def __init__(self, server: web.Server, limits: LimitsConfig) -> None:
+    def __init__(
+        self, server: web.Server, limits: LimitsConfig, trusted: TrustedProxies | None = None
+    ) -> None:
         self._server = server
         self.limits = limits
+        self.trusted = trusted or TrustedProxies()
         self.open_by_address: Counter[str] = Counter()
         self.live: dict[RequestHandler, _GuardedConnection] = {}
         # aiohttp builds every request through this public hook: the sign a request head is in.
@@ -58,7 +63,9 @@ class ConnectionGuard:
         return _GuardedConnection(self, self._server())
 
     def admit(self, address: str) -> bool:
-        if self.open_by_address[address] >= self.limits.connections_per_address:
+        if self.open_by_address[address] >= self.limits.connections_per_address and not (
+            self.trusted and self.trusted.trusts(address)
+        ):
             return False
         self.open_by_address[address] += 1
         return True
@@ -130,10 +137,18 @@ class GuardedSite(web.BaseSite):
     """A TCP site whose connections go through a :class:`ConnectionGuard`."""
 
     def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, limits: LimitsConfig, *, reuse_port: bool = False
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        limits: LimitsConfig,
+        *,
+        reuse_port: bool = False,
+        trusted: TrustedProxies | None = None,
     ) -> None:
         super().__init__(runner)
         self._reuse_port = reuse_port
+        self._trusted = trusted
         self._host = host
         self._port = port
         self._limits = limits
@@ -154,7 +169,7 @@ class GuardedSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         assert server is not None, "the runner is not set up"
-        self.guard = ConnectionGuard(server, self._limits)
+        self.guard = ConnectionGuard(server, self._limits, self._trusted)
         loop = asyncio.get_running_loop()
         # reuse_port: the workers of ``serve --workers N`` each bind the one port; the kernel
         # spreads new connections over them (SO_REUSEPORT).
@@ -184,7 +199,9 @@ def runner_for(app: web.Application, limits: LimitsConfig, *, handle_signals: bo
 async def start_site(
     runner: web.AppRunner, host: str, port: int, limits: LimitsConfig, *, reuse_port: bool = False
 ) -> GuardedSite:
-    site = GuardedSite(runner, host, port, limits, reuse_port=reuse_port)
+    """Listen on ``host:port``; proxies the app trusts (``TRUSTED_PROXIES``) are not capped."""
+    trusted = runner.app.get(TRUSTED_PROXIES)
+    site = GuardedSite(runner, host, port, limits, reuse_port=reuse_port, trusted=trusted)
     await site.start()
     return site
 

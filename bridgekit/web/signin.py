@@ -26,6 +26,7 @@ from bridgekit.inbox.sessions import (
     use_password_link,
 )
 from bridgekit.web.body_limits import read_body
+from bridgekit.web.client_address import client_address
 from bridgekit.web.i18n import text
 from bridgekit.web.keys import BRIDGE
 from bridgekit.web.pages import message_page, page
@@ -63,7 +64,7 @@ async def _limited(request: web.Request, email: str, spend: bool) -> int | None:
     """Seconds to wait when the account or the address is out of attempts; with ``spend``, a
     failed attempt is counted against both first."""
     limits = request.app[RATE_LIMITS]
-    address = request.remote or ""  # behind a proxy, the proxy's
+    address = client_address(request) or ""
     attempts = (
         (limits.sign_in_failures, ("sign-in", email)),
         (limits.sign_in_address_failures, ("sign-in-address", address)),
