@@ -4,25 +4,17 @@ deliveries; nobody else's is believed, and a client cannot choose its address th
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-from collections.abc import AsyncIterator
-from dataclasses import replace
-from pathlib import Path
 
 import aiohttp
 import pytest
 from sqlalchemy import select
 
 from bridgekit.config import Config, LimitsConfig, parse_config
-from bridgekit.engine.bridge import Bridge
 from bridgekit.exceptions import ConfigError
-from bridgekit.plugins import PluginHost
 from bridgekit.storage import schema as s
 from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge
-from bridgekit.web.app import create_app
 from bridgekit.web.client_address import TrustedProxies
-from bridgekit.web.server import GuardedSite, runner_for, start_site
 from tests.conftest import integration, signed
 from tests.inbox.messages_helpers import customer_writes
 from tests.support.testchannel import TestChannelPlugin
@@ -123,49 +115,6 @@ async def test_the_customer_chat_still_works_through_the_proxy(proxied: RunningB
         customer.post(f"{proxied.url}{link}/messages", json={"text": "hi"}, headers=headers) as resp,
     ):
         assert resp.status == 201
-
-
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[str, GuardedSite]]:
-    """Served as ``bridgekit serve`` serves it, trusting 127.0.0.1 as a proxy."""
-    cfg = replace(
-        config(),
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
-        data_dir=tmp_path / "data",
-    )
-    runner = runner_for(await create_app(Bridge(cfg, PluginHost())), LIMITS)
-    await runner.setup()
-    try:
-        site = await start_site(runner, "127.0.0.1", 0, LIMITS)
-        yield f"http://127.0.0.1:{site.port}", site
-    finally:
-        await runner.cleanup()
-
-
-async def test_a_trusted_proxy_is_not_capped_by_connections_per_address(
-    served: tuple[str, GuardedSite],
-) -> None:
-    url, _site = served
-    port = int(url.rsplit(":", 1)[1])
-    cap = LIMITS.connections_per_address
-
-    async def beyond_the_cap(source: str) -> int:
-        """Hold ``cap`` connections open from ``source``; the status one more gets."""
-        held = [await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)) for _ in range(cap)]
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-            writer.write(b"GET /health HTTP/1.1\r\nHost: bridgekit\r\nConnection: close\r\n\r\n")
-            status = int((await asyncio.wait_for(reader.readline(), 5)).split()[1])
-            writer.close()
-            return status
-        finally:
-            for _, held_writer in held:
-                held_writer.close()
-
-    # The proxy carries many clients' connections: one more than the cap is served...
-    assert await beyond_the_cap("127.0.0.1") == 200
-    # ...while a client reaching bridgekit directly is still capped.
-    assert await beyond_the_cap("127.0.0.2") == 503
 
 
 @pytest.mark.parametrize(

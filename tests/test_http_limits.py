@@ -4,6 +4,7 @@ bodies refused before they are read, slow clients closed, token guesses and floo
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import subprocess
 import sys
@@ -296,10 +297,17 @@ def limits() -> LimitsConfig:
 
 
 @pytest.fixture
-async def served(tmp_path: Path, limits: LimitsConfig) -> AsyncIterator[tuple[str, GuardedSite]]:
+def trusted_proxies() -> tuple[ipaddress.IPv4Network, ...]:
+    return ()
+
+
+@pytest.fixture
+async def served(
+    tmp_path: Path, limits: LimitsConfig, trusted_proxies: tuple[ipaddress.IPv4Network, ...]
+) -> AsyncIterator[tuple[str, GuardedSite]]:
     """bridgekit served the way ``bridgekit serve`` serves it (SQLite; no storage is probed)."""
     config = replace(
-        Config(outbox=TEST_OUTBOX, limits=limits),
+        Config(outbox=TEST_OUTBOX, limits=limits, trusted_proxies=trusted_proxies),
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
         data_dir=tmp_path / "data",
     )
@@ -382,6 +390,33 @@ async def test_connections_over_the_cap_per_address_are_refused_and_others_still
     assert site.guard is not None
     assert site.guard.open_by_address.get("127.0.0.1", 0) == 0
     assert await health(url) == 200
+
+
+@pytest.mark.parametrize("trusted_proxies", [(ipaddress.ip_network("127.0.0.1/32"),)])
+async def test_a_trusted_proxy_is_not_capped_by_connections_per_address(
+    served: tuple[str, GuardedSite],
+) -> None:
+    url, _site = served
+    port = int(url.rsplit(":", 1)[1])
+    cap = FAST.connections_per_address
+
+    async def beyond_the_cap(source: str) -> int:
+        """Hold ``cap`` connections open from ``source``; the status one more gets."""
+        held = [await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)) for _ in range(cap)]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+            writer.write(b"GET /health HTTP/1.1\r\nHost: bridgekit\r\nConnection: close\r\n\r\n")
+            status = int((await asyncio.wait_for(reader.readline(), 5)).split()[1])
+            writer.close()
+            return status
+        finally:
+            for _, held_writer in held:
+                held_writer.close()
+
+    # The proxy carries many clients' connections: one more than the cap is served...
+    assert await beyond_the_cap("127.0.0.1") == 200
+    # ...while a client reaching bridgekit directly is still capped.
+    assert await beyond_the_cap("127.0.0.2") == 503
 
 
 @pytest.mark.slow

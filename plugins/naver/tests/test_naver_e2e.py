@@ -2,7 +2,8 @@
 
 Customer's first message -> chat marked Naver (I9) -> manager reply through the outbox ->
 received by the sandbox TalkTalk, shown as "sent" and never "read" (I19). TalkTalk's echo
-of that reply adds nothing; a wrong token is a 401 that stores nothing.
+of that reply adds nothing; a wrong token is a 401 that stores nothing. Behind a reverse proxy in
+``[server] trusted_proxies``, ``allowed_ips`` checks the address the proxy forwarded.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +25,17 @@ from bridgekit_naver.plugin import NaverPlugin
 from bridgekit_naver.sandbox import TalkTalkSandbox, sample_png
 from sqlalchemy import select
 
+from bridgekit.config import Config
 from bridgekit.storage import schema as s
-from bridgekit.testing.harness import RunningBridge
+from bridgekit.testing.harness import TEST_OUTBOX, RunningBridge
 
 KEY = "ct_e2e_authorization_key"
 TOKEN = "pt_e2e_7c9d2f0b5a1e4c38"
 USER = "5KcCQTARWKNKv1IOvXwYQw"
+
+# Behind a reverse proxy: TalkTalk's servers as the proxy forwards them, and someone else.
+NAVER = "117.52.141.200"  # within the range the allow-list below names
+ELSEWHERE = "203.0.113.9"
 
 
 @pytest.fixture
@@ -38,24 +46,39 @@ async def naver() -> AsyncIterator[TalkTalkSandbox]:
     await sandbox.stop()
 
 
-@pytest.fixture
-async def running(
-    make_bridge: Callable[..., Awaitable[RunningBridge]], naver: TalkTalkSandbox
+@asynccontextmanager
+async def served(
+    make_bridge: Callable[..., Awaitable[RunningBridge]],
+    naver: TalkTalkSandbox,
+    allowed_ips: list[str],
+    **options: Any,
 ) -> AsyncIterator[RunningBridge]:
+    """bridgekit with the Naver integration ``acme``, TalkTalk's webhooks pointed at it."""
     plugin = NaverPlugin()
     bridge = await make_bridge(
         plugins={"naver": plugin},
         integrations={
             "acme": {
                 "channel": "naver",
-                "settings": {"api_base": naver.api_base, "allowed_ips": ["127.0.0.0/8", "::1"]},
+                "settings": {"api_base": naver.api_base, "allowed_ips": allowed_ips},
                 "secrets": {"authorization_key": KEY, "path_token": TOKEN},
             }
         },
+        **options,
     )
     naver.callback_url = f"{bridge.url}/hooks/acme"
-    yield bridge
-    await plugin.aclose()
+    try:
+        yield bridge
+    finally:
+        await plugin.aclose()
+
+
+@pytest.fixture
+async def running(
+    make_bridge: Callable[..., Awaitable[RunningBridge]], naver: TalkTalkSandbox
+) -> AsyncIterator[RunningBridge]:
+    async with served(make_bridge, naver, ["127.0.0.0/8", "::1"]) as bridge:
+        yield bridge
 
 
 async def only_chat(running: RunningBridge) -> dict[str, Any]:
@@ -279,3 +302,39 @@ async def test_a_long_reply_interrupted_by_a_503_resumes_without_resending(
     async with running.bridge.db.read() as conn:
         progress = (await conn.execute(select(s.outbox.c.progress))).scalar_one()
     assert progress == {"parts_sent": ["", ""]}  # TalkTalk gives no message ids
+
+
+@pytest.fixture
+async def behind_proxy(
+    make_bridge: Callable[..., Awaitable[RunningBridge]], naver: TalkTalkSandbox
+) -> AsyncIterator[RunningBridge]:
+    """TalkTalk's own range in ``allowed_ips``; the test client (127.0.0.1) plays the proxy."""
+    proxy = (ipaddress.ip_network("127.0.0.1/32"),)
+    config = Config(outbox=TEST_OUTBOX, trusted_proxies=proxy)
+    async with served(make_bridge, naver, ["117.52.141.192/27"], config=config) as bridge:
+        yield bridge
+
+
+async def post_via(naver: TalkTalkSandbox, text: str, forwarded_for: str, source: str = "127.0.0.1") -> int:
+    body = naver.encode(naver.text_event(USER, text))
+    headers = {"Content-Type": "application/json;charset=UTF-8", "X-Forwarded-For": forwarded_for}
+    connector = aiohttp.TCPConnector(local_addr=(source, 0))
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.post(naver.webhook_url(None, None), data=body, headers=headers) as resp,
+    ):
+        return resp.status
+
+
+async def test_talktalk_through_a_trusted_proxy_passes_the_allow_list_and_others_do_not(
+    behind_proxy: RunningBridge, naver: TalkTalkSandbox
+) -> None:
+    assert await post_via(naver, "via the proxy, from TalkTalk", NAVER) == 200
+    # Someone else through the same proxy is refused, like a direct request from there.
+    assert await post_via(naver, "via the proxy, from elsewhere", ELSEWHERE) == 401
+    # A request that does not come from the proxy cannot claim to be TalkTalk.
+    assert await post_via(naver, "forged", NAVER, source="127.0.0.2") == 401
+    chats = await behind_proxy.wait_for(behind_proxy.chats)
+    [chat] = chats
+    texts = [m["text"] for m in await behind_proxy.messages(chat["id"])]
+    assert texts == ["via the proxy, from TalkTalk"]
