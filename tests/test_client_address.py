@@ -126,6 +126,7 @@ async def test_the_customer_chat_still_works_through_the_proxy(proxied: RunningB
         ("127.0.0.1", "[2001:db8::7]:443", "2001:db8::7"),
         ("127.0.0.1", "fe80::7%eth0", "fe80::7"),
         ("::ffff:127.0.0.1", "203.0.113.7", "203.0.113.7"),  # a dual-stack socket's peer
+        ("127.0.0.1", "::ffff:203.0.113.7", "203.0.113.7"),  # the IPv4 address it maps
         ("127.0.0.1", "unknown", "127.0.0.1"),  # not an address: the last trusted hop
         ("127.0.0.1", "203.0.113.7, unknown", "127.0.0.1"),
         ("127.0.0.1", "203.0.113.7, 10.1.2.3", "203.0.113.7"),  # behind two trusted hops

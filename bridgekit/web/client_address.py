@@ -29,16 +29,20 @@ MAX_HOPS = 16
 
 def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address as a proxy or a socket writes it (``203.0.113.7``, ``203.0.113.7:4711``,
-    ``2001:db8::1``, ``[2001:db8::1]:4711``, ``fe80::1%eth0``); ``None`` if it is not one."""
+    ``2001:db8::1``, ``[2001:db8::1]:4711``, ``fe80::1%eth0``, ``::ffff:203.0.113.7``, which
+    is taken as the IPv4 address it maps); ``None`` if it is not one."""
     text = text.strip()
     if text.startswith("["):  # [v6] or [v6]:port
         text = text[1 : text.find("]")] if "]" in text else ""
     elif text.count(":") == 1:  # v4:port
         text = text.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(text.split("%", 1)[0])
+        address = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # ::ffff:10.0.0.1, as a dual-stack socket names IPv4 peers
+    return address
 
 
 class TrustedProxies:
@@ -54,11 +58,7 @@ class TrustedProxies:
 
     def _trusts(self, address: str) -> bool:
         parsed = parse_address(address)
-        if parsed is None:
-            return False
-        if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-            parsed = parsed.ipv4_mapped  # ::ffff:10.0.0.1 from a dual-stack socket
-        return any(parsed in network for network in self.networks)
+        return parsed is not None and any(parsed in network for network in self.networks)
 
     def client_of(self, peer: str | None, forwarded_for: str | None) -> str | None:
         """The client's address for a request from ``peer`` carrying ``forwarded_for``."""
