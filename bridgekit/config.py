@@ -24,6 +24,7 @@ from typing import Any
 from bridgekit.exceptions import ConfigError
 
 DEFAULT_DB_FILE = "bridgekit.db"
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class Config:
     media_url_ttl: int = 3600
     metrics_token: str | None = None  # a bearer token for /metrics and /health's details
     # Reverse proxies whose X-Forwarded-For is believed (bridgekit.web.client_address).
-    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     # SQLite: how long a webhook's commit waits for another process's write lock before the
     # provider is told to come back (503); LINE, for one, gives up after 2 s.
@@ -245,7 +246,7 @@ def parse_config(
     )
 
 
-def _networks(value: Any, where: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def _networks(value: Any, where: str) -> tuple[IPNetwork, ...]:
     """Addresses and networks (``"10.0.0.0/8"``, ``"::1"``) as networks."""
     networks = []
     for item in _typed(value, list, where):

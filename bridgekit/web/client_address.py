@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from bridgekit.config import IPNetwork
 
 #: More hops than any real chain of proxies: a longer header is read only this far from the right.
 MAX_HOPS = 16
@@ -52,9 +52,6 @@ class TrustedProxies:
         self.networks = tuple(networks)
         # One look-up per request once a peer was seen: proxies are few and keep their address.
         self.trusts = functools.lru_cache(maxsize=4096)(self._trusts)
-
-    def __bool__(self) -> bool:
-        return bool(self.networks)
 
     def _trusts(self, address: str) -> bool:
         parsed = parse_address(address)

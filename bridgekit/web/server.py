@@ -45,7 +45,7 @@ class ConnectionGuard:
     ) -> None:
         self._server = server
         self.limits = limits
-        self.trusted = trusted or TrustedProxies()
+        self.trusted = trusted if trusted is not None else TrustedProxies()
         self.open_by_address: Counter[str] = Counter()
         self.live: dict[RequestHandler, _GuardedConnection] = {}
         # aiohttp builds every request through this public hook: the sign a request head is in.
@@ -64,7 +64,7 @@ class ConnectionGuard:
 
     def admit(self, address: str) -> bool:
         if self.open_by_address[address] >= self.limits.connections_per_address and not (
-            self.trusted and self.trusted.trusts(address)
+            self.trusted.networks and self.trusted.trusts(address)
         ):
             return False
         self.open_by_address[address] += 1
