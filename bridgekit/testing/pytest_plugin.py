@@ -3,7 +3,8 @@
 ``db_url``        an empty database; parametrised over SQLite and, when
                   ``BRIDGEKIT_TEST_POSTGRES`` is set, PostgreSQL.
 ``make_bridge``   async factory starting a real bridgekit on that database:
-                  ``running = await make_bridge(plugins={"x": plugin}, integrations={...})``.
+                  ``running = await make_bridge(plugins={"x": plugin}, integrations={...})``;
+                  an empty database starts as a copy of one migrated once per process.
 ``tls``           server and client TLS contexts, for ``make_bridge(..., tls=tls)``.
 ``own_postgres``  a PostgreSQL server of the test's own (``PostgresServer``), started, to
                   stop and start under a running bridge; skips without server binaries.
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bridgekit.testing.databases import postgres_admin_url, temporary_database
+from bridgekit.testing.databases import copy_migrated_database, postgres_admin_url, temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
 from bridgekit.testing.postgres_server import PostgresServer, server_binaries
 
@@ -64,6 +65,8 @@ async def make_bridge(db_url: str, tmp_path: Path) -> AsyncIterator[MakeBridge]:
         integrations: Mapping[str, Mapping[str, Any]] | None = None,
         **kwargs: Any,
     ) -> RunningBridge:
+        if not started:
+            await copy_migrated_database(db_url)
         running = await start_bridge(
             database_url=db_url,
             data_dir=tmp_path / f"data{len(started)}",

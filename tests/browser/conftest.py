@@ -31,7 +31,7 @@ from bridgekit.inbox.managers import create_manager
 from bridgekit.inbox.sessions import create_password_link, use_password_link
 from bridgekit.runtime.clock import utcnow
 from bridgekit.storage import schema as s
-from bridgekit.testing.databases import temporary_database
+from bridgekit.testing.databases import copy_migrated_database, temporary_database
 from bridgekit.testing.harness import RunningBridge, start_bridge
 
 MISSING = (
@@ -77,6 +77,7 @@ async def running_bridge(
     """A real bridgekit on SQLite with ``plugins``, served on 127.0.0.1 like ``bridgekit
     serve``; on leaving, the server closes, then each plugin that has ``aclose``."""
     async with temporary_database("sqlite", tmp_path) as url:
+        await copy_migrated_database(url)
         running = await start_bridge(
             database_url=url,
             data_dir=tmp_path / "data",
