@@ -147,6 +147,7 @@ async def test_an_attachment_uploads_with_its_progress_and_reaches_line(setup: S
     await setup.server.wait_for(lambda: len(line.sent) == 2)
     text, image = line.sent
     assert (text.to, text.text) == (user, "요청하신 사진입니다")
+    await setup.server.wait_for(lambda: bool(line.downloads))  # LINE fetches after accepting
     assert line.downloads == {image.message["originalContentUrl"]: photo}  # LINE got the bytes
     await expect(reply.locator(".delivery")).to_have_text("sent")
     assert setup.problems == []

@@ -122,6 +122,7 @@ async def test_manager_image_is_downloaded_by_line_from_the_core_https_media_url
             url = image.message["originalContentUrl"]
             assert url.startswith(f"{running.url}/media/")
             assert image.message["previewImageUrl"] == url
+            await running.wait_for(lambda: bool(line.downloads))  # LINE fetches after accepting
             assert line.downloads == {url: JPEG}
         finally:
             await plugin.aclose()
