@@ -12,7 +12,6 @@ overrides ``[server] metrics_token``.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -21,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridgekit.addresses import IPNetwork, parse_networks
 from bridgekit.exceptions import ConfigError
 
 DEFAULT_DB_FILE = "bridgekit.db"
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +166,9 @@ def parse_config(
     metrics_token = env.get("BRIDGEKIT_METRICS_TOKEN") or server.get("metrics_token")
     if metrics_token is not None:
         _typed(metrics_token, str, "server.metrics_token")
-    trusted_proxies = _networks(server.get("trusted_proxies", []), "server.trusted_proxies")
+    trusted_proxies = parse_networks(
+        _typed(server.get("trusted_proxies", []), list, "server.trusted_proxies"), "server.trusted_proxies"
+    )
 
     plugins = _table(data, "plugins", "")
     enabled = plugins.get("enabled")
@@ -244,17 +245,6 @@ def parse_config(
         source=source,
         secret_keys=tuple(key.strip() for key in secret_keys if key.strip()),
     )
-
-
-def _networks(value: Any, where: str) -> tuple[IPNetwork, ...]:
-    """Addresses and networks (``"10.0.0.0/8"``, ``"::1"``) as networks."""
-    networks = []
-    for item in _typed(value, list, where):
-        try:
-            networks.append(ipaddress.ip_network(_typed(item, str, f"{where}[]").strip(), strict=False))
-        except ValueError:
-            raise ConfigError(f'{where}: {item!r} is not an address or a network like "10.0.0.0/8"') from None
-    return tuple(networks)
 
 
 def _limits(data: Mapping[str, Any]) -> LimitsConfig:

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CONTRACT = {
     "bridgekit",
+    "bridgekit.addresses",
     "bridgekit.bridge_api",
     "bridgekit.demo_provider",
     "bridgekit.exceptions",

@@ -16,33 +16,14 @@ With no trusted proxies (the default) the header is ignored and nothing is parse
 from __future__ import annotations
 
 import functools
-import ipaddress
 from collections.abc import Sequence
 
 from aiohttp import web
 
-from bridgekit.config import IPNetwork
+from bridgekit.addresses import IPNetwork, parse_address
 
 #: More hops than any real chain of proxies: a longer header is read only this far from the right.
 MAX_HOPS = 16
-
-
-def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An address as a proxy or a socket writes it (``203.0.113.7``, ``203.0.113.7:4711``,
-    ``2001:db8::1``, ``[2001:db8::1]:4711``, ``fe80::1%eth0``, ``::ffff:203.0.113.7``, which
-    is taken as the IPv4 address it maps); ``None`` if it is not one."""
-    text = text.strip()
-    if text.startswith("["):  # [v6] or [v6]:port
-        text = text[1 : text.find("]")] if "]" in text else ""
-    elif text.count(":") == 1:  # v4:port
-        text = text.split(":", 1)[0]
-    try:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped  # ::ffff:10.0.0.1, as a dual-stack socket names IPv4 peers
-    return address
 
 
 class TrustedProxies:

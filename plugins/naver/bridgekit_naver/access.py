@@ -12,11 +12,11 @@ it further.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
+from bridgekit.addresses import parse_address
 from bridgekit.exceptions import ConfigError, SignatureError
 from bridgekit.model import Integration, RawDelivery
-from bridgekit_naver.networks import IPAddress, allowed_networks
+from bridgekit_naver.networks import allowed_networks
 from bridgekit_naver.settings import NaverSettings
 
 __all__ = ["allowed_networks", "verify_delivery", "verify_source", "verify_token"]
@@ -57,12 +57,8 @@ def verify_source(settings: NaverSettings, delivery: RawDelivery) -> None:
         return
     if not delivery.remote:
         raise SignatureError("source address unknown and settings.allowed_ips is set")
-    try:
-        address: IPAddress = ipaddress.ip_address(delivery.remote.strip("[]").split("%")[0])
-    except ValueError:
-        raise SignatureError(f"source address {delivery.remote!r} is not an IP address") from None
-    # An IPv4 client reaching a dual-stack socket shows up as ::ffff:a.b.c.d.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = parse_address(delivery.remote)
+    if address is None:
+        raise SignatureError(f"source address {delivery.remote!r} is not an IP address")
     if not any(address in net for net in networks):
         raise SignatureError(f"source address {address} is not in settings.allowed_ips")

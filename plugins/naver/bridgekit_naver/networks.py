@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from functools import lru_cache
 
+from bridgekit.addresses import IPNetwork, parse_networks
 from bridgekit.exceptions import ConfigError
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Where Naver's webhook calls come from, per the Chat Bot API README (for documentation
 #: and for ``allowed_ips = "naver"``).
@@ -35,13 +32,5 @@ def allowed_networks(setting: object) -> tuple[IPNetwork, ...]:
 
 @lru_cache(maxsize=64)
 def _parse(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    networks: list[IPNetwork] = []
-    for entry in entries:
-        if entry.lower() == "naver":
-            networks.extend(ipaddress.ip_network(cidr) for cidr in NAVER_WEBHOOK_NETWORKS)
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError as exc:
-            raise ConfigError(f"settings.allowed_ips: {entry!r} is not an IP network ({exc})") from None
-    return tuple(networks)
+    named = (NAVER_WEBHOOK_NETWORKS if entry.lower() == "naver" else (entry,) for entry in entries)
+    return parse_networks([cidr for cidrs in named for cidr in cidrs], "settings.allowed_ips")

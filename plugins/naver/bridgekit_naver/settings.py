@@ -9,10 +9,11 @@ from typing import Annotated
 
 from msgspec import Meta
 
+from bridgekit.addresses import IPNetwork
 from bridgekit.channelkit import ChannelSettings, HttpUrl, InvalidSetting, Secret
 from bridgekit.exceptions import ConfigError
 from bridgekit_naver.client import DEFAULT_API_BASE
-from bridgekit_naver.networks import IPNetwork, allowed_networks
+from bridgekit_naver.networks import allowed_networks
 
 #: TalkTalk waits 5 s for our webhook answer (README: "Read timed out: 5초"), and the image
 #: is fetched before we answer, so leave it well under that.

@@ -110,7 +110,9 @@ def test_allow_list_accepts_a_comma_separated_string() -> None:
 
 def test_a_typo_in_the_allow_list_stops_start_up_and_the_endpoint_stays_shut() -> None:
     broken = make_integration(allowed_ips=["not-an-ip"])
-    with pytest.raises(ConfigError, match=r"setting 'allowed_ips'.*'not-an-ip' is not an IP network"):
+    with pytest.raises(
+        ConfigError, match=r"setting 'allowed_ips'.*'not-an-ip' is not an address or a network"
+    ):
         NaverPlugin().bridgekit_check_integration(broken)
     with pytest.raises(SignatureError, match="not-an-ip"):  # never fails open
         verify_delivery(broken, make_delivery())
