@@ -288,6 +288,36 @@ async def test_a_customer_post_flood_gets_429_and_only_the_allowed_posts_are_sto
     assert texts == ["hello", "spam 0", "spam 1", "spam 2"]
 
 
+async def test_link_guesses_count_against_one_budget_across_processes_and_restarts(
+    make_bridge, sandbox_url: str
+) -> None:
+    """Two bridges on one database (two processes of an install) share the guess budget, a
+    bridge started later still knows it, and what a client sent is not stored in the clear."""
+
+    async def start() -> RunningBridge:
+        started: RunningBridge = await make_bridge(
+            plugins={"testchat": TestChannelPlugin()},
+            integrations={"acme": integration(sandbox_url)},
+            config=Config(outbox=TEST_OUTBOX, limits=FAST),
+        )
+        return started
+
+    first, second = await start(), await start()
+    async with aiohttp.ClientSession() as guesser:
+
+        async def guess(running: RunningBridge, n: int) -> int:
+            async with guesser.get(f"{running.url}/c/guess-{n}") as resp:
+                return resp.status
+
+        assert [await guess(first, n) for n in range(3)] == [404] * 3
+        assert [await guess(second, n) for n in range(3, 6)] == [404, 404, 429]  # 5 in all
+        await first.close()
+        assert await guess(await start(), 6) == 429  # a restart forgets nothing
+    keys = [row.key for row in await rows(second, s.rate_hits)]
+    assert len(keys) == 5
+    assert all(len(key) == 64 and "127.0.0.1" not in key for key in keys)
+
+
 # --- item 7: slow clients and connections per address ----------------------------------------
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -470,6 +471,18 @@ flow_events = Table(
     Column("message_id", ForeignKey("messages.id", ondelete="CASCADE")),
     Column("payload", JSON, nullable=False, default=dict),
     Column("created_at", DateTime, nullable=False),
+)
+
+# The hits of the rate limits in ``[limits]`` (web/rate_limits.py through
+# storage/rate_hits.py): one row a counted request, kept for its rate's window, so every
+# process of an install counts against the same budget and a restart forgets nothing.
+rate_hits = Table(
+    "rate_hits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(64), nullable=False),  # SHA-256 of the limit and its subject, hex
+    Column("at", Float, nullable=False),  # seconds since the epoch, as the limits package counts
+    Index(None, "key", "at"),
 )
 
 # Ids are INTEGER columns, 32-bit on PostgreSQL: a larger number names no row, and binding one

@@ -40,7 +40,7 @@ async def create_app(bridge: Bridge) -> web.Application:
     """Build the app (plugin routes included); the bridge starts and stops with it."""
     app = web.Application(client_max_size=bridge.config.max_body_bytes)
     app[BRIDGE] = bridge
-    app[RATE_LIMITS] = RateLimits(bridge.config.limits)
+    app[RATE_LIMITS] = RateLimits(bridge.config.limits, bridge.db)
     app[TRUSTED_PROXIES] = TrustedProxies(bridge.config.trusted_proxies)
     pages.setup_templates(app)
 

@@ -1,7 +1,8 @@
 """Rate limits answered with 429 and ``Retry-After``: one limiter for every route.
 
-Moving windows kept in memory by the ``limits`` package, per process (a restart forgets
-them). The rates come from ``[limits]`` in the configuration, in its notation (``"30/minute"``).
+The ``limits`` package's moving windows, kept in the database (``storage/rate_hits.py``): every
+process of an install counts against one budget and a restart forgets nothing. The rates come
+from ``[limits]`` in the configuration, in its notation (``"30/minute"``).
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ import time
 
 from aiohttp import web
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from bridgekit.config import LimitsConfig
+from bridgekit.storage.db import Database
+from bridgekit.storage.rate_hits import DatabaseRateStorage
 from bridgekit.web.jsonio import json_error
 
 
 class RateLimits:
     """The app's limiter (``request.app[RATE_LIMITS]``) and the rates it enforces."""
 
-    def __init__(self, config: LimitsConfig) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    def __init__(self, config: LimitsConfig, database: Database) -> None:
+        self._limiter = MovingWindowRateLimiter(DatabaseRateStorage(database))
         self.link_failures = parse(config.link_failures)
         self.customer_posts = parse(config.customer_posts)
         self.sign_in_failures = parse(config.sign_in_failures)
