@@ -24,8 +24,6 @@ from bridgekit.storage.db import Database
 #: How often a process deletes the hits of keys nobody used since (every key's own old hits
 #: go whenever it is counted again).
 SWEEP_SECONDS = 600.0
-#: Longer than any window a rate names in practice ("…/hour"; "…/day" keeps its own rows).
-SWEEP_AGE = 86_400.0
 
 
 class DatabaseRateStorage(Storage, MovingWindowSupport):
@@ -33,9 +31,13 @@ class DatabaseRateStorage(Storage, MovingWindowSupport):
 
     STORAGE_SCHEME = None  # not made from a URI: constructed with the bridge's database
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, longest_window: float, sweep_every: float = SWEEP_SECONDS) -> None:
+        """``longest_window``: seconds, the longest window of the rates counted here; older
+        hits count for nothing and are swept every ``sweep_every`` seconds."""
         super().__init__()
         self.database = database
+        self.longest_window = longest_window
+        self.sweep_every = sweep_every
         self._swept_at = time.time()
 
     @property
@@ -47,7 +49,7 @@ class DatabaseRateStorage(Storage, MovingWindowSupport):
             return False
         key = _stored(key)
         now = time.time()
-        sweep = now - self._swept_at > SWEEP_SECONDS
+        sweep = now - self._swept_at >= self.sweep_every
         if sweep:
             self._swept_at = now
         hits = s.rate_hits
@@ -58,7 +60,7 @@ class DatabaseRateStorage(Storage, MovingWindowSupport):
                     text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"rate:{key}"}
                 )
             if sweep:
-                await conn.execute(delete(hits).where(hits.c.at <= now - SWEEP_AGE))
+                await conn.execute(delete(hits).where(hits.c.at <= now - self.longest_window))
             await conn.execute(delete(hits).where(hits.c.key == key, hits.c.at <= now - expiry))
             used = (await conn.execute(select(func.count()).where(hits.c.key == key))).scalar_one()
             if used + amount > limit:

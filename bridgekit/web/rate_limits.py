@@ -24,11 +24,18 @@ class RateLimits:
     """The app's limiter (``request.app[RATE_LIMITS]``) and the rates it enforces."""
 
     def __init__(self, config: LimitsConfig, database: Database) -> None:
-        self._limiter = MovingWindowRateLimiter(DatabaseRateStorage(database))
         self.link_failures = parse(config.link_failures)
         self.customer_posts = parse(config.customer_posts)
         self.sign_in_failures = parse(config.sign_in_failures)
         self.sign_in_address_failures = parse(config.sign_in_address_failures)
+        rates = (
+            self.link_failures,
+            self.customer_posts,
+            self.sign_in_failures,
+            self.sign_in_address_failures,
+        )
+        longest = max(rate.get_expiry() for rate in rates)
+        self._limiter = MovingWindowRateLimiter(DatabaseRateStorage(database, longest))
 
     async def check(self, rate: RateLimitItem, *key: str) -> None:
         """429 when ``key`` has already used all of ``rate``; counts nothing."""
