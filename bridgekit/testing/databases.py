@@ -35,12 +35,10 @@ async def temporary_database(backend: str, tmp_path: Path) -> AsyncIterator[str]
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'bridgekit.db'}"
         return
-    admin = _admin_url()
     name = f"bk_test_{uuid.uuid4().hex[:12]}"
     await _admin_execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = admin.rpartition("/")
     try:
-        yield f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+        yield _database_url(name)
     finally:
         await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -98,8 +96,7 @@ async def _migrated_original(backend: str) -> str:
         original = f"bk_migrated_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         await _admin_execute(f'CREATE DATABASE "{original}"')
         atexit.register(_drop_at_exit, original)
-        base, _, _ = _admin_url().rpartition("/")
-        url = f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{original}"
+        url = _database_url(original)
     database = Database(url)
     try:
         await database.migrate()
@@ -127,6 +124,12 @@ def _admin_url() -> str:
     if admin is None:
         raise RuntimeError(f"set {POSTGRES_ENV} to test against PostgreSQL")
     return admin
+
+
+def _database_url(name: str) -> str:
+    """The SQLAlchemy URL of database ``name`` on the admin URL's server."""
+    base, _, _ = _admin_url().rpartition("/")
+    return f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
 
 
 async def _admin_execute(statement: str) -> None:
