@@ -55,7 +55,11 @@ def test_every_shipped_channel_refuses_a_typo_naming_the_key(channel: str) -> No
         ("line", {"reply_token_max_age": 90}, "setting 'reply_token_max_age' must stay below"),
         ("line", {"api_base": "api.line.me"}, r"setting 'api_base': expected an http\(s\) URL"),
         ("instagram", {"auth": "cookie"}, "setting 'auth': invalid enum value 'cookie'"),
-        ("naver", {"allowed_ips": ["10.0.0.0/33"]}, "setting 'allowed_ips'.*'10.0.0.0/33' is not an address or a network"),
+        (
+            "naver",
+            {"allowed_ips": ["10.0.0.0/33"]},
+            "setting 'allowed_ips'.*'10.0.0.0/33' is not an address or a network",
+        ),
         ("email", {"address": "nobody"}, "setting 'address' must be the integration's inbound email"),
         (
             "email",
